@@ -1,0 +1,1 @@
+"""Shipped cases and observations (installed as the package ``harbinger_data``)."""

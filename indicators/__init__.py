@@ -1,0 +1,4 @@
+"""Observations: the case schema, validation, storage, import/export and time periods.
+
+Knows nothing of PyMC or Dash.
+"""

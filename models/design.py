@@ -1,0 +1,341 @@
+"""Design matrices: from a case and an observations frame to the fixed-shape arrays a model needs.
+
+No database here: the input is the frame ``indicators.store.Store.observations`` returns
+(columns ``id, indicator, date, end, value, reliability, credibility``; others are ignored).
+
+Every indicator family becomes a block of *rows*. A row is one likelihood term: its indicator,
+the grid cells it covers with a weight per cell, its value, and how much its source is trusted.
+
+- ``total`` counts (a fiscal-year number of scrambles): one row per observation, covering the
+  cells of its period, each weighted by the fraction of the cell's days it covers.
+- ``events`` counts (a joint patrol, a summit): one row per grid cell from the indicator's
+  ``coverage_start`` to the as-of date, holding the number of events recorded in that cell (zero
+  where none was), weighted by the part of the cell that lies inside the coverage window. An
+  event whose date is an interval counts in the cell holding the interval's midpoint.
+- ``level`` families (binary, continuous, proportion, ordinal): one row per observation; the
+  linear predictor is averaged over the cells its period covers.
+
+Arrays are padded to capacities (rows to a power of two, cells to whole two-year blocks) and
+padding rows carry ``mask = 0``, so adding, correcting or retracting an observation changes the
+data, not the shapes, and a compiled model is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from indicators.case import Case
+from models.grid import Grid, to_date
+
+FAMILIES = ("count", "binary", "continuous", "proportion", "ordinal")
+
+#: Probability that a report from a source of this Admiralty reliability grade is genuine.
+#: F ("reliability cannot be judged") sits below C: an unknown source is trusted less than a
+#: fairly reliable one, but more than one known to be unreliable (E).
+RELIABILITY_GENUINE = {"A": 0.99, "B": 0.95, "C": 0.85, "D": 0.7, "E": 0.35, "F": 0.6}
+#: Multiplier for the information's credibility (1 confirmed … 5 improbable, 6 cannot be judged).
+CREDIBILITY_FACTOR = {1: 1.0, 2: 0.97, 3: 0.9, 4: 0.65, 5: 0.35, 6: 0.8}
+#: Trust in "nothing was recorded in this cell" for an events indicator.
+ABSENCE_GENUINE = 0.99
+#: Over-dispersion of the spurious-report count distribution (negative binomial alpha).
+SPURIOUS_ALPHA = 0.5
+#: Standard deviation of the spurious-report distribution of a standardised continuous value.
+SPURIOUS_SD = 3.0
+
+
+def genuine_probability(reliability: str, credibility: int) -> float:
+    """Probability that a report is genuine, from its reliability grade and credibility."""
+    w = RELIABILITY_GENUINE[str(reliability)] * CREDIBILITY_FACTOR[int(credibility)]
+    return float(np.clip(w, 0.02, 0.995))
+
+
+def capacity(n: int, minimum: int = 16) -> int:
+    """The padded size for ``n`` rows: the next power of two, at least ``minimum``."""
+    return max(minimum, 1 << max(0, int(np.ceil(np.log2(max(n, 1))))))
+
+
+@dataclass
+class FamilyRows:
+    """The rows of one indicator family, padded to ``capacity`` rows and ``span`` cells."""
+
+    family: str
+    indicator: np.ndarray  # (R,) int: index into the case's indicators
+    local: np.ndarray  # (R,) int: index into this family's indicators
+    cells: np.ndarray  # (R, S) int
+    weights: np.ndarray  # (R, S) float
+    y: np.ndarray  # (R,) float (standardised for continuous)
+    log_w: np.ndarray  # (R,) log P(genuine)
+    log_1mw: np.ndarray  # (R,) log P(spurious)
+    lp_spurious: np.ndarray  # (R,) log density of y under the spurious-report distribution
+    mask: np.ndarray  # (R,) 1 for a real row, 0 for padding
+    n_rows: int  # real rows (the first n_rows)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        p = self.family
+        return {
+            f"{p}_indicator": self.indicator,
+            f"{p}_local": self.local,
+            f"{p}_cells": self.cells,
+            f"{p}_weights": self.weights,
+            f"{p}_y": self.y,
+            f"{p}_log_w": self.log_w,
+            f"{p}_log_1mw": self.log_1mw,
+            f"{p}_lp_spurious": self.lp_spurious,
+            f"{p}_mask": self.mask,
+        }
+
+
+@dataclass
+class Design:
+    """Everything the model needs, as arrays; built by :func:`build_design`."""
+
+    case: Case
+    grid: Grid
+    as_of: date
+    families: dict[str, FamilyRows]
+    family_indicators: dict[str, list[str]]
+    ordinal_levels: np.ndarray  # (n_ordinal,) number of levels of each ordinal indicator
+    count_log_rate_centre: np.ndarray  # (n_count,) log mean count per cell, the intercept's centre
+    continuous_centre: np.ndarray  # (n_continuous,) mean used to standardise
+    continuous_scale: np.ndarray  # (n_continuous,) sd used to standardise
+    outcome_at_risk: np.ndarray  # (O, T) 1 where the outcome could happen and had not yet
+    outcome_event: np.ndarray  # (O, T) 1 in the cell where it happened
+    rows: pd.DataFrame  # one line per real row: family, row, indicator, start, end, value, ids
+    excluded: list[tuple[int, str]] = field(default_factory=list)  # (observation id, reason)
+    data_hash: str = ""
+    n_observations: int = 0
+
+    @property
+    def indicator_ids(self) -> list[str]:
+        return self.case.indicator_ids
+
+    @property
+    def factor_ids(self) -> list[str]:
+        return self.case.factor_ids
+
+    @property
+    def outcome_ids(self) -> list[str]:
+        return self.case.outcome_ids
+
+    def data(self) -> dict[str, np.ndarray]:
+        """The values of every ``pm.Data`` container of the model, by name."""
+        out: dict[str, np.ndarray] = {}
+        for rows in self.families.values():
+            out.update(rows.arrays())
+        out["count_log_rate_centre"] = self.count_log_rate_centre
+        out["ordinal_levels"] = self.ordinal_levels
+        out["outcome_at_risk"] = self.outcome_at_risk
+        out["outcome_event"] = self.outcome_event
+        return out
+
+    def shape_key(self) -> tuple:
+        """Everything that fixes the compiled graph: the case's structure and array shapes."""
+        return (
+            self.case.model_dump_json(exclude={"scenarios", "name", "description"}),
+            self.grid.n_cells,
+            tuple((k, v.shape) for k, v in sorted(self.data().items())),
+        )
+
+
+def observations_hash(frame: pd.DataFrame) -> str:
+    """A stable hash of the observations a fit used (its data snapshot)."""
+    cols = ["id", "indicator", "date", "end", "value", "reliability", "credibility"]
+    if frame.empty:
+        return hashlib.sha256(b"empty").hexdigest()[:16]
+    canon = frame[cols].copy()
+    canon["date"] = pd.to_datetime(canon["date"]).dt.strftime("%Y-%m-%d")
+    canon["end"] = pd.to_datetime(canon["end"]).dt.strftime("%Y-%m-%d")
+    canon = canon.sort_values(["indicator", "date", "id"])
+    return hashlib.sha256(canon.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def _nb_logpmf(y: float, mu: float, alpha: float) -> float:
+    n, p = alpha, alpha / (alpha + mu)
+    return float(stats.nbinom.logpmf(int(round(y)), n, p))
+
+
+@dataclass
+class _Row:
+    indicator: int
+    cells: np.ndarray
+    weights: np.ndarray
+    y: float
+    w: float
+    start: date
+    end: date
+    ids: tuple[int, ...]
+
+
+def _event_rows(grid: Grid, i: int, coverage_start: date, obs: pd.DataFrame) -> list[_Row]:
+    """One row per cell in the coverage window, with the events recorded in it."""
+    first = max(coverage_start, grid.start)
+    if first > grid.as_of:
+        return []
+    c0, c1 = grid.cell_of(first), grid.as_of_cell
+    counts: dict[int, float] = {c: 0.0 for c in range(c0, c1 + 1)}
+    trust: dict[int, list[float]] = {c: [] for c in counts}
+    ids: dict[int, list[int]] = {c: [] for c in counts}
+    for rec in obs.itertuples(index=False):
+        d0, d1 = to_date(rec.date), to_date(rec.end)
+        mid = d0 + (d1 - d0) / 2
+        c = grid.cell_of(mid)
+        if c not in counts:
+            continue
+        counts[c] += float(rec.value)
+        trust[c].append(genuine_probability(rec.reliability, rec.credibility))
+        ids[c].append(int(rec.id))
+    rows = []
+    for c in range(c0, c1 + 1):
+        lo = max(first, grid.cell_start(c))
+        hi = min(grid.as_of, grid.cell_end(c))
+        exposure = ((hi - lo).days + 1) / grid.cell_days(c)
+        w = float(np.mean(trust[c])) if trust[c] else ABSENCE_GENUINE
+        rows.append(_Row(i, np.array([c]), np.array([exposure]), counts[c], w, lo, hi, tuple(ids[c])))
+    return rows
+
+
+def _pad(rows: list[_Row], family: str, local_of: dict[int, int], spurious: list[float]) -> FamilyRows:
+    n = len(rows)
+    cap = capacity(n)
+    span = max([len(r.cells) for r in rows] + [1])
+    span = 1 << int(np.ceil(np.log2(span)))
+    span = max(span, 4)
+    ind = np.zeros(cap, dtype=np.int64)
+    loc = np.zeros(cap, dtype=np.int64)
+    cells = np.zeros((cap, span), dtype=np.int64)
+    weights = np.zeros((cap, span))
+    y = np.zeros(cap)
+    w = np.full(cap, 0.5)
+    lp_sp = np.zeros(cap)
+    mask = np.zeros(cap)
+    for j, r in enumerate(rows):
+        ind[j] = r.indicator
+        loc[j] = local_of[r.indicator]
+        cells[j, : len(r.cells)] = r.cells
+        weights[j, : len(r.weights)] = r.weights
+        y[j] = r.y
+        w[j] = r.w
+        lp_sp[j] = spurious[j]
+        mask[j] = 1.0
+    return FamilyRows(family, ind, loc, cells, weights, y, np.log(w), np.log1p(-w), lp_sp, mask, n)
+
+
+def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Design:
+    """Turn validated observations into the model's arrays, as known on ``as_of``.
+
+    Observations dated after ``as_of``, or whose period ends after it, are left out (and listed
+    in ``Design.excluded``): a fit as of a date sees only periods up to that date.
+    """
+    as_of = to_date(as_of)
+    grid = Grid.for_case(case.start, as_of)
+    index = {ind.id: k for k, ind in enumerate(case.indicators)}
+    frame = observations.copy()
+    excluded: list[tuple[int, str]] = []
+    if not frame.empty:
+        frame["date"] = pd.to_datetime(frame["date"])
+        frame["end"] = pd.to_datetime(frame["end"]).fillna(frame["date"])
+        keep = (frame["date"].dt.date >= grid.start) & (frame["end"].dt.date <= as_of)
+        keep &= frame["indicator"].isin(index)
+        for rec in frame.loc[~keep].itertuples(index=False):
+            if rec.indicator not in index:
+                reason = "indicator not in the case"
+            elif rec.date.date() < grid.start:
+                reason = "before the case starts"
+            else:
+                reason = "its period ends after the as-of date"
+            excluded.append((int(rec.id), reason))
+        frame = frame.loc[keep]
+
+    fam_inds: dict[str, list[str]] = {f: [i.id for i in case.indicators if i.family == f] for f in FAMILIES}
+    rows: dict[str, list[_Row]] = {f: [] for f in FAMILIES}
+    for ind in case.indicators:
+        i = index[ind.id]
+        obs = frame[frame["indicator"] == ind.id] if not frame.empty else frame
+        if ind.aggregation == "events":
+            assert ind.coverage_start is not None
+            rows["count"].extend(_event_rows(grid, i, ind.coverage_start, obs))
+            continue
+        for rec in obs.itertuples(index=False):
+            d0, d1 = to_date(rec.date), to_date(rec.end)
+            cells, weights = grid.coverage(d0, d1)
+            if ind.aggregation == "level":
+                weights = weights / weights.sum()
+            w = genuine_probability(rec.reliability, rec.credibility)
+            rows[ind.family].append(_Row(i, cells, weights, float(rec.value), w, d0, d1, (int(rec.id),)))
+
+    # Centring constants and standardisation, from the data at hand.
+    count_centre = np.zeros(len(fam_inds["count"]))
+    for k, iid in enumerate(fam_inds["count"]):
+        rs = [r for r in rows["count"] if r.indicator == index[iid]]
+        total = sum(r.y for r in rs)
+        exposure = sum(float(r.weights.sum()) for r in rs)
+        count_centre[k] = np.log(max(total / exposure, 0.05)) if exposure > 0 else np.log(0.5)
+    cont_centre = np.zeros(len(fam_inds["continuous"]))
+    cont_scale = np.ones(len(fam_inds["continuous"]))
+    for k, iid in enumerate(fam_inds["continuous"]):
+        vals = np.array([r.y for r in rows["continuous"] if r.indicator == index[iid]])
+        if len(vals):
+            cont_centre[k] = vals.mean()
+        if len(vals) > 1 and vals.std() > 0:
+            cont_scale[k] = vals.std()
+        for r in rows["continuous"]:
+            if r.indicator == index[iid]:
+                r.y = (r.y - cont_centre[k]) / cont_scale[k]
+    levels = np.array([len(case.indicator(i).levels or []) for i in fam_inds["ordinal"]], dtype=np.int64)
+
+    families = {}
+    table = []
+    for fam in FAMILIES:
+        local_of = {index[iid]: k for k, iid in enumerate(fam_inds[fam])}
+        spurious = []
+        for r in rows[fam]:
+            if fam == "count":
+                scale = np.exp(count_centre[local_of[r.indicator]]) * float(r.weights.sum())
+                spurious.append(_nb_logpmf(r.y, max(scale, 0.05), SPURIOUS_ALPHA))
+            elif fam == "binary":
+                spurious.append(np.log(0.5))
+            elif fam == "continuous":
+                spurious.append(float(stats.norm.logpdf(r.y, 0.0, SPURIOUS_SD)))
+            elif fam == "proportion":
+                spurious.append(0.0)  # uniform on (0, 1)
+            else:
+                spurious.append(-np.log(levels[local_of[r.indicator]]))
+        families[fam] = _pad(rows[fam], fam, local_of, spurious)
+        for j, r in enumerate(rows[fam]):
+            table.append({
+                "family": fam, "row": j, "indicator": case.indicators[r.indicator].id,
+                "start": pd.Timestamp(r.start), "end": pd.Timestamp(r.end),
+                "value": float(r.y), "genuine": r.w, "observation_ids": list(r.ids),
+            })
+    if fam_inds["continuous"]:
+        for rec in table:
+            if rec["family"] == "continuous":
+                k = fam_inds["continuous"].index(rec["indicator"])
+                rec["value"] = rec["value"] * cont_scale[k] + cont_centre[k]
+
+    O, T = len(case.outcomes), grid.n_cells
+    at_risk = np.zeros((O, T))
+    event = np.zeros((O, T))
+    for o, outcome in enumerate(case.outcomes):
+        last = grid.as_of_cell
+        if outcome.resolved is not None and outcome.resolved.date <= as_of:
+            last = grid.cell_of(outcome.resolved.date)
+            event[o, last] = 1.0
+        at_risk[o, : last + 1] = 1.0
+
+    n_obs = 0 if frame.empty else len(frame)
+    return Design(
+        case=case, grid=grid, as_of=as_of, families=families, family_indicators=fam_inds,
+        ordinal_levels=levels, count_log_rate_centre=count_centre,
+        continuous_centre=cont_centre, continuous_scale=cont_scale,
+        outcome_at_risk=at_risk, outcome_event=event,
+        rows=pd.DataFrame(table, columns=["family", "row", "indicator", "start", "end", "value",
+                                          "genuine", "observation_ids"]),
+        excluded=excluded, data_hash=observations_hash(frame), n_observations=n_obs,
+    )

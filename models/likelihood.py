@@ -1,0 +1,152 @@
+"""Log-likelihood of each indicator family, written once for both PyTensor and NumPy.
+
+The model (``models.model``) evaluates these on PyTensor tensors; scenario reweighting and
+surprise flags evaluate the same functions on NumPy arrays of posterior draws. Each function takes
+the linear predictor already gathered onto the rows' cells (``eta_rows``, shape ``(..., R, S)``),
+the rows' cell weights (``(R, S)``) and values, and returns the genuine-report log-likelihood of
+each row (``(..., R)``). :func:`mixture` then mixes it with the spurious-report component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy import special
+
+ORDINAL_EDGE = 30.0  # stands in for -inf / +inf at the ends of the ordinal scale
+PROPORTION_EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class Ops:
+    exp: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    gammaln: Callable[[Any], Any]
+    logaddexp: Callable[[Any, Any], Any]
+    sigmoid: Callable[[Any], Any]
+    softplus: Callable[[Any], Any]
+    where: Callable[[Any, Any, Any], Any]
+    clip: Callable[[Any, float, float], Any]
+
+    def log_sigmoid(self, x: Any) -> Any:
+        return -self.softplus(-x)
+
+
+NUMPY = Ops(
+    exp=np.exp, log=np.log, gammaln=special.gammaln, logaddexp=np.logaddexp, sigmoid=special.expit,
+    softplus=lambda x: np.logaddexp(0.0, x), where=np.where, clip=np.clip,
+)
+
+
+def pytensor_ops() -> Ops:
+    import pytensor.tensor as pt
+
+    return Ops(
+        exp=pt.exp, log=pt.log, gammaln=pt.gammaln, logaddexp=pt.logaddexp, sigmoid=pt.sigmoid,
+        softplus=pt.softplus, where=pt.where, clip=pt.clip,
+    )
+
+
+def count_mean(ops: Ops, eta_rows: Any, weights: Any) -> Any:
+    """Expected count of each row: the rate summed over the cells it covers."""
+    return ops.clip((weights * ops.exp(eta_rows)).sum(axis=-1), 1e-9, 1e9)
+
+
+def level_mean(eta_rows: Any, weights: Any) -> Any:
+    """The linear predictor averaged over a row's cells (weights sum to one)."""
+    return (weights * eta_rows).sum(axis=-1)
+
+
+def count_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any, alpha: Any) -> Any:
+    """Negative binomial with mean from the covered cells and over-dispersion ``alpha``."""
+    mu = count_mean(ops, eta_rows, weights)
+    return (
+        ops.gammaln(y + alpha) - ops.gammaln(alpha) - ops.gammaln(y + 1.0)
+        + alpha * (ops.log(alpha) - ops.log(alpha + mu))
+        + y * (ops.log(mu) - ops.log(alpha + mu))
+    )
+
+
+def binary_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any) -> Any:
+    eta = level_mean(eta_rows, weights)
+    return y * ops.log_sigmoid(eta) + (1.0 - y) * ops.log_sigmoid(-eta)
+
+
+def continuous_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any, sigma: Any) -> Any:
+    eta = level_mean(eta_rows, weights)
+    z = (y - eta) / sigma
+    return -0.5 * z * z - ops.log(sigma) - 0.5 * np.log(2 * np.pi)
+
+
+def proportion_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any, kappa: Any) -> Any:
+    m = ops.sigmoid(level_mean(eta_rows, weights))
+    a, b = m * kappa, (1.0 - m) * kappa
+    yc = ops.clip(y, PROPORTION_EPS, 1.0 - PROPORTION_EPS)
+    return (
+        ops.gammaln(kappa) - ops.gammaln(a) - ops.gammaln(b)
+        + (a - 1.0) * ops.log(yc) + (b - 1.0) * ops.log(1.0 - yc)
+    )
+
+
+def ordinal_loglik(ops: Ops, eta_rows: Any, weights: Any, cut_lo: Any, cut_hi: Any) -> Any:
+    """Ordered logistic: P(level k) = sigmoid(c_k - eta) - sigmoid(c_{k-1} - eta).
+
+    ``cut_lo`` and ``cut_hi`` are the cutpoints around each row's level, with
+    ``-ORDINAL_EDGE`` / ``+ORDINAL_EDGE`` at the ends of the scale.
+    """
+    eta = level_mean(eta_rows, weights)
+    p = ops.sigmoid(cut_hi - eta) - ops.sigmoid(cut_lo - eta)
+    return ops.log(ops.clip(p, 1e-12, 1.0))
+
+
+def mixture(ops: Ops, lp_genuine: Any, log_w: Any, log_1mw: Any, lp_spurious: Any) -> Any:
+    """A report is genuine with probability w, else drawn from a diffuse spurious distribution."""
+    return ops.logaddexp(log_w + lp_genuine, log_1mw + lp_spurious)
+
+
+def row_logliks(ops: Ops, params: dict[str, Any], eta: Any, data: dict[str, Any], *,
+                batched: bool = False) -> dict[str, Any]:
+    """Masked mixture log-likelihood of every row of every family.
+
+    ``eta`` is the linear predictor, ``(T, I)`` (or ``(D, T, I)`` with ``batched``); ``params``
+    holds the family parameters ``count_alpha``, ``continuous_sigma``, ``proportion_kappa`` and
+    ``ordinal_cut`` (with a leading draw axis when batched) and ``families``, the families the case
+    uses; ``data`` is ``Design.data()``.
+    Returns ``{family: (..., R)}``; padding rows contribute zero.
+    """
+
+    def take(x: Any, idx: Any) -> Any:
+        return x[:, idx] if batched else x[idx]
+
+    out = {}
+    for fam in ("count", "binary", "continuous", "proportion", "ordinal"):
+        cells, ind = data[f"{fam}_cells"], data[f"{fam}_indicator"]
+        weights, y, local = data[f"{fam}_weights"], data[f"{fam}_y"], data[f"{fam}_local"]
+        if fam not in params["families"]:
+            continue
+        eta_rows = eta[:, cells, ind[:, None]] if batched else eta[cells, ind[:, None]]
+        if fam == "count":
+            lp = count_loglik(ops, eta_rows, weights, y, take(params["count_alpha"], local))
+        elif fam == "binary":
+            lp = binary_loglik(ops, eta_rows, weights, y)
+        elif fam == "continuous":
+            lp = continuous_loglik(ops, eta_rows, weights, y, take(params["continuous_sigma"], local))
+        elif fam == "proportion":
+            lp = proportion_loglik(ops, eta_rows, weights, y, take(params["proportion_kappa"], local))
+        else:
+            cut = params["ordinal_cut"]
+            n_cut = cut.shape[-1]
+            levels = data["ordinal_levels"]
+            yi = y.astype("int64")
+            lo_idx = ops.clip(yi - 1, 0, n_cut - 1)
+            hi_idx = ops.clip(yi, 0, n_cut - 1)
+            c_lo = cut[:, local, lo_idx] if batched else cut[local, lo_idx]
+            c_hi = cut[:, local, hi_idx] if batched else cut[local, hi_idx]
+            c_lo = ops.where(yi <= 0, -ORDINAL_EDGE, c_lo)
+            c_hi = ops.where(yi >= levels[local] - 1, ORDINAL_EDGE, c_hi)
+            lp = ordinal_loglik(ops, eta_rows, weights, c_lo, c_hi)
+        mixed = mixture(ops, lp, data[f"{fam}_log_w"], data[f"{fam}_log_1mw"], data[f"{fam}_lp_spurious"])
+        out[fam] = data[f"{fam}_mask"] * mixed
+    return out

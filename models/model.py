@@ -1,0 +1,184 @@
+"""The PyMC model: latent factors, indicator likelihoods and outcome hazards.
+
+Statistical model (every case)::
+
+    factor_state[k, t]  = persistence[k] * factor_state[k, t-1] + sqrt(1 - persistence[k]^2) * innovation[k, t]
+    factor_state[k, 0]  = innovation[k, 0]                      (stationary AR(1), unit variance)
+    innovation          ~ Normal(0, 1)                          (non-centred)
+    persistence         ~ Beta(18, 2)                           (quarterly, mean 0.9)
+    eta[t, i]           = intercept[i] + sum_k loading[i, k] * factor_state[k, t]
+    loading[i, k]       ~ HalfNormal(1) (sign fixed by the case: +/-), Normal(0, 1) when free,
+                          0 where the indicator does not load on the factor
+    count rows          ~ NegBinomial(mean = sum over covered cells of weight * exp(eta), alpha)
+    binary / continuous / proportion / ordinal rows: Bernoulli / Normal / Beta / ordered logistic
+                          on eta averaged over the covered cells
+    every row           : mixture  w * p(y | genuine) + (1 - w) * p(y | spurious report),
+                          w from the source's reliability grade and credibility
+    logit hazard[o, t]  = hazard_intercept[o] + sum_k hazard_effect[o, k] * factor_state[k, t]
+    hazard_intercept[o] ~ Normal(logit(quarterly base rate), 1)
+    hazard_effect[o, k] ~ HalfNormal(0.75) with the case's sign (raises/lowers), Normal(0, 0.75)
+                          when free, 0 when the outcome names no effect of that factor
+    outcome             : Bernoulli per at-risk quarter; the event in its quarter if resolved
+
+The identification: factors have unit stationary variance (scale) and each has an anchor
+indicator whose loading is positive (sign).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from models.design import Design
+from models.likelihood import pytensor_ops, row_logliks
+
+MODEL_VERSION = "1.0.0"
+
+PERSISTENCE_PRIOR = (18.0, 2.0)
+LOADING_SCALE = 1.0
+HAZARD_EFFECT_SCALE = 0.75
+HAZARD_INTERCEPT_SD = 1.0
+
+
+def quarterly_hazard(annual: float) -> float:
+    """The per-quarter hazard that gives probability ``annual`` over a year."""
+    return 1.0 - (1.0 - annual) ** 0.25
+
+
+def _sign_code(value: str) -> float:
+    return {"positive": 1.0, "raises": 1.0, "negative": -1.0, "lowers": -1.0, "free": 0.0}[value]
+
+
+def loading_structure(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """(I, K) arrays: which loadings exist, and their sign (+1, -1, or 0 for free)."""
+    case = design.case
+    fid = {f: k for k, f in enumerate(case.factor_ids)}
+    present = np.zeros((len(case.indicators), len(fid)))
+    sign = np.zeros_like(present)
+    for i, ind in enumerate(case.indicators):
+        for f, s in ind.loadings.items():
+            present[i, fid[f]] = 1.0
+            sign[i, fid[f]] = _sign_code(s)
+    return present, sign
+
+
+def effect_structure(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """(O, K) arrays: which hazard effects exist, and their sign."""
+    case = design.case
+    fid = {f: k for k, f in enumerate(case.factor_ids)}
+    present = np.zeros((len(case.outcomes), len(fid)))
+    sign = np.zeros_like(present)
+    for o, outcome in enumerate(case.outcomes):
+        for f, s in outcome.effects.items():
+            present[o, fid[f]] = 1.0
+            sign[o, fid[f]] = _sign_code(s)
+    return present, sign
+
+
+def _signed_matrix(name: str, present: np.ndarray, sign: np.ndarray, scale: float, dims: tuple[str, str]):
+    """A matrix whose entries are HalfNormal with a fixed sign, Normal when free, zero if absent."""
+    signed = np.argwhere((present == 1) & (sign != 0))
+    free = np.argwhere((present == 1) & (sign == 0))
+    mat = pt.zeros(present.shape)
+    if len(signed):
+        mag = pm.HalfNormal(f"{name}_magnitude", sigma=scale, shape=len(signed))
+        mat = pt.set_subtensor(mat[signed[:, 0], signed[:, 1]], sign[signed[:, 0], signed[:, 1]] * mag)
+    if len(free):
+        val = pm.Normal(f"{name}_free", 0.0, scale, shape=len(free))
+        mat = pt.set_subtensor(mat[free[:, 0], free[:, 1]], val)
+    return pm.Deterministic(name, mat, dims=dims)
+
+
+def ar1_paths(persistence, innovation, n_cells: int):
+    """Stationary AR(1) paths with unit variance from standard-normal innovations, (K, T)."""
+    t = np.arange(n_cells)
+    lag = t[:, None] - t[None, :]
+    lower = (lag >= 0).astype("float64")
+    lag_c = np.maximum(lag, 0).astype("float64")
+    log_phi = pt.log(persistence)[:, None, None]
+    kernel = pt.exp(lag_c[None] * log_phi) * lower[None]  # (K, T, T)
+    scale = pt.sqrt(1.0 - persistence**2)[:, None] * np.r_[0.0, np.ones(n_cells - 1)][None, :]
+    scale = scale + np.r_[1.0, np.zeros(n_cells - 1)][None, :]
+    return pt.batched_dot(kernel, innovation * scale)
+
+
+def coords(design: Design) -> dict[str, list[str]]:
+    fam = design.family_indicators
+    n_cut = int(max(design.ordinal_levels.max(initial=2) - 1, 1))
+    return {
+        "factor": design.factor_ids,
+        "period": design.grid.labels,
+        "indicator": design.indicator_ids,
+        "outcome": design.outcome_ids,
+        "count_indicator": fam["count"],
+        "continuous_indicator": fam["continuous"],
+        "proportion_indicator": fam["proportion"],
+        "ordinal_indicator": fam["ordinal"],
+        "cut": [f"c{k}" for k in range(n_cut)],
+    }
+
+
+def build_model(design: Design) -> pm.Model:
+    """The PyMC model of a design. Data enter as ``pm.Data``, so new observations that fit the
+    design's capacities are set with ``pm.set_data`` (or the sampler's ``with_data``) without
+    rebuilding or recompiling."""
+    case = design.case
+    fam = design.family_indicators
+    index = {iid: i for i, iid in enumerate(design.indicator_ids)}
+    ops = pytensor_ops()
+    T = design.grid.n_cells
+    with pm.Model(coords=coords(design)) as model:
+        data = {name: pm.Data(name, value) for name, value in design.data().items()}
+
+        persistence = pm.Beta("persistence", *PERSISTENCE_PRIOR, dims="factor")
+        innovation = pm.Normal("innovation", 0.0, 1.0, dims=("factor", "period"))
+        f = pm.Deterministic("factor_state", ar1_paths(persistence, innovation, T), dims=("factor", "period"))
+
+        present, sign = loading_structure(design)
+        loading = _signed_matrix("loading", present, sign, LOADING_SCALE, ("indicator", "factor"))
+
+        intercept = pt.zeros(len(index))
+        params: dict = {"families": [k for k, v in fam.items() if v]}
+        if fam["count"]:
+            z = pm.Normal("count_intercept_offset", 0.0, 1.0, dims="count_indicator")
+            idx = [index[i] for i in fam["count"]]
+            intercept = pt.set_subtensor(intercept[idx], data["count_log_rate_centre"] + z)
+            inv_sqrt_alpha = pm.HalfNormal("count_inv_sqrt_dispersion", 1.0, dims="count_indicator")
+            params["count_alpha"] = pm.Deterministic(
+                "count_dispersion", 1.0 / (inv_sqrt_alpha**2 + 1e-3), dims="count_indicator")
+        for family, sd in (("binary", 1.5), ("continuous", 1.0), ("proportion", 1.5)):
+            if fam[family]:
+                dim = "indicator" if family == "binary" else f"{family}_indicator"
+                dim_vals = fam[family]
+                b = pm.Normal(f"{family}_intercept", 0.0, sd, shape=len(dim_vals),
+                              dims=None if family == "binary" else dim)
+                intercept = pt.set_subtensor(intercept[[index[i] for i in dim_vals]], b)
+        if fam["continuous"]:
+            params["continuous_sigma"] = pm.HalfNormal("continuous_sigma", 1.0, dims="continuous_indicator")
+        if fam["proportion"]:
+            params["proportion_kappa"] = pm.Gamma("proportion_kappa", 2.0, 0.1, dims="proportion_indicator")
+        if fam["ordinal"]:
+            raw = pm.Normal("ordinal_cut_raw", 0.0, 1.0, dims=("ordinal_indicator", "cut"))
+            first = raw[:, :1] * 1.5
+            gaps = pt.exp(0.5 * raw[:, 1:])
+            params["ordinal_cut"] = pm.Deterministic(
+                "ordinal_cut", pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1),
+                dims=("ordinal_indicator", "cut"))
+        intercept = pm.Deterministic("intercept", intercept, dims="indicator")
+        eta = intercept[None, :] + pt.dot(f.T, loading.T)  # (T, I)
+
+        for family, lp in row_logliks(ops, params, eta, data).items():
+            pm.Potential(f"{family}_loglik", lp.sum())
+
+        base = np.array([quarterly_hazard(o.base_rate.annual) for o in case.outcomes])
+        h0 = pm.Normal("hazard_intercept", np.log(base / (1 - base)), HAZARD_INTERCEPT_SD, dims="outcome")
+        e_present, e_sign = effect_structure(design)
+        effect = _signed_matrix("hazard_effect", e_present, e_sign, HAZARD_EFFECT_SCALE, ("outcome", "factor"))
+        logit_h = h0[:, None] + pt.dot(effect, f)  # (O, T)
+        at_risk, event = data["outcome_at_risk"], data["outcome_event"]
+        pm.Potential(
+            "outcome_loglik",
+            (at_risk * (event * ops.log_sigmoid(logit_h) + (1 - event) * ops.log_sigmoid(-logit_h))).sum(),
+        )
+    return model
