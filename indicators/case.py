@@ -8,7 +8,7 @@ Schema (see ``data/cases/northern_territories.yaml`` for a full example)::
     id, name, description, start (first day of the modelled period)
     factors:     [{id, name, meaning, anchor}]     anchor: an indicator whose loading on this
                                                    factor is fixed positive (identification)
-    indicators:  [{id, name, description, family, unit, aggregation, coverage_start,
+    indicators:  [{id, name, description, family, unit, aggregation, coverage_start, coverage_end,
                    loadings: {factor: positive|negative|free}, min, max, levels, coding}]
     outcomes:    [{id, question, resolution_criteria, horizons, base_rate: {annual, reasoning},
                    effects: {factor: raises|lowers|free}, resolved: {date, evidence} | null}]
@@ -59,7 +59,9 @@ class Indicator(_Strict):
 
     ``aggregation``:
       - ``events``: each observation is a dated event (value = number of events, usually 1);
-        periods inside the indicator's coverage with no recorded event count as zero.
+        periods inside the indicator's coverage (``coverage_start`` through ``coverage_end``, or
+        the as-of date when the record is kept up to date) with no recorded event count as zero;
+        periods outside it are missing, not zero.
       - ``total``: each observation is a total over its stated period (e.g. a fiscal year).
       - ``level``: each observation measures the level over its period (binary, continuous,
         proportion, ordinal families).
@@ -72,6 +74,7 @@ class Indicator(_Strict):
     unit: str
     aggregation: Aggregation
     coverage_start: date | None = None
+    coverage_end: date | None = None
     loadings: dict[str, Sign] = Field(min_length=1)
     min: float | None = None
     max: float | None = None
@@ -93,6 +96,10 @@ class Indicator(_Strict):
             raise ValueError("a count indicator aggregates as 'events' or 'total', not 'level'")
         if self.aggregation == "events" and self.coverage_start is None:
             raise ValueError("an 'events' indicator needs 'coverage_start', from when its record is complete")
+        if self.coverage_end is not None and self.aggregation != "events":
+            raise ValueError("'coverage_end' is only for 'events' indicators")
+        if self.coverage_end is not None and self.coverage_start is not None and self.coverage_end < self.coverage_start:
+            raise ValueError("'coverage_end' is before 'coverage_start'")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("'min' is above 'max'")
         return self

@@ -172,12 +172,14 @@ class _Row:
     ids: tuple[int, ...]
 
 
-def _event_rows(grid: Grid, i: int, coverage_start: date, obs: pd.DataFrame) -> list[_Row]:
+def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | None,
+                obs: pd.DataFrame) -> list[_Row]:
     """One row per cell in the coverage window, with the events recorded in it."""
     first = max(coverage_start, grid.start)
-    if first > grid.as_of:
+    last = min(coverage_end, grid.as_of) if coverage_end else grid.as_of
+    if first > last:
         return []
-    c0, c1 = grid.cell_of(first), grid.as_of_cell
+    c0, c1 = grid.cell_of(first), grid.cell_of(last)
     counts: dict[int, float] = {c: 0.0 for c in range(c0, c1 + 1)}
     trust: dict[int, list[float]] = {c: [] for c in counts}
     ids: dict[int, list[int]] = {c: [] for c in counts}
@@ -193,7 +195,7 @@ def _event_rows(grid: Grid, i: int, coverage_start: date, obs: pd.DataFrame) -> 
     rows = []
     for c in range(c0, c1 + 1):
         lo = max(first, grid.cell_start(c))
-        hi = min(grid.as_of, grid.cell_end(c))
+        hi = min(last, grid.cell_end(c))
         exposure = ((hi - lo).days + 1) / grid.cell_days(c)
         w = float(np.mean(trust[c])) if trust[c] else ABSENCE_GENUINE
         rows.append(_Row(i, np.array([c]), np.array([exposure]), counts[c], w, lo, hi, tuple(ids[c])))
@@ -259,7 +261,7 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Desi
         obs = frame[frame["indicator"] == ind.id] if not frame.empty else frame
         if ind.aggregation == "events":
             assert ind.coverage_start is not None
-            rows["count"].extend(_event_rows(grid, i, ind.coverage_start, obs))
+            rows["count"].extend(_event_rows(grid, i, ind.coverage_start, ind.coverage_end, obs))
             continue
         for rec in obs.itertuples(index=False):
             d0, d1 = to_date(rec.date), to_date(rec.end)
