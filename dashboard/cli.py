@@ -218,6 +218,8 @@ def _register_more() -> None:
 
 
 _register_more()
+from dashboard.cli_serve import register as _register_serve  # noqa: E402  (harbinger serve)
+_register_serve(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,3 +45,109 @@ def default_settings() -> dict[str, Any]:
 
 def today() -> date:
     return datetime.now(timezone.utc).date()
+
+
+def _fit_settings(overrides: dict[str, Any]) -> Any:
+    from models.fit import FitSettings
+
+    merged = default_settings() | {k: v for k, v in overrides.items() if v is not None}
+    return FitSettings(**merged)
+
+
+def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: Progress | None = None,
+             **settings: Any) -> str:
+    """Fit the case on what the store knew at the end of ``as_of`` (default: today) and record
+    the run. Returns the new run's id.
+
+    On any failure (including an interrupt) the run is recorded as failed, its partial files are
+    removed, and :class:`FitFailed` is raised; the previous run stays the latest good one.
+    """
+    import shutil
+
+    from models.design import build_design
+    from models.runs import fit_run
+
+    as_of = as_of or today()
+    if as_of > today():
+        raise BadInput(f"--as-of {as_of} is in the future.")
+    loaded = store.get_case(case_id)
+    if as_of < loaded.case.start:
+        raise BadInput(f"--as-of {as_of} is before the case starts ({loaded.case.start}).")
+    fit_settings = _fit_settings(settings)
+    store.fail_stale_runs()
+    frame = store.observations(case_id, as_of=as_of)
+    design = build_design(loaded.case, frame, as_of=as_of)
+    run_id = store.create_run(case_id, as_of=as_of, case_hash=loaded.hash, data_hash=design.data_hash,
+                              n_observations=design.n_observations, model_version=_model_version(),
+                              settings=fit_settings.as_dict())
+    directory = store.runs_dir / run_id
+    try:
+        forecast = fit_run(design, fit_settings, case_hash=loaded.hash, run_id=run_id,
+                           directory=directory, progress=progress)
+    except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise as FitFailed
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        store.fail_run(run_id, reason)
+        shutil.rmtree(directory, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise FitFailed(run_id, reason) from exc
+    diag = forecast["diagnostics"]
+    store.finish_run(run_id, diagnostics=diag, diagnostics_ok=bool(diag["ok"]), path=str(directory))
+    return run_id
+
+
+def _model_version() -> str:
+    from models.model import MODEL_VERSION
+
+    return MODEL_VERSION
+
+
+def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> dict[str, Any]:
+    """The forecast document of a run: the named one, else the latest good run as of ``as_of``
+    (its as-of date on or before it), else the latest good run."""
+    import json
+    from pathlib import Path
+
+    if run_id is not None:
+        run = store.get_run(run_id)
+        if run is None or run["case_id"] != case_id:
+            raise BadInput(f"--run: no run '{run_id}' for case '{case_id}'.")
+        if run["status"] != "ok":
+            raise BadInput(f"--run: run '{run_id}' is {run['status']}"
+                           f"{': ' + run['error'] if run.get('error') else ''}; it has no forecast.")
+    else:
+        runs = store.runs(case_id, status="ok")
+        if as_of is not None:
+            runs = [r for r in runs if _as_date(r["as_of"]) == as_of] or \
+                   [r for r in runs if _as_date(r["as_of"]) <= as_of]
+        if not runs:
+            when = f" as of {as_of}" if as_of else ""
+            raise BadInput(f"no fitted run{when} for case '{case_id}'; run 'harbinger fit"
+                           f"{' --as-of ' + as_of.isoformat() if as_of else ''}' first.")
+        run = runs[0]
+    doc = json.loads((Path(run["path"]) / "forecast.json").read_text())
+    doc["diagnostics"]["ok"] = bool(run["diagnostics_ok"])
+    return doc
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def forecast_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per outcome and horizon (a resolved outcome: one row saying so)."""
+    rows = []
+    diag = "ok" if doc["diagnostics"]["ok"] else "FAILED: " + "; ".join(doc["diagnostics"].get("problems", []))
+    for o in doc["outcomes"]:
+        if o["resolved"]:
+            rows.append({"outcome": o["id"], "years": None, "p_mean": None, "p_05": None, "p_95": None,
+                         "mcse": None, "status": f"resolved {o['resolution_date']}", "diagnostics": diag})
+            continue
+        for h in o["horizons"]:
+            rows.append({"outcome": o["id"], "years": h["years"], "p_mean": h["p_mean"], "p_05": h["p_05"],
+                         "p_95": h["p_95"], "mcse": h["mcse"], "status": "forecast", "diagnostics": diag})
+    return rows

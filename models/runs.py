@@ -31,3 +31,93 @@ A run directory holds:
                       "post_mean", "post_p05", "post_p95"}]
         }
 """
+
+from __future__ import annotations
+
+
+
+import json
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+
+from models.design import Design
+from models.fit import FitSettings, Progress, diagnostics, sample
+from models.forecast import (draws_of, factor_summaries, hazard_summaries, indicator_summaries,
+                             loading_summaries, outcome_forecasts)
+from models.model import MODEL_VERSION
+
+POSTERIOR_FILE = "posterior.nc"
+FORECAST_FILE = "forecast.json"
+
+
+class RunMismatch(ValueError):
+    """A saved posterior that does not belong to the case it is loaded against."""
+
+
+def identity(design: Design, case_hash: str, settings: FitSettings, run_id: str) -> dict[str, Any]:
+    return {
+        "case": design.case.id, "run_id": run_id, "as_of": design.as_of.isoformat(),
+        "model_version": MODEL_VERSION, "case_hash": case_hash, "data_hash": design.data_hash,
+        "n_observations": design.n_observations, "settings": settings.as_dict(),
+    }
+
+
+def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) -> dict[str, Any]:
+    """The forecast document (schema above) of a sampled posterior."""
+    seed = int(ident["settings"]["seed"])
+    draws = draws_of(design, idata)
+    outcomes, prob = outcome_forecasts(design, draws, seed=seed)
+    return {
+        **ident,
+        "diagnostics": diagnostics(idata, outcome_probability=prob),
+        "outcomes": outcomes,
+        "factors": factor_summaries(design, draws),
+        "indicators": indicator_summaries(design, draws, seed=seed),
+        "loadings": loading_summaries(design, draws),
+        "hazard": hazard_summaries(design, draws),
+        "excluded": [{"observation_id": i, "reason": r} for i, r in design.excluded],
+    }
+
+
+def fit_run(design: Design, settings: FitSettings, *, case_hash: str, run_id: str, directory: Path,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Sample, summarise and save a run into ``directory``; returns the forecast document."""
+    idata = sample(design, settings, progress=progress)
+    if progress:
+        progress(0.99, "computing forecasts")
+    ident = identity(design, case_hash, settings, run_id)
+    forecast = summarise(design, idata, ident)
+    save_run(directory, idata, forecast)
+    return forecast
+
+
+def save_run(directory: Path, idata: az.InferenceData, forecast: dict[str, Any]) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
+    slim = az.InferenceData(**{g: idata[g] for g in keep})
+    attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+             for k, v in forecast.items() if k in ("case", "run_id", "as_of", "model_version", "case_hash",
+                                                  "data_hash", "n_observations", "settings")}
+    slim.posterior.attrs.update(attrs)
+    tmp = directory / (POSTERIOR_FILE + ".tmp")
+    slim.to_netcdf(str(tmp))
+    tmp.replace(directory / POSTERIOR_FILE)
+    tmp = directory / (FORECAST_FILE + ".tmp")
+    tmp.write_text(json.dumps(forecast, indent=1))
+    tmp.replace(directory / FORECAST_FILE)
+
+
+def load_forecast(directory: Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / FORECAST_FILE).read_text())
+
+
+def load_posterior(directory: Path, *, case_hash: str | None = None) -> az.InferenceData:
+    """The saved posterior; refuses one saved for a different version of the case."""
+    idata = az.from_netcdf(str(Path(directory) / POSTERIOR_FILE))
+    saved = idata.posterior.attrs.get("case_hash")
+    if case_hash is not None and saved != case_hash:
+        raise RunMismatch(f"run in {directory} was fitted on case version {saved}, not {case_hash}; refit.")
+    return idata

@@ -1,0 +1,69 @@
+"""``harbinger serve``: the dashboard in a browser (added to the CLI by ``register(main)``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import click
+
+from dashboard.cli_support import Env, Failure, pass_env
+from indicators.errors import BadInput
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if hasattr(socket, "SO_REUSEADDR") and not hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+            # as the server itself does: a port in TIME_WAIT is free, a listening one is not
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise Failure(f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server "
+                          "running there? Choose another --port.") from None
+
+
+def register(main: click.Group) -> None:
+    @main.command()
+    @click.option("--host", default="127.0.0.1", show_default=True,
+                  help="Address to listen on. Only loopback addresses are allowed until editor logins exist.")
+    @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535),
+                  help="Port to listen on.")
+    @click.option("--debug/--no-debug", default=False, hidden=True, help="Dash debug mode (development only).")
+    @click.pass_context
+    @pass_env
+    def serve(env: Env, ctx: click.Context, host: str, port: int, debug: bool) -> None:
+        """Start the dashboard (Overview, Indicators, Model) at http://HOST:PORT/.
+
+        If no case is loaded yet, the shipped case is loaded first (as 'harbinger init' does). If
+        the case has no fitted run, opening the Overview starts a first fit in the background.
+        """
+        if not is_loopback(host):
+            raise BadInput(f"--host: {host} is reachable from other machines, and editing from them needs "
+                           "editor logins, which are not configured; serve on 127.0.0.1 (the default).")
+        check_port_free(host, port)
+        store = env.store
+        if not store.case_ids() and env.case_option is None:
+            click.echo("no case is loaded yet; loading the shipped case first")
+            ctx.invoke(main.commands["init"])
+        case_id = env.case_id
+        stale = store.fail_stale_runs()
+        if stale:
+            click.echo(f"marked interrupted fits as failed: {', '.join(stale)}")
+
+        from dashboard.app import create_app
+
+        app = create_app(case_id)
+        click.echo(f"Harbinger dashboard for case '{case_id}' on http://{host}:{port}/ (Ctrl+C to stop)")
+        app.run(host=host, port=port, debug=debug, use_reloader=False)

@@ -1,0 +1,180 @@
+"""Sampling a design's posterior, and the diagnostics every run carries.
+
+Two samplers: ``nutpie`` (the default: NUTS in compiled numba code, several times the effective
+samples per second of PyMC's own sampler on this model; its compile is slow, so the compiled
+model is kept per process and reused with new data) and ``pymc`` (``pm.sample``; PyTensor's C
+compile is cached on disk, so a one-off process starts sooner). Both run the same PyMC model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from models.design import Design
+from models.model import build_model
+
+Progress = Callable[[float, str], None]
+
+RHAT_MAX = 1.01
+#: Bulk and tail ESS every reported outcome probability needs.
+ESS_MIN = 400
+#: ESS per chain every model parameter needs (Vehtari et al. 2021: 100 per chain).
+ESS_PER_CHAIN_MIN = 100
+BFMI_MIN = 0.3
+
+#: Parameters whose convergence is reported (the innovations enter through factor_state).
+MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_effect",
+             "count_dispersion", "continuous_sigma", "proportion_kappa", "ordinal_cut")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    seed: int = 20101101
+    sampler: str = "nutpie"
+    low_rank_mass_matrix: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Compiled:
+    """A built (and, for nutpie, compiled) model, reused while the design's shapes hold."""
+
+    def __init__(self, design: Design, sampler: str):
+        self.model = build_model(design)
+        self.sampler = sampler
+        self.nutpie_model = None
+        if sampler == "nutpie":
+            import nutpie
+
+            self.nutpie_model = nutpie.compile_pymc_model(self.model)
+
+
+_CACHE: dict[tuple, _Compiled] = {}
+_CACHE_LOCK = threading.Lock()
+COMPILE_COUNT = {"n": 0}  # how many times a model was built and compiled in this process
+
+
+def compiled_for(design: Design, sampler: str) -> _Compiled:
+    """The compiled model for this design's structure, built once per process."""
+    key = (sampler, design.shape_key())
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _Compiled(design, sampler)
+            COMPILE_COUNT["n"] += 1
+        return _CACHE[key]
+
+
+def sample(design: Design, settings: FitSettings = FitSettings(), *,
+           progress: Progress | None = None) -> az.InferenceData:
+    """Sample the posterior of ``design``; ``progress(fraction, message)`` is called as it goes."""
+    report = progress or (lambda f, m: None)
+    report(0.0, "building the model")
+    compiled = compiled_for(design, settings.sampler)
+    data = design.data()
+    total = settings.chains * (settings.draws + settings.tune)
+    if settings.sampler == "nutpie":
+        import nutpie
+
+        known = compiled.nutpie_model.shared_data
+        nm = compiled.nutpie_model.with_data(**{k: v for k, v in data.items() if k in known})
+        report(0.02, "sampling")
+        sampler = nutpie.sample(nm, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                cores=min(settings.chains, 2), seed=settings.seed, progress_bar=False,
+                                low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+                                blocking=False)
+        while not _finished(sampler):
+            time.sleep(1.0)
+            try:
+                partial = sampler.inspect()
+                done = sum(int(partial[g].sizes.get("draw", 0)) * settings.chains
+                           for g in ("warmup_posterior", "posterior") if g in partial.groups())
+                report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
+            except Exception:  # noqa: BLE001 - progress is best effort; the sample itself is not
+                pass
+        idata = sampler.wait()
+    else:
+        with compiled.model:
+            pm.set_data(data)
+            counter = {"n": 0}
+
+            def callback(trace: Any, draw: Any) -> None:
+                counter["n"] += 1
+                if counter["n"] % 50 == 0:
+                    report(min(0.02 + 0.96 * counter["n"] / total, 0.98),
+                           f"sampling: {counter['n']} of {total} draws")
+
+            idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                              cores=1, random_seed=settings.seed, progressbar=False, callback=callback,
+                              compute_convergence_checks=False, target_accept=0.9)
+    report(0.99, "sampling done")
+    return idata
+
+
+def _finished(sampler: Any) -> bool:
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:  # nutpie's way of saying "still running"
+        return False
+
+
+def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = None) -> dict[str, Any]:
+    """R-hat, bulk/tail ESS, divergences and E-BFMI, with ``ok`` and the problems in words.
+
+    ``min_ess_bulk`` / ``min_ess_tail`` are those of the outcome probabilities users read
+    (``outcome_probability``, chain/draw/outcome_horizon), which must reach ``ESS_MIN``; every
+    model parameter must reach ``ESS_PER_CHAIN_MIN`` per chain (``min_parameter_ess``) and R-hat
+    at most ``RHAT_MAX`` (parameters, innovations and outcome probabilities alike).
+    """
+    post = idata.posterior
+    names = [n for n in MONITORED if n in post]
+    # Entries fixed at zero (absent loadings) have no spread: they carry no information.
+    params = az.summary(post[names], kind="diagnostics").dropna(subset=["r_hat"])
+    rhat_innovation = float(az.rhat(post[["innovation"]])["innovation"].max())
+    max_rhat = float(max(params["r_hat"].max(), rhat_innovation))
+    min_param_ess = float(min(params["ess_bulk"].min(), params["ess_tail"].min()))
+    param_ess_min = ESS_PER_CHAIN_MIN * post.sizes["chain"]
+    if outcome_probability is not None and outcome_probability.sizes.get("outcome_horizon", 0):
+        probs = az.summary(xr.Dataset({"p": outcome_probability}), kind="diagnostics")
+        max_rhat = max(max_rhat, float(probs["r_hat"].max()))
+        min_bulk = float(probs["ess_bulk"].min())
+        min_tail = float(probs["ess_tail"].min())
+    else:
+        min_bulk = float(params["ess_bulk"].min())
+        min_tail = float(params["ess_tail"].min())
+    stats = idata.sample_stats
+    div_name = "diverging" if "diverging" in stats else None
+    divergences = int(stats[div_name].sum()) if div_name else 0
+    try:
+        min_bfmi = float(np.min(az.bfmi(idata)))
+    except Exception:  # noqa: BLE001 - no energy recorded
+        min_bfmi = float("nan")
+    problems = []
+    if max_rhat > RHAT_MAX:
+        problems.append(f"R-hat {max_rhat:.3f} above {RHAT_MAX}")
+    if min_bulk < ESS_MIN:
+        problems.append(f"bulk ESS {min_bulk:.0f} below {ESS_MIN}")
+    if min_tail < ESS_MIN:
+        problems.append(f"tail ESS {min_tail:.0f} below {ESS_MIN}")
+    if min_param_ess < param_ess_min:
+        problems.append(f"a parameter's ESS {min_param_ess:.0f} below {param_ess_min}")
+    if divergences:
+        problems.append(f"{divergences} divergent transitions")
+    if np.isfinite(min_bfmi) and min_bfmi < BFMI_MIN:
+        problems.append(f"E-BFMI {min_bfmi:.2f} below {BFMI_MIN}")
+    return {
+        "max_rhat": round(max_rhat, 4), "min_ess_bulk": round(min_bulk, 1), "min_ess_tail": round(min_tail, 1),
+        "divergences": divergences, "min_bfmi": None if not np.isfinite(min_bfmi) else round(min_bfmi, 3),
+        "ok": not problems, "problems": problems,
+    }

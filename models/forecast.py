@@ -1,0 +1,312 @@
+"""Forecasts from a posterior: outcome probabilities by horizon, factor paths, indicator bands,
+and each observation's predictive tail probability (surprise flags).
+
+P(outcome by horizon H) for one posterior draw is the average, over simulated future factor
+paths that continue the draw's AR(1) from the as-of quarter, of ``1 - prod(1 - hazard)`` over the
+quarters up to H. It can only grow with H, in every draw, so every summary of it does too. The
+spread across draws is the parameter uncertainty the intervals show; the Monte Carlo standard
+error comes from the effective sample size of the draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+from scipy import special, stats
+
+from models.design import Design
+from models.grid import CELLS_PER_YEAR
+from models.likelihood import NUMPY, row_logliks
+from models.model import HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, quarterly_hazard
+
+PATHS_PER_DRAW = 16
+FUTURE_CELLS_SHOWN = 4
+SURPRISE_TAILS = (0.025, 0.975)
+QUANTILES = {"p_05": 0.05, "p_25": 0.25, "p_50": 0.5, "p_75": 0.75, "p_95": 0.95}
+
+
+@dataclass
+class Draws:
+    """Posterior draws flattened to a leading ``(D,)`` axis, as NumPy arrays."""
+
+    chains: int
+    factor_state: np.ndarray  # (D, K, T)
+    persistence: np.ndarray  # (D, K)
+    loading: np.ndarray  # (D, I, K)
+    intercept: np.ndarray  # (D, I)
+    hazard_intercept: np.ndarray  # (D, O)
+    hazard_effect: np.ndarray  # (D, O, K)
+    params: dict[str, Any]
+
+    @property
+    def n(self) -> int:
+        return self.persistence.shape[0]
+
+    def eta(self) -> np.ndarray:
+        """Linear predictor (D, T, I)."""
+        return self.intercept[:, None, :] + np.einsum("dkt,dik->dti", self.factor_state, self.loading)
+
+
+def draws_of(design: Design, idata: az.InferenceData) -> Draws:
+    post = idata.posterior
+
+    def flat(name: str) -> np.ndarray:
+        v = post[name].values
+        return v.reshape((-1,) + v.shape[2:])
+
+    fam = design.family_indicators
+    params: dict[str, Any] = {"families": [k for k, v in fam.items() if v]}
+    for key, name in (("count_alpha", "count_dispersion"), ("continuous_sigma", "continuous_sigma"),
+                      ("proportion_kappa", "proportion_kappa"), ("ordinal_cut", "ordinal_cut")):
+        if name in post:
+            params[key] = flat(name)
+    return Draws(
+        chains=post.sizes["chain"], factor_state=flat("factor_state"), persistence=flat("persistence"),
+        loading=flat("loading"), intercept=flat("intercept"), hazard_intercept=flat("hazard_intercept"),
+        hazard_effect=flat("hazard_effect"), params=params,
+    )
+
+
+def future_paths(draws: Draws, start_cell: int, n_cells: int, *, paths: int = PATHS_PER_DRAW,
+                 seed: int = 0) -> np.ndarray:
+    """Factor paths after ``start_cell``, (D, P, K, n_cells), continuing each draw's AR(1)."""
+    rng = np.random.default_rng(seed)
+    D, K = draws.persistence.shape
+    phi = draws.persistence[:, None, :]
+    scale = np.sqrt(1 - phi**2)
+    out = np.empty((D, paths, K, n_cells))
+    f = np.broadcast_to(draws.factor_state[:, None, :, start_cell], (D, paths, K))
+    for t in range(n_cells):
+        f = phi * f + scale * rng.standard_normal((D, paths, K))
+        out[..., t] = f
+    return out
+
+
+def outcome_probabilities(design: Design, draws: Draws, paths: np.ndarray) -> np.ndarray:
+    """P(outcome happens within h quarters after the as-of quarter), (D, O, H) for h = 1..H."""
+    logit = draws.hazard_intercept[:, None, :, None] + np.einsum("dok,dpkt->dpot", draws.hazard_effect, paths)
+    log_survive = np.cumsum(-np.logaddexp(0.0, logit), axis=-1)  # log(1 - hazard) summed
+    return (1.0 - np.exp(log_survive)).mean(axis=1)
+
+
+def _quantiles(x: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
+    qs = np.quantile(x, list(QUANTILES.values()), axis=axis)
+    return dict(zip(QUANTILES, qs))
+
+
+def _r(x: Any, nd: int = 4) -> Any:
+    if isinstance(x, np.ndarray):
+        return [None if not np.isfinite(v) else round(float(v), nd) for v in x]
+    return None if not np.isfinite(x) else round(float(x), nd)
+
+
+def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[list[dict], xr.DataArray]:
+    """Per outcome and horizon: mean, quantiles, MCSE and ESS of P(outcome by horizon)."""
+    case = design.case
+    max_h = max(h for o in case.outcomes for h in o.horizons)
+    paths = future_paths(draws, design.grid.as_of_cell, max_h * CELLS_PER_YEAR, seed=seed)
+    prob = outcome_probabilities(design, draws, paths)  # (D, O, H*4)
+    chains = draws.chains
+    out, monitored = [], {}
+    for o, outcome in enumerate(case.outcomes):
+        resolved = outcome.resolved is not None and outcome.resolved.date <= design.as_of
+        entry: dict[str, Any] = {
+            "id": outcome.id, "question": outcome.question, "resolved": resolved,
+            "resolution_date": outcome.resolved.date.isoformat() if resolved else None,
+            "horizons": [],
+        }
+        if not resolved:
+            for h in outcome.horizons:
+                p = prob[:, o, h * CELLS_PER_YEAR - 1]
+                grid = p.reshape(chains, -1)
+                q = _quantiles(p)
+                entry["horizons"].append({
+                    "years": h, "p_mean": _r(p.mean()), **{k: _r(v) for k, v in q.items()},
+                    "mcse": _r(float(np.ravel(az.mcse(grid))[0]), 5), "ess": _r(float(np.ravel(az.ess(grid))[0]), 1),
+                })
+                monitored[f"{outcome.id}@{h}y"] = grid
+        out.append(entry)
+    names = list(monitored)
+    arr = np.stack([monitored[n] for n in names], axis=-1) if names else np.zeros((chains, draws.n // chains, 0))
+    da = xr.DataArray(arr, dims=("chain", "draw", "outcome_horizon"), coords={"outcome_horizon": names})
+    return out, da
+
+
+def factor_summaries(design: Design, draws: Draws) -> list[dict]:
+    grid = design.grid
+    last = grid.as_of_cell + 1
+    out = []
+    for k, factor in enumerate(design.case.factors):
+        x = draws.factor_state[:, k, :last]
+        q = np.quantile(x, [0.05, 0.25, 0.75, 0.95], axis=0)
+        out.append({
+            "id": factor.id, "name": factor.name, "periods": grid.labels[:last],
+            "dates": [grid.cell_start(i).isoformat() for i in range(last)],
+            "mean": _r(x.mean(0), 3), "p05": _r(q[0], 3), "p25": _r(q[1], 3), "p75": _r(q[2], 3), "p95": _r(q[3], 3),
+        })
+    return out
+
+
+def _expected_level(design: Design, draws: Draws, family: str, local: int, eta: np.ndarray) -> np.ndarray:
+    """Expected observed value per cell from the linear predictor (D, T')."""
+    if family == "count":
+        return np.exp(eta)
+    if family in ("binary", "proportion"):
+        return special.expit(eta)
+    if family == "continuous":
+        return eta * design.continuous_scale[local] + design.continuous_centre[local]
+    cut = draws.params["ordinal_cut"][:, local, :]  # (D, C)
+    n_levels = int(design.ordinal_levels[local])
+    cdf = special.expit(cut[:, None, : n_levels - 1] - eta[..., None])  # P(Y <= k), k < L-1
+    return (1.0 - cdf).sum(axis=-1)  # E[Y] = sum_k P(Y > k)
+
+
+def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.Generator,
+                     eta_all: np.ndarray, loo_weights: np.ndarray) -> list[dict]:
+    """Predictive quantiles and leave-one-out PIT of each real row of one family."""
+    rows = design.families[family]
+    n = rows.n_rows
+    if n == 0:
+        return []
+    cells, ind, w = rows.cells[:n], rows.indicator[:n], rows.weights[:n]
+    eta_rows = eta_all[:, cells, ind[:, None]]  # (D, n, S)
+    y = rows.y[:n]
+    local = rows.local[:n]
+    if family == "count":
+        mu = np.clip((w * np.exp(eta_rows)).sum(-1), 1e-9, None)
+        alpha = draws.params["count_alpha"][:, local]
+        p = alpha / (alpha + mu)
+        sim = rng.negative_binomial(alpha, p)
+        below = stats.nbinom.cdf(y - 1, alpha, p)
+        at = stats.nbinom.pmf(y, alpha, p)
+        pit_d = below + 0.5 * at
+    else:
+        m = (w * eta_rows).sum(-1)
+        if family == "binary":
+            pr = special.expit(m)
+            sim = (rng.random(pr.shape) < pr).astype(float)
+            pit_d = np.where(y > 0.5, (1 - pr) + 0.5 * pr, 0.5 * (1 - pr))
+        elif family == "continuous":
+            s = draws.params["continuous_sigma"][:, local]
+            sim = m + s * rng.standard_normal(m.shape)
+            pit_d = stats.norm.cdf(y, m, s)
+        elif family == "proportion":
+            kap = draws.params["proportion_kappa"][:, local]
+            mean = special.expit(m)
+            a, b = mean * kap, (1 - mean) * kap
+            sim = rng.beta(a, b)
+            pit_d = stats.beta.cdf(np.clip(y, 1e-4, 1 - 1e-4), a, b)
+        else:
+            cut = draws.params["ordinal_cut"][:, local, :]  # (D, n, C)
+            levels = design.ordinal_levels[local]
+            cdf = special.expit(cut - m[..., None])
+            k = np.arange(cut.shape[-1])
+            cdf = np.where(k[None, None, :] < (levels[None, :, None] - 1), cdf, 1.0)
+            cdf_full = np.concatenate([cdf, np.ones(cdf.shape[:-1] + (1,))], axis=-1)
+            u = rng.random(m.shape)
+            sim = (u[..., None] > cdf_full).sum(-1).astype(float)
+            yi = y.astype(int)
+            upper = np.take_along_axis(cdf_full, yi[None, :, None].repeat(cdf_full.shape[0], 0), -1)[..., 0]
+            lower = np.where(yi > 0, np.take_along_axis(
+                cdf_full, np.clip(yi - 1, 0, None)[None, :, None].repeat(cdf_full.shape[0], 0), -1)[..., 0], 0.0)
+            pit_d = lower + 0.5 * (upper - lower)
+    pit = (loo_weights[:, :n] * pit_d).sum(0)
+    q = np.quantile(sim, [0.05, 0.5, 0.95], axis=0)
+    if family == "continuous":
+        c = design.continuous_scale[local]
+        q = q * c + design.continuous_centre[local]
+    table = design.rows[design.rows["family"] == family].reset_index(drop=True)
+    out = []
+    for j in range(n):
+        rec = table.iloc[j]
+        out.append({
+            "indicator": rec["indicator"], "start": rec["start"].date().isoformat(),
+            "end": rec["end"].date().isoformat(), "value": _r(float(rec["value"]), 4),
+            "genuine": round(float(rec["genuine"]), 3), "observation_ids": list(rec["observation_ids"]),
+            "pred_p05": _r(q[0, j], 3), "pred_p50": _r(q[1, j], 3), "pred_p95": _r(q[2, j], 3),
+            "pit": _r(pit[j], 4),
+            "surprise": bool(pit[j] < SURPRISE_TAILS[0] or pit[j] > SURPRISE_TAILS[1]),
+        })
+    return out
+
+
+def loo_weights(design: Design, draws: Draws, eta: np.ndarray) -> dict[str, np.ndarray]:
+    """Pareto-smoothed leave-one-out weights of each row, per family: (D, R), columns sum to 1."""
+    ll = row_logliks(NUMPY, draws.params, eta, design.data(), batched=True)
+    out = {}
+    for fam, lp in ll.items():
+        lw, _k = az.psislw(-lp.T)  # (rows, draws): smoothed, normalised over draws
+        out[fam] = np.exp(lw).T
+    return out
+
+
+def indicator_summaries(design: Design, draws: Draws, *, seed: int = 0) -> list[dict]:
+    """Per indicator: expected value per cell (through 4 quarters ahead) and its rows' predictive."""
+    rng = np.random.default_rng(seed + 1)
+    grid = design.grid
+    last = grid.as_of_cell + 1
+    eta = draws.eta()
+    paths = future_paths(draws, grid.as_of_cell, FUTURE_CELLS_SHOWN, paths=1, seed=seed + 2)[:, 0]
+    eta_future = draws.intercept[:, None, :] + np.einsum("dkt,dik->dti", paths, draws.loading)
+    eta_span = np.concatenate([eta[:, :last], eta_future], axis=1)
+    labels = grid.labels[:last] + [
+        f"{grid.cell_start(last + i).year}Q{(grid.cell_start(last + i).month - 1) // 3 + 1}"
+        for i in range(FUTURE_CELLS_SHOWN)]
+    dates = [grid.cell_start(i).isoformat() for i in range(last + FUTURE_CELLS_SHOWN)]
+    weights = loo_weights(design, draws, eta)
+    rows_by_family = {fam: _predictive_rows(design, draws, fam, rng, eta, weights[fam])
+                      for fam in weights}
+    out = []
+    for i, ind in enumerate(design.case.indicators):
+        fam = ind.family
+        local = design.family_indicators[fam].index(ind.id)
+        level = _expected_level(design, draws, fam, local, eta_span[:, :, i])
+        q = np.quantile(level, [0.05, 0.95], axis=0)
+        out.append({
+            "id": ind.id, "name": ind.name, "family": fam, "unit": ind.unit, "aggregation": ind.aggregation,
+            "periods": labels, "dates": dates,
+            "expected": {"mean": _r(level.mean(0), 4), "p05": _r(q[0], 4), "p95": _r(q[1], 4)},
+            "rows": [r for r in rows_by_family.get(fam, []) if r["indicator"] == ind.id],
+        })
+    return out
+
+
+def loading_summaries(design: Design, draws: Draws) -> list[dict]:
+    out = []
+    for i, ind in enumerate(design.case.indicators):
+        for k, factor in enumerate(design.case.factors):
+            if factor.id not in ind.loadings:
+                continue
+            x = draws.loading[:, i, k]
+            out.append({"indicator": ind.id, "factor": factor.id, "mean": _r(x.mean(), 3),
+                        "p05": _r(np.quantile(x, 0.05), 3), "p95": _r(np.quantile(x, 0.95), 3)})
+    return out
+
+
+def hazard_summaries(design: Design, draws: Draws) -> list[dict]:
+    """Prior against posterior for each outcome's hazard parameters."""
+    out = []
+    for o, outcome in enumerate(design.case.outcomes):
+        base = quarterly_hazard(outcome.base_rate.annual)
+        x = draws.hazard_intercept[:, o]
+        out.append({"outcome": outcome.id, "parameter": "hazard_intercept",
+                    "prior_mean": _r(np.log(base / (1 - base)), 3), "prior_sd": HAZARD_INTERCEPT_SD,
+                    "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
+                    "post_p95": _r(np.quantile(x, 0.95), 3)})
+        for k, factor in enumerate(design.case.factors):
+            effect = outcome.effects.get(factor.id)
+            if effect is None:
+                continue
+            x = draws.hazard_effect[:, o, k]
+            half = HAZARD_EFFECT_SCALE * np.sqrt(2 / np.pi)
+            prior_mean = {"raises": half, "lowers": -half, "free": 0.0}[effect]
+            prior_sd = HAZARD_EFFECT_SCALE * (np.sqrt(1 - 2 / np.pi) if effect != "free" else 1.0)
+            out.append({"outcome": outcome.id, "parameter": f"effect of {factor.id} ({effect})",
+                        "prior_mean": _r(prior_mean, 3), "prior_sd": _r(prior_sd, 3),
+                        "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
+                        "post_p95": _r(np.quantile(x, 0.95), 3)})
+    return out

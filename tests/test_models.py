@@ -1,0 +1,143 @@
+"""The model room: design matrices, the PyMC model, forecasts (build-only and fake-posterior tiers)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+
+from indicators.case import load_case, shipped_case_path
+from indicators.resources import data_path
+from models.design import build_design, genuine_probability
+from models.forecast import draws_of, outcome_forecasts
+from models.grid import Grid
+from models.simulate import simulate_observations, synthetic_case
+
+
+def shipped_frame() -> pd.DataFrame:
+    obs = pd.read_csv(data_path("observations", "northern_territories.csv"))
+    obs["id"] = np.arange(1, len(obs) + 1)
+    obs["date"] = pd.to_datetime(obs["date"])
+    obs["end"] = pd.to_datetime(obs["end"]).fillna(obs["date"])
+    return obs
+
+
+def test_grid_fiscal_year_covers_four_quarters_exactly() -> None:
+    grid = Grid.for_case(date(2010, 1, 1), date(2025, 12, 31))
+    cells, weights = grid.coverage(date(2016, 4, 1), date(2017, 3, 31))
+    assert list(cells) == [grid.cell_of(date(2016, 4, 1)) + k for k in range(4)]
+    np.testing.assert_allclose(weights, 1.0)
+    assert grid.n_cells % 8 == 0 and grid.as_of_cell == 63
+    assert grid.labels[0] == "2010Q1" and grid.labels[63] == "2025Q4"
+
+
+def test_events_become_counts_per_quarter_with_zeros_inside_coverage() -> None:
+    loaded = load_case(shipped_case_path())
+    frame = shipped_frame()
+    design = build_design(loaded.case, frame, as_of=date(2025, 12, 31))
+    rows = design.rows[design.rows.indicator == "leader_summit"]
+    # coverage 2012-05-07 .. as-of: one row per quarter from 2012Q2 to 2025Q4
+    assert len(rows) == (2025 - 2012) * 4 + 3
+    assert rows["value"].sum() == frame.loc[frame.indicator == "leader_summit", "value"].sum()
+    assert (rows.loc[rows.start >= "2020-01-01", "value"] == 0).all()  # no summit after 2019
+    # an indicator whose record ends (coverage_end) has no rows after it
+    dep = design.rows[design.rows.indicator == "island_deployment"]
+    assert dep["end"].max() <= pd.Timestamp("2023-12-31")
+
+
+def test_as_of_excludes_later_observations() -> None:
+    loaded = load_case(shipped_case_path())
+    frame = shipped_frame()
+    as_of = date(2017, 6, 30)
+    design = build_design(loaded.case, frame, as_of=as_of)
+    assert design.rows["end"].max() <= pd.Timestamp(as_of)
+    later = frame[frame["end"] > pd.Timestamp(as_of)]
+    assert design.n_observations == len(frame) - len(later)
+    excluded = {i for i, _ in design.excluded}
+    assert excluded == set(later["id"])
+    # japan_hardline_shift resolved 2022-02-23: not yet as of 2017, so at risk with no event
+    o = loaded.case.outcome_ids.index("japan_hardline_shift")
+    assert design.outcome_event[o].sum() == 0
+    assert design.outcome_at_risk[o].sum() == design.grid.as_of_cell + 1
+
+
+def test_reliability_grades_order_trust() -> None:
+    grades = [genuine_probability(g, 2) for g in "ABCD"]
+    assert grades == sorted(grades, reverse=True)
+    assert genuine_probability("F", 2) < genuine_probability("A", 2)
+    assert genuine_probability("B", 5) < genuine_probability("B", 1)
+
+
+def test_adding_an_observation_changes_data_not_shapes() -> None:
+    loaded = load_case(shipped_case_path())
+    frame = shipped_frame()
+    before = build_design(loaded.case, frame, as_of=date(2025, 12, 31))
+    extra = frame.iloc[[0]].copy()
+    extra["id"] = 10_000
+    extra["date"] = extra["end"] = pd.Timestamp("2025-11-01")
+    extra["indicator"] = "island_exercise"
+    after = build_design(loaded.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
+    assert before.shape_key() == after.shape_key()
+    assert before.data_hash != after.data_hash
+
+
+@pytest.mark.parametrize("which", ["shipped", "synthetic"])
+def test_model_builds_with_finite_logp_and_gradient(which: str) -> None:
+    from models.model import build_model
+
+    if which == "shipped":
+        case = load_case(shipped_case_path()).case
+        frame, as_of = shipped_frame(), date(2025, 12, 31)
+    else:
+        case = synthetic_case(n_factors=2, n_indicators=6)
+        as_of = date(2020, 6, 30)
+        frame, _ = simulate_observations(case, as_of=as_of, seed=3)
+    design = build_design(case, frame, as_of=as_of)
+    model = build_model(design)
+    point = model.initial_point()
+    assert np.isfinite(model.compile_logp()(point))
+    assert np.isfinite(model.compile_dlogp()(point)).all()
+    assert list(model.coords["factor"]) == case.factor_ids
+    assert list(model.coords["indicator"]) == case.indicator_ids
+    assert model.named_vars_to_dims["loading"] == ("indicator", "factor")
+
+
+def _fake_posterior(design, *, chains: int = 2, draws: int = 50, seed: int = 0) -> az.InferenceData:
+    rng = np.random.default_rng(seed)
+    K, T = len(design.factor_ids), design.grid.n_cells
+    I, O = len(design.indicator_ids), len(design.outcome_ids)
+    shape = (chains, draws)
+    return az.from_dict(posterior={
+        "factor_state": rng.normal(size=shape + (K, T)),
+        "persistence": rng.uniform(0.8, 0.95, size=shape + (K,)),
+        "loading": rng.normal(size=shape + (I, K)),
+        "intercept": rng.normal(size=shape + (I,)),
+        "hazard_intercept": rng.normal(-4, 0.5, size=shape + (O,)),
+        "hazard_effect": rng.normal(0, 0.5, size=shape + (O, K)),
+    })
+
+
+def test_forecasts_are_probabilities_that_never_decrease_with_horizon() -> None:
+    loaded = load_case(shipped_case_path())
+    design = build_design(loaded.case, shipped_frame(), as_of=date(2017, 6, 30))
+    draws = draws_of(design, _fake_posterior(design))
+    outcomes, prob = outcome_forecasts(design, draws, seed=1)
+    for o in outcomes:
+        assert not o["resolved"]  # as of 2017 nothing was resolved yet
+        means = [h["p_mean"] for h in o["horizons"]]
+        assert means == sorted(means)
+        for h in o["horizons"]:
+            assert 0.0 <= h["p_05"] <= h["p_25"] <= h["p_50"] <= h["p_75"] <= h["p_95"] <= 1.0
+            assert h["mcse"] > 0
+    assert prob.sizes["outcome_horizon"] == 4 * len(outcomes)
+
+
+def test_resolved_outcome_is_not_forecast() -> None:
+    loaded = load_case(shipped_case_path())
+    design = build_design(loaded.case, shipped_frame(), as_of=date(2025, 12, 31))
+    outcomes, _ = outcome_forecasts(design, draws_of(design, _fake_posterior(design)), seed=1)
+    hard = next(o for o in outcomes if o["id"] == "japan_hardline_shift")
+    assert hard["resolved"] and hard["horizons"] == [] and hard["resolution_date"] == "2022-02-23"
