@@ -31,7 +31,7 @@ def _progress_printer() -> Any:
 def register(main: click.Group) -> None:
     @main.command()
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Fit on what was recorded by this date (default: today).")
-    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help="Posterior draws per chain (default 1000).")
+    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help="Posterior draws per chain (default 1500).")
     @click.option("--tune", type=click.IntRange(10, 100000), default=None, help="Warm-up draws per chain (default 1000).")
     @click.option("--chains", type=click.IntRange(1, 16), default=None, help="Chains (default 2).")
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")

@@ -21,7 +21,7 @@ from indicators.errors import BadInput
 Progress = Callable[[float, str], None]
 
 #: Fit settings, overridable by the environment (e.g. for quick demonstrations and tests).
-DEFAULT_SETTINGS = {"draws": 1000, "tune": 1000, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
+DEFAULT_SETTINGS = {"draws": 1500, "tune": 1000, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
 
 
 class FitFailed(RuntimeError):
@@ -116,7 +116,7 @@ def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: d
             raise BadInput(f"--run: run '{run_id}' is {run['status']}"
                            f"{': ' + run['error'] if run.get('error') else ''}; it has no forecast.")
     else:
-        runs = store.runs(case_id, status="ok")
+        runs = current_runs(store, case_id)
         if as_of is not None:
             runs = [r for r in runs if _as_date(r["as_of"]) == as_of] or \
                    [r for r in runs if _as_date(r["as_of"]) <= as_of]
@@ -128,6 +128,13 @@ def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: d
     doc = json.loads((Path(run["path"]) / "forecast.json").read_text())
     doc["diagnostics"]["ok"] = bool(run["diagnostics_ok"])
     return doc
+
+
+def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
+    """Good runs, most current first: latest as-of date, then newest fit (a replay of the past
+    fitted today does not displace today's forecast)."""
+    runs = store.runs(case_id, status="ok")
+    return sorted(runs, key=lambda r: (_as_date(r["as_of"]), r["created_at"]), reverse=True)
 
 
 def _as_date(value: Any) -> date:

@@ -37,7 +37,7 @@ MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_
 
 @dataclass(frozen=True)
 class FitSettings:
-    draws: int = 1000
+    draws: int = 1500
     tune: int = 1000
     chains: int = 2
     seed: int = 20101101

@@ -25,7 +25,10 @@ from models.model import HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, quarterly_haz
 
 PATHS_PER_DRAW = 16
 FUTURE_CELLS_SHOWN = 4
-SURPRISE_TAILS = (0.025, 0.975)
+#: An observation is a surprise when it lies outside the central 95% of its leave-one-out
+#: posterior predictive: P(Y <= y) or P(Y >= y) below 2.5% (both tails count the value itself,
+#: so a single rare event is not flagged merely for being an event).
+SURPRISE_TAIL = 0.025
 QUANTILES = {"p_05": 0.05, "p_25": 0.25, "p_50": 0.5, "p_75": 0.75, "p_95": 0.95}
 
 
@@ -184,22 +187,27 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
         below = stats.nbinom.cdf(y - 1, alpha, p)
         at = stats.nbinom.pmf(y, alpha, p)
         pit_d = below + 0.5 * at
+        lower_d, upper_d = below + at, 1.0 - below
     else:
         m = (w * eta_rows).sum(-1)
         if family == "binary":
             pr = special.expit(m)
             sim = (rng.random(pr.shape) < pr).astype(float)
             pit_d = np.where(y > 0.5, (1 - pr) + 0.5 * pr, 0.5 * (1 - pr))
+            lower_d = np.where(y > 0.5, 1.0, 1 - pr)
+            upper_d = np.where(y > 0.5, pr, 1.0)
         elif family == "continuous":
             s = draws.params["continuous_sigma"][:, local]
             sim = m + s * rng.standard_normal(m.shape)
-            pit_d = stats.norm.cdf(y, m, s)
+            pit_d = lower_d = stats.norm.cdf(y, m, s)
+            upper_d = 1.0 - pit_d
         elif family == "proportion":
             kap = draws.params["proportion_kappa"][:, local]
             mean = special.expit(m)
             a, b = mean * kap, (1 - mean) * kap
             sim = rng.beta(a, b)
-            pit_d = stats.beta.cdf(np.clip(y, 1e-4, 1 - 1e-4), a, b)
+            pit_d = lower_d = stats.beta.cdf(np.clip(y, 1e-4, 1 - 1e-4), a, b)
+            upper_d = 1.0 - pit_d
         else:
             cut = draws.params["ordinal_cut"][:, local, :]  # (D, n, C)
             levels = design.ordinal_levels[local]
@@ -214,7 +222,10 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
             lower = np.where(yi > 0, np.take_along_axis(
                 cdf_full, np.clip(yi - 1, 0, None)[None, :, None].repeat(cdf_full.shape[0], 0), -1)[..., 0], 0.0)
             pit_d = lower + 0.5 * (upper - lower)
+            lower_d, upper_d = upper, 1.0 - lower
     pit = (loo_weights[:, :n] * pit_d).sum(0)
+    p_at_most = (loo_weights[:, :n] * lower_d).sum(0)  # P(Y <= y), leave-one-out
+    p_at_least = (loo_weights[:, :n] * upper_d).sum(0)  # P(Y >= y)
     q = np.quantile(sim, [0.05, 0.5, 0.95], axis=0)
     if family == "continuous":
         c = design.continuous_scale[local]
@@ -228,8 +239,8 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
             "end": rec["end"].date().isoformat(), "value": _r(float(rec["value"]), 4),
             "genuine": round(float(rec["genuine"]), 3), "observation_ids": list(rec["observation_ids"]),
             "pred_p05": _r(q[0, j], 3), "pred_p50": _r(q[1, j], 3), "pred_p95": _r(q[2, j], 3),
-            "pit": _r(pit[j], 4),
-            "surprise": bool(pit[j] < SURPRISE_TAILS[0] or pit[j] > SURPRISE_TAILS[1]),
+            "pit": _r(pit[j], 4), "p_at_most": _r(p_at_most[j], 4), "p_at_least": _r(p_at_least[j], 4),
+            "surprise": bool(min(p_at_most[j], p_at_least[j]) < SURPRISE_TAIL),
         })
     return out
 

@@ -9,7 +9,8 @@ Statistical model (every case)::
     eta[t, i]           = intercept[i] + sum_k loading[i, k] * factor_state[k, t]
     loading[i, k]       ~ HalfNormal(1) (sign fixed by the case: +/-), Normal(0, 1) when free,
                           0 where the indicator does not load on the factor
-    count rows          ~ NegBinomial(mean = sum over covered cells of weight * exp(eta), alpha)
+    count rows          ~ NegBinomial(mean = sum over covered cells of weight * exp(eta), alpha),
+                          log alpha ~ Normal(log 20, 1.5) (a smooth scale, no funnel at Poisson)
     binary / continuous / proportion / ordinal rows: Bernoulli / Normal / Beta / ordered logistic
                           on eta averaged over the covered cells
     every row           : mixture  w * p(y | genuine) + (1 - w) * p(y | spurious report),
@@ -144,9 +145,8 @@ def build_model(design: Design) -> pm.Model:
             z = pm.Normal("count_intercept_offset", 0.0, 1.0, dims="count_indicator")
             idx = [index[i] for i in fam["count"]]
             intercept = pt.set_subtensor(intercept[idx], data["count_log_rate_centre"] + z)
-            inv_sqrt_alpha = pm.HalfNormal("count_inv_sqrt_dispersion", 1.0, dims="count_indicator")
-            params["count_alpha"] = pm.Deterministic(
-                "count_dispersion", 1.0 / (inv_sqrt_alpha**2 + 1e-3), dims="count_indicator")
+            log_alpha = pm.Normal("count_log_dispersion", np.log(20.0), 1.5, dims="count_indicator")
+            params["count_alpha"] = pm.Deterministic("count_dispersion", pt.exp(log_alpha), dims="count_indicator")
         for family, sd in (("binary", 1.5), ("continuous", 1.0), ("proportion", 1.5)):
             if fam[family]:
                 dim = "indicator" if family == "binary" else f"{family}_indicator"

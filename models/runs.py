@@ -25,7 +25,8 @@ A run directory holds:
                           "periods": [...], "dates": [...],       # grid cells through as-of + 4
                           "expected": {"mean", "p05", "p95"},     # per cell: rate / level
                           "rows": [{"start", "end", "value", "genuine", "observation_ids",
-                                    "pred_p05", "pred_p50", "pred_p95", "pit", "surprise"}]}],
+                                    "pred_p05", "pred_p50", "pred_p95", "pit", "p_at_most",
+                                    "p_at_least", "surprise"}]}],
           "loadings": [{"indicator", "factor", "mean", "p05", "p95"}],
           "hazard": [{"outcome", "parameter", "prior_mean", "prior_sd",
                       "post_mean", "post_p05", "post_p95"}]

@@ -1,0 +1,138 @@
+"""`harbinger fit` and `harbinger forecast` on the shipped case, through the real console script.
+
+One tiny real fit per as-of date (PyMC's sampler, few draws, fixed seed), shared by the module.
+Tiny fits cannot meet the diagnostics, so they must say so: that is checked too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HARBINGER = str(Path(sys.executable).parent / "harbinger")
+TINY = ["--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7", "--sampler", "pymc"]
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
+    env |= {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
+    return subprocess.run([HARBINGER, *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def fitted_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("fit") / "home"
+    assert run(home, "init").returncode == 0
+    res = run(home, "fit", *TINY)
+    assert res.returncode == 0, res.stderr
+    res = run(home, "fit", "--as-of", "2017-06-30", *TINY)
+    assert res.returncode == 0, res.stderr
+    return home
+
+
+def forecast_json(home: Path, *args: str) -> dict[str, Any]:
+    res = run(home, "forecast", "--format", "json", *args)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_forecast_json_has_documented_shape(fitted_home: Path) -> None:
+    doc = forecast_json(fitted_home)
+    assert doc["case"] == "northern_territories"
+    assert set(doc["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "ok"}
+    ids = [o["id"] for o in doc["outcomes"]]
+    assert ids[:4] == ["territorial_transfer", "peace_treaty", "japan_hardline_shift", "russian_military_escalation"]
+    for o in doc["outcomes"]:
+        assert set(o) >= {"id", "question", "resolved", "horizons"}
+        if o["id"] == "japan_hardline_shift":
+            assert o["resolved"] is True and o["horizons"] == []
+            continue
+        assert [h["years"] for h in o["horizons"]] == [1, 3, 5, 10]
+        means = [h["p_mean"] for h in o["horizons"]]
+        assert means == sorted(means)
+        for h in o["horizons"]:
+            assert set(h) >= {"years", "p_mean", "p_05", "p_25", "p_75", "p_95", "mcse"}
+            assert 0 <= h["p_05"] <= h["p_mean"] <= h["p_95"] <= 1
+
+
+def test_tiny_fit_is_labelled_as_failing_its_diagnostics(fitted_home: Path) -> None:
+    doc = forecast_json(fitted_home)
+    assert doc["diagnostics"]["ok"] is False
+    assert doc["diagnostics"]["problems"]
+    table = run(fitted_home, "forecast")
+    assert table.returncode == 0
+    assert "DIAGNOSTICS FAILED" in table.stdout
+
+
+def test_as_of_2017_treats_hardline_shift_as_unresolved(fitted_home: Path) -> None:
+    doc = forecast_json(fitted_home, "--as-of", "2017-06-30")
+    assert doc["as_of"] == "2017-06-30"
+    hard = next(o for o in doc["outcomes"] if o["id"] == "japan_hardline_shift")
+    assert hard["resolved"] is False
+    assert [h["years"] for h in hard["horizons"]] == [1, 3, 5, 10]
+    latest = forecast_json(fitted_home)
+    assert doc["n_observations"] < latest["n_observations"]
+    assert doc["run_id"] != latest["run_id"]
+
+
+def test_forecast_csv_and_named_run(fitted_home: Path) -> None:
+    latest = forecast_json(fitted_home)
+    named = forecast_json(fitted_home, "--run", latest["run_id"])
+    assert named["run_id"] == latest["run_id"]
+    res = run(fitted_home, "forecast", "--format", "csv")
+    assert res.returncode == 0
+    assert res.stdout.splitlines()[0].startswith("outcome,years,p_mean,p_05,p_95,mcse")
+
+
+def test_posterior_file_carries_the_run_identity(fitted_home: Path) -> None:
+    import arviz as az
+
+    latest = forecast_json(fitted_home)
+    run_dir = next((fitted_home / "runs").glob(latest["run_id"]))
+    idata = az.from_netcdf(str(run_dir / "posterior.nc"))
+    attrs = idata.posterior.attrs
+    assert attrs["run_id"] == latest["run_id"] and attrs["case_hash"] == latest["case_hash"]
+    assert idata.posterior["loading"].dims[-2:] == ("indicator", "factor")
+
+
+def test_forecast_without_a_run_is_bad_input(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    res = run(home, "forecast")
+    assert res.returncode == 2
+    assert "harbinger fit" in res.stderr
+
+
+def test_fit_as_of_in_the_future_is_bad_input(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    res = run(home, "fit", "--as-of", "2999-01-01", *TINY)
+    assert res.returncode == 2
+    assert "future" in res.stderr
+
+
+def test_failed_fit_keeps_previous_run_and_is_recorded(store: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    import models.runs
+    from dashboard import services
+
+    case_id = store.case_ids()[0]
+    good = store.create_run(case_id, as_of="2020-01-01", case_hash="h", data_hash="d", n_observations=0,
+                            model_version="x", settings={})
+    store.finish_run(good, diagnostics={"ok": True}, diagnostics_ok=True, path=str(tmp_path))
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("sampler exploded")
+
+    monkeypatch.setattr(models.runs, "fit_run", broken)
+    with pytest.raises(services.FitFailed, match="previous forecast is still shown"):
+        services.fit_case(store, case_id, draws=10, tune=10)
+    assert store.latest_run(case_id)["id"] == good
+    failed = store.runs(case_id, status="failed")
+    assert len(failed) == 1 and "sampler exploded" in failed[0]["error"]
