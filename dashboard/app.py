@@ -29,6 +29,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import ids, views
+from dashboard import services
 
 HERE = Path(__file__).parent
 PAGES_FOLDER = HERE / "pages"
@@ -123,7 +124,7 @@ def poll_run_state(_n: Any, _fit: Any, _obs: Any, case_id: str, previous: dict |
 def render_run_bar(state: dict | None, case_id: str) -> list[Any]:
     """The run bar: which run is shown, its as-of date and health, and any red labels."""
     store = views.get_store()
-    run = store.latest_run(case_id)
+    run = services.current_run(store, case_id)
     forecast = views.load_forecast(run)
     stale = views.records_since(store.history(case_id), run) if run else 0
     summary = views.run_summary(run, forecast, stale_records=stale)

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from dashboard.cli_serve import register as register_serve
 from dashboard.cli_support import (
     FORMAT_OPTION,
     Env,
@@ -218,8 +219,7 @@ def _register_more() -> None:
 
 
 _register_more()
-from dashboard.cli_serve import register as _register_serve  # noqa: E402  (harbinger serve)
-_register_serve(main)
+register_serve(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -158,3 +158,9 @@ def forecast_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"outcome": o["id"], "years": h["years"], "p_mean": h["p_mean"], "p_05": h["p_05"],
                          "p_95": h["p_95"], "mcse": h["mcse"], "status": "forecast", "diagnostics": diag})
     return rows
+
+
+def current_run(store: Any, case_id: str) -> dict[str, Any] | None:
+    """The run the views show: the most current good run (see :func:`current_runs`)."""
+    runs = current_runs(store, case_id)
+    return runs[0] if runs else None

@@ -29,6 +29,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from dashboard import services
 import pandas as pd
 
 from indicators.errors import BadInput, RowErrors
@@ -147,7 +148,7 @@ def records_since(history: pd.DataFrame, run: Mapping[str, Any] | None) -> int:
 
 def run_state(store: Any, case_id: str) -> dict[str, Any]:
     """What the shell watches: latest ok run id, running fits, number of records."""
-    latest = store.latest_run(case_id)
+    latest = services.current_run(store, case_id)
     running = store.runs(case_id, status="running")
     return {"latest": latest["id"] if latest else None, "running": [r["id"] for r in running],
             "n_records": int(store.n_records(case_id))}

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def test_failed_fit_keeps_previous_run_and_is_recorded(store: Any, monkeypatch: 
     from dashboard import services
 
     case_id = store.case_ids()[0]
-    good = store.create_run(case_id, as_of="2020-01-01", case_hash="h", data_hash="d", n_observations=0,
+    good = store.create_run(case_id, as_of=date(2020, 1, 1), case_hash="h", data_hash="d", n_observations=0,
                             model_version="x", settings={})
     store.finish_run(good, diagnostics={"ok": True}, diagnostics_ok=True, path=str(tmp_path))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import warnings
 from typing import Any
 
 import dash
@@ -20,6 +21,7 @@ from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids, views
+from dashboard import services
 from dashboard.cli_support import actor
 from indicators.errors import BadInput
 from indicators.observations import (
@@ -62,31 +64,41 @@ def layout(**_kwargs: Any) -> html.Div:
         html.Section(className="card section", children=[
             html.H2("Observations"),
             html.P(id=ids.IND_TABLE_NOTE, className="muted"),
-            dash_table.DataTable(
-                id=ids.IND_TABLE,
-                columns=[{"name": name, "id": key, "type": "numeric" if key in ("id", "value", "credibility",
-                                                                                   "genuine") else "text"}
-                         for key, name in views.TABLE_COLUMNS],
-                data=[], filter_action="native", sort_action="native", sort_mode="multi",
-                row_selectable="single", selected_rows=[], page_action="native", page_size=15,
-                style_table={"overflowX": "auto"},
-                style_cell={"textAlign": "left", "whiteSpace": "nowrap", "overflow": "hidden",
-                            "textOverflow": "ellipsis", "maxWidth": "14rem", "minWidth": "3rem", "fontSize": "13px",
-                            "fontFamily": "inherit", "padding": "5px 8px", "border": "1px solid #e6e9ef"},
-                style_header={"fontWeight": "600", "backgroundColor": "#f4f6fa", "color": "#1d2433"},
-                style_cell_conditional=[
-                    {"if": {"column_id": c}, "maxWidth": "24rem", "minWidth": "12rem"} for c in ("source", "note")
-                ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in ("id", "value", "credibility", "genuine")],
-                style_data_conditional=[
-                    {"if": {"filter_query": '{surprise} = "yes"'}, "backgroundColor": "#fdf0ee"},
-                ],
-                tooltip_delay=300, tooltip_duration=None,
-            ),
+            _observations_table(),
         ]),
         html.Div(className="forms", children=[
             add_form(), upload_panel(), edit_panel(),
         ]),
     ])
+
+
+def _observations_table() -> Any:
+    # DataTable warns that it will leave the built-in components in a future Dash; dash-ag-grid
+    # is not a dependency yet, so the warning is acknowledged here rather than on every page view.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*dash_table\.DataTable will be removed",
+                                category=DeprecationWarning)
+        return dash_table.DataTable(
+            id=ids.IND_TABLE,
+            columns=[{"name": name, "id": key, "type": "numeric" if key in ("id", "value", "credibility",
+                                                                               "genuine") else "text"}
+                     for key, name in views.TABLE_COLUMNS],
+            data=[], filter_action="native", sort_action="native", sort_mode="multi",
+            row_selectable="single", selected_rows=[], page_action="native", page_size=15,
+            style_table={"overflowX": "auto"},
+            style_cell={"textAlign": "left", "whiteSpace": "nowrap", "overflow": "hidden",
+                        "textOverflow": "ellipsis", "maxWidth": "14rem", "minWidth": "3rem", "fontSize": "13px",
+                        "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, 'DejaVu Sans', sans-serif",
+                        "padding": "5px 8px", "border": "1px solid #e6e9ef"},
+            style_header={"fontWeight": "600", "backgroundColor": "#f4f6fa", "color": "#1d2433"},
+            style_cell_conditional=[
+                {"if": {"column_id": c}, "maxWidth": "24rem", "minWidth": "12rem"} for c in ("source", "note")
+            ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in ("id", "value", "credibility", "genuine")],
+            style_data_conditional=[
+                {"if": {"filter_query": '{surprise} = "yes"'}, "backgroundColor": "#fdf0ee"},
+            ],
+            tooltip_delay=300, tooltip_duration=None,
+        )
 
 
 def add_form() -> html.Section:
@@ -135,10 +147,11 @@ def edit_panel() -> html.Section:
         html.H2("Correct or retract"),
         html.P(id=ids.EDIT_SELECTED, className="selected-obs"),
         html.Div(className="form-grid", children=[
+            # options named as the CSV columns, and no default: a selected dropdown is named by its
+            # value, which must not compete with the add form's labels ("Value", "Date", ...)
             _field("Field to correct", ids.EDIT_FIELD, dcc.Dropdown(
-                id=ids.EDIT_FIELD, options=[{"label": label, "value": key}
-                                            for key, label in views.CORRECTABLE_FIELDS.items()],
-                value="value", clearable=False, className="dropdown")),
+                id=ids.EDIT_FIELD, options=[{"label": key, "value": key} for key in views.CORRECTABLE_FIELDS],
+                value=None, placeholder="choose a field", clearable=True, className="dropdown")),
             _field("Corrected entry", ids.EDIT_VALUE, _text(ids.EDIT_VALUE, "the new entry for that field")),
             _field("Reason for change", ids.EDIT_REASON, _text(ids.EDIT_REASON, "required; kept in the record")),
         ]),
@@ -160,7 +173,7 @@ def indicator_choices(case_id: str, current: list[str] | None) -> tuple[list[dic
     """The case's indicators for the chart selector and the form's suggestions."""
     store = views.get_store()
     case = store.get_case(case_id).case
-    forecast = views.load_forecast(store.latest_run(case_id))
+    forecast = views.load_forecast(services.current_run(store, case_id))
     options = [{"label": f"{i.name} ({i.id})", "value": i.id} for i in case.indicators]
     value = current or views.default_chart_selection(case.indicator_ids, forecast)
     suggestions = [html.Option(value=i.id, label=i.name) for i in case.indicators]
@@ -178,7 +191,7 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
         return [html.P("Choose indicators to chart above.", className="muted")]
     store = views.get_store()
     case = store.get_case(case_id).case
-    forecast = views.load_forecast(store.latest_run(case_id))
+    forecast = views.load_forecast(services.current_run(store, case_id))
     frame = store.observations(case_id)
     out = []
     for ind_id in selected:
@@ -206,7 +219,7 @@ def render_table(_state: Any, _version: Any, case_id: str) -> tuple[list[dict], 
     """The observations in effect now, with the latest run's genuine/surprise flags."""
     store = views.get_store()
     frame = store.observations(case_id)
-    forecast = views.load_forecast(store.latest_run(case_id))
+    forecast = views.load_forecast(services.current_run(store, case_id))
     rows = views.observation_table(frame, forecast)
     note = (f"{len(rows)} observations in effect (corrections applied, retractions removed). "
             "Filter with the row under the headers (e.g. 'leader' or '> 100'); sort by clicking a header; "

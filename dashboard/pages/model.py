@@ -8,6 +8,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboard import figures, ids, views
+from dashboard import services
 
 dash.register_page(__name__, path="/model", name="Model", order=2, title="Harbinger · Model")
 
@@ -26,7 +27,7 @@ def layout(**_kwargs: Any) -> html.Div:
 def render_model(_state: Any, case_id: str) -> list[Any]:
     """Everything about the latest ok run's fit."""
     store = views.get_store()
-    run = store.latest_run(case_id)
+    run = services.current_run(store, case_id)
     forecast = views.load_forecast(run)
     if run is None or forecast is None:
         text = ("No run yet: the model has not been fitted for this case (start a fit with Refit on the "

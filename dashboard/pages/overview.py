@@ -14,10 +14,10 @@ import time
 from typing import Any, Callable
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids, views
+from dashboard import figures, ids, services, views
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Harbinger · Overview")
@@ -68,7 +68,7 @@ def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
 )
 def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], int]:
     """The horizons of the latest run; the chosen one kept when it still exists."""
-    forecast = views.load_forecast(views.get_store().latest_run(case_id))
+    forecast = views.load_forecast(services.current_run(views.get_store(), case_id))
     hs = views.horizons(forecast) or DEFAULT_HORIZONS
     return _horizon_options(hs), current if current in hs else hs[0]
 
@@ -160,7 +160,7 @@ def no_run_panel(running: list[str]) -> html.Div:
 def autofit_trigger(case_id: str) -> float:
     """Start a first fit on opening the Overview when the case has no ok run and none is running."""
     store = views.get_store()
-    if store.latest_run(case_id) is not None or store.runs(case_id, status="running"):
+    if services.current_run(store, case_id) is not None or store.runs(case_id, status="running"):
         raise PreventUpdate
     return time.time()
 
