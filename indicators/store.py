@@ -57,7 +57,7 @@ from indicators.observations import (
     validate_rows,
 )
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 KINDS = ("observation", "correction", "retraction")
 RUN_STATUSES = ("running", "ok", "failed")
@@ -141,6 +141,42 @@ runs = sa.Table(
     sa.Column("host", sa.Text, nullable=True),
     sa.CheckConstraint("status IN ('running','ok','failed')", name="status"),
     sa.Index("ix_runs_case_created", "case_id", "created_at"),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.CheckConstraint("role IN ('viewer','editor')", name="role"),
+)
+
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),
+    sa.Column("horizon_years", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.CheckConstraint("kind IN ('above','below','change')", name="kind"),
+)
+
+scenarios = sa.Table(
+    "scenarios", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("observations", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.UniqueConstraint("case_id", "name"),
 )
 
 
@@ -573,7 +609,7 @@ class Store:
         out: dict[str, list[dict[str, Any]]] = {}
         with self._read() as conn:
             names = sa.inspect(conn).get_table_names()
-            for table in (cases, observations, audit, runs):
+            for table in (cases, observations, audit, runs, users, alerts, scenarios):
                 if table.name in names:
                     pk = list(table.primary_key.columns)
                     out[table.name] = [dict(r) for r in conn.execute(sa.select(table).order_by(*pk)).mappings()]

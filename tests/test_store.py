@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from indicators.case import parse_case
 from indicators.errors import BadInput, RowErrors
-from indicators.store import OBSERVATION_COLUMNS, Store
+from indicators.store import OBSERVATION_COLUMNS, SCHEMA_HEAD, Store
 
-EXPECTED_TABLES = {"cases", "observations", "audit", "runs", "alembic_version"}
+EXPECTED_TABLES = {"cases", "observations", "audit", "runs", "users", "alerts", "scenarios", "alembic_version"}
 
 
 class Clock:
@@ -57,7 +57,7 @@ def test_migrations_create_all_tables_on_an_empty_sqlite_file(tmp_path: Path) ->
                         "data_hash", "n_observations", "model_version", "settings", "diagnostics",
                         "diagnostics_ok", "path", "error", "pid", "host"}
     assert {c["name"] for c in inspector.get_columns("audit")} == {"id", "at", "actor", "action", "detail"}
-    assert store.schema_version() == "0001"
+    assert store.schema_version() == SCHEMA_HEAD
 
 
 def test_migrations_match_the_table_definitions(store: Store) -> None:
