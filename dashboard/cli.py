@@ -208,19 +208,25 @@ def observe_correct(env: Env, obs_id: int, reason: str, **changes: Any) -> None:
 
 # ---------------------------------------------------------------------------- more commands
 
+#: Modules that add command groups: each defines ``register(main)``. Add a module here to add commands.
+COMMAND_MODULES = ("dashboard.cli_runs",)
+
+
 def _register_more() -> None:
-    try:
-        from dashboard.cli_runs import register
-    except ImportError as exc:
-        if exc.name != "dashboard.cli_runs":  # the module exists but something it needs is missing
-            click.echo(f"harbinger: fit/forecast commands unavailable: {exc}", err=True)
-        return
-    register(main)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            if exc.name != name:  # the module exists but something it needs is missing
+                click.echo(f"harbinger: commands from {name} unavailable: {exc}", err=True)
+            continue
+        module.register(main)
 
 
 _register_more()
 register_serve(main)
-
 
 if __name__ == "__main__":  # pragma: no cover
     main()
