@@ -106,6 +106,7 @@ class Design:
     continuous_scale: np.ndarray  # (n_continuous,) sd used to standardise
     outcome_at_risk: np.ndarray  # (O, T) 1 where the outcome could happen and had not yet
     outcome_event: np.ndarray  # (O, T) 1 in the cell where it happened
+    centring_weight: np.ndarray  # (I, T) each indicator's record: weights over cells, summing to 1
     rows: pd.DataFrame  # one line per real row: family, row, indicator, start, end, value, ids
     excluded: list[tuple[int, str]] = field(default_factory=list)  # (observation id, reason)
     data_hash: str = ""
@@ -132,6 +133,7 @@ class Design:
         out["ordinal_levels"] = self.ordinal_levels
         out["outcome_at_risk"] = self.outcome_at_risk
         out["outcome_event"] = self.outcome_event
+        out["centring_weight"] = self.centring_weight
         return out
 
     def shape_key(self) -> tuple:
@@ -226,6 +228,22 @@ def _pad(rows: list[_Row], family: str, local_of: dict[int, int], spurious: list
         lp_sp[j] = spurious[j]
         mask[j] = 1.0
     return FamilyRows(family, ind, loc, cells, weights, y, np.log(w), np.log1p(-w), lp_sp, mask, n)
+
+
+def centring_weights(grid: Grid, n_indicators: int, rows: dict[str, list[_Row]]) -> np.ndarray:
+    """(I, T): for each indicator, the cells its rows cover, weighted by coverage and summing to 1
+    (the history up to the as-of cell when it has no rows). The model measures each indicator's
+    intercept at its factors' average over these cells, which decouples intercepts from the
+    factors' overall level."""
+    w = np.zeros((n_indicators, grid.n_cells))
+    for family_rows in rows.values():
+        for r in family_rows:
+            np.add.at(w[r.indicator], r.cells, r.weights)
+    for i in range(n_indicators):
+        if w[i].sum() <= 0:
+            w[i, : grid.as_of_cell + 1] = 1.0
+        w[i] /= w[i].sum()
+    return w
 
 
 def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Design:
@@ -333,6 +351,7 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Desi
 
     n_obs = 0 if frame.empty else len(frame)
     return Design(
+        centring_weight=centring_weights(grid, len(case.indicators), rows),
         case=case, grid=grid, as_of=as_of, families=families, family_indicators=fam_inds,
         ordinal_levels=levels, count_log_rate_centre=count_centre,
         continuous_centre=cont_centre, continuous_scale=cont_scale,

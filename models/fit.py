@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -97,7 +98,9 @@ def sample(design: Design, settings: FitSettings = FitSettings(), *,
         while not _finished(sampler):
             time.sleep(1.0)
             try:
-                partial = sampler.inspect()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # arviz complains about chains with no draws yet
+                    partial = sampler.inspect()
                 done = sum(int(partial[g].sizes.get("draw", 0)) * settings.chains
                            for g in ("warmup_posterior", "posterior") if g in partial.groups())
                 report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
@@ -137,6 +140,13 @@ def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = No
     model parameter must reach ``ESS_PER_CHAIN_MIN`` per chain (``min_parameter_ess``) and R-hat
     at most ``RHAT_MAX`` (parameters, innovations and outcome probabilities alike).
     """
+    with warnings.catch_warnings():
+        # Entries fixed at zero have no variance: arviz warns about dividing by it (and gives NaN).
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _diagnostics(idata, outcome_probability)
+
+
+def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None) -> dict[str, Any]:
     post = idata.posterior
     names = [n for n in MONITORED if n in post]
     # Entries fixed at zero (absent loadings) have no spread: they carry no information.

@@ -7,6 +7,8 @@ Statistical model (every case)::
     innovation          ~ Normal(0, 1)                          (non-centred)
     persistence         ~ Beta(18, 2)                           (quarterly, mean 0.9)
     eta[t, i]           = intercept[i] + sum_k loading[i, k] * factor_state[k, t]
+    intercept[i]        = level[i] - sum_k loading[i, k] * mean over indicator i's record of factor_state[k]
+                          (the prior is on level[i]: the indicator's typical value over its record)
     loading[i, k]       ~ HalfNormal(1) (sign fixed by the case: +/-), Normal(0, 1) when free,
                           0 where the indicator does not load on the factor
     count rows          ~ NegBinomial(mean = sum over covered cells of weight * exp(eta), alpha),
@@ -34,7 +36,7 @@ import pytensor.tensor as pt
 from models.design import Design
 from models.likelihood import pytensor_ops, row_logliks
 
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
 
 PERSISTENCE_PRIOR = (18.0, 2.0)
 LOADING_SCALE = 1.0
@@ -101,7 +103,7 @@ def ar1_paths(persistence, innovation, n_cells: int):
     kernel = pt.exp(lag_c[None] * log_phi) * lower[None]  # (K, T, T)
     scale = pt.sqrt(1.0 - persistence**2)[:, None] * np.r_[0.0, np.ones(n_cells - 1)][None, :]
     scale = scale + np.r_[1.0, np.zeros(n_cells - 1)][None, :]
-    return pt.batched_dot(kernel, innovation * scale)
+    return (kernel * (innovation * scale)[:, None, :]).sum(axis=2)
 
 
 def coords(design: Design) -> dict[str, list[str]]:
@@ -165,6 +167,11 @@ def build_model(design: Design) -> pm.Model:
             params["ordinal_cut"] = pm.Deterministic(
                 "ordinal_cut", pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1),
                 dims=("ordinal_indicator", "cut"))
+        # The sampled intercepts are each indicator's level at its factors' average over the
+        # indicator's own record; the intercept of eta subtracts that average back out. Same
+        # model, but intercepts no longer trade off against the factors' overall level.
+        factor_mean = pt.dot(data["centring_weight"], f.T)  # (I, K)
+        intercept = intercept - (loading * factor_mean).sum(axis=1)
         intercept = pm.Deterministic("intercept", intercept, dims="indicator")
         eta = intercept[None, :] + pt.dot(f.T, loading.T)  # (T, I)
 
