@@ -1,0 +1,570 @@
+"""Everything a forecast report shows, gathered as plain data.
+
+:func:`gather` reads the store (the run row, the previous run, the observations known at the
+run's as-of date), the run's ``forecast.json`` (schema in :mod:`models.runs`) and the case, and
+returns a dict::
+
+    {
+      "title", "subtitle",
+      "case": {"id", "name", "description", "start"},
+      "identity": {"case", "run_id", "as_of", "created_at", "case_hash", "data_hash",
+                   "model_version", "n_observations", "settings", "previous_run_id",
+                   "previous_as_of", "generated_at"},
+      "diagnostics": {"ok": bool, "problems": str, "text": str, ...the run's own values},
+      "warnings": [str, ...],      # red labels: failed diagnostics, stale run
+      "table": [row, ...],          # the forecast table (exports; see :func:`forecast_rows`)
+      "sections": [section, ...],   # what the HTML/PDF show, in order
+      "run_path": str,              # the run directory (posterior.nc for the netCDF export)
+    }
+
+A section is ``{"id", "title", "blocks": [block, ...]}``; a block is one of
+
+- ``{"kind": "paragraph", "text"}``, ``{"kind": "notice", "text", "level": "alert"|"info"}``,
+- ``{"kind": "list", "items": [str], "ordered": bool}``,
+- ``{"kind": "subheading", "text"}``, ``{"kind": "keyvalue", "rows": [[label, value], ...]}``,
+- ``{"kind": "table", "id", "caption", "columns": [{"label", "cls"}], "rows": [[cell, ...]]}``
+  with cells ``{"text", "lines": [str], "cls", "data": {name: value}}`` (``data`` becomes
+  ``data-*`` attributes, so the numbers are machine-readable in the HTML),
+- ``{"kind": "chart", "svg", "caption", "wide": bool}`` (``svg`` is markup made by
+  :mod:`dashboard.report.charts`; everything else is text and is escaped when rendered).
+
+Adding a section (e.g. scenarios against the baseline, or why the forecast moved) is one
+function ``section(inputs: Inputs) -> dict | None`` added to :data:`SECTIONS`; the templates
+render any section from its blocks, and the table of contents follows the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from dashboard import services, views
+from indicators.errors import BadInput
+
+#: How many of the latest observations the evidence table lists.
+EVIDENCE_ROWS = 25
+#: Years of observations shown before the as-of date on each indicator chart.
+RECENT_YEARS = 8
+#: Longest note shown in the evidence table (characters); the full note is in the store.
+NOTE_CHARS = 180
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the section functions read."""
+
+    case: Any                       # indicators.case.LoadedCase
+    run: dict[str, Any]             # the run row
+    forecast: dict[str, Any]        # its forecast.json, with the store's identity
+    previous_run: dict[str, Any] | None
+    previous: dict[str, Any] | None  # the previous ok run's forecast (for changes)
+    observations: pd.DataFrame      # in effect at the end of the run's as-of date
+    stale_records: int              # records recorded after the run was created
+
+
+# ---------------------------------------------------------------------------- gathering
+
+def select_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
+               ) -> dict[str, Any]:
+    """The run a report is about: ``run_id``, else the latest good run as of ``as_of`` (its
+    as-of date on or before it), else the current run — as ``harbinger forecast`` chooses."""
+    doc = services.forecast_of(store, case_id, run_id=run_id, as_of=as_of)
+    run = store.get_run(doc["run_id"])
+    if run is None:  # pragma: no cover - forecast_of read it a moment ago
+        raise BadInput(f"--run: no run '{doc['run_id']}' for case '{case_id}'.")
+    return run
+
+
+def gather(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None,
+           sections: bool = True) -> dict[str, Any]:
+    """The report content of a run (see the module docstring).
+
+    ``sections=False`` leaves ``sections`` empty (no charts are drawn): enough for the CSV, JSON
+    and netCDF exports, which need only the identity and the forecast table.
+
+    Raises :class:`~indicators.errors.BadInput` for an unknown or unusable run, or when the
+    case has no fitted run (as of ``as_of``).
+    """
+    run = select_run(store, case_id, run_id=run_id, as_of=as_of)
+    forecast = views.load_forecast(run)
+    if forecast is None:
+        raise BadInput(f"the forecast file of run '{run['id']}' cannot be read ({run.get('path')}); "
+                       "refit to make a new one.")
+    previous_run = views.previous_ok_run(store.runs(case_id), run["id"])
+    previous = views.load_forecast(previous_run)
+    run_as_of = date.fromisoformat(str(forecast["as_of"])[:10])
+    inputs = Inputs(case=store.get_case(case_id), run=run, forecast=forecast, previous_run=previous_run,
+                    previous=previous, observations=store.observations(case_id, as_of=run_as_of),
+                    stale_records=views.records_since(store.history(case_id), run))
+    return assemble(inputs, sections=sections)
+
+
+def assemble(inputs: Inputs, *, sections: bool = True) -> dict[str, Any]:
+    """The content dict of :func:`gather` from its inputs (no store access)."""
+    case = inputs.case.case
+    fc = inputs.forecast
+    summary = views.run_summary(inputs.run, fc, stale_records=inputs.stale_records)
+    diag = dict(fc.get("diagnostics") or {})
+    diag["ok"] = bool(summary["diagnostics_ok"])
+    diag["problems_text"] = views.diagnostics_problems(diag) if not diag["ok"] else ""
+    diag["text"] = views.diagnostics_text(diag)
+    run = inputs.run
+    # the store's row is authoritative for the run's identity (as in views.load_forecast)
+    identity = {
+        "case": case.id, "run_id": fc["run_id"], "as_of": fc["as_of"], "created_at": fc.get("created_at"),
+        "case_hash": run.get("case_hash") or fc.get("case_hash"),
+        "data_hash": run.get("data_hash") or fc.get("data_hash"),
+        "model_version": run.get("model_version") or fc.get("model_version"),
+        "n_observations": run.get("n_observations") if run.get("n_observations") is not None
+        else fc.get("n_observations"),
+        "settings": fc.get("settings") or {},
+        "previous_run_id": inputs.previous_run["id"] if inputs.previous_run else None,
+        "previous_as_of": (inputs.previous or {}).get("as_of"),
+        "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+    }
+    made = []
+    for make in SECTIONS if sections else ():
+        part = make(inputs)
+        if part is not None:
+            made.append(part)
+    return {
+        "title": f"{case.name}: forecast report",
+        "subtitle": f"As of {fc['as_of']} · run {fc['run_id']}",
+        "case": {"id": case.id, "name": case.name, "description": case.description,
+                 "start": case.start.isoformat()},
+        "identity": identity,
+        "diagnostics": diag,
+        "warnings": list(summary["warnings"]),
+        "table": forecast_rows(fc, inputs.previous),
+        "sections": made,
+        "run_path": str(inputs.run.get("path") or ""),
+    }
+
+
+def forecast_rows(forecast: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The forecast table: one row per outcome and horizon; a resolved outcome is one row.
+
+    Columns: ``outcome``, ``question``, ``status`` (``forecast`` or ``resolved YYYY-MM-DD``),
+    ``years``, ``p_mean``, ``p_05``, ``p_25``, ``p_50``, ``p_75``, ``p_95`` (posterior mean and
+    quantiles of P(outcome within ``years`` of the as-of date); the 90% interval is
+    ``p_05``–``p_95``), ``mcse``, ``change_pp`` (``p_mean`` minus the previous run's, in
+    percentage points; empty without a previous value).
+    """
+    changes = _changes(forecast, previous)
+    rows = []
+    for o in forecast.get("outcomes", []):
+        base = {"outcome": o["id"], "question": o.get("question", o["id"])}
+        if o.get("resolved"):
+            rows.append(base | {"status": f"resolved {o.get('resolution_date') or ''}".strip(), "years": None,
+                                **{k: None for k in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
+                                                     "mcse", "change_pp")}})
+            continue
+        for h in sorted(o.get("horizons", []), key=lambda h: h["years"]):
+            years = int(h["years"])
+            rows.append(base | {"status": "forecast", "years": years,
+                                **{k: h.get(k) for k in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
+                                                         "mcse")},
+                                "change_pp": changes.get((o["id"], years), {}).get("change_pp")})
+    return rows
+
+
+def _changes(forecast: dict[str, Any], previous: dict[str, Any] | None) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per (outcome, horizon): the Overview's card, whose ``change_pp``/``change`` are the change
+    since the previous run (:func:`dashboard.views.outcome_cards`)."""
+    out = {}
+    for years in views.horizons(forecast):
+        for card in views.outcome_cards(forecast, horizon=years, previous=previous):
+            if card["p_mean"] is not None:
+                out[(card["id"], years)] = card
+    return out
+
+
+# ---------------------------------------------------------------------------- blocks
+
+def paragraph(text: str) -> dict[str, Any]:
+    return {"kind": "paragraph", "text": text}
+
+
+def notice(text: str, level: str = "info") -> dict[str, Any]:
+    return {"kind": "notice", "text": text, "level": level}
+
+
+def bullet_list(items: list[str], *, ordered: bool = False) -> dict[str, Any]:
+    return {"kind": "list", "items": list(items), "ordered": ordered}
+
+
+def subheading(text: str) -> dict[str, Any]:
+    return {"kind": "subheading", "text": text}
+
+
+def keyvalue(rows: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {"kind": "keyvalue", "rows": [[k, "—" if v is None or v == "" else str(v)] for k, v in rows]}
+
+
+def cell(text: Any, *lines: str, cls: str = "", data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"text": "" if text is None else str(text), "lines": [line for line in lines if line],
+            "cls": cls, "data": data or {}}
+
+
+def table(columns: list[tuple[str, str]], rows: list[list[dict[str, Any]]], *, id: str, caption: str = "",
+          fixed: bool = False) -> dict[str, Any]:
+    """A table block; ``fixed`` keeps the template's column widths (long text wraps inside)."""
+    return {"kind": "table", "id": id, "caption": caption, "fixed": fixed,
+            "columns": [{"label": label, "cls": cls} for label, cls in columns], "rows": rows}
+
+
+def chart(svg: str | None, caption: str = "", *, wide: bool = True, title: str = "") -> dict[str, Any] | None:
+    if not svg:
+        return None
+    return {"kind": "chart", "svg": svg, "caption": caption, "wide": wide, "title": title}
+
+
+def section(id: str, title: str, blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
+    return {"id": f"sec-{id}", "title": title, "blocks": [b for b in blocks if b is not None]}
+
+
+# ---------------------------------------------------------------------------- sections
+
+def _failing_notice(inputs: Inputs) -> dict[str, Any] | None:
+    diag = inputs.forecast.get("diagnostics") or {}
+    ok = views.run_summary(inputs.run, inputs.forecast)["diagnostics_ok"]
+    if ok is False:
+        return notice(f"Diagnostics failed: {views.diagnostics_problems(diag)} — do not treat as a clean "
+                      "forecast.", "alert")
+    return None
+
+
+def summary_section(inputs: Inputs) -> dict[str, Any]:
+    """Every outcome: probability with its 90% interval at each horizon, change, status."""
+    fc = inputs.forecast
+    hs = views.horizons(fc)
+    changes = _changes(fc, inputs.previous)
+    columns = [("Outcome", "")] + [(f"Within {h} year{'s' if h != 1 else ''}", "num") for h in hs] + \
+              [("Status", "")]
+    rows = []
+    for o in fc.get("outcomes", []):
+        row = [cell(o.get("question", o["id"]), o["id"], cls="question")]
+        by_years = {int(h["years"]): h for h in o.get("horizons", [])}
+        for years in hs:
+            h = by_years.get(years)
+            if o.get("resolved") or h is None:
+                row.append(cell("—", cls="num muted"))
+                continue
+            card = changes.get((o["id"], years), {})
+            data = {"outcome": o["id"], "years": years, "p-mean": h["p_mean"], "p-05": h["p_05"],
+                    "p-95": h["p_95"]}
+            if card.get("change_pp") is not None:
+                data["change-pp"] = round(card["change_pp"], 4)
+            change = card.get("change") if inputs.previous is not None else ""
+            row.append(cell(views.fmt_prob(h["p_mean"]),
+                            f"90%: {views.fmt_prob(h['p_05'])} – {views.fmt_prob(h['p_95'])}",
+                            change or "", cls="num prob-cell", data=data))
+        if o.get("resolved"):
+            row.append(cell("Resolved", f"happened on {o.get('resolution_date') or 'an unrecorded date'}",
+                            cls="status-resolved"))
+        else:
+            row.append(cell("Open", "not resolved by the as-of date", cls="status-open"))
+        rows.append(row)
+    prev = inputs.previous_run
+    against = (f"Changes are against run {prev['id']} (as of {(inputs.previous or {}).get('as_of')}), the good "
+               "run fitted just before this one." if prev else "There is no earlier run to compare with, so no "
+               "change is shown.")
+    return section("summary", "Summary", [
+        _failing_notice(inputs),
+        paragraph(f"Probability that each outcome happens within the horizon after {fc['as_of']}: the "
+                  "posterior mean in bold, with its 90% credible interval beneath (“90%: low – high”; the "
+                  f"probability lies in that range with 90% posterior probability). {against}"),
+        table(columns, rows, id="summary-table",
+              caption="Outcome probabilities by horizon" + (" — from a run that FAILED its diagnostics"
+                                                            if _failing_notice(inputs) else "")),
+    ])
+
+
+def horizon_section(inputs: Inputs) -> dict[str, Any] | None:
+    from dashboard.report import charts
+
+    svg = charts.horizon_curves(inputs.forecast)
+    if svg is None:
+        return None
+    return section("horizons", "Horizon curves", [
+        paragraph("How each open outcome's probability grows with the horizon: posterior mean (line) with "
+                  "50% and 90% credible bands. The curves never fall with the horizon, because an outcome "
+                  "that happens within three years has also happened within five."),
+        chart(svg, "P(outcome within the horizon), by horizon in years."),
+    ])
+
+
+def factor_section(inputs: Inputs) -> dict[str, Any] | None:
+    from dashboard.report import charts
+
+    svg = charts.factor_paths(inputs.forecast)
+    if svg is None:
+        return None
+    case = inputs.case.case
+    return section("factors", "Latent factor paths", [
+        paragraph("The model's latent factors, quarter by quarter: posterior mean with 50% and 90% credible "
+                  "bands. Each is on a standard scale (0 is its long-run average, ±1 one standard deviation); "
+                  "the dotted line marks the as-of date, and later quarters are projections."),
+        chart(svg, "Latent factor paths."),
+        bullet_list([f"{f.name}: {f.meaning}" for f in case.factors]),
+    ])
+
+
+def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
+    from dashboard.report import charts
+
+    case = inputs.case.case
+    blocks: list[dict[str, Any] | None] = [paragraph(
+        f"One chart per indicator over the last {RECENT_YEARS} years before the as-of date and the quarters "
+        "after it. The shaded band is the model's expected value per quarter (90% interval) and the dotted "
+        "line its mean; dots are the modelled observations (a period total is drawn per quarter), with the "
+        "90% posterior predictive interval of each as a vertical bar; pale dots are reports the model "
+        "thinks likely spurious; red rings mark surprises (outside the central 95% of the predictive "
+        "distribution).")]
+    for ind in inputs.forecast.get("indicators", []):
+        try:
+            spec = case.indicator(ind["id"])
+            name, description = spec.name, spec.description
+        except KeyError:
+            name, description = ind.get("name", ind["id"]), ""
+        svg = charts.indicator_chart(ind, as_of=inputs.forecast["as_of"], years=RECENT_YEARS)
+        n_surprise = sum(1 for r in ind.get("rows", []) if r.get("surprise"))
+        n_obs = len({i for r in ind.get("rows", []) for i in r.get("observation_ids", [])})
+        blocks.append(chart(svg, f"{name} ({ind.get('unit', '')}). {description} {n_obs} observation(s) in "
+                                 f"this run; {n_surprise} surprise flag(s) over the whole record.",
+                            wide=False, title=name))
+    return section("indicators", "Indicators", blocks)
+
+
+def evidence_section(inputs: Inputs) -> dict[str, Any]:
+    """The latest observations with their provenance, and every surprising row."""
+    fc = inputs.forecast
+    obs = views.observation_table(inputs.observations, fc)[:EVIDENCE_ROWS]
+    names = {i.id: i.name for i in inputs.case.case.indicators}
+    columns = [("Date", ""), ("Indicator", ""), ("Value", "num"), ("Source", "source"),
+               ("Rel.", "center"), ("Cred.", "center"), ("Note", "note"), ("P(gen.)", "num"),
+               ("Surprise", "center")]
+    rows = []
+    for r in obs:
+        until = f"to {r['end']}" if r["end"] else ""
+        note = r["note"] or ""
+        if len(note) > NOTE_CHARS:
+            note = note[:NOTE_CHARS - 1].rstrip() + "…"
+        surprise = {"yes": "yes", "no": "no", "": "not in run"}[r["surprise"]]
+        rows.append([
+            cell(r["date"], until, f"obs. {r['id']}"),
+            cell(names.get(r["indicator"], r["indicator"])),
+            cell(f"{r['value']:g}", cls="num"),
+            cell(r["source"], cls="source"),
+            cell(r["reliability"], views.RELIABILITY_MEANING.get(r["reliability"], ""), cls="center"),
+            cell(r["credibility"], views.CREDIBILITY_MEANING.get(r["credibility"], ""), cls="center"),
+            cell(note, cls="note"),
+            cell("—" if r["genuine"] is None else f"{r['genuine']:.2f}", cls="num"),
+            cell(surprise, cls="center" + (" flag" if surprise == "yes" else "")),
+        ])
+    blocks: list[dict[str, Any] | None] = [
+        paragraph(f"The {len(obs)} most recent observations in effect at the end of {fc['as_of']} (of "
+                  f"{len(inputs.observations)}), newest first, with their source and Admiralty grades "
+                  "(reliability A–F of the source, credibility 1–6 of the information). P(genuine) is the "
+                  "model's posterior probability that the report is genuine rather than spurious."),
+        table(columns, rows, id="evidence-table", caption="Latest observations", fixed=True),
+    ]
+    blocks += _surprise_blocks(inputs)
+    if inputs.stale_records:
+        blocks.append(notice(f"{inputs.stale_records} record(s) (observations, corrections or retractions) were "
+                             "added after this run was fitted; they are not in this report's forecast.",
+                             "alert"))
+    return section("evidence", "Evidence", blocks)
+
+
+def _surprise_blocks(inputs: Inputs) -> list[dict[str, Any] | None]:
+    fc = inputs.forecast
+    by_id = {int(r["id"]): r for r in inputs.observations.to_dict("records")}
+    rows = []
+    for ind in fc.get("indicators", []):
+        for r in ind.get("rows", []):
+            if not r.get("surprise"):
+                continue
+            ids = [int(i) for i in r.get("observation_ids", [])]
+            sources = "; ".join(dict.fromkeys(str(by_id[i]["source"]) for i in ids if i in by_id))
+            period = [r["start"]] if r["start"] == r["end"] else [r["start"], f"to {r['end']}"]
+            pit = r.get("pit")
+            reading = ("higher than expected" if pit is not None and pit > 0.5 else
+                       "lower than expected" if pit is not None else "outside the predictive range")
+            rows.append([
+                cell(*period),
+                cell(ind.get("name", ind["id"]), ind["id"]),
+                cell(f"{r['value']:g}", cls="num"),
+                cell(_interval_text(r.get("pred_p05"), r.get("pred_p95")), cls="num"),
+                cell(reading, "" if pit is None else f"PIT {pit:.3f}"),
+                cell(", ".join(str(i) for i in ids) or "none (no event recorded)",
+                     sources, cls="source"),
+            ])
+    if not rows:
+        return [subheading("Surprises"), paragraph("No observation of this run is flagged as surprising.")]
+    return [
+        subheading("Surprises"),
+        paragraph(f"{len(rows)} modelled row(s) fall outside the central 95% of their leave-one-out posterior "
+                  "predictive distribution. A surprise asks a question — bad data, or a real change? — "
+                  "rather than answering it: check the source before reading it as a shift."),
+        table([("Period", ""), ("Indicator", ""), ("Value", "num"), ("Predictive 90%", "num"),
+               ("Reading", ""), ("Observations and sources", "source")], rows, id="surprise-table",
+              caption="Observations flagged as surprising", fixed=True),
+    ]
+
+
+def _interval_text(lo: Any, hi: Any) -> str:
+    if lo is None or hi is None:
+        return "—"
+    return f"{float(lo):g} – {float(hi):g}"
+
+
+def diagnostics_section(inputs: Inputs) -> dict[str, Any]:
+    diag = inputs.forecast.get("diagnostics") or {}
+    failing = _failing_notice(inputs)
+    settings = inputs.forecast.get("settings") or {}
+    rows = [[cell(r["check"]), cell(r["value"], cls="num"), cell(r["threshold"], cls="num"),
+             cell(r["status"], cls="flag" if r["status"] == "outside" else "")]
+            for r in views.diagnostics_rows(diag)]
+    return section("diagnostics", "Diagnostics", [
+        failing or notice("Diagnostics passed: no sign that the sampler failed to converge.", "ok"),
+        table([("Check", ""), ("Value", "num"), ("Usual threshold", "num"), ("Status", "")], rows,
+              id="diagnostics-table", caption="Sampler diagnostics"),
+        paragraph("R-hat compares the chains (near 1 when they agree); ESS is the effective number of "
+                  "independent draws; divergent transitions and a low E-BFMI signal a posterior the sampler "
+                  "could not explore. The run's own check decides the label; the thresholds are the usual "
+                  "rules of thumb."),
+        paragraph("Sampler: " + (", ".join(f"{k} {v}" for k, v in settings.items()) or "not recorded") + "."),
+    ])
+
+
+def methods_section(inputs: Inputs) -> dict[str, Any]:
+    from models.design import CREDIBILITY_FACTOR, RELIABILITY_GENUINE
+
+    case = inputs.case.case
+    families: dict[str, int] = {}
+    for ind in case.indicators:
+        families[ind.family] = families.get(ind.family, 0) + 1
+    fam_text = ", ".join(f"{n} {fam}" for fam, n in families.items())
+    rel = ", ".join(f"{g} {p:g}" for g, p in RELIABILITY_GENUINE.items())
+    cred = ", ".join(f"{g}: {p:g}" for g, p in CREDIBILITY_FACTOR.items())
+    factor_names = "; ".join(f.name for f in case.factors)
+    return section("methods", "Methods", [
+        paragraph(f"Time runs in calendar quarters from {case.start.isoformat()} to the as-of date. "
+                  f"{len(case.factors)} latent factors ({factor_names}) each drift slowly from quarter to "
+                  "quarter (a stationary autoregressive process with persistence near 0.9 per quarter); each "
+                  "has an anchor indicator whose loading is fixed positive, which fixes what “higher” means."),
+        paragraph(f"{len(case.indicators)} indicators ({fam_text}) reflect the factors through loadings whose "
+                  "signs the case file states. Counts are negative binomial; a total over a period (such as a "
+                  "Japanese fiscal year) is the sum of the quarterly rates it covers, so yearly, quarterly and "
+                  "event data live in one model. For event indicators, quarters inside the recorded coverage "
+                  "with no event count as zero, and quarters outside it as missing."),
+        paragraph("Each report is genuine with a probability set by its source's reliability grade "
+                  f"({rel}) times a credibility factor ({cred}); otherwise it comes from a diffuse "
+                  "“spurious report” distribution, so a doubtful report moves the forecast less than a "
+                  "confirmed one."),
+        paragraph("Each outcome has a quarterly hazard whose log-odds are linear in the factors, with the "
+                  "prior centred on the case's elicited annual base rate and the effect signs from the case "
+                  "file. A resolved outcome contributes its event; an open one is censored at the as-of date. "
+                  "The forecast continues every posterior draw's factors into the future along simulated "
+                  "paths and averages the probability that the outcome happens within each horizon, so the "
+                  "intervals carry both parameter and future uncertainty."),
+        paragraph(f"The posterior is sampled with the No-U-Turn sampler (model version "
+                  f"{inputs.forecast.get('model_version')}); convergence is checked with R-hat, effective "
+                  "sample sizes, divergences and E-BFMI, and a run that fails them is labelled so. An "
+                  "observation is flagged as a surprise when it lies outside the central 95% of its "
+                  "leave-one-out (Pareto-smoothed importance sampling) posterior predictive distribution."),
+    ])
+
+
+def provenance_section(inputs: Inputs) -> dict[str, Any]:
+    """Where the data come from, what the case assumes, and the caveats."""
+    case = inputs.case.case
+    frame = inputs.observations
+    fc = inputs.forecast
+    grades = frame["reliability"].value_counts().sort_index() if len(frame) else pd.Series(dtype=int)
+    first = frame["date"].min().strftime("%Y-%m-%d") if len(frame) else "—"
+    last = frame["end"].max().strftime("%Y-%m-%d") if len(frame) else "—"
+    blocks: list[dict[str, Any] | None] = [
+        paragraph(case.description),
+        keyvalue([
+            ("Case", f"{case.name} ({case.id})"), ("Case version (hash)", _ident(inputs, "case_hash")),
+            ("Observations in this run", _ident(inputs, "n_observations")),
+            ("Observations in effect at the as-of date", len(frame)),
+            ("Period covered", f"{first} to {last}"),
+            ("Distinct sources", int(frame["source"].nunique()) if len(frame) else 0),
+            ("By source reliability", ", ".join(f"{g}: {int(n)}" for g, n in grades.items()) or "—"),
+            ("Data hash", _ident(inputs, "data_hash")),
+        ]),
+        paragraph("Every observation carries its source and grades and is never overwritten: corrections "
+                  "and retractions are new records, and this run saw only what had been recorded by the end "
+                  "of its as-of date, so it can be replayed exactly."),
+    ]
+    excluded = fc.get("excluded") or []
+    if excluded:
+        blocks.append(paragraph(f"{len(excluded)} observation(s) were left out of the model: " + "; ".join(
+            f"{e.get('observation_id')}: {e.get('reason')}" for e in excluded[:20]) + "."))
+    blocks.append(subheading("Outcomes: resolution criteria and base rates"))
+    rows = []
+    for o in case.outcomes:
+        status = f"resolved {o.resolved.date.isoformat()}: {o.resolved.evidence}" if o.resolved else "open"
+        rows.append([cell(o.question, o.id, cls="question"), cell(o.resolution_criteria),
+                     cell(f"{o.base_rate.annual:g} a year", o.base_rate.reasoning), cell(status)])
+    blocks.append(table([("Outcome", ""), ("Resolves when", ""), ("Prior base rate", ""), ("Status", "")],
+                        rows, id="outcomes-table", caption="Outcome definitions", fixed=True))
+    blocks.append(subheading("Caveats"))
+    blocks.append(bullet_list([
+        ("The model knows only what is recorded as an observation; events not recorded are invisible to it "
+         "(and, for event indicators inside their coverage, read as “nothing happened”)."),
+        ("Base rates are judgements, reasoned in the case file; with rare outcomes the hazards are mostly "
+         "driven by these priors. Read the intervals, not just the means."),
+        ("A forecast is conditional on the case's structure (factors, loadings, effect signs); another "
+         "structure could give other numbers."),
+    ]))
+    shipped = shipped_caveats(case.id)
+    if shipped:
+        blocks.append(paragraph("From the data notes shipped with this case:"))
+        blocks.append(bullet_list(shipped, ordered=True))
+    return section("provenance", "Data provenance and caveats", blocks)
+
+
+def _ident(inputs: Inputs, key: str) -> Any:
+    """An identity field of the run: the store's row, else the forecast file."""
+    value = inputs.run.get(key)
+    return value if value is not None else inputs.forecast.get(key)
+
+
+def shipped_caveats(case_id: str) -> list[str]:
+    """The numbered caveats of the shipped data README, when it describes this case; else []."""
+    import re
+
+    from indicators.resources import data_path
+
+    try:
+        if not data_path("observations", f"{case_id}.csv").exists():
+            return []
+        text = data_path("README.md").read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError):
+        return []
+    match = re.search(r"^## Caveats\s*$(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    if not match:
+        return []
+    items: list[str] = []
+    for line in match.group(1).splitlines():
+        m = re.match(r"^\s*\d+\.\s+(.*)$", line)
+        if m:
+            items.append(m.group(1).strip())
+        elif items and line.startswith("   ") and line.strip():
+            items[-1] += " " + line.strip()
+    return [re.sub(r"\*\*|`", "", item) for item in items]
+
+
+#: The report's sections, in order. Each takes :class:`Inputs` and returns a section or None.
+SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
+    summary_section, horizon_section, factor_section, indicator_section, evidence_section,
+    diagnostics_section, methods_section, provenance_section,
+)
