@@ -1,0 +1,307 @@
+#!/usr/bin/env python
+"""How fast a refreshed posterior arrives, side by side with plain PyMC, in one process.
+
+Run from the repository root (after ``bash scripts/setup.sh``)::
+
+    .venv/bin/python benchmarks/refresh.py                 # everything, default settings
+    .venv/bin/python benchmarks/refresh.py --skip-scaling  # (a)-(c) only
+    .venv/bin/python benchmarks/refresh.py --repeats 3     # warm timings repeated, median shown
+
+On the shipped case (as of today, from a fresh temporary store) it measures:
+
+(a) plain ``pm.sample()`` with PyMC's defaults on the same model (``models.model.build_model``),
+    cold (first compile, PyTensor's compile cache pointed at an empty directory) and warm (the
+    same model sampled again in this process);
+(b) Harbinger's fit path (``models.fit.sample`` with the default ``FitSettings``, i.e. nutpie
+    with a low-rank mass matrix), cold (model built and compiled) and warm (the compiled model
+    reused with new data: the warm fit is the refit after one new observation), plus the
+    forecast summaries a run computes;
+(c) the fast update after one new observation: PSIS reweighting of (b)'s draws
+    (``models.reweight.Conditioner``), its seconds, k-hat and its agreement with the warm refit
+    (differences in Monte Carlo standard errors);
+(d) scaling on synthetic cases with 10x and 100x the observations and 5x and 10x the indicators:
+    compile and sampling seconds and peak memory, each in a fresh subprocess.
+
+Efficiency is the minimum bulk ESS over the outcome probabilities and the factor states (through
+the as-of quarter) divided by wall seconds. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALING = {
+    # name: (indicators, level observations per quarter) on a 2-factor synthetic case
+    "base": (6, 1),
+    "obs_x10": (6, 10),
+    "obs_x100": (6, 100),
+    "indicators_x5": (30, 1),
+    "indicators_x10": (60, 1),
+}
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--draws", type=int, default=None, help="draws per chain (default: Harbinger's default)")
+    p.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: Harbinger's)")
+    p.add_argument("--chains", type=int, default=None, help="chains (default: Harbinger's)")
+    p.add_argument("--repeats", type=int, default=1, help="repeat each warm measurement N times")
+    p.add_argument("--seed", type=int, default=20101101)
+    p.add_argument("--skip-pymc", action="store_true", help="leave out (a), plain pm.sample()")
+    p.add_argument("--skip-scaling", action="store_true", help="leave out (d)")
+    p.add_argument("--scaling-draws", type=int, default=500, help="draws and tuning steps for (d)")
+    p.add_argument("--keep-compile-cache", action="store_true",
+                   help="do not point PyTensor/numba caches at empty directories (cold is then warmer)")
+    p.add_argument("--pymc-draws", type=int, default=None,
+                   help="draws and tuning steps for (a) (default: PyMC's own defaults; smaller only for smoke tests)")
+    p.add_argument("--scaling-one", default=None, help=argparse.SUPPRESS)  # internal: one (d) case
+    return p.parse_args()
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _min_ess(design, idata) -> dict[str, float]:
+    """Minimum bulk ESS over outcome probabilities and factor states through the as-of quarter."""
+    import arviz as az
+    import xarray as xr
+
+    from models.forecast import draws_of, outcome_forecasts
+
+    _, prob = outcome_forecasts(design, draws_of(design, idata), seed=0)
+    ess_p = float(az.ess(xr.Dataset({"p": prob}))["p"].min())
+    states = idata.posterior["factor_state"].isel(period=slice(0, design.grid.as_of_cell + 1))
+    ess_f = float(az.ess(xr.Dataset({"f": states}))["f"].min())
+    return {"outcome_probabilities": ess_p, "factor_states": ess_f, "min": min(ess_p, ess_f)}
+
+
+def _diag(design, idata) -> dict:
+    from models.fit import diagnostics
+    from models.forecast import draws_of, outcome_forecasts
+
+    _, prob = outcome_forecasts(design, draws_of(design, idata), seed=0)
+    d = diagnostics(idata, outcome_probability=prob)
+    return {k: d[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "min_bfmi", "ok", "problems")}
+
+
+def _timed(fn, repeats: int = 1):
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def _shipped(home: Path):
+    """A fresh store with the shipped case; its observations as of today; one new observation."""
+    os.environ["HARBINGER_HOME"] = str(home)
+    subprocess.run([str(Path(sys.executable).parent / "harbinger"), "init"], check=True, capture_output=True)
+    from indicators.store import Store
+
+    store = Store.from_env()
+    case_id = store.case_ids()[0]
+    case = store.get_case(case_id).case
+    as_of = date.today()
+    before = store.observations(case_id, as_of=as_of)
+    store.add_observations(case_id, [{
+        "indicator": "island_exercise", "date": (as_of - timedelta(days=3)).isoformat(), "value": 1,
+        "source": "benchmark: one new report of an exercise on the islands", "reliability": "B", "credibility": 2,
+    }], actor="benchmark")
+    after = store.observations(case_id, as_of=as_of)
+    new_rows = after[~after["id"].isin(before["id"])]
+    return case, as_of, before, after, new_rows
+
+
+def _line(label: str, seconds: float, ess: dict | None = None, diag: dict | None = None) -> None:
+    text = f"  {label:<34} {seconds:8.1f} s"
+    if ess:
+        text += f"   min ESS {ess['min']:7.0f}   ESS/s {ess['min'] / seconds:7.1f}"
+    if diag:
+        text += "   diagnostics " + ("ok" if diag["ok"] else "FAILED: " + "; ".join(diag["problems"]))
+    print(text, flush=True)
+
+
+def side_by_side(args: argparse.Namespace) -> dict:
+    import pymc as pm
+
+    from models import fit
+    from models.design import build_design
+    from models.fit import FitSettings
+    from models.model import build_model
+    from models.reweight import Conditioner
+    from models.runs import identity, summarise
+
+    home = Path(tempfile.mkdtemp(prefix="harbinger-bench-"))
+    case, as_of, before, after, new_rows = _shipped(home)
+    settings = FitSettings(**{k: v for k, v in {"draws": args.draws, "tune": args.tune, "chains": args.chains,
+                                                 "seed": args.seed}.items() if v is not None})
+    d0 = build_design(case, before, as_of=as_of)
+    d1 = build_design(case, after, as_of=as_of)
+    print(f"shipped case '{case.id}' as of {as_of}: {d0.n_observations} observations, "
+          f"{len(d0.rows)} model rows, {d0.grid.n_cells} quarters; then one new observation")
+    print(f"Harbinger settings: {settings.as_dict()}")
+    out: dict = {"case": case.id, "as_of": as_of.isoformat(), "settings": settings.as_dict()}
+
+    if not args.skip_pymc:
+        print("(a) plain pm.sample() with PyMC's defaults on the same model")
+        model = build_model(d0)
+
+        def plain():
+            with model:
+                sizes = {"draws": args.pymc_draws, "tune": args.pymc_draws} if args.pymc_draws else {}
+                return pm.sample(random_seed=args.seed, progressbar=False, compute_convergence_checks=False,
+                                 **sizes)
+
+        cold_s, idata = _timed(plain)
+        ess_cold = _min_ess(d0, idata)
+        _line("cold (compile + sample)", cold_s, ess_cold, _diag(d0, idata))
+        warm_s, idata = _timed(plain, args.repeats)
+        ess_warm = _min_ess(d0, idata)
+        diag_a = _diag(d0, idata)
+        _line("warm (same model again)", warm_s, ess_warm, diag_a)
+        out["pymc"] = {"cold_s": round(cold_s, 1), "warm_s": round(warm_s, 1), "min_ess": round(ess_warm["min"]),
+                       "ess_per_s": round(ess_warm["min"] / warm_s, 2), "cold_ess_per_s":
+                       round(ess_cold["min"] / cold_s, 2), "diagnostics": diag_a,
+                       "draws": len(idata.posterior.draw), "chains": len(idata.posterior.chain)}
+
+    print("(b) Harbinger's fit path (models.fit.sample, default settings)")
+    compiles0 = fit.COMPILE_COUNT["n"]
+    cold_s, idata = _timed(lambda: fit.sample(d0, settings))
+    ess_cold = _min_ess(d0, idata)
+    _line("cold (build + compile + sample)", cold_s, ess_cold, _diag(d0, idata))
+    compiles1 = fit.COMPILE_COUNT["n"]
+    base_idata = idata
+
+    def refit():
+        idata = fit.sample(d1, settings)
+        forecast = summarise(d1, idata, identity(d1, "benchmark", settings, "refit"))
+        return idata, forecast
+
+    warm_s, (idata1, refit_forecast) = _timed(refit, args.repeats)
+    recompiles = fit.COMPILE_COUNT["n"] - compiles1
+    ess_warm = _min_ess(d1, idata1)
+    diag_b = refit_forecast["diagnostics"]
+    _line("warm refit, one new observation", warm_s, ess_warm, diag_b)
+    print(f"  compiles: {compiles1 - compiles0} cold, {recompiles} after the new observation")
+    out["harbinger"] = {"cold_s": round(cold_s, 1), "warm_s": round(warm_s, 1), "min_ess": round(ess_warm["min"]),
+                        "ess_per_s": round(ess_warm["min"] / warm_s, 2),
+                        "cold_ess_per_s": round(ess_cold["min"] / cold_s, 2),
+                        "diagnostics": {k: diag_b[k] for k in ("max_rhat", "min_ess_bulk", "divergences",
+                                                               "min_bfmi", "ok", "problems")}}
+
+    print("(c) fast update: PSIS reweighting of the cold run's draws by the new observation")
+    from models.forecast import draws_of
+
+    def fast():
+        conditioner = Conditioner(d0, draws_of(d0, base_idata), observations=before, seed=settings.seed)
+        return conditioner.condition(add=new_rows)
+
+    fast_s, result = _timed(fast, args.repeats)
+    z = []
+    for o_fast, o_refit in zip(result.outcomes, refit_forecast["outcomes"]):
+        for h_fast, h_refit in zip(o_fast["horizons"], o_refit["horizons"]):
+            se = (h_fast["mcse"] ** 2 + h_refit["mcse"] ** 2) ** 0.5
+            z.append(abs(h_fast["p_mean"] - h_refit["p_mean"]) / se if se > 0 else 0.0)
+    print(f"  {'reweighting':<34} {fast_s:8.2f} s   k-hat {result.khat:.3f}   "
+          f"max |fast - refit| = {max(z):.2f} MCSE ({sum(v <= 2 for v in z)}/{len(z)} within 2)")
+    out["fast_update"] = {"seconds": round(fast_s, 3), "khat": round(result.khat, 3),
+                          "max_z_vs_refit": round(max(z), 2), "within_2_mcse": f"{sum(v <= 2 for v in z)}/{len(z)}"}
+    out["recompiles_on_new_data"] = recompiles
+    return out
+
+
+def scaling_one(name: str, draws: int) -> None:
+    """One scaling case, in its own process: prints a JSON line with seconds and peak memory."""
+    from models import fit
+    from models.design import build_design
+    from models.fit import FitSettings
+    from models.simulate import simulate_observations, synthetic_case
+
+    n_ind, per_cell = SCALING[name]
+    as_of = date(2024, 12, 31)
+    case = synthetic_case(n_factors=2, n_indicators=n_ind, n_outcomes=2)
+    frame, _ = simulate_observations(case, as_of=as_of, seed=1, per_cell=per_cell)
+    design = build_design(case, frame, as_of=as_of)
+    settings = FitSettings(draws=draws, tune=draws, seed=1)
+    t = time.perf_counter()
+    fit.compiled_for(design, settings.sampler)
+    compile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    idata = fit.sample(design, settings)
+    sample_s = time.perf_counter() - t
+    ess = _min_ess(design, idata)
+    print(json.dumps({"case": name, "indicators": n_ind, "observations": int(design.n_observations),
+                      "model_rows": len(design.rows), "compile_s": round(compile_s, 1),
+                      "sample_s": round(sample_s, 1), "min_ess": round(ess["min"]),
+                      "peak_mb": round(_peak_mb())}))
+
+
+def scaling(args: argparse.Namespace) -> list[dict]:
+    print(f"(d) scaling on synthetic cases ({args.scaling_draws} draws and tuning steps, 2 chains, each in "
+          "a fresh process)")
+    rows = []
+    for name in SCALING:
+        res = subprocess.run([sys.executable, __file__, "--scaling-one", name, "--scaling-draws",
+                              str(args.scaling_draws)], capture_output=True, text=True, env=os.environ.copy())
+        if res.returncode != 0:
+            print(f"  {name}: failed\n{res.stderr[-2000:]}")
+            continue
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        rows.append(row)
+    base = next((r for r in rows if r["case"] == "base"), None)
+    print(f"  {'case':<16}{'indicators':>11}{'observations':>13}{'compile s':>10}{'sample s':>9}"
+          f"{'peak MB':>9}{'obs ratio':>10}{'time ratio':>11}{'mem ratio':>10}")
+    for r in rows:
+        if base:
+            r["observations_ratio"] = round(r["observations"] / base["observations"], 1)
+            r["sample_time_ratio"] = round(r["sample_s"] / base["sample_s"], 2)
+            r["memory_ratio"] = round(r["peak_mb"] / base["peak_mb"], 2)
+        print(f"  {r['case']:<16}{r['indicators']:>11}{r['observations']:>13}{r['compile_s']:>10}"
+              f"{r['sample_s']:>9}{r['peak_mb']:>9}{r.get('observations_ratio', ''):>10}"
+              f"{r.get('sample_time_ratio', ''):>11}{r.get('memory_ratio', ''):>10}")
+    return rows
+
+
+def main() -> None:
+    args = _args()
+    if not args.keep_compile_cache and not args.scaling_one:
+        # Cold means cold: PyTensor's C cache and numba's cache start empty (set before importing).
+        cache = tempfile.mkdtemp(prefix="harbinger-bench-cache-")
+        os.environ["PYTENSOR_FLAGS"] = f"compiledir={cache}/pytensor"
+        os.environ["NUMBA_CACHE_DIR"] = f"{cache}/numba"
+    sys.path.insert(0, str(ROOT))
+    if args.scaling_one:
+        scaling_one(args.scaling_one, args.scaling_draws)
+        return
+    t0 = time.perf_counter()
+    out = side_by_side(args)
+    out["scaling"] = [] if args.skip_scaling else scaling(args)
+    summary = {
+        "refresh_s": out["harbinger"]["warm_s"],
+        "speedup_vs_pymc": round(out["harbinger"]["ess_per_s"] / out["pymc"]["ess_per_s"], 2) if "pymc" in out else None,
+        "fast_update_s": out["fast_update"]["seconds"],
+        "fast_update_khat": out["fast_update"]["khat"],
+        "fast_update_max_z": out["fast_update"]["max_z_vs_refit"],
+        "recompiles_on_new_data": out["recompiles_on_new_data"],
+        "diagnostics_ok": out["harbinger"]["diagnostics"]["ok"],
+        "pymc": out.get("pymc"), "harbinger": out["harbinger"],
+        "scaling": out["scaling"], "total_s": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
