@@ -89,11 +89,16 @@ def future_paths(draws: Draws, start_cell: int, n_cells: int, *, paths: int = PA
     return out
 
 
-def outcome_probabilities(design: Design, draws: Draws, paths: np.ndarray) -> np.ndarray:
-    """P(outcome happens within h quarters after the as-of quarter), (D, O, H) for h = 1..H."""
+def outcome_path_probabilities(draws: Draws, paths: np.ndarray) -> np.ndarray:
+    """P(outcome within h quarters after the as-of quarter) along each path, (D, P, O, H)."""
     logit = draws.hazard_intercept[:, None, :, None] + np.einsum("dok,dpkt->dpot", draws.hazard_effect, paths)
     log_survive = np.cumsum(-np.logaddexp(0.0, logit), axis=-1)  # log(1 - hazard) summed
-    return (1.0 - np.exp(log_survive)).mean(axis=1)
+    return 1.0 - np.exp(log_survive)
+
+
+def outcome_probabilities(design: Design, draws: Draws, paths: np.ndarray) -> np.ndarray:
+    """P(outcome happens within h quarters after the as-of quarter), (D, O, H) for h = 1..H."""
+    return outcome_path_probabilities(draws, paths).mean(axis=1)
 
 
 def _quantiles(x: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:

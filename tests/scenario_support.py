@@ -1,0 +1,113 @@
+"""A small synthetic case with two tiny real fits in a store, shared by the scenario, reweighting
+and explanation tests (built once per test process; PyMC's sampler, fixed seeds).
+
+Run A is fitted on data simulated from the model up to today, with one planted outlier (25 events
+of ind_0 on one day, where the series averages under 2 a quarter); then two reports that
+factor_1 is high (ind_3 = 1, binary) are added, one observation is corrected (+0.5) and one
+retracted, and run B is fitted. Both runs have today's as-of date, so the only difference between
+them is the observations.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FIT = {"draws": 150, "tune": 150, "chains": 2, "seed": 11, "sampler": "pymc"}
+CASE_ID = "synthetic"
+
+
+@dataclass
+class Fitted:
+    home: Path
+    run_a: str
+    run_b: str
+    new_ids: list[int]
+    corrected_id: int
+    retracted_id: int
+    outlier_id: int
+
+    def store(self) -> Any:
+        from indicators.store import Store
+
+        return Store(f"sqlite:///{self.home / 'harbinger.db'}")
+
+
+def synthetic_yaml() -> str:
+    from models.simulate import synthetic_case
+
+    case = synthetic_case(n_factors=2, n_indicators=6, start=date(2020, 1, 1))
+    return yaml.safe_dump(case.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+@functools.lru_cache(maxsize=1)
+def fitted() -> Fitted:
+    """Build the shared store (in a temporary HARBINGER_HOME) and fit runs A and B."""
+    from dashboard.services import fit_case
+    from indicators.case import parse_case
+    from indicators.store import Store
+    from models.simulate import simulate_observations
+
+    home = Path(tempfile.mkdtemp(prefix="harbinger-scenarios-")) / "home"
+    old = os.environ.get("HARBINGER_HOME")
+    os.environ["HARBINGER_HOME"] = str(home)
+    try:
+        store = Store.from_env()
+        store.upgrade()
+        loaded = parse_case(synthetic_yaml(), where="synthetic case")
+        store.load_case(loaded, actor="test")
+        today = datetime.now(UTC).date()
+        frame, _ = simulate_observations(loaded.case, as_of=today - timedelta(days=1), seed=5)
+        rows = [{"indicator": r.indicator, "date": r.date.date().isoformat(), "end": r.end.date().isoformat(),
+                 "value": r.value, "source": "simulated", "reliability": "B", "credibility": 2}
+                for r in frame.itertuples(index=False)]
+        ids = store.add_observations(CASE_ID, rows, actor="test", where="simulated")
+        (outlier_id,) = store.add_observations(CASE_ID, [
+            {"indicator": "ind_0", "date": (today - timedelta(days=700)).isoformat(), "value": 25,
+             "source": "planted outlier", "reliability": "B", "credibility": 2}], actor="test", where="outlier")
+        run_a = fit_case(store, CASE_ID, **FIT)
+        # two reports that factor_1 is high, a correction and a retraction
+        recent = [today - timedelta(days=d) for d in (5, 95)]
+        new_ids = store.add_observations(CASE_ID, [
+            {"indicator": "ind_3", "date": d.isoformat(), "value": 1, "source": "new report", "reliability": "A",
+             "credibility": 1} for d in recent], actor="test", where="new")
+        obs = store.observations(CASE_ID)
+        cont = obs[obs["indicator"] == "ind_2"].iloc[-1]
+        corrected = store.correct(int(cont["id"]), {"value": float(cont["value"]) + 0.5}, reason="typo",
+                                  actor="test")
+        retracted_id = int(obs[obs["indicator"] == "ind_5"].iloc[-1]["id"])
+        store.retract(retracted_id, reason="wrong source", actor="test")
+        run_b = fit_case(store, CASE_ID, **FIT)
+        store.close()
+        assert ids
+        return Fitted(home, run_a, run_b, list(new_ids), int(corrected), retracted_id, int(outlier_id))
+    finally:
+        if old is None:
+            os.environ.pop("HARBINGER_HOME", None)
+        else:
+            os.environ["HARBINGER_HOME"] = old
+
+
+def page_modules(case_id: str = CASE_ID) -> Any:
+    """The Dash page modules, imported the way the app does (an app must exist first)."""
+    import sys
+    from types import SimpleNamespace
+
+    from dashboard import app as shell
+
+    shell.create_app(case_id)
+    return SimpleNamespace(scenarios=sys.modules["dashboard.pages.scenarios"],
+                           indicators=sys.modules["dashboard.pages.indicators"],
+                           overview=sys.modules["dashboard.pages.overview"])
+
+
+def plain(fn: Any) -> Any:
+    """The function under a Dash callback decorator."""
+    return getattr(fn, "__wrapped__", fn)
