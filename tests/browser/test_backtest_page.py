@@ -1,0 +1,43 @@
+"""The Backtest page in a real browser, reading a saved backtest (no sampler runs)."""
+
+from __future__ import annotations
+
+from dashboard import ids
+from tests.backtest_support import sample_backtest, save_sample_backtest
+from tests.browser.conftest import screenshot
+
+
+def test_backtest_page_shows_the_saved_scores(page, server, console):
+    path = save_sample_backtest(server.home)
+    try:
+        page.goto(server.url + "/backtest")
+        page.wait_for_selector(f"#{ids.BT_INDICATORS} td")
+        page.wait_for_load_state("networkidle")
+        nav = page.locator(f"#{ids.NAV} a", has_text="Backtest")
+        assert nav.get_attribute("href") == "/backtest" and "active" in nav.get_attribute("class")
+
+        doc = sample_backtest()
+        table = page.locator(f"#{ids.BT_INDICATORS}")
+        row = table.locator("tr", has_text="leader_summit")
+        cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+        ls = next(i for i in doc["indicators"] if i["id"] == "leader_summit")
+        assert cells[:3] == ["leader_summit", "count", "3"]
+        assert cells[3] == f"{ls['crps']:.3g}" and cells[4] == f"{ls['crps_persistence']:.3g}"
+        assert cells[6] == f"{ls['skill_persistence']:+.2f}" == "+0.41"
+        assert cells[9] == "67%"
+
+        outcome = page.locator(f"#{ids.BT_OUTCOMES} tr", has_text="japan_hardline_shift")
+        assert "0.321" in outcome.inner_text()
+        targets = page.locator(f"#{ids.BT_TARGETS}").inner_text()
+        assert "Met:" in targets and "measured 0.800" in targets
+        assert "Sampler diagnostics failed for origins 2021" in page.locator(f"#{ids.BT_CONTENT}").inner_text()
+
+        # Every chart is drawn: scores, PIT, reliability, and one probability chart per outcome.
+        for graph in ("backtest-scores", "backtest-pit", "backtest-reliability",
+                      "backtest-prob-japan_hardline_shift", "backtest-prob-peace_treaty"):
+            page.wait_for_selector(f"#{graph} .main-svg")
+        assert "resolved 2022-02-23" in page.locator("#backtest-prob-japan_hardline_shift").inner_text()
+        screenshot(page, "backtest")
+        assert not console.errors, console.errors
+    finally:
+        path.unlink()
