@@ -243,4 +243,75 @@ def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
         return _svg(fig)
 
 
-__all__ = ["factor_paths", "horizon_curves", "indicator_chart"]
+# ---------------------------------------------------------------------------- backtests
+
+def pit_histogram(doc: Mapping[str, Any]) -> str | None:
+    """Histogram of a saved backtest's held-out PIT values (``summary.pit_histogram``), with the
+    count a calibrated forecast would give per bin (dashed) and its binomial 95% band (grey).
+    ``None`` when nothing was scored."""
+    summary = doc.get("summary") or {}
+    hist = summary.get("pit_histogram") or {}
+    edges, counts = list(hist.get("edges") or []), list(hist.get("counts") or [])
+    if len(edges) != len(counts) + 1 or not sum(counts):
+        return None
+    expected = sum(counts) / len(counts)
+    band = summary.get("pit_band") or [expected, expected]
+    with matplotlib.rc_context(RC):
+        fig = _figure(3.4, 2.2)
+        ax = fig.subplots()
+        _style(ax)
+        ax.axhspan(band[0], band[1], color=MUTED, alpha=0.15, linewidth=0, label="95% band if calibrated")
+        ax.bar(edges[:-1], counts, width=[b - a for a, b in itertools.pairwise(edges)], align="edge",
+               color=ACCENT, alpha=0.8, edgecolor="white", linewidth=0.8, label="Held-out rows")
+        ax.axhline(expected, color=MUTED, linewidth=1.0, linestyle="--", label="Uniform")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("PIT of the held-out observation", fontsize=7)
+        ax.set_ylabel("rows", fontsize=7)
+        ax.legend(loc="upper center", fontsize=5.5, ncols=3, handlelength=1.2)
+        ax.set_ylim(0, max(max(counts), band[1]) * 1.3 + 0.5)
+        fig.tight_layout()
+        return _svg(fig)
+
+
+def probability_over_origins(doc: Mapping[str, Any], *, columns: int = 2) -> str | None:
+    """Small multiples, one per outcome of a saved backtest: P(outcome within a year) at each
+    origin with its 90% interval; origins after which the outcome happened within the year as red
+    stars; a resolved outcome's resolution date as a red dotted line. ``None`` without outcomes."""
+    outcomes = [o for o in doc.get("outcomes", [])
+                if any(p.get("at_risk") and p.get("p") is not None for p in o.get("probabilities", []))]
+    if not outcomes:
+        return None
+    n = len(outcomes)
+    cols = min(columns, n)
+    rows = (n + cols - 1) // cols
+    with matplotlib.rc_context(RC):
+        fig = _figure(6.8, 2.0 * rows)
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
+        for index, (ax, o) in enumerate(zip(axes.flat, outcomes)):
+            _style(ax)
+            color = color_for(index)
+            pts = [p for p in o["probabilities"] if p.get("at_risk") and p.get("p") is not None]
+            x = [_day(p["as_of"]) for p in pts]
+            ax.fill_between(x, [100 * p["p_05"] for p in pts], [100 * p["p_95"] for p in pts], color=color,
+                            alpha=0.18, linewidth=0, label="90% interval")
+            ax.plot(x, [100 * p["p"] for p in pts], color=color, marker="o", markersize=3, linewidth=1.2,
+                    label="P(within a year)")
+            hit = [(d, 100 * p["p"]) for d, p in zip(x, pts) if p.get("happened")]
+            if hit:
+                ax.scatter([h[0] for h in hit], [h[1] for h in hit], marker="*", s=60, color=ALERT, zorder=4,
+                           label="happened within the year")
+            if o.get("resolution_date"):
+                ax.axvline(_day(o["resolution_date"]), color=ALERT, linewidth=1.0, linestyle=":",
+                           label=f"resolved {o['resolution_date']}")
+            ax.set_title(_wrap(o.get("question", o["id"]), 48, 2), fontsize=7.5, loc="left")
+            ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
+            ax.tick_params(axis="x", labelsize=6.5)
+            ax.legend(loc="upper left", fontsize=5.5, handlelength=1.2)
+        fig.tight_layout(h_pad=1.2, w_pad=1.0)
+        return _svg(fig)
+
+
+__all__ = ["factor_paths", "horizon_curves", "indicator_chart", "pit_histogram", "probability_over_origins"]

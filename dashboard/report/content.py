@@ -28,8 +28,8 @@ A section is ``{"id", "title", "blocks": [block, ...]}``; a block is one of
 - ``{"kind": "chart", "svg", "caption", "wide": bool}`` (``svg`` is markup made by
   :mod:`dashboard.report.charts`; everything else is text and is escaped when rendered).
 
-Adding a section (e.g. scenarios against the baseline, or why the forecast moved) is one
-function ``section(inputs: Inputs) -> dict | None`` added to :data:`SECTIONS`; the templates
+The scenarios, "why it moved" and track-record sections live in :mod:`dashboard.report.analysis`.
+Adding a section is one function ``section(inputs: Inputs) -> dict | None`` added to :data:`SECTIONS`; the templates
 render any section from its blocks, and the table of contents follows the list.
 """
 
@@ -64,6 +64,7 @@ class Inputs:
     previous: dict[str, Any] | None  # the previous ok run's forecast (for changes)
     observations: pd.DataFrame      # in effect at the end of the run's as-of date
     stale_records: int              # records recorded after the run was created
+    store: Any = None               # the store (scenarios, explanations, backtests); None: those say so
 
 
 # ---------------------------------------------------------------------------- gathering
@@ -99,7 +100,7 @@ def gather(store: Any, case_id: str, *, run_id: str | None = None, as_of: date |
     run_as_of = date.fromisoformat(str(forecast["as_of"])[:10])
     inputs = Inputs(case=store.get_case(case_id), run=run, forecast=forecast, previous_run=previous_run,
                     previous=previous, observations=store.observations(case_id, as_of=run_as_of),
-                    stale_records=views.records_since(store.history(case_id), run))
+                    stale_records=views.records_since(store.history(case_id), run), store=store)
     return assemble(inputs, sections=sections)
 
 
@@ -563,8 +564,30 @@ def shipped_caveats(case_id: str) -> list[str]:
     return [re.sub(r"\*\*|`", "", item) for item in items]
 
 
+def scenario_section(inputs: Inputs) -> dict[str, Any]:
+    """Scenarios against the baseline (:mod:`dashboard.report.analysis`)."""
+    from dashboard.report.analysis import scenario_section as make
+
+    return make(inputs)
+
+
+def explain_section(inputs: Inputs) -> dict[str, Any]:
+    """Why the forecast moved since the previous run (:mod:`dashboard.report.analysis`)."""
+    from dashboard.report.analysis import explain_section as make
+
+    return make(inputs)
+
+
+def track_record_section(inputs: Inputs) -> dict[str, Any]:
+    """The latest saved backtest (:mod:`dashboard.report.analysis`)."""
+    from dashboard.report.analysis import track_record_section as make
+
+    return make(inputs)
+
+
 #: The report's sections, in order. Each takes :class:`Inputs` and returns a section or None.
 SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
     summary_section, horizon_section, factor_section, indicator_section, evidence_section,
+    scenario_section, explain_section, track_record_section,
     diagnostics_section, methods_section, provenance_section,
 )

@@ -1,0 +1,427 @@
+"""The report's analysis sections: scenarios against the baseline, why the forecast moved, and the
+track record of the latest saved backtest.
+
+Each function takes :class:`dashboard.report.content.Inputs` and returns a section made of the
+generic blocks of :mod:`dashboard.report.content`. They read what the Scenarios page, ``harbinger
+explain`` and the Backtest page read (:mod:`dashboard.services_analysis`,
+:mod:`dashboard.backtests`), with one rule for reports: never refit. Scenarios use the fast
+reweighting path only, and a result whose k-hat is above 0.7 is shown marked unreliable, with the
+advice to run the refit from the Scenarios page. Each section degrades to one sentence when its
+feature has no data (no posterior, no scenarios, no previous run, no saved backtest), and an
+unexpected failure of one analysis becomes a sentence in its section, never a failed report.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dashboard.report.content import (
+    Inputs,
+    bullet_list,
+    cell,
+    chart,
+    keyvalue,
+    notice,
+    paragraph,
+    section,
+    subheading,
+    table,
+)
+
+log = logging.getLogger(__name__)
+
+#: Shown for a scenario whose reweighting k-hat is above the threshold.
+UNRELIABLE = "not reliable by reweighting; run the refit from the Scenarios page"
+#: Contributions smaller than this (in points, absolute) are left out of the report's table.
+MIN_CONTRIBUTION_PP = 0.05
+#: At most this many contribution rows are listed (largest first).
+MAX_CONTRIBUTIONS = 40
+
+
+def _data(**values: Any) -> dict[str, Any]:
+    """``data-*`` attributes of a cell, without the missing ones."""
+    return {k.replace("_", "-"): v for k, v in values.items() if v is not None}
+
+
+def _pct(p: Any) -> str:
+    return "—" if p is None else f"{100 * float(p):.1f}%"
+
+
+def _pts(x: Any, digits: int = 2) -> str:
+    return "—" if x is None else f"{float(x):+.{digits}f} pts"
+
+
+def _num(x: Any, fmt: str = ".3f") -> str:
+    return "—" if x is None else format(float(x), fmt)
+
+
+def _share(x: Any) -> str:
+    return "—" if x is None else f"{100 * float(x):.0f}%"
+
+
+def _years(y: Any) -> str:
+    y = float(y)
+    return f"{y:g} year" + ("" if y == 1 else "s")
+
+
+def _question(inputs: Inputs, outcome_id: str) -> str:
+    for o in inputs.forecast.get("outcomes", []):
+        if o["id"] == outcome_id:
+            return str(o.get("question", outcome_id))
+    return outcome_id
+
+
+def _failure_text(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.endswith(".") else text + "."
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+def scenario_documents(inputs: Inputs) -> tuple[list[dict[str, Any]], str | None]:
+    """Every case-file scenario run against the report's run by reweighting only (the document of
+    ``harbinger scenario run NAME --no-refit --format json``), and a sentence when none can be
+    run (None when they could)."""
+    from dashboard import services_analysis as sa
+    from indicators.errors import BadInput
+    from models.scenarios import ScenarioSpec
+
+    case = inputs.case.case
+    specs = [ScenarioSpec.from_case(s) for s in case.scenarios]
+    if not specs:
+        return [], "The case file defines no scenarios, so there is nothing to compare with the baseline."
+    if inputs.store is None:
+        return [], "Scenarios cannot be computed for this report: it was built without access to the store."
+    docs = []
+    for spec in specs:
+        try:
+            docs.append(sa.run_scenario(inputs.store, case.id, spec, run_id=inputs.run["id"], refit=False))
+        except (sa.AnalysisUnavailable, BadInput) as exc:
+            return [], f"Scenarios cannot be computed for this run: {_failure_text(exc)}"
+    return docs, None
+
+
+def scenario_section(inputs: Inputs) -> dict[str, Any]:
+    """Each case-file scenario's change for every outcome and horizon (reweighting only)."""
+    intro = paragraph(
+        "Each scenario adds hypothetical observations after the as-of date and asks how the forecast would "
+        "change. The run's posterior draws and simulated futures are reweighted to the scenario (Pareto-smoothed "
+        "importance sampling), so baseline and scenario come from the same draws. Each cell gives the change in "
+        "percentage points with its 90% Monte Carlo interval (how precisely it is computed), the baseline and "
+        "scenario probabilities (“baseline → scenario”) with the scenario's 90% credible interval, and the "
+        "method and k-hat. The reweighting is trusted when its k-hat is at most 0.7; reports never "
+        "refit, so a scenario above that is marked unreliable.")
+    try:
+        docs, reason = scenario_documents(inputs)
+    except Exception as exc:  # one failed analysis must not sink the report
+        log.exception("report: scenarios failed")
+        docs, reason = [], f"Scenarios could not be computed for this report ({type(exc).__name__}: {_failure_text(exc)})"
+    if reason is not None:
+        return section("scenarios", "Scenarios", [intro, paragraph(reason)])
+    blocks: list[dict[str, Any] | None] = [intro]
+    for doc in docs:
+        spec = doc["scenario"]
+        khat = doc.get("reweighting_khat") if doc.get("reweighting_khat") is not None else doc.get("khat")
+        blocks.append(subheading(f"{spec['name']} ({spec['id']})"))
+        if spec.get("description"):
+            blocks.append(paragraph(spec["description"]))
+        hypo = doc.get("hypothetical_observations") or []
+        if hypo:
+            blocks.append(bullet_list([_hypothetical_text(h) for h in hypo]))
+        if not doc.get("reliable"):
+            blocks.append(notice(f"k-hat {_num(khat, '.2f')} is above {doc.get('khat_max', 0.7):g}: these numbers are "
+                                 f"{UNRELIABLE}.", "alert"))
+        if doc.get("resolved"):
+            blocks.append(paragraph("Resolved before the as-of date, so not forecast: " + ", ".join(doc["resolved"])
+                                    + "."))
+        results = doc["results"]
+        methods = sorted({r["method"] for r in results})
+        blocks.append(paragraph(f"Method: {', '.join(methods) or doc.get('method')}; k-hat {_num(khat, '.2f')} "
+                                f"({'reliable' if doc.get('reliable') else UNRELIABLE})."))
+        horizons = sorted({float(r["years"]) for r in results})
+        by_outcome: dict[str, dict[float, dict[str, Any]]] = {}
+        for r in results:
+            by_outcome.setdefault(r["outcome"], {})[float(r["years"])] = r
+        rows = []
+        for outcome, cells in by_outcome.items():
+            row = [cell(_question(inputs, outcome), outcome, cls="question")]
+            for years in horizons:
+                r = cells.get(years)
+                if r is None:
+                    row.append(cell("—", cls="num muted"))
+                    continue
+                b, sc, d = r["baseline"], r["scenario"], r["difference"]
+                reliable = bool(r.get("reliable"))
+                data = _data(scenario=spec["id"], outcome=outcome, years=r["years"], pp=d["pp"],
+                             low_pp=d["low_pp"], high_pp=d["high_pp"], khat=r.get("khat"), method=r["method"],
+                             reliable="yes" if reliable else "no")
+                row.append(cell(_pts(d["pp"]), f"MC 90%: {d['low_pp']:+.2f} to {d['high_pp']:+.2f}",
+                                f"{_pct(b['p_mean'])} → {_pct(sc['p_mean'])}",
+                                f"(90%: {_pct(sc['p_05'])} – {_pct(sc['p_95'])})",
+                                f"{r['method']}, k-hat {_num(r.get('khat'), '.2f')}",
+                                "" if reliable else "UNRELIABLE",
+                                cls="num scenario-change" + ("" if reliable else " flag"), data=data))
+            rows.append(row)
+        if rows:
+            blocks.append(table([("Outcome", "")] + [(f"Within {_years(h)}", "num") for h in horizons], rows,
+                                id=f"scenario-{spec['id']}",
+                                caption=f"Scenario “{spec['name']}”: change against the baseline", fixed=True))
+        else:
+            blocks.append(paragraph("No open outcome to compare under this scenario."))
+    return section("scenarios", "Scenarios", blocks)
+
+
+def _hypothetical_text(h: dict[str, Any]) -> str:
+    period = str(h.get("date", ""))[:10]
+    end = str(h.get("end") or "")[:10]
+    if end and end != period:
+        period += f" to {end}"
+    value = h.get("value")
+    value_text = f"{float(value):g}" if isinstance(value, (int, float)) else str(value)
+    return f"{h.get('indicator')}: {value_text} ({period}, hypothetical)"
+
+
+# ---------------------------------------------------------------------------- why it moved
+
+def explain_section(inputs: Inputs) -> dict[str, Any]:
+    """Contributions of each changed observation, the total change and the unexplained remainder
+    between the previous run and this one."""
+    prev = inputs.previous_run
+    if prev is None:
+        return section("why-it-moved", "Why it moved", [paragraph(
+            "There is no earlier good run of this case to compare with, so there is no change to explain.")])
+    try:
+        doc = _explain_document(inputs)
+    except Exception as exc:  # as above
+        from dashboard import services_analysis as sa
+        from indicators.errors import BadInput
+
+        if not isinstance(exc, (sa.AnalysisUnavailable, BadInput)):
+            log.exception("report: explanation failed")
+        return section("why-it-moved", "Why it moved", [paragraph(
+            f"The change since run {prev['id']} cannot be explained for this run: {_failure_text(exc)}")])
+    blocks: list[dict[str, Any] | None] = [paragraph(
+        f"From run {doc['from_run']} (as of {doc['from_as_of']}) to this run ({doc['to_run']}, as of "
+        f"{doc['to_as_of']}): "
+        f"{len(doc.get('changes', []))} new, corrected or retracted observation(s)"
+        + (", grouped by indicator" if doc.get("grouped") else "") + ". A change's contribution is this run's "
+        "probability minus the probability with that one change undone (this run's draws reweighted, PSIS). "
+        "The remainder is what no single change explains: interactions between changes, time passing between "
+        "the as-of dates, and the Monte Carlo error of two independent fits.")]
+    if not doc.get("same_case_version", True):
+        blocks.append(notice("The case file changed between the two runs; part of the move comes from that, and "
+                             "it sits in the remainder.", "alert"))
+    rows = []
+    for o in doc.get("outcomes", []):
+        data = _data(outcome=o["outcome"], years=o["years"], total_pp=o["total_pp"],
+                     explained_pp=o["explained_pp"], unexplained_pp=o["unexplained_pp"])
+        rows.append([
+            cell(_question(inputs, o["outcome"]), o["outcome"], cls="question"),
+            cell(_years(o["years"]), cls="num"),
+            cell(_pct(o.get("before")), cls="num"),
+            cell(_pct(o.get("after")), cls="num"),
+            cell(_pts(o["total_pp"]), cls="num explain-total", data=data),
+            cell(_pts(o["explained_pp"]), cls="num"),
+            cell(_pts(o["unexplained_pp"]), cls="num"),
+        ])
+    if rows:
+        blocks.append(table([("Outcome", ""), ("Horizon", "num"), ("Before", "num"), ("After", "num"),
+                             ("Total change", "num"), ("Sum of contributions", "num"),
+                             ("Unexplained remainder", "num")], rows, id="explain-totals",
+                            caption="Change since the previous run", fixed=True))
+    else:
+        blocks.append(paragraph("No open outcome to compare between the two runs."))
+    items = doc.get("items") or []
+    if not items:
+        blocks.append(paragraph("No observation changed between the two runs: the whole move is in the remainder."))
+        return section("why-it-moved", "Why it moved", blocks)
+    contributions = []
+    for it in items:
+        for c in it.get("contributions", []):
+            contributions.append((it, c))
+    shown = [ic for ic in contributions if abs(ic[1]["pp"]) >= MIN_CONTRIBUTION_PP]
+    shown.sort(key=lambda ic: -abs(ic[1]["pp"]))
+    omitted = len(contributions) - min(len(shown), MAX_CONTRIBUTIONS)
+    crows = []
+    for it, c in shown[:MAX_CONTRIBUTIONS]:
+        reliable = it.get("reliable") or it.get("method") == "refit"
+        crows.append([
+            cell(it["label"]),
+            cell(_question(inputs, c["outcome"]), c["outcome"], cls="question"),
+            cell(_years(c["years"]), cls="num"),
+            cell(_pts(c["pp"], 3), f"log-odds {c['log_odds']:+.3f}", cls="num",
+                 data=_data(outcome=c["outcome"], years=c["years"], pp=c["pp"])),
+            cell(it["method"], f"k-hat {_num(it.get('khat'), '.2f')}",
+                 "" if reliable else "not reliable by reweighting", cls="" if reliable else "flag"),
+        ])
+    if crows:
+        blocks.append(table([("Change", ""), ("Outcome", ""), ("Horizon", "num"), ("Contribution", "num"),
+                             ("Method", "")], crows, id="explain-contributions",
+                            caption="Contributions of the changed observations, largest first", fixed=True))
+    if omitted:
+        blocks.append(paragraph(f"{omitted} smaller contribution(s) (below {MIN_CONTRIBUTION_PP:g} points, or beyond "
+                                f"the {MAX_CONTRIBUTIONS} largest) are not listed; `harbinger explain` lists all."))
+    if any(not (it.get("reliable") or it.get("method") == "refit") for it in items):
+        blocks.append(notice("Some contributions have a k-hat above 0.7 and are not reliable by reweighting; "
+                             "`harbinger explain --refit` or the Overview's explanation refits them.", "alert"))
+    return section("why-it-moved", "Why it moved", blocks)
+
+
+def _explain_document(inputs: Inputs) -> dict[str, Any]:
+    from dashboard import services_analysis as sa
+
+    if inputs.store is None:
+        raise sa.AnalysisUnavailable("the report was built without access to the store.")
+    return sa.explain_runs(inputs.store, inputs.case.case.id, from_run=inputs.previous_run["id"],
+                           to_run=inputs.run["id"], refit=False)
+
+
+# ---------------------------------------------------------------------------- track record
+
+NO_BACKTEST = ("No backtest has been saved for this case yet: run `harbinger backtest` (for example "
+               "`harbinger backtest --origins 2014..2024`) to replay and score past forecasts, then build the "
+               "report again.")
+
+
+def latest_backtest(inputs: Inputs) -> dict[str, Any] | None:
+    from dashboard.backtests import latest_backtest as latest
+
+    home = getattr(inputs.store, "home", None)
+    if home is None:
+        return None
+    return latest(home, inputs.case.case.id)
+
+
+def track_record_section(inputs: Inputs) -> dict[str, Any]:
+    """The latest saved backtest: scores against the baselines, coverage, outcome scores, charts."""
+    try:
+        doc = latest_backtest(inputs)
+    except Exception as exc:  # as above
+        log.exception("report: reading the backtest failed")
+        return section("track-record", "Track record", [paragraph(
+            f"The saved backtest could not be read ({type(exc).__name__}: {_failure_text(exc)})")])
+    if doc is None:
+        return section("track-record", "Track record", [paragraph(NO_BACKTEST)])
+    try:
+        return section("track-record", "Track record", _track_record_blocks(inputs, doc))
+    except Exception as exc:  # as above
+        log.exception("report: the backtest could not be shown")
+        return section("track-record", "Track record", [paragraph(
+            f"The saved backtest {doc.get('file', '')} could not be shown ({type(exc).__name__}: "
+            f"{_failure_text(exc)}); run `harbinger backtest` again.")])
+
+
+def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, Any] | None]:
+    from dashboard.report import charts
+
+    summary = doc.get("summary") or {}
+    origins = [o["origin"] for o in doc.get("origins", [])]
+    settings = doc.get("settings") or {}
+    blocks: list[dict[str, Any] | None] = [
+        paragraph("How good were past forecasts? The model was refitted as of the end of each origin year on only "
+                  "what had been recorded by then, and scored on the following year's observations against two "
+                  "baselines fitted on the same information: persistence (the last value or rate) and climatology "
+                  "(the historical rate). CRPS is lower for better forecasts; skill is 1 − model CRPS ÷ baseline "
+                  "CRPS (above 0: better than the baseline). The case file itself is today's, written with "
+                  "hindsight; only the observations are replayed."),
+        keyvalue([
+            ("Backtest saved (UTC)", str(doc.get("created_at", ""))[:19].replace("T", " ")),
+            ("Origins scored", ", ".join(str(y) for y in origins) or "none"),
+            ("Held-out rows scored", summary.get("n_rows")),
+            ("Sampler", ", ".join(f"{k} {v}" for k, v in settings.items()) or "not recorded"),
+            ("Model version / case hash", f"{doc.get('model_version')} / {doc.get('case_hash')}"),
+        ]),
+    ]
+    if doc.get("case_hash") and inputs.run.get("case_hash") and doc["case_hash"] != inputs.run["case_hash"]:
+        blocks.append(notice("The backtest was made with another version of the case file than this run.", "info"))
+    failed = doc.get("failed_origins") or []
+    if failed:
+        blocks.append(notice(f"{len(failed)} origin(s) failed and are not scored: "
+                             + "; ".join(f"{f['origin']}: {f['error']}" for f in failed)[:600], "alert"))
+    failing = summary.get("origins_failing_diagnostics") or []
+    if failing:
+        blocks.append(notice("Origins whose fit failed its diagnostics (scored, but read with care): "
+                             + ", ".join(str(y) for y in failing) + ".", "alert"))
+    targets = doc.get("targets") or []
+    if targets:
+        blocks.append(subheading("Targets"))
+        blocks.append(bullet_list([f"{'MET' if t.get('met') else 'MISSED'}: {t.get('target')} — value "
+                                   f"{_num(t.get('value'), '.3f')}. {t.get('detail', '')}".strip()
+                                   for t in targets]))
+    blocks.append(subheading("Indicators"))
+    rows = []
+    for ind in doc.get("indicators", []):
+        if not ind.get("n"):
+            continue
+        data = _data(indicator=ind["id"], crps=ind.get("crps"), crps_persistence=ind.get("crps_persistence"),
+                     crps_climatology=ind.get("crps_climatology"), coverage_50=ind.get("coverage_50"),
+                     coverage_90=ind.get("coverage_90"))
+        rows.append([
+            cell(ind.get("name", ind["id"]), ind["id"], cls="question"),
+            cell(ind.get("family", ""), f"{ind['n']} row(s)"),
+            cell(_num(ind.get("crps")), cls="num backtest-crps", data=data),
+            cell(_num(ind.get("crps_persistence")), f"skill {_num(ind.get('skill_persistence'), '+.2f')}", cls="num"),
+            cell(_num(ind.get("crps_climatology")), f"skill {_num(ind.get('skill_climatology'), '+.2f')}", cls="num"),
+            cell(_share(ind.get("coverage_50")), cls="num"),
+            cell(_share(ind.get("coverage_90")), cls="num"),
+        ])
+    if rows:
+        blocks.append(table([("Indicator", ""), ("Family", ""), ("CRPS", "num"), ("Persistence", "num"),
+                             ("Climatology", "num"), ("50% cov.", "num"), ("90% cov.", "num")], rows,
+                            id="backtest-indicators", caption="Held-out scores per indicator (mean CRPS; skill "
+                            "against each baseline; interval coverage)", fixed=True))
+    else:
+        blocks.append(paragraph("No indicator had a held-out observation to score."))
+    count = summary.get("count") or {}
+    blocks.append(keyvalue([
+        ("90% interval coverage (all rows)", (f"{_share(summary.get('coverage_90'))} (band if calibrated "
+         f"{_band(summary.get('coverage_90_band'))}; randomised {_share(summary.get('coverage_90_randomised'))})")),
+        ("50% interval coverage (all rows)", (f"{_share(summary.get('coverage_50'))} (band if calibrated "
+         f"{_band(summary.get('coverage_50_band'))}; randomised {_share(summary.get('coverage_50_randomised'))})")),
+        ("Count indicators: skill against persistence", _num(count.get("skill_persistence"), "+.3f")),
+        ("Count indicators: skill against climatology", _num(count.get("skill_climatology"), "+.3f")),
+        ("Count indicators better than persistence",
+         f"{count.get('n_better_than_persistence', '—')} of {count.get('n_indicators', '—')}"),
+    ]))
+    blocks.append(chart(charts.pit_histogram(doc), "PIT histogram of the held-out observations: a calibrated "
+                        "forecast gives a flat histogram (dashed line, grey 95% band); a U shape means intervals "
+                        "too narrow, a hump too wide, a slope a bias.", wide=False, title="PIT histogram"))
+    blocks.append(subheading("Outcomes"))
+    orows = []
+    for o in doc.get("outcomes", []):
+        if not o.get("n"):
+            continue
+        data = _data(outcome=o["id"], brier=o.get("brier"), log_score=o.get("log_score"))
+        orows.append([
+            cell(o.get("question", o["id"]), o["id"], cls="question"),
+            cell(o["n"], f"{o.get('events', 0)} event(s)", cls="num"),
+            cell(_num(o.get("brier"), ".4f"), cls="num backtest-brier", data=data),
+            cell(_num(o.get("log_score"), ".4f"), cls="num"),
+            cell(_num(o.get("brier_base_rate"), ".4f"), _num(o.get("log_score_base_rate"), ".4f"), cls="num"),
+            cell(o.get("resolution_date") or "open"),
+        ])
+    if orows:
+        blocks.append(paragraph("Each origin's probability that the outcome happens within the following year, "
+                                "scored on what happened: Brier score (squared error, lower is better) and log "
+                                "score (minus the log probability of what happened, lower is better), beside the "
+                                "same scores of the case's elicited base rate."))
+        blocks.append(table([("Outcome", ""), ("Origins", "num"), ("Brier", "num"), ("Log score", "num"),
+                             ("Base rate: Brier / log", "num"), ("Resolved", "")], orows, id="backtest-outcomes",
+                            caption="Outcome scores across origins", fixed=True))
+        blocks.append(chart(charts.probability_over_origins(doc), "P(outcome within a year) at each origin with "
+                            "its 90% interval; red stars where it happened within that year, the red dotted line "
+                            "at the resolution date.", title="Probability over origins"))
+    else:
+        blocks.append(paragraph("No outcome was at risk in a scored window, so no outcome score exists."))
+    return blocks
+
+
+def _band(band: Any) -> str:
+    if not band or len(band) != 2:
+        return "—"
+    return f"{_share(band[0])}–{_share(band[1])}"
+
+
+__all__ = ["NO_BACKTEST", "UNRELIABLE", "explain_section", "scenario_documents", "scenario_section",
+           "track_record_section"]
