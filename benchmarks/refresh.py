@@ -117,8 +117,8 @@ def _shipped(home: Path):
     as_of = date.today()
     before = store.observations(case_id, as_of=as_of)
     store.add_observations(case_id, [{
-        "indicator": "island_exercise", "date": (as_of - timedelta(days=3)).isoformat(), "value": 1,
-        "source": "benchmark: one new report of an exercise on the islands", "reliability": "B", "credibility": 2,
+        "indicator": "russian_airspace_violation", "date": (as_of - timedelta(days=3)).isoformat(), "value": 1,
+        "source": "benchmark: one new report of an airspace violation", "reliability": "B", "credibility": 2,
     }], actor="benchmark")
     after = store.observations(case_id, as_of=as_of)
     new_rows = after[~after["id"].isin(before["id"])]
@@ -150,6 +150,9 @@ def side_by_side(args: argparse.Namespace) -> dict:
                                                  "seed": args.seed}.items() if v is not None})
     d0 = build_design(case, before, as_of=as_of)
     d1 = build_design(case, after, as_of=as_of)
+    used = {i for ids in d1.rows["observation_ids"] for i in ids}
+    if not set(new_rows["id"]) <= used:
+        raise SystemExit("the benchmark's new observation is not used by the model (outside its coverage)")
     print(f"shipped case '{case.id}' as of {as_of}: {d0.n_observations} observations, "
           f"{len(d0.rows)} model rows, {d0.grid.n_cells} quarters; then one new observation")
     print(f"Harbinger settings: {settings.as_dict()}")

@@ -39,7 +39,7 @@ MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_
 @dataclass(frozen=True)
 class FitSettings:
     draws: int = 1500
-    tune: int = 1000
+    tune: int = 1500
     chains: int = 2
     seed: int = 20101101
     sampler: str = "nutpie"
