@@ -36,7 +36,7 @@ import pytensor.tensor as pt
 from models.design import Design
 from models.likelihood import pytensor_ops, row_logliks
 
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 
 PERSISTENCE_PRIOR = (18.0, 2.0)
 LOADING_SCALE = 1.0
