@@ -17,11 +17,15 @@ every page shares:
   run, on every page.
 
 Fits run as Dash background callbacks in a :class:`dash.DiskcacheManager` whose cache lives in
-``HARBINGER_HOME/cache``; no request ever waits on a sampler.
+``HARBINGER_HOME/cache``, or, with ``HARBINGER_REDIS_URL`` set, on Celery workers through Dash's
+``CeleryManager`` (:func:`background_manager`, :mod:`dashboard.worker`); no request ever waits on
+a sampler.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,7 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import ids, views
-from dashboard import services
+from dashboard import api, auth, services
 
 HERE = Path(__file__).parent
 PAGES_FOLDER = HERE / "pages"
@@ -37,18 +41,19 @@ ASSETS_FOLDER = HERE / "assets"
 POLL_MS = 5000
 
 
-def create_app(case_id: str | None = None) -> Dash:
-    """The dashboard for ``case_id`` (default: the only case in the store)."""
-    import diskcache
+def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
+    """The dashboard for ``case_id`` (default: the only case in the store).
 
+    ``host``: the address the server listens on. On a loopback address with no user accounts the
+    local user may edit without logging in; otherwise (including ``None``, e.g. under a WSGI
+    server whose bind is unknown here) editing needs a logged-in editor (:mod:`dashboard.auth`).
+    """
     from dashboard.cli_support import choose_case
 
     store = views.get_store()
     case_id = choose_case(store, case_id)
     case = store.get_case(case_id).case
-    cache_dir = store.home / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    manager = dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
+    manager = background_manager(store.home)
 
     app = Dash(
         "dashboard", use_pages=True, pages_folder=str(PAGES_FOLDER), assets_folder=str(ASSETS_FOLDER),
@@ -57,6 +62,13 @@ def create_app(case_id: str | None = None) -> Dash:
     )
     _drop_duplicate_page_callbacks()
     app.layout = shell(case_id=case_id, case_name=case.name)
+    app.server.config["HARBINGER_CASE"] = case_id  # pages may build their first content as served
+    from dashboard.cli_serve import is_loopback
+
+    auth.install(app, local=host is not None and is_loopback(host))
+    auth.protect_output(ids.FIT_RESULT, "data")  # the background Refit runs outside the request
+    api.install(app, case_id)
+    app.callback(Output(auth.USER_BOX, "children"), Input(ids.URL, "pathname"))(auth.user_box)
     app.callback(Output(ids.NAV, "children"), Input(ids.URL, "pathname"))(render_nav)
     app.callback(
         Output(ids.RUN_STATE, "data"),
@@ -66,6 +78,25 @@ def create_app(case_id: str | None = None) -> Dash:
     app.callback(Output(ids.RUN_BAR, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))(
         render_run_bar)
     return app
+
+
+def background_manager(home: Path) -> Any:
+    """Where background callbacks (fits) run.
+
+    With ``HARBINGER_REDIS_URL`` set: Dash's ``CeleryManager`` (:mod:`dashboard.worker`), so fits
+    run on ``harbinger worker`` processes and any number of server processes share them.
+    Otherwise: Dash's ``DiskcacheManager`` with its cache in ``home/cache``, running each fit in a
+    child process of this server.
+    """
+    from dashboard import worker
+
+    if worker.redis_url():
+        return worker.background_manager()
+    import diskcache
+
+    cache_dir = home / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
 
 
 def _drop_duplicate_page_callbacks() -> None:
@@ -99,6 +130,9 @@ def shell(*, case_id: str, case_name: str) -> html.Div:
                 html.Span(case_name, className="brand-case", title=f"case '{case_id}'"),
             ]),
             html.Nav(id=ids.NAV, className="nav", children=render_nav("/")),
+            html.Div(id=auth.USER_BOX, className="user-box",  # login link, or who is logged in
+                     style={"display": "flex", "alignItems": "center", "gap": "10px", "fontSize": "13px",
+                            "whiteSpace": "nowrap", "color": "#d7deea"}),
         ]),
         html.Div(id=ids.RUN_BAR, className="runbar"),
         html.Main(className="page", children=[dash.page_container]),
@@ -126,10 +160,42 @@ def render_run_bar(state: dict | None, case_id: str) -> list[Any]:
     store = views.get_store()
     run = services.current_run(store, case_id)
     forecast = views.load_forecast(run)
-    stale = views.records_since(store.history(case_id), run) if run else 0
+    stale = views.stale_records(store, case_id, run)
     summary = views.run_summary(run, forecast, stale_records=stale)
     running = (state or {}).get("running") or []
     return run_bar_children(summary, running=running)
+
+
+def warm_caches(case_id: str) -> None:
+    """Build what the pages show for the latest run, so the first visits find it remembered.
+
+    Reads the run's forecast and builds the Overview at every horizon, the run bar, the
+    Indicators table and every indicator's chart, and the Model page (each result is kept by
+    :func:`dashboard.views.cached` / :func:`~dashboard.views.run_cached`). Any error is left to
+    the pages to report when they build the same on demand.
+    """
+    from dashboard.pages import indicators, model, overview
+
+    try:
+        store = views.get_store()
+        state = views.run_state(store, case_id)
+        hs = views.horizons(views.load_forecast(services.current_run(store, case_id)))
+        overview.overview_content(hs[0] if hs else None, case_id)
+        render_run_bar(state, case_id)
+        for h in hs[1:]:
+            overview.overview_content(h, case_id)
+        indicators.render_table(state, 0, case_id)
+        indicators.render_charts(store.get_case(case_id).case.indicator_ids, state, 0, case_id)
+        model.render_model(state, case_id)
+    except Exception as exc:  # noqa: BLE001 - only a head start; the pages build and report on demand
+        logging.getLogger(__name__).warning("building the pages ahead of the first visit failed: %s", exc)
+
+
+def start_warming(case_id: str) -> threading.Thread:
+    """:func:`warm_caches` in a background thread (``harbinger serve`` starts it with the server)."""
+    thread = threading.Thread(target=warm_caches, args=(case_id,), name="harbinger-warm-caches", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_bar_children(summary: dict[str, Any], *, running: list[str] | None = None) -> list[Any]:

@@ -164,7 +164,21 @@ def observe_list(env: Env, indicator: str | None, as_of: str | None, fmt: str) -
         if indicator not in case.indicator_ids:
             raise BadInput(f"--indicator: '{indicator}' is not an indicator of case '{case_id}'.")
     frame = env.store.observations(case_id, as_of=day, indicator=indicator)
-    emit(frame, fmt, empty="no observations")
+    emit(_with_surprise_flags(env, frame, day), fmt, empty="no observations")
+
+
+def _with_surprise_flags(env: Env, frame: Any, day: Any) -> Any:
+    """Add the current run's (or the run as of ``day``'s) surprise flag and PIT of each observation
+    after its source's reliability and credibility grades (blank where the run did not model the
+    observation). Without any fitted run the columns are left out."""
+    from dashboard.services import forecast_of
+    from dashboard.services_analysis import with_surprise_columns
+
+    try:
+        forecast = forecast_of(env.store, env.case_id, as_of=day)
+    except BadInput:  # no run yet: nothing to flag with
+        return frame
+    return with_surprise_columns(frame, forecast)
 
 
 @observe.command("history")
@@ -209,7 +223,8 @@ def observe_correct(env: Env, obs_id: int, reason: str, **changes: Any) -> None:
 # ---------------------------------------------------------------------------- more commands
 
 #: Modules that add command groups: each defines ``register(main)``. Add a module here to add commands.
-COMMAND_MODULES = ("dashboard.cli_runs",)
+COMMAND_MODULES = ("dashboard.cli_runs", "dashboard.cli_users", "dashboard.cli_backtest",
+                   "dashboard.cli_scenarios", "dashboard.cli_report", "dashboard.cli_worker")
 
 
 def _register_more() -> None:

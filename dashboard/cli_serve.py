@@ -37,7 +37,8 @@ def check_port_free(host: str, port: int) -> None:
 def register(main: click.Group) -> None:
     @main.command()
     @click.option("--host", default="127.0.0.1", show_default=True,
-                  help="Address to listen on. Only loopback addresses are allowed until editor logins exist.")
+                  help="Address to listen on. A non-loopback address needs an editor account "
+                       "('harbinger user add NAME --role editor'); editing there needs a login.")
     @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535),
                   help="Port to listen on.")
     @click.option("--debug/--no-debug", default=False, hidden=True, help="Dash debug mode (development only).")
@@ -48,12 +49,18 @@ def register(main: click.Group) -> None:
 
         If no case is loaded yet, the shipped case is loaded first (as 'harbinger init' does). If
         the case has no fitted run, opening the Overview starts a first fit in the background.
+        Anyone who can reach the server may read; on a loopback address with no user accounts the
+        local user may also edit, otherwise editing needs an editor's login at /login.
         """
-        if not is_loopback(host):
-            raise BadInput(f"--host: {host} is reachable from other machines, and editing from them needs "
-                           "editor logins, which are not configured; serve on 127.0.0.1 (the default).")
-        check_port_free(host, port)
         store = env.store
+        if not is_loopback(host):
+            from indicators.users import has_editor
+
+            if not has_editor(store):
+                raise BadInput(f"--host: {host} is reachable from other machines and no editor account "
+                               "exists; add one with 'harbinger user add NAME --role editor' or serve on "
+                               "127.0.0.1 (the default).")
+        check_port_free(host, port)
         if not store.case_ids() and env.case_option is None:
             click.echo("no case is loaded yet; loading the shipped case first")
             ctx.invoke(main.commands["init"])
@@ -62,8 +69,9 @@ def register(main: click.Group) -> None:
         if stale:
             click.echo(f"marked interrupted fits as failed: {', '.join(stale)}")
 
-        from dashboard.app import create_app
+        from dashboard.app import create_app, start_warming
 
-        app = create_app(case_id)
+        app = create_app(case_id, host=host)
+        start_warming(case_id)  # builds the latest run's pages in the background, for a fast first visit
         click.echo(f"Harbinger dashboard for case '{case_id}' on http://{host}:{port}/ (Ctrl+C to stop)")
         app.run(host=host, port=port, debug=debug, use_reloader=False)

@@ -27,6 +27,7 @@ OV_PROGRESS_LABEL = "overview-progress-label"
 OV_PROGRESS_BOX = "overview-progress-box"    # shown while a fit runs
 OV_FIT_MESSAGE = "overview-fit-message"      # result or failure of the last fit
 OV_AUTOFIT = "overview-autofit"              # dcc.Store: set once to start a first fit
+OV_FAST_UPDATE = "overview-fast-update"      # fast update (PSIS) of the current run by newer records
 
 # ---------------------------------------------------------------- Indicators (pages/indicators.py)
 IND_SELECT = "indicators-select"             # dcc.Dropdown (multi): charts shown
@@ -59,3 +60,52 @@ EDIT_MESSAGE = "edit-message"
 
 # ---------------------------------------------------------------- Model (pages/model.py)
 MODEL_CONTENT = "model-content"
+
+# ---------------------------------------------------------------- Backtest (pages/backtest.py)
+BT_CONTENT = "backtest-content"
+BT_TARGETS = "backtest-targets"              # targets met / missed
+BT_INDICATORS = "backtest-indicators"        # table of scores per indicator
+BT_OUTCOMES = "backtest-outcomes"            # table of scores per outcome
+
+# ---------------------------------------------------------------- Reports (pages/reports.py)
+RP_RUN = "reports-run"                       # dcc.RadioItems: the run to report on
+RP_SUMMARY = "reports-summary"               # identity and health of the chosen run
+RP_BUTTONS = "reports-buttons"
+RP_BUTTON = "reports-download-"              # + format: "Download HTML report", ... (one per format)
+RP_DOWNLOAD = "reports-download"             # dcc.Download
+RP_MESSAGE = "reports-message"               # what was downloaded, or why not
+
+# ---------------------------------------------------------------- Scenarios (pages/scenarios.py)
+SC_SELECT = "scenarios-select"               # dcc.Dropdown: case-file and saved scenarios
+SC_DESCRIPTION = "scenarios-description"     # the chosen scenario's description and source
+SC_TABLE = "scenarios-observations"          # editable DataTable of hypothetical observations
+SC_ADD_ROW = "scenarios-add-row"             # button "Add a row"
+SC_NAME = "scenarios-name"                   # name to save the table under
+SC_SAVE_DESCRIPTION = "scenarios-save-description"
+SC_SAVE = "scenarios-save"                   # button "Save scenario"
+SC_SAVE_MESSAGE = "scenarios-save-message"
+SC_SAVED_VERSION = "scenarios-saved-version" # dcc.Store: bumped when a scenario is saved
+SC_RUN = "scenarios-run"                     # button "Run scenario"
+SC_RESULT = "scenarios-result"               # dcc.Store: the fast path's result document
+SC_REFIT_REQUEST = "scenarios-refit-request" # dcc.Store: a refit asked for (k-hat > 0.7)
+SC_REFIT_RESULT = "scenarios-refit-result"   # dcc.Store: the background refit's result document
+SC_PROGRESS_BOX = "scenarios-progress-box"
+SC_PROGRESS = "scenarios-progress"
+SC_PROGRESS_LABEL = "scenarios-progress-label"
+SC_MESSAGE = "scenarios-message"             # errors and notes of the last run
+SC_SUMMARY = "scenarios-summary"             # method, k-hat, run
+SC_COMPARISON = "scenarios-comparison"       # table: baseline vs scenario per outcome and horizon
+SC_CHART = "scenarios-chart"                 # dcc.Graph: baseline vs scenario
+
+# ---------------------------------------------------------------- Overview additions (issue 5)
+OV_EXPLAIN = "overview-explain"              # "Why it moved" panel
+OV_ALERTS = "overview-alerts"                # fired alerts and alert states
+OV_ALERT_VERSION = "overview-alert-version"  # dcc.Store: bumped when an alert is added or removed
+OV_ALERT_OUTCOME = "overview-alert-outcome"  # add-alert form: outcome (dropdown)
+OV_ALERT_HORIZON = "overview-alert-horizon"  # horizon in years
+OV_ALERT_KIND = "overview-alert-kind"        # above / below / change
+OV_ALERT_THRESHOLD = "overview-alert-threshold"  # percent or points
+OV_ALERT_ADD = "overview-alert-add"          # button "Add alert"
+OV_ALERT_REMOVE_ID = "overview-alert-remove-id"  # id of the alert to remove
+OV_ALERT_REMOVE = "overview-alert-remove"    # button "Remove alert"
+OV_ALERT_MESSAGE = "overview-alert-message"

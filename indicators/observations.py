@@ -103,6 +103,12 @@ def utcnow() -> datetime:
 
 # --------------------------------------------------------------------------- single values
 
+def _shown(text: Any, limit: int = 60) -> str:
+    """Input text as quoted in a message: cut to ``limit`` characters, so a huge cell cannot flood it."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _blank(value: Any) -> bool:
     if value is None:
         return True
@@ -119,7 +125,7 @@ def parse_date(value: Any) -> date:
         return value
     text = str(value).strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"'{text}' is not a date in the form YYYY-MM-DD")
+        raise ValueError(f"'{_shown(text)}' is not a date in the form YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -137,7 +143,7 @@ def parse_timestamp(value: Any) -> datetime:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
         except ValueError:
-            raise ValueError(f"'{text}' is not an ISO 8601 time such as 2021-03-04T09:00:00Z") from None
+            raise ValueError(f"'{_shown(text)}' is not an ISO 8601 time such as 2021-03-04T09:00:00Z") from None
     if dt.tzinfo is not None:
         dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
     return dt
@@ -153,7 +159,7 @@ def _parse_value(raw: Any, case: Case, indicator: str | None) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"'{text}' is not a number") from None
+            raise ValueError(f"'{_shown(text)}' is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{value} is not a finite number")
     if indicator is None:
@@ -180,7 +186,7 @@ def _parse_reliability(raw: Any) -> str:
         return DEFAULT_RELIABILITY
     text = str(raw).strip().upper()
     if text not in RELIABILITY_GRADES:
-        raise ValueError(f"'{str(raw).strip()}' is not a reliability grade; use one letter A-F")
+        raise ValueError(f"'{_shown(str(raw).strip())}' is not a reliability grade; use one letter A-F")
     return text
 
 
@@ -194,7 +200,7 @@ def _parse_credibility(raw: Any) -> int:
     text = str(raw).strip()
     if text.isdigit() and int(text) in CREDIBILITY_GRADES:
         return int(text)
-    raise ValueError(f"'{text}' is not a credibility grade; use a whole number 1-6")
+    raise ValueError(f"'{_shown(text)}' is not a credibility grade; use a whole number 1-6")
 
 
 # --------------------------------------------------------------------------- rows
@@ -211,13 +217,13 @@ def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = N
     known = set(COLUMNS) if allow_recorded_at else set(COLUMNS) - {"recorded_at"}
     for key in raw:
         if key not in known:
-            errors.append((str(key), f"'{key}' is not an observation field"))
+            errors.append((_shown(key), f"'{_shown(key)}' is not an observation field"))
 
     indicator = None if _blank(raw.get("indicator")) else str(raw["indicator"]).strip()
     if indicator is None:
         errors.append(("indicator", "the indicator is missing"))
     elif indicator not in case.indicator_ids:
-        errors.append(("indicator", f"'{indicator}' is not an indicator of case '{case.id}'"))
+        errors.append(("indicator", f"'{_shown(indicator)}' is not an indicator of case '{case.id}'"))
         indicator = None
     ind_ok = indicator is not None
 
@@ -377,11 +383,15 @@ def parse_csv_bytes(data: bytes, *, where: str, max_bytes: int = MAX_IMPORT_BYTE
     if len(data) > max_bytes:
         raise BadInput(f"{where}: the file is {len(data) / 1e6:.1f} MB, above the import limit of "
                        f"{max_bytes / 1024 / 1024:g} MB; split it into smaller files.")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise BadInput(f"{where}: the file is not UTF-8 text (it is UTF-16, as spreadsheets' 'Unicode text' "
+                       "export writes); save it as UTF-8 CSV.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"{where}: the file is not UTF-8 text (undecodable byte at position {exc.start}); "
-                       "save it as UTF-8 CSV.") from None
+        line = data[:exc.start].count(b"\n") + 1
+        raise BadInput(f"{where}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} is not "
+                       "UTF-8; Latin-1 or Windows-1252 perhaps); save it as UTF-8 CSV.") from None
     if "\x00" in text:
         raise BadInput(f"{where}: the file is not text (it contains NUL bytes); expected a UTF-8 CSV file.")
     if not text.strip():
@@ -391,7 +401,8 @@ def parse_csv_bytes(data: bytes, *, where: str, max_bytes: int = MAX_IMPORT_BYTE
 
 
 def parse_csv_text(text: str, *, where: str) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a stray or unclosed quote is an error, never a field silently swallowing later rows
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     header_line = 0
     rows: list[tuple[int, dict[str, str]]] = []
@@ -412,6 +423,9 @@ def parse_csv_text(text: str, *, where: str) -> list[tuple[int, dict[str, str]]]
                 continue
             rows.append((start, dict(zip(header, fields))))
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise BadInput(f"{where}:{last + 1}: a quoted field that starts on this line is never closed "
+                           "(a missing '\"'), so the rest of the file would be read as one field.") from None
         raise BadInput(f"{where}:{reader.line_num}: not valid CSV ({exc}).") from None
     if header is None:
         raise BadInput(f"{where}: the file is empty; expected a header line and rows.")
@@ -430,7 +444,8 @@ def _check_header(header: list[str], where: str, line: int) -> None:
     if missing:
         problems.append(f"missing column(s) {', '.join(missing)}")
     if unknown:
-        problems.append(f"unknown column(s) {', '.join(repr(u) for u in unknown)}")
+        problems.append(f"unknown column(s) {', '.join(repr(_shown(u)) for u in unknown[:8])}"
+                        f"{' and more' if len(unknown) > 8 else ''}")
     if dupes:
         problems.append(f"repeated column(s) {', '.join(dupes)}")
     if problems:

@@ -10,7 +10,12 @@ Where things live
 ``harbinger.db`` and the saved runs under ``runs/``. ``HARBINGER_DATABASE_URL`` replaces the
 SQLite file by any SQLAlchemy URL; runs are still saved under ``HARBINGER_HOME/runs``.
 SQLite connections use WAL, a 30 s busy timeout and foreign keys; write transactions start with
-``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing.
+``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing. On PostgreSQL every write
+transaction first takes one transaction-scoped advisory lock, so writers queue the same way and a
+check-then-insert (duplicate detection, lineage heads) is never raced by another writer. A write
+that still fails for contention (SQLite "database is locked" after the busy timeout, PostgreSQL
+serialization failure or deadlock) is rolled back and retried whole, a few times with backoff
+(:func:`retrying`).
 
 Observations are bitemporal
 ---------------------------
@@ -32,11 +37,14 @@ Times are stored as naive UTC datetimes and returned as timezone-aware UTC value
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import random
 import secrets
 import socket
+import time as _clock
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -225,6 +233,40 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+WRITERS_LOCK = 7274200
+"""PostgreSQL advisory lock key every write transaction holds (the writers' queue)."""
+
+RETRY_ATTEMPTS = 6
+
+
+def _contention(exc: BaseException) -> bool:
+    """Whether a database error means "another writer was in the way; try again"."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
+        return True
+    text = str(orig if orig is not None else exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def retrying(fn: Any) -> Any:
+    """Run a write method again (up to ``RETRY_ATTEMPTS`` times, with jittered backoff) when its
+    transaction failed for contention; its transaction was rolled back, so nothing is doubled."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(RETRY_ATTEMPTS):
+            try:
+                return fn(*args, **kwargs)
+            except sa.exc.DBAPIError as exc:
+                if attempt == RETRY_ATTEMPTS - 1 or not _contention(exc):
+                    raise
+                _clock.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
+
 class Store:
     """The observation store.
 
@@ -269,7 +311,10 @@ class Store:
     # ------------------------------------------------------------------ transactions
 
     def _write(self) -> Any:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite, the writers' advisory lock on PostgreSQL).
+
+        Public methods that write are wrapped in :func:`retrying`; new ones should be too.
+        """
         return _Tx(self.engine, immediate=True)
 
     def _read(self) -> Any:
@@ -282,6 +327,7 @@ class Store:
 
     # ------------------------------------------------------------------ schema
 
+    @retrying
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent, safe with concurrent callers)."""
         from alembic import command
@@ -302,6 +348,7 @@ class Store:
 
     # ------------------------------------------------------------------ cases
 
+    @retrying
     def load_case(self, loaded: LoadedCase, *, actor: str = "harbinger") -> str:
         """Insert the case, or replace its text if the hash changed (audited).
 
@@ -347,7 +394,7 @@ class Store:
             known = list(conn.execute(sa.select(cases.c.id).order_by(cases.c.id)).scalars())
             hint = f"loaded cases: {', '.join(known)}" if known else "no case is loaded yet (run 'harbinger init')"
             raise BadInput(f"unknown case '{case_id}'; {hint}.")
-        return parse_case(text, where=f"stored case '{case_id}'")
+        return _parse_stored_case(text, f"stored case '{case_id}'")
 
     # ------------------------------------------------------------------ observations: writes
 
@@ -368,6 +415,7 @@ class Store:
         return self._add(case_id, numbered, actor=actor, where=str(path), action="observation.import",
                          extra={"file": str(path)})
 
+    @retrying
     def _add(self, case_id: str, numbered: list[tuple[int, Mapping[str, Any]]], *, actor: str, where: str,
              action: str, extra: Mapping[str, Any] | None = None) -> list[int]:
         if not numbered:
@@ -403,6 +451,7 @@ class Store:
         head["original_id"] = root
         return row.case_id, head, lineage
 
+    @retrying
     def retract(self, obs_id: int, *, reason: str, actor: str) -> int:
         """Retract an observation (any record of its lineage); return the retraction's id."""
         reason = (reason or "").strip()
@@ -416,6 +465,7 @@ class Store:
                         {"case": case_id, "id": new_id, "supersedes": head["id"], "reason": reason})
             return new_id
 
+    @retrying
     def correct(self, obs_id: int, changes: Mapping[str, Any], *, reason: str, actor: str) -> int:
         """Correct an observation: a new record with the full corrected values; return its id.
 
@@ -466,7 +516,7 @@ class Store:
         return [dict(r) for r in rows]
 
     def observations(self, case_id: str, *, as_of: date | None = None,
-                     indicator: str | None = None) -> pd.DataFrame:
+                     indicator: str | None = None, known_at: datetime | None = None) -> pd.DataFrame:
         """The observations in effect as known at the end of day ``as_of`` (UTC; default: now).
 
         Columns: ``id`` (the record in effect: the latest correction, or the original),
@@ -474,6 +524,9 @@ class Store:
         ``datetime64``; ``end`` equals ``date`` for a single day), ``value``, ``source``,
         ``reliability``, ``credibility``, ``note``, ``recorded_at`` (UTC, of the record in effect),
         ``recorded_by``. Sorted by indicator, date, id.
+
+        ``known_at`` (an aware or naive-UTC time), when earlier, replaces the end of day ``as_of``
+        as the cut-off for what was recorded, e.g. to rebuild exactly the data a run read.
         """
         if isinstance(as_of, str):
             as_of = parse_date(as_of)
@@ -488,6 +541,9 @@ class Store:
         else:
             cutoff = datetime.combine(as_of + timedelta(days=1), time())
             last_day = as_of
+        if known_at is not None:
+            known = known_at.astimezone(timezone.utc).replace(tzinfo=None) if known_at.tzinfo else known_at
+            cutoff = min(cutoff, known + timedelta(microseconds=1))
         rows = _effective(records, cutoff=cutoff)
         rows = [r for r in rows if (last_day is None or r["date"] <= last_day)
                 and (indicator is None or r["indicator"] == indicator)]
@@ -524,6 +580,7 @@ class Store:
 
     # ------------------------------------------------------------------ runs
 
+    @retrying
     def create_run(self, case_id: str, *, as_of: date, case_hash: str, data_hash: str, n_observations: int,
                    model_version: str, settings: Mapping[str, Any], actor: str | None = None) -> str:
         """Record a fit that is starting (status ``running``, this process's pid and host)."""
@@ -545,6 +602,7 @@ class Store:
                                                                         "as_of": as_of})
             return run_id
 
+    @retrying
     def finish_run(self, run_id: str, *, diagnostics: Mapping[str, Any], diagnostics_ok: bool, path: str,
                    actor: str | None = None) -> None:
         with self._write() as conn:
@@ -555,6 +613,7 @@ class Store:
             self._audit(conn, actor or _default_actor(), "run.finish",
                         {"run": run_id, "diagnostics_ok": bool(diagnostics_ok), "path": str(path)})
 
+    @retrying
     def fail_run(self, run_id: str, error: str, *, actor: str | None = None) -> None:
         with self._write() as conn:
             self._require_run(conn, run_id)
@@ -589,6 +648,7 @@ class Store:
         found = self.runs(case_id, status=status, limit=1)
         return found[0] if found else None
 
+    @retrying
     def fail_stale_runs(self) -> list[str]:
         """Mark ``running`` runs of this host whose process is gone as failed ('interrupted')."""
         host = socket.gethostname()
@@ -630,10 +690,18 @@ class _Tx:
 
     def __enter__(self) -> Connection:
         conn = self.engine.connect()
-        if self.immediate:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        self.conn = conn
-        self.tx = conn.begin()
+        try:
+            if self.immediate:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self.conn = conn
+            self.tx = conn.begin()
+            if self.immediate and conn.dialect.name == "postgresql":
+                # wait for the writers' queue as long as SQLite's busy timeout, then fail (and retry)
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -682,6 +750,12 @@ def _default_actor() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
         return "unknown"
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_stored_case(text: str, where: str) -> LoadedCase:
+    """A stored case, parsed once per text (parsing the YAML dominated every read; cases are frozen)."""
+    return parse_case(text, where=where)
 
 
 def _root(by_id: Mapping[int, Mapping[str, Any]], rid: int) -> int:
@@ -762,5 +836,5 @@ def data_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-__all__ = ["Store", "default_home", "alembic_config", "data_hash", "metadata", "OBSERVATION_COLUMNS",
+__all__ = ["Store", "default_home", "alembic_config", "data_hash", "metadata", "retrying", "OBSERVATION_COLUMNS",
            "HISTORY_COLUMNS", "SCHEMA_HEAD"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,49 @@ def store(harbinger_home: Path, mini_case: Any) -> Any:
     s.load_case(mini_case)
     yield s
     s.close()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """HARBINGER_TEST_POSTGRES_URL, a scratch PostgreSQL database emptied for this test (its public
+    schema dropped and created again). Skips the test when the variable is unset; ``bash .ci/run``
+    sets it to a server it started (``bash .ci/run --services CMD`` starts one just for CMD)."""
+    url = os.environ.get("HARBINGER_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("needs PostgreSQL: set HARBINGER_TEST_POSTGRES_URL to a scratch database, or run the "
+                    "tests under 'bash .ci/run --services', which starts one")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Any:
+    """One headless Chromium (/usr/bin/chromium) for the whole session, shared by every browser test.
+
+    Playwright's sync API allows one running instance per thread, so a second ``sync_playwright()``
+    while another is open (e.g. tests/browser's session browser) fails; take this fixture instead.
+    Skips the test when Chromium is missing."""
+    path = Path("/usr/bin/chromium")
+    if not path.exists():
+        pytest.skip(f"{path} is missing (apt-get install chromium); CI installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(path), args=["--no-sandbox", "--disable-gpu",
+                                                               "--disable-background-networking",
+                                                               "--disable-component-update", "--disable-sync",
+                                                               "--no-first-run"])
+        yield b
+        b.close()
 
 
 @pytest.fixture

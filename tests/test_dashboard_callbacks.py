@@ -120,6 +120,35 @@ def test_first_fit_is_requested_only_without_any_run(pages, nt_store):
         plain(pages.overview.autofit_trigger)(CASE)
 
 
+def test_a_refit_is_requested_when_records_were_made_since_the_run(pages, nt_store, monkeypatch):
+    register_fake_run(nt_store, CASE)
+    with pytest.raises(PreventUpdate):
+        plain(pages.overview.autofit_trigger)(CASE)
+    time.sleep(0.01)
+    nt_store.add_observations(CASE, [{"indicator": "leader_summit", "date": "2025-06-01", "value": 1,
+                                      "source": "test"}], actor="tester")
+    assert isinstance(plain(pages.overview.autofit_trigger)(CASE), float)
+    monkeypatch.setenv("HARBINGER_AUTO_REFIT", "0")
+    with pytest.raises(PreventUpdate):
+        plain(pages.overview.autofit_trigger)(CASE)
+
+
+def test_fast_update_panel_labels_the_reweighting_and_its_reliability(pages):
+    panel = pages.overview.fast_update_panel
+    assert panel(None, 1) is None
+    assert "no saved posterior" in text_of(panel({"run_id": "r1", "records": 2, "error": "run r1 has no saved posterior"}, 1))
+    outcomes = [{"id": "a", "question": "Will A happen?", "resolved": False,
+                 "horizons": [{"years": 1, "p_mean": 0.1234, "p_05": 0.05, "p_95": 0.2}]},
+                {"id": "b", "question": "Will B happen?", "resolved": True, "horizons": []}]
+    good = text_of(panel({"run_id": "r1", "records": 2, "khat": 0.31, "reliable": True, "outcomes": outcomes,
+                          "ignored": [[7, "outside the indicator's coverage window"]]}, 1))
+    assert "Fast update" in good and "12.3% (90% interval 5.0–20.0%)" in good and "Reliable (k-hat 0.31" in good
+    assert "Observation 7: not used by the model (outside the indicator's coverage window)" in good
+    bad = text_of(panel({"run_id": "r1", "records": 2, "khat": 1.2, "reliable": False, "outcomes": outcomes,
+                         "ignored": []}, 1))
+    assert "NOT RELIABLE (k-hat 1.20 > 0.7)" in bad
+
+
 def test_first_fit_is_not_requested_while_a_fit_runs(pages, nt_store):
     nt_store.create_run(CASE, as_of=__import__("datetime").date(2025, 1, 1), case_hash="h", data_hash="d",
                         n_observations=1, model_version="m", settings={})

@@ -212,13 +212,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium); CI installs it")
-def test_in_a_browser_a_visitor_is_refused_and_an_editor_logs_in_and_adds(served: Any) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_in_a_browser_a_visitor_is_refused_and_an_editor_logs_in_and_adds(served: Any, chromium: Any) -> None:
     server, env = served
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    try:
+        page = context.new_page()
         page.set_default_timeout(30_000)
 
         def add(source: str) -> None:
@@ -244,7 +242,8 @@ def test_in_a_browser_a_visitor_is_refused_and_an_editor_logs_in_and_adds(served
         assert "Logged in as ed (editor)" in page.inner_text("#shell-user")
         add("typed by ed")
         page.wait_for_selector("#add-message .notice-ok")
-        browser.close()
+    finally:
+        context.close()
 
     store = _store(env)
     try:

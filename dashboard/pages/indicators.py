@@ -6,13 +6,16 @@ observations recorded since the run. The table lists the observations in effect 
 sources, filterable and sortable. Below it: the add form, a CSV upload (the format of
 ``harbinger observe import``, all or nothing) and correction / retraction of the selected row.
 Every change goes through :class:`indicators.store.Store` (validated, audited, nothing
-overwritten) under the acting user (``HARBINGER_USER`` or the OS user).
+overwritten) under the acting user: the logged-in editor, or on a loopback server without
+accounts ``HARBINGER_USER`` or the OS user. Each change is refused on the server unless
+:func:`dashboard.auth.require_editor` allows it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import warnings
 from typing import Any
 
@@ -20,9 +23,8 @@ import dash
 from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids, views
+from dashboard import auth, figures, ids, views
 from dashboard import services
-from dashboard.cli_support import actor
 from indicators.errors import BadInput
 from indicators.observations import (
     DEFAULT_CREDIBILITY,
@@ -72,6 +74,15 @@ def layout(**_kwargs: Any) -> html.Div:
     ])
 
 
+def table_columns() -> list[tuple[str, str]]:
+    """The table's columns: the surprise flag and its PIT (posterior predictive tail probability)
+    placed just before the source's reliability grade, so a reader weighs "bad data?" against
+    "real change?" at a glance."""
+    cols = [c for c in views.TABLE_COLUMNS if c[0] != "surprise"]
+    at = [k for k, _ in cols].index("reliability")
+    return cols[:at] + [("surprise", "Surprise"), ("pit", "PIT")] + cols[at:]
+
+
 def _observations_table() -> Any:
     # DataTable warns that it will leave the built-in components in a future Dash; dash-ag-grid
     # is not a dependency yet, so the warning is acknowledged here rather than on every page view.
@@ -81,8 +92,8 @@ def _observations_table() -> Any:
         return dash_table.DataTable(
             id=ids.IND_TABLE,
             columns=[{"name": name, "id": key, "type": "numeric" if key in ("id", "value", "credibility",
-                                                                               "genuine") else "text"}
-                     for key, name in views.TABLE_COLUMNS],
+                                                                               "genuine", "pit") else "text"}
+                     for key, name in table_columns()],
             data=[], filter_action="native", sort_action="native", sort_mode="multi",
             row_selectable="single", selected_rows=[], page_action="native", page_size=15,
             style_table={"overflowX": "auto"},
@@ -192,20 +203,29 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
     store = views.get_store()
     case = store.get_case(case_id).case
     forecast = views.load_forecast(services.current_run(store, case_id))
-    frame = store.observations(case_id)
+    frame = views.observations_now(store, case_id)
+    news = views.run_cached(forecast, ("new_observations", views.frame_version(frame)),
+                            lambda: views.new_observations_by_indicator(frame, forecast))
     out = []
     for ind_id in selected:
         if ind_id not in case.indicator_ids:
             continue
         ind = case.indicator(ind_id)
-        fig = figures.indicator_figure(ind_id, forecast=forecast,
-                                       observations=views.new_observations(frame, forecast, ind_id),
-                                       title=f"{ind.name}", unit=ind.unit)
+        new, new_key = news.get(ind_id) or (views.new_observations(frame, forecast, ind_id), ())
+        # built once per run, indicator and observations not in the run (figures are the slow part),
+        # and kept as the plain dict a dcc.Graph is sent (plotly's per-response conversion is slow)
+        build = functools.partial(_indicator_figure, ind, forecast, new)
+        key = ("indicator_figure", ind_id, ind.name, ind.unit, new_key)
+        fig = views.run_cached(forecast, key, lambda b=build: b().to_dict()) if forecast is not None else build()
         out.append(html.Div(className="card chart-card", id=f"chart-{ind_id}", children=[
             dcc.Graph(figure=fig, config=GRAPH_CONFIG),
             html.P(ind.description, className="chart-caption"),
         ]))
     return out
+
+
+def _indicator_figure(ind: Any, forecast: dict[str, Any] | None, new: Any) -> Any:
+    return figures.indicator_figure(ind.id, forecast=forecast, observations=new, title=f"{ind.name}", unit=ind.unit)
 
 
 # ---------------------------------------------------------------------------- table
@@ -218,13 +238,20 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
 def render_table(_state: Any, _version: Any, case_id: str) -> tuple[list[dict], list[dict], list[int], str]:
     """The observations in effect now, with the latest run's genuine/surprise flags."""
     store = views.get_store()
-    frame = store.observations(case_id)
+    frame = views.observations_now(store, case_id)
     forecast = views.load_forecast(services.current_run(store, case_id))
-    rows = views.observation_table(frame, forecast)
+    rows = views.run_cached(forecast, ("observation_table", views.frame_version(frame)),
+                            lambda: views.observation_table(frame, forecast))
+    from dashboard.services_analysis import observation_flags
+
+    flags = observation_flags(forecast)
+    for r in rows:
+        r["pit"] = (flags.get(int(r["id"])) or {}).get("pit")
     note = (f"{len(rows)} observations in effect (corrections applied, retractions removed). "
             "Filter with the row under the headers (e.g. 'leader' or '> 100'); sort by clicking a header; "
             "hover a source or note for the full text. "
-            "Rel./Cred.: Admiralty grades; P(genuine) and Surprise come from "
+            "Rel./Cred.: Admiralty grades; P(genuine), Surprise (outside the central 95% of the "
+            "leave-one-out posterior predictive) and PIT come from "
             + (f"run {forecast['run_id']}." if forecast else "the latest run (none yet)."))
     return rows, views.table_tooltips(rows), [], note
 
@@ -246,10 +273,14 @@ def add_observation(n_clicks: int | None, indicator: Any, date: Any, end: Any, v
     """Store one observation from the form, or show every problem (nothing stored then)."""
     if not n_clicks:
         raise PreventUpdate
+    try:
+        actor = auth.require_editor("add observations")
+    except auth.NotAllowed as exc:
+        return _refused(exc), no_update
     row = views.form_row(indicator=indicator, date=date, end=end, value=value, source=source,
                          reliability=reliability, credibility=credibility, note=note)
     try:
-        (new_id,) = views.get_store().add_observations(case_id, [row], actor=actor(), where="observation")
+        (new_id,) = views.get_store().add_observations(case_id, [row], actor=actor, where="observation")
     except BadInput as exc:
         return _alert("Observation not added:", views.form_errors(exc)), no_update
     return _ok(f"Added observation {new_id}."), (version or 0) + 1
@@ -280,8 +311,12 @@ def upload_csv(contents: str | None, filename: str | None, case_id: str, version
         raise PreventUpdate
     name = filename or "uploaded file"
     try:
+        actor = auth.require_editor("import observations")
+    except auth.NotAllowed as exc:
+        return _refused(exc), no_update, None
+    try:
         new_ids = views.import_upload(views.get_store(), case_id, decode_upload(contents), filename=name,
-                                      actor=actor())
+                                      actor=actor)
     except BadInput as exc:
         headline, rows = views.upload_errors(exc)
         return _alert(headline, rows, element_id="upload-errors"), no_update, None
@@ -297,7 +332,7 @@ def upload_csv(contents: str | None, filename: str | None, case_id: str, version
 )
 def show_selected(selected_ids: list[int] | None, case_id: str) -> str:
     obs_id = selected_ids[0] if selected_ids else None
-    frame = views.get_store().observations(case_id) if obs_id is not None else None
+    frame = views.observations_now(views.get_store(), case_id) if obs_id is not None else None
     return views.describe_observation(frame, obs_id)
 
 
@@ -320,20 +355,24 @@ def edit_observation(n_correct: int | None, n_retract: int | None, selected_ids:
             action = "retract"
         else:  # the page was shown, nothing was pressed
             raise PreventUpdate
+    try:
+        actor = auth.require_editor(f"{action} observations")
+    except auth.NotAllowed as exc:
+        return _refused(exc), no_update
     if not selected_ids:
         return _alert("Select an observation in the table first.", []), no_update
     obs_id = int(selected_ids[0])
     store = views.get_store()
     try:
         if action == "retract":
-            new_id = store.retract(obs_id, reason=reason or "", actor=actor())
+            new_id = store.retract(obs_id, reason=reason or "", actor=actor)
             message = f"Retracted observation {obs_id} (retraction record {new_id})."
         else:
             if not field:
                 raise BadInput("choose the field to correct.")
             if new_value is None or (isinstance(new_value, str) and not new_value.strip() and field != "note"):
                 raise BadInput(f"give the corrected entry for {views.CORRECTABLE_FIELDS.get(field, field)}.")
-            new_id = store.correct(obs_id, {field: new_value}, reason=reason or "", actor=actor())
+            new_id = store.correct(obs_id, {field: new_value}, reason=reason or "", actor=actor)
             message = f"Corrected observation {obs_id} (correction record {new_id})."
     except BadInput as exc:
         return _alert("Not changed:", [_sentence(str(exc))]), no_update
@@ -344,6 +383,12 @@ def edit_observation(n_correct: int | None, n_retract: int | None, selected_ids:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
+
+
+def _refused(exc: auth.NotAllowed) -> html.Div:
+    """The editing check's refusal, with a link to the login page."""
+    return html.Div([html.Strong("Not allowed: "), str(exc), " ", html.A("Log in", href="/login?next=/indicators")],
+                    className="notice notice-alert not-allowed", role="alert")
 
 
 def _ok(text: str) -> html.Div:

@@ -52,21 +52,21 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
             html.H2("Latent factor paths"),
             html.P("Posterior mean with 50% and 90% credible bands per quarter; the dotted line is the "
                    "as-of date (later cells are projections).", className="muted"),
-            dcc.Graph(figure=figures.factor_figure(forecast), config=GRAPH_CONFIG, id="model-factors"),
+            dcc.Graph(figure=views.figure_of(forecast, figures.factor_figure), config=GRAPH_CONFIG, id="model-factors"),
         ]),
         html.Div(className="grid-2", children=[
             html.Section(className="card section", children=[
                 html.H2("Loadings"),
                 html.P("How each indicator reflects its factor(s): posterior mean and 90% interval.",
                        className="muted"),
-                dcc.Graph(figure=figures.loadings_figure(forecast), config=GRAPH_CONFIG, id="model-loadings"),
+                dcc.Graph(figure=views.figure_of(forecast, figures.loadings_figure), config=GRAPH_CONFIG, id="model-loadings"),
             ]),
             html.Section(className="card section", children=[
                 html.H2("Hazard parameters: prior vs posterior"),
                 html.P("Logit-scale baseline and factor effects of each outcome's hazard: prior "
                        "(mean ± 90%) against posterior (mean, 90% interval). Little movement means "
                        "the data say little about that parameter.", className="muted"),
-                dcc.Graph(figure=figures.hazard_figure(forecast), config=GRAPH_CONFIG, id="model-hazard"),
+                dcc.Graph(figure=views.figure_of(forecast, figures.hazard_figure), config=GRAPH_CONFIG, id="model-hazard"),
             ]),
         ]),
     ]

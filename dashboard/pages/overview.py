@@ -4,8 +4,9 @@ The Refit button starts :func:`dashboard.services.fit_case` in a Dash background
 separate process of the app's DiskcacheManager) with a progress bar; the page stays usable.
 When the fit ends, :data:`dashboard.ids.FIT_RESULT` changes, the shell re-reads the run state
 and every page shows the new run. A failed fit leaves the previous run shown and explains why.
-When the case has no ok run and no fit is running, opening the Overview starts a first fit the
-same way (:func:`autofit_trigger`).
+When the case has no ok run, or records were made since the current one, and no fit is running,
+opening the Overview starts a fit the same way (:func:`autofit_trigger`); meanwhile a fast update
+(the current run reweighted by the new records, :mod:`dashboard.updates`) is shown, labelled.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import time
 from typing import Any, Callable
 
 import dash
+import flask
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids, services, views
+from dashboard import auth, figures, ids, panels_analysis, services, views
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Harbinger · Overview")
@@ -51,7 +53,9 @@ def layout(**_kwargs: Any) -> html.Div:
             ]),
         ]),
         html.Div(id=ids.OV_FIT_MESSAGE, role="status"),
-        html.Div(id=ids.OV_CONTENT),
+        html.Div(id=ids.OV_FAST_UPDATE, className="fast-update", role="status"),
+        html.Div(id=ids.OV_CONTENT, children=first_content()),
+        *panels_analysis.overview_sections(),  # "Why it moved" and alerts
         dcc.Store(id=ids.OV_AUTOFIT),
     ])
 
@@ -79,6 +83,19 @@ def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[lis
 )
 def render_overview(horizon: int | None, state: dict | None, case_id: str) -> list[Any]:
     """Outcome cards of the latest run at ``horizon``, or what to do when there is no run."""
+    return overview_content(horizon, case_id)
+
+
+def first_content() -> list[Any] | None:
+    """The cards at the first horizon, put into the page as it is served, so they show without
+    waiting for the chain of callbacks (run state, horizons, cards) that keeps them current.
+    ``None`` outside a request of an app made by :func:`dashboard.app.create_app`."""
+    case_id = flask.current_app.config.get("HARBINGER_CASE") if flask.has_app_context() else None
+    return overview_content(None, case_id) if case_id else None
+
+
+def overview_content(horizon: int | None, case_id: str) -> list[Any]:
+    """What :func:`render_overview` shows (a plain function, for the page layout too)."""
     store = views.get_store()
     runs = store.runs(case_id)
     latest = next((r for r in runs if r["status"] == "ok"), None)
@@ -134,9 +151,9 @@ def outcome_card(card: dict[str, Any], forecast: dict[str, Any], index: int) -> 
     else:
         body.append(html.P(card["change"], className="muted"))
     if not card["resolved"]:
-        body.append(dcc.Graph(figure=figures.horizon_figure(forecast, outcome_id=card["id"],
-                                                            color=figures.color_for(index),
-                                                            selected_horizon=card["horizon"]),
+        body.append(dcc.Graph(figure=views.figure_of(forecast, figures.horizon_figure, outcome_id=card["id"],
+                                                     color=figures.color_for(index),
+                                                     selected_horizon=card["horizon"]),
                               config=GRAPH_CONFIG, className="card-graph"))
     return html.Div(className="card outcome-card" + (" resolved" if card["resolved"] else ""),
                     id=f"outcome-{card['id']}", children=body,
@@ -154,15 +171,71 @@ def no_run_panel(running: list[str]) -> html.Div:
         html.H3("No forecast yet"), html.P(text)])
 
 
+# ---------------------------------------------------------------------------- fast update
+
+@dash.callback(
+    Output(ids.OV_FAST_UPDATE, "children"),
+    Input(ids.OV_HORIZON, "value"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"),
+)
+def render_fast_update(horizon: int | None, _state: Any, case_id: str) -> Any:
+    """Records made since the current run: its forecast reweighted by them, labelled as such."""
+    from dashboard.updates import fast_update
+
+    update = fast_update(views.get_store(), case_id)
+    return fast_update_panel(update, int(horizon or DEFAULT_HORIZONS[0]))
+
+
+def fast_update_panel(update: dict[str, Any] | None, horizon: int) -> Any:
+    """The fast-update panel for :func:`dashboard.updates.fast_update`'s result (None: nothing new)."""
+    if update is None:
+        return None
+    head = (f"Fast update: run {update['run_id']} reweighted by the {update['records']} record(s) made "
+            "since it (Pareto-smoothed importance sampling). A refit gives the full answer.")
+    if "error" in update:
+        return html.Div([html.Strong("No fast update: "), update["error"]], className="notice")
+    rows = []
+    for o in update["outcomes"]:
+        h = next((h for h in o["horizons"] if h["years"] == horizon), None)
+        text = "resolved" if o["resolved"] else (
+            f"{100 * h['p_mean']:.1f}% (90% interval {100 * h['p_05']:.1f}–{100 * h['p_95']:.1f}%)" if h else "—")
+        rows.append(html.Tr([html.Td(o["question"]), html.Td(text, className="num")]))
+    khat = f"k-hat {update['khat']:.2f}"
+    label = (html.Span(f"Reliable ({khat} ≤ 0.7)", className="diag-ok") if update["reliable"] else
+             html.Span(f"NOT RELIABLE ({khat} > 0.7): the new evidence is too far from the run's "
+                       "posterior for reweighting; only a refit counts.", className="label-alert"))
+    ignored = [html.Li(f"Observation {oid}: not used by the model ({why}).") for oid, why in update["ignored"]]
+    return html.Div(className="notice fast-update-panel", children=[
+        html.Strong(head), html.Div(label),
+        html.Table(className="table", children=[
+            html.Thead(html.Tr([html.Th("Outcome"), html.Th(f"P(by {horizon} y), fast update")])),
+            html.Tbody(rows)]),
+        html.Ul(ignored) if ignored else None,
+    ])
+
+
 # ---------------------------------------------------------------------------- fitting
 
 @dash.callback(Output(ids.OV_AUTOFIT, "data"), Input(ids.CASE, "data"))
 def autofit_trigger(case_id: str) -> float:
-    """Start a first fit on opening the Overview when the case has no ok run and none is running."""
+    """Start a fit on opening the Overview when none is running and the case has no ok run, or
+    records were made since the current one (see :func:`auto_refit`)."""
     store = views.get_store()
-    if services.current_run(store, case_id) is not None or store.runs(case_id, status="running"):
+    if store.runs(case_id, status="running"):
         raise PreventUpdate
-    return time.time()
+    run = services.current_run(store, case_id)
+    if run is None:
+        return time.time()
+    # Records made since the run: the fast update is shown at once and the refit starts behind it
+    # (HARBINGER_AUTO_REFIT=0 turns this off; Refit then starts it).
+    if auto_refit() and views.records_since(store.history(case_id), run) > 0:
+        return time.time()
+    raise PreventUpdate
+
+
+def auto_refit() -> bool:
+    import os
+
+    return os.environ.get("HARBINGER_AUTO_REFIT", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def resolve_fit_function() -> Callable[..., str] | None:
@@ -228,12 +301,36 @@ def _sentence(text: str) -> str:
     prevent_initial_call=True,
 )
 def request_fit(n_clicks: int | None, autofit: float | None, *, trigger: str | None = None) -> dict[str, Any]:
-    """Ask for a fit when Refit is pressed or the first-fit trigger fires (not on page display)."""
+    """Ask for a fit when Refit is pressed or the first-fit trigger fires (not on page display).
+
+    Only an editor may start a fit (:func:`dashboard.auth.require_editor`); for anyone else nothing
+    is requested, and :func:`refit_refusal` says why. The background callback itself is guarded
+    too (``auth.protect_output``), so a forged request cannot start a fit either.
+    """
     trigger = trigger or dash.ctx.triggered_id
+    if trigger in (ids.OV_REFIT, ids.OV_AUTOFIT) and auth.current_role() != "editor":
+        raise PreventUpdate
     if trigger == ids.OV_REFIT and n_clicks:
         return {"at": time.time(), "reason": "refit"}
     if trigger == ids.OV_AUTOFIT and autofit:
         return {"at": time.time(), "reason": "first fit"}
+    raise PreventUpdate
+
+
+@dash.callback(
+    Output(ids.OV_FIT_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.OV_REFIT, "n_clicks"),
+    prevent_initial_call=True,
+)
+def refit_refusal(n_clicks: int | None) -> Any:
+    """When someone who may not fit presses Refit: the editing check's message."""
+    if not n_clicks:
+        raise PreventUpdate
+    try:
+        auth.require_editor("start a fit")
+    except auth.NotAllowed as exc:
+        return html.Div([html.Strong("Not allowed: "), str(exc), " ", html.A("Log in", href="/login?next=/")],
+                        className="notice notice-alert not-allowed", role="alert", id="fit-result-text")
     raise PreventUpdate
 
 

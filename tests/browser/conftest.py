@@ -69,7 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     # small fits, for the Refit test once dashboard.services.fit_case exists
     env.update(HARBINGER_HOME=str(home), HARBINGER_USER="browser-tester", HARBINGER_DRAWS="100",
-               HARBINGER_TUNE="100", HARBINGER_CHAINS="1", PYTHONUNBUFFERED="1")
+               HARBINGER_TUNE="100", HARBINGER_CHAINS="1", PYTHONUNBUFFERED="1",
+               HARBINGER_AUTO_REFIT="0")
     done = _harbinger("init", env=env)
     assert done.returncode == 0, done.stderr
 
@@ -118,13 +119,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(chromium: Any) -> Any:
+    """The session's one Chromium (tests/conftest.py ``chromium``: one Playwright per process)."""
+    return chromium
 
 
 class ConsoleLog:
