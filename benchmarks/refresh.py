@@ -60,6 +60,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20101101)
     p.add_argument("--skip-pymc", action="store_true", help="leave out (a), plain pm.sample()")
     p.add_argument("--skip-scaling", action="store_true", help="leave out (d)")
+    p.add_argument("--only-scaling", action="store_true", help="run (d) alone")
     p.add_argument("--scaling-draws", type=int, default=500, help="draws and tuning steps for (d)")
     p.add_argument("--keep-compile-cache", action="store_true",
                    help="do not point PyTensor/numba caches at empty directories (cold is then warmer)")
@@ -70,6 +71,14 @@ def _args() -> argparse.Namespace:
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process's own address space, so
+    it starts afresh after exec (``ru_maxrss`` would carry the parent's peak into a child)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -290,6 +299,9 @@ def main() -> None:
         scaling_one(args.scaling_one, args.scaling_draws)
         return
     t0 = time.perf_counter()
+    if args.only_scaling:
+        print(json.dumps({"scaling": scaling(args), "total_s": round(time.perf_counter() - t0, 1)}))
+        return
     out = side_by_side(args)
     out["scaling"] = [] if args.skip_scaling else scaling(args)
     summary = {
