@@ -46,3 +46,19 @@ def shifted(forecast: dict[str, Any], delta: float) -> dict[str, Any]:
             for key in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95"):
                 h[key] = min(max(h[key] + delta, 0.0), 1.0)
     return out
+
+
+def plain(fn: Any) -> Any:
+    """The function under a Dash callback decorator."""
+    return getattr(fn, "__wrapped__", fn)
+
+
+def text_of(component: Any) -> str:
+    """All text inside a component tree (strings only, as the browser shows them)."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return " ".join(text_of(c) for c in component)
+    return text_of(getattr(component, "children", None))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.dashboard_support import plain  # noqa: F401  (re-exported for the scenario tests)
 
 FIT = {"draws": 150, "tune": 150, "chains": 2, "seed": 11, "sampler": "pymc"}
 CASE_ID = "synthetic"
@@ -107,7 +108,3 @@ def page_modules(case_id: str = CASE_ID) -> Any:
                            indicators=sys.modules["dashboard.pages.indicators"],
                            overview=sys.modules["dashboard.pages.overview"])
 
-
-def plain(fn: Any) -> Any:
-    """The function under a Dash callback decorator."""
-    return getattr(fn, "__wrapped__", fn)

@@ -20,23 +20,12 @@ import pytest
 from dash.exceptions import PreventUpdate
 
 from indicators.errors import BadInput
+from tests.dashboard_support import plain, text_of
 
 PASSWORD = "correct horse battery staple"
 LOCAL = "http://127.0.0.1:8050"
 
 
-def plain(fn: Any) -> Any:
-    return getattr(fn, "__wrapped__", fn)
-
-
-def text_of(component: Any) -> str:
-    if component is None:
-        return ""
-    if isinstance(component, (str, int, float)):
-        return str(component)
-    if isinstance(component, (list, tuple)):
-        return " ".join(text_of(c) for c in component)
-    return text_of(getattr(component, "children", None))
 
 
 # ---------------------------------------------------------------------------- accounts

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MINI_CASE, MINI_OBSERVATIONS
+from tests.dashboard_support import plain, text_of
 
 HEADER = "indicator,date,value,source\n"
 TOMORROW = (date.today() + timedelta(days=2)).isoformat()
@@ -283,18 +284,6 @@ def store(harbinger_home: Path, template: Path) -> Any:
     views.forget_stores()
 
 
-def plain(fn: Any) -> Any:
-    return getattr(fn, "__wrapped__", fn)
-
-
-def text_of(component: Any) -> str:
-    if component is None:
-        return ""
-    if isinstance(component, (str, int, float)):
-        return str(component)
-    if isinstance(component, (list, tuple)):
-        return " ".join(text_of(c) for c in component)
-    return text_of(getattr(component, "children", None))
 
 
 def check_cli_refusal(result: Any, *names: str) -> str:

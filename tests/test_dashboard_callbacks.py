@@ -15,25 +15,11 @@ from dash.exceptions import PreventUpdate
 from dashboard import app as shell
 from dashboard import ids, views
 from tests.conftest import MINI_HEADER
-from tests.dashboard_support import register_fake_run, sample_forecast, shifted
+from tests.dashboard_support import plain, register_fake_run, sample_forecast, shifted, text_of
 
 CASE = "northern_territories"
 
 
-def plain(fn: Any) -> Any:
-    """The function under a Dash callback decorator."""
-    return getattr(fn, "__wrapped__", fn)
-
-
-def text_of(component: Any) -> str:
-    """All text inside a component tree (strings only, as the browser shows them)."""
-    if component is None:
-        return ""
-    if isinstance(component, (str, int, float)):
-        return str(component)
-    if isinstance(component, (list, tuple)):
-        return " ".join(text_of(c) for c in component)
-    return text_of(getattr(component, "children", None))
 
 
 def find(component: Any, predicate) -> list[Any]:
