@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dashboard.cli_support import FORMAT_OPTION, Env, Failure, emit, parse_date_option, pass_env
+from dashboard.services import DEFAULT_SETTINGS
 
 
 def _progress_printer() -> Any:
@@ -31,9 +32,9 @@ def _progress_printer() -> Any:
 def register(main: click.Group) -> None:
     @main.command()
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Fit on what was recorded by this date (default: today).")
-    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help="Posterior draws per chain (default 1500).")
-    @click.option("--tune", type=click.IntRange(10, 100000), default=None, help="Warm-up draws per chain (default 1000).")
-    @click.option("--chains", type=click.IntRange(1, 16), default=None, help="Chains (default 2).")
+    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help=f"Posterior draws per chain (default {DEFAULT_SETTINGS['draws']}).")
+    @click.option("--tune", type=click.IntRange(10, 100000), default=None, help=f"Warm-up draws per chain (default {DEFAULT_SETTINGS['tune']}).")
+    @click.option("--chains", type=click.IntRange(1, 16), default=None, help=f"Chains (default {DEFAULT_SETTINGS['chains']}).")
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")
     @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None,
                   help="nutpie (default, fastest) or PyMC's own NUTS.")
