@@ -28,7 +28,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from indicators.case import Case
 from models.grid import Grid, to_date
@@ -56,8 +56,16 @@ def genuine_probability(reliability: str, credibility: int) -> float:
 
 
 def capacity(n: int, minimum: int = 16) -> int:
-    """The padded size for ``n`` rows: the next power of two, at least ``minimum``."""
-    return max(minimum, 1 << max(0, int(np.ceil(np.log2(max(n, 1))))))
+    """The padded size for ``n`` rows: the next power of two (at least ``minimum``) up to 256,
+    then the next of four even steps per doubling (320, 384, ..., 512, 640, 768, ...). Every
+    padded row costs the sampler as much as a real one, so large families waste at most a
+    quarter, yet keep room for a year or more of new rows before the shapes, and so the compiled
+    model, change."""
+    size = max(minimum, 1 << max(0, int(np.ceil(np.log2(max(n, 1))))))
+    if size <= 256:
+        return size
+    step = (1 << int(np.floor(np.log2(n)))) // 4
+    return int(np.ceil(n / step) * step)
 
 
 @dataclass
@@ -129,6 +137,7 @@ class Design:
         out: dict[str, np.ndarray] = {}
         for rows in self.families.values():
             out.update(rows.arrays())
+        out["count_log_y_factorial"] = special.gammaln(self.families["count"].y + 1.0)
         out["count_log_rate_centre"] = self.count_log_rate_centre
         out["ordinal_levels"] = self.ordinal_levels
         out["outcome_at_risk"] = self.outcome_at_risk

@@ -10,7 +10,9 @@ Statistical model (every case)::
     intercept[i]        = level[i] - sum_k loading[i, k] * mean over indicator i's record of factor_state[k]
                           (the prior is on level[i]: the indicator's typical value over its record)
     loading[i, k]       ~ HalfNormal(1) (sign fixed by the case: +/-), Normal(0, 1) when free,
-                          0 where the indicator does not load on the factor
+                          0 where the indicator does not load on the factor; a HalfNormal
+                          magnitude is sampled as |Normal(0, 1)| (the same prior, but the sampler
+                          reflects at zero instead of chasing log-magnitude down a long tail)
     count rows          ~ NegBinomial(mean = sum over covered cells of weight * exp(eta), alpha),
                           log alpha ~ Normal(log 20, 1) (a smooth scale, no funnel at Poisson)
     binary / continuous / proportion / ordinal rows: Bernoulli / Normal / Beta / ordered logistic
@@ -20,7 +22,8 @@ Statistical model (every case)::
     logit hazard[o, t]  = hazard_intercept[o] + sum_k hazard_effect[o, k] * factor_state[k, t]
     hazard_intercept[o] ~ Normal(logit(quarterly base rate), 1)
     hazard_effect[o, k] ~ HalfNormal(0.75) with the case's sign (raises/lowers), Normal(0, 0.75)
-                          when free, 0 when the outcome names no effect of that factor
+                          when free, 0 when the outcome names no effect of that factor (folded
+                          like the loadings)
     outcome             : Bernoulli per at-risk quarter; the event in its quarter if resolved
 
 The identification: factors have unit stationary variance (scale) and each has an anchor
@@ -36,7 +39,7 @@ import pytensor.tensor as pt
 from models.design import Design
 from models.likelihood import pytensor_ops, row_logliks
 
-MODEL_VERSION = "1.2.0"
+MODEL_VERSION = "1.3.0"
 
 PERSISTENCE_PRIOR = (18.0, 2.0)
 LOADING_SCALE = 1.0
@@ -88,7 +91,10 @@ def _signed_matrix(name: str, present: np.ndarray, sign: np.ndarray, scale: floa
     free = np.argwhere((present == 1) & (sign == 0))
     mat = pt.zeros(present.shape)
     if len(signed):
-        mag = pm.HalfNormal(f"{name}_magnitude", sigma=scale, shape=len(signed))
+        # |Normal(0, scale)| is HalfNormal(scale). Sampling the unfolded value lets the sampler
+        # pass through zero (a reflecting boundary) instead of chasing log(magnitude) down a long
+        # tail when the data allow a loading near zero.
+        mag = pt.abs(pm.Normal(f"{name}_unfolded", 0.0, scale, shape=len(signed)))
         mat = pt.set_subtensor(mat[signed[:, 0], signed[:, 1]], sign[signed[:, 0], signed[:, 1]] * mag)
     if len(free):
         val = pm.Normal(f"{name}_free", 0.0, scale, shape=len(free))
@@ -97,16 +103,22 @@ def _signed_matrix(name: str, present: np.ndarray, sign: np.ndarray, scale: floa
 
 
 def ar1_paths(persistence, innovation, n_cells: int):
-    """Stationary AR(1) paths with unit variance from standard-normal innovations, (K, T)."""
-    t = np.arange(n_cells)
-    lag = t[:, None] - t[None, :]
-    lower = (lag >= 0).astype("float64")
-    lag_c = np.maximum(lag, 0).astype("float64")
-    log_phi = pt.log(persistence)[:, None, None]
-    kernel = pt.exp(lag_c[None] * log_phi) * lower[None]  # (K, T, T)
-    scale = pt.sqrt(1.0 - persistence**2)[:, None] * np.r_[0.0, np.ones(n_cells - 1)][None, :]
-    scale = scale + np.r_[1.0, np.zeros(n_cells - 1)][None, :]
-    return (kernel * (innovation * scale)[:, None, :]).sum(axis=2)
+    """Stationary AR(1) paths with unit variance from standard-normal innovations, (K, T).
+
+    The recursion ``f[t] = phi * f[t-1] + b[t]`` is unrolled by doubling (a Hillis-Steele scan):
+    after the step with offset ``d``, ``b[t]`` holds the sum of ``phi^(t-s) * b[s]`` over the last
+    ``2d`` quarters, so ``ceil(log2(T))`` shifted multiply-adds give every path exactly, with a
+    gradient as cheap as the value (a dense ``(K, T, T)`` kernel costs four times as much).
+    """
+    n_factors = innovation.shape[0]
+    first = np.r_[1.0, np.zeros(n_cells - 1)][None, :]
+    scale = pt.sqrt(1.0 - persistence**2)[:, None] * (1.0 - first) + first
+    path = innovation * scale
+    phi_d, d = persistence[:, None], 1
+    while d < n_cells:
+        path = path + phi_d * pt.concatenate([pt.zeros((n_factors, d)), path[:, :-d]], axis=1)
+        phi_d, d = phi_d * phi_d, 2 * d
+    return path
 
 
 def coords(design: Design) -> dict[str, list[str]]:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from tests.dashboard_support import plain  # noqa: F401  (re-exported for the scenario tests)
 
-FIT = {"draws": 150, "tune": 150, "chains": 2, "seed": 11, "sampler": "pymc"}
+FIT = {"draws": 300, "tune": 300, "chains": 2, "seed": 11, "sampler": "pymc"}
 CASE_ID = "synthetic"
 
 

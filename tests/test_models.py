@@ -105,6 +105,70 @@ def test_model_builds_with_finite_logp_and_gradient(which: str) -> None:
     assert model.named_vars_to_dims["loading"] == ("indicator", "factor")
 
 
+def test_ar1_paths_follow_the_recursion_exactly() -> None:
+    """The doubling scan gives f[t] = phi f[t-1] + sqrt(1 - phi^2) z[t], with f[0] = z[0]."""
+    import pytensor.tensor as pt
+
+    from models.model import ar1_paths
+
+    rng = np.random.default_rng(4)
+    phi = np.array([0.3, 0.9, 0.995])
+    z = rng.normal(size=(3, 75))  # not a power of two, so the last doubling step is partial
+    expected = np.zeros_like(z)
+    expected[:, 0] = z[:, 0]
+    for t in range(1, z.shape[1]):
+        expected[:, t] = phi * expected[:, t - 1] + np.sqrt(1 - phi**2) * z[:, t]
+    got = ar1_paths(pt.as_tensor(phi), pt.as_tensor(z), z.shape[1]).eval()
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_signed_loadings_keep_their_halfnormal_prior() -> None:
+    """A signed loading is sampled unfolded, as |Normal(0, 1)|: the prior is still HalfNormal(1)."""
+    import pymc as pm
+    from scipy import stats
+
+    from models.model import build_model
+
+    case = synthetic_case(n_factors=2, n_indicators=6)
+    frame, _ = simulate_observations(case, as_of=date(2020, 6, 30), seed=3)
+    model = build_model(build_design(case, frame, as_of=date(2020, 6, 30)))
+    draws = pm.draw(model["loading"], draws=4000, random_seed=1)  # (draws, I, K)
+    signed = draws[:, 0, 0]  # ind_0 loads positive on factor_0
+    assert (signed >= 0).all()
+    assert stats.kstest(signed, stats.halfnorm(scale=1.0).cdf).pvalue > 0.01
+    assert (draws[:, 0, 1] == 0).all()  # no loading where the case names none
+
+
+def test_capacity_pads_large_families_by_at_most_a_quarter() -> None:
+    from models.design import capacity
+
+    assert [capacity(n) for n in (0, 1, 16, 17, 100, 256)] == [16, 16, 16, 32, 128, 256]
+    for n in range(257, 5000, 7):
+        assert n <= capacity(n) <= 1.25 * n + 1
+    assert capacity(685) == capacity(685 + 80) == 768  # a year of new rows fits the same shapes
+
+
+def test_diagnostics_judge_unrounded_r_hat() -> None:
+    """R-hat 1.012 fails the 1.01 check (a summary rounded to two decimals would show 1.01)."""
+    from models.fit import diagnostics
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(2, 2000))
+    for shift in np.linspace(0.0, 0.5, 101):
+        x = base + np.array([[0.0], [shift]])
+        rhat = float(az.rhat(x))
+        if 1.011 < rhat < 1.015:
+            break
+    else:
+        pytest.fail("no shift gave an R-hat between 1.011 and 1.015")
+    idata = az.from_dict(posterior={"persistence": x, "innovation": base[:, :, None]},
+                         sample_stats={"diverging": np.zeros((2, 2000), dtype=bool),
+                                       "energy": rng.normal(size=(2, 2000))})
+    diag = diagnostics(idata)
+    assert diag["max_rhat"] == pytest.approx(rhat, abs=1e-4)
+    assert not diag["ok"] and any("R-hat" in p for p in diag["problems"])
+
+
 def _fake_posterior(design, *, chains: int = 2, draws: int = 50, seed: int = 0) -> az.InferenceData:
     rng = np.random.default_rng(seed)
     K, T = len(design.factor_ids), design.grid.n_cells

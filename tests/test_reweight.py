@@ -196,12 +196,19 @@ def test_reweighted_forecast_api_on_a_saved_run(monkeypatch: pytest.MonkeyPatch)
         saved = json.load(fh)
     assert k0 == 0.0
     assert [h["p_mean"] for h in same[0]["horizons"]] == [h["p_mean"] for h in saved["outcomes"][0]["horizons"]]
-    report = [{"indicator": "ind_4", "date": as_of.isoformat(), "value": 2, "reliability": "A", "credibility": 1}]
-    moved, k = reweighted_forecast(case, idata, report, as_of, observations=frame)
-    assert k <= 0.7
-    assert moved[0]["horizons"][0]["p_mean"] > same[0]["horizons"][0]["p_mean"]  # ind_4 reflects factor_0
+    # ind_4 (ordinal: low, mid, high) reflects factor_0, which raises outcome_0. A "high" report
+    # must leave outcome_0 likelier than a "low" one (both reweight the same draws, so the
+    # comparison does not hang on how far one report moves a small fit's Monte Carlo mean).
+    def report(level: int) -> list[dict]:
+        return [{"indicator": "ind_4", "date": as_of.isoformat(), "value": level, "reliability": "A",
+                 "credibility": 1}]
+
+    moved, k = reweighted_forecast(case, idata, report(2), as_of, observations=frame)
+    lowered, k_low = reweighted_forecast(case, idata, report(0), as_of, observations=frame)
+    assert k <= 0.7 and k_low <= 0.7
+    assert moved[0]["horizons"][0]["p_mean"] > lowered[0]["horizons"][0]["p_mean"]
     with pytest.raises(ValueError, match="observations"):
-        reweighted_forecast(case, idata, report, as_of)
+        reweighted_forecast(case, idata, report(2), as_of)
     store.close()
 
 
