@@ -24,6 +24,8 @@ from models.likelihood import NUMPY, row_logliks
 from models.model import HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, quarterly_hazard
 
 PATHS_PER_DRAW = 16
+#: Draws behind each indicator's expected level, predictive bands and PIT (thinned evenly).
+INDICATOR_DRAWS = 2000
 FUTURE_CELLS_SHOWN = 4
 #: An observation is a surprise when it lies outside the central 95% of its leave-one-out
 #: posterior predictive: P(Y <= y) or P(Y >= y) below 2.5% (both tails count the value itself,
@@ -48,6 +50,17 @@ class Draws:
     @property
     def n(self) -> int:
         return self.persistence.shape[0]
+
+    def thinned(self, at_most: int) -> "Draws":
+        """At most ``at_most`` draws, evenly spaced through every chain (all of them if fewer)."""
+        if self.n <= at_most:
+            return self
+        keep = np.linspace(0, self.n - 1, at_most).round().astype(int)
+        params = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in self.params.items()}
+        return Draws(chains=self.chains, factor_state=self.factor_state[keep], persistence=self.persistence[keep],
+                     loading=self.loading[keep], intercept=self.intercept[keep],
+                     hazard_intercept=self.hazard_intercept[keep], hazard_effect=self.hazard_effect[keep],
+                     params=params)
 
     def eta(self) -> np.ndarray:
         """Linear predictor (D, T, I)."""
@@ -261,7 +274,12 @@ def loo_weights(design: Design, draws: Draws, eta: np.ndarray) -> dict[str, np.n
 
 
 def indicator_summaries(design: Design, draws: Draws, *, seed: int = 0) -> list[dict]:
-    """Per indicator: expected value per cell (through 4 quarters ahead) and its rows' predictive."""
+    """Per indicator: expected value per cell (through 4 quarters ahead) and its rows' predictive.
+
+    These are pictures and surprise flags, not the forecast: they use at most
+    ``INDICATOR_DRAWS`` evenly spaced draws, plenty for 90% bands and a PIT.
+    """
+    draws = draws.thinned(INDICATOR_DRAWS)
     rng = np.random.default_rng(seed + 1)
     grid = design.grid
     last = grid.as_of_cell + 1
