@@ -10,6 +10,7 @@ error comes from the effective sample size of the draws.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,11 +57,10 @@ class Draws:
         if self.n <= at_most:
             return self
         keep = np.linspace(0, self.n - 1, at_most).round().astype(int)
+        arrays = {f.name: getattr(self, f.name)[keep] for f in dataclasses.fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}
         params = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in self.params.items()}
-        return Draws(chains=self.chains, factor_state=self.factor_state[keep], persistence=self.persistence[keep],
-                     loading=self.loading[keep], intercept=self.intercept[keep],
-                     hazard_intercept=self.hazard_intercept[keep], hazard_effect=self.hazard_effect[keep],
-                     params=params)
+        return dataclasses.replace(self, params=params, **arrays)
 
     def eta(self) -> np.ndarray:
         """Linear predictor (D, T, I)."""

@@ -61,17 +61,14 @@ def level_mean(eta_rows: Any, weights: Any) -> Any:
 
 
 def count_loglik(ops: Ops, rate_rows: Any, weights: Any, y: Any, alpha: Any, *,
-                 log_alpha: Any = None, gammaln_alpha: Any = None, log_y_factorial: Any = None) -> Any:
+                 log_alpha: Any, gammaln_alpha: Any, log_y_factorial: Any) -> Any:
     """Negative binomial with mean from the covered cells and over-dispersion ``alpha``.
 
     ``rate_rows`` is ``exp(eta)`` gathered onto the rows' cells. The terms that depend on the
-    indicator or the data alone (``log alpha``, ``gammaln(alpha)``, ``log y!``) may be passed in
-    already computed, per indicator and per row, so the sampler does not repeat them per row.
+    indicator or the data alone (``log alpha``, ``gammaln(alpha)``, ``log y!``) come in already
+    computed, per indicator and per row, so the sampler does not repeat them per row.
     """
     mu = count_mean(ops, rate_rows, weights)
-    log_alpha = ops.log(alpha) if log_alpha is None else log_alpha
-    gammaln_alpha = ops.gammaln(alpha) if gammaln_alpha is None else gammaln_alpha
-    log_y_factorial = ops.gammaln(y + 1.0) if log_y_factorial is None else log_y_factorial
     log_alpha_mu = ops.log(alpha + mu)
     return (
         ops.gammaln(y + alpha) - gammaln_alpha - log_y_factorial
@@ -150,9 +147,12 @@ def row_logliks(ops: Ops, params: dict[str, Any], eta: Any, data: dict[str, Any]
             continue
         if fam == "count":
             alpha = params["count_alpha"]
+            # Design.data() carries log y! precomputed; rows built elsewhere (scenarios) may not
+            log_y_factorial = (data["count_log_y_factorial"] if "count_log_y_factorial" in data
+                               else ops.gammaln(y + 1.0))
             lp = count_loglik(ops, gather(ops.exp(eta)), weights, y, take(alpha, local),
                               log_alpha=take(ops.log(alpha), local), gammaln_alpha=take(ops.gammaln(alpha), local),
-                              log_y_factorial=data.get("count_log_y_factorial"))
+                              log_y_factorial=log_y_factorial)
         elif fam == "binary":
             lp = binary_loglik(ops, gather(eta), weights, y)
         elif fam == "continuous":
