@@ -18,6 +18,7 @@ from scipy import stats
 
 from models import backtest as bt
 from tests.backtest_support import sample_backtest, save_sample_backtest
+from tests.dashboard_support import text_of
 
 HARBINGER = str(Path(sys.executable).parent / "harbinger")
 
@@ -329,26 +330,16 @@ def backtest_page(cli):
     return sys.modules["dashboard.pages.backtest"]
 
 
-def _text(component: Any) -> str:
-    if component is None:
-        return ""
-    if isinstance(component, (str, int, float)):
-        return str(component)
-    if isinstance(component, (list, tuple)):
-        return " ".join(_text(c) for c in component)
-    return _text(getattr(component, "children", None))
-
-
 def test_page_without_a_backtest_says_how_to_run_one(backtest_page) -> None:
     render = getattr(backtest_page.render_backtest, "__wrapped__", backtest_page.render_backtest)
-    text = _text(render(None, "northern_territories"))
+    text = text_of(render(None, "northern_territories"))
     assert "No backtest yet" in text and "harbinger backtest" in text
 
 
 def test_page_shows_scores_targets_and_labels_failed_diagnostics(backtest_page, harbinger_home) -> None:
     save_sample_backtest(harbinger_home)
     render = getattr(backtest_page.render_backtest, "__wrapped__", backtest_page.render_backtest)
-    text = _text(render(None, "northern_territories"))
+    text = text_of(render(None, "northern_territories"))
     assert "Sampler diagnostics failed for origins 2021" in text
     assert "Met:" in text and "measured 0.800" in text
     assert "leader_summit" in text and "+0.41" in text  # skill vs persistence 1 - 1.3/2.2
