@@ -169,6 +169,28 @@ def test_diagnostics_judge_unrounded_r_hat() -> None:
     assert not diag["ok"] and any("R-hat" in p for p in diag["problems"])
 
 
+def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
+    """The default asks nutpie for the variance-based diagonal mass matrix (nutpie's own default
+    is gradient-based); the low-rank option carries its cutoff. Each option is set on the nutpie
+    settings object that ``nutpie.sample`` would build, so a renamed option fails here."""
+    from nutpie import _lib
+
+    from models.fit import FitSettings, _mass_matrix_options
+
+    default = _mass_matrix_options(FitSettings())
+    assert default == {"use_grad_based_mass_matrix": False}
+    low_rank = _mass_matrix_options(FitSettings(low_rank_mass_matrix=True, mass_matrix_eigval_cutoff=10.0))
+    assert low_rank == {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 10.0}
+    for options in (default, low_rank):
+        options = dict(options)
+        kind = _lib.PyNutsSettings.LowRank if options.pop("low_rank_modified_mass_matrix", False) \
+            else _lib.PyNutsSettings.Diag
+        nuts = kind(1)
+        for name, value in options.items():
+            setattr(nuts, name, value)
+            assert getattr(nuts, name) == value
+
+
 def _fake_posterior(design, *, chains: int = 2, draws: int = 50, seed: int = 0) -> az.InferenceData:
     rng = np.random.default_rng(seed)
     K, T = len(design.factor_ids), design.grid.n_cells
