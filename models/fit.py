@@ -45,7 +45,8 @@ class FitSettings:
     sampler: str = "nutpie"
     #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
-    #: variances. On the shipped case the variance estimate gave about twice the ESS per draw.
+    #: variances. On the shipped case the variance estimate gave about 1.7 times the ESS per
+    #: draw of the gradient-based one with a low-rank correction (benchmarks/refresh.py).
     #: 1500 tuning steps, not 1000: with 1000, one fit in 17 had a chain stuck for 200 draws in
     #: the Poisson-like tail of the China scrambles' dispersion (R-hat 1.047); with 1500 that
     #: seed passed, and 12 of 13 seeds met every check (the other: a parameter's ESS 170).
