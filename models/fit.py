@@ -45,12 +45,18 @@ class FitSettings:
     sampler: str = "nutpie"
     #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
-    #: variances. On the shipped case the variance estimate gave about 1.7 times the ESS per
-    #: draw of the gradient-based one with a low-rank correction (benchmarks/refresh.py).
-    #: 1500 tuning steps, not 1000: with 1000, one fit in 17 had a chain stuck for 200 draws in
-    #: the Poisson-like tail of the China scrambles' dispersion (R-hat 1.047); with 1500 that
-    #: seed passed, and 12 of 13 seeds met every check (the other: a parameter's ESS 170).
+    #: variances. On the shipped case the variance estimate (80-draw windows) gave 1.7 times the
+    #: ESS per draw of the gradient-based one with a low-rank correction (benchmarks/refresh.py).
+    #: 1500 tuning steps, not 1000: with 1000 (and 80-draw windows), one fit in 17 had a chain
+    #: stuck for 200 draws in the Poisson-like tail of the China scrambles' dispersion (R-hat
+    #: 1.047); with 1500 that seed passed. With 1500 + 1500 and 400-draw windows, 12 of 13 fits
+    #: (9 seeds as of 2026-11-30, 4 as of 2025-06-30) met every check; the other had R-hat 1.0103.
     grad_based_mass_matrix: bool = False
+    #: Tuning re-estimates the mass matrix from windows of this many draws (nutpie's default is
+    #: 80). Over seeds 1-8 and the default seed (1500 + 1500), windows of 400 gave a minimum ESS
+    #: per second over outcome probabilities and factor states of 79-122 (mean 93), against 37-84
+    #: (mean 66) with 80: a variance from 80 correlated draws is too noisy for 288 dimensions.
+    mass_matrix_window: int = 400
     #: nutpie's experimental low-rank correction of the mass matrix (gradient-based by design).
     low_rank_mass_matrix: bool = False
     #: With the low-rank correction: directions whose posterior variance is more than this factor
@@ -91,10 +97,12 @@ def compiled_for(design: Design, sampler: str) -> _Compiled:
 
 def _mass_matrix_options(settings: FitSettings) -> dict[str, Any]:
     """nutpie's mass-matrix arguments for ``settings``."""
+    windows = {"window_switch_freq": settings.mass_matrix_window,
+               "mass_matrix_switch_freq": settings.mass_matrix_window}
     if settings.low_rank_mass_matrix:
         return {"low_rank_modified_mass_matrix": True,
-                "mass_matrix_eigval_cutoff": settings.mass_matrix_eigval_cutoff}
-    return {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix}
+                "mass_matrix_eigval_cutoff": settings.mass_matrix_eigval_cutoff, **windows}
+    return {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix, **windows}
 
 
 def sample(design: Design, settings: FitSettings = FitSettings(), *,

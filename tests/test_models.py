@@ -171,16 +171,17 @@ def test_diagnostics_judge_unrounded_r_hat() -> None:
 
 def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
     """The default asks nutpie for the variance-based diagonal mass matrix (nutpie's own default
-    is gradient-based); the low-rank option carries its cutoff. Each option is set on the nutpie
+    is gradient-based) estimated over 400-draw windows; the low-rank option carries its cutoff. Each option is set on the nutpie
     settings object that ``nutpie.sample`` would build, so a renamed option fails here."""
     from nutpie import _lib
 
     from models.fit import FitSettings, _mass_matrix_options
 
+    windows = {"window_switch_freq": 400, "mass_matrix_switch_freq": 400}
     default = _mass_matrix_options(FitSettings())
-    assert default == {"use_grad_based_mass_matrix": False}
+    assert default == {"use_grad_based_mass_matrix": False, **windows}
     low_rank = _mass_matrix_options(FitSettings(low_rank_mass_matrix=True, mass_matrix_eigval_cutoff=10.0))
-    assert low_rank == {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 10.0}
+    assert low_rank == {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 10.0, **windows}
     for options in (default, low_rank):
         options = dict(options)
         kind = _lib.PyNutsSettings.LowRank if options.pop("low_rank_modified_mass_matrix", False) \
