@@ -56,6 +56,7 @@ class FitSettings:
     #: 80). Over seeds 1-8 and the default seed (1500 + 1500), windows of 400 gave a minimum ESS
     #: per second over outcome probabilities and factor states of 79-122 (mean 93), against 37-84
     #: (mean 66) with 80: a variance from 80 correlated draws is too noisy for 288 dimensions.
+    #: Short tuning phases get windows of a third of their length (at least 80).
     mass_matrix_window: int = 400
     #: nutpie's experimental low-rank correction of the mass matrix (gradient-based by design).
     low_rank_mass_matrix: bool = False
@@ -97,8 +98,10 @@ def compiled_for(design: Design, sampler: str) -> _Compiled:
 
 def _mass_matrix_options(settings: FitSettings) -> dict[str, Any]:
     """nutpie's mass-matrix arguments for ``settings``."""
-    windows = {"window_switch_freq": settings.mass_matrix_window,
-               "mass_matrix_switch_freq": settings.mass_matrix_window}
+    # A short tuning phase (tests, quick looks) would never reach the end of a long window: it
+    # gets windows of a third of its length, and never shorter than nutpie's 80 draws.
+    window = min(settings.mass_matrix_window, max(80, settings.tune // 3))
+    windows = {"window_switch_freq": window, "mass_matrix_switch_freq": window}
     if settings.low_rank_mass_matrix:
         return {"low_rank_modified_mass_matrix": True,
                 "mass_matrix_eigval_cutoff": settings.mass_matrix_eigval_cutoff, **windows}

@@ -171,8 +171,9 @@ def test_diagnostics_judge_unrounded_r_hat() -> None:
 
 def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
     """The default asks nutpie for the variance-based diagonal mass matrix (nutpie's own default
-    is gradient-based) estimated over 400-draw windows; the low-rank option carries its cutoff. Each option is set on the nutpie
-    settings object that ``nutpie.sample`` would build, so a renamed option fails here."""
+    is gradient-based) estimated over 400-draw windows, shorter when tuning is short; the low-rank
+    option carries its cutoff. Each option is set on the nutpie settings object that
+    ``nutpie.sample`` would build, so a renamed option fails here."""
     from nutpie import _lib
 
     from models.fit import FitSettings, _mass_matrix_options
@@ -182,6 +183,8 @@ def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
     assert default == {"use_grad_based_mass_matrix": False, **windows}
     low_rank = _mass_matrix_options(FitSettings(low_rank_mass_matrix=True, mass_matrix_eigval_cutoff=10.0))
     assert low_rank == {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 10.0, **windows}
+    assert _mass_matrix_options(FitSettings(tune=600))["window_switch_freq"] == 200
+    assert _mass_matrix_options(FitSettings(tune=100))["mass_matrix_switch_freq"] == 80
     for options in (default, low_rank):
         options = dict(options)
         kind = _lib.PyNutsSettings.LowRank if options.pop("low_rank_modified_mass_matrix", False) \
