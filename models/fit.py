@@ -39,6 +39,10 @@ MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_
 @dataclass(frozen=True)
 class FitSettings:
     draws: int = 1500
+    #: 1500 tuning steps, not 1000: with 1000 (and 80-draw windows), one fit in 17 had a chain
+    #: stuck for 200 draws in the Poisson-like tail of the China scrambles' dispersion (R-hat
+    #: 1.047); with 1500 that seed passed. With 1500 + 1500 and 400-draw windows, 12 of 13 fits
+    #: (9 seeds as of 2026-11-30, 4 as of 2025-06-30) met every check; the other had R-hat 1.0103.
     tune: int = 1500
     chains: int = 2
     seed: int = 20101101
@@ -47,10 +51,6 @@ class FitSettings:
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
     #: variances. On the shipped case the variance estimate (80-draw windows) gave 1.7 times the
     #: ESS per draw of the gradient-based one with a low-rank correction (benchmarks/refresh.py).
-    #: 1500 tuning steps, not 1000: with 1000 (and 80-draw windows), one fit in 17 had a chain
-    #: stuck for 200 draws in the Poisson-like tail of the China scrambles' dispersion (R-hat
-    #: 1.047); with 1500 that seed passed. With 1500 + 1500 and 400-draw windows, 12 of 13 fits
-    #: (9 seeds as of 2026-11-30, 4 as of 2025-06-30) met every check; the other had R-hat 1.0103.
     grad_based_mass_matrix: bool = False
     #: Tuning re-estimates the mass matrix from windows of this many draws (nutpie's default is
     #: 80). Over seeds 1-8 and the default seed (1500 + 1500), windows of 400 gave a minimum ESS
