@@ -33,9 +33,12 @@ Two kinds of rows, both evaluated with :func:`models.likelihood.row_logliks` on 
 Summaries per outcome and horizon have the ``forecast.json`` format (``p_mean``, quantiles,
 ``mcse``, ``ess``): a draw's probability is the weighted mean over its paths, the draw's weight the
 sum of its pairs' weights; quantiles are weighted quantiles over draws. ``mcse`` is the
-self-normalised importance-sampling standard error, inflated by the run's own MCMC inefficiency
-(``sqrt(D / ESS)`` of the unweighted probability); ``ess`` is the importance-sampling ESS times
-the same MCMC efficiency.
+Monte Carlo standard error of the self-normalised estimate from correlated draws
+(:func:`weighted_mcse`): to first order ``sum_i w_i (p_i - mean)`` is the mean of the chain series
+``u_i = D w_i (p_i - mean)``, so its error is ``sd(u) / sqrt(ESS(u))``, which carries both the
+weights' unevenness and the draws' autocorrelation as the weighted quantity sees it. ``ess`` is
+the number of independent draws that error is worth: the weighted variance of ``p`` over
+``mcse^2``. With uniform weights both reduce exactly to the run's own (``arviz.mcse``).
 """
 
 from __future__ import annotations
@@ -327,6 +330,14 @@ def psis(log_ratio: np.ndarray, *, reff: float = 1.0) -> tuple[np.ndarray, float
     return np.asarray(lw).reshape(log_ratio.shape), float(k)
 
 
+def weighted_mcse(u: np.ndarray, chains: int) -> float:
+    """Monte Carlo standard error of ``mean(u)`` for a series of draws ``u`` (chain after chain):
+    ``sd(u) / sqrt(ESS(u))``, the ESS from ``u``'s own autocorrelation within and across chains."""
+    if not np.any(u):
+        return 0.0
+    return float(np.ravel(az.mcse(np.asarray(u, dtype=float).reshape(chains, -1), method="mean"))[0])
+
+
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: list[float]) -> np.ndarray:
     """Quantiles of ``x`` under normalised weights ``w`` (mid-point rule on the weighted CDF)."""
     keep = w > 0
@@ -342,7 +353,7 @@ class Reweighted:
 
     ``outcomes`` has the ``forecast.json`` format; ``per_draw[(outcome_id, years)]`` holds each
     draw's probability ``p`` (weighted over its paths), the draw's weight ``w`` (sums to 1) and the
-    run's MCMC efficiency ``ESS / D`` for that quantity.
+    number of chains the draws come from (in order, chain after chain), for :func:`weighted_mcse`.
     ``ignored`` lists observation ids that carry no information for this design, with why.
     """
 
@@ -398,6 +409,7 @@ def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.nd
                 mcmc_ess = float(np.ravel(az.ess(base.reshape(draws.chains, -1)))[0])
                 eff = min(1.0, mcmc_ess / D) if np.isfinite(mcmc_ess) and mcmc_ess > 0 else 1.0
                 min_eff = min(min_eff, eff)
+                chains = draws.chains
                 if log_weights is None:
                     q = dict(zip(QUANTILES, np.quantile(p, list(QUANTILES.values()))))
                 else:
@@ -406,13 +418,14 @@ def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.nd
                     grid = p.reshape(draws.chains, -1)
                     mcse, ess = float(np.ravel(az.mcse(grid))[0]), mcmc_ess
                 else:
-                    mcse = float(np.sqrt((draw_w**2 * (p - mean) ** 2).sum() / eff))
-                    ess = is_ess * eff
+                    mcse = weighted_mcse(D * draw_w * (p - mean), chains)
+                    spread = float((draw_w * (p - mean) ** 2).sum())
+                    ess = spread / mcse**2 if mcse > 0 else float(D)
                 entry["horizons"].append({
                     "years": h, "p_mean": _r(mean), **{k: _r(v) for k, v in q.items()},
                     "mcse": _r(mcse, 5), "ess": _r(ess, 1),
                 })
-                per_draw[(outcome.id, h)] = (p, draw_w, eff)
+                per_draw[(outcome.id, h)] = (p, draw_w, chains)
         out.append(entry)
     return Reweighted(outcomes=out, khat=float(khat), ess=is_ess * min_eff, per_draw=per_draw,
                       log_weights=np.log(np.maximum(pair_w, 1e-300)), ignored=list(ignored or []))

@@ -49,6 +49,7 @@ from models.reweight import (
     extended_design,
     extended_paths,
     summarise,
+    weighted_mcse,
 )
 
 Z90 = 1.6449
@@ -143,12 +144,12 @@ def compare(baseline: Reweighted, scenario: Reweighted, *, method: str, common: 
             hs = scenario.horizon(*key)
             if hs is None:
                 continue
-            pb, wb, eff = baseline.per_draw[key]
+            pb, wb, chains = baseline.per_draw[key]
             ps, ws, _ = scenario.per_draw[key]
             diff = hs["p_mean"] - hb["p_mean"]
             if common:
                 mb, ms = float((wb * pb).sum()), float((ws * ps).sum())
-                se = float(np.sqrt(((ws * (ps - ms) - wb * (pb - mb)) ** 2).sum() / eff))
+                se = weighted_mcse(len(pb) * (ws * (ps - ms) - wb * (pb - mb)), chains)
             else:
                 se = float(np.hypot(hb["mcse"] or 0.0, hs["mcse"] or 0.0))
             rows.append({
