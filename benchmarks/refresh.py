@@ -13,9 +13,9 @@ On the shipped case (as of today, from a fresh temporary store) it measures:
     cold (first compile, PyTensor's compile cache pointed at an empty directory) and warm (the
     same model sampled again in this process);
 (b) Harbinger's fit path (``models.fit.sample`` with the default ``FitSettings``, i.e. nutpie
-    with a low-rank mass matrix), cold (model built and compiled) and warm (the compiled model
-    reused with new data: the warm fit is the refit after one new observation), plus the
-    forecast summaries a run computes;
+    with a diagonal mass matrix adapted from the draws' variances), cold (model built and
+    compiled) and warm (the compiled model reused with new data: the warm fit is the refit after
+    one new observation), plus the forecast summaries a run computes;
 (c) the fast update after one new observation: PSIS reweighting of (b)'s draws
     (``models.reweight.Conditioner``), its seconds, k-hat and its agreement with the warm refit
     (differences in Monte Carlo standard errors);
