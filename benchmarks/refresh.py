@@ -101,7 +101,7 @@ def _diag(design, idata) -> dict:
     from models.forecast import draws_of, outcome_forecasts
 
     _, prob = outcome_forecasts(design, draws_of(design, idata), seed=0)
-    d = diagnostics(idata, outcome_probability=prob)
+    d = diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1)
     return {k: d[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "min_bfmi", "ok", "problems")}
 
 

@@ -177,7 +177,7 @@ def forecast_origin(case: Case, fit_observations: pd.DataFrame, later_observatio
     prob = xr.DataArray(outcome_p[:, at_risk].reshape(draws.chains, -1, len(at_risk)),
                         dims=("chain", "draw", "outcome_horizon"),
                         coords={"outcome_horizon": [f"{case.outcomes[o].id}@1y" for o in at_risk]})
-    diag = diagnostics(idata, outcome_probability=prob)
+    diag = diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1)
     return OriginForecast(origin=origin, window_end=window_end, design=design, draws=draws,
                           history=history_rows(design), held_out=held, samples=samples, outcome_p=outcome_p,
                           diagnostics=diag, seconds=time.monotonic() - t0)

@@ -169,6 +169,36 @@ def test_diagnostics_judge_unrounded_r_hat() -> None:
     assert not diag["ok"] and any("R-hat" in p for p in diag["problems"])
 
 
+def test_diagnostics_judge_factor_states_through_the_as_of_quarter_not_innovations() -> None:
+    """Chains that disagree about a factor state in an observed quarter fail the run; the same
+    disagreement in a quarter after the as-of date (no data), or in one innovation, does not."""
+    from models.fit import diagnostics
+
+    rng = np.random.default_rng(1)
+    shape = (2, 1000)
+
+    def idata(states: np.ndarray, innovation: np.ndarray):
+        return az.from_dict(
+            posterior={"persistence": rng.normal(size=shape + (1,)), "factor_state": states, "innovation": innovation},
+            sample_stats={"diverging": np.zeros(shape, dtype=bool), "energy": rng.normal(size=shape)},
+            dims={"persistence": ["factor"], "factor_state": ["factor", "period"], "innovation": ["factor", "period"]})
+
+    def stuck_at(period: int) -> np.ndarray:
+        x = rng.normal(size=shape + (1, 8))
+        x[1, :, 0, period] += 0.5  # the second chain sits elsewhere in this quarter
+        return x
+
+    clean = rng.normal(size=shape + (1, 8))
+    observed = diagnostics(idata(stuck_at(3), clean), observed_periods=6)
+    assert not observed["ok"] and observed["max_rhat"] > 1.05
+    future = diagnostics(idata(stuck_at(7), clean), observed_periods=6)
+    assert future["ok"] and future["max_rhat"] < 1.01, future
+    innovation = diagnostics(idata(clean, stuck_at(3)), observed_periods=6)
+    assert innovation["ok"], innovation
+    everything = diagnostics(idata(stuck_at(7), clean))  # no as-of quarter given: every state counts
+    assert not everything["ok"]
+
+
 def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
     """The default asks nutpie for the variance-based diagonal mass matrix (nutpie's own default
     is gradient-based) estimated over 400-draw windows, shorter when tuning is short; the low-rank
