@@ -269,9 +269,13 @@ def records_since(history: pd.DataFrame, run: Mapping[str, Any] | None) -> int:
 
 
 def run_state(store: Any, case_id: str) -> dict[str, Any]:
-    """What the shell watches: latest ok run id, running fits, number of records."""
+    """What the shell watches: latest ok run id, running fits, number of records. A fit whose
+    process has died (killed, out of memory) is marked failed ('interrupted') here, so the page
+    stops showing it as running within one poll instead of at the next server start."""
     latest = services.current_run(store, case_id)
     running = store.runs(case_id, status="running")
+    if running and store.fail_stale_runs():
+        running = store.runs(case_id, status="running")
     return {"latest": latest["id"] if latest else None, "running": [r["id"] for r in running],
             "n_records": int(store.n_records(case_id))}
 

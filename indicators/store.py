@@ -220,6 +220,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host still runs. A zombie (exited, not yet reaped by its
+    parent, as a killed fit's process can be) counts as gone."""
     if pid == os.getpid():
         return True
     if os.name != "posix":  # no cheap, safe probe: assume alive rather than fail a live run
@@ -230,7 +232,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: the state letter follows the parenthesised command name
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 WRITERS_LOCK = 7274200

@@ -256,6 +256,28 @@ def test_poll_run_state_updates_only_on_change(nt_store):
     assert shell.poll_run_state(2, None, 0, CASE, state)["latest"] is not None
 
 
+def test_poll_run_state_fails_a_fit_whose_process_died(nt_store):
+    """A fit killed outside Harbinger's control (out of memory, SIGKILL) stops showing as running
+    at the next poll and is recorded as interrupted."""
+    import subprocess
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    run_id = nt_store.create_run(CASE, as_of=date(2025, 12, 15), case_hash="c" * 16, data_hash="d" * 16,
+                                 n_observations=174, model_version="m1", settings={"draws": 100, "seed": 1})
+    assert shell.poll_run_state(0, None, 0, CASE, None)["running"] == [run_id]  # this process: alive
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    with nt_store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id = :id"), {"pid": int(gone.stdout), "id": run_id})
+    state = shell.poll_run_state(1, None, 0, CASE, None)
+    assert state["running"] == []
+    run = nt_store.get_run(run_id)
+    assert (run["status"], run["error"]) == ("failed", "interrupted")
+    assert "Fit running" not in text_of(shell.render_run_bar(state, CASE))
+
+
 def test_run_bar_without_a_run(nt_store):
     assert "No forecast yet" in text_of(shell.render_run_bar(None, CASE))
 

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -370,6 +371,25 @@ def test_fail_stale_runs_marks_only_dead_processes(store: Store) -> None:
     assert store.get_run(dead)["error"] == "interrupted"  # type: ignore[index]
     assert store.get_run(alive)["status"] == "running"  # type: ignore[index]
     assert store.fail_stale_runs() == []
+
+
+def test_a_zombie_fit_process_counts_as_gone(store: Store) -> None:
+    """A fit's process that was killed but not yet reaped by its parent is a zombie: it still
+    answers ``kill(pid, 0)``, yet the fit is over."""
+    run = _new_run(store)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # exits at once; not waited for
+    try:
+        stat = Path(f"/proc/{child.pid}/stat")
+        deadline = time.monotonic() + 10
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.02)
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id = :id"), {"pid": child.pid, "id": run})
+        assert store.fail_stale_runs() == [run]
+        assert store.get_run(run)["error"] == "interrupted"  # type: ignore[index]
+    finally:
+        child.wait()
 
 
 def test_snapshot_covers_every_table(store: Store) -> None:
