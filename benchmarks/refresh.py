@@ -242,6 +242,8 @@ def side_by_side(args: argparse.Namespace) -> dict:
     print(f"  {'reweighting':<34} {fast_s:8.2f} s   k-hat {result.khat:.3f}   "
           f"max |fast - refit| = {max(z):.2f} MCSE ({sum(v <= 2 for v in z)}/{len(z)} within 2)")
     print(f"  largest difference: {worst}")
+    print("  (one pair of runs: a difference beyond 2 MCSE happens by chance; benchmarks/mcse.py measures how often "
+          "over many seeds)")
     out["fast_update"] = {"seconds": round(fast_s, 3), "khat": round(result.khat, 3),
                           "max_z_vs_refit": round(max(z), 2), "within_2_mcse": f"{sum(v <= 2 for v in z)}/{len(z)}"}
     out["recompiles_on_new_data"] = recompiles
