@@ -134,6 +134,11 @@ def _shipped(home: Path):
     return case, as_of, before, after, new_rows
 
 
+def _listening(fraction: float, message: str) -> None:
+    """A progress listener, as the dashboard and the command line attach one: the sampler's
+    progress is then read while it runs, and that reading is part of what a refresh costs."""
+
+
 def _line(label: str, seconds: float, ess: dict | None = None, diag: dict | None = None) -> None:
     text = f"  {label:<34} {seconds:8.1f} s"
     if ess:
@@ -191,7 +196,7 @@ def side_by_side(args: argparse.Namespace) -> dict:
 
     print("(b) Harbinger's fit path (models.fit.sample, default settings)")
     compiles0 = fit.COMPILE_COUNT["n"]
-    cold_s, idata = _timed(lambda: fit.sample(d0, settings))
+    cold_s, idata = _timed(lambda: fit.sample(d0, settings, progress=_listening))
     ess_cold = _min_ess(d0, idata)
     _line("cold (build + compile + sample)", cold_s, ess_cold, _diag(d0, idata))
     compiles1 = fit.COMPILE_COUNT["n"]
@@ -201,7 +206,7 @@ def side_by_side(args: argparse.Namespace) -> dict:
 
     def refit():
         t = time.perf_counter()
-        idata = fit.sample(d1, settings)
+        idata = fit.sample(d1, settings, progress=_listening)
         sampling_s.append(time.perf_counter() - t)
         forecast = summarise(d1, idata, identity(d1, "benchmark", settings, "refit"))
         return idata, forecast

@@ -225,6 +225,54 @@ def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
             assert getattr(nuts, name) == value
 
 
+def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seconds(monkeypatch) -> None:
+    """Reading nutpie's progress copies the trace so far on the sampling cores: without a
+    listener it is never read, with one at most every ``PROGRESS_EVERY_S`` seconds, and the
+    listener hears how many draws are done."""
+    import time
+    from types import SimpleNamespace
+
+    import nutpie
+
+    from models import fit
+
+    class Running:
+        """A stand-in for nutpie's background sampler that finishes after ``seconds``."""
+
+        def __init__(self, seconds: float) -> None:
+            self.until, self.reads = time.monotonic() + seconds, 0
+
+        @property
+        def is_finished(self) -> bool:
+            return time.monotonic() >= self.until
+
+        def inspect(self) -> az.InferenceData:
+            self.reads += 1
+            return az.from_dict(posterior={"x": np.zeros((2, 30))})
+
+        def wait(self) -> az.InferenceData:
+            return az.from_dict(posterior={"x": np.zeros((2, 100))})
+
+    model = SimpleNamespace(shared_data={}, with_data=lambda **_: "model with data")
+    monkeypatch.setattr(fit, "compiled_for", lambda design, sampler: SimpleNamespace(nutpie_model=model))
+    monkeypatch.setattr(fit, "PROGRESS_EVERY_S", 0.5)
+    design = SimpleNamespace(data=dict)
+    settings = fit.FitSettings(draws=100, tune=100)
+    runs: list[Running] = []
+
+    def start(*args, **kwargs):
+        runs.append(Running(1.6))
+        return runs[-1]
+
+    monkeypatch.setattr(nutpie, "sample", start)
+    fit.sample(design, settings)
+    assert runs[-1].reads == 0
+    heard: list[str] = []
+    fit.sample(design, settings, progress=lambda fraction, message: heard.append(message))
+    assert 1 <= runs[-1].reads <= 3
+    assert "sampling: 60 of 400 draws" in heard and heard[-1] == "sampling done"
+
+
 def _fake_posterior(design, *, chains: int = 2, draws: int = 50, seed: int = 0) -> az.InferenceData:
     rng = np.random.default_rng(seed)
     K, T = len(design.factor_ids), design.grid.n_cells
