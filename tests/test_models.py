@@ -225,6 +225,16 @@ def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
             assert getattr(nuts, name) == value
 
 
+def test_dashboard_fit_defaults_are_the_model_defaults() -> None:
+    """The dashboard keeps its own copy of the sampler defaults (so it starts without importing
+    the model room); the copy must say what ``FitSettings`` says."""
+    from dashboard.services import DEFAULT_SETTINGS
+    from models.fit import FitSettings
+
+    model = FitSettings().as_dict()
+    assert {key: model[key] for key in DEFAULT_SETTINGS} == DEFAULT_SETTINGS
+
+
 def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seconds(monkeypatch) -> None:
     """Reading nutpie's progress copies the trace so far on the sampling cores: without a
     listener it is never read, with one at most every ``PROGRESS_EVERY_S`` seconds, and the
