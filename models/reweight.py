@@ -409,7 +409,6 @@ def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.nd
                 mcmc_ess = float(np.ravel(az.ess(base.reshape(draws.chains, -1)))[0])
                 eff = min(1.0, mcmc_ess / D) if np.isfinite(mcmc_ess) and mcmc_ess > 0 else 1.0
                 min_eff = min(min_eff, eff)
-                chains = draws.chains
                 if log_weights is None:
                     q = dict(zip(QUANTILES, np.quantile(p, list(QUANTILES.values()))))
                 else:
@@ -418,14 +417,14 @@ def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.nd
                     grid = p.reshape(draws.chains, -1)
                     mcse, ess = float(np.ravel(az.mcse(grid))[0]), mcmc_ess
                 else:
-                    mcse = weighted_mcse(D * draw_w * (p - mean), chains)
+                    mcse = weighted_mcse(D * draw_w * (p - mean), draws.chains)
                     spread = float((draw_w * (p - mean) ** 2).sum())
                     ess = spread / mcse**2 if mcse > 0 else float(D)
                 entry["horizons"].append({
                     "years": h, "p_mean": _r(mean), **{k: _r(v) for k, v in q.items()},
                     "mcse": _r(mcse, 5), "ess": _r(ess, 1),
                 })
-                per_draw[(outcome.id, h)] = (p, draw_w, chains)
+                per_draw[(outcome.id, h)] = (p, draw_w, draws.chains)
         out.append(entry)
     return Reweighted(outcomes=out, khat=float(khat), ess=is_ess * min_eff, per_draw=per_draw,
                       log_weights=np.log(np.maximum(pair_w, 1e-300)), ignored=list(ignored or []))
