@@ -17,8 +17,8 @@ from typing import Any, Callable
 import arviz as az
 import numpy as np
 import pymc as pm
-import xarray as xr
 
+from models import convergence
 from models.design import Design
 from models.model import build_model
 
@@ -199,6 +199,27 @@ def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = No
         return _diagnostics(idata, outcome_probability, observed_periods)
 
 
+def _quantities(arrays: Any) -> np.ndarray:
+    """Draws of every entry of ``arrays`` (each with chain and draw dimensions) as
+    ``(quantity, chain, draw)``."""
+    blocks = []
+    for array in arrays:
+        values = array.transpose("chain", "draw", ...).values
+        blocks.append(np.moveaxis(values.reshape(values.shape[0], values.shape[1], -1), 2, 0))
+    return np.concatenate(blocks, axis=0)
+
+
+def _max(values: np.ndarray) -> float:
+    """The largest value, NaNs skipped (as pandas does); NaN if there is none."""
+    values = values[~np.isnan(values)]
+    return float(values.max()) if values.size else float("nan")
+
+
+def _min(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.min()) if values.size else float("nan")
+
+
 def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
                  observed_periods: int | None) -> dict[str, Any]:
     post = idata.posterior
@@ -206,19 +227,21 @@ def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
     monitored = post[names]
     if "factor_state" in post:
         monitored = monitored.assign(factor_state=post["factor_state"].isel(period=slice(0, observed_periods)))
-    # Entries fixed at zero (absent loadings) have no spread: they carry no information.
-    params = az.summary(monitored, kind="diagnostics", round_to="none").dropna(subset=["r_hat"])
-    max_rhat = float(params["r_hat"].max())
-    min_param_ess = float(min(params["ess_bulk"].min(), params["ess_tail"].min()))
+    params = convergence.summary(_quantities(monitored.data_vars.values()))
+    # Entries fixed at zero (absent loadings) have no spread (R-hat NaN): they carry no information.
+    spread = ~np.isnan(params["r_hat"])
+    params = {name: values[spread] for name, values in params.items()}
+    max_rhat = _max(params["r_hat"])
+    min_param_ess = min(_min(params["ess_bulk"]), _min(params["ess_tail"]))
     param_ess_min = ESS_PER_CHAIN_MIN * post.sizes["chain"]
     if outcome_probability is not None and outcome_probability.sizes.get("outcome_horizon", 0):
-        probs = az.summary(xr.Dataset({"p": outcome_probability}), kind="diagnostics", round_to="none")
-        max_rhat = max(max_rhat, float(probs["r_hat"].max()))
-        min_bulk = float(probs["ess_bulk"].min())
-        min_tail = float(probs["ess_tail"].min())
+        probs = convergence.summary(_quantities([outcome_probability]))
+        max_rhat = max(max_rhat, _max(probs["r_hat"]))
+        min_bulk = _min(probs["ess_bulk"])
+        min_tail = _min(probs["ess_tail"])
     else:
-        min_bulk = float(params["ess_bulk"].min())
-        min_tail = float(params["ess_tail"].min())
+        min_bulk = _min(params["ess_bulk"])
+        min_tail = _min(params["ess_tail"])
     stats = idata.sample_stats
     div_name = "diverging" if "diverging" in stats else None
     divergences = int(stats[div_name].sum()) if div_name else 0
