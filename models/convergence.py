@@ -93,11 +93,6 @@ def ess(draws: np.ndarray) -> np.ndarray:
     return out
 
 
-def ess_bulk(draws: np.ndarray, *, z_split: np.ndarray | None = None) -> np.ndarray:
-    """ESS of the rank-normalised split chains: how well the bulk of the distribution is explored."""
-    return ess(z_scale(split_chains(draws)) if z_split is None else z_split)
-
-
 def ess_tail(draws: np.ndarray) -> np.ndarray:
     """The smaller ESS of the indicators of falling below the 5% and the 95% quantiles."""
     flat = draws.reshape(draws.shape[0], -1)
@@ -119,7 +114,8 @@ def summary(draws: np.ndarray) -> dict[str, np.ndarray]:
         z_split = z_scale(split_chains(clean))
         out = {
             "r_hat": rhat(clean, z_split=z_split) if n_chains >= 2 else np.full(n_quantities, np.nan),
-            "ess_bulk": ess_bulk(clean, z_split=z_split),
+            # bulk ESS: the ESS of the rank-normalised split chains
+            "ess_bulk": ess(z_split),
             "ess_tail": ess_tail(clean),
         }
     for values in out.values():

@@ -209,15 +209,10 @@ def _quantities(arrays: Any) -> np.ndarray:
     return np.concatenate(blocks, axis=0)
 
 
-def _max(values: np.ndarray) -> float:
-    """The largest value, NaNs skipped (as pandas does); NaN if there is none."""
+def _extreme(pick: Callable[[np.ndarray], Any], values: np.ndarray) -> float:
+    """``pick`` (``np.max`` or ``np.min``) of the values, NaNs skipped as pandas does; NaN if none."""
     values = values[~np.isnan(values)]
-    return float(values.max()) if values.size else float("nan")
-
-
-def _min(values: np.ndarray) -> float:
-    values = values[~np.isnan(values)]
-    return float(values.min()) if values.size else float("nan")
+    return float(pick(values)) if values.size else float("nan")
 
 
 def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
@@ -231,17 +226,17 @@ def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
     # Entries fixed at zero (absent loadings) have no spread (R-hat NaN): they carry no information.
     spread = ~np.isnan(params["r_hat"])
     params = {name: values[spread] for name, values in params.items()}
-    max_rhat = _max(params["r_hat"])
-    min_param_ess = min(_min(params["ess_bulk"]), _min(params["ess_tail"]))
+    max_rhat = _extreme(np.max, params["r_hat"])
+    min_param_ess = min(_extreme(np.min, params["ess_bulk"]), _extreme(np.min, params["ess_tail"]))
     param_ess_min = ESS_PER_CHAIN_MIN * post.sizes["chain"]
     if outcome_probability is not None and outcome_probability.sizes.get("outcome_horizon", 0):
         probs = convergence.summary(_quantities([outcome_probability]))
-        max_rhat = max(max_rhat, _max(probs["r_hat"]))
-        min_bulk = _min(probs["ess_bulk"])
-        min_tail = _min(probs["ess_tail"])
+        max_rhat = max(max_rhat, _extreme(np.max, probs["r_hat"]))
+        min_bulk = _extreme(np.min, probs["ess_bulk"])
+        min_tail = _extreme(np.min, probs["ess_tail"])
     else:
-        min_bulk = _min(params["ess_bulk"])
-        min_tail = _min(params["ess_tail"])
+        min_bulk = _extreme(np.min, params["ess_bulk"])
+        min_tail = _extreme(np.min, params["ess_tail"])
     stats = idata.sample_stats
     div_name = "diverging" if "diverging" in stats else None
     divergences = int(stats[div_name].sum()) if div_name else 0
