@@ -3,7 +3,8 @@
 Two samplers: ``nutpie`` (the default: NUTS in compiled numba code, several times the effective
 samples per second of PyMC's own sampler on this model; its compile is slow, so the compiled
 model is kept per process and reused with new data) and ``pymc`` (``pm.sample``; PyTensor's C
-compile is cached on disk, so a one-off process starts sooner). Both run the same PyMC model.
+compile is cached on disk, so a one-off process starts sooner). Both run the same PyMC model;
+nutpie evaluates its log density with the fused kernel of :mod:`models.density` by default.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
-from models import convergence
+from models import convergence, density
 from models.design import Design
 from models.model import build_model
 
@@ -71,6 +72,11 @@ class FitSettings:
     #: With the low-rank correction: directions whose posterior variance is more than this factor
     #: from the diagonal estimate are corrected (nutpie's default is 100).
     mass_matrix_eigval_cutoff: float = 10.0
+    #: nutpie's log density and gradient: "fused" (the hand-written kernel of
+    #: :mod:`models.density`, about 0.06 ms per evaluation on the shipped case) or "pytensor" (the
+    #: function PyTensor generates from the PyMC graph, about 0.2 ms). The PyMC sampler always
+    #: evaluates the PyMC graph.
+    density: str = "fused"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,11 +88,12 @@ class _Compiled:
     def __init__(self, design: Design, sampler: str):
         self.model = build_model(design)
         self.sampler = sampler
-        self.nutpie_model = None
+        self.nutpie_models: dict[str, Any] = {}
         if sampler == "nutpie":
             import nutpie
 
-            self.nutpie_model = nutpie.compile_pymc_model(self.model)
+            generated = nutpie.compile_pymc_model(self.model)
+            self.nutpie_models = {"pytensor": generated, "fused": density.fuse(generated, design, self.model)}
 
 
 _CACHE: dict[tuple, _Compiled] = {}
@@ -128,8 +135,11 @@ def sample(design: Design, settings: FitSettings = FitSettings(), *,
     if settings.sampler == "nutpie":
         import nutpie
 
-        known = compiled.nutpie_model.shared_data
-        nm = compiled.nutpie_model.with_data(**{k: v for k, v in data.items() if k in known})
+        if settings.density not in compiled.nutpie_models:
+            raise ValueError(f"unknown density {settings.density!r}: use one of {sorted(compiled.nutpie_models)}")
+        compiled_model = compiled.nutpie_models[settings.density]
+        known = compiled_model.shared_data
+        nm = compiled_model.with_data(**{k: v for k, v in data.items() if k in known})
         report(0.02, "sampling")
         sampler = nutpie.sample(nm, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                                 cores=min(settings.chains, 2), seed=settings.seed, progress_bar=False,

@@ -1,0 +1,122 @@
+"""The fused log density (models.density) is the PyMC model's, value and gradient."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+from scipy import special
+
+from indicators.case import Case, load_case, shipped_case_path
+from models import density
+from models.design import build_design
+from models.model import build_model
+from models.simulate import simulate_observations, synthetic_case
+from tests.test_models import shipped_frame
+
+
+def _shipped_design():
+    return build_design(load_case(shipped_case_path()).case, shipped_frame(), as_of=date(2025, 12, 31))
+
+
+def _all_families_design():
+    """Every indicator family, signed and free loadings, raising, lowering and free effects."""
+    spec = synthetic_case(n_factors=2, n_indicators=7).model_dump()
+    spec["indicators"][2]["loadings"] = {"factor_0": "free", "factor_1": "negative"}  # continuous
+    spec["indicators"][5]["loadings"] = {"factor_1": "free"}  # proportion
+    spec["outcomes"][0]["effects"] = {"factor_0": "raises", "factor_1": "lowers"}
+    spec["outcomes"][1]["effects"] = {"factor_0": "free"}
+    case = Case.model_validate(spec)
+    frame, _ = simulate_observations(case, as_of=date(2019, 12, 31), seed=4)
+    return build_design(case, frame, as_of=date(2019, 12, 31))
+
+
+def _points(model, n: int, seed: int):
+    """Random unconstrained points around the initial point, as nutpie's flat vectors and as PyMC's
+    dicts."""
+    start = model.initial_point()
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        flat = np.concatenate([start[name].ravel() for name in names])
+        flat = flat + rng.normal(0.0, 0.7, flat.size)
+        point, at = {}, 0
+        for name in names:
+            size = start[name].size
+            point[name] = flat[at:at + size].reshape(start[name].shape)
+            at += size
+        yield flat, point
+
+
+@pytest.mark.parametrize("which", ["shipped", "all_families"])
+def test_fused_density_equals_the_pymc_model(which: str) -> None:
+    design = _shipped_design() if which == "shipped" else _all_families_design()
+    model = build_model(design)
+    if which == "all_families":
+        assert set(density.VALUE_VARIABLES) - {model.rvs_to_values[rv].name for rv in model.free_RVs} == set()
+    arguments = density.kernel_arguments(design, model)
+    pymc_logp, pymc_grad = model.compile_logp(), model.compile_dlogp()
+    values, references = [], []
+    for flat, point in _points(model, 4, seed=11):
+        grad = np.empty_like(flat)
+        values.append(density.logp_and_grad(flat, grad, *arguments))
+        references.append(float(pymc_logp(point)))
+        expected = pymc_grad(point)
+        # PyTensor's digamma is good to about 1e-10 (SciPy's agrees with the kernel's to 1e-15)
+        np.testing.assert_allclose(grad, expected, rtol=1e-7, atol=1e-7)
+        assert np.abs(expected).max() > 1.0  # the points are not all at a mode
+    # PyMC's Beta normalising constant differs from SciPy's log-beta by about 1.4e-6 per factor:
+    # a constant, so the log densities agree to that and their differences to rounding.
+    np.testing.assert_allclose(values, references, atol=1e-5 * len(design.factor_ids), rtol=0)
+    np.testing.assert_allclose(np.diff(values), np.diff(references), atol=1e-8, rtol=0)
+    assert np.ptp(values) > 1.0
+
+
+def test_fused_density_follows_new_data_without_a_new_kernel() -> None:
+    """With another observation the same kernel, given the new arrays, still equals PyMC's."""
+    design = _shipped_design()
+    model = build_model(design)
+    frame = shipped_frame()
+    extra = frame[frame.indicator == "leader_summit"].iloc[[0]].assign(id=10**6, date=np.datetime64("2025-11-01"),
+                                                                      end=np.datetime64("2025-11-01"), value=2.0)
+    after = build_design(design.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
+    assert after.shape_key() == design.shape_key()
+    flat, point = next(_points(model, 1, seed=3))
+    grad = np.empty_like(flat)
+    before_logp = density.logp_and_grad(flat, grad, *density.kernel_arguments(design, model))
+    after_logp = density.logp_and_grad(flat, grad, *density.kernel_arguments(after, model, after.data()))
+    with model:
+        pm.set_data(after.data())
+    np.testing.assert_allclose(grad, model.compile_dlogp()(point), rtol=1e-7, atol=1e-7)
+    assert abs(after_logp - float(model.compile_logp()(point))) < 1e-4
+    assert after_logp != before_logp
+
+
+@pytest.mark.parametrize("x", [0.05, 0.5, 1.0, 3.7, 9.99, 10.0, 25.3, 851.0, 1e6])
+def test_digamma_matches_scipy(x: float) -> None:
+    assert density.digamma(x) == pytest.approx(special.digamma(x), rel=1e-14, abs=1e-14)
+
+
+def test_fused_density_stays_finite_as_persistence_nears_one() -> None:
+    """Far out on the persistence's log-odds (u = 40: phi rounds to 1), a trajectory of the sampler
+    still gets a finite density and gradient, and the gradient is continuous with nearby points:
+    1 - phi^2 is taken as (1 - phi)(1 + phi), never as a difference that rounds to zero."""
+    design = _shipped_design()
+    model = build_model(design)
+    arguments = density.kernel_arguments(design, model)
+    flat, _ = next(_points(model, 1, seed=5))
+    at = int(density.structure(design, model).offsets[density.PERSISTENCE])
+    grads = []
+    for u in (20.0, 40.0, 60.0):
+        x = flat.copy()
+        x[at] = u
+        grad = np.empty_like(x)
+        logp = density.logp_and_grad(x, grad, *arguments)
+        assert np.isfinite(logp) and np.isfinite(grad).all()
+        grads.append(grad[at])
+    # d logp / du tends to the prior's -b = -2 plus a vanishing data term
+    assert grads[2] == pytest.approx(-2.0, abs=1e-6)
+    assert abs(grads[1] + 2.0) < abs(grads[0] + 2.0) + 1e-6
