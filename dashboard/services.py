@@ -21,7 +21,7 @@ from indicators.errors import BadInput
 Progress = Callable[[float, str], None]
 
 #: Fit settings, overridable by the environment (e.g. for quick demonstrations and tests).
-DEFAULT_SETTINGS = {"draws": 1500, "tune": 1500, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
+DEFAULT_SETTINGS = {"draws": 2500, "tune": 2000, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
 
 
 class FitFailed(RuntimeError):
