@@ -13,9 +13,11 @@ On the shipped case (as of today, from a fresh temporary store) it measures:
     cold (first compile, PyTensor's compile cache pointed at an empty directory) and warm (the
     same model sampled again in this process);
 (b) Harbinger's fit path (``models.fit.sample`` with the default ``FitSettings``, i.e. nutpie
-    with a diagonal mass matrix adapted from the draws' variances), cold (model built and
-    compiled) and warm (the compiled model reused with new data: the warm fit is the refit after
-    one new observation), plus the forecast summaries a run computes;
+    with the fused log density of ``models.density`` and a diagonal mass matrix adapted from the
+    draws' variances), cold (model built and compiled) and warm (the compiled model reused with
+    new data: the warm fit is the refit after one new observation), plus the forecast summaries a
+    run computes; then the same refit sampled with PyTensor's generated log density instead, and
+    the microseconds of one log density and gradient evaluation of each;
 (c) the fast update after one new observation: PSIS reweighting of (b)'s draws
     (``models.reweight.Conditioner``), its seconds, k-hat and its agreement with the warm refit
     (differences in Monte Carlo standard errors);
@@ -29,6 +31,7 @@ the as-of quarter) divided by wall seconds. The last line printed is one JSON ob
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -39,6 +42,8 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALING = {
@@ -103,6 +108,33 @@ def _diag(design, idata) -> dict:
     _, prob = outcome_forecasts(design, draws_of(design, idata), seed=0)
     d = diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1)
     return {k: d[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "min_bfmi", "ok", "problems")}
+
+
+def _evaluation_us(nutpie_models: dict, design) -> dict[str, float]:
+    """Microseconds per log density and gradient evaluation of each of nutpie's compiled models:
+    the compiled C callback nutpie calls, timed from here at the same point (median of 5 batches
+    of 2000 calls; a ctypes call adds about a microsecond to each)."""
+    import ctypes
+
+    out = {}
+    for name, compiled in nutpie_models.items():
+        model = compiled.with_data(**{k: v for k, v in design.data().items() if k in compiled.shared_data})
+        x = np.ascontiguousarray(model.initial_point_func(1), dtype=np.float64)
+        grad, logp = np.empty_like(x), np.empty(1)
+        as_double = ctypes.POINTER(ctypes.c_double)
+        call = model.compiled_logp_func.ctypes
+        args = (x.size, x.ctypes.data_as(as_double), grad.ctypes.data_as(as_double), logp.ctypes.data_as(as_double),
+                ctypes.c_void_p(model.user_data.ctypes.data))
+        if call(*args) != 0:
+            raise RuntimeError(f"the {name} log density failed at the initial point")
+        batches = []
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(2000):
+                call(*args)
+            batches.append((time.perf_counter() - t) / 2000)
+        out[name] = 1e6 * statistics.median(batches)
+    return out
 
 
 def _timed(fn, repeats: int = 1):
@@ -226,6 +258,19 @@ def side_by_side(args: argparse.Namespace) -> dict:
                         "cold_ess_per_s": round(ess_cold["min"] / cold_s, 2),
                         "diagnostics": {k: diag_b[k] for k in ("max_rhat", "min_ess_bulk", "divergences",
                                                                "min_bfmi", "ok", "problems")}}
+
+    print("  the same refit, sampling only, with PyTensor's generated log density instead of the fused kernel")
+    generated = dataclasses.replace(settings, density="pytensor")
+    gen_s, idata_g = _timed(lambda: fit.sample(d1, generated, progress=_listening), args.repeats)
+    ess_g = _min_ess(d1, idata_g)
+    _line("warm refit sampling, generated density", gen_s, ess_g, _diag(d1, idata_g))
+    per_eval = _evaluation_us(fit.compiled_for(d1, "nutpie").nutpie_models, d1)
+    print(f"  one log density and gradient: fused {per_eval['fused']:.1f} us, generated {per_eval['pytensor']:.1f} us "
+          f"({per_eval['pytensor'] / per_eval['fused']:.2f}x)")
+    out["harbinger"]["generated_density"] = {"warm_sampling_s": round(gen_s, 1), "min_ess": round(ess_g["min"]),
+                                             "sampling_ess_per_s": round(ess_g["min"] / gen_s, 2),
+                                             "ok": _diag(d1, idata_g)["ok"]}
+    out["harbinger"]["evaluation_us"] = {k: round(v, 1) for k, v in per_eval.items()}
 
     print("(c) fast update: PSIS reweighting of the cold run's draws by the new observation")
     from models.forecast import draws_of

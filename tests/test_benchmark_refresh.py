@@ -30,3 +30,7 @@ def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> N
     assert 0 < summary["fast_update_s"] and summary["fast_update_khat"] is not None
     assert any(line.startswith("(a) plain pm.sample()") for line in lines)
     assert any(line.startswith("(c) fast update") for line in lines)
+    # the fused density against PyTensor's generated one, per evaluation and per refit
+    evaluation = summary["harbinger"]["evaluation_us"]
+    assert set(evaluation) == {"fused", "pytensor"} and min(evaluation.values()) > 0
+    assert summary["harbinger"]["generated_density"]["warm_sampling_s"] > 0
