@@ -26,8 +26,10 @@ import pymc as pm
 
 from models.design import FAMILIES, Design
 from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS
-from models.model import (DISPERSION_LOG_SD, HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, LOADING_SCALE,
-                          PERSISTENCE_PRIOR, effect_structure, loading_structure, quarterly_hazard)
+from models.model import (CONTINUOUS_SIGMA_SCALE, DISPERSION_LOG_MEAN, DISPERSION_LOG_SD, FAMILY_INTERCEPT_SD,
+                          HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, LOADING_SCALE, ORDINAL_FIRST_CUT_SCALE,
+                          ORDINAL_GAP_SCALE, PERSISTENCE_PRIOR, PROPORTION_KAPPA_PRIOR, effect_structure,
+                          loading_structure, quarterly_hazard)
 
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = (
@@ -46,9 +48,9 @@ ROW_FIELDS = ("indicator", "local", "cells", "weights", "y", "log_w", "log_1mw",
 OTHER_DATA = ("count_log_y_factorial", "count_log_rate_centre", "ordinal_levels", "outcome_at_risk",
               "outcome_event", "centring_weight")
 
-#: Priors' constants (the family intercepts' sds are those of ``models.model.build_model``).
-BINARY_INTERCEPT_SD, CONTINUOUS_INTERCEPT_SD, PROPORTION_INTERCEPT_SD = 1.5, 1.0, 1.5
-KAPPA_SHAPE, KAPPA_RATE = 2.0, 0.1
+BINARY_INTERCEPT_SD, CONTINUOUS_INTERCEPT_SD, PROPORTION_INTERCEPT_SD = (
+    FAMILY_INTERCEPT_SD["binary"], FAMILY_INTERCEPT_SD["continuous"], FAMILY_INTERCEPT_SD["proportion"])
+KAPPA_SHAPE, KAPPA_RATE = PROPORTION_KAPPA_PRIOR
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -57,7 +59,8 @@ class Structure:
     """The fixed structure of a design's model, as the kernel's integer and float arrays."""
 
     offsets: np.ndarray  # (len(VALUE_VARIABLES),) start of each value variable in x, -1 if absent
-    sizes: np.ndarray  # (I, K, O, T, n_cut) and the flat vector's length
+    ends: np.ndarray  # (len(VALUE_VARIABLES),) where each ends (its start + its size)
+    sizes: np.ndarray  # (I, K, O, T, n_cut)
     loading_signed: np.ndarray  # (n, 2) indicator, factor of each signed loading
     loading_sign: np.ndarray  # (n,) its sign
     loading_free: np.ndarray  # (m, 2)
@@ -76,6 +79,7 @@ def structure(design: Design, model: pm.Model) -> Structure:
     nutpie's flat vector (PyMC's free variables in order, each raveled), and the model's sparsity."""
     point = model.initial_point()
     offsets = np.full(len(VALUE_VARIABLES), -1, dtype=np.int64)
+    ends = offsets.copy()
     start = 0
     for rv in model.free_RVs:
         name = model.rvs_to_values[rv].name
@@ -83,6 +87,7 @@ def structure(design: Design, model: pm.Model) -> Structure:
             raise ValueError(f"the fused density does not know the model variable {name!r}")
         offsets[VALUE_VARIABLES.index(name)] = start
         start += int(np.prod(point[name].shape))
+        ends[VALUE_VARIABLES.index(name)] = start
     present, sign = loading_structure(design)
     e_present, e_sign = effect_structure(design)
     index = {iid: i for i, iid in enumerate(design.indicator_ids)}
@@ -98,8 +103,8 @@ def structure(design: Design, model: pm.Model) -> Structure:
     ls, lsign, lf = signed(present, sign)
     es, esign, ef = signed(e_present, e_sign)
     return Structure(
-        offsets=offsets,
-        sizes=np.array([present.shape[0], present.shape[1], e_present.shape[0], design.grid.n_cells, n_cut, start],
+        offsets=offsets, ends=ends,
+        sizes=np.array([present.shape[0], present.shape[1], e_present.shape[0], design.grid.n_cells, n_cut],
                        dtype=np.int64),
         loading_signed=ls.reshape(-1, 2), loading_sign=lsign, loading_free=lf.reshape(-1, 2),
         effect_signed=es.reshape(-1, 2), effect_sign=esign, effect_free=ef.reshape(-1, 2),
@@ -193,7 +198,7 @@ def _spread(g_eta, cells, weights, r, i, g):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading_free, effect_signed,
+def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, loading_free, effect_signed,
                   effect_sign, effect_free, columns, hazard_mean, count, binary, continuous, proportion,
                   ordinal, count_log_y_factorial, count_log_rate_centre, ordinal_levels, outcome_at_risk,
                   outcome_event, centring_weight):
@@ -205,24 +210,10 @@ def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading
 
     # Priors on every Normal coordinate (innovations, unfolded loadings and effects, intercepts).
     normals = ((INNOVATION, 0.0, 1.0), (LOADING_UNFOLDED, 0.0, LOADING_SCALE), (LOADING_FREE, 0.0, LOADING_SCALE),
-               (COUNT_OFFSET, 0.0, 1.0), (COUNT_LOG_DISPERSION, math.log(20.0), DISPERSION_LOG_SD),
+               (COUNT_OFFSET, 0.0, 1.0), (COUNT_LOG_DISPERSION, DISPERSION_LOG_MEAN, DISPERSION_LOG_SD),
                (BINARY_INTERCEPT, 0.0, BINARY_INTERCEPT_SD), (CONTINUOUS_INTERCEPT, 0.0, CONTINUOUS_INTERCEPT_SD),
                (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD), (ORDINAL_CUT_RAW, 0.0, 1.0),
                (EFFECT_UNFOLDED, 0.0, HAZARD_EFFECT_SCALE), (EFFECT_FREE, 0.0, HAZARD_EFFECT_SCALE))
-    ends = np.empty(len(VALUE_VARIABLES), dtype=np.int64)
-    for v in range(len(VALUE_VARIABLES)):
-        ends[v] = -1
-    # a variable ends where the next present one starts
-    order = np.argsort(offsets)
-    last = -1
-    for v in order:
-        if offsets[v] < 0:
-            continue
-        if last >= 0:
-            ends[last] = offsets[v]
-        last = v
-    if last >= 0:
-        ends[last] = sizes[5]
     for v, mu, sd in normals:
         if offsets[v] < 0:
             continue
@@ -361,10 +352,10 @@ def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = continuous
     if columns[2].shape[0]:
         s_at = offsets[CONTINUOUS_SIGMA]
-        for j in range(columns[2].shape[0]):  # HalfNormal(1) on sigma = exp(u), Jacobian included
-            sigma = math.exp(x[s_at + j])
-            logp += 0.5 * math.log(2.0 / math.pi) - 0.5 * sigma * sigma + x[s_at + j]
-            grad[s_at + j] += 1.0 - sigma * sigma
+        for j in range(columns[2].shape[0]):  # HalfNormal on sigma = exp(u), Jacobian included
+            z = math.exp(x[s_at + j]) / CONTINUOUS_SIGMA_SCALE
+            logp += 0.5 * math.log(2.0 / math.pi) - math.log(CONTINUOUS_SIGMA_SCALE) - 0.5 * z * z + x[s_at + j]
+            grad[s_at + j] += 1.0 - z * z
         for r in range(y.shape[0]):
             if mask[r] == 0:
                 continue
@@ -383,7 +374,7 @@ def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = proportion
     if columns[3].shape[0]:
         k_at = offsets[PROPORTION_KAPPA]
-        for j in range(columns[3].shape[0]):  # Gamma(2, 0.1) on kappa = exp(u), Jacobian included
+        for j in range(columns[3].shape[0]):  # Gamma on kappa = exp(u), Jacobian included
             u = x[k_at + j]
             logp += (KAPPA_SHAPE * math.log(KAPPA_RATE) - math.lgamma(KAPPA_SHAPE) + KAPPA_SHAPE * u
                      - KAPPA_RATE * math.exp(u))
@@ -407,7 +398,7 @@ def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading
             _spread(g_eta, cells, weights, r, i, g * (d_a - d_b) * kappa * m * (1.0 - m))
             grad[k_at + j] += g * kappa * (digamma(kappa) + m * d_a + (1.0 - m) * d_b)
 
-    # Ordinal rows: ordered logistic on the mean eta; cutpoints = cumsum(1.5 raw_0, exp(raw_j / 2)).
+    # Ordinal rows: ordered logistic on the mean eta; cutpoints = cumsum(s0 raw_0, exp(s raw_j)).
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = ordinal
     n_ord = columns[4].shape[0]
     if n_ord:
@@ -417,7 +408,7 @@ def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading
             acc = 0.0
             for c in range(n_cut):
                 raw = x[c_at + j * n_cut + c]
-                acc += 1.5 * raw if c == 0 else math.exp(0.5 * raw)
+                acc += ORDINAL_FIRST_CUT_SCALE * raw if c == 0 else math.exp(ORDINAL_GAP_SCALE * raw)
                 cut[j, c] = acc
         g_cut = np.zeros((n_ord, n_cut))
         for r in range(y.shape[0]):
@@ -450,7 +441,8 @@ def logp_and_grad(x, grad, offsets, sizes, loading_signed, loading_sign, loading
             for c in range(n_cut - 1, -1, -1):  # back through the cumulative sum
                 acc += g_cut[j, c]
                 raw = x[c_at + j * n_cut + c]
-                grad[c_at + j * n_cut + c] += 1.5 * acc if c == 0 else 0.5 * math.exp(0.5 * raw) * acc
+                grad[c_at + j * n_cut + c] += (ORDINAL_FIRST_CUT_SCALE * acc if c == 0
+                                               else ORDINAL_GAP_SCALE * math.exp(ORDINAL_GAP_SCALE * raw) * acc)
 
     # Outcomes: Bernoulli per at-risk quarter on logit hazard = h0[o] + sum_k effect[o, k] f[k, t].
     g_f = np.zeros((n_fac, n_cells))

@@ -48,6 +48,14 @@ HAZARD_INTERCEPT_SD = 1.0
 #: Prior sd of log count dispersion around log 20 (dispersion 20: a count varies about 1/sqrt(20)
 #: = 22% beyond its rate; 95% prior range about 3 to 140).
 DISPERSION_LOG_SD = 1.0
+DISPERSION_LOG_MEAN = float(np.log(20.0))
+#: Prior sd of the binary, continuous and proportion indicators' intercepts.
+FAMILY_INTERCEPT_SD = {"binary": 1.5, "continuous": 1.0, "proportion": 1.5}
+CONTINUOUS_SIGMA_SCALE = 1.0  # HalfNormal
+PROPORTION_KAPPA_PRIOR = (2.0, 0.1)  # Gamma(shape, rate)
+#: Ordinal cutpoints: the first is ORDINAL_FIRST_CUT_SCALE * raw, each gap exp(ORDINAL_GAP_SCALE * raw).
+ORDINAL_FIRST_CUT_SCALE = 1.5
+ORDINAL_GAP_SCALE = 0.5
 
 
 def quarterly_hazard(annual: float) -> float:
@@ -162,9 +170,9 @@ def build_model(design: Design) -> pm.Model:
             z = pm.Normal("count_intercept_offset", 0.0, 1.0, dims="count_indicator")
             idx = [index[i] for i in fam["count"]]
             intercept = pt.set_subtensor(intercept[idx], data["count_log_rate_centre"] + z)
-            log_alpha = pm.Normal("count_log_dispersion", np.log(20.0), DISPERSION_LOG_SD, dims="count_indicator")
+            log_alpha = pm.Normal("count_log_dispersion", DISPERSION_LOG_MEAN, DISPERSION_LOG_SD, dims="count_indicator")
             params["count_alpha"] = pm.Deterministic("count_dispersion", pt.exp(log_alpha), dims="count_indicator")
-        for family, sd in (("binary", 1.5), ("continuous", 1.0), ("proportion", 1.5)):
+        for family, sd in FAMILY_INTERCEPT_SD.items():
             if fam[family]:
                 dim = "indicator" if family == "binary" else f"{family}_indicator"
                 dim_vals = fam[family]
@@ -172,13 +180,13 @@ def build_model(design: Design) -> pm.Model:
                               dims=None if family == "binary" else dim)
                 intercept = pt.set_subtensor(intercept[[index[i] for i in dim_vals]], b)
         if fam["continuous"]:
-            params["continuous_sigma"] = pm.HalfNormal("continuous_sigma", 1.0, dims="continuous_indicator")
+            params["continuous_sigma"] = pm.HalfNormal("continuous_sigma", CONTINUOUS_SIGMA_SCALE, dims="continuous_indicator")
         if fam["proportion"]:
-            params["proportion_kappa"] = pm.Gamma("proportion_kappa", 2.0, 0.1, dims="proportion_indicator")
+            params["proportion_kappa"] = pm.Gamma("proportion_kappa", *PROPORTION_KAPPA_PRIOR, dims="proportion_indicator")
         if fam["ordinal"]:
             raw = pm.Normal("ordinal_cut_raw", 0.0, 1.0, dims=("ordinal_indicator", "cut"))
-            first = raw[:, :1] * 1.5
-            gaps = pt.exp(0.5 * raw[:, 1:])
+            first = raw[:, :1] * ORDINAL_FIRST_CUT_SCALE
+            gaps = pt.exp(ORDINAL_GAP_SCALE * raw[:, 1:])
             params["ordinal_cut"] = pm.Deterministic(
                 "ordinal_cut", pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1),
                 dims=("ordinal_indicator", "cut"))
