@@ -320,9 +320,17 @@ def scaling_one(name: str, draws: int) -> None:
     idata = fit.sample(design, settings)
     sample_s = time.perf_counter() - t
     ess = _min_ess(design, idata)
+    # Sampling time = leapfrog steps x cost per step: the cost per step follows the data's size,
+    # the steps per draw the posterior's geometry.
+    steps = sum(float(idata[group]["n_steps"].sum()) for group in ("sample_stats", "warmup_sample_stats")
+                if group in idata.groups())
+    draws_done = sum(int(idata[group]["n_steps"].size) for group in ("sample_stats", "warmup_sample_stats")
+                     if group in idata.groups())
     print(json.dumps({"case": name, "indicators": n_ind, "observations": int(design.n_observations),
                       "model_rows": len(design.rows), "compile_s": round(compile_s, 1),
                       "sample_s": round(sample_s, 1), "min_ess": round(ess["min"]),
+                      "steps_per_draw": round(steps / draws_done, 1),
+                      "us_per_step": round(1e6 * sample_s * min(settings.chains, 2) / steps, 1),
                       "peak_mb": round(_peak_mb())}))
 
 
@@ -340,14 +348,15 @@ def scaling(args: argparse.Namespace) -> list[dict]:
         rows.append(row)
     base = next((r for r in rows if r["case"] == "base"), None)
     print(f"  {'case':<16}{'indicators':>11}{'observations':>13}{'compile s':>10}{'sample s':>9}"
-          f"{'peak MB':>9}{'obs ratio':>10}{'time ratio':>11}{'mem ratio':>10}")
+          f"{'steps/draw':>11}{'us/step':>9}{'peak MB':>9}{'obs ratio':>10}{'time ratio':>11}{'mem ratio':>10}")
     for r in rows:
         if base:
             r["observations_ratio"] = round(r["observations"] / base["observations"], 1)
             r["sample_time_ratio"] = round(r["sample_s"] / base["sample_s"], 2)
             r["memory_ratio"] = round(r["peak_mb"] / base["peak_mb"], 2)
         print(f"  {r['case']:<16}{r['indicators']:>11}{r['observations']:>13}{r['compile_s']:>10}"
-              f"{r['sample_s']:>9}{r['peak_mb']:>9}{r.get('observations_ratio', ''):>10}"
+              f"{r['sample_s']:>9}{r['steps_per_draw']:>11}{r['us_per_step']:>9}{r['peak_mb']:>9}"
+              f"{r.get('observations_ratio', ''):>10}"
               f"{r.get('sample_time_ratio', ''):>11}{r.get('memory_ratio', ''):>10}")
     return rows
 
