@@ -262,14 +262,14 @@ def side_by_side(args: argparse.Namespace) -> dict:
     print("  the same refit, sampling only, with PyTensor's generated log density instead of the fused kernel")
     generated = dataclasses.replace(settings, density="pytensor")
     gen_s, idata_g = _timed(lambda: fit.sample(d1, generated, progress=_listening), args.repeats)
-    ess_g = _min_ess(d1, idata_g)
-    _line("warm refit sampling, generated density", gen_s, ess_g, _diag(d1, idata_g))
+    ess_g, diag_g = _min_ess(d1, idata_g), _diag(d1, idata_g)
+    _line("warm refit sampling, generated density", gen_s, ess_g, diag_g)
     per_eval = _evaluation_us(fit.compiled_for(d1, "nutpie").nutpie_models, d1)
     print(f"  one log density and gradient: fused {per_eval['fused']:.1f} us, generated {per_eval['pytensor']:.1f} us "
           f"({per_eval['pytensor'] / per_eval['fused']:.2f}x)")
     out["harbinger"]["generated_density"] = {"warm_sampling_s": round(gen_s, 1), "min_ess": round(ess_g["min"]),
                                              "sampling_ess_per_s": round(ess_g["min"] / gen_s, 2),
-                                             "ok": _diag(d1, idata_g)["ok"]}
+                                             "ok": diag_g["ok"]}
     out["harbinger"]["evaluation_us"] = {k: round(v, 1) for k, v in per_eval.items()}
 
     print("(c) fast update: PSIS reweighting of the cold run's draws by the new observation")
@@ -322,10 +322,8 @@ def scaling_one(name: str, draws: int) -> None:
     ess = _min_ess(design, idata)
     # Sampling time = leapfrog steps x cost per step: the cost per step follows the data's size,
     # the steps per draw the posterior's geometry.
-    steps = sum(float(idata[group]["n_steps"].sum()) for group in ("sample_stats", "warmup_sample_stats")
-                if group in idata.groups())
-    draws_done = sum(int(idata[group]["n_steps"].size) for group in ("sample_stats", "warmup_sample_stats")
-                     if group in idata.groups())
+    n_steps = [idata[group]["n_steps"] for group in ("sample_stats", "warmup_sample_stats") if group in idata.groups()]
+    steps, draws_done = sum(float(s.sum()) for s in n_steps), sum(int(s.size) for s in n_steps)
     print(json.dumps({"case": name, "indicators": n_ind, "observations": int(design.n_observations),
                       "model_rows": len(design.rows), "compile_s": round(compile_s, 1),
                       "sample_s": round(sample_s, 1), "min_ess": round(ess["min"]),
