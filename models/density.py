@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numba
 import numpy as np
@@ -552,3 +553,23 @@ def fuse(compiled, design: Design, model: pm.Model):
     inner = numba.njit(constants["fused"])
     raw, signature = _make_c_logp_func(compiled.n_dim, inner, compiled.user_data, shared, compiled.shared_data)
     return dataclasses.replace(compiled, compiled_logp_func=numba.cfunc(signature)(raw))
+
+
+def evaluator(compiled) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The log density and gradient nutpie's sampler calls for ``compiled`` (its C callback, at the
+    compiled model's current data), as a Python function of the flat vector: for tests."""
+    import ctypes
+
+    as_double = ctypes.POINTER(ctypes.c_double)
+    call = compiled.compiled_logp_func.ctypes
+    grad, logp = np.empty(compiled.n_dim), np.empty(1)
+
+    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        code = call(x.size, x.ctypes.data_as(as_double), grad.ctypes.data_as(as_double),
+                    logp.ctypes.data_as(as_double), ctypes.c_void_p(compiled.user_data.ctypes.data))
+        if code != 0:
+            raise FloatingPointError(f"the compiled log density failed at this point (nutpie code {code})")
+        return float(logp[0]), grad.copy()
+
+    return evaluate

@@ -120,3 +120,33 @@ def test_fused_density_stays_finite_as_persistence_nears_one() -> None:
     # d logp / du tends to the prior's -b = -2 plus a vanishing data term
     assert grads[2] == pytest.approx(-2.0, abs=1e-6)
     assert abs(grads[1] + 2.0) < abs(grads[0] + 2.0) + 1e-6
+
+
+@pytest.mark.slow
+def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
+    """The wiring: the C callback nutpie samples with (``density.fuse``) reads the data set by
+    ``with_data`` and equals PyMC's log density and gradient; the generated one does too. One
+    nutpie compile of the shipped case, then a short fused fit that really samples."""
+    from models.fit import FitSettings, compiled_for, sample
+
+    design = _shipped_design()
+    frame = shipped_frame()
+    extra = frame[frame.indicator == "leader_summit"].iloc[[0]].assign(
+        id=10**6, date=np.datetime64("2025-11-01"), end=np.datetime64("2025-11-01"), value=3.0)
+    after = build_design(design.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
+    compiled = compiled_for(design, "nutpie")
+    model = compiled.model
+    with model:
+        pm.set_data(after.data())
+    pymc_logp, pymc_grad = model.compile_logp(), model.compile_dlogp()
+    for name, nutpie_model in compiled.nutpie_models.items():
+        given = nutpie_model.with_data(**{k: v for k, v in after.data().items() if k in nutpie_model.shared_data})
+        evaluate = density.evaluator(given)
+        for flat, point in _points(model, 2, seed=8):
+            logp, grad = evaluate(flat)
+            np.testing.assert_allclose(grad, pymc_grad(point), rtol=1e-7, atol=1e-7, err_msg=name)
+            assert logp == pytest.approx(float(pymc_logp(point)), abs=1e-4), name
+    idata = sample(after, FitSettings(draws=60, tune=60, seed=2))
+    persistence = idata.posterior["persistence"].values
+    assert persistence.shape[:2] == (2, 60) and np.isfinite(persistence).all()
+    assert np.ptp(persistence) > 0
