@@ -114,17 +114,14 @@ def _evaluation_us(nutpie_models: dict, design) -> dict[str, float]:
     """Microseconds per log density and gradient evaluation of each of nutpie's compiled models:
     the compiled C callback nutpie calls, timed from here at the same point (median of 5 batches
     of 2000 calls; a ctypes call adds about a microsecond to each)."""
-    import ctypes
+    from models.density import c_call
 
     out = {}
     for name, compiled in nutpie_models.items():
         model = compiled.with_data(**{k: v for k, v in design.data().items() if k in compiled.shared_data})
         x = np.ascontiguousarray(model.initial_point_func(1), dtype=np.float64)
         grad, logp = np.empty_like(x), np.empty(1)
-        as_double = ctypes.POINTER(ctypes.c_double)
-        call = model.compiled_logp_func.ctypes
-        args = (x.size, x.ctypes.data_as(as_double), grad.ctypes.data_as(as_double), logp.ctypes.data_as(as_double),
-                ctypes.c_void_p(model.user_data.ctypes.data))
+        call, args = c_call(model, x, grad, logp)
         if call(*args) != 0:
             raise RuntimeError(f"the {name} log density failed at the initial point")
         batches = []

@@ -555,19 +555,27 @@ def fuse(compiled, design: Design, model: pm.Model):
     return dataclasses.replace(compiled, compiled_logp_func=numba.cfunc(signature)(raw))
 
 
-def evaluator(compiled) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """The log density and gradient nutpie's sampler calls for ``compiled`` (its C callback, at the
-    compiled model's current data), as a Python function of the flat vector: for tests."""
+def c_call(compiled, x: np.ndarray, grad: np.ndarray, logp: np.ndarray) -> tuple[Callable[..., int], tuple]:
+    """nutpie's C callback for ``compiled`` (at its current data) and its arguments for the point
+    ``x``, writing into ``grad`` and ``logp`` (contiguous float64 arrays): ``call(*args)`` returns
+    nutpie's status code, 0 when the density and gradient are finite."""
     import ctypes
 
     as_double = ctypes.POINTER(ctypes.c_double)
-    call = compiled.compiled_logp_func.ctypes
+    args = (x.size, x.ctypes.data_as(as_double), grad.ctypes.data_as(as_double), logp.ctypes.data_as(as_double),
+            ctypes.c_void_p(compiled.user_data.ctypes.data))
+    return compiled.compiled_logp_func.ctypes, args
+
+
+def evaluator(compiled) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The log density and gradient nutpie's sampler calls for ``compiled`` (its C callback, at the
+    compiled model's current data), as a Python function of the flat vector: for tests."""
     grad, logp = np.empty(compiled.n_dim), np.empty(1)
 
     def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
         x = np.ascontiguousarray(x, dtype=np.float64)
-        code = call(x.size, x.ctypes.data_as(as_double), grad.ctypes.data_as(as_double),
-                    logp.ctypes.data_as(as_double), ctypes.c_void_p(compiled.user_data.ctypes.data))
+        call, args = c_call(compiled, x, grad, logp)
+        code = call(*args)
         if code != 0:
             raise FloatingPointError(f"the compiled log density failed at this point (nutpie code {code})")
         return float(logp[0]), grad.copy()
