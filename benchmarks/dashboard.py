@@ -113,7 +113,7 @@ def harbinger_env(home: Path) -> dict[str, str]:
 
 def harbinger(*args: str, home: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run ``harbinger ARGS`` (this interpreter's) on ``home``; raise with its stderr on failure."""
-    done = subprocess.run([sys.executable, "-m", "dashboard.cli", *args], env=harbinger_env(home), cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "dashboard.cli.main", *args], env=harbinger_env(home), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"harbinger {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
@@ -199,7 +199,7 @@ def start_server(home: Path, *, port: int | None = None, timeout: float = 120) -
     log = home / "benchmark-serve.log"
     with log.open("w") as fh:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
                                 env=harbinger_env(home), cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     while True:

@@ -1,4 +1,4 @@
-"""Plotly figures of a saved backtest (the document of :func:`dashboard.backtests.run_backtest`).
+"""Plotly figures of a saved backtest (the document of :func:`dashboard.services.backtests.run_backtest`).
 
 One public function per figure, each pure (same document, same figure) with keyword-only options;
 tests check traces and values. The Backtest page and reports draw these.

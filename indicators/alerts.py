@@ -12,7 +12,7 @@ Per outcome and horizon, one of:
 
 Thresholds are stored as probabilities (0..1). Removing an alert deactivates it (the record of
 what was watched stays). Evaluating alerts against runs is not this module's job (see
-``dashboard.services_analysis.check_alerts``).
+``dashboard.services.analysis.check_alerts``).
 
 Saved scenarios
 ---------------

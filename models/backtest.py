@@ -1,7 +1,7 @@
 """Scoring a rolling-origin backtest: proper scores, coverage, PIT, naive baselines and skill.
 
 Pure functions on NumPy arrays and plain dicts: no database, no sampler. The predictive draws
-come from :mod:`models.predictive`; :mod:`dashboard.backtests` runs the origins and saves the
+come from :mod:`models.predictive`; :mod:`dashboard.services.backtests` runs the origins and saves the
 document :func:`summarise` builds.
 
 Definitions (all per held-out row, i.e. per observation or per events cell of the scored window)
@@ -353,7 +353,7 @@ def summarise(origins: list[dict[str, Any]], *, indicators: Sequence[Mapping[str
     Parameters
     ----------
     origins
-        One dict per origin (made by :func:`dashboard.backtests` from
+        One dict per origin (made by :func:`dashboard.services.backtests` from
         :func:`models.predictive.forecast_origin` and :func:`score_rows`), each with ``origin``
         and ``rows`` (``indicator``, ``family``, ``value``, ``crps``, ``crps_persistence``,
         ``crps_climatology``, ``covered_50``, ``covered_90``, ``pit``, ``p_positive``) and

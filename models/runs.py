@@ -115,6 +115,18 @@ def load_forecast(directory: Path) -> dict[str, Any]:
     return json.loads((Path(directory) / FORECAST_FILE).read_text())
 
 
+def export_posterior(directory: Path, target: Path, *, case_hash: str, attrs: dict[str, Any]) -> None:
+    """Write the saved posterior of the run in ``directory`` (its posterior and sample-stats
+    groups) to ``target``, with ``attrs`` added to the posterior's attributes; refuses a posterior
+    saved for a different version of the case (:class:`RunMismatch`)."""
+    idata = load_posterior(directory, case_hash=case_hash)
+    keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
+    out = az.InferenceData(**{g: idata[g].load() for g in keep})
+    out.posterior.attrs.update(attrs)
+    idata.close() if hasattr(idata, "close") else None
+    out.to_netcdf(str(target))
+
+
 def load_posterior(directory: Path, *, case_hash: str | None = None) -> az.InferenceData:
     """The saved posterior; refuses one saved for a different version of the case."""
     idata = az.from_netcdf(str(Path(directory) / POSTERIOR_FILE))

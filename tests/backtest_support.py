@@ -65,6 +65,6 @@ def sample_backtest() -> dict[str, Any]:
 
 
 def save_sample_backtest(home: Path) -> Path:
-    from dashboard.backtests import save
+    from dashboard.services.backtests import save
 
     return save(home, sample_backtest())

@@ -91,7 +91,7 @@ def chromium() -> Any:
 @pytest.fixture
 def cli() -> Any:
     """Run ``harbinger ARGS...`` in-process; returns the click Result (stdout, stderr, exit_code)."""
-    from dashboard.cli import main
+    from dashboard.cli.main import main
 
     runner = CliRunner()
 

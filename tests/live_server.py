@@ -39,7 +39,7 @@ def harbinger_env(home: Path, *, database_url: str | None = None, user: str = "t
 def harbinger(*args: Any, env: dict[str, str], input: str | None = None,
               timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``harbinger ARGS`` as a real process; returns the completed process (text output)."""
-    return subprocess.run([sys.executable, "-m", "dashboard.cli", *[str(a) for a in args]], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "dashboard.cli.main", *[str(a) for a in args]], env=env, cwd=ROOT,
                           input=input, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -94,7 +94,7 @@ def start_server(env: dict[str, str], *, host: str = "127.0.0.1", timeout: float
     log = Path(env["HARBINGER_HOME"]).parent / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--host", host, "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--host", host, "--port", str(port)],
                                 env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = LiveServer(proc, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + timeout

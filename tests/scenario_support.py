@@ -51,7 +51,7 @@ def synthetic_yaml() -> str:
 @functools.lru_cache(maxsize=1)
 def fitted() -> Fitted:
     """Build the shared store (in a temporary HARBINGER_HOME) and fit runs A and B."""
-    from dashboard.services import fit_case
+    from dashboard.services.runs import fit_case
     from indicators.case import parse_case
     from indicators.store import Store
     from models.simulate import simulate_observations
@@ -101,10 +101,10 @@ def page_modules(case_id: str = CASE_ID) -> Any:
     import sys
     from types import SimpleNamespace
 
-    from dashboard import app as shell
+    from dashboard.web import app as shell
 
     shell.create_app(case_id)
-    return SimpleNamespace(scenarios=sys.modules["dashboard.pages.scenarios"],
-                           indicators=sys.modules["dashboard.pages.indicators"],
-                           overview=sys.modules["dashboard.pages.overview"])
+    return SimpleNamespace(scenarios=sys.modules["dashboard.web.pages.scenarios"],
+                           indicators=sys.modules["dashboard.web.pages.indicators"],
+                           overview=sys.modules["dashboard.web.pages.overview"])
 

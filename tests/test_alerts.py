@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.services_analysis import evaluate_alert, parse_threshold
+from dashboard.services.analysis import evaluate_alert, parse_threshold
 from indicators.alerts import (
     add_alert,
     get_scenario,
@@ -154,7 +154,7 @@ def test_alert_commands_and_check_exit_code(cli: Any, store: Any) -> None:
 # ---------------------------------------------------------------------------- dashboard callbacks
 
 def test_overview_alert_callbacks_add_show_and_remove(store: Any) -> None:
-    from dashboard import panels_analysis as panels
+    from dashboard.web import panels as panels
 
     labels = str(panels.overview_sections())  # the layout builds, every control with its label
     for label in ("Alert outcome", "Alert horizon (years)", "Alert threshold", "Alert id to remove"):

@@ -134,8 +134,8 @@ def test_serve_refuses_a_non_loopback_host_while_no_editor_exists(store: Any, cl
 
 
 def test_the_session_key_is_kept_private_in_harbinger_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard.auth import secret_key
-    from dashboard.cli_support import Failure
+    from dashboard.web.auth import secret_key
+    from dashboard.services.context import Failure
 
     monkeypatch.delenv("HARBINGER_SECRET_KEY", raising=False)
     key = secret_key(tmp_path)
@@ -155,16 +155,16 @@ def test_the_session_key_is_kept_private_in_harbinger_home(tmp_path: Path, monke
 @pytest.fixture
 def make_app(store: Any) -> Any:
     """``make_app(host)``: the dashboard on the test's store, and its page modules."""
-    from dashboard import app as shell
-    from dashboard import views
+    from dashboard.web import app as shell
+    from dashboard.services import views
 
     views.forget_stores()
 
     def make(host: str | None) -> SimpleNamespace:
         app = shell.create_app("mini", host=host)
         return SimpleNamespace(app=app, client=app.server.test_client(),
-                               ind=sys.modules["dashboard.pages.indicators"],
-                               overview=sys.modules["dashboard.pages.overview"])
+                               ind=sys.modules["dashboard.web.pages.indicators"],
+                               overview=sys.modules["dashboard.web.pages.overview"])
 
     yield make
     views.forget_stores()
@@ -320,7 +320,7 @@ def test_the_background_refit_cannot_be_started_without_an_editor(make_app: Any,
 
 
 def test_the_top_bar_shows_who_is_logged_in(make_app: Any, store: Any) -> None:
-    from dashboard import auth
+    from dashboard.web import auth
     from indicators.users import add_user
 
     ui = make_app("127.0.0.1")
@@ -339,7 +339,7 @@ def test_the_top_bar_shows_who_is_logged_in(make_app: Any, store: Any) -> None:
 
 
 def test_in_process_calls_act_as_the_local_user(make_app: Any) -> None:
-    from dashboard import auth
+    from dashboard.web import auth
 
     make_app("127.0.0.1")
     assert auth.current_role() == "editor"

@@ -239,7 +239,7 @@ def test_outcome_probability_draws_match_a_constant_hazard() -> None:
 # ---------------------------------------------------------------------------- origins
 
 def test_origins_parse_and_default() -> None:
-    from dashboard.backtests import default_origins, parse_origins
+    from dashboard.services.backtests import default_origins, parse_origins
     from indicators.errors import BadInput
 
     start, on = date(2010, 1, 1), date(2026, 11, 29)
@@ -323,11 +323,11 @@ def test_figures_carry_the_documents_values() -> None:
 def backtest_page(cli):
     import dash  # noqa: F401
 
-    from dashboard import app as shell
+    from dashboard.web import app as shell
 
     assert cli("init").exit_code == 0
     shell.create_app("northern_territories")
-    return sys.modules["dashboard.pages.backtest"]
+    return sys.modules["dashboard.web.pages.backtest"]
 
 
 def test_page_without_a_backtest_says_how_to_run_one(backtest_page) -> None:

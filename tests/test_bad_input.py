@@ -256,8 +256,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def app_pages(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Any:
     """The dashboard (pages registered, API on its Flask server), built once for the module."""
-    from dashboard import app as shell
-    from dashboard import views
+    from dashboard.web import app as shell
+    from dashboard.services import views
 
     home = tmp_path_factory.mktemp("app") / "home"
     home.mkdir()
@@ -268,13 +268,13 @@ def app_pages(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Any:
         views.forget_stores()
         app = shell.create_app("mini", host="127.0.0.1")
         views.forget_stores()
-    return SimpleNamespace(app=app, ind=sys.modules["dashboard.pages.indicators"])
+    return SimpleNamespace(app=app, ind=sys.modules["dashboard.web.pages.indicators"])
 
 
 @pytest.fixture
 def store(harbinger_home: Path, template: Path) -> Any:
     """This test's store (a copy of the template), and its contents before the test."""
-    from dashboard import views
+    from dashboard.services import views
 
     harbinger_home.mkdir(parents=True, exist_ok=True)
     shutil.copy(template, harbinger_home / "harbinger.db")

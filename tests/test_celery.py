@@ -3,7 +3,7 @@
 The module builds what the README's "Team deployment" section describes, on this machine: the
 store (the scratch PostgreSQL database when HARBINGER_TEST_POSTGRES_URL is set, else SQLite), a
 Redis server (HARBINGER_TEST_REDIS_URL, a scratch database: it is flushed), one ``harbinger
-worker`` and the dashboard under gunicorn with two worker processes (``dashboard.wsgi:server``),
+worker`` and the dashboard under gunicorn with two worker processes (``dashboard.web.wsgi:server``),
 all sharing one HARBINGER_HOME. A headless Chromium logs in as an editor and presses Refit on the
 Overview, which starts a fit through Dash's CeleryManager; the fit (PyMC, 60 draws, on the
 mini case) runs in the worker and is recorded as an ok run. Then a worker whose fits fail, and a
@@ -192,7 +192,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         with web_log.open("w") as log:
             team.web = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                 "--timeout", "120", "dashboard.wsgi:server"],
+                 "--timeout", "120", "dashboard.web.wsgi:server"],
                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
         def up() -> bool:
@@ -232,7 +232,7 @@ def _editor_page(browser: Any, team: Team) -> Any:
 
 
 def _run_bar_id(page: Any) -> str | None:
-    from dashboard import ids
+    from dashboard.web import ids
 
     loc = page.locator(f"#{ids.RUN_BAR} .run-id")
     return loc.inner_text() if loc.count() else None
@@ -241,7 +241,7 @@ def _run_bar_id(page: Any) -> str | None:
 @pytest.fixture(scope="module")
 def first_fit(team: Team, browser: Any) -> dict[str, Any]:
     """Open the Overview of a case with no run and press Refit: the fit runs on the worker."""
-    from dashboard import ids
+    from dashboard.web import ids
 
     page = _editor_page(browser, team)
     page.get_by_role("button", name="Refit").click()
@@ -280,7 +280,7 @@ def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, firs
 @pytest.mark.slow
 def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: Any,
                                                             first_fit: dict[str, Any]) -> None:
-    from dashboard import ids
+    from dashboard.web import ids
 
     _stop(team.worker)
     team.start_worker(HARBINGER_CHAINS="0")  # a misconfigured worker: its fits raise inside the sampler
@@ -308,7 +308,7 @@ def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: 
 @pytest.mark.slow
 def test_a_worker_killed_during_a_fit_leaves_a_failed_run(team: Team, browser: Any,
                                                           first_fit: dict[str, Any]) -> None:
-    from dashboard import ids
+    from dashboard.web import ids
 
     _stop(team.worker)
     team.start_worker()
@@ -360,8 +360,8 @@ def test_worker_with_a_non_redis_url_is_bad_input(cli: Any, monkeypatch: pytest.
 def test_the_dashboard_chooses_its_background_manager(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import dash
 
-    from dashboard import worker
-    from dashboard.app import create_app
+    from dashboard.web import worker
+    from dashboard.web.app import create_app
 
     app = create_app("mini")
     assert isinstance(app._background_manager, dash.DiskcacheManager)
@@ -376,8 +376,8 @@ def test_the_dashboard_chooses_its_background_manager(store: Any, monkeypatch: p
 
 
 def test_wsgi_server_refuses_to_start_without_an_editor(store: Any, cli: Any) -> None:
-    from dashboard import wsgi
-    from dashboard.cli_support import Failure
+    from dashboard.web import wsgi
+    from dashboard.services.context import Failure
 
     with pytest.raises(Failure, match="no editor account exists"):
         wsgi.create_server()

@@ -33,8 +33,8 @@ INITIAL = 5  # observations of tests/fixtures/mini_observations.csv
 CLI_WORKER = r"""
 import sys, time
 from pathlib import Path
-import dashboard.cli_support as support
-from dashboard.cli import main
+import dashboard.cli.support as support
+from dashboard.cli.main import main
 store = support.open_store()       # one store (engine) per process, as a long-running script has;
 support.open_store = lambda: store  # each call below is still a whole `observe add` command
 worker, n, go = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
@@ -135,8 +135,8 @@ def test_eight_command_line_writers_adding_one_observation_per_call(backend: dic
 SAME_WORKER = r"""
 import sys, time
 from pathlib import Path
-import dashboard.cli_support as support
-from dashboard.cli import main
+import dashboard.cli.support as support
+from dashboard.cli.main import main
 store = support.open_store()
 support.open_store = lambda: store
 n, go = int(sys.argv[1]), Path(sys.argv[2])
@@ -175,7 +175,7 @@ def test_eight_command_line_imports_at_once(backend: dict[str, str], tmp_path: P
         files.append(path)
     go = tmp_path / "go"
     # real `harbinger` processes; a tiny shell wait loop holds each until the signal
-    commands = [["sh", "-c", (f'while [ ! -e "{go}" ]; do sleep 0.01; done; exec "$0" -m dashboard.cli observe '
+    commands = [["sh", "-c", (f'while [ ! -e "{go}" ]; do sleep 0.01; done; exec "$0" -m dashboard.cli.main observe '
                              f'import "{path}"'), sys.executable] for path in files]
     outputs = _run_at_once(commands, backend, go)
     for out in outputs:

@@ -69,7 +69,7 @@ def test_a_fit_killed_mid_sampling_leaves_the_previous_run_current(tmp_path: Pat
 
     log = tmp_path / "killed-fit.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "fit", "--draws", "100000", "--tune", "20",
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "fit", "--draws", "100000", "--tune", "20",
                                  "--chains", "1", "--sampler", "pymc"], env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     deadline = time.monotonic() + 600
@@ -83,9 +83,9 @@ def test_a_fit_killed_mid_sampling_leaves_the_previous_run_current(tmp_path: Pat
     running = store.runs("mini", status="running")
     assert len(running) == 1  # nobody could clean up: the row still says running
     killed = running[0]["id"]
-    from dashboard import services
+    from dashboard.services.runs import current_run
 
-    assert services.current_run(store, "mini")["id"] == previous
+    assert current_run(store, "mini")["id"] == previous
     assert _forecast_run(env) == previous
 
     server = start_server(env)  # serve marks fits whose process is gone as failed

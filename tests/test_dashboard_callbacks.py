@@ -12,8 +12,9 @@ import pytest
 from dash import html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import app as shell
-from dashboard import ids, views
+from dashboard.web import app as shell
+from dashboard.web import ids
+from dashboard.services import views
 from tests.conftest import MINI_HEADER
 from tests.dashboard_support import plain, register_fake_run, sample_forecast, shifted, text_of
 
@@ -53,9 +54,9 @@ def nt_store(harbinger_home):
 def pages(nt_store):
     """The page modules as the app runs them (Dash executes them when the app is created)."""
     shell.create_app(CASE)
-    return SimpleNamespace(overview=sys.modules["dashboard.pages.overview"],
-                           ind=sys.modules["dashboard.pages.indicators"],
-                           model=sys.modules["dashboard.pages.model"])
+    return SimpleNamespace(overview=sys.modules["dashboard.web.pages.overview"],
+                           ind=sys.modules["dashboard.web.pages.indicators"],
+                           model=sys.modules["dashboard.web.pages.model"])
 
 
 # ---------------------------------------------------------------------------- overview
@@ -153,7 +154,7 @@ def test_request_fit_only_on_a_press_or_the_first_fit_trigger(pages):
 
 
 class FakeFit:
-    """Stands in for dashboard.services.fit_case: registers the sample run, reports progress."""
+    """Stands in for dashboard.services.runs.fit_case: registers the sample run, reports progress."""
 
     def __init__(self, fail: str | None = None):
         self.fail = fail
@@ -163,7 +164,7 @@ class FakeFit:
         self.calls.append((case_id, settings))
         progress(0.5, "sampling")
         if self.fail:
-            from dashboard.services import FitFailed
+            from dashboard.services.runs import FitFailed
 
             raise FitFailed("r-failed", self.fail)
         progress(1.0, "saved")
@@ -219,15 +220,6 @@ def test_refit_uses_the_injectable_fit_function(pages, nt_store, monkeypatch):
     assert result["status"] == "ok" and len(fit.calls) == 1
     with pytest.raises(PreventUpdate):
         plain(pages.overview.refit)(lambda *_: None, None, CASE)
-
-
-def test_run_fit_without_fit_case_says_fitting_is_unavailable(pages, nt_store, monkeypatch):
-    from dashboard import services
-
-    monkeypatch.setattr(pages.overview, "FIT_FUNCTION", None)
-    monkeypatch.delattr(services, "fit_case", raising=False)
-    result = pages.overview.run_fit(lambda *_: None, CASE)
-    assert result["status"] == "failed" and "not available" in result["message"]
 
 
 # ---------------------------------------------------------------------------- shell

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from dashboard import figures, views
+from dashboard import figures
+from dashboard.services import views
 from tests.dashboard_support import sample_forecast, shifted
 
 

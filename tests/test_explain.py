@@ -39,7 +39,7 @@ def synthetic_home(monkeypatch: pytest.MonkeyPatch) -> Any:
     f = fitted()
     monkeypatch.setenv("HARBINGER_HOME", str(f.home))
     monkeypatch.delenv("HARBINGER_DATABASE_URL", raising=False)
-    from dashboard import views
+    from dashboard.services import views
 
     views.forget_stores()
     yield f
@@ -53,7 +53,7 @@ def test_contributions_add_up_to_the_observed_change(synthetic_home: Any) -> Non
     leave-one-out effects, additive only to first order) + 0.5. When reweighting run B back to
     run A's data all at once is reliable (k-hat <= 0.7), it must give run A's forecast within the
     Monte Carlo part of that tolerance."""
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
 
     f = synthetic_home
     store = f.store()
@@ -86,8 +86,8 @@ def test_contributions_add_up_to_the_observed_change(synthetic_home: Any) -> Non
 
 
 def test_explain_command_and_overview_panel(synthetic_home: Any) -> None:
-    from dashboard.cli import main
-    from dashboard.panels_analysis import render_explain
+    from dashboard.cli.main import main
+    from dashboard.web.panels import render_explain
 
     f = synthetic_home
     runner = CliRunner()
@@ -107,8 +107,8 @@ def test_explain_command_and_overview_panel(synthetic_home: Any) -> None:
 
 
 def test_explain_without_a_posterior_says_so(store: Any) -> None:
-    from dashboard import services_analysis as sa
-    from dashboard.panels_analysis import render_explain
+    from dashboard.services import analysis as sa
+    from dashboard.web.panels import render_explain
     from tests.dashboard_support import register_fake_run
     from tests.test_alerts import mini_forecast
 
@@ -118,5 +118,5 @@ def test_explain_without_a_posterior_says_so(store: Any) -> None:
     with pytest.raises(sa.AnalysisUnavailable, match="no saved posterior"):
         sa.explain_runs(store, "mini")
     assert "No explanation for this change" in str(render_explain(None, 1, "mini"))
-    res = CliRunner().invoke(__import__("dashboard.cli", fromlist=["main"]).main, ["explain"])
+    res = CliRunner().invoke(__import__("dashboard.cli.main", fromlist=["main"]).main, ["explain"])
     assert res.exit_code == 1 and "no saved posterior" in res.stderr

@@ -121,7 +121,7 @@ def test_fit_as_of_in_the_future_is_bad_input(tmp_path: Path) -> None:
 def test_failed_fit_keeps_previous_run_and_is_recorded(store: Any, monkeypatch: pytest.MonkeyPatch,
                                                        tmp_path: Path) -> None:
     import models.runs
-    from dashboard import services
+    from dashboard.services.runs import FitFailed, fit_case
 
     case_id = store.case_ids()[0]
     good = store.create_run(case_id, as_of=date(2020, 1, 1), case_hash="h", data_hash="d", n_observations=0,
@@ -132,8 +132,8 @@ def test_failed_fit_keeps_previous_run_and_is_recorded(store: Any, monkeypatch: 
         raise RuntimeError("sampler exploded")
 
     monkeypatch.setattr(models.runs, "fit_run", broken)
-    with pytest.raises(services.FitFailed, match="previous forecast is still shown"):
-        services.fit_case(store, case_id, draws=10, tune=10)
+    with pytest.raises(FitFailed, match="previous forecast is still shown"):
+        fit_case(store, case_id, draws=10, tune=10)
     assert store.latest_run(case_id)["id"] == good
     failed = store.runs(case_id, status="failed")
     assert len(failed) == 1 and "sampler exploded" in failed[0]["error"]

@@ -228,7 +228,7 @@ def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
 def test_dashboard_fit_defaults_are_the_model_defaults() -> None:
     """The dashboard keeps its own copy of the sampler defaults (so it starts without importing
     the model room); the copy must say what ``FitSettings`` says."""
-    from dashboard.services import DEFAULT_SETTINGS
+    from dashboard.services.runs import DEFAULT_SETTINGS
     from models.fit import FitSettings
 
     model = FitSettings().as_dict()

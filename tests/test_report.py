@@ -45,7 +45,7 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 def invoke(home: Path, *args: str) -> Any:
     """``harbinger ARGS`` in this process against ``home``."""
-    from dashboard.cli import main
+    from dashboard.cli.main import main
 
     return CliRunner().invoke(main, list(args), env={"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"},
                               catch_exceptions=False)
@@ -217,7 +217,7 @@ def test_html_references_nothing_outside_itself(fitted: dict[str, Any]) -> None:
 
 
 def test_html_shows_the_same_numbers_as_the_json(fitted: dict[str, Any]) -> None:
-    from dashboard.views import fmt_prob
+    from dashboard.services.views import fmt_prob
 
     text = fitted["files"]["html"].read_text(encoding="utf-8")
     doc = json.loads(fitted["files"]["json"].read_text(encoding="utf-8"))
@@ -412,7 +412,8 @@ def _shipped(cli: Any) -> Any:
 
 
 def test_change_since_the_previous_run_is_the_overviews(cli: Any, harbinger_home: Path) -> None:
-    from dashboard import report, views
+    from dashboard import report
+    from dashboard.services import views
 
     store = _shipped(cli)
     base = sample_forecast()

@@ -232,7 +232,7 @@ def test_a_saved_backtest_appears_for_a_fake_run(cli: Any, harbinger_home: Path)
 def test_scenarios_never_refit_and_an_unreliable_one_is_marked(cli: Any, harbinger_home: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import report
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
 
     store = _shipped(cli)
     register_fake_run(store, CASE)
@@ -262,7 +262,7 @@ def test_scenarios_never_refit_and_an_unreliable_one_is_marked(cli: Any, harbing
 def test_a_failing_analysis_is_a_sentence_not_a_failed_report(cli: Any, harbinger_home: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import report
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
 
     store = _shipped(cli)
     register_fake_run(store, CASE)

@@ -208,7 +208,7 @@ def test_reweighted_forecast_api_on_a_saved_run(monkeypatch: pytest.MonkeyPatch)
 
     f = fitted()
     monkeypatch.setenv("HARBINGER_HOME", str(f.home))
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
     from models.runs import load_posterior
 
     store = f.store()
@@ -243,7 +243,7 @@ def test_planted_outlier_is_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
     in `observe list` (beside its reliability grade) and in the Indicators table."""
     from click.testing import CliRunner
 
-    from dashboard.cli import main
+    from dashboard.cli.main import main
     from tests.scenario_support import fitted
 
     f = fitted()
@@ -266,7 +266,7 @@ def test_planted_outlier_is_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
     mine = next(r for r in listed if r["id"] == f.outlier_id)
     assert mine["surprise"] == "yes" and mine["reliability"] == "B" and mine["pit"] > 0.97
 
-    from dashboard import views
+    from dashboard.services import views
     from tests.scenario_support import page_modules, plain
 
     views.forget_stores()

@@ -40,7 +40,7 @@ def synthetic_home(monkeypatch: pytest.MonkeyPatch) -> Any:
     f = fitted()
     monkeypatch.setenv("HARBINGER_HOME", str(f.home))
     monkeypatch.delenv("HARBINGER_DATABASE_URL", raising=False)
-    from dashboard import views
+    from dashboard.services import views
 
     views.forget_stores()
     yield f
@@ -48,7 +48,7 @@ def synthetic_home(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _run(spec_obs: list[dict[str, Any]], name: str, **kw: Any) -> dict[str, Any]:
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
 
     store = fitted().store()
     try:
@@ -84,7 +84,7 @@ def test_unreliable_reweighting_is_marked_and_never_shown_as_reliable(synthetic_
 
 
 def test_scenario_commands(synthetic_home: Any) -> None:
-    from dashboard.cli import main
+    from dashboard.cli.main import main
     from indicators.alerts import get_scenario, save_scenario
 
     store = fitted().store()
@@ -163,7 +163,7 @@ def test_fast_path_agrees_with_a_refit_within_monte_carlo_error(synthetic_home: 
     """The reweighted scenario and a refit with the hypothetical observations as data agree for
     every outcome and horizon within 3 combined Monte Carlo standard errors (plus 1 point: the tiny
     fits' MCSE estimates are themselves noisy)."""
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
     from models.fit import FitSettings
     from models.scenarios import refit_scenario
     from tests.scenario_support import FIT

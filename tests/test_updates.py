@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from dashboard import services
-from dashboard.updates import fast_update
+from dashboard.services.runs import fit_case, forecast_of
+from dashboard.services.updates import fast_update
 
 TINY = {"draws": 200, "tune": 200, "chains": 2, "seed": 3, "sampler": "pymc"}
 
@@ -22,7 +22,7 @@ def test_fast_update_reweights_the_current_run_by_the_records_made_since(cli: An
     assert cli("init").exit_code == 0
     store = Store.from_env()
     case_id = store.case_ids()[0]
-    run_id = services.fit_case(store, case_id, as_of=date(2025, 12, 31), **TINY)
+    run_id = fit_case(store, case_id, as_of=date(2025, 12, 31), **TINY)
     assert fast_update(store, case_id) is None  # nothing recorded since the run
 
     # A drill on the islands after that series' recorded coverage ends (2023) carries no
@@ -45,7 +45,7 @@ def test_fast_update_reweights_the_current_run_by_the_records_made_since(cli: An
     assert update["khat"] < 0.7, update["khat"]  # one report: a small change, reweighting holds
     # The reweighting changed the forecast (the direction and size of such changes are checked
     # on strongly diagnostic evidence in tests/test_scenarios.py, through the same Conditioner).
-    run_forecast = services.forecast_of(store, case_id, run_id=run_id)
+    run_forecast = forecast_of(store, case_id, run_id=run_id)
     changed = [abs(_p(update["outcomes"], o["id"], h["years"]) - h["p_mean"])
                for o in run_forecast["outcomes"] for h in o["horizons"]]
     assert max(changed) > 0, changed

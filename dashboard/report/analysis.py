@@ -3,8 +3,8 @@ track record of the latest saved backtest.
 
 Each function takes :class:`dashboard.report.content.Inputs` and returns a section made of the
 generic blocks of :mod:`dashboard.report.content`. They read what the Scenarios page, ``harbinger
-explain`` and the Backtest page read (:mod:`dashboard.services_analysis`,
-:mod:`dashboard.backtests`), with one rule for reports: never refit. Scenarios use the fast
+explain`` and the Backtest page read (:mod:`dashboard.services.analysis`,
+:mod:`dashboard.services.backtests`), with one rule for reports: never refit. Scenarios use the fast
 reweighting path only, and a result whose k-hat is above 0.7 is shown marked unreliable, with the
 advice to run the refit from the Scenarios page. Each section degrades to one sentence when its
 feature has no data (no posterior, no scenarios, no previous run, no saved backtest), and an
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dashboard.report.content import (
+from dashboard.report.blocks import (
     Inputs,
     bullet_list,
     cell,
@@ -83,7 +83,7 @@ def scenario_documents(inputs: Inputs) -> tuple[list[dict[str, Any]], str | None
     """Every case-file scenario run against the report's run by reweighting only (the document of
     ``harbinger scenario run NAME --no-refit --format json``), and a sentence when none can be
     run (None when they could)."""
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
     from indicators.errors import BadInput
     from models.scenarios import ScenarioSpec
 
@@ -194,7 +194,7 @@ def explain_section(inputs: Inputs) -> dict[str, Any]:
     try:
         doc = _explain_document(inputs)
     except Exception as exc:  # as above
-        from dashboard import services_analysis as sa
+        from dashboard.services import analysis as sa
         from indicators.errors import BadInput
 
         if not isinstance(exc, (sa.AnalysisUnavailable, BadInput)):
@@ -269,7 +269,7 @@ def explain_section(inputs: Inputs) -> dict[str, Any]:
 
 
 def _explain_document(inputs: Inputs) -> dict[str, Any]:
-    from dashboard import services_analysis as sa
+    from dashboard.services import analysis as sa
 
     if inputs.store is None:
         raise sa.AnalysisUnavailable("the report was built without access to the store.")
@@ -285,7 +285,7 @@ NO_BACKTEST = ("No backtest has been saved for this case yet: run `harbinger bac
 
 
 def latest_backtest(inputs: Inputs) -> dict[str, Any] | None:
-    from dashboard.backtests import latest_backtest as latest
+    from dashboard.services.backtests import latest_backtest as latest
 
     home = getattr(inputs.store, "home", None)
     if home is None:

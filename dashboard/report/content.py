@@ -36,13 +36,26 @@ render any section from its blocks, and the table of contents follows the list.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 
-from dashboard import services, views
+from dashboard.report import analysis
+from dashboard.report.blocks import (
+    Inputs,
+    bullet_list,
+    cell,
+    chart,
+    keyvalue,
+    notice,
+    paragraph,
+    section,
+    subheading,
+    table,
+)
+from dashboard.services import views
+from dashboard.services.runs import forecast_of
 from indicators.errors import BadInput
 
 #: How many of the latest observations the evidence table lists.
@@ -53,27 +66,13 @@ RECENT_YEARS = 8
 NOTE_CHARS = 180
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """What the section functions read."""
-
-    case: Any                       # indicators.case.LoadedCase
-    run: dict[str, Any]             # the run row
-    forecast: dict[str, Any]        # its forecast.json, with the store's identity
-    previous_run: dict[str, Any] | None
-    previous: dict[str, Any] | None  # the previous ok run's forecast (for changes)
-    observations: pd.DataFrame      # in effect at the end of the run's as-of date
-    stale_records: int              # records recorded after the run was created
-    store: Any = None               # the store (scenarios, explanations, backtests); None: those say so
-
-
 # ---------------------------------------------------------------------------- gathering
 
 def select_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
                ) -> dict[str, Any]:
     """The run a report is about: ``run_id``, else the latest good run as of ``as_of`` (its
     as-of date on or before it), else the current run — as ``harbinger forecast`` chooses."""
-    doc = services.forecast_of(store, case_id, run_id=run_id, as_of=as_of)
+    doc = forecast_of(store, case_id, run_id=run_id, as_of=as_of)
     run = store.get_run(doc["run_id"])
     if run is None:  # pragma: no cover - forecast_of read it a moment ago
         raise BadInput(f"--run: no run '{doc['run_id']}' for case '{case_id}'.")
@@ -175,57 +174,13 @@ def forecast_rows(forecast: dict[str, Any], previous: dict[str, Any] | None) -> 
 
 def _changes(forecast: dict[str, Any], previous: dict[str, Any] | None) -> dict[tuple[str, int], dict[str, Any]]:
     """Per (outcome, horizon): the Overview's card, whose ``change_pp``/``change`` are the change
-    since the previous run (:func:`dashboard.views.outcome_cards`)."""
+    since the previous run (:func:`dashboard.services.views.outcome_cards`)."""
     out = {}
     for years in views.horizons(forecast):
         for card in views.outcome_cards(forecast, horizon=years, previous=previous):
             if card["p_mean"] is not None:
                 out[(card["id"], years)] = card
     return out
-
-
-# ---------------------------------------------------------------------------- blocks
-
-def paragraph(text: str) -> dict[str, Any]:
-    return {"kind": "paragraph", "text": text}
-
-
-def notice(text: str, level: str = "info") -> dict[str, Any]:
-    return {"kind": "notice", "text": text, "level": level}
-
-
-def bullet_list(items: list[str], *, ordered: bool = False) -> dict[str, Any]:
-    return {"kind": "list", "items": list(items), "ordered": ordered}
-
-
-def subheading(text: str) -> dict[str, Any]:
-    return {"kind": "subheading", "text": text}
-
-
-def keyvalue(rows: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {"kind": "keyvalue", "rows": [[k, "—" if v is None or v == "" else str(v)] for k, v in rows]}
-
-
-def cell(text: Any, *lines: str, cls: str = "", data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"text": "" if text is None else str(text), "lines": [line for line in lines if line],
-            "cls": cls, "data": data or {}}
-
-
-def table(columns: list[tuple[str, str]], rows: list[list[dict[str, Any]]], *, id: str, caption: str = "",
-          fixed: bool = False) -> dict[str, Any]:
-    """A table block; ``fixed`` keeps the template's column widths (long text wraps inside)."""
-    return {"kind": "table", "id": id, "caption": caption, "fixed": fixed,
-            "columns": [{"label": label, "cls": cls} for label, cls in columns], "rows": rows}
-
-
-def chart(svg: str | None, caption: str = "", *, wide: bool = True, title: str = "") -> dict[str, Any] | None:
-    if not svg:
-        return None
-    return {"kind": "chart", "svg": svg, "caption": caption, "wide": wide, "title": title}
-
-
-def section(id: str, title: str, blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
-    return {"id": f"sec-{id}", "title": title, "blocks": [b for b in blocks if b is not None]}
 
 
 # ---------------------------------------------------------------------------- sections
@@ -564,30 +519,9 @@ def shipped_caveats(case_id: str) -> list[str]:
     return [re.sub(r"\*\*|`", "", item) for item in items]
 
 
-def scenario_section(inputs: Inputs) -> dict[str, Any]:
-    """Scenarios against the baseline (:mod:`dashboard.report.analysis`)."""
-    from dashboard.report.analysis import scenario_section as make
-
-    return make(inputs)
-
-
-def explain_section(inputs: Inputs) -> dict[str, Any]:
-    """Why the forecast moved since the previous run (:mod:`dashboard.report.analysis`)."""
-    from dashboard.report.analysis import explain_section as make
-
-    return make(inputs)
-
-
-def track_record_section(inputs: Inputs) -> dict[str, Any]:
-    """The latest saved backtest (:mod:`dashboard.report.analysis`)."""
-    from dashboard.report.analysis import track_record_section as make
-
-    return make(inputs)
-
-
 #: The report's sections, in order. Each takes :class:`Inputs` and returns a section or None.
 SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
     summary_section, horizon_section, factor_section, indicator_section, evidence_section,
-    scenario_section, explain_section, track_record_section,
+    analysis.scenario_section, analysis.explain_section, analysis.track_record_section,
     diagnostics_section, methods_section, provenance_section,
 )

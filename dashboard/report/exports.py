@@ -7,7 +7,7 @@ CSV
     ``diagnostics``, then the columns of :func:`dashboard.report.content.forecast_rows`. Text
     cells that start with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) get a leading
     ``'`` so spreadsheets never run them as formulas (the same rule as every CSV the command
-    line prints, :func:`dashboard.cli_support.render`). Numbers are written as numbers.
+    line prints, :func:`dashboard.services.tables.render`). Numbers are written as numbers.
 JSON
     ``{"case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations",
     "settings", "diagnostics": {...}, "previous_run_id", "generated_at", "rows": [...]}`` with
@@ -47,7 +47,7 @@ def csv_rows(content: dict[str, Any]) -> list[dict[str, Any]]:
 
 def forecast_csv(content: dict[str, Any]) -> bytes:
     """The forecast table as CSV (UTF-8), formula-like text neutralised."""
-    from dashboard.cli_support import render
+    from dashboard.services.tables import render
 
     return (render(csv_rows(content), "csv") + "\n").encode("utf-8")
 
@@ -77,30 +77,24 @@ def posterior_path(content: dict[str, Any]) -> Path:
 
 def write_netcdf(content: dict[str, Any], target: Path) -> None:
     """Write the run's posterior with its identity in the attributes to ``target``."""
-    import arviz as az
-
-    from dashboard.cli_support import actor
+    from dashboard.services.context import actor
+    from models.runs import RunMismatch, export_posterior
 
     ident = content["identity"]
     source = posterior_path(content)
-    idata = az.from_netcdf(str(source))
-    saved = idata.posterior.attrs.get("case_hash")
-    if saved is not None and saved != ident["case_hash"]:
-        raise BadInput(f"the posterior of run '{ident['run_id']}' was saved for case version {saved}, not "
-                       f"{ident['case_hash']}; refit.")
-    keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
-    out = az.InferenceData(**{g: idata[g].load() for g in keep})
     diag = {k: v for k, v in content["diagnostics"].items() if k not in ("text", "problems_text")}
-    out.posterior.attrs.update({
+    attrs = {
         **{k: str(ident[k]) for k in IDENTITY_COLUMNS},
         "n_observations": int(ident["n_observations"] or 0),
         "settings": json.dumps(ident["settings"]),
         "diagnostics_ok": int(bool(content["diagnostics"]["ok"])),
         "diagnostics": json.dumps(diag),
         "exported_at": ident["generated_at"], "exported_by": actor(),
-    })
-    idata.close() if hasattr(idata, "close") else None
-    out.to_netcdf(str(target))
+    }
+    try:
+        export_posterior(source.parent, target, case_hash=ident["case_hash"], attrs=attrs)
+    except RunMismatch as exc:
+        raise BadInput(str(exc)) from None
 
 
 def posterior_netcdf(content: dict[str, Any]) -> bytes:

@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 
 def _harbinger(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "dashboard.cli.main", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -67,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip(f"{CHROMIUM} is missing")
     home = tmp_path_factory.mktemp("browser") / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    # small fits, for the Refit test once dashboard.services.fit_case exists
+    # small fits, for the Refit test once dashboard.services.runs.fit_case exists
     env.update(HARBINGER_HOME=str(home), HARBINGER_USER="browser-tester", HARBINGER_DRAWS="100",
                HARBINGER_TUNE="100", HARBINGER_CHAINS="1", PYTHONUNBUFFERED="1",
                HARBINGER_AUTO_REFIT="0")
@@ -87,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     port = _free_port()
     log = (home.parent / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)], env=env,
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard import ids
+from dashboard.web import ids
 from tests.backtest_support import sample_backtest, save_sample_backtest
 from tests.browser.conftest import screenshot
 

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dashboard import ids, views
+from dashboard.web import ids
+from dashboard.services import views
 from tests.browser.conftest import CASE, LARGE, screenshot
 from tests.dashboard_support import sample_forecast
 
@@ -152,19 +153,11 @@ def test_every_page_shows_the_run_and_diagnostics(page, server):
         assert ("Diagnostics OK" in bar) or ("Diagnostics failed" in bar)
 
 
-# ---------------------------------------------------------------------------- Refit (for the lead)
-
-def _has_fit_case() -> bool:
-    from dashboard import services
-
-    return hasattr(services, "fit_case")
-
+# ---------------------------------------------------------------------------- Refit
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_fit_case(), reason="dashboard.services.fit_case does not exist yet; "
-                                                 "enable once the lead's fit_case lands")
 def test_refit_produces_a_new_run_id(page, server):
-    """LEAD: runs a real (small: HARBINGER_DRAWS/TUNE=100, one chain) fit from the Refit button."""
+    """Runs a real (small: HARBINGER_DRAWS/TUNE=100, one chain) fit from the Refit button."""
     _open(page, server, "/", f"#{ids.OV_CONTENT} .outcome-card")
     old = page.locator(f"#{ids.RUN_BAR} .run-id").inner_text()
     page.get_by_role("button", name="Refit").click()

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dashboard import ids
+from dashboard.web import ids
 from tests.browser.conftest import CASE, screenshot
 
 DOWNLOAD_TIMEOUT = 180_000  # the PDF is typeset on a shared, busy machine

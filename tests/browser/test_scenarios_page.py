@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dashboard import ids
+from dashboard.web import ids
 from tests.browser.conftest import ROOT, _free_port, screenshot
 from tests.scenario_support import CASE_ID, fitted
 
@@ -37,7 +37,7 @@ def synthetic_server() -> Iterator[str]:
     env.update(HARBINGER_HOME=str(f.home), HARBINGER_USER="browser-tester", PYTHONUNBUFFERED="1")
     port = _free_port()
     log = (f.home.parent / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)], env=env,
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

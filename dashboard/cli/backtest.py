@@ -1,0 +1,136 @@
+"""``harbinger backtest``: rolling-origin refits as of past dates, scored on what followed.
+
+``--format json`` prints the saved document (schema in :func:`dashboard.services.backtests.run_backtest`)
+without the per-row details of each origin (``rows``), which stay in the saved file; the file's
+path is printed on stderr. ``--latest`` prints the newest saved backtest without refitting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from dashboard.cli.support import Env, emit, pass_env
+from dashboard.services.context import Failure
+
+FORMATS = ("table", "json")
+
+
+def _jobs_default() -> int:
+    return os.cpu_count() or 1
+
+
+def progress_printer() -> Any:
+    """A one-line progress bar on stderr, redrawn when the percentage or the stage changes (at
+    most once a second otherwise), so stdout stays clean for JSON."""
+    state = {"key": None, "at": 0.0}
+
+    def report(fraction: float, message: str) -> None:
+        pct = int(fraction * 100)
+        key = (pct, message.split(":")[0])
+        now = time.monotonic()
+        if key == state["key"] and now - state["at"] < 1.0:
+            return
+        state["key"], state["at"] = key, now
+        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
+        sys.stderr.write(f"\r[{bar}] {pct:3d}% {message[:70]:<70}{chr(10) if fraction >= 1 else ''}")
+        sys.stderr.flush()
+
+    return report
+
+
+def public_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as printed by ``--format json``: each origin without its per-row details."""
+    out = {k: v for k, v in doc.items() if k != "origins"}
+    out["origins"] = [{k: v for k, v in o.items() if k != "rows"} for o in doc.get("origins", [])]
+    return out
+
+
+def _fmt(x: Any, pct: bool = False) -> Any:
+    if x is None:
+        return None
+    return f"{100 * x:.0f}%" if pct else round(float(x), 3)
+
+
+def print_tables(doc: dict[str, Any]) -> None:
+    s = doc["settings"]
+    origins = [o["origin"] for o in doc["origins"]]
+    click.echo(f"backtest of case {doc['case']}: origins {', '.join(map(str, origins))} "
+               f"(each fitted on what was recorded by 31 Dec of that year, scored on the next year); "
+               f"sampler {s.get('sampler')}, {s.get('draws')} draws, {s.get('tune')} tune, {s.get('chains')} chains")
+    failing = doc["summary"].get("origins_failing_diagnostics") or []
+    if failing:
+        click.echo(f"DIAGNOSTICS FAILED for origins {', '.join(map(str, failing))}: their fits are not clean")
+    for f in doc.get("failed_origins") or []:
+        click.echo(f"origin {f['origin']} FAILED: {f['error']}")
+    click.echo("")
+    emit([{"indicator": i["id"], "family": i["family"], "n": i["n"], "crps": _fmt(i["crps"]),
+           "persistence": _fmt(i["crps_persistence"]), "climatology": _fmt(i["crps_climatology"]),
+           "skill_pers": _fmt(i["skill_persistence"]), "skill_clim": _fmt(i["skill_climatology"]),
+           "cov50": _fmt(i["coverage_50"], True), "cov90": _fmt(i["coverage_90"], True)}
+          for i in doc["indicators"]], "table")
+    click.echo("")
+    emit([{"outcome": o["id"], "forecasts": o["n"], "events": o["events"], "brier": o["brier"],
+           "brier_base_rate": o["brier_base_rate"], "log_score": o["log_score"],
+           "log_score_base_rate": o["log_score_base_rate"]} for o in doc["outcomes"]], "table")
+    click.echo("")
+    summ = doc["summary"]
+    click.echo(f"held-out rows: {summ['n_rows']}; coverage of 50% intervals {_fmt(summ['coverage_50'], True)}, "
+               f"of 90% intervals {_fmt(summ['coverage_90'], True)} (randomised, nominal if calibrated: "
+               f"{_fmt(summ.get('coverage_50_randomised'), True)}, {_fmt(summ.get('coverage_90_randomised'), True)})")
+    for t in doc["targets"]:
+        state = "not measurable" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        click.echo(f"target {t['id']}: {state} (value {t['value']}) — {t['target']}; {t['detail']}")
+
+
+def register(main: click.Group) -> None:
+    @main.command()
+    @click.option("--origins", default=None, metavar="A..B",
+                  help="Origin years: a range 2014..2024, a year, or a list 2016,2019 (default: every year "
+                       "from the case's fifth to the last whose following year has ended).")
+    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help="Posterior draws per chain (default: the fit default).")
+    @click.option("--tune", type=click.IntRange(10, 100000), default=None, help="Warm-up draws per chain (default: the fit default).")
+    @click.option("--chains", type=click.IntRange(1, 16), default=None, help="Chains (default: the fit default).")
+    @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so backtests repeat).")
+    @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None, help="Sampler (default: the fit default).")
+    @click.option("--jobs", type=click.IntRange(1, 256), default=None,
+                  help="Origins fitted at once, each in its own process (default: the number of cores).")
+    @click.option("--latest", is_flag=True, help="Print the newest saved backtest instead of running one.")
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                  help="Output format.")
+    @pass_env
+    def backtest(env: Env, origins: str | None, draws: int | None, tune: int | None, chains: int | None,
+                 seed: int | None, sampler: str | None, jobs: int | None, latest: bool, fmt: str) -> None:
+        """Refit as of past dates with only what was recorded then, and score what followed.
+
+        Scores each indicator's next-year observations (CRPS, 50%/90% interval coverage, PIT)
+        against persistence and climatology baselines, and the outcomes (Brier, log score).
+        Saves the result under HARBINGER_HOME/backtests/ for the Backtest page.
+        """
+        from dashboard.services import backtests
+        from dashboard.services.runs import default_settings
+
+        store = env.store
+        case_id = env.case_id
+        if latest:
+            doc = backtests.latest_backtest(store.home, case_id)
+            if doc is None:
+                raise Failure(f"no saved backtest for case '{case_id}'; run 'harbinger backtest' first.")
+        else:
+            case = store.get_case(case_id).case
+            years = backtests.parse_origins(origins, case_start=case.start)
+            settings = default_settings() | {k: v for k, v in dict(draws=draws, tune=tune, chains=chains, seed=seed,
+                                                                  sampler=sampler).items() if v is not None}
+            path, doc = backtests.run_backtest(store, case_id, origins=years, jobs=jobs or _jobs_default(),
+                                               settings=settings, progress=progress_printer())
+            doc["file"] = str(path)
+        click.echo(f"backtest saved in {doc['file']}", err=True)
+        if fmt == "json":
+            click.echo(json.dumps(public_document(doc), indent=2))
+        else:
+            print_tables(doc)

@@ -1,0 +1,103 @@
+"""Shared pieces of the ``harbinger`` command line, for every command module.
+
+- :class:`HarbingerGroup`: the top-level group class; it turns expected failures into one line
+  on stderr and an exit code (2: :class:`~indicators.errors.BadInput`, 1: anything else) for
+  every subcommand, including those added later by other modules.
+- :class:`Env` / :data:`pass_env`: the store (opened and migrated on first use) and the chosen
+  case (``--case``, else the only loaded case).
+- :func:`emit`: print a DataFrame or a list of dicts as ``table``, ``csv`` or ``json``
+  (:mod:`dashboard.services.tables`).
+
+The store, the case, the acting user and date options come from
+:mod:`dashboard.services.context`, shared with the web app.
+
+A command module looks like::
+
+    from dashboard.cli.support import Env, pass_env, emit, FORMAT_OPTION
+
+    def register(main: click.Group) -> None:
+        @main.command()
+        @FORMAT_OPTION
+        @pass_env
+        def forecast(env: Env, fmt: str) -> None:
+            emit(make_frame(env.store, env.case_id), fmt)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from functools import cached_property
+from typing import Any, Iterable, Mapping, Sequence
+
+import click
+import pandas as pd
+
+from dashboard.services.context import Failure, actor, choose_case, open_store
+from dashboard.services.tables import FORMATS, render
+from indicators.errors import BadInput, RowErrors
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                             help="Output format (json: a list of objects; csv: with a header row).")
+
+
+class Env:
+    """What every command needs, created lazily so ``--help`` never touches the store."""
+
+    def __init__(self, case_option: str | None = None):
+        self.case_option = case_option
+
+    @cached_property
+    def store(self) -> Any:
+        return open_store()
+
+    @cached_property
+    def case_id(self) -> str:
+        return choose_case(self.store, self.case_option)
+
+    @property
+    def actor(self) -> str:
+        return actor()
+
+
+pass_env = click.make_pass_decorator(Env, ensure=True)
+
+
+def report_error(exc: BaseException) -> int:
+    """Print an expected failure as one clear line (several for RowErrors); return the exit code."""
+    if isinstance(exc, BadInput):
+        click.echo(f"harbinger: {exc}" if not isinstance(exc, RowErrors) else str(exc), err=True)
+        return 2
+    if isinstance(exc, Failure):
+        click.echo(f"harbinger: {exc}", err=True)
+        return 1
+    if os.environ.get("HARBINGER_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        click.echo(f"harbinger: unexpected error: {type(exc).__name__}: {exc} "
+                   "(set HARBINGER_DEBUG=1 to see the traceback).", err=True)
+    return 1
+
+
+class HarbingerGroup(click.Group):
+    """A click group that reports errors of any subcommand in the project's way."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+            ctx.exit(report_error(exc))
+
+
+# ---------------------------------------------------------------------------- output
+
+def emit(data: pd.DataFrame | Sequence[Mapping[str, Any]], fmt: str, *, empty: str = "(nothing to show)") -> None:
+    """Print :func:`render` of ``data`` to stdout."""
+    click.echo(render(data, fmt, empty=empty))
+
+
+def echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        click.echo(line)

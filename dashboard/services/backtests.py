@@ -1,0 +1,258 @@
+"""Rolling-origin backtests of a case: refit as of past dates, score what followed, save the scores.
+
+Origins are years. Origin ``Y`` is a fit as of the end of 31 December ``Y`` on exactly what the
+store had recorded by then (the bitemporal ``Store.observations(case, as_of=...)``: later
+records, corrections and retractions are invisible to it); it is scored on the observations of
+periods ending in the following calendar year, as recorded now (with every later correction),
+against the persistence and climatology baselines fitted on the same information as the model
+(:mod:`models.backtest`), and on the outcomes that were unresolved at the origin. The default
+origins are one per year from the fifth calendar year of the case (four full years of data)
+to the last year whose scored window has ended by today.
+
+Origins run in separate processes (``concurrent.futures`` with the ``spawn`` start method; each
+process builds and compiles its own model, so a process pays one compile per distinct array
+shape), ``jobs`` at a time; ``jobs=1`` runs in this process and reports sampling progress.
+The document is saved as JSON under ``HARBINGER_HOME/backtests/`` (schema in
+:func:`run_backtest`); the Backtest page and ``harbinger backtest --latest`` read the newest one.
+
+Caveat that no code can remove: the case file itself (indicator definitions, coverage windows,
+priors, elicited base rates) is today's, written with hindsight; only the observations are
+replayed as of each origin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from datetime import date, datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable
+
+from dashboard.services.context import today
+from indicators.errors import BadInput
+
+Progress = Callable[[float, str], None]
+
+DIRECTORY = "backtests"
+SCHEMA_VERSION = 1
+#: Years of data before the first default origin.
+WARMUP_YEARS = 4
+#: Predictive draws per posterior draw for each held-out row.
+PER_DRAW = 2
+
+
+def origin_date(year: int) -> date:
+    return date(year, 12, 31)
+
+
+def window_end(year: int) -> date:
+    return date(year + 1, 12, 31)
+
+
+def default_origins(case_start: date, *, on: date | None = None) -> list[int]:
+    """One origin per year from the case's fifth calendar year to the last year whose scored
+    window (the following calendar year) has ended by ``on`` (default: today)."""
+    on = on or today()
+    first = case_start.year + WARMUP_YEARS
+    last = on.year - 1 if window_end(on.year - 1) <= on else on.year - 2
+    return list(range(first, last + 1))
+
+
+def parse_origins(text: str | None, *, case_start: date, on: date | None = None) -> list[int]:
+    """Origins from ``A..B`` (every year from A to B), ``Y`` or ``Y1,Y2,...``; None: the defaults."""
+    on = on or today()
+    if text is None or not text.strip():
+        years = default_origins(case_start, on=on)
+        if not years:
+            raise BadInput(f"no default origins: the case starts {case_start} and needs {WARMUP_YEARS} years of "
+                           "data and a full scored year; give --origins.")
+        return years
+    spec = text.strip()
+    m = re.fullmatch(r"(\d{4})\s*\.\.\s*(\d{4})", spec)
+    if m:
+        a, b = int(m.group(1)), int(m.group(2))
+        if a > b:
+            raise BadInput(f"--origins: '{spec}' runs backwards; write the earlier year first (e.g. {b}..{a}).")
+        years = list(range(a, b + 1))
+    elif re.fullmatch(r"\d{4}(\s*,\s*\d{4})*", spec):
+        years = sorted({int(y) for y in re.split(r"\s*,\s*", spec)})
+    else:
+        raise BadInput(f"--origins: '{spec}' is not a year range like 2014..2024 or a list of years like 2016,2019.")
+    for y in years:
+        if origin_date(y) < case_start:
+            raise BadInput(f"--origins: {y} is before the case starts ({case_start}); the first possible origin "
+                           f"is {case_start.year}.")
+        if window_end(y) > on:
+            last = on.year - 1 if window_end(on.year - 1) <= on else on.year - 2
+            raise BadInput(f"--origins: the year scored for origin {y} ({y + 1}) has not ended yet; the last "
+                           f"possible origin is {last}.")
+    return years
+
+
+def directory(home: Path) -> Path:
+    path = Path(home) / DIRECTORY
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def saved_backtests(home: Path, case_id: str) -> list[Path]:
+    """Saved backtest files of a case, newest first."""
+    path = Path(home) / DIRECTORY
+    if not path.exists():
+        return []
+    return sorted(path.glob(f"backtest-{case_id}-*.json"), reverse=True)
+
+
+def latest_backtest(home: Path, case_id: str) -> dict[str, Any] | None:
+    """The newest saved backtest of a case (with its ``file``), or None."""
+    for path in saved_backtests(home, case_id):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        doc["file"] = str(path)
+        return doc
+    return None
+
+
+def save(home: Path, doc: dict[str, Any]) -> Path:
+    stamp = doc["created_at"].replace("-", "").replace(":", "")[:15] + "Z"
+    path = directory(home) / f"backtest-{doc['case']}-{stamp}.json"
+    n = 1
+    while path.exists():
+        n += 1
+        path = path.with_name(f"backtest-{doc['case']}-{stamp}-{n}.json")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def evaluate_origin(case: Any, fit_frame: Any, later_frame: Any, year: int, settings: dict[str, Any],
+                    per_draw: int = PER_DRAW, progress: Progress | None = None) -> dict[str, Any]:
+    """Fit as of origin ``year`` and score the following year (runs in a worker process)."""
+    from models.backtest import score_origin
+    from models.fit import FitSettings
+    from models.predictive import forecast_origin
+
+    fit_settings = FitSettings(**settings)
+    forecast = forecast_origin(case, fit_frame, later_frame, origin=origin_date(year), window_end=window_end(year),
+                               settings=fit_settings, per_draw=per_draw, progress=progress)
+    return score_origin(forecast, case, seed=fit_settings.seed + year)
+
+
+def _worker(args: tuple) -> dict[str, Any]:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    return evaluate_origin(*args)
+
+
+def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1, settings: dict[str, Any],
+                 per_draw: int = PER_DRAW, progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
+    """Run every origin, summarise, save under ``HARBINGER_HOME/backtests/``; returns (path, document).
+
+    Document (JSON, stable; extra keys may be added)::
+
+        {"schema": 1, "case", "case_hash", "model_version", "created_at" (UTC ISO),
+         "settings": {draws, tune, chains, seed, sampler, per_draw, jobs},
+         "origins": [{"origin": year, "as_of", "window_end", "n_observations", "data_hash",
+                      "diagnostics": {..., "ok", "problems"}, "seconds", "n_scored", "n_unscored",
+                      "rows": [{"indicator", "family", "start", "end", "value", "exposure",
+                                "observation_ids", "pred_mean", "pred_p05", "pred_p95", "crps",
+                                "crps_persistence", "crps_climatology", "covered_50",
+                                "covered_90", "pit_covered_50", "pit_covered_90", "pit", "p_positive"}],
+                      "outcomes": [{"id", "as_of", "at_risk", "happened", "p", "p_05", "p_95"}]}],
+         "failed_origins": [{"origin", "error"}],
+         "indicators": [{"id", "name", "family", "n", "crps", "crps_persistence", "crps_climatology",
+                         "skill_persistence", "skill_climatology", "coverage_50", "coverage_90",
+                         "mean_value", "origins", "pit"}],
+         "outcomes": [{"id", "question", "resolution_date", "n", "events", "brier", "log_score",
+                       "brier_base_rate", "log_score_base_rate", "base_rate", "skill_brier_base_rate",
+                       "probabilities": [{"origin", "as_of", "at_risk", "happened", "p", "p_05", "p_95"}]}],
+         "summary": {"n_origins", "n_rows", "coverage_50", "coverage_90", "coverage_50_randomised",
+                     "coverage_90_randomised", "coverage_50_band", "coverage_90_band",
+                     "count": {"n_indicators", "n_rows", "crps_relative_to_climatology",
+                               "crps_persistence_relative_to_climatology", "skill_persistence",
+                               "skill_climatology", "n_better_than_persistence",
+                               "n_better_than_climatology", "coverage_50", "coverage_90"},
+                     "pit_histogram": {"edges", "counts"},
+                     "pit_band", "reliability_indicators": [...], "reliability_outcomes": [...],
+                     "origins_failing_diagnostics": [...]},
+         "targets": [{"id", "target", "value", "met", "detail"}]}
+
+    Every score is defined in :mod:`models.backtest`.
+    """
+    from models.backtest import summarise
+    from models.model import MODEL_VERSION
+
+    report = progress or (lambda f, m: None)
+    loaded = store.get_case(case_id)
+    case = loaded.case
+    created = datetime.now(timezone.utc).replace(microsecond=0)
+    later = store.observations(case_id)
+    tasks = [(case, store.observations(case_id, as_of=origin_date(y)), later, y, settings, per_draw)
+             for y in origins]
+    results: dict[int, dict[str, Any]] = {}
+    failures: list[dict[str, Any]] = []
+    total = len(tasks)
+    t0 = time.monotonic()
+
+    def finished(year: int, result: dict[str, Any] | None, error: str | None) -> None:
+        if result is not None:
+            results[year] = result
+        else:
+            failures.append({"origin": year, "error": error})
+        done = len(results) + len(failures)
+        what = f"origin {year} {'done' if result is not None else 'FAILED: ' + str(error)[:60]}"
+        report(done / total, f"{done} of {total} origins ({what}; {time.monotonic() - t0:.0f} s)")
+
+    jobs = max(1, min(int(jobs), total))
+    report(0.0, f"0 of {total} origins ({jobs} at a time)")
+    if jobs == 1:
+        for k, task in enumerate(tasks):
+            year = task[3]
+
+            def inner(fraction: float, message: str, k: int = k, year: int = year) -> None:
+                report((k + min(fraction, 0.99)) / total, f"origin {year} ({k + 1} of {total}): {message}")
+
+            try:
+                finished(year, evaluate_origin(*task, progress=inner), None)
+            except Exception as exc:  # noqa: BLE001 - one failed origin is reported, the rest still run
+                finished(year, None, f"{type(exc).__name__}: {exc}")
+    else:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            pending = {pool.submit(_worker, task): task[3] for task in tasks}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        year = pending.pop(fut)
+                        try:
+                            finished(year, fut.result(), None)
+                        except Exception as exc:  # noqa: BLE001 - as above
+                            finished(year, None, f"{type(exc).__name__}: {exc}")
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    if not results:
+        from dashboard.services.context import Failure
+
+        raise Failure("every backtest origin failed: " + "; ".join(f"{f['origin']}: {f['error']}" for f in failures))
+    ordered = [results[y] for y in sorted(results)]
+    doc = {
+        "schema": SCHEMA_VERSION, "case": case_id, "case_hash": loaded.hash, "model_version": MODEL_VERSION,
+        "created_at": created.isoformat(),
+        "settings": dict(settings) | {"per_draw": per_draw, "jobs": jobs},
+        "origins": ordered, "failed_origins": sorted(failures, key=lambda f: f["origin"]),
+        **summarise(ordered,
+                    indicators=[{"id": i.id, "name": i.name, "family": i.family} for i in case.indicators],
+                    outcomes=[{"id": o.id, "question": o.question, "base_rate": o.base_rate.annual,
+                               "resolution_date": o.resolved.date.isoformat() if o.resolved else None}
+                              for o in case.outcomes]),
+    }
+    path = save(store.home, doc)
+    report(1.0, f"{len(results)} of {total} origins scored in {time.monotonic() - t0:.0f} s; saved {path.name}")
+    return path, doc

@@ -1,0 +1,155 @@
+"""What the command line and the dashboard do with the store and the models, in one place.
+
+Each function here reads the store (``indicators``), calls the models' public functions
+(``models``), and records the result. Neither the Dash callbacks nor the command line build a
+model themselves. A fit is slow: the dashboard calls :func:`fit_case` only from a background
+callback, never in a request.
+
+The saved run (``<runs_dir>/<run_id>/``) holds ``posterior.nc`` (the posterior, with its identity
+in the attributes) and ``forecast.json`` (everything the pages and reports show; its schema is
+documented in :mod:`models.runs`).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from typing import Any, Callable
+
+from dashboard.services.context import as_date, today
+from indicators.errors import BadInput
+
+Progress = Callable[[float, str], None]
+
+#: Fit settings, overridable by the environment (e.g. for quick demonstrations and tests).
+DEFAULT_SETTINGS = {"draws": 2500, "tune": 2000, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
+
+
+class FitFailed(RuntimeError):
+    """A fit that failed; the previous run is still the one shown."""
+
+    def __init__(self, run_id: str, reason: str):
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"fit {run_id} failed: {reason}; the previous forecast is still shown.")
+
+
+def default_settings() -> dict[str, Any]:
+    """Sampler settings: the defaults, overridden by HARBINGER_DRAWS, _TUNE, _CHAINS, _SEED, _SAMPLER."""
+    out = dict(DEFAULT_SETTINGS)
+    for key in out:
+        env = os.environ.get(f"HARBINGER_{key.upper()}")
+        if env:
+            out[key] = env if key == "sampler" else int(env)
+    return out
+
+
+def _fit_settings(overrides: dict[str, Any]) -> Any:
+    from models.fit import FitSettings
+
+    merged = default_settings() | {k: v for k, v in overrides.items() if v is not None}
+    return FitSettings(**merged)
+
+
+def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: Progress | None = None,
+             **settings: Any) -> str:
+    """Fit the case on what the store knew at the end of ``as_of`` (default: today) and record
+    the run. Returns the new run's id.
+
+    On any failure (including an interrupt) the run is recorded as failed, its partial files are
+    removed, and :class:`FitFailed` is raised; the previous run stays the latest good one.
+    """
+    import shutil
+
+    from models.design import build_design
+    from models.runs import fit_run
+
+    as_of = as_of or today()
+    if as_of > today():
+        raise BadInput(f"--as-of {as_of} is in the future.")
+    loaded = store.get_case(case_id)
+    if as_of < loaded.case.start:
+        raise BadInput(f"--as-of {as_of} is before the case starts ({loaded.case.start}).")
+    fit_settings = _fit_settings(settings)
+    store.fail_stale_runs()
+    frame = store.observations(case_id, as_of=as_of)
+    design = build_design(loaded.case, frame, as_of=as_of)
+    run_id = store.create_run(case_id, as_of=as_of, case_hash=loaded.hash, data_hash=design.data_hash,
+                              n_observations=design.n_observations, model_version=_model_version(),
+                              settings=fit_settings.as_dict())
+    directory = store.runs_dir / run_id
+    try:
+        forecast = fit_run(design, fit_settings, case_hash=loaded.hash, run_id=run_id,
+                           directory=directory, progress=progress)
+    except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise as FitFailed
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        store.fail_run(run_id, reason)
+        shutil.rmtree(directory, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise FitFailed(run_id, reason) from exc
+    diag = forecast["diagnostics"]
+    store.finish_run(run_id, diagnostics=diag, diagnostics_ok=bool(diag["ok"]), path=str(directory))
+    return run_id
+
+
+def _model_version() -> str:
+    from models.model import MODEL_VERSION
+
+    return MODEL_VERSION
+
+
+def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> dict[str, Any]:
+    """The forecast document of a run: the named one, else the latest good run as of ``as_of``
+    (its as-of date on or before it), else the latest good run."""
+    import json
+    from pathlib import Path
+
+    if run_id is not None:
+        run = store.get_run(run_id)
+        if run is None or run["case_id"] != case_id:
+            raise BadInput(f"--run: no run '{run_id}' for case '{case_id}'.")
+        if run["status"] != "ok":
+            raise BadInput(f"--run: run '{run_id}' is {run['status']}"
+                           f"{': ' + run['error'] if run.get('error') else ''}; it has no forecast.")
+    else:
+        runs = current_runs(store, case_id)
+        if as_of is not None:
+            runs = [r for r in runs if as_date(r["as_of"]) == as_of] or \
+                   [r for r in runs if as_date(r["as_of"]) <= as_of]
+        if not runs:
+            when = f" as of {as_of}" if as_of else ""
+            raise BadInput(f"no fitted run{when} for case '{case_id}'; run 'harbinger fit"
+                           f"{' --as-of ' + as_of.isoformat() if as_of else ''}' first.")
+        run = runs[0]
+    doc = json.loads((Path(run["path"]) / "forecast.json").read_text())
+    doc["diagnostics"]["ok"] = bool(run["diagnostics_ok"])
+    return doc
+
+
+def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
+    """Good runs, most current first: latest as-of date, then newest fit (a replay of the past
+    fitted today does not displace today's forecast)."""
+    runs = store.runs(case_id, status="ok")
+    return sorted(runs, key=lambda r: (as_date(r["as_of"]), r["created_at"]), reverse=True)
+
+
+def forecast_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per outcome and horizon (a resolved outcome: one row saying so)."""
+    rows = []
+    diag = "ok" if doc["diagnostics"]["ok"] else "FAILED: " + "; ".join(doc["diagnostics"].get("problems", []))
+    for o in doc["outcomes"]:
+        if o["resolved"]:
+            rows.append({"outcome": o["id"], "years": None, "p_mean": None, "p_05": None, "p_95": None,
+                         "mcse": None, "status": f"resolved {o['resolution_date']}", "diagnostics": diag})
+            continue
+        for h in o["horizons"]:
+            rows.append({"outcome": o["id"], "years": h["years"], "p_mean": h["p_mean"], "p_05": h["p_05"],
+                         "p_95": h["p_95"], "mcse": h["mcse"], "status": "forecast", "diagnostics": diag})
+    return rows
+
+
+def current_run(store: Any, case_id: str) -> dict[str, Any] | None:
+    """The run the views show: the most current good run (see :func:`current_runs`)."""
+    runs = current_runs(store, case_id)
+    return runs[0] if runs else None

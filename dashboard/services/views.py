@@ -1,0 +1,591 @@
+"""What the pages show, prepared from run data and store frames (no Dash components here).
+
+Functions in this module take a forecast (the ``forecast.json`` dict of a run, see
+:mod:`models.runs`), run rows and observation frames from :class:`indicators.store.Store`, and
+return plain numbers, text and dicts that the pages turn into components. They never fit a model:
+a run is read from its saved file.
+
+Definitions used on every page
+------------------------------
+*Latest run*
+    The newest run of the case with status ``ok`` (``Store.latest_run``); a failed fit never
+    replaces it.
+*Change since the previous run*
+    ``p_mean`` of an outcome at a horizon in the latest run minus the same in the ok run created
+    just before it, in percentage points.
+*Stale*
+    A run is stale when records (observations, corrections or retractions) were recorded after
+    the run was created; the count of such records is shown. Those records are not in the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import threading
+from collections import OrderedDict
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+import pandas as pd
+
+from dashboard.services.runs import current_run
+from indicators.errors import BadInput, RowErrors
+
+FORECAST_FILE = "forecast.json"
+T = TypeVar("T")
+
+#: Display rules of thumb for the diagnostics table (the run's own ``ok`` flag decides).
+DIAGNOSTIC_RULES = (
+    ("max_rhat", "Largest R-hat", "≤ 1.01", lambda v: v <= 1.01),
+    ("min_ess_bulk", "Smallest bulk ESS", "≥ 400", lambda v: v >= 400),
+    ("min_ess_tail", "Smallest tail ESS", "≥ 400", lambda v: v >= 400),
+    ("divergences", "Divergent transitions", "0", lambda v: v == 0),
+    ("min_bfmi", "Smallest E-BFMI", "≥ 0.3", lambda v: v >= 0.3),
+)
+
+#: Fields an analyst may correct, with their labels (the order of the correction dropdown).
+CORRECTABLE_FIELDS = {"value": "Value", "date": "Date", "end": "End date", "source": "Source",
+                      "reliability": "Reliability", "credibility": "Credibility", "note": "Note",
+                      "indicator": "Indicator"}
+
+RELIABILITY_MEANING = {"A": "completely reliable", "B": "usually reliable", "C": "fairly reliable",
+                       "D": "not usually reliable", "E": "unreliable", "F": "reliability cannot be judged"}
+CREDIBILITY_MEANING = {1: "confirmed", 2: "probably true", 3: "possibly true", 4: "doubtful",
+                       5: "improbable", 6: "truth cannot be judged"}
+
+TABLE_COLUMNS = [
+    ("id", "Id"), ("indicator", "Indicator"), ("date", "Date"), ("end", "End date"), ("value", "Value"),
+    ("source", "Source"), ("reliability", "Rel."), ("credibility", "Cred."), ("note", "Note"),
+    ("genuine", "P(genuine)"), ("surprise", "Surprise"), ("recorded_at", "Recorded (UTC)"),
+    ("recorded_by", "By"),
+]
+
+
+# ---------------------------------------------------------------------------- store access
+
+_STORES: dict[tuple[str, str], Any] = {}
+
+
+def get_store() -> Any:
+    """The store named by the environment (migrated once), shared within this process."""
+    from indicators.store import Store, default_home
+
+    key = (str(default_home()), os.environ.get("HARBINGER_DATABASE_URL", ""))
+    store = _STORES.get(key)
+    if store is None:
+        store = Store.from_env()
+        store.upgrade()
+        _STORES[key] = store
+    return store
+
+
+def forget_stores() -> None:
+    """Drop the cached stores without closing their connections (after a fork: the parent's)."""
+    for store in _STORES.values():
+        store.engine.dispose(close=False)
+    _STORES.clear()
+
+
+# ---------------------------------------------------------------------------- memo
+
+_MEMO: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+MEMO_SIZE = 256
+
+
+def cached(key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """``build()``, remembered under ``key`` (the newest :data:`MEMO_SIZE` keys, for every thread).
+
+    Only for results fully determined by their key: a run's forecast by its file version and row
+    (a run's files are written once), the observations in effect by the store and its number of
+    records (records are only ever appended: corrections and retractions are new records).
+    Results are shared between callers: treat them as read-only.
+    """
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            return _MEMO[key]
+    value = build()
+    with _MEMO_LOCK:
+        _MEMO[key] = value
+        while len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return value
+
+
+def forget_cache() -> None:
+    """Drop everything :func:`cached` remembers."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
+
+
+class Forecast(dict):
+    """A forecast from :func:`load_forecast`: a plain dict to every reader, which also knows the
+    run file and row it came from (``key``), so what is built from it can be remembered per run.
+    Copies (``copy``, ``deepcopy``, ``pickle``) are plain dicts: they may be changed."""
+
+    __slots__ = ("key",)
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        import copy
+
+        return copy.deepcopy(dict(self), memo)
+
+    def __reduce__(self) -> Any:
+        return dict, (dict(self),)
+
+
+def run_cached(forecast: Mapping[str, Any] | None, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """``build()`` remembered per run (the ``key`` of a :class:`Forecast`) and ``key``.
+
+    Anything else (a plain dict, ``None``) is built anew each time: it carries no run identity.
+    Results are shared: read-only.
+    """
+    run_key = getattr(forecast, "key", None)
+    if run_key is None:
+        return build()
+    return cached(("run", run_key, *key), build)
+
+
+def figure_of(forecast: Mapping[str, Any] | None, make: Callable[..., Any], **options: Any) -> dict[str, Any]:
+    """``make(forecast, **options)`` (a :mod:`dashboard.figures` function; hashable options) as
+    the plain dict a ``dcc.Graph`` is sent, built once per run and options (:func:`run_cached`).
+    Shared: read-only. (Sending a plain dict skips plotly's per-response conversion of a
+    ``go.Figure``, ~10 ms for a large figure.)"""
+    return run_cached(forecast, (make, *sorted(options.items())), lambda: make(forecast, **options).to_dict())
+
+
+def rows_key(frame: pd.DataFrame) -> tuple[Any, ...]:
+    """A frame's columns and rows as a hashable key (for :func:`run_cached`)."""
+    return (tuple(frame.columns), *frame.itertuples(index=False, name=None))
+
+
+def frame_version(frame: pd.DataFrame) -> Any:
+    """What identifies ``frame``'s contents in a key: the number of records for a frame of
+    :func:`observations_now`, else all its rows (:func:`rows_key`)."""
+    n = frame.attrs.get("n_records")
+    return ("records", n) if n is not None else rows_key(frame)
+
+
+def observations_now(store: Any, case_id: str) -> pd.DataFrame:
+    """The observations in effect now (``store.observations(case_id)``), re-read only when the
+    number of records changed (``frame.attrs["n_records"]``). Shared: read-only."""
+    n = store.n_records(case_id)
+
+    def read() -> pd.DataFrame:
+        frame = store.observations(case_id)
+        frame.attrs["n_records"] = n
+        return frame
+
+    return cached(("observations", store.url, case_id, n), read)
+
+
+def stale_records(store: Any, case_id: str, run: Mapping[str, Any] | None) -> int:
+    """:func:`records_since` the run, counted once per number of records."""
+    if run is None:
+        return 0
+    n = store.n_records(case_id)
+    return cached(("stale", store.url, case_id, run["id"], _iso(run.get("created_at")), n),
+                  lambda: records_since(store.history(case_id), run))
+
+
+# ---------------------------------------------------------------------------- runs
+
+def load_forecast(run: Mapping[str, Any] | None) -> Forecast | None:
+    """The forecast of an ok run (its ``forecast.json``), or ``None`` if there is none to show.
+
+    ``None`` for no run, a run that is not ``ok``, a run without a path, or a missing or
+    unreadable file. The store's run id, as-of date and diagnostics flag are authoritative:
+    they are copied into the returned dict (``run_id``, ``as_of``, ``diagnostics["ok"]``), so
+    a forecast always shows the identity of the row that registered it.
+
+    Each caller gets its own copy (a :class:`Forecast`). The file is read once per version and
+    run row and kept pickled; unpickling a copy takes about a millisecond for a real run, where a
+    deep copy of the parsed file took 10-100 ms on every callback.
+    """
+    if not run or run.get("status") != "ok" or not run.get("path"):
+        return None
+    path = Path(run["path"])
+    if path.is_dir() or path.suffix != ".json":
+        path = path / FORECAST_FILE
+    try:
+        mtime_ns = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    key = ("forecast", str(path), mtime_ns, run["id"], _iso(run.get("as_of")), run.get("diagnostics_ok"),
+           _iso(run.get("created_at")))
+    blob = cached(key, lambda: _forecast_blob(run, path))
+    if blob is None:
+        return None
+    forecast = Forecast(pickle.loads(blob))  # our own bytes, made just above
+    forecast.key = key
+    return forecast
+
+
+def _forecast_blob(run: Mapping[str, Any], path: Path) -> bytes | None:
+    """The run file with the row's identity put in, pickled (``None`` if unreadable)."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            forecast = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(forecast, dict):
+        return None
+    forecast["run_id"] = run["id"]
+    if run.get("as_of") is not None:
+        forecast["as_of"] = _iso(run["as_of"])
+    diag = dict(forecast.get("diagnostics") or {})
+    if run.get("diagnostics_ok") is not None:
+        diag["ok"] = bool(run["diagnostics_ok"]) and bool(diag.get("ok", True))
+    forecast["diagnostics"] = diag
+    forecast["created_at"] = _iso(run.get("created_at"))
+    return pickle.dumps(forecast, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def previous_ok_run(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any] | None:
+    """The ok run created just before ``run_id`` in ``runs`` (newest first, as the store lists)."""
+    ok = [r for r in runs if r.get("status") == "ok"]
+    for i, r in enumerate(ok):
+        if r["id"] == run_id:
+            return ok[i + 1] if i + 1 < len(ok) else None
+    return None
+
+
+def records_since(history: pd.DataFrame, run: Mapping[str, Any] | None) -> int:
+    """How many records (of any kind) were recorded after ``run`` was created."""
+    if run is None or history is None or history.empty or run.get("created_at") is None:
+        return 0
+    created = pd.Timestamp(run["created_at"])
+    if created.tzinfo is None:
+        created = created.tz_localize("UTC")
+    return int((history["recorded_at"] > created).sum())
+
+
+def run_state(store: Any, case_id: str) -> dict[str, Any]:
+    """What the shell watches: latest ok run id, running fits, number of records. A fit whose
+    process has died (killed, out of memory) is marked failed ('interrupted') here, so the page
+    stops showing it as running within one poll instead of at the next server start."""
+    latest = current_run(store, case_id)
+    running = store.runs(case_id, status="running")
+    if running and store.fail_stale_runs():
+        running = store.runs(case_id, status="running")
+    return {"latest": latest["id"] if latest else None, "running": [r["id"] for r in running],
+            "n_records": int(store.n_records(case_id))}
+
+
+def run_summary(run: Mapping[str, Any] | None, forecast: Mapping[str, Any] | None,
+                *, stale_records: int = 0) -> dict[str, Any]:
+    """The identity and health of the run shown: id, as-of, diagnostics and staleness.
+
+    Returns ``{"exists", "run_id", "as_of", "n_observations", "model_version",
+    "diagnostics_ok", "diagnostics_text", "warnings": [str, ...]}``. ``warnings`` holds the red
+    labels: failed diagnostics ("Diagnostics failed: ... — do not treat as a clean forecast")
+    and staleness ("Stale: N observations recorded since this run").
+    """
+    if run is None:
+        return {"exists": False, "run_id": None, "as_of": None, "n_observations": None,
+                "model_version": None, "diagnostics_ok": None, "diagnostics_text": "",
+                "warnings": []}
+    diag = dict((forecast or {}).get("diagnostics") or run.get("diagnostics") or {})
+    ok = diag.get("ok")
+    if run.get("diagnostics_ok") is not None:
+        ok = bool(run["diagnostics_ok"]) and (ok is None or bool(ok))
+    warnings = []
+    if ok is False:
+        warnings.append(f"Diagnostics failed: {diagnostics_problems(diag)} — do not treat as a clean forecast")
+    if forecast is None:
+        warnings.append("The saved forecast of this run cannot be read (file missing or damaged)")
+    if stale_records > 0:
+        noun = "observation" if stale_records == 1 else "observations"
+        warnings.append(f"Stale: {stale_records} {noun} recorded since this run")
+    return {"exists": True, "run_id": run["id"], "as_of": _iso(run.get("as_of")),
+            "n_observations": run.get("n_observations"), "model_version": run.get("model_version"),
+            "diagnostics_ok": ok, "diagnostics_text": diagnostics_text(diag), "warnings": warnings}
+
+
+def diagnostics_problems(diag: Mapping[str, Any]) -> str:
+    """The run's own list of problems, or the checks outside the usual thresholds."""
+    problems = [str(p) for p in diag.get("problems") or []]
+    if not problems:
+        problems = [f"{label} {_num(diag[key])} (want {rule})" for key, label, rule, good in DIAGNOSTIC_RULES
+                    if diag.get(key) is not None and not good(diag[key])]
+    return "; ".join(problems) if problems else "see the Model page"
+
+
+def diagnostics_text(diag: Mapping[str, Any]) -> str:
+    """One line: R-hat, smallest ESS, divergences, E-BFMI."""
+    parts = []
+    if diag.get("max_rhat") is not None:
+        parts.append(f"R-hat ≤ {float(diag['max_rhat']):.3f}")
+    ess = [diag[k] for k in ("min_ess_bulk", "min_ess_tail") if diag.get(k) is not None]
+    if ess:
+        parts.append(f"ESS ≥ {min(ess):.0f}")
+    if diag.get("divergences") is not None:
+        parts.append(f"{int(diag['divergences'])} divergences")
+    if diag.get("min_bfmi") is not None:
+        parts.append(f"E-BFMI ≥ {_num(diag['min_bfmi'], 2)}")
+    return ", ".join(parts)
+
+
+def diagnostics_rows(diag: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Rows of the Model page's diagnostics table: check, value, usual threshold, status."""
+    diag = diag or {}
+    rows = []
+    for key, label, rule, good in DIAGNOSTIC_RULES:
+        value = diag.get(key)
+        if value is None:
+            rows.append({"check": label, "value": "—", "threshold": rule, "status": "not reported"})
+        else:
+            rows.append({"check": label, "value": _num(value, 4), "threshold": rule,
+                         "status": "ok" if good(value) else "outside"})
+    return rows
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+def horizons(forecast: Mapping[str, Any] | None) -> list[int]:
+    """Every horizon (years) of the forecast's unresolved outcomes, ascending."""
+    found = {int(h["years"]) for o in (forecast or {}).get("outcomes", []) for h in o.get("horizons", [])}
+    return sorted(found)
+
+
+def outcome_cards(forecast: Mapping[str, Any], *, horizon: int,
+                  previous: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One card per outcome at ``horizon`` years.
+
+    Each card: ``id``, ``question``, ``resolved``, ``resolution_date``, and for unresolved
+    outcomes with that horizon ``p_mean``, ``p_05``, ``p_95``, ``mcse``, the display texts
+    ``probability`` and ``interval`` (90% credible interval), and the change since the
+    ``previous`` forecast ``change_pp`` (percentage points, ``None`` without a previous value)
+    with its text ``change``.
+    """
+    prev = {}
+    for o in (previous or {}).get("outcomes", []):
+        for h in o.get("horizons", []):
+            prev[(o["id"], int(h["years"]))] = h
+    cards = []
+    for o in forecast.get("outcomes", []):
+        card: dict[str, Any] = {"id": o["id"], "question": o.get("question", o["id"]),
+                                "resolved": bool(o.get("resolved")),
+                                "resolution_date": o.get("resolution_date"), "horizon": horizon,
+                                "p_mean": None, "probability": None, "interval": None,
+                                "change_pp": None, "change": None}
+        h = next((h for h in o.get("horizons", []) if int(h["years"]) == horizon), None)
+        if h is not None and not card["resolved"]:
+            card.update(p_mean=h["p_mean"], p_05=h["p_05"], p_95=h["p_95"], mcse=h.get("mcse"),
+                        probability=fmt_prob(h["p_mean"]),
+                        interval=f"90% interval {fmt_prob(h['p_05'])} – {fmt_prob(h['p_95'])}")
+            before = prev.get((o["id"], horizon))
+            if previous is None:
+                card["change"] = "no previous run to compare"
+            elif before is None:
+                card["change"] = "not in the previous run"
+            else:
+                delta = 100.0 * (h["p_mean"] - before["p_mean"])
+                card["change_pp"] = delta
+                card["change"] = fmt_change(delta) + " since the previous run"
+        elif not card["resolved"]:
+            card["change"] = f"no {horizon}-year horizon for this outcome"
+        cards.append(card)
+    return cards
+
+
+def fmt_prob(p: float | None) -> str:
+    """A probability as a percentage: '<0.1%', '0.4%', '12%'."""
+    if p is None:
+        return "—"
+    pct = 100.0 * float(p)
+    if pct < 0.1:
+        return "<0.1%" if pct > 0 else "0%"
+    if pct < 10:
+        return f"{pct:.1f}%"
+    if pct > 99.9:
+        return ">99.9%" if pct < 100 else "100%"
+    return f"{pct:.0f}%"
+
+
+def fmt_change(delta_pp: float) -> str:
+    """A change in percentage points: '▲ +0.3 pts', '▼ −1.2 pts', 'no change'."""
+    if abs(delta_pp) < 0.05:
+        return "no change (within ±0.05 pts)"
+    if delta_pp > 0:
+        return f"▲ +{delta_pp:.1f} pts"
+    return f"▼ −{abs(delta_pp):.1f} pts"
+
+
+# ---------------------------------------------------------------------------- indicators
+
+def forecast_indicator(forecast: Mapping[str, Any] | None, indicator_id: str) -> dict[str, Any] | None:
+    for ind in (forecast or {}).get("indicators", []):
+        if ind["id"] == indicator_id:
+            return ind
+    return None
+
+
+def row_flags(forecast: Mapping[str, Any] | None) -> dict[int, dict[str, Any]]:
+    """Per observation id: the model's ``genuine`` probability and ``surprise`` flag of its row."""
+    out: dict[int, dict[str, Any]] = {}
+    for ind in (forecast or {}).get("indicators", []):
+        for row in ind.get("rows", []):
+            for oid in row.get("observation_ids", []):
+                out[int(oid)] = {"genuine": row.get("genuine"), "surprise": bool(row.get("surprise"))}
+    return out
+
+
+def surprising_indicators(forecast: Mapping[str, Any] | None) -> list[str]:
+    """Indicators with at least one surprise-flagged row, in forecast order."""
+    return [ind["id"] for ind in (forecast or {}).get("indicators", [])
+            if any(r.get("surprise") for r in ind.get("rows", []))]
+
+
+def default_chart_selection(indicator_ids: list[str], forecast: Mapping[str, Any] | None,
+                            *, n: int = 4) -> list[str]:
+    """Charts shown first: indicators with surprise flags (up to ``n``), else the first ``n``."""
+    flagged = [i for i in surprising_indicators(forecast) if i in indicator_ids][:n]
+    return flagged or indicator_ids[:n]
+
+
+def new_observations(frame: pd.DataFrame, forecast: Mapping[str, Any] | None, indicator_id: str
+                     ) -> pd.DataFrame:
+    """Observations of ``indicator_id`` in effect now that the run's rows do not contain.
+
+    These are recorded (or corrected) after the run, or outside what the run modelled; charts
+    show them apart, as "not in this run".
+    """
+    sub = frame[frame["indicator"] == indicator_id]
+    ind = forecast_indicator(forecast, indicator_id)
+    if ind is None:
+        return sub
+    known = {int(i) for r in ind.get("rows", []) for i in r.get("observation_ids", [])}
+    return sub[~sub["id"].isin(known)]
+
+
+def new_observations_by_indicator(frame: pd.DataFrame, forecast: Mapping[str, Any] | None
+                                  ) -> dict[str, tuple[pd.DataFrame, tuple[Any, ...]]]:
+    """:func:`new_observations` of every indicator in ``frame``, each with its :func:`rows_key`."""
+    out = {}
+    for indicator_id in frame["indicator"].unique():
+        sub = new_observations(frame, forecast, str(indicator_id))
+        out[str(indicator_id)] = (sub, rows_key(sub))
+    return out
+
+
+def observation_table(frame: pd.DataFrame, forecast: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows for the observations table (newest date first): text dates, the run's flags per id."""
+    flags = row_flags(forecast)
+    rows = []
+    frame = frame.sort_values(["date", "id"], ascending=False, kind="stable")
+    for rec in frame.to_dict("records"):
+        oid = int(rec["id"])
+        flag = flags.get(oid)
+        end = rec["end"]
+        rows.append({
+            "id": oid, "indicator": rec["indicator"], "date": _day(rec["date"]),
+            "end": "" if end == rec["date"] else _day(end), "value": float(rec["value"]),
+            "source": rec["source"], "reliability": rec["reliability"], "credibility": int(rec["credibility"]),
+            "note": rec["note"],
+            "genuine": None if flag is None or flag["genuine"] is None else round(float(flag["genuine"]), 2),
+            "surprise": "" if flag is None else ("yes" if flag["surprise"] else "no"),
+            "recorded_at": pd.Timestamp(rec["recorded_at"]).strftime("%Y-%m-%d %H:%M"),
+            "recorded_by": rec["recorded_by"],
+        })
+    return rows
+
+
+def table_tooltips(rows: list[dict[str, Any]], columns: tuple[str, ...] = ("source", "note")
+                   ) -> list[dict[str, Any]]:
+    """DataTable ``tooltip_data``: the full text of long cells, shown as plain text."""
+    return [{c: {"value": str(r.get(c) or ""), "type": "text"} for c in columns if r.get(c)} for r in rows]
+
+
+def describe_observation(frame: pd.DataFrame, obs_id: int | None) -> str:
+    """One line naming the observation ``obs_id`` (the selected table row)."""
+    if obs_id is None:
+        return "No observation selected: select one in the table (the circle at the left of a row)."
+    sub = frame[frame["id"] == int(obs_id)]
+    if sub.empty:
+        return f"Observation {obs_id} is no longer in effect."
+    r = sub.iloc[0]
+    period = _day(r["date"]) if r["end"] == r["date"] else f"{_day(r['date'])} – {_day(r['end'])}"
+    return f"Observation {int(r['id'])}: {r['indicator']}, {period}, value {r['value']:g}, source {r['source']}"
+
+
+# ---------------------------------------------------------------------------- writes
+
+def form_row(*, indicator: Any, date: Any, end: Any, value: Any, source: Any, reliability: Any,
+             credibility: Any, note: Any) -> dict[str, Any]:
+    """The add form's fields as a store row (blank fields left out, so defaults apply)."""
+    raw = {"indicator": indicator, "date": date, "end": end, "value": value, "source": source,
+           "reliability": reliability, "credibility": credibility, "note": note}
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items()
+            if v is not None and not (isinstance(v, str) and not v.strip())}
+
+
+def form_errors(exc: BadInput) -> list[str]:
+    """Messages for the add form: one per bad field, named by its label."""
+    if isinstance(exc, RowErrors):
+        return [f"{CORRECTABLE_FIELDS.get(col, col)}: {reason}." for _, col, reason in exc.errors]
+    return [str(exc)]
+
+
+def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor: str) -> list[int]:
+    """Import an uploaded observation CSV all or nothing; errors name the file's lines.
+
+    The same format and rules as ``harbinger observe import`` (:mod:`indicators.observations`).
+    Raises :class:`~indicators.errors.RowErrors` (every bad row with its line in the file) or
+    :class:`~indicators.errors.BadInput`; nothing is stored then.
+    """
+    from indicators.observations import parse_csv_bytes
+
+    numbered = parse_csv_bytes(data, where=filename)
+    lines = [line for line, _ in numbered]
+    try:
+        return store.add_observations(case_id, [row for _, row in numbered], actor=actor, where=filename)
+    except RowErrors as exc:
+        # add_observations numbers rows by position; report the file's line numbers instead
+        def to_line(pos: int) -> int:
+            return lines[pos - 1] if 1 <= pos <= len(lines) else pos
+
+        errors = [(to_line(pos), col, re.sub(r"already on line (\d+)",
+                                              lambda m: f"already on line {to_line(int(m.group(1)))}", reason))
+                  for pos, col, reason in exc.errors]
+        raise RowErrors(filename, errors) from None
+
+
+def upload_errors(exc: BadInput) -> tuple[str, list[str]]:
+    """Headline and one line per bad row ('line 3, column value: reason') of a failed upload."""
+    if isinstance(exc, RowErrors):
+        rows = [f"line {line}, column '{col}': {reason}" for line, col, reason in exc.errors]
+        return f"{exc.where}: {len(exc.errors)} bad row(s); nothing was imported.", rows
+    return f"{exc} Nothing was imported.", []
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _day(value: Any) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 10):
+        return f"{value:.0f}"
+    return f"{float(value):.{digits}g}"

@@ -1,0 +1,106 @@
+"""Model: the latest run's diagnostics, factor paths, loadings and hazard priors vs posteriors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dashboard import figures
+from dashboard.web import ids
+from dashboard.services import views
+from dashboard.services.runs import current_run
+
+dash.register_page(__name__, path="/model", name="Model", order=2, title="Harbinger · Model")
+
+GRAPH_CONFIG = {"displaylogo": False,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+
+
+def layout(**_kwargs: Any) -> html.Div:
+    return html.Div(className="model", children=[
+        html.Div(className="page-head", children=[html.H1("Model")]),
+        html.Div(id=ids.MODEL_CONTENT),
+    ])
+
+
+@dash.callback(Output(ids.MODEL_CONTENT, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))
+def render_model(_state: Any, case_id: str) -> list[Any]:
+    """Everything about the latest ok run's fit."""
+    store = views.get_store()
+    run = current_run(store, case_id)
+    forecast = views.load_forecast(run)
+    if run is None or forecast is None:
+        text = ("No run yet: the model has not been fitted for this case (start a fit with Refit on the "
+                "Overview)." if run is None else f"The forecast file of run {run['id']} cannot be read.")
+        return [html.Div(className="panel empty", children=[html.H3("Nothing to show"), html.P(text)])]
+    diag = forecast.get("diagnostics") or {}
+    return [
+        html.Div(className="grid-2", children=[
+            html.Section(className="card section", children=[
+                html.H2("Sampler diagnostics"),
+                diagnostics_status(diag),
+                diagnostics_table(views.diagnostics_rows(diag)),
+                html.P("Thresholds are the usual rules of thumb (Vehtari et al. 2021 for R-hat and ESS); "
+                       "the run's own check decides the label.", className="muted small"),
+            ]),
+            html.Section(className="card section", children=[
+                html.H2("Run"),
+                run_table(run, forecast),
+            ]),
+        ]),
+        html.Section(className="card section", children=[
+            html.H2("Latent factor paths"),
+            html.P("Posterior mean with 50% and 90% credible bands per quarter; the dotted line is the "
+                   "as-of date (later cells are projections).", className="muted"),
+            dcc.Graph(figure=views.figure_of(forecast, figures.factor_figure), config=GRAPH_CONFIG, id="model-factors"),
+        ]),
+        html.Div(className="grid-2", children=[
+            html.Section(className="card section", children=[
+                html.H2("Loadings"),
+                html.P("How each indicator reflects its factor(s): posterior mean and 90% interval.",
+                       className="muted"),
+                dcc.Graph(figure=views.figure_of(forecast, figures.loadings_figure), config=GRAPH_CONFIG, id="model-loadings"),
+            ]),
+            html.Section(className="card section", children=[
+                html.H2("Hazard parameters: prior vs posterior"),
+                html.P("Logit-scale baseline and factor effects of each outcome's hazard: prior "
+                       "(mean ± 90%) against posterior (mean, 90% interval). Little movement means "
+                       "the data say little about that parameter.", className="muted"),
+                dcc.Graph(figure=views.figure_of(forecast, figures.hazard_figure), config=GRAPH_CONFIG, id="model-hazard"),
+            ]),
+        ]),
+    ]
+
+
+def diagnostics_status(diag: dict[str, Any]) -> html.Div:
+    if diag.get("ok") is False:
+        return html.Div(f"Diagnostics failed: {views.diagnostics_problems(diag)} — do not treat as a clean "
+                        "forecast", className="notice notice-alert")
+    return html.Div("Diagnostics passed: no sign of non-convergence.", className="notice notice-ok")
+
+
+def diagnostics_table(rows: list[dict[str, Any]]) -> html.Table:
+    return html.Table(className="table", id="diagnostics-table", children=[
+        html.Thead(html.Tr([html.Th("Check"), html.Th("Value"), html.Th("Usual threshold"), html.Th("Status")])),
+        html.Tbody([html.Tr([html.Td(r["check"]), html.Td(r["value"], className="num"), html.Td(r["threshold"]),
+                             html.Td(r["status"], className=f"status-{r['status'].replace(' ', '-')}")])
+                    for r in rows]),
+    ])
+
+
+def run_table(run: dict[str, Any], forecast: dict[str, Any]) -> html.Table:
+    settings = forecast.get("settings") or run.get("settings") or {}
+    rows = [
+        ("Run id", run["id"]),
+        ("As of", forecast.get("as_of")),
+        ("Created (UTC)", (forecast.get("created_at") or "")[:19].replace("T", " ")),
+        ("Observations", forecast.get("n_observations", run.get("n_observations"))),
+        ("Model version", forecast.get("model_version", run.get("model_version"))),
+        ("Case hash", (forecast.get("case_hash") or run.get("case_hash") or "")[:16]),
+        ("Data hash", forecast.get("data_hash") or run.get("data_hash")),
+        ("Sampler", ", ".join(f"{k} {v}" for k, v in settings.items())),
+    ]
+    return html.Table(className="table table-kv", id="run-table", children=[
+        html.Tbody([html.Tr([html.Th(k), html.Td("" if v is None else str(v))]) for k, v in rows])])
