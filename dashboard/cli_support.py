@@ -2,7 +2,8 @@
 
 - :class:`HarbingerGroup`: the top-level group class; it turns expected failures into one line
   on stderr and an exit code (2: :class:`~indicators.errors.BadInput`, 1: anything else) for
-  every subcommand, including those added later by other modules.
+  every subcommand, including those added later by other modules, and refuses (exit 2) any
+  argument that is not UTF-8 text before a command runs.
 - :class:`Env` / :data:`pass_env`: the store (opened and migrated on first use) and the chosen
   case (``--case``, else the only loaded case).
 - :func:`parse_date_option`, :func:`actor`.
@@ -23,6 +24,11 @@ JSON output (stable): a list of objects, one per row, with every column; dates a
 ``YYYY-MM-DD``, times as ISO 8601 with offset (``2021-04-09T06:00:00+00:00``), missing values as
 ``null``. CSV output has a header row; text cells that start with ``= + - @`` (or a tab or
 carriage return) are prefixed with ``'`` so spreadsheets do not run them as formulas.
+
+Stored text never drives the terminal: in every format, control characters, bidirectional-text
+overrides and the like (:func:`indicators.text.printable`) are written as visible escapes, in
+tables and CSV as the text ``\x1b``, in JSON as the equivalent ``\u001b`` (so JSON output still
+parses to the stored text). Error messages are printed the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import click
 import pandas as pd
 
 from indicators.errors import BadInput, RowErrors
+from indicators.text import printable, unsafe
 
 FORMATS = ("table", "csv", "json")
 FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
@@ -123,24 +130,71 @@ def parse_date_option(value: str | None, option: str) -> date | None:
         raise BadInput(f"{option}: {exc}.") from None
 
 
+def _say(text: str) -> None:
+    click.echo(printable(text, multiline=True), err=True)
+
+
 def report_error(exc: BaseException) -> int:
     """Print an expected failure as one clear line (several for RowErrors); return the exit code."""
     if isinstance(exc, BadInput):
-        click.echo(f"harbinger: {exc}" if not isinstance(exc, RowErrors) else str(exc), err=True)
+        _say(f"harbinger: {exc}" if not isinstance(exc, RowErrors) else str(exc))
         return 2
     if isinstance(exc, Failure):
-        click.echo(f"harbinger: {exc}", err=True)
+        _say(f"harbinger: {exc}")
         return 1
     if os.environ.get("HARBINGER_DEBUG"):
         traceback.print_exception(exc, file=sys.stderr)
     else:
-        click.echo(f"harbinger: unexpected error: {type(exc).__name__}: {exc} "
-                   "(set HARBINGER_DEBUG=1 to see the traceback).", err=True)
+        _say(f"harbinger: unexpected error: {type(exc).__name__}: {exc} "
+             "(set HARBINGER_DEBUG=1 to see the traceback).")
     return 1
+
+
+class BadArgument(click.ClickException):
+    """A command-line argument that cannot be read at all (exit 2, one line)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        _say(f"harbinger: {self.format_message()}")
+
+
+def _undecodable(arg: str) -> int | None:
+    """The first byte of ``arg`` that was not UTF-8 (Python carries it as a lone surrogate)."""
+    for ch in arg:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:
+            return ord(ch) - 0xDC00
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            return ord(ch)
+    return None
+
+
+def check_arguments(args: Sequence[str]) -> None:
+    """Refuse an argument that is not UTF-8 text, naming its option (the one before it, or in
+    ``--name=value``) or its position; nothing could store, print or match it."""
+    for k, arg in enumerate(args):
+        byte = _undecodable(arg)
+        if byte is None:
+            continue
+        name, _, _ = arg.partition("=")
+        if arg.startswith("--") and "=" in arg and _undecodable(name) is None:
+            where = name
+        elif k > 0 and args[k - 1].startswith("-") and args[k - 1] != "--" and not arg.startswith("-"):
+            where = args[k - 1]
+        else:
+            shown = "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in arg)
+            where = f"argument {k + 1} ('{printable(shown[:60])}')"
+        raise BadArgument(f"{where}: the value is not UTF-8 text (byte 0x{byte:02x} is not UTF-8); "
+                          "give it in UTF-8.")
 
 
 class HarbingerGroup(click.Group):
     """A click group that reports errors of any subcommand in the project's way."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the whole command line, before any command reads it
+            check_arguments(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -202,8 +256,9 @@ def to_records(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> tuple[list[s
 
 
 def _safe_csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str):
+        text = printable(value, multiline=True)
+        return "'" + text if value[:1] in ("=", "+", "-", "@", "\t", "\r") else text
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return "" if value is None else value
@@ -217,7 +272,7 @@ def format_table(columns: list[str], rows: list[dict[str, Any]], *, max_width: i
             return f"{v:g}"
         if isinstance(v, (dict, list)):
             v = json.dumps(v)
-        text = str(v).replace("\n", " ")
+        text = printable(str(v).replace("\n", " ").replace("\t", " "))
         if len(text) > 19 and text[10:11] == "T" and text[4:5] == "-":  # ISO time: to the minute
             text = text[:16].replace("T", " ")
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
@@ -234,7 +289,9 @@ def render(data: pd.DataFrame | Sequence[Mapping[str, Any]], fmt: str, *, empty:
     """``data`` as text in format ``fmt`` (``table``, ``csv`` or ``json``)."""
     columns, rows = to_records(data)
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False)
+        text = json.dumps(rows, indent=2, ensure_ascii=False)
+        # outside strings JSON holds only ASCII and line breaks, so each escape lands in a string
+        return "".join(f"\\u{ord(ch):04x}" if unsafe(ch, multiline=True) else ch for ch in text)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
