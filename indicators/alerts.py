@@ -19,7 +19,8 @@ Saved scenarios
 A named set of hypothetical observations (the case file's ``HypotheticalObservation`` fields:
 ``indicator, months_ahead, span_months, value, reliability, credibility, note``), validated
 against the case like the case file's own scenarios. Names are unique per case and may not repeat
-a case-file scenario's id.
+a case-file scenario's id. The name (one line), the description and each observation's note
+follow the text rules of :mod:`indicators.text` (descriptions and notes at most 10,000 characters).
 
 Every write is one transaction with an audit entry; bad values raise
 :class:`~indicators.errors.BadInput` and change nothing.
@@ -34,9 +35,10 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
+from indicators import text as texts
 from indicators.case import Case, HypotheticalObservation
 from indicators.errors import BadInput
-from indicators.observations import utcnow
+from indicators.observations import MAX_NOTE_CHARS, utcnow
 from indicators.store import Store, alerts, scenarios
 
 ALERT_KINDS = ("above", "below", "change")
@@ -109,7 +111,10 @@ def remove_alert(store: Store, alert_id: int, *, actor: str, case_id: str | None
 
 def validate_scenario(case: Case, name: str, observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The observations as clean dicts, or BadInput naming the first problem."""
-    name = (name or "").strip()
+    try:
+        name = texts.clean(name)
+    except ValueError as exc:
+        raise BadInput(f"the scenario name {exc}.") from None
     if not name:
         raise BadInput("a scenario needs a name.")
     if len(name) > 128:
@@ -129,6 +134,9 @@ def validate_scenario(case: Case, name: str, observations: list[dict[str, Any]])
             where = ".".join(str(p) for p in err["loc"]) or "observation"
             raise BadInput(f"scenario '{name}', observation {k}: {where}: "
                            f"{err['msg'].removeprefix('Value error, ')}.") from None
+        reason = texts.problem(h.note, multiline=True, limit=MAX_NOTE_CHARS)
+        if reason is not None:
+            raise BadInput(f"scenario '{name}', observation {k}: the note {reason}.")
         if h.indicator not in case.indicator_ids:
             raise BadInput(f"scenario '{name}', observation {k}: indicator '{h.indicator}' is not in case "
                            f"'{case.id}'.")
@@ -149,6 +157,10 @@ def save_scenario(store: Store, case_id: str, *, name: str, description: str = "
     case = store.get_case(case_id).case
     clean = validate_scenario(case, name, observations)
     name = name.strip()
+    try:
+        description = texts.clean(description, multiline=True, limit=MAX_NOTE_CHARS)
+    except ValueError as exc:
+        raise BadInput(f"scenario '{name}': the description {exc}.") from None
     with store._write() as conn:
         existing = conn.execute(sa.select(scenarios.c.id).where(
             scenarios.c.case_id == case_id, scenarios.c.name == name)).scalar()

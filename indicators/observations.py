@@ -14,8 +14,9 @@ single day, ``end = date``), ``reliability`` (Admiralty source grade ``A``–``F
 ``C`` "fairly reliable"), ``credibility`` (information grade ``1``–``6``, default ``3``
 "possibly true"), ``note`` and ``recorded_at``. Columns may come in any order. ``recorded_at``
 (ISO 8601; a time without zone is read as UTC, a bare date as 00:00 UTC) back-fills *when the
-fact became known* for historical data; it may not lie in the future. Without it, the time of
-the import is used.
+fact became known* for historical data; it may not lie in the future, nor before the case starts
+(nothing about the case's period can be known before it begins). Without it, the time of the
+import is used.
 
 Rules (each broken rule is reported with its line and column; one bad row stores nothing):
 
@@ -23,10 +24,19 @@ Rules (each broken rule is reported with its line and column; one bad row stores
 - ``date`` and ``end`` are real calendar dates ``YYYY-MM-DD`` (2023-02-30 is refused), ``end`` is
   not before ``date``, and neither lies in the future (today is judged generously: the later of
   the local and the UTC calendar day), because an observation describes a period that happened;
+- ``date`` is not before the case's ``start`` (the model reads nothing earlier), nor before
+  :data:`EARLIEST_DATE` (1900-01-01) whatever the case says: every reader of the store holds
+  times as pandas nanosecond timestamps, which end before 1677-09-22;
 - ``value`` is a finite number inside the indicator's valid range
   (:attr:`indicators.case.Indicator.value_range`) and a whole number for count, binary and
   ordinal indicators;
 - ``source`` is not empty;
+- ``source`` (one line, at most :data:`MAX_SOURCE_CHARS` = 2,000 characters) and ``note`` (tabs
+  and line breaks allowed, at most :data:`MAX_NOTE_CHARS` = 10,000 characters) follow the text
+  rules of :mod:`indicators.text`: no NUL byte, no control character, no bidirectional-text
+  override, not only invisible characters; the other fields hold no such characters either;
+- values have the right type, for callers that pass typed values (the HTTP API's JSON): a
+  boolean is not a number, an object or a list is not text, a number is not text;
 - the same observation (indicator, date, end, value, source) does not appear twice in one batch,
   nor duplicate an observation already stored and in effect.
 
@@ -40,16 +50,30 @@ import csv
 import io
 import math
 import re
+import numbers
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from indicators import text as texts
 from indicators.case import CREDIBILITY_GRADES, RELIABILITY_GRADES, Case
 from indicators.errors import BadInput, RowErrors
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 """Largest observation file accepted for import (5 MB)."""
+
+EARLIEST_DATE = date(1900, 1, 1)
+"""No observation is dated earlier, whatever the case's start (see the module's rules)."""
+
+MAX_SOURCE_CHARS = 2000
+"""Longest source accepted (a citation or a few URLs)."""
+
+MAX_NOTE_CHARS = 10_000
+"""Longest note accepted."""
+
+MAX_REASON_CHARS = 2000
+"""Longest reason accepted for a correction or a retraction."""
 
 DEFAULT_RELIABILITY = "C"
 """Admiralty source grade used when none is given: C, "fairly reliable"."""
@@ -104,9 +128,11 @@ def utcnow() -> datetime:
 # --------------------------------------------------------------------------- single values
 
 def _shown(text: Any, limit: int = 60) -> str:
-    """Input text as quoted in a message: cut to ``limit`` characters, so a huge cell cannot flood it."""
+    """Input text as quoted in a message: cut to ``limit`` characters, so a huge cell cannot flood
+    it, with control characters written as escapes, so it cannot drive the reader's terminal."""
     text = str(text)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+    cut = text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+    return texts.printable(cut)
 
 
 def _blank(value: Any) -> bool:
@@ -124,7 +150,7 @@ def parse_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     text = str(value).strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
         raise ValueError(f"'{_shown(text)}' is not a date in the form YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
@@ -145,14 +171,33 @@ def parse_timestamp(value: Any) -> datetime:
         except ValueError:
             raise ValueError(f"'{_shown(text)}' is not an ISO 8601 time such as 2021-03-04T09:00:00Z") from None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # e.g. 0001-01-01T00:00+05:00, which is before year 1 in UTC
+            raise ValueError(f"'{_shown(value)}' is outside the years 1-9999 in UTC") from None
     return dt
 
 
+def first_day(case: Case) -> date:
+    """The earliest date an observation of ``case`` may have: its start, but not before 1900."""
+    return max(case.start, EARLIEST_DATE)
+
+
+def before_first_day(case: Case) -> str:
+    if case.start >= EARLIEST_DATE:
+        return f"before the case starts ({case.start.isoformat()})"
+    return f"before {EARLIEST_DATE.isoformat()}, the earliest date the store accepts"
+
+
+def _number(raw: Any) -> bool:
+    """A number, and not a boolean (which Python counts as one)."""
+    return isinstance(raw, numbers.Real) and type(raw).__name__ not in ("bool", "bool_")
+
+
 def _parse_value(raw: Any, case: Case, indicator: str | None) -> float:
-    if isinstance(raw, bool):
-        raw = int(raw)
-    if isinstance(raw, (int, float)):
+    if not isinstance(raw, str) and not _number(raw):
+        raise ValueError(f"{texts.kind_of(raw)} is not a number")
+    if _number(raw):
         value = float(raw)
     else:
         text = str(raw).strip()
@@ -193,9 +238,9 @@ def _parse_reliability(raw: Any) -> str:
 def _parse_credibility(raw: Any) -> int:
     if _blank(raw):
         return DEFAULT_CREDIBILITY
-    if isinstance(raw, bool):
-        raise ValueError(f"'{raw}' is not a credibility grade; use a whole number 1-6")
-    if isinstance(raw, (int, float)) and float(raw).is_integer() and int(raw) in CREDIBILITY_GRADES:
+    if not isinstance(raw, str) and not _number(raw):
+        raise ValueError(f"{texts.kind_of(raw)} is not a credibility grade; use a whole number 1-6")
+    if _number(raw) and float(raw).is_integer() and int(raw) in CREDIBILITY_GRADES:
         return int(raw)
     text = str(raw).strip()
     if text.isdigit() and int(text) in CREDIBILITY_GRADES:
@@ -204,6 +249,30 @@ def _parse_credibility(raw: Any) -> int:
 
 
 # --------------------------------------------------------------------------- rows
+
+_EXPECTED = {"indicator": "an indicator id", "date": "a date (YYYY-MM-DD)", "end": "a date (YYYY-MM-DD)",
+             "value": "a number", "source": "text", "reliability": "a reliability grade (one letter A-F)",
+             "credibility": "a credibility grade (a whole number 1-6)", "note": "text",
+             "recorded_at": "a time (ISO 8601)"}
+
+
+def _field_problem(column: str, raw: Any) -> str | None:
+    """What is wrong with a field's type or characters, before its value is read (or ``None``).
+
+    Source and note are left to their own text checks, which also know their length limits."""
+    if _blank(raw):
+        return None
+    if isinstance(raw, str):
+        if column in ("source", "note"):
+            return None
+        reason = texts.problem(raw)
+        return None if reason is None else f"the {column} {reason}"
+    if column in ("value", "credibility") and _number(raw):
+        return None
+    if column in ("date", "end", "recorded_at") and isinstance(raw, date):
+        return None
+    return f"{texts.kind_of(raw)} is not {_EXPECTED[column]}"
+
 
 def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = None,
                  allow_recorded_at: bool = True) -> tuple[Observation | None, list[tuple[str, str]]]:
@@ -214,31 +283,46 @@ def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = N
     errors: list[tuple[str, str]] = []
     now = now or utcnow()
     latest_day = today()
+    first = first_day(case)
     known = set(COLUMNS) if allow_recorded_at else set(COLUMNS) - {"recorded_at"}
     for key in raw:
         if key not in known:
             errors.append((_shown(key), f"'{_shown(key)}' is not an observation field"))
+    # a field of the wrong type or with forbidden characters is reported once, and not read further
+    typed = [(col, _field_problem(col, raw[col])) for col in COLUMNS if col in known and col in raw]
+    errors += [(col, reason) for col, reason in typed if reason is not None]
+    skip = {col for col, reason in typed if reason is not None}
 
-    indicator = None if _blank(raw.get("indicator")) else str(raw["indicator"]).strip()
-    if indicator is None:
+    def given(col: str) -> bool:
+        return col not in skip and not _blank(raw.get(col))
+
+    def missing(col: str) -> bool:
+        return col not in skip and _blank(raw.get(col))
+
+    indicator = str(raw["indicator"]).strip() if given("indicator") else None
+    if missing("indicator"):
         errors.append(("indicator", "the indicator is missing"))
-    elif indicator not in case.indicator_ids:
+    elif indicator is not None and indicator not in case.indicator_ids:
         errors.append(("indicator", f"'{_shown(indicator)}' is not an indicator of case '{case.id}'"))
         indicator = None
     ind_ok = indicator is not None
 
     day = end = None
-    if _blank(raw.get("date")):
+    early = False  # the date is before the first day (then an end before it too goes unsaid)
+    if missing("date"):
         errors.append(("date", "the date is missing"))
-    else:
+    elif given("date"):
         try:
             day = parse_date(raw["date"])
             if day > latest_day:
                 errors.append(("date", f"{day.isoformat()} is in the future"))
                 day = None
+            elif day < first:
+                errors.append(("date", f"{day.isoformat()} is {before_first_day(case)}"))
+                day, early = None, True
         except ValueError as exc:
             errors.append(("date", str(exc)))
-    if not _blank(raw.get("end")):
+    if given("end"):
         try:
             end = parse_date(raw["end"])
             if day is not None and end < day:
@@ -246,44 +330,60 @@ def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = N
             elif end > latest_day:
                 errors.append(("end", f"{end.isoformat()} is in the future; record a period once it "
                                       "has ended"))
+            elif end < first and not early:
+                errors.append(("end", f"{end.isoformat()} is {before_first_day(case)}"))
         except ValueError as exc:
             errors.append(("end", str(exc)))
 
     value = None
-    if _blank(raw.get("value")):
+    if missing("value"):
         errors.append(("value", "the value is missing"))
-    else:
+    elif given("value"):
         try:
             value = _parse_value(raw["value"], case, indicator if ind_ok else None)
         except ValueError as exc:
             errors.append(("value", str(exc)))
 
-    source = "" if _blank(raw.get("source")) else str(raw["source"]).strip()
-    if not source:
-        errors.append(("source", "the source is missing; every observation needs one"))
+    source = note = ""
+    try:
+        source = texts.clean(raw["source"] if given("source") else None, limit=MAX_SOURCE_CHARS)
+    except ValueError as exc:
+        errors.append(("source", f"the source {exc}"))
+    else:
+        if not source and "source" not in skip:
+            errors.append(("source", "the source is missing; every observation needs one"))
+    try:
+        note = texts.clean(raw["note"] if given("note") else None, multiline=True, limit=MAX_NOTE_CHARS)
+    except ValueError as exc:
+        errors.append(("note", f"the note {exc}"))
 
     reliability = credibility = None
-    try:
-        reliability = _parse_reliability(raw.get("reliability"))
-    except ValueError as exc:
-        errors.append(("reliability", str(exc)))
-    try:
-        credibility = _parse_credibility(raw.get("credibility"))
-    except ValueError as exc:
-        errors.append(("credibility", str(exc)))
-    note = "" if _blank(raw.get("note")) else str(raw["note"]).strip()
+    if "reliability" not in skip:
+        try:
+            reliability = _parse_reliability(raw.get("reliability"))
+        except ValueError as exc:
+            errors.append(("reliability", str(exc)))
+    if "credibility" not in skip:
+        try:
+            credibility = _parse_credibility(raw.get("credibility"))
+        except ValueError as exc:
+            errors.append(("credibility", str(exc)))
 
     recorded_at = None
-    if allow_recorded_at and not _blank(raw.get("recorded_at")):
+    if allow_recorded_at and given("recorded_at"):
         try:
             recorded_at = parse_timestamp(raw["recorded_at"])
             if recorded_at > now + timedelta(seconds=1):
                 errors.append(("recorded_at", f"{recorded_at.isoformat()}Z is in the future"))
+            elif recorded_at < datetime.combine(first, time()):
+                errors.append(("recorded_at", f"{recorded_at.isoformat()}Z is {before_first_day(case)}; "
+                                              "nothing about the case can have been known earlier"))
         except ValueError as exc:
             errors.append(("recorded_at", str(exc)))
 
     if errors:
-        return None, errors
+        order = {col: k for k, col in enumerate(COLUMNS)}
+        return None, sorted(errors, key=lambda e: order.get(e[0], -1))
     assert indicator is not None and day is not None and value is not None
     assert reliability is not None and credibility is not None
     return Observation(indicator=indicator, date=day, end=end or day, value=value, source=source,

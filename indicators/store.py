@@ -32,6 +32,17 @@ supersede one another form a *lineage* whose first record (kind ``observation``)
 in each lineage the latest correction recorded by then is in effect; a lineage with a retraction
 recorded by then is gone; and only observations whose (effective) ``date`` <= D are kept.
 
+Dates the readers cannot hold
+-----------------------------
+Every reader (pandas, the model, the pages) holds times as nanosecond timestamps, which cover
+1677-09-22..2262-04-10 only. Validation refuses dates before the case's start (and 1900) at every
+way in, but a store written by an older version, or by hand, may hold any date. Reads never fail
+on one: :meth:`Store.history` shows such a time as missing (``NaT``), and
+:meth:`Store.observations` leaves out the observations in effect that have one, since no reader
+could use them. :meth:`Store.date_problems` lists every observation in effect whose date or
+``recorded_at`` the case would refuse today, and :meth:`Store.repair_dates` retracts them
+(``harbinger observe repair``): a retraction, like any other, is a new record with a reason.
+
 Times are stored as naive UTC datetimes and returned as timezone-aware UTC values.
 """
 
@@ -56,9 +67,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from indicators.case import LoadedCase, parse_case
 from indicators.errors import BadInput
+from indicators import text as texts
 from indicators.observations import (
+    MAX_REASON_CHARS,
     Observation,
     apply_changes,
+    before_first_day,
+    first_day,
     parse_date,
     read_csv_file,
     utcnow,
@@ -66,12 +81,18 @@ from indicators.observations import (
 )
 
 SCHEMA_HEAD = "0002"
+SECRET_KEY_FILE = "secret_key"
+"""The dashboard's session signing key in ``HARBINGER_HOME`` (``dashboard.web.auth.SECRET_FILE``)."""
 
 KINDS = ("observation", "correction", "retraction")
 RUN_STATUSES = ("running", "ok", "failed")
 
 OBSERVATION_COLUMNS = ["id", "original_id", "indicator", "date", "end", "value", "source", "reliability",
                        "credibility", "note", "recorded_at", "recorded_by"]
+READABLE_FIRST = date(1677, 9, 22)
+READABLE_LAST = date(2262, 4, 10)
+"""The days every reader can hold (pandas nanosecond timestamps end 1677-09-21 and 2262-04-11)."""
+
 HISTORY_COLUMNS = ["id", "kind", "supersedes", "original_id", "indicator", "date", "end", "value", "source",
                    "reliability", "credibility", "note", "recorded_at", "recorded_by", "reason"]
 
@@ -307,6 +328,16 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def own_paths(self) -> list[Path]:
+        """The files and directories the store and its server keep, which nothing else may write:
+        the SQLite database with its ``-wal``, ``-shm`` and ``-journal`` files, ``runs/`` and the
+        dashboard's signing key ``secret_key`` (both under ``HARBINGER_HOME``)."""
+        paths = [self.home / "runs", self.home / SECRET_KEY_FILE]
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if database and database != ":memory:":
+            paths += [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+        return paths
+
     @property
     def runs_dir(self) -> Path:
         """``HARBINGER_HOME/runs`` (created on first use)."""
@@ -460,9 +491,7 @@ class Store:
     @retrying
     def retract(self, obs_id: int, *, reason: str, actor: str) -> int:
         """Retract an observation (any record of its lineage); return the retraction's id."""
-        reason = (reason or "").strip()
-        if not reason:
-            raise BadInput("a retraction needs a reason.")
+        reason = _reason(reason, "retraction")
         with self._write() as conn:
             case_id, head, _ = self._lineage_head(conn, obs_id)
             new_id = self._insert_successor(conn, case_id, head, _record_values(head), kind="retraction",
@@ -478,9 +507,7 @@ class Store:
         ``changes`` maps fields (``indicator, date, end, value, source, reliability,
         credibility, note``) to new values; the rest is carried over from the record in effect.
         """
-        reason = (reason or "").strip()
-        if not reason:
-            raise BadInput("a correction needs a reason.")
+        reason = _reason(reason, "correction")
         if not changes:
             raise BadInput(f"correction of observation {obs_id}: nothing to change; give at least one new value.")
         with self._write() as conn:
@@ -552,11 +579,12 @@ class Store:
             cutoff = min(cutoff, known + timedelta(microseconds=1))
         rows = _effective(records, cutoff=cutoff)
         rows = [r for r in rows if (last_day is None or r["date"] <= last_day)
-                and (indicator is None or r["indicator"] == indicator)]
+                and (indicator is None or r["indicator"] == indicator) and _readable_record(r)]
         return _frame(rows, OBSERVATION_COLUMNS)
 
     def history(self, case_id: str) -> pd.DataFrame:
-        """Every record of the case (observations, corrections, retractions), by id."""
+        """Every record of the case (observations, corrections, retractions), by id (a date or time
+        no reader can hold is ``NaT``)."""
         with self._read() as conn:
             self._get_case(conn, case_id)
             records = self._records(conn, case_id)
@@ -566,6 +594,37 @@ class Store:
         frame = _frame(records, HISTORY_COLUMNS)
         frame["supersedes"] = frame["supersedes"].astype("Int64")
         return frame
+
+    def date_problems(self, case_id: str) -> list[dict[str, Any]]:
+        """The observations in effect now whose date, end or ``recorded_at`` the case would refuse
+        today (see the module's notes), by id: ``id`` (the record in effect), ``original_id``,
+        ``indicator``, ``date``, ``end``, ``recorded_at`` (as stored) and ``problem`` (a sentence)."""
+        with self._read() as conn:
+            case = self._get_case(conn, case_id).case
+            records = self._records(conn, case_id)
+        return _date_problems(case, _effective(records, cutoff=None))
+
+    @retrying
+    def repair_dates(self, case_id: str, *, reason: str, actor: str) -> list[dict[str, Any]]:
+        """Retract every observation :meth:`date_problems` lists, in one transaction, each with
+        ``reason`` and its problem as the retraction's reason. Returns the problems, each with the
+        ``retraction`` record's id."""
+        reason = _reason(reason, "repair")
+        with self._write() as conn:
+            case = self._get_case(conn, case_id).case
+            effective = _effective(self._records(conn, case_id), cutoff=None)
+            problems = _date_problems(case, effective)
+            heads = {r["id"]: r for r in effective}
+            for p in problems:
+                head = heads[p["id"]]
+                p["retraction"] = self._insert_successor(
+                    conn, case_id, head, _record_values(head), kind="retraction",
+                    reason=f"{reason} ({p['problem']})", actor=actor)
+            if problems:
+                self._audit(conn, actor, "observation.repair",
+                            {"case": case_id, "reason": reason,
+                             "retracted": [[p["id"], p["retraction"]] for p in problems]})
+            return problems
 
     def n_records(self, case_id: str) -> int:
         """How many records (of every kind) the case has."""
@@ -791,6 +850,51 @@ def _effective(records: list[dict[str, Any]], *, cutoff: datetime | None) -> lis
     return out
 
 
+def _reason(reason: Any, what: str) -> str:
+    """A correction's, retraction's or repair's reason, checked by the text rules."""
+    try:
+        text = texts.clean(reason, multiline=True, limit=MAX_REASON_CHARS)
+    except ValueError as exc:
+        raise BadInput(f"the {what}'s reason {exc}.") from None
+    if not text:
+        raise BadInput(f"a {what} needs a reason.")
+    return text
+
+
+def _day_of(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _readable(value: date | datetime | None) -> bool:
+    """Whether every reader can hold ``value`` (``None`` is a missing value, which they can)."""
+    return value is None or READABLE_FIRST <= _day_of(value) <= READABLE_LAST
+
+
+def _readable_record(r: Mapping[str, Any]) -> bool:
+    return _readable(r["date"]) and _readable(r["end"]) and _readable(r["recorded_at"])
+
+
+def _date_problems(case: Any, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For :meth:`Store.date_problems`: the records among ``records`` with a date the case refuses."""
+    first = first_day(case)
+    out = []
+    for r in sorted(records, key=lambda r: r["id"]):
+        end = r["end"] or r["date"]
+        times = {"date": r["date"], "end": end, "recorded_at": r["recorded_at"]}
+        early = [k for k, v in times.items() if _day_of(v) < first]
+        late = [k for k, v in times.items() if not _readable(v) and k not in early]
+        if early:
+            problem = f"its {early[0]} {times[early[0]].isoformat()} is {before_first_day(case)}"
+        elif late:
+            problem = (f"its {late[0]} {times[late[0]].isoformat()} is after {READABLE_LAST.isoformat()}, "
+                       "the last day the store can read")
+        else:
+            continue
+        out.append({"id": r["id"], "original_id": r["original_id"], "indicator": r["indicator"],
+                    "date": r["date"], "end": end, "recorded_at": _aware(r["recorded_at"]), "problem": problem})
+    return out
+
+
 def _identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return (r["indicator"], r["date"], r["end"] or r["date"], float(r["value"]), r["source"])
 
@@ -811,6 +915,8 @@ def _frame(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> pd.DataFram
     data = {c: [r.get(c) for r in rows] for c in columns}
     if "end" in data:
         data["end"] = [r.get("end") or r.get("date") for r in rows]
+    for col in ("date", "end", "recorded_at"):  # a time no reader can hold is missing (NaT)
+        data[col] = [v if _readable(v) else None for v in data[col]]
     frame = pd.DataFrame(data, columns=columns)
     frame["id"] = frame["id"].astype("int64")
     if "original_id" in frame:

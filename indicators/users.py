@@ -13,25 +13,61 @@ parameters than today's defaults is replaced at the next successful login.
 
 Nothing is deleted: :func:`deactivate_user` switches an account off (it can no longer log in, and
 a session it opened stops counting), and adding the name again re-activates it with a new
-password. Every change of an account, and every login attempt on an existing account, is written
-to the audit trail (the password never).
+password. Every change of an account and every login attempt (with the address it came from) is
+written to the audit trail (the password never).
+
+Logins, sessions and throttling from the audit trail
+----------------------------------------------------
+The audit trail is the one record every server process (and every host behind one address)
+shares, and it already holds each login, failed login and change of an account, so sessions and
+throttling are derived from it rather than kept in tables of their own:
+
+- A session is the audit entry of the login that opened it (:func:`verify` returns its id as
+  ``session``). :func:`session_user` accepts it while the account is active and no later entry
+  ends it: a logout of that session (:func:`end_session`), or the account being removed,
+  re-activated or added again. So a cookie saved before logging out, or before an account was
+  removed and added back, no longer counts. The check reads only entries newer than the login
+  (a range of the primary key), at most a session's lifetime of them.
+- Throttling (:func:`login_lock`): after ``ACCOUNT_FREE_FAILURES`` failed logins on a name, or
+  ``ADDRESS_FREE_FAILURES`` from one address, since the last successful one and within
+  ``FAILURE_MEMORY``, further attempts are refused without checking the password until
+  ``FIRST_LOCK`` after the last failure, doubling with every further failure up to
+  ``LONGEST_LOCK``. Unknown names are counted the same way, so a lock does not tell which names
+  exist. Attempts refused while locked are not counted, so hammering a locked account does not
+  extend its lock. Checking the lock and the password are separate reads, so a burst of
+  simultaneous attempts may get a few more guesses than the limit. Counting reads the last day's
+  login entries; the audit table has no index on time, so that is a pass over it, paid only on a
+  login attempt, which costs a password hash anyway.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from indicators.errors import BadInput
 from indicators.observations import utcnow
-from indicators.store import Store, retrying, users
+from indicators.store import Store, audit, retrying, users
 
 ROLES = ("viewer", "editor")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+ACCOUNT_FREE_FAILURES = 5  # failed logins on one name before it is locked
+ADDRESS_FREE_FAILURES = 20  # from one address (several people may share one, e.g. behind NAT)
+FIRST_LOCK = timedelta(minutes=1)
+LONGEST_LOCK = timedelta(hours=1)
+FAILURE_MEMORY = timedelta(hours=24)  # older failures no longer count
+
+LOGIN, LOGIN_FAILED, LOGOUT = "user.login", "user.login_failed", "user.logout"
+#: Changes of an account that end all of its sessions.
+ACCOUNT_RESETS = ("user.add", "user.reactivate", "user.deactivate")
 
 _HASHER: Any = None
 
@@ -136,36 +172,118 @@ def get_user(store: Store, name: str) -> dict[str, Any] | None:
 
 
 @retrying
-def verify(store: Store, name: str, password: str) -> dict[str, Any] | None:
-    """Check a login: the account as ``{"name", "role"}`` if the password is right, else None.
+def verify(store: Store, name: str, password: str, *, address: str | None = None) -> dict[str, Any] | None:
+    """Check a login: ``{"name", "role", "session"}`` if the password is right, else None.
 
-    An unknown or deactivated name costs the same hashing time as a wrong password, so response
-    times do not tell which names exist. Attempts on existing accounts are audited.
+    ``session`` is the id of the audit entry of this login (see :func:`session_user`). An unknown
+    or deactivated name costs the same hashing time as a wrong password, so response times do not
+    tell which names exist. Every attempt is audited with ``address`` (the client's), which
+    :func:`login_lock` counts.
     """
     from argon2.exceptions import InvalidHashError, VerificationError
 
     name = (name or "").strip()
+    valid_name = bool(NAME_PATTERN.fullmatch(name))
     hasher = _hasher()
     with store._read() as conn:
         row = conn.execute(sa.select(users.c.name, users.c.role, users.c.password_hash).where(
-            users.c.name == name, users.c.active == sa.true())).first() if NAME_PATTERN.fullmatch(name) else None
+            users.c.name == name, users.c.active == sa.true())).first() if valid_name else None
+    ok = False
     if row is None or not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         try:
             hasher.verify(_dummy_hash(), "not the password")
         except VerificationError:
             pass
-        return None
-    try:
-        hasher.verify(row.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        with store._write() as conn:
-            store._audit(conn, name, "user.login_failed", {"name": name})
-        return None
+    else:
+        try:
+            ok = hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    actor = name if valid_name else "(not a user name)"
     with store._write() as conn:
+        if not ok:
+            store._audit(conn, actor, LOGIN_FAILED, {"name": name if valid_name else None, "address": address})
+            return None
         if hasher.check_needs_rehash(row.password_hash):
             conn.execute(users.update().where(users.c.name == name).values(password_hash=hasher.hash(password)))
-        store._audit(conn, name, "user.login", {"name": name})
+        store._audit(conn, name, LOGIN, {"name": name, "address": address})
+        session = conn.execute(sa.select(sa.func.max(audit.c.id))).scalar_one()  # writers queue: ours
+    return {"name": row.name, "role": row.role, "session": int(session)}
+
+
+def session_user(store: Store, name: str, session: Any) -> dict[str, Any] | None:
+    """The active account ``name`` as ``{"name", "role"}`` if its session ``session`` (from
+    :func:`verify`) is still open, else None."""
+    if not isinstance(session, int) or isinstance(session, bool) or not isinstance(name, str):
+        return None
+    with store._read() as conn:
+        row = conn.execute(sa.select(users.c.name, users.c.role).where(
+            users.c.name == name, users.c.active == sa.true())).first()
+        if row is None:
+            return None
+        opened = conn.execute(sa.select(audit.c.actor).where(audit.c.id == session, audit.c.action == LOGIN)).first()
+        if opened is None or opened.actor != name:
+            return None
+        later = conn.execute(sa.select(audit.c.action, audit.c.detail).where(
+            audit.c.id > session, audit.c.action.in_((LOGOUT, *ACCOUNT_RESETS)))).all()
+    for action, detail in later:
+        detail = detail if isinstance(detail, dict) else {}
+        if detail.get("name") == name and (action != LOGOUT or detail.get("session") == session):
+            return None
     return {"name": row.name, "role": row.role}
+
+
+@retrying
+def end_session(store: Store, name: str, session: int, *, address: str | None = None) -> None:
+    """Log out: session ``session`` of ``name`` no longer counts (audited)."""
+    with store._write() as conn:
+        store._audit(conn, name, LOGOUT, {"name": name, "session": session, "address": address})
+
+
+@dataclass(frozen=True)
+class LoginLock:
+    """Logins refused until ``until`` (naive UTC), for the account's or the address's failures."""
+
+    scope: str  # "account" or "address"
+    until: datetime
+
+    def minutes_left(self, now: datetime) -> int:
+        return max(1, math.ceil((self.until - now).total_seconds() / 60))
+
+    def message(self, now: datetime) -> str:
+        minutes = self.minutes_left(now)
+        whose = "for this account" if self.scope == "account" else "from this address"
+        return f"Too many failed logins {whose}; try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+def login_lock(store: Store, name: str, address: str | None, *, now: datetime | None = None) -> LoginLock | None:
+    """Whether a login as ``name`` from ``address`` is refused now for earlier failures, and until when.
+
+    See the module's notes for the rule; ``now`` (naive UTC, default the clock) is for tests.
+    """
+    now = now or utcnow()
+    name = (name or "").strip()
+    with store._read() as conn:
+        rows = conn.execute(sa.select(audit.c.at, audit.c.actor, audit.c.action, audit.c.detail).where(
+            audit.c.action.in_((LOGIN, LOGIN_FAILED)), audit.c.at >= now - FAILURE_MEMORY,
+        ).order_by(audit.c.id)).all()
+    locks = []
+    if NAME_PATTERN.fullmatch(name):
+        locks.append(("account", ACCOUNT_FREE_FAILURES, lambda r: r.actor == name))
+    if address:
+        locks.append(("address", ADDRESS_FREE_FAILURES,
+                      lambda r: isinstance(r.detail, dict) and r.detail.get("address") == address))
+    for scope, free, concerns in locks:
+        failures: list[datetime] = []
+        for r in rows:
+            if concerns(r):
+                failures = [] if r.action == LOGIN else [*failures, r.at]
+        extra = len(failures) - free
+        if extra >= 0:
+            until = failures[-1] + min(LONGEST_LOCK, FIRST_LOCK * 2 ** min(extra, 20))
+            if now < until:
+                return LoginLock(scope, until)
+    return None
 
 
 _DUMMY: str | None = None
@@ -208,5 +326,9 @@ __all__ = [
     "has_editor",
     "hash_password",
     "list_users",
+    "login_lock",
+    "end_session",
+    "session_user",
     "verify",
+    "LoginLock",
 ]

@@ -26,6 +26,9 @@ PASSWORD = "correct horse battery staple"
 LOCAL = "http://127.0.0.1:8050"
 
 
+def _account(login: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A successful login without its session id."""
+    return None if login is None else {k: v for k, v in login.items() if k != "session"}
 
 
 # ---------------------------------------------------------------------------- accounts
@@ -40,11 +43,11 @@ def test_passwords_are_stored_only_as_argon2id_hashes(store: Any) -> None:
     assert row["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in json.dumps(snap, default=str)  # not in any table, audit included
     assert [a["action"] for a in store.audit_log()][:1] == ["user.add"]
-    assert users.verify(store, "ann", PASSWORD) == {"name": "ann", "role": "editor"}
+    assert _account(users.verify(store, "ann", PASSWORD)) == {"name": "ann", "role": "editor"}
     assert users.verify(store, "ann", PASSWORD + "!") is None
     assert users.verify(store, "nobody", PASSWORD) is None
     actions = [a["action"] for a in store.audit_log(limit=3)]
-    assert actions[:2] == ["user.login_failed", "user.login"]
+    assert actions == ["user.login_failed", "user.login_failed", "user.login"]
     assert PASSWORD not in json.dumps(store.snapshot(), default=str)
 
 
@@ -78,7 +81,7 @@ def test_account_rules(store: Any) -> None:
         users.deactivate_user(store, "ann", actor="admin")
     assert users.add_user(store, "ann", "a new long password", "editor", actor="admin") == "reactivated"
     assert users.verify(store, "ann", PASSWORD) is None
-    assert users.verify(store, "ann", "a new long password") == {"name": "ann", "role": "editor"}
+    assert _account(users.verify(store, "ann", "a new long password")) == {"name": "ann", "role": "editor"}
     assert len(store.snapshot()["users"]) == 1  # nothing deleted, nothing doubled
 
 
@@ -93,7 +96,7 @@ def test_user_add_prompts_twice_without_echo(store: Any, cli: Any) -> None:
     assert "Repeat the password" in result.stderr
     from indicators.users import verify
 
-    assert verify(store, "ann", PASSWORD) == {"name": "ann", "role": "editor"}
+    assert _account(verify(store, "ann", PASSWORD)) == {"name": "ann", "role": "editor"}
 
 
 def test_user_add_with_mismatched_repetition_adds_nobody(store: Any, cli: Any) -> None:
@@ -177,6 +180,13 @@ def _login(client: Any, name: str, password: str, *, next_path: str = "/") -> An
                        base_url=LOCAL)
 
 
+def _logout(client: Any) -> Any:
+    """Press Log out as the top bar does: a POST carrying the session's anti-forgery token."""
+    page = client.get("/logout", base_url=LOCAL).get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return client.post("/logout", data={"csrf": token}, base_url=LOCAL)
+
+
 def _add(client: Any, source: str = "api test") -> Any:
     return client.post("/api/observations", base_url=LOCAL,
                        json={"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": source})
@@ -218,7 +228,7 @@ def test_exposed_or_with_accounts_editing_needs_an_editor_login(make_app: Any, s
     frame = store.observations("mini")
     assert frame.loc[frame["source"] == "by ed", "recorded_by"].tolist() == ["ed"]
 
-    editor.get("/logout", base_url=LOCAL)
+    assert _logout(editor).status_code == 303
     assert _add(editor, "after logout").status_code == 401
 
 
@@ -330,12 +340,18 @@ def test_the_top_bar_shows_who_is_logged_in(make_app: Any, store: Any) -> None:
     with ui.app.server.test_request_context("/", base_url=LOCAL):
         box = auth.user_box("/indicators")
         assert "Viewing only" in text_of(box) and box[1].href == "/login?next=/indicators"
+    from indicators.users import verify
+
+    login = verify(store, "ed", PASSWORD)
     with ui.app.server.test_request_context("/", base_url=LOCAL):
         from flask import session
 
-        session["user"] = "ed"
+        session.update(user="ed", login=login["session"], csrf="the token")
         box = auth.user_box("/")
-        assert "Logged in as ed (editor)" in text_of(box).replace("  ", " ") and box[1].href == "/logout"
+        assert "Logged in as ed (editor)" in text_of(box).replace("  ", " ")
+        form = box[1]  # Log out is a POST of the anti-forgery token, never a link
+        assert (form.method, form.action) == ("post", "/logout")
+        assert (form.children.type, form.children.name, form.children.value) == ("submit", "csrf", "the token")
 
 
 def test_in_process_calls_act_as_the_local_user(make_app: Any) -> None:

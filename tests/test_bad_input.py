@@ -10,7 +10,11 @@ The corpus is generated here, in code, so every case says what it is:
 - form entries, each through ``harbinger observe add``, the dashboard's add form callback and
   ``POST /api/observations``;
 - case files through ``harbinger init --case-file``;
-- command-line arguments.
+- command-line arguments (text that would drive a terminal, bytes that are not UTF-8);
+- JSON values of the wrong type, NUL bytes, lone surrogates and huge notes through
+  ``POST /api/observations``.
+
+No message may carry a control character of the input back to the terminal.
 
 Each test starts from the same store: the mini case with its five observations (ids 1-5).
 """
@@ -30,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from indicators.text import unsafe
 from tests.conftest import MINI_CASE, MINI_OBSERVATIONS
 from tests.dashboard_support import plain, text_of
 
@@ -143,6 +148,35 @@ CSV_FILES = [
     Bad("empty_source", _rows("exercises,2021-06-01,1,  "), ["line 2", "column 'source'"], "the source is missing"),
     Bad("recorded_in_the_future", "indicator,date,value,source,recorded_at\nexercises,2021-06-01,1,MoD,2999-01-01\n",
         ["line 2", "column 'recorded_at'"], "is in the future"),
+    Bad("date_in_year_1", _rows("exercises,0001-01-01,1,MoD"), ["line 2", "column 'date'"],
+        "0001-01-01 is before the case starts (2015-01-01)"),
+    Bad("date_before_the_case_starts", _rows("exercises,2014-12-31,1,MoD"), ["line 2", "column 'date'"],
+        "2014-12-31 is before the case starts (2015-01-01)"),
+    Bad("end_in_year_1_date_bad", "indicator,date,end,value,source\nexercises,soon,0001-01-01,1,MoD\n",
+        ["line 2", "column 'end'"], "0001-01-01 is before the case starts"),
+    Bad("recorded_in_year_1", "indicator,date,value,source,recorded_at\nexercises,2021-06-01,1,MoD,0001-01-01\n",
+        ["line 2", "column 'recorded_at'"], "0001-01-01T00:00:00Z is before the case starts"),
+    Bad("recorded_before_year_1_in_utc",
+        "indicator,date,value,source,recorded_at\nexercises,2021-06-01,1,MoD,0001-01-01T00:00:00+05:00\n",
+        ["line 2", "column 'recorded_at'"], "is outside the years 1-9999 in UTC"),
+    Bad("terminal_escapes_in_source", _rows('exercises,2021-06-01,1,"ctl\x1b]0;pwned\x07\x1b[2J"'),
+        ["line 2", "column 'source'"], "the source contains the control character U+001B (ESCAPE)"),
+    Bad("c1_control_in_note", "indicator,date,value,source,note\nexercises,2021-06-01,1,MoD,a\x9b2Jb\n",
+        ["line 2", "column 'note'"], "the note contains the control character U+009B"),
+    Bad("bidi_override_in_source", _rows("exercises,2021-06-01,1,Mo\u202eD fo\u202c"), ["line 2", "column 'source'"],
+        "contains the bidirectional-text control U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    Bad("bidi_isolate_in_note", "indicator,date,value,source,note\nexercises,2021-06-01,1,MoD,\u2067x\u2069\n",
+        ["line 2", "column 'note'"], "U+2067"),
+    Bad("invisible_source", _rows("exercises,2021-06-01,1,\u200b\u2060\ufeff\u3164"), ["line 2", "column 'source'"],
+        "has no visible characters"),
+    Bad("line_break_in_source", _rows('exercises,2021-06-01,1,"Mo\nD"'), ["line 2", "column 'source'"],
+        "line separator U+000A"),
+    Bad("overlong_source", _rows("exercises,2021-06-01,1," + "s" * 2001), ["line 2", "column 'source'"],
+        "is 2,001 characters long, above the limit of 2,000"),
+    Bad("overlong_note", "indicator,date,value,source,note\nexercises,2021-06-01,1,MoD," + "n" * 10_001 + "\n",
+        ["line 2", "column 'note'"], "above the limit of 10,000"),
+    Bad("escape_in_indicator", _rows("exer\x1b[2Jcises,2021-06-01,1,MoD"), ["line 2", "column 'indicator'"],
+        "the indicator contains the control character U+001B"),
 ]
 
 # ---------------------------------------------------------------------------- form entries
@@ -173,6 +207,19 @@ FORM_ENTRIES = [
     BadForm("end_before_date", {"end": "2021-05-01"}, "end", "is before the date"),
     BadForm("future_date", {"date": TOMORROW}, "date", "is in the future"),
     BadForm("thousands_separator", {"value": "1,000"}, "value", "'1,000' is not a number"),
+    BadForm("date_in_year_1", {"date": "0001-01-01"}, "date", "0001-01-01 is before the case starts (2015-01-01)"),
+    BadForm("end_in_year_1", {"date": "0001-01-01", "end": "0001-01-02"}, "date", "is before the case starts"),
+    BadForm("terminal_escapes_in_source", {"source": "ctl\x1b]0;pwned\x07\x1b[2J"}, "source",
+            "contains the control character U+001B (ESCAPE)"),
+    BadForm("nul_in_source", {"source": "Asahi\x00Shimbun"}, "source", "contains a NUL byte"),
+    BadForm("tab_in_source", {"source": "Asahi\tShimbun"}, "source", "control character U+0009"),
+    BadForm("c1_in_note", {"note": "see \x9d0;x\x9c"}, "note", "control character U+009D"),
+    BadForm("bell_in_note", {"note": "ding\x07"}, "note", "control character U+0007"),
+    BadForm("bidi_in_note", {"note": "price \u202e0001\u202c"}, "note", "bidirectional-text control U+202E"),
+    BadForm("zero_width_source", {"source": "\u200b\u200c\u200d"}, "source", "has no visible characters"),
+    BadForm("zero_width_note", {"note": "\u2060\u00a0\u200b"}, "note", "has no visible characters"),
+    BadForm("overlong_note", {"note": "n" * 10_001}, "note", "above the limit of 10,000"),
+    BadForm("overlong_source", {"source": "s" * 2_001}, "source", "above the limit of 2,000"),
 ]
 
 FORM_OPTION = {"indicator": "--indicator", "date": "--date", "end": "--end", "value": "--value",
@@ -231,6 +278,23 @@ CLI_ARGUMENTS = [
     ("user_remove_unknown", ["user", "remove", "nobody"], "'nobody'", "there is no active user"),
     ("serve_exposed_without_editor", ["serve", "--host", "0.0.0.0", "--port", "1"], "--host",
      "no editor account exists"),
+    # bytes that are not UTF-8 reach Python as lone surrogates ('\udcff' for the byte 0xff)
+    ("non_utf8_source", ["observe", "add", "--indicator", "exercises", "--date", "2021-06-01", "--value", "1",
+                         "--source", "\udcff"], "--source", "is not UTF-8 text (byte 0xff"),
+    ("non_utf8_in_option_equals", ["observe", "add", "--indicator", "exercises", "--date", "2021-06-01",
+                                   "--value", "1", "--source=Asahi\udce9"], "--source", "byte 0xe9"),
+    ("non_utf8_file_name", ["observe", "import", "caf\udce9.csv"], "argument 3", "is not UTF-8 text"),
+    ("non_utf8_case", ["--case", "\udcc3\udca9", "observe", "list"], "--case", "byte 0xc3"),
+    ("retract_reason_with_escapes", ["observe", "retract", "3", "--reason", "typo\x1b[2J\x1b]0;x\x07"],
+     "retraction's reason", "control character U+001B"),
+    ("retract_reason_invisible", ["observe", "retract", "3", "--reason", "\u200b\u200b"], "retraction's reason",
+     "has no visible characters"),
+    ("correct_reason_too_long", ["observe", "correct", "3", "--value", "2", "--reason", "r" * 2001],
+     "correction's reason", "above the limit of 2,000"),
+    ("correct_note_with_bidi", ["observe", "correct", "3", "--note", "\u202eevil", "--reason", "r"],
+     "column 'note'", "U+202E"),
+    ("correct_date_in_year_1", ["observe", "correct", "3", "--date", "0001-01-01", "--reason", "r"],
+     "column 'date'", "before the case starts"),
 ]
 CLI_STDIN = {"user_name_with_spaces": "a long enough password\n", "user_short_password": "short\n"}
 
@@ -293,6 +357,7 @@ def check_cli_refusal(result: Any, *names: str) -> str:
     assert "Traceback" not in err and "unexpected error" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert 1 <= len(lines) <= MAX_LINES, err
+    assert not any(unsafe(ch, multiline=True) for ch in err), f"a control character reached the terminal: {err!r}"
     assert len(err) < 1500, f"message of {len(err)} characters"
     for name in names:
         assert name in err, f"{name!r} not in {err!r}"
@@ -398,6 +463,49 @@ def test_bad_json_bodies_through_the_http_api(store: Any, app_pages: Any) -> Non
                             for i in range(90000)]) + b"]"
     resp = client.post("/api/observations", data=big, content_type="application/json", base_url="http://127.0.0.1:8050")
     assert resp.status_code == 413 and "above the limit of 5 MB" in resp.get_json()["error"]
+    assert store.snapshot() == before
+
+
+API_VALUES = [  # (JSON fields over a good row, column, reason)
+    ('"value": true', "value", "a boolean (true) is not a number"),
+    ('"value": false', "value", "a boolean (false) is not a number"),
+    ('"value": [1]', "value", "a list is not a number"),
+    ('"value": {"n": 1}', "value", "an object is not a number"),
+    ('"source": {"a": 1}', "source", "an object is not text"),
+    ('"source": ["MoD"]', "source", "a list is not text"),
+    ('"source": 42', "source", "a number (42) is not text"),
+    ('"source": true', "source", "a boolean (true) is not text"),
+    ('"note": {"a": 1}', "note", "an object is not text"),
+    ('"indicator": ["exercises"]', "indicator", "a list is not an indicator id"),
+    ('"date": 20210601', "date", "a number (20210601) is not a date"),
+    ('"date": "0001-01-01"', "date", "before the case starts (2015-01-01)"),
+    ('"recorded_at": "0001-01-01T00:00:00Z"', "recorded_at", "before the case starts"),
+    ('"credibility": true', "credibility", "a boolean (true) is not a credibility grade"),
+    ('"reliability": 1', "reliability", "a number (1) is not a reliability grade"),
+    ('"source": "Asahi\\u0000Shimbun"', "source", "contains a NUL byte"),
+    ('"note": "a\\u0000b"', "note", "contains a NUL byte"),
+    ('"indicator": "exer\\u0000cises"', "indicator", "contains a NUL byte"),
+    ('"source": "\\udcff"', "source", "is not valid UTF-8 text"),
+    ('"source": "ctl\\u001b]0;pwned\\u0007\\u001b[2J"', "source", "control character U+001B"),
+    ('"source": "\\u202eDoM"', "source", "U+202E"),
+    ('"source": "\\u200b"', "source", "has no visible characters"),
+    ('"note": "' + "n" * 1_000_000 + '"', "note", "1,000,000 characters long, above the limit of 10,000"),
+]
+
+
+@pytest.mark.parametrize("fields,column,reason", API_VALUES, ids=[v[0][:40] for v in API_VALUES])
+def test_wrong_json_values_through_the_http_api(fields: str, column: str, reason: str, store: Any,
+                                                app_pages: Any) -> None:
+    good = '"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": "MoD"'
+    key = fields.split(":", 1)[0]
+    body = "{" + ", ".join([f for f in good.split(", ") if not f.startswith(key)] + [fields]) + "}"
+    before = store.snapshot()
+    resp = app_pages.app.server.test_client().post("/api/observations", data=body.encode("utf-8"),
+                                                   content_type="application/json", base_url="http://127.0.0.1:8050")
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    data = resp.get_json()
+    assert any(e["row"] == 1 and e["column"] == column and reason in e["reason"] for e in data["errors"]), data
+    assert len(data["errors"]) == 1 and len(resp.get_data()) < 1500
     assert store.snapshot() == before
 
 

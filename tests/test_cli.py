@@ -341,3 +341,56 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == ("harbinger: observation not added: --date: '2023-02-30' is not a real "
                                   "calendar date.")
+
+
+# ------------------------------------------------------------------------- hostile text and bytes
+
+HOSTILE_SOURCE = "ctl\x1b]0;pwned\x07\x1b[2J\u202eevil\x9b31m"
+HOSTILE_NOTE = "first line\nsecond\tline \x1b[1;31mred\x00 \u2066isolate\u2069"
+
+
+def test_stored_control_characters_are_escaped_on_output(cli: Any) -> None:
+    """Text stored before the text rules (or by hand) is listed with its control characters
+    written as escapes: in the table and CSV as text, in JSON as \\u escapes of the same text."""
+    from indicators.store import observations
+    from indicators.text import unsafe
+
+    assert cli(*INIT_MINI).exit_code == 0
+    store = Store.from_env()
+    with store._write() as conn:
+        conn.execute(observations.insert().values(
+            case_id="mini", indicator="exercises", date=date(2021, 7, 1), value=1.0, source=HOSTILE_SOURCE,
+            reliability="C", credibility=3, note=HOSTILE_NOTE, recorded_at=datetime(2021, 7, 2),
+            recorded_by="by\x1b[2Jhand", kind="observation"))
+    store.close()
+    for command in ("list", "history"):
+        outputs = {fmt: cli("observe", command, "--format", fmt) for fmt in ("table", "csv", "json")}
+        for fmt, res in outputs.items():
+            assert res.exit_code == 0, res.output
+            bad = [ch for ch in res.stdout if unsafe(ch, multiline=True)]
+            assert not bad, (command, fmt, bad)
+        rows = json.loads(outputs["json"].stdout)
+        table = outputs["table"].stdout
+        assert "ctl\\x1b]0;pwned\\x07\\x1b[2J\\u202eevil\\x9b31m" in table and "by\\x1b[2Jhand" in table
+        assert len(table.splitlines()) == len(rows) + 2  # header, rule, one line a row
+        row = next(r for r in rows if r["source"] == HOSTILE_SOURCE)
+        assert row["note"] == HOSTILE_NOTE and row["recorded_by"] == "by\x1b[2Jhand"
+        got = next(r for r in csv.DictReader(io.StringIO(outputs["csv"].stdout)) if r["source"].startswith("ctl"))
+        assert got["source"] == "ctl\\x1b]0;pwned\\x07\\x1b[2J\\u202eevil\\x9b31m"
+        assert got["note"] == "first line\nsecond\tline \\x1b[1;31mred\\x00 \\u2066isolate\\u2069"
+
+
+def test_an_argument_that_is_not_utf8_is_bad_input(tmp_path: Path) -> None:
+    """Bytes as the shell passes them (``--source $'\\xff'``): exit 2 with one sentence naming the option."""
+    exe = Path(sys.executable).with_name("harbinger")
+    if not exe.exists():
+        pytest.skip("the harbinger console script is not installed in this environment")
+    env = {**os.environ, "HARBINGER_HOME": str(tmp_path / "h"), "HARBINGER_USER": "sub", "LC_ALL": "C.UTF-8"}
+    env.pop("HARBINGER_DATABASE_URL", None)
+    args = [b"observe", b"add", b"--indicator", b"exercises", b"--date", b"2021-06-01", b"--value", b"1",
+            b"--source", b"caf\xe9 \xff"]
+    res = subprocess.run([str(exe).encode(), *args], env=env, capture_output=True)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.decode("utf-8") == ("harbinger: --source: the value is not UTF-8 text (byte 0xe9 is not "
+                                          "UTF-8); give it in UTF-8.\n")
+    assert not (tmp_path / "h").exists()  # refused before the store was opened

@@ -87,7 +87,7 @@ class DashClient:
         assert len(found) == 1, [d["output"] for d in found]
         return found[0]
 
-    def call(self, output_part: str, values: dict[str, Any]) -> requests.Response:
+    def call(self, output_part: str, values: dict[str, Any], *, with_outputs: bool = True) -> requests.Response:
         dep = self._find(output_part)
         out = dep["output"]
         parts = out[2:-2].split("...") if out.startswith("..") else [out]
@@ -100,6 +100,8 @@ class DashClient:
         body = {"output": out, "outputs": outputs if out.startswith("..") else outputs[0],
                 "inputs": [item(i) for i in dep["inputs"]], "state": [item(s) for s in dep["state"]],
                 "changedPropIds": [k for k in values if any(f"{i['id']}.{i['property']}" == k for i in dep["inputs"])]}
+        if not with_outputs:
+            del body["outputs"]
         return self.session.post(self.url + "/_dash-update-component", json=body, timeout=60)
 
 
@@ -120,6 +122,8 @@ CORRECT = ("edit-message.children", {"edit-correct.n_clicks": 1, "indicators-tab
 REFIT_MESSAGE = ("overview-fit-message.children@", {"overview-refit.n_clicks": 1})
 REFIT_JOB = ("shell-fit-result.data", {"shell-fit-request.data": {"at": 1, "reason": "refit"},
                                        "shell-case.data": "mini"})
+SCENARIO_REFIT_JOB = ("scenarios-refit-result.data", {
+    "scenarios-refit-request.data": {"spec": {}, "run_id": "x", "at": 1}, "shell-case.data": "mini"})
 
 
 @pytest.mark.parametrize("who", [None, VIEWER], ids=["anonymous", "viewer"])
@@ -144,6 +148,9 @@ def test_writes_by_anonymous_and_viewer_are_refused(served: Any, who: tuple[str,
     assert resp.status_code == 204  # no fit is requested for them
     job = dash.call(*REFIT_JOB)
     assert job.status_code == expected_status and expected in job.json()["error"]
+    for output, values in (REFIT_JOB, SCENARIO_REFIT_JOB):  # Dash dispatches on `output` alone
+        job = dash.call(output, values, with_outputs=False)
+        assert job.status_code == expected_status and expected in job.json()["error"], output
 
     assert _snapshot(env) == before  # nothing stored, corrected, retracted or fitted
 
@@ -172,7 +179,12 @@ def test_an_editor_logs_in_and_writes(served: Any) -> None:
     assert sorted(mine["source"]) == ["api by ed", "form", "upload"]
     assert set(mine["recorded_by"]) == {"ed"}  # the account, not the server's OS user
 
-    session.get(server.url + "/logout", timeout=30)
+    assert session.get(server.url + "/logout", timeout=30).status_code == 200  # GET only asks
+    assert session.post(server.url + "/api/observations", json=_observation("still in"), timeout=60).status_code == 201
+    page = session.get(server.url + "/logout", timeout=30).text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert session.post(server.url + "/logout", data={"csrf": token}, allow_redirects=False,
+                        timeout=30).status_code == 303
     resp = session.post(server.url + "/api/observations", json=_observation("after logout"), timeout=60)
     assert resp.status_code == 401
 
@@ -180,7 +192,10 @@ def test_an_editor_logs_in_and_writes(served: Any) -> None:
 def test_reading_stays_open(served: Any) -> None:
     server, _ = served
     anonymous = requests.Session()
-    assert anonymous.get(server.url + "/", timeout=30).status_code == 200
+    index = anonymous.get(server.url + "/", timeout=30)
+    assert index.status_code == 200
+    assert index.headers["X-Frame-Options"] == "DENY"  # no other page may frame the dashboard
+    assert "frame-ancestors 'none'" in index.headers["Content-Security-Policy"]
     assert anonymous.get(server.url + "/login", timeout=30).status_code == 200
     rows = anonymous.get(server.url + "/api/observations", timeout=30).json()
     assert len(rows) >= 5 and {"id", "indicator", "source", "recorded_by"} <= set(rows[0])
@@ -237,11 +252,15 @@ def test_in_a_browser_a_visitor_is_refused_and_an_editor_logs_in_and_adds(served
         page.get_by_label("User name").fill(EDITOR[0])
         page.get_by_label("Password").fill(EDITOR[1])
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_selector("#logout-link")
+        page.wait_for_selector("#logout-button")
         assert page.url.endswith("/indicators")
         assert "Logged in as ed (editor)" in page.inner_text("#shell-user")
         add("typed by ed")
         page.wait_for_selector("#add-message .notice-ok")
+
+        page.click("#logout-button")  # a POST with the session's anti-forgery token
+        page.wait_for_selector("#login-link")
+        assert "Viewing only" in page.inner_text("#shell-user")
     finally:
         context.close()
 

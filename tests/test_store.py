@@ -317,6 +317,77 @@ def test_retracted_observation_may_be_entered_again(store: Store) -> None:
     assert store.observations("mini")["id"].tolist() == [new]
 
 
+# ------------------------------------------------------------------------- dates and text the readers cannot take
+
+
+def _insert_unchecked(store: Store, **values: Any) -> int:
+    """Store a record as an older version did, without today's validation."""
+    from indicators.store import observations
+
+    row = {"case_id": "mini", "indicator": "exercises", "date": date(2021, 1, 5), "value": 1.0, "source": "old",
+           "reliability": "C", "credibility": 3, "note": "", "recorded_at": datetime(2021, 2, 1),
+           "recorded_by": "an older version", "kind": "observation", **values}
+    with store._write() as conn:
+        return conn.execute(observations.insert().returning(observations.c.id).values(**row)).scalar_one()
+
+
+def test_stored_dates_no_reader_can_hold_are_read_and_repaired(store: Store) -> None:
+    good = store.add_observations("mini", [_row()], actor="t")
+    year_1 = _insert_unchecked(store, date=date(1, 1, 1))
+    known_in_year_1 = _insert_unchecked(store, recorded_at=datetime(1, 1, 1), source="known early")
+    ends_9999 = _insert_unchecked(store, end=date(9999, 12, 31), source="never ends")
+    bad = [year_1, known_in_year_1, ends_9999]
+    assert store.observations("mini")["id"].tolist() == good  # the rest cannot be read, so is left out
+    assert store.observations("mini", as_of=datetime.now(timezone.utc).date())["id"].tolist() == good
+    history = store.history("mini").set_index("id")
+    assert history.loc[year_1, ["date", "end"]].isna().all() and pd.isna(history.loc[known_in_year_1, "recorded_at"])
+    assert pd.isna(history.loc[ends_9999, "end"]) and history.loc[ends_9999, "date"] == pd.Timestamp("2021-01-05")
+    assert [p["id"] for p in store.date_problems("mini")] == bad
+    done = store.repair_dates("mini", reason="old import", actor="admin")
+    assert [p["id"] for p in done] == bad
+    history = store.history("mini").set_index("id")
+    for p in done:
+        assert history.loc[p["retraction"], "kind"] == "retraction"
+        assert history.loc[p["retraction"], "reason"] == f"old import ({p['problem']})"
+    assert store.date_problems("mini") == [] and store.repair_dates("mini", reason="x", actor="a") == []
+    assert store.observations("mini")["id"].tolist() == good
+    with pytest.raises(BadInput, match="repair's reason contains a NUL byte"):
+        store.repair_dates("mini", reason="a\x00b", actor="admin")
+
+
+def test_no_observation_before_1900_whatever_the_case_says(store: Store, mini_case: Any) -> None:
+    early = parse_case(mini_case.text.replace("start: 2015-01-01", "start: 1850-01-01"), where="early case")
+    assert store.load_case(early) == "updated"
+    with pytest.raises(RowErrors, match="1899-12-31 is before 1900-01-01, the earliest date the store accepts"):
+        store.add_observations("mini", [_row(date="1899-12-31")], actor="t")
+    (oid,) = store.add_observations("mini", [_row(date="1900-01-01", recorded_at="1900-01-02")], actor="t")
+    assert store.observations("mini")["date"].tolist() == [pd.Timestamp("1900-01-01")]
+    assert store.date_problems("mini") == []
+
+
+@pytest.mark.parametrize("field,text,reason", [
+    ("source", "Asahi\x00Shimbun", "contains a NUL byte"),
+    ("note", "a\x00b", "contains a NUL byte"),
+    ("source", "\udcff", "is not valid UTF-8 text"),
+    ("note", "\ud800", "is not valid UTF-8 text"),
+    ("source", "x" * 2001, "above the limit of 2,000"),
+], ids=["nul_source", "nul_note", "surrogate_source", "surrogate_note", "long_source"])
+def test_text_every_database_takes_the_same(store: Store, field: str, text: str, reason: str) -> None:
+    """NUL bytes (which PostgreSQL refuses) and lone surrogates (which no database encodes) are bad
+    input on every store, never a database error."""
+    before = store.snapshot()
+    with pytest.raises(RowErrors, match=reason):
+        store.add_observations("mini", [_row(**{field: text})], actor="t")
+    (oid,) = store.add_observations("mini", [_row()], actor="t")
+    after = store.snapshot()
+    for call in (lambda: store.retract(oid, reason=text, actor="t"),
+                 lambda: store.correct(oid, {"value": 2}, reason=text, actor="t"),
+                 lambda: store.correct(oid, {field: text}, reason="fix", actor="t")):
+        with pytest.raises(BadInput, match=reason):
+            call()
+    assert store.snapshot() == after and len(after["observations"]) == len(before["observations"]) + 1
+
+
 # ------------------------------------------------------------------------- runs
 
 

@@ -91,7 +91,7 @@ def init(env: Env, case_file: Path | None, observations_file: Path | None) -> No
 
 @main.group()
 def observe() -> None:
-    """Add, import, list, correct and retract observations."""
+    """Add, import, list, correct, retract and repair observations."""
 
 
 _OPTION_NAMES = {"indicator": "--indicator", "date": "--date", "end": "--end", "value": "--value",
@@ -158,6 +158,12 @@ def observe_list(env: Env, indicator: str | None, as_of: str | None, fmt: str) -
             raise BadInput(f"--indicator: '{indicator}' is not an indicator of case '{case_id}'.")
     frame = env.store.observations(case_id, as_of=day, indicator=indicator)
     emit(_with_surprise_flags(env, frame, day), fmt, empty="no observations")
+    problems = env.store.date_problems(case_id)
+    if problems:
+        ids = ", ".join(str(p["id"]) for p in problems[:10]) + (", ..." if len(problems) > 10 else "")
+        click.echo(f"harbinger: warning: {len(problems)} observation(s) in effect have dates the case refuses "
+                   f"(ids {ids}); those the store cannot read are left out above and out of every fit. "
+                   "'harbinger observe repair' lists them and retracts them.", err=True)
 
 
 def _with_surprise_flags(env: Env, frame: Any, day: Any) -> Any:
@@ -190,6 +196,37 @@ def observe_retract(env: Env, obs_id: int, reason: str) -> None:
     """Retract an observation: it stops counting from now on, and stays in the history."""
     new_id = env.store.retract(obs_id, reason=reason, actor=env.actor)
     click.echo(f"retracted observation {obs_id} (retraction record {new_id})")
+
+
+REPAIR_REASON = "date outside the range the case accepts"
+
+
+@observe.command("repair")
+@click.option("--retract", "retract", is_flag=True,
+              help="Retract every observation listed (a retraction record each; nothing is deleted).")
+@click.option("--reason", default=REPAIR_REASON, show_default=True, metavar="TEXT",
+              help="The retractions' reason (each also names its problem).")
+@FORMAT_OPTION
+@pass_env
+def observe_repair(env: Env, retract: bool, reason: str, fmt: str) -> None:
+    """List the observations in effect whose dates the case refuses; with --retract, retract them.
+
+    These are observations dated before the case starts (or before 1900), known (recorded_at)
+    before it starts, or dated beyond what the store can read, as an older version or a hand edit
+    may have stored. Those the store cannot read are left out of 'observe list', the pages and
+    every fit until retracted; the retraction records keep them in 'observe history'.
+    """
+    if not retract:
+        problems = env.store.date_problems(env.case_id)
+        emit(problems, fmt, empty="no observations with dates the case refuses; nothing to repair")
+        if problems:
+            click.echo(f"harbinger: 'harbinger observe repair --retract' retracts these {len(problems)} "
+                       "observation(s).", err=True)
+        return
+    done = env.store.repair_dates(env.case_id, reason=reason, actor=env.actor)
+    emit(done, fmt, empty="no observations with dates the case refuses; nothing retracted")
+    if done:
+        click.echo(f"harbinger: retracted {len(done)} observation(s).", err=True)
 
 
 @observe.command("correct")

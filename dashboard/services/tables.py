@@ -5,6 +5,11 @@ the report's CSV). JSON output (stable): a list of objects, one per row, with ev
 dates as ``YYYY-MM-DD``, times as ISO 8601 with offset (``2021-04-09T06:00:00+00:00``), missing
 values as ``null``. CSV output has a header row; text cells that start with ``= + - @`` (or a tab
 or carriage return) are prefixed with ``'`` so spreadsheets do not run them as formulas.
+
+Stored text never drives the terminal: in every format, control characters, bidirectional-text
+overrides and the like (:func:`indicators.text.printable`) are written as visible escapes, in
+tables and CSV as the text ``\x1b``, in JSON as the equivalent ``\u001b`` (so JSON output still
+parses to the stored text).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from indicators.errors import BadInput
+from indicators.text import printable, unsafe
 
 FORMATS = ("table", "csv", "json")
 
@@ -71,8 +77,9 @@ def to_records(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> tuple[list[s
 
 
 def _safe_csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str):
+        text = printable(value, multiline=True)
+        return "'" + text if value[:1] in ("=", "+", "-", "@", "\t", "\r") else text
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return "" if value is None else value
@@ -86,7 +93,7 @@ def format_table(columns: list[str], rows: list[dict[str, Any]], *, max_width: i
             return f"{v:g}"
         if isinstance(v, (dict, list)):
             v = json.dumps(v)
-        text = str(v).replace("\n", " ")
+        text = printable(str(v).replace("\n", " ").replace("\t", " "))
         if len(text) > 19 and text[10:11] == "T" and text[4:5] == "-":  # ISO time: to the minute
             text = text[:16].replace("T", " ")
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
@@ -103,7 +110,9 @@ def render(data: pd.DataFrame | Sequence[Mapping[str, Any]], fmt: str, *, empty:
     """``data`` as text in format ``fmt`` (``table``, ``csv`` or ``json``)."""
     columns, rows = to_records(data)
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False)
+        text = json.dumps(rows, indent=2, ensure_ascii=False)
+        # outside strings JSON holds only ASCII and line breaks, so each escape lands in a string
+        return "".join(f"\\u{ord(ch):04x}" if unsafe(ch, multiline=True) else ch for ch in text)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

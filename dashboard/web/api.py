@@ -19,14 +19,21 @@ Endpoints (all JSON; errors as ``{"error": "one sentence", "errors": [...]}``):
     stored. Bodies above the import limit (5 MB) get 413, non-JSON bodies 415.
 
 The case is the dashboard's; ``?case=ID`` picks another loaded case.
+
+Bad input of any kind (malformed or too deeply nested JSON, values of the wrong type, a value the
+database refuses) gets 400 with one sentence, never a 500: the store's validation decides what
+is acceptable, and whatever still slips past it to the database is answered the same way. Any
+other failure is the server's and gets a one-sentence 500 in JSON, logged with its traceback.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import flask
+import sqlalchemy as sa
 from flask import request
 
 from dashboard.web import auth
@@ -36,6 +43,11 @@ from indicators.observations import MAX_IMPORT_BYTES
 
 def _error(message: str, status: int, **extra: Any) -> Any:
     return flask.jsonify({"error": message, **extra}), status
+
+
+#: Errors a request's content can provoke in the database (a value it cannot hold, a constraint),
+#: as against failures of the database itself (connections, locks), which stay server errors.
+REFUSED_BY_DATABASE = (sa.exc.DataError, sa.exc.IntegrityError)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -104,6 +116,8 @@ def install(app: Any, case_id: str) -> None:
             body = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(f"the request body is not valid JSON ({exc}).", 400)
+        except RecursionError:
+            return _error("the request body is nested too deeply; send a list of flat observation objects.", 400)
         rows = body.get("observations") if isinstance(body, dict) and "observations" in body else body
         if isinstance(rows, dict):
             rows = [rows]
@@ -121,7 +135,23 @@ def install(app: Any, case_id: str) -> None:
                           errors=[{"row": r, "column": c, "reason": why} for r, c, why in exc.errors])
         except BadInput as exc:
             return _error(str(exc), 400)
+        except REFUSED_BY_DATABASE as exc:
+            return _error(f"the database refused a value of the request ({type(exc.orig).__name__}); nothing "
+                          "was stored.", 400)
+        except sa.exc.DBAPIError:
+            raise
+        except (sa.exc.StatementError, TypeError, ValueError, RecursionError) as exc:
+            return _error(f"a value of the request cannot be stored ({type(exc).__name__}); nothing was stored.", 400)
         return flask.jsonify({"case": case, "ids": ids}), 201
+
+    @bp.errorhandler(Exception)
+    def server_failure(exc: Exception) -> Any:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return _error(exc.description or exc.name, exc.code or 500)
+        logging.getLogger(__name__).exception("the API failed on %s %s", request.method, request.path)
+        return _error(f"the server failed to answer ({type(exc).__name__}); the error is in its log.", 500)
 
     app.server.register_blueprint(bp)
 

@@ -59,6 +59,7 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
         "dashboard", use_pages=True, pages_folder=str(PAGES_FOLDER), assets_folder=str(ASSETS_FOLDER),
         background_callback_manager=manager, suppress_callback_exceptions=True,
         title="Harbinger", update_title=None, serve_locally=True,
+        enable_mcp=False,  # Dash's MCP server would run callbacks past the editing guard (dashboard.web.auth)
     )
     _drop_duplicate_page_callbacks()
     app.layout = shell(case_id=case_id, case_name=case.name)
