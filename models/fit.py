@@ -9,6 +9,7 @@ nutpie evaluates its log density with the fused kernel of :mod:`models.density` 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import warnings
@@ -31,6 +32,8 @@ ESS_MIN = 400
 #: ESS per chain every model parameter needs (Vehtari et al. 2021: 100 per chain).
 ESS_PER_CHAIN_MIN = 100
 BFMI_MIN = 0.3
+#: The quantities failing R-hat or ESS that a run names (the worst first).
+FAILING_SHOWN = 8
 
 #: Seconds between readings of a running sampler's progress. Each reading copies the whole trace
 #: so far out of the sampler, on the cores the chains run on. Read every second, it added 0.7-1.8 s
@@ -197,6 +200,8 @@ def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = No
     model parameter and every factor state in the first ``observed_periods`` quarters (through
     the as-of quarter; all of them when ``None``) must reach ``ESS_PER_CHAIN_MIN`` per chain, and
     R-hat must be at most ``RHAT_MAX`` for those and the outcome probabilities alike.
+    ``failing`` names the quantities that miss a limit, worst first (at most
+    :data:`FAILING_SHOWN`), with their R-hat and smaller ESS, so a failed run can say which.
 
     The innovations are not judged one by one: they are the sampler's coordinates for the factor
     states (one to one, given the persistence), so a chain stuck in them shows in the states.
@@ -212,14 +217,32 @@ def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = No
         return _diagnostics(idata, outcome_probability, observed_periods)
 
 
-def _quantities(arrays: Any) -> np.ndarray:
+def _quantities(arrays: Any) -> tuple[np.ndarray, list[str]]:
     """Draws of every entry of ``arrays`` (each with chain and draw dimensions) as
-    ``(quantity, chain, draw)``."""
-    blocks = []
+    ``(quantity, chain, draw)``, and each entry's name, e.g. ``count_dispersion[summits]``."""
+    blocks, names = [], []
     for array in arrays:
-        values = array.transpose("chain", "draw", ...).values
+        array = array.transpose("chain", "draw", ...)
+        values = array.values
         blocks.append(np.moveaxis(values.reshape(values.shape[0], values.shape[1], -1), 2, 0))
-    return np.concatenate(blocks, axis=0)
+        dims = array.dims[2:]
+        labels = [array[d].values if d in array.coords else np.arange(array.sizes[d]) for d in dims]
+        for entry in itertools.product(*labels):
+            names.append(f"{array.name}[{', '.join(str(v) for v in entry)}]" if dims else str(array.name))
+    return np.concatenate(blocks, axis=0), names
+
+
+def _failing(names: list[str], stats: dict[str, np.ndarray], ess_min: float) -> list[tuple[float, str]]:
+    """(severity, "name (R-hat, ESS)") of each quantity failing R-hat or ESS; severity grows with
+    how far it misses (R-hat's excess in units of the limit's, ESS's shortfall as a ratio)."""
+    out = []
+    for n, rhat, bulk, tail in zip(names, stats["r_hat"], stats["ess_bulk"], stats["ess_tail"]):
+        ess = min(bulk, tail)
+        if not (rhat > RHAT_MAX or ess < ess_min):
+            continue
+        severity = max((rhat - 1.0) / (RHAT_MAX - 1.0), ess_min / max(ess, 1.0))
+        out.append((float(severity), f"{n} (R-hat {rhat:.3f}, ESS {ess:.0f})"))
+    return out
 
 
 def _extreme(pick: Callable[[np.ndarray], Any], values: np.ndarray) -> float:
@@ -235,18 +258,22 @@ def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
     monitored = post[names]
     if "factor_state" in post:
         monitored = monitored.assign(factor_state=post["factor_state"].isel(period=slice(0, observed_periods)))
-    params = convergence.summary(_quantities(monitored.data_vars.values()))
+    draws, names = _quantities(monitored.data_vars.values())
+    params = convergence.summary(draws)
     # Entries fixed at zero (absent loadings) have no spread (R-hat NaN): they carry no information.
     spread = ~np.isnan(params["r_hat"])
     params = {name: values[spread] for name, values in params.items()}
     max_rhat = _extreme(np.max, params["r_hat"])
     min_param_ess = min(_extreme(np.min, params["ess_bulk"]), _extreme(np.min, params["ess_tail"]))
     param_ess_min = ESS_PER_CHAIN_MIN * post.sizes["chain"]
+    failing = _failing([n for n, keep in zip(names, spread) if keep], params, param_ess_min)
     if outcome_probability is not None and outcome_probability.sizes.get("outcome_horizon", 0):
-        probs = convergence.summary(_quantities([outcome_probability]))
+        prob_draws, prob_names = _quantities([outcome_probability.rename("outcome_probability")])
+        probs = convergence.summary(prob_draws)
         max_rhat = max(max_rhat, _extreme(np.max, probs["r_hat"]))
         min_bulk = _extreme(np.min, probs["ess_bulk"])
         min_tail = _extreme(np.min, probs["ess_tail"])
+        failing += _failing(prob_names, probs, ESS_MIN)
     else:
         min_bulk = _extreme(np.min, params["ess_bulk"])
         min_tail = _extreme(np.min, params["ess_tail"])
@@ -274,4 +301,5 @@ def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
         "max_rhat": round(max_rhat, 4), "min_ess_bulk": round(min_bulk, 1), "min_ess_tail": round(min_tail, 1),
         "divergences": divergences, "min_bfmi": None if not np.isfinite(min_bfmi) else round(min_bfmi, 3),
         "ok": not problems, "problems": problems,
+        "failing": [text for _, text in sorted(failing, reverse=True)[:FAILING_SHOWN]],
     }

@@ -15,7 +15,7 @@ A run directory holds:
           "case": str, "run_id": str, "as_of": "YYYY-MM-DD", "model_version": str,
           "case_hash": str, "data_hash": str, "n_observations": int, "settings": {...},
           "diagnostics": {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences",
-                          "min_bfmi", "ok": bool, "problems": [str, ...]},
+                          "min_bfmi", "ok": bool, "problems": [str, ...], "failing": [str, ...]},
           "outcomes": [{"id", "question", "resolved": bool, "resolution_date": str | null,
                         "horizons": [{"years", "p_mean", "p_05", "p_25", "p_50", "p_75",
                                       "p_95", "mcse", "ess"}]}],   # [] when resolved

@@ -191,6 +191,7 @@ def test_diagnostics_judge_factor_states_through_the_as_of_quarter_not_innovatio
     clean = rng.normal(size=shape + (1, 8))
     observed = diagnostics(idata(stuck_at(3), clean), observed_periods=6)
     assert not observed["ok"] and observed["max_rhat"] > 1.05
+    assert observed["failing"][0].startswith("factor_state[0, 3] (R-hat 1.")  # it says which quantity
     future = diagnostics(idata(stuck_at(7), clean), observed_periods=6)
     assert future["ok"] and future["max_rhat"] < 1.01, future
     innovation = diagnostics(idata(clean, stuck_at(3)), observed_periods=6)
