@@ -10,7 +10,7 @@ import click
 
 from dashboard.cli.support import FORMAT_OPTION, Env, emit, pass_env
 from dashboard.services.context import Failure, parse_date_option
-from dashboard.services.runs import DEFAULT_SETTINGS
+from dashboard.services.runs import DEFAULT_ATTEMPTS, DEFAULT_SETTINGS
 
 
 def _progress_printer() -> Any:
@@ -39,16 +39,23 @@ def register(main: click.Group) -> None:
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")
     @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None,
                   help="nutpie (default, fastest) or PyMC's own NUTS.")
+    @click.option("--attempts", type=click.IntRange(1, 10), default=None,
+                  help="Fits to try when one fails its diagnostics, each with twice the tuning and the next seed "
+                       f"(default {DEFAULT_ATTEMPTS}, or HARBINGER_FIT_ATTEMPTS).")
     @pass_env
     def fit(env: Env, as_of: str | None, draws: int | None, tune: int | None, chains: int | None,
-            seed: int | None, sampler: str | None) -> None:
-        """Sample the posterior and record a run (the previous run stays if this one fails)."""
+            seed: int | None, sampler: str | None, attempts: int | None) -> None:
+        """Sample the posterior and record a run (the previous run stays if this one fails).
+
+        A fit that fails its diagnostics is retried with more tuning; every attempt is a run, and
+        a failing run never replaces a passing forecast.
+        """
         from dashboard.services.runs import FitFailed, fit_case
 
         day = parse_date_option(as_of, "--as-of")
         try:
             run_id = fit_case(env.store, env.case_id, as_of=day, progress=_progress_printer(), draws=draws,
-                              tune=tune, chains=chains, seed=seed, sampler=sampler)
+                              tune=tune, chains=chains, seed=seed, sampler=sampler, attempts=attempts)
         except FitFailed as exc:
             raise Failure(str(exc)) from None
         run = env.store.get_run(run_id)
@@ -56,6 +63,10 @@ def register(main: click.Group) -> None:
         status = "diagnostics ok" if run["diagnostics_ok"] else "DIAGNOSTICS FAILED: " + "; ".join(diag["problems"])
         click.echo(f"run {run_id} (as of {run['as_of']}): max R-hat {diag['max_rhat']}, "
                    f"min bulk ESS {diag['min_ess_bulk']}, {diag['divergences']} divergences — {status}")
+        if not run["diagnostics_ok"]:
+            from dashboard.services.runs import fit_outcome
+
+            click.echo(fit_outcome(env.store, run_id))
 
     @main.command()
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="The run fitted as of this date.")

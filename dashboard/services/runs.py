@@ -24,6 +24,12 @@ Progress = Callable[[float, str], None]
 #: Fit settings, overridable by the environment (e.g. for quick demonstrations and tests).
 DEFAULT_SETTINGS = {"draws": 2500, "tune": 2000, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
 
+#: How many fits one request may run: a fit that fails its diagnostics is tried once more with
+#: twice the tuning steps and the next seed (``HARBINGER_FIT_ATTEMPTS`` or ``attempts=`` overrides).
+#: A failed check is usually one chain stuck for a while; longer adaptation and a new start cure
+#: that far more often than a labelled-failing forecast helps an analyst.
+DEFAULT_ATTEMPTS = 2
+
 
 class FitFailed(RuntimeError):
     """A fit that failed; the previous run is still the one shown."""
@@ -51,14 +57,75 @@ def _fit_settings(overrides: dict[str, Any]) -> Any:
     return FitSettings(**merged)
 
 
-def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: Progress | None = None,
-             **settings: Any) -> str:
-    """Fit the case on what the store knew at the end of ``as_of`` (default: today) and record
-    the run. Returns the new run's id.
+def fit_attempts(attempts: int | None = None) -> int:
+    """The number of fits one request may run (:data:`DEFAULT_ATTEMPTS`, ``HARBINGER_FIT_ATTEMPTS``)."""
+    if attempts is None:
+        env = os.environ.get("HARBINGER_FIT_ATTEMPTS", "").strip()
+        attempts = int(env) if env else DEFAULT_ATTEMPTS
+    if attempts < 1:
+        raise BadInput(f"--attempts: {attempts} is not a number of fits; give 1 or more.")
+    return attempts
 
-    On any failure (including an interrupt) the run is recorded as failed, its partial files are
-    removed, and :class:`FitFailed` is raised; the previous run stays the latest good one.
+
+def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: Progress | None = None,
+             attempts: int | None = None, **settings: Any) -> str:
+    """Fit the case on what the store knew at the end of ``as_of`` (default: today) and record
+    the run. Returns the id of the run that the views now show for this fit.
+
+    A fit whose sampler ran but whose diagnostics failed is tried again, up to ``attempts`` fits
+    in all (:func:`fit_attempts`), each with twice the previous tuning steps and the next seed;
+    every attempt is recorded as its own run. The first passing attempt ends the loop and is
+    returned. When every attempt fails its diagnostics the last is returned: the views keep
+    showing the previous passing run, if any (:func:`current_runs`), and label the failure.
+
+    On any other failure (including an interrupt) the run is recorded as failed, its partial
+    files are removed, and :class:`FitFailed` is raised; the previous run stays the current one.
     """
+    total = fit_attempts(attempts)
+    fit_settings = _fit_settings(settings)
+    run_id = ""
+    for attempt in range(1, total + 1):
+        say = progress
+        if attempt > 1:
+            from dataclasses import replace
+
+            fit_settings = replace(fit_settings, tune=2 * fit_settings.tune, seed=fit_settings.seed + 1)
+            failed = store.get_run(run_id)["diagnostics"].get("problems") or ["diagnostics failed"]
+            note = (f"attempt {attempt} of {total} ({'; '.join(failed)} in the last attempt; now "
+                    f"{fit_settings.tune} tuning steps, seed {fit_settings.seed})")
+            say = _prefixed(progress, note)
+            if say is not None:
+                say(0.0, note)
+        run_id = _fit_once(store, case_id, as_of=as_of, progress=say, fit_settings=fit_settings,
+                           attempt=(attempt, total))
+        if store.get_run(run_id)["diagnostics_ok"]:
+            break
+    return run_id
+
+
+def fit_outcome(store: Any, run_id: str) -> str:
+    """How a fit of :func:`fit_case` ended, in one or two sentences for the person who asked."""
+    run = store.get_run(run_id)
+    if run["diagnostics_ok"]:
+        return f"Fit finished: now showing run {run_id}."
+    problems = "; ".join(run["diagnostics"].get("problems") or []) or "its diagnostics failed"
+    current = current_run(store, run["case_id"])
+    kept = (f"the previous passing forecast (run {current['id']}) is still shown" if current and current["id"] != run_id
+            else f"run {run_id} is shown, labelled as failing its diagnostics")
+    retried = ", also when retried with more tuning" if (run.get("settings") or {}).get("attempt", 1) > 1 else ""
+    return f"Run {run_id} failed its diagnostics ({problems}){retried}; {kept}. Refit to try again."
+
+
+def _prefixed(progress: Progress | None, note: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(fraction, f"{message} · {note}")
+
+
+def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progress | None,
+              fit_settings: Any, attempt: tuple[int, int] = (1, 1)) -> str:
+    """One fit and its run (see :func:`fit_case`); the run's settings record ``attempt`` as
+    ``attempt`` (this one) and ``attempts`` (allowed)."""
     import shutil
 
     from models.design import build_design
@@ -70,13 +137,12 @@ def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: P
     loaded = store.get_case(case_id)
     if as_of < loaded.case.start:
         raise BadInput(f"--as-of {as_of} is before the case starts ({loaded.case.start}).")
-    fit_settings = _fit_settings(settings)
     store.fail_stale_runs()
     frame = store.observations(case_id, as_of=as_of)
     design = build_design(loaded.case, frame, as_of=as_of)
     run_id = store.create_run(case_id, as_of=as_of, case_hash=loaded.hash, data_hash=design.data_hash,
                               n_observations=design.n_observations, model_version=_model_version(),
-                              settings=fit_settings.as_dict())
+                              settings=fit_settings.as_dict() | {"attempt": attempt[0], "attempts": attempt[1]})
     directory = store.runs_dir / run_id
     try:
         forecast = fit_run(design, fit_settings, case_hash=loaded.hash, run_id=run_id,
@@ -128,10 +194,13 @@ def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: d
 
 
 def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
-    """Good runs, most current first: latest as-of date, then newest fit (a replay of the past
-    fitted today does not displace today's forecast)."""
+    """Good runs, most current first: runs passing their diagnostics before those failing them
+    (a failing fit never displaces a passing forecast; it is shown, labelled, only while no run
+    passes), then the latest as-of date, then the newest fit (a replay of the past fitted today
+    does not displace today's forecast)."""
     runs = store.runs(case_id, status="ok")
-    return sorted(runs, key=lambda r: (as_date(r["as_of"]), r["created_at"]), reverse=True)
+    return sorted(runs, key=lambda r: (bool(r.get("diagnostics_ok")), as_date(r["as_of"]), r["created_at"]),
+                  reverse=True)
 
 
 def forecast_table(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -250,11 +250,15 @@ def _forecast_blob(run: Mapping[str, Any], path: Path) -> bytes | None:
 
 
 def previous_ok_run(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any] | None:
-    """The ok run created just before ``run_id`` in ``runs`` (newest first, as the store lists)."""
-    ok = [r for r in runs if r.get("status") == "ok"]
-    for i, r in enumerate(ok):
-        if r["id"] == run_id:
-            return ok[i + 1] if i + 1 < len(ok) else None
+    """The run to compare ``run_id`` with: the newest run created before it that finished and
+    passed its diagnostics (``runs`` newest first, as the store lists). A run that failed its
+    diagnostics is never the baseline of a change; with no passing run before, there is none."""
+    ids = [r["id"] for r in runs]
+    if run_id not in ids:
+        return None
+    for r in runs[ids.index(run_id) + 1:]:
+        if r.get("status") == "ok" and r.get("diagnostics_ok"):
+            return r
     return None
 
 

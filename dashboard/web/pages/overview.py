@@ -288,7 +288,9 @@ def run_fit(set_progress: Callable[[Any], None], case_id: str, *,
         return {"status": "failed", "run_id": None, "at": time.time(),
                 "message": f"The fit failed unexpectedly ({type(exc).__name__}: {exc}); the previous "
                            "forecast is still shown."}
-    return {"status": "ok", "run_id": run_id, "at": time.time(), "message": f"Fit finished: now showing run {run_id}."}
+    from dashboard.services.runs import fit_outcome
+
+    return {"status": "ok", "run_id": run_id, "at": time.time(), "message": fit_outcome(store, run_id)}
 
 
 def _sentence(text: str) -> str:
