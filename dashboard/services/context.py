@@ -3,8 +3,9 @@
 Shared by the three front ends (the web app, the command line, the report renderer), so each
 rule has one definition:
 
-- :func:`today`: the calendar day in UTC. The store keeps times in UTC, and one rule for "today"
-  keeps the observation form, ``fit --as-of`` and the backtest's origins consistent.
+- :func:`today` (:func:`indicators.observations.today`): the later of the local and the UTC
+  calendar day, the one rule for "today" everywhere: an observation dated today is accepted and
+  ``fit --as-of`` the same day is not "in the future", wherever the machine's clock stands.
 - :func:`actor`: the name recorded with a change made outside a login (``HARBINGER_USER``, else
   the operating-system user).
 - :func:`open_store` / :func:`choose_case`: the store from the environment and the case to use.
