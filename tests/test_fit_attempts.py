@@ -140,3 +140,24 @@ def test_fit_command_retries_and_says_what_failed(nt_store: Any, sampler: Any, c
     assert "DIAGNOSTICS FAILED" in res.stdout and "also when retried with more tuning" in res.stdout
     bad = cli("fit", "--attempts", "0")
     assert bad.exit_code == 2 and "--attempts" in bad.stderr
+
+
+def test_fit_command_passes_the_density_choice_to_the_sampler(nt_store: Any, sampler: Any, cli: Any) -> None:
+    fake = sampler(True)
+    res = cli("fit", "--as-of", AS_OF.isoformat(), "--draws", "50", "--tune", "100", "--density", "pytensor")
+    assert res.exit_code == 0, res.stderr
+    assert fake.settings[0].density == "pytensor"
+    bad = cli("fit", "--density", "numba")
+    assert bad.exit_code == 2 and "--density" in bad.stderr
+
+
+def test_backtest_command_passes_the_density_choice(nt_store: Any, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def capture(store: Any, case_id: str, *, settings: dict[str, Any], **kw: Any) -> Any:
+        seen.update(settings)
+        raise RuntimeError("stop after the settings were seen")
+
+    monkeypatch.setattr("dashboard.services.backtests.run_backtest", capture)
+    res = cli("backtest", "--origins", "2020", "--density", "pytensor")
+    assert res.exit_code == 1 and seen["density"] == "pytensor"

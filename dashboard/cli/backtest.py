@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from dashboard.cli.support import Env, emit, pass_env
+from dashboard.cli.support import DENSITY_OPTION, Env, emit, pass_env
 from dashboard.services.context import Failure
 
 FORMATS = ("table", "json")
@@ -98,6 +98,7 @@ def register(main: click.Group) -> None:
     @click.option("--chains", type=click.IntRange(1, 16), default=None, help="Chains (default: the fit default).")
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so backtests repeat).")
     @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None, help="Sampler (default: the fit default).")
+    @DENSITY_OPTION
     @click.option("--jobs", type=click.IntRange(1, 256), default=None,
                   help="Origins fitted at once, each in its own process (default: the number of cores).")
     @click.option("--latest", is_flag=True, help="Print the newest saved backtest instead of running one.")
@@ -105,7 +106,8 @@ def register(main: click.Group) -> None:
                   help="Output format.")
     @pass_env
     def backtest(env: Env, origins: str | None, draws: int | None, tune: int | None, chains: int | None,
-                 seed: int | None, sampler: str | None, jobs: int | None, latest: bool, fmt: str) -> None:
+                 seed: int | None, sampler: str | None, density: str | None, jobs: int | None, latest: bool,
+                 fmt: str) -> None:
         """Refit as of past dates with only what was recorded then, and score what followed.
 
         Scores each indicator's next-year observations (CRPS, 50%/90% interval coverage, PIT)
@@ -125,7 +127,8 @@ def register(main: click.Group) -> None:
             case = store.get_case(case_id).case
             years = backtests.parse_origins(origins, case_start=case.start)
             settings = default_settings() | {k: v for k, v in dict(draws=draws, tune=tune, chains=chains, seed=seed,
-                                                                  sampler=sampler).items() if v is not None}
+                                                                  sampler=sampler, density=density).items()
+                                        if v is not None}
             path, doc = backtests.run_backtest(store, case_id, origins=years, jobs=jobs or _jobs_default(),
                                                settings=settings, progress=progress_printer())
             doc["file"] = str(path)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from dashboard.cli.support import FORMAT_OPTION, Env, emit, pass_env
+from dashboard.cli.support import DENSITY_OPTION, FORMAT_OPTION, Env, emit, pass_env
 from dashboard.services.context import Failure, parse_date_option
 from dashboard.services.runs import DEFAULT_ATTEMPTS, DEFAULT_SETTINGS
 
@@ -39,12 +39,13 @@ def register(main: click.Group) -> None:
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")
     @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None,
                   help="nutpie (default, fastest) or PyMC's own NUTS.")
+    @DENSITY_OPTION
     @click.option("--attempts", type=click.IntRange(1, 10), default=None,
                   help="Fits to try when one fails its diagnostics, each with twice the tuning and the next seed "
                        f"(default {DEFAULT_ATTEMPTS}, or HARBINGER_FIT_ATTEMPTS).")
     @pass_env
     def fit(env: Env, as_of: str | None, draws: int | None, tune: int | None, chains: int | None,
-            seed: int | None, sampler: str | None, attempts: int | None) -> None:
+            seed: int | None, sampler: str | None, density: str | None, attempts: int | None) -> None:
         """Sample the posterior and record a run (the previous run stays if this one fails).
 
         A fit that fails its diagnostics is retried with more tuning; every attempt is a run, and
@@ -55,7 +56,8 @@ def register(main: click.Group) -> None:
         day = parse_date_option(as_of, "--as-of")
         try:
             run_id = fit_case(env.store, env.case_id, as_of=day, progress=_progress_printer(), draws=draws,
-                              tune=tune, chains=chains, seed=seed, sampler=sampler, attempts=attempts)
+                              tune=tune, chains=chains, seed=seed, sampler=sampler, density=density,
+                              attempts=attempts)
         except FitFailed as exc:
             raise Failure(str(exc)) from None
         run = env.store.get_run(run_id)

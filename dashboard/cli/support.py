@@ -64,6 +64,12 @@ class Env:
 
 pass_env = click.make_pass_decorator(Env, ensure=True)
 
+DENSITY_OPTION = click.option(
+    "--density", type=click.Choice(["fused", "pytensor"]), default=None,
+    help="The log density nutpie samples: 'fused' (the fast hand-written kernel, checked against the PyMC "
+         "model when compiled) or 'pytensor' (PyTensor's generated function). Default: HARBINGER_DENSITY, "
+         "else fused.")
+
 
 def _say(text: str) -> None:
     click.echo(printable(text, multiline=True), err=True)
