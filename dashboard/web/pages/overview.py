@@ -303,19 +303,25 @@ def _sentence(text: str) -> str:
     Input(ids.OV_REFIT, "n_clicks"), Input(ids.OV_AUTOFIT, "data"),
     prevent_initial_call=True,
 )
-def request_fit(n_clicks: int | None, autofit: float | None, *, trigger: str | None = None) -> dict[str, Any]:
+def request_fit(n_clicks: int | None, autofit: float | None, *,
+                trigger: str | list[str] | None = None) -> dict[str, Any]:
     """Ask for a fit when Refit is pressed or the first-fit trigger fires (not on page display).
 
+    Dash may report both inputs as changed in one call (the first-fit trigger fires while the
+    Refit button appears with 0 clicks), so every triggering input is weighed, not just the first.
     Only an editor may start a fit (:func:`dashboard.web.auth.require_editor`); for anyone else nothing
     is requested, and :func:`refit_refusal` says why. The background callback itself is guarded
     too (``auth.protect_output``), so a forged request cannot start a fit either.
     """
-    trigger = trigger or dash.ctx.triggered_id
-    if trigger in (ids.OV_REFIT, ids.OV_AUTOFIT) and auth.current_role() != "editor":
+    if trigger is None:
+        triggers = set(dash.ctx.triggered_prop_ids.values())
+    else:
+        triggers = {trigger} if isinstance(trigger, str) else set(trigger)
+    if triggers & {ids.OV_REFIT, ids.OV_AUTOFIT} and auth.current_role() != "editor":
         raise PreventUpdate
-    if trigger == ids.OV_REFIT and n_clicks:
+    if ids.OV_REFIT in triggers and n_clicks:
         return {"at": time.time(), "reason": "refit"}
-    if trigger == ids.OV_AUTOFIT and autofit:
+    if ids.OV_AUTOFIT in triggers and autofit:
         return {"at": time.time(), "reason": "first fit"}
     raise PreventUpdate
 
