@@ -22,6 +22,8 @@ Schema
       "data_hash": str, "n_observations": int,
       "settings": {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                    ...},                # and every other sampler option of models.fit.FitSettings
+      "density": "fused" | "pytensor" | null,   # optional (older files lack it): the log density
+                                        # nutpie sampled with; null for PyMC's sampler
       "diagnostics": {"max_rhat": float, "min_ess_bulk": float, "min_ess_tail": float,
                       "divergences": int, "min_bfmi": float | null, "ok": bool,
                       "problems": [str, ...],
@@ -307,6 +309,9 @@ class ForecastDocument(_Part):
     data_hash: str
     n_observations: int
     settings: Settings
+    density: str | None = None
+    """The log density nutpie sampled with, "fused" or "pytensor" (:mod:`models.fit`); null for
+    PyMC's sampler (optional: older files lack it)."""
     diagnostics: Diagnostics
     outcomes: tuple[Outcome, ...]
     factors: tuple[Factor, ...]

@@ -38,8 +38,7 @@ import pytensor.tensor as pt
 
 from models.design import Design
 from models.likelihood import pytensor_ops, row_logliks
-
-MODEL_VERSION = "1.3.0"
+from models.version import MODEL_VERSION  # noqa: F401 - re-exported: the version of this model
 
 PERSISTENCE_PRIOR = (18.0, 2.0)
 LOADING_SCALE = 1.0

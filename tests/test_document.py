@@ -237,7 +237,7 @@ def test_a_run_of_another_model_version_is_stale(tmp_path: Path) -> None:
 def test_the_json_schema_describes_the_file() -> None:
     schema = forecast_json_schema()
     assert schema["x-schema-version"] == SCHEMA_VERSION
-    assert set(schema["required"]) == set(ForecastDocument.model_fields) - OPTIONAL_TOP - {"excluded"}
+    assert set(schema["required"]) == set(ForecastDocument.model_fields) - OPTIONAL_TOP - {"excluded", "density"}
     assert schema["$defs"]["Settings"]["additionalProperties"] is True
     assert schema["$defs"]["Outcome"]["additionalProperties"] is False
     json.dumps(schema)
