@@ -9,28 +9,8 @@ A run directory holds:
     differs from the case it is loaded against.
 
 ``forecast.json``
-    Everything pages and reports show, computed once when the fit ends::
-
-        {
-          "case": str, "run_id": str, "as_of": "YYYY-MM-DD", "model_version": str,
-          "case_hash": str, "data_hash": str, "n_observations": int, "settings": {...},
-          "diagnostics": {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences",
-                          "min_bfmi", "ok": bool, "problems": [str, ...], "failing": [str, ...]},
-          "outcomes": [{"id", "question", "resolved": bool, "resolution_date": str | null,
-                        "horizons": [{"years", "p_mean", "p_05", "p_25", "p_50", "p_75",
-                                      "p_95", "mcse", "ess"}]}],   # [] when resolved
-          "factors": [{"id", "name", "periods": [label...], "dates": [YYYY-MM-DD...],
-                       "mean": [...], "p05": [...], "p25": [...], "p75": [...], "p95": [...]}],
-          "indicators": [{"id", "name", "family", "unit", "aggregation",
-                          "periods": [...], "dates": [...],       # grid cells through as-of + 4
-                          "expected": {"mean", "p05", "p95"},     # per cell: rate / level
-                          "rows": [{"start", "end", "value", "genuine", "observation_ids",
-                                    "pred_p05", "pred_p50", "pred_p95", "pit", "p_at_most",
-                                    "p_at_least", "surprise"}]}],
-          "loadings": [{"indicator", "factor", "mean", "p05", "p95"}],
-          "hazard": [{"outcome", "parameter", "prior_mean", "prior_sd",
-                      "post_mean", "post_p05", "post_p95"}]
-        }
+    Everything pages and reports show, computed once when the fit ends (:func:`summarise`): the
+    forecast document, whose schema, types and one loader are :mod:`models.document`.
 """
 
 from __future__ import annotations
@@ -44,13 +24,13 @@ from typing import Any
 import arviz as az
 
 from models.design import Design
+from models.document import FORECAST_FILE
 from models.fit import FitSettings, Progress, diagnostics, sample
 from models.forecast import (draws_of, factor_summaries, hazard_summaries, indicator_summaries,
                              loading_summaries, outcome_forecasts)
 from models.model import MODEL_VERSION
 
 POSTERIOR_FILE = "posterior.nc"
-FORECAST_FILE = "forecast.json"
 
 
 class RunMismatch(ValueError):
@@ -66,7 +46,7 @@ def identity(design: Design, case_hash: str, settings: FitSettings, run_id: str)
 
 
 def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) -> dict[str, Any]:
-    """The forecast document (schema above) of a sampled posterior."""
+    """The forecast document (:mod:`models.document`) of a sampled posterior, as its file holds it."""
     seed = int(ident["settings"]["seed"])
     draws = draws_of(design, idata)
     outcomes, prob = outcome_forecasts(design, draws, seed=seed)
@@ -109,10 +89,6 @@ def save_run(directory: Path, idata: az.InferenceData, forecast: dict[str, Any])
     tmp = directory / (FORECAST_FILE + ".tmp")
     tmp.write_text(json.dumps(forecast, indent=1))
     tmp.replace(directory / FORECAST_FILE)
-
-
-def load_forecast(directory: Path) -> dict[str, Any]:
-    return json.loads((Path(directory) / FORECAST_FILE).read_text())
 
 
 def export_posterior(directory: Path, target: Path, *, case_hash: str, attrs: dict[str, Any]) -> None:
