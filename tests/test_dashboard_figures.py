@@ -261,8 +261,9 @@ def test_records_since_counts_later_records():
 
 
 def test_previous_ok_run_skips_failed_runs():
-    runs = [{"id": "c", "status": "ok"}, {"id": "b", "status": "failed"}, {"id": "a", "status": "ok"}]
-    assert views.previous_ok_run(runs, "c")["id"] == "a"
+    runs = [{"id": "d", "status": "ok", "diagnostics_ok": True}, {"id": "c", "status": "ok", "diagnostics_ok": False},
+            {"id": "b", "status": "failed"}, {"id": "a", "status": "ok", "diagnostics_ok": True}]
+    assert views.previous_ok_run(runs, "d")["id"] == "a"  # a run failing its diagnostics is no baseline
     assert views.previous_ok_run(runs, "a") is None
 
 
