@@ -26,20 +26,20 @@ import numpy as np
 import pymc as pm
 
 from models.design import FAMILIES, Design
-from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS
-from models.model import (CONTINUOUS_SIGMA_SCALE, DISPERSION_LOG_MEAN, DISPERSION_LOG_SD, FAMILY_INTERCEPT_SD,
-                          HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, LOADING_SCALE, ORDINAL_FIRST_CUT_SCALE,
-                          ORDINAL_GAP_SCALE, PERSISTENCE_PRIOR, PROPORTION_KAPPA_PRIOR, effect_structure,
+from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS, STIRLING_COEFFICIENTS, STIRLING_FROM
+from models.model import (CONTINUOUS_SIGMA_SCALE, DISPERSION_MAX, FAMILY_INTERCEPT_SD, HAZARD_EFFECT_SCALE,
+                          HAZARD_INTERCEPT_SD, LOADING_SCALE, ORDINAL_FIRST_CUT_SCALE, ORDINAL_GAP_SCALE,
+                          OVERDISPERSION_SCALE, PERSISTENCE_PRIOR, PROPORTION_KAPPA_PRIOR, effect_structure,
                           loading_structure, quarterly_hazard)
 
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = (
     "persistence_logodds__", "innovation", "loading_unfolded", "loading_free", "count_intercept_offset",
-    "count_log_dispersion", "binary_intercept", "continuous_intercept", "continuous_sigma_log__",
+    "count_overdispersion_unfolded", "binary_intercept", "continuous_intercept", "continuous_sigma_log__",
     "proportion_intercept", "proportion_kappa_log__", "ordinal_cut_raw", "hazard_intercept",
     "hazard_effect_unfolded", "hazard_effect_free",
 )
-(PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE, COUNT_OFFSET, COUNT_LOG_DISPERSION,
+(PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE, COUNT_OFFSET, COUNT_OVERDISPERSION,
  BINARY_INTERCEPT, CONTINUOUS_INTERCEPT, CONTINUOUS_SIGMA, PROPORTION_INTERCEPT, PROPORTION_KAPPA,
  ORDINAL_CUT_RAW, HAZARD_INTERCEPT, EFFECT_UNFOLDED, EFFECT_FREE) = range(len(VALUE_VARIABLES))
 
@@ -180,6 +180,17 @@ def _normal(x, mu, sd, log_norm):
     return -0.5 * z * z - log_norm, -z / sd
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _stirling_remainder(x):
+    """models.likelihood.stirling_remainder at x (>= STIRLING_FROM) and its derivative."""
+    inv2 = 1.0 / (x * x)
+    acc, d_acc = 0.0, 0.0
+    for k in range(len(STIRLING_COEFFICIENTS) - 1, -1, -1):
+        acc = STIRLING_COEFFICIENTS[k] + inv2 * acc
+        d_acc = (2 * k + 1) * STIRLING_COEFFICIENTS[k] + inv2 * d_acc
+    return acc / x, -d_acc * inv2
+
+
 # ---------------------------------------------------------------------------------------------
 # The kernel
 
@@ -211,7 +222,7 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
 
     # Priors on every Normal coordinate (innovations, unfolded loadings and effects, intercepts).
     normals = ((INNOVATION, 0.0, 1.0), (LOADING_UNFOLDED, 0.0, LOADING_SCALE), (LOADING_FREE, 0.0, LOADING_SCALE),
-               (COUNT_OFFSET, 0.0, 1.0), (COUNT_LOG_DISPERSION, DISPERSION_LOG_MEAN, DISPERSION_LOG_SD),
+               (COUNT_OFFSET, 0.0, 1.0), (COUNT_OVERDISPERSION, 0.0, OVERDISPERSION_SCALE),
                (BINARY_INTERCEPT, 0.0, BINARY_INTERCEPT_SD), (CONTINUOUS_INTERCEPT, 0.0, CONTINUOUS_INTERCEPT_SD),
                (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD), (ORDINAL_CUT_RAW, 0.0, 1.0),
                (EFFECT_UNFOLDED, 0.0, HAZARD_EFFECT_SCALE), (EFFECT_FREE, 0.0, HAZARD_EFFECT_SCALE))
@@ -287,18 +298,24 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
             eta[t, i] += intercept[i]
     g_eta = np.zeros((n_cells, n_ind))
 
-    # Count rows: negative binomial on the covered cells' summed rate, mixed with a spurious report.
+    # Count rows: negative binomial on the covered cells' summed rate, mixed with a spurious report,
+    # in the form of models.likelihood.count_loglik (no difference of large numbers as the
+    # dispersion alpha = 1 / (z^2 + 1 / DISPERSION_MAX) grows towards a Poisson count).
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = count
     n_count = columns[0].shape[0]
     if n_count:
-        d_at = offsets[COUNT_LOG_DISPERSION]
-        alpha, log_alpha, lgamma_alpha, digamma_alpha = (np.empty(n_count), np.empty(n_count),
-                                                          np.empty(n_count), np.empty(n_count))
+        d_at = offsets[COUNT_OVERDISPERSION]
+        alpha, d_alpha = np.empty(n_count), np.empty(n_count)  # alpha and d alpha / d z
+        # Per indicator: Stirling's remainder and its derivative, or log Gamma and digamma.
+        at_alpha, d_at_alpha = np.empty(n_count), np.empty(n_count)
         for j in range(n_count):
-            log_alpha[j] = x[d_at + j]
-            alpha[j] = math.exp(log_alpha[j])
-            lgamma_alpha[j] = math.lgamma(alpha[j])
-            digamma_alpha[j] = digamma(alpha[j])
+            z = x[d_at + j]
+            alpha[j] = 1.0 / (z * z + 1.0 / DISPERSION_MAX)
+            d_alpha[j] = -2.0 * z * alpha[j] * alpha[j]
+            if alpha[j] >= STIRLING_FROM:
+                at_alpha[j], d_at_alpha[j] = _stirling_remainder(alpha[j])
+            else:
+                at_alpha[j], d_at_alpha[j] = math.lgamma(alpha[j]), digamma(alpha[j])
         rate = np.exp(eta)
         for r in range(y.shape[0]):
             if mask[r] == 0:
@@ -310,23 +327,29 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
             inside = 1e-9 <= mu <= 1e9
             mu = min(max(mu, 1e-9), 1e9)
             a, n = alpha[j], y[r]
-            log_a_mu = math.log(a + mu)
-            # log Gamma(n + a) - log Gamma(a) and digamma(n + a) - digamma(a): for the small
-            # whole counts most rows hold, as the sums they are (most rows count nothing).
+            # excess = log Gamma(n + a) - log Gamma(a) - n log a and its derivative in a: for the
+            # small whole counts most rows hold, as the sum of log(1 + k / a) it is (most rows
+            # count nothing); else from Stirling's series or log Gammas, as count_loglik does.
             if n == 0:
-                log_rising, d_rising = 0.0, 0.0
+                excess, d_excess = 0.0, 0.0
             elif n <= 16 and n == math.floor(n):
-                prod, d_rising = 1.0, 0.0
-                for step in range(int(n)):
-                    prod *= a + step
-                    d_rising += 1.0 / (a + step)
-                log_rising = math.log(prod)
+                prod, d_excess = 1.0, 0.0
+                for step in range(1, int(n)):
+                    prod *= 1.0 + step / a
+                    d_excess -= step / (a * (a + step))
+                excess = math.log(prod)
+            elif a >= STIRLING_FROM:
+                rem, d_rem = _stirling_remainder(a + n)
+                log_ratio = math.log1p(n / a)
+                excess = (a + n - 0.5) * log_ratio - n + rem - at_alpha[j]
+                d_excess = log_ratio - (a + n - 0.5) * n / (a * (a + n)) + d_rem - d_at_alpha[j]
             else:
-                log_rising = math.lgamma(n + a) - lgamma_alpha[j]
-                d_rising = digamma(n + a) - digamma_alpha[j]
-            lp = log_rising - count_log_y_factorial[r] + a * (log_alpha[j] - log_a_mu)
+                excess = math.lgamma(n + a) - at_alpha[j] - n * math.log(a)
+                d_excess = digamma(n + a) - d_at_alpha[j] - n / a
+            log_ratio = math.log1p(mu / a)
+            lp = excess - count_log_y_factorial[r] - (a + n) * log_ratio
             if n != 0:
-                lp += n * (math.log(mu) - log_a_mu)
+                lp += n * math.log(mu)
             total, share = _mixture(lp, log_w[r], log_1mw[r], lp_spurious[r])
             logp += mask[r] * total
             g = mask[r] * share
@@ -335,7 +358,8 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
                 for s in range(cells.shape[1]):
                     c = cells[r, s]
                     g_eta[c, i] += d_mu * weights[r, s] * rate[c, i]
-            grad[d_at + j] += g * a * (d_rising + log_alpha[j] - log_a_mu + 1.0 - (a + n) / (a + mu))
+            d_a = d_excess - log_ratio + (a + n) * mu / (a * (a + mu))
+            grad[d_at + j] += g * d_a * d_alpha[j]
 
     # Binary rows: Bernoulli on the covered cells' mean eta.
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = binary

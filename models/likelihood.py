@@ -18,12 +18,20 @@ from scipy import special
 
 ORDINAL_EDGE = 30.0  # stands in for -inf / +inf at the ends of the ordinal scale
 PROPORTION_EPS = 1e-4
+#: From this dispersion up, log Gamma(a + y) - log Gamma(a) - y log(a) is computed from Stirling's
+#: series (its remainder after the x^-9 term is below 2e-14 there) instead of as a difference of
+#: log Gammas, which loses every digit as the dispersion grows towards a Poisson count.
+STIRLING_FROM = 10.0
+#: Stirling's series for log Gamma(x) - ((x - 1/2) log x - x + log(2 pi) / 2): coefficients of
+#: x^-1, x^-3, x^-5, x^-7, x^-9.
+STIRLING_COEFFICIENTS = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0)
 
 
 @dataclass(frozen=True)
 class Ops:
     exp: Callable[[Any], Any]
     log: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
     gammaln: Callable[[Any], Any]
     logaddexp: Callable[[Any, Any], Any]
     sigmoid: Callable[[Any], Any]
@@ -36,7 +44,7 @@ class Ops:
 
 
 NUMPY = Ops(
-    exp=np.exp, log=np.log, gammaln=special.gammaln, logaddexp=np.logaddexp, sigmoid=special.expit,
+    exp=np.exp, log=np.log, log1p=np.log1p, gammaln=special.gammaln, logaddexp=np.logaddexp, sigmoid=special.expit,
     softplus=lambda x: np.logaddexp(0.0, x), where=np.where, clip=np.clip,
 )
 
@@ -45,7 +53,7 @@ def pytensor_ops() -> Ops:
     import pytensor.tensor as pt
 
     return Ops(
-        exp=pt.exp, log=pt.log, gammaln=pt.gammaln, logaddexp=pt.logaddexp, sigmoid=pt.sigmoid,
+        exp=pt.exp, log=pt.log, log1p=pt.log1p, gammaln=pt.gammaln, logaddexp=pt.logaddexp, sigmoid=pt.sigmoid,
         softplus=pt.softplus, where=pt.where, clip=pt.clip,
     )
 
@@ -60,21 +68,49 @@ def level_mean(eta_rows: Any, weights: Any) -> Any:
     return (weights * eta_rows).sum(axis=-1)
 
 
-def count_loglik(ops: Ops, rate_rows: Any, weights: Any, y: Any, alpha: Any, *,
-                 log_alpha: Any, gammaln_alpha: Any, log_y_factorial: Any) -> Any:
-    """Negative binomial with mean from the covered cells and over-dispersion ``alpha``.
+def stirling_remainder(x: Any) -> Any:
+    """log Gamma(x) minus Stirling's leading terms, for x >= :data:`STIRLING_FROM`."""
+    inv, inv2 = 1.0 / x, 1.0 / (x * x)
+    acc = STIRLING_COEFFICIENTS[-1]
+    for c in STIRLING_COEFFICIENTS[-2::-1]:
+        acc = c + inv2 * acc
+    return inv * acc
 
-    ``rate_rows`` is ``exp(eta)`` gathered onto the rows' cells. The terms that depend on the
-    indicator or the data alone (``log alpha``, ``gammaln(alpha)``, ``log y!``) come in already
-    computed, per indicator and per row, so the sampler does not repeat them per row.
+
+def log_rising_excess(ops: Ops, alpha: Any, y: Any) -> Any:
+    """log Gamma(alpha + y) - log Gamma(alpha) - y log(alpha): the rising factorial of ``alpha``
+    over ``alpha^y``, near y (y - 1) / (2 alpha) and so near zero for a Poisson-like count.
+
+    Below :data:`STIRLING_FROM` it is the difference of log Gammas; above, the same quantity from
+    Stirling's series, ``(alpha + y - 1/2) log1p(y / alpha) - y`` plus the difference of the
+    series' remainders, which keeps its digits (and its gradient's) as alpha grows without bound.
+    Each branch sees only arguments in its own range, so neither gives an infinite value or
+    gradient that the other's selection would multiply by zero.
+    """
+    large = alpha >= STIRLING_FROM
+    a_large = ops.where(large, alpha, STIRLING_FROM)
+    a_small = ops.where(large, STIRLING_FROM, alpha)
+    stirling = ((a_large + y - 0.5) * ops.log1p(y / a_large) - y
+                + stirling_remainder(a_large + y) - stirling_remainder(a_large))
+    direct = ops.gammaln(a_small + y) - ops.gammaln(a_small) - y * ops.log(a_small)
+    return ops.where(large, stirling, direct)
+
+
+def count_loglik(ops: Ops, rate_rows: Any, weights: Any, y: Any, alpha: Any, *, log_y_factorial: Any) -> Any:
+    """Negative binomial with mean from the covered cells and dispersion ``alpha`` (variance
+    ``mu + mu^2 / alpha``).
+
+    ``rate_rows`` is ``exp(eta)`` gathered onto the rows' cells; ``log y!`` comes in already
+    computed per row. Written as
+
+        log_rising_excess(alpha, y) - log y! + y log mu - (alpha + y) log1p(mu / alpha)
+
+    (the usual form with log alpha taken out of both its terms), which tends to the Poisson log
+    probability ``y log mu - mu - log y!`` as alpha grows, with no difference of large numbers.
     """
     mu = count_mean(ops, rate_rows, weights)
-    log_alpha_mu = ops.log(alpha + mu)
-    return (
-        ops.gammaln(y + alpha) - gammaln_alpha - log_y_factorial
-        + alpha * (log_alpha - log_alpha_mu)
-        + y * (ops.log(mu) - log_alpha_mu)
-    )
+    return (log_rising_excess(ops, alpha, y) - log_y_factorial + y * ops.log(mu)
+            - (alpha + y) * ops.log1p(mu / alpha))
 
 
 def binary_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any) -> Any:
@@ -151,7 +187,6 @@ def row_logliks(ops: Ops, params: dict[str, Any], eta: Any, data: dict[str, Any]
             log_y_factorial = (data["count_log_y_factorial"] if "count_log_y_factorial" in data
                                else ops.gammaln(y + 1.0))
             lp = count_loglik(ops, gather(ops.exp(eta)), weights, y, take(alpha, local),
-                              log_alpha=take(ops.log(alpha), local), gammaln_alpha=take(ops.gammaln(alpha), local),
                               log_y_factorial=log_y_factorial)
         elif fam == "binary":
             lp = binary_loglik(ops, gather(eta), weights, y)

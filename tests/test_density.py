@@ -150,3 +150,44 @@ def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
     persistence = idata.posterior["persistence"].values
     assert persistence.shape[:2] == (2, 60) and np.isfinite(persistence).all()
     assert np.ptp(persistence) > 0
+
+
+def test_fused_density_equals_the_pymc_model_from_poisson_to_very_overdispersed_counts() -> None:
+    """Every count series at one over-dispersion 1/sqrt(alpha), from none (alpha at its 1e12
+    ceiling: the model's initial point) through the switch to Stirling's series (alpha 10) to
+    alpha 0.25: the kernel's density and gradient still equal the graph's, and both stay finite."""
+    design = _shipped_design()
+    model = build_model(design)
+    arguments = density.kernel_arguments(design, model)
+    at = density.structure(design, model)
+    start, end = at.offsets[density.COUNT_OVERDISPERSION], at.ends[density.COUNT_OVERDISPERSION]
+    pymc_logp, pymc_grad = model.compile_logp(), model.compile_dlogp()
+    for overdispersion in (0.0, 1e-7, 1e-3, 0.05, 0.3162, 0.32, 2.0):
+        for flat, point in _points(model, 2, seed=21):
+            flat[start:end] = overdispersion
+            point["count_overdispersion_unfolded"] = np.full(end - start, overdispersion)
+            grad = np.empty_like(flat)
+            logp = density.logp_and_grad(flat, grad, *arguments)
+            assert np.isfinite(logp) and np.isfinite(grad).all(), overdispersion
+            np.testing.assert_allclose(grad, pymc_grad(point), rtol=1e-7, atol=1e-7, err_msg=str(overdispersion))
+            assert logp == pytest.approx(float(pymc_logp(point)), abs=1e-4), overdispersion
+
+
+@pytest.mark.parametrize("alpha", [0.3, 2.0, 9.999, 10.0, 37.0, 1e3, 1e6, 1e12])
+@pytest.mark.parametrize("y", [0.0, 1.0, 7.0, 23.5, 851.0])
+def test_count_likelihood_is_the_negative_binomial_and_tends_to_the_poisson(alpha: float, y: float) -> None:
+    from scipy import stats
+
+    from models.likelihood import NUMPY, count_loglik
+
+    mu = 480.0 if y > 100 else 3.2
+    lp = float(count_loglik(NUMPY, np.array([mu]), np.array([1.0]), np.array(y), np.array(alpha),
+                            log_y_factorial=special.gammaln(y + 1.0)))
+    if alpha <= 1e6:  # SciPy's own negative binomial keeps about 9 digits there
+        p = alpha / (alpha + mu)
+        reference = (special.gammaln(y + alpha) - special.gammaln(alpha) - special.gammaln(y + 1.0)
+                     + alpha * np.log(p) + y * np.log1p(-p))
+        assert lp == pytest.approx(reference, abs=1e-9 if alpha < 1e6 else 1e-6)
+    else:
+        assert lp == pytest.approx(stats.poisson.logpmf(y, mu) if y == int(y) else
+                                   y * np.log(mu) - mu - special.gammaln(y + 1.0), abs=1e-6)
