@@ -10,10 +10,12 @@ nutpie evaluates its log density with the fused kernel of :mod:`models.density` 
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import arviz as az
@@ -25,6 +27,12 @@ from models.design import Design
 from models.model import build_model
 
 Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
+
+#: nutpie's log densities (see ``FitSettings.density``).
+DENSITIES = ("fused", "pytensor")
+#: The environment variable naming the density a ``FitSettings`` uses when none is given.
+DENSITY_ENV = "HARBINGER_DENSITY"
 
 RHAT_MAX = 1.01
 #: Bulk and tail ESS every reported outcome probability needs.
@@ -45,6 +53,14 @@ PROGRESS_EVERY_S = 3.0
 #: (the innovations are the sampler's coordinates for those states and are judged through them).
 MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_effect",
              "count_dispersion", "continuous_sigma", "proportion_kappa", "ordinal_cut")
+
+
+def default_density() -> str:
+    """The density named by ``HARBINGER_DENSITY`` (fused or pytensor), "fused" when unset."""
+    value = os.environ.get(DENSITY_ENV, "").strip().lower() or "fused"
+    if value not in DENSITIES:
+        raise ValueError(f"{DENSITY_ENV}={value!r}: use one of {', '.join(DENSITIES)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -80,26 +96,47 @@ class FitSettings:
     mass_matrix_eigval_cutoff: float = 10.0
     #: nutpie's log density and gradient: "fused" (the hand-written kernel of
     #: :mod:`models.density`, about 0.06 ms per evaluation on the shipped case) or "pytensor" (the
-    #: function PyTensor generates from the PyMC graph, about 0.2 ms). The PyMC sampler always
+    #: function PyTensor generates from the PyMC graph, about 0.2 ms). The default is
+    #: ``HARBINGER_DENSITY``'s, else "fused". A fused density that disagrees with the graph when
+    #: the model is compiled is not used (see :class:`_Compiled`). The PyMC sampler always
     #: evaluates the PyMC graph.
-    density: str = "fused"
+    density: str = field(default_factory=default_density)
+
+    def __post_init__(self) -> None:
+        if self.density not in DENSITIES:
+            raise ValueError(f"unknown density {self.density!r}: use one of {', '.join(DENSITIES)}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class _Compiled:
-    """A built (and, for nutpie, compiled) model, reused while the design's shapes hold."""
+    """A built (and, for nutpie, compiled) model, reused while the design's shapes hold.
+
+    The fused density is checked against the generated one as soon as both exist
+    (:func:`models.density.disagreement`); if they differ, ``fused_problem`` says how, a warning
+    is logged, and fits asking for the fused density sample with the generated one instead.
+    """
 
     def __init__(self, design: Design, sampler: str):
         self.model = build_model(design)
         self.sampler = sampler
         self.nutpie_models: dict[str, Any] = {}
+        self.fused_problem: str | None = None
         if sampler == "nutpie":
             import nutpie
 
             generated = nutpie.compile_pymc_model(self.model)
-            self.nutpie_models = {"pytensor": generated, "fused": density.fuse(generated, design, self.model)}
+            fused = density.fuse(generated, design, self.model)
+            self.fused_problem = density.disagreement(fused, generated, design, self.model)
+            if self.fused_problem:
+                log.warning("the fused log density disagrees with the PyMC model (%s); this process samples "
+                            "with PyTensor's generated density instead (slower, same posterior)", self.fused_problem)
+            self.nutpie_models = {"pytensor": generated, "fused": generated if self.fused_problem else fused}
+
+    def density_used(self, requested: str) -> str:
+        """The density a fit asking for ``requested`` samples with."""
+        return "pytensor" if requested == "fused" and self.fused_problem else requested
 
 
 _CACHE: dict[tuple, _Compiled] = {}
@@ -129,10 +166,12 @@ def _mass_matrix_options(settings: FitSettings) -> dict[str, Any]:
     return {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix, **windows}
 
 
-def sample(design: Design, settings: FitSettings = FitSettings(), *,
+def sample(design: Design, settings: FitSettings | None = None, *,
            progress: Progress | None = None) -> az.InferenceData:
     """Sample the posterior of ``design``; ``progress(fraction, message)`` is called as it goes
-    (every :data:`PROGRESS_EVERY_S` seconds while nutpie samples; never read without a listener)."""
+    (every :data:`PROGRESS_EVERY_S` seconds while nutpie samples; never read without a listener).
+    The posterior's ``density`` attribute names the log density nutpie sampled with."""
+    settings = FitSettings() if settings is None else settings
     report = progress or (lambda f, m: None)
     report(0.0, "building the model")
     compiled = compiled_for(design, settings.sampler)
@@ -141,12 +180,12 @@ def sample(design: Design, settings: FitSettings = FitSettings(), *,
     if settings.sampler == "nutpie":
         import nutpie
 
-        if settings.density not in compiled.nutpie_models:
-            raise ValueError(f"unknown density {settings.density!r}: use one of {sorted(compiled.nutpie_models)}")
-        compiled_model = compiled.nutpie_models[settings.density]
+        used = compiled.density_used(settings.density)
+        compiled_model = compiled.nutpie_models[used]
         known = compiled_model.shared_data
         nm = compiled_model.with_data(**{k: v for k, v in data.items() if k in known})
-        report(0.02, "sampling")
+        report(0.02, "sampling" if used == settings.density else
+               "sampling with PyTensor's density: the fused one disagreed with the model")
         sampler = nutpie.sample(nm, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                                 cores=min(settings.chains, 2), seed=settings.seed, progress_bar=False,
                                 blocking=False, **_mass_matrix_options(settings))
@@ -166,6 +205,7 @@ def sample(design: Design, settings: FitSettings = FitSettings(), *,
             except Exception:  # noqa: BLE001 - progress is best effort; the sample itself is not
                 pass
         idata = sampler.wait()
+        idata.posterior.attrs["density"] = used
     else:
         with compiled.model:
             pm.set_data(data)

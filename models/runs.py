@@ -52,6 +52,7 @@ def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) ->
     outcomes, prob = outcome_forecasts(design, draws, seed=seed)
     return {
         **ident,
+        "density": idata.posterior.attrs.get("density"),
         "diagnostics": diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1),
         "outcomes": outcomes,
         "factors": factor_summaries(design, draws),

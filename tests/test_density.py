@@ -135,6 +135,7 @@ def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
         id=10**6, date=np.datetime64("2025-11-01"), end=np.datetime64("2025-11-01"), value=3.0)
     after = build_design(design.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
     compiled = compiled_for(design, "nutpie")
+    assert compiled.fused_problem is None  # the compile-time check found the two densities equal
     model = compiled.model
     with model:
         pm.set_data(after.data())
@@ -146,7 +147,8 @@ def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
             logp, grad = evaluate(flat)
             np.testing.assert_allclose(grad, pymc_grad(point), rtol=1e-7, atol=1e-7, err_msg=name)
             assert logp == pytest.approx(float(pymc_logp(point)), abs=1e-4), name
-    idata = sample(after, FitSettings(draws=60, tune=60, seed=2))
+    idata = sample(after, FitSettings(draws=60, tune=60, seed=2, density="fused"))
+    assert idata.posterior.attrs["density"] == "fused"
     persistence = idata.posterior["persistence"].values
     assert persistence.shape[:2] == (2, 60) and np.isfinite(persistence).all()
     assert np.ptp(persistence) > 0

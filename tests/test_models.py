@@ -265,7 +265,8 @@ def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seco
             return az.from_dict(posterior={"x": np.zeros((2, 100))})
 
     model = SimpleNamespace(shared_data={}, with_data=lambda **_: "model with data")
-    monkeypatch.setattr(fit, "compiled_for", lambda design, sampler: SimpleNamespace(nutpie_models={"fused": model}))
+    compiled = SimpleNamespace(nutpie_models={"fused": model}, density_used=lambda requested: requested)
+    monkeypatch.setattr(fit, "compiled_for", lambda design, sampler: compiled)
     monkeypatch.setattr(fit, "PROGRESS_EVERY_S", 0.5)
     design = SimpleNamespace(data=dict)
     settings = fit.FitSettings(draws=100, tune=100)

@@ -1,0 +1,65 @@
+"""The fused density is checked against the PyMC graph when a model is compiled, and a fused
+density that disagrees is never sampled: the fit falls back to PyTensor's generated density.
+(That a fused density which agrees is sampled is tests/test_density.py's slow test.)"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import numpy as np
+import pytest
+
+from models import fit
+from models import model as model_module
+from models.design import build_design
+from models.fit import FitSettings
+from models.simulate import simulate_observations, synthetic_case
+
+AS_OF = date(2016, 12, 31)
+TINY = {"draws": 30, "tune": 30, "chains": 2, "seed": 5}
+
+
+def _design():
+    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "binary", "continuous"),
+                          n_outcomes=1)
+    frame, _ = simulate_observations(case, as_of=AS_OF, seed=3)
+    return build_design(case, frame, as_of=AS_OF)
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test compiles its own model (the process-wide cache would hand back another's)."""
+    monkeypatch.setattr(fit, "_CACHE", {})
+
+
+@pytest.mark.slow
+def test_a_fused_density_that_disagrees_with_the_model_is_not_sampled(
+        fresh_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The graph gets a wider prior on the hazard intercepts than the kernel was written with:
+    the compile-time check catches it, warns, and the fit samples the graph's density."""
+    monkeypatch.setattr(model_module, "HAZARD_INTERCEPT_SD", 2.0)
+    design = _design()
+    messages: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="models.fit"):
+        idata = fit.sample(design, FitSettings(density="fused", **TINY), progress=lambda f, m: messages.append(m))
+    problem = fit.compiled_for(design, "nutpie").fused_problem
+    assert problem and "at the initial point" in problem
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("disagrees with the PyMC model" in w and "generated density instead" in w for w in warnings), warnings
+    assert idata.posterior.attrs["density"] == "pytensor"
+    assert any("fused one disagreed" in m for m in messages), messages
+    assert np.isfinite(idata.posterior["hazard_intercept"].values).all()
+
+
+def test_the_density_comes_from_the_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARBINGER_DENSITY", raising=False)
+    assert FitSettings().density == "fused"
+    monkeypatch.setenv("HARBINGER_DENSITY", "pytensor")
+    assert FitSettings().density == "pytensor"
+    assert FitSettings(density="fused").density == "fused"
+    monkeypatch.setenv("HARBINGER_DENSITY", "numpy")
+    with pytest.raises(ValueError, match="HARBINGER_DENSITY"):
+        FitSettings()
+    with pytest.raises(ValueError, match="unknown density"):
+        FitSettings(density="jax")
