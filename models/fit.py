@@ -65,14 +65,11 @@ def default_density() -> str:
 
 @dataclass(frozen=True)
 class FitSettings:
-    #: 2500 draws after 2000 tuning steps. With the fused density (0.06 ms a gradient) that costs
-    #: 15-18 s on two cores, less than 1500 + 1500 took with PyTensor's generated density (0.2 ms;
-    #: 24-31 s), and the longer chains ride out the occasional stuck stretch: over seeds 1001-1016
-    #: (as of 2026-11-30) 15 of 16 fits met every check of :func:`diagnostics` at 2000 + 2500,
-    #: 14 of 16 at 2000 + 2000 and 10 of 12 at 1500 + 1500 (the failures: a parameter's ESS below
-    #: 200 or R-hat above 1.01 from a chain stuck for a while in the Poisson-like tail of the China
-    #: scrambles' dispersion; with 1000 tuning steps that happened to 1 fit in 17 even at seeds
-    #: where 1500 passed).
+    #: 2500 draws after 2000 tuning steps: the longer chains ride out the occasional slow stretch
+    #: in the funnel the large-count scramble series form with their over-dispersion
+    #: (models.model.OVERDISPERSION_SCALE). How often fits at these settings pass every check of
+    #: :func:`diagnostics`, over seeds, at today's date and at backtest origins, is
+    #: benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
     draws: int = 2500
     tune: int = 2000
     chains: int = 2
