@@ -100,6 +100,11 @@ def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: P
                            attempt=(attempt, total))
         if store.get_run(run_id)["diagnostics_ok"]:
             break
+    # The watch list of the run the views now show (issue 23), cached beside its posterior; a few
+    # seconds, never raises (dashboard.services.watch.after_fit).
+    from dashboard.services.watch import after_fit
+
+    after_fit(store, case_id, run_id, progress=progress)
     return run_id
 
 

@@ -18,6 +18,13 @@ Endpoints (all JSON; errors as ``{"error": "one sentence", "errors": [...]}``):
     ``errors`` as ``{"row": N, "column": NAME, "reason": TEXT}`` (rows numbered from 1) and nothing
     stored. Bodies above the import limit (5 MB) get 413, non-JSON bodies 415.
 
+``GET /api/watch[?outcome=ID][&horizon=YEARS][&threshold=PCT][&period=next_quarter|next_year]``
+    The current run's watch list (value of information per indicator, tripwires), as
+    ``harbinger watch --format json`` prints it (:func:`dashboard.services.watch.watch_view`).
+    It is computed after each fit; when the run has none yet it is computed in the background and
+    the answer is 202 ``{"status": "computing", "run_id": ID}`` with ``Retry-After``; a run that
+    cannot be reweighted (no posterior) gets 409, no run 404, a bad option 400.
+
 The case is the dashboard's; ``?case=ID`` picks another loaded case.
 
 Bad input of any kind (malformed or too deeply nested JSON, values of the wrong type, a value the
@@ -143,6 +150,29 @@ def install(app: Any, case_id: str) -> None:
         except (sa.exc.StatementError, TypeError, ValueError, RecursionError) as exc:
             return _error(f"a value of the request cannot be stored ({type(exc).__name__}); nothing was stored.", 400)
         return flask.jsonify({"case": case, "ids": ids}), 201
+
+    @bp.get("/watch")
+    def watch_list() -> Any:
+        from dashboard.services import watch as ws
+
+        try:
+            case = chosen_case()
+            options = {"outcome": request.args.get("outcome") or None,
+                       "years": ws.parse_years(request.args.get("horizon"), ws.API_OPTIONS),
+                       "threshold": ws.parse_level(request.args.get("threshold"), ws.API_OPTIONS),
+                       "period": request.args.get("period") or None, "names": ws.API_OPTIONS}
+            state, view, run = ws.current_view(store(), case, **options)
+        except BadInput as exc:
+            return _error(str(exc), 400)
+        if run is None:
+            return _error(f"no fitted run for case '{case}'; run 'harbinger fit' first.", 404)
+        if state == "computing":
+            answer = flask.jsonify({"status": "computing", "run_id": run["id"]})
+            return answer, 202, {"Retry-After": "10"}
+        if view is None:
+            reason = state.removeprefix("failed: ")
+            return _error(f"the watch list of run {run['id']} cannot be computed ({reason}).", 409)
+        return flask.jsonify(view)
 
     @bp.errorhandler(Exception)
     def server_failure(exc: Exception) -> Any:

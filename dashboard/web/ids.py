@@ -109,3 +109,13 @@ OV_ALERT_ADD = "overview-alert-add"          # button "Add alert"
 OV_ALERT_REMOVE_ID = "overview-alert-remove-id"  # id of the alert to remove
 OV_ALERT_REMOVE = "overview-alert-remove"    # button "Remove alert"
 OV_ALERT_MESSAGE = "overview-alert-message"
+
+# ---------------------------------------------------------------- Watch list (pages/watch.py)
+WL_OUTCOME = "watch-outcome"                 # dcc.Dropdown: the outcome ranked for
+WL_HORIZON = "watch-horizon"                 # dcc.RadioItems: horizon in years
+WL_PERIOD = "watch-period"                   # dcc.RadioItems: next quarter / next 4 quarters
+WL_THRESHOLD = "watch-threshold"             # tripwire level in percent (blank: the default)
+WL_CONTENT = "watch-content"                 # header, ranking table, tripwires
+WL_RANKING = "watch-ranking"                 # the ranking table
+WL_TRIPWIRES = "watch-tripwires"             # the tripwire sentences
+WL_POLL = "watch-poll"                       # dcc.Interval: re-reads while the list is computed
