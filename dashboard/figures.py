@@ -1,4 +1,5 @@
-"""Plotly figures built from run data (the ``forecast.json`` dict of a run, see :mod:`models.runs`).
+"""Plotly figures built from run data (the typed forecast document of a run,
+:class:`models.document.ForecastDocument`).
 
 One public function per figure, each pure (same input, same figure) with keyword-only options.
 Tests check traces, axes and values, not pixels. Bands are drawn as filled polygons named by
@@ -10,12 +11,15 @@ dates and ids only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from models.document import ForecastDocument, Hazard
 
 # Defaults in one place --------------------------------------------------------------------
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -66,7 +70,7 @@ def _band(x: Sequence[Any], lo: Sequence[float], hi: Sequence[float], *, name: s
 
 # ---------------------------------------------------------------------------- outcomes
 
-def horizon_figure(forecast: Mapping[str, Any], *, outcome_id: str, color: str | None = None,
+def horizon_figure(forecast: ForecastDocument, *, outcome_id: str, color: str | None = None,
                    height: int = 220, selected_horizon: int | None = None) -> go.Figure:
     """P(outcome by horizon) against the horizon in years, with 50% and 90% credible bands.
 
@@ -74,11 +78,11 @@ def horizon_figure(forecast: Mapping[str, Any], *, outcome_id: str, color: str |
     with markers; hover gives the 90% interval). The y axis is in percent. A resolved outcome (no
     horizons) gives an empty figure with a note.
     """
-    outcome = next(o for o in forecast["outcomes"] if o["id"] == outcome_id)
-    index = [o["id"] for o in forecast["outcomes"]].index(outcome_id)
+    outcome = forecast.outcome(outcome_id)
+    index = forecast.outcome_ids.index(outcome_id)
     color = color or color_for(index)
     fig = go.Figure()
-    hs = sorted(outcome.get("horizons", []), key=lambda h: h["years"])
+    hs = sorted(outcome.horizons, key=lambda h: h.years)
     if not hs:
         fig.add_annotation(text="Resolved — no forecast", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper", font=dict(color=MUTED))
@@ -86,11 +90,11 @@ def horizon_figure(forecast: Mapping[str, Any], *, outcome_id: str, color: str |
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         return fig
-    x = [h["years"] for h in hs]
-    pct = lambda key: [100.0 * h[key] for h in hs]  # noqa: E731
+    x = [h.years for h in hs]
+    pct = lambda key: [100.0 * getattr(h, key) for h in hs]  # noqa: E731
     fig.add_trace(_band(x, pct("p_05"), pct("p_95"), name="90% interval", color=color, alpha=0.15))
     fig.add_trace(_band(x, pct("p_25"), pct("p_75"), name="50% interval", color=color, alpha=0.30))
-    custom = [[100.0 * h["p_05"], 100.0 * h["p_95"], 100.0 * (h.get("mcse") or 0.0)] for h in hs]
+    custom = [[100.0 * h.p_05, 100.0 * h.p_95, 100.0 * (h.mcse or 0.0)] for h in hs]
     fig.add_trace(go.Scatter(
         x=x, y=pct("p_mean"), name="Posterior mean", mode="lines+markers", line=dict(color=color, width=2),
         marker=dict(size=7, color=color), customdata=custom,
@@ -107,21 +111,21 @@ def horizon_figure(forecast: Mapping[str, Any], *, outcome_id: str, color: str |
     return fig
 
 
-def horizons_overview_figure(forecast: Mapping[str, Any], *, height: int = HEIGHT) -> go.Figure:
+def horizons_overview_figure(forecast: ForecastDocument, *, height: int = HEIGHT) -> go.Figure:
     """Every unresolved outcome's horizon curve on one chart (mean line and 90% band each)."""
     fig = go.Figure()
-    for i, o in enumerate(forecast["outcomes"]):
-        hs = sorted(o.get("horizons", []), key=lambda h: h["years"])
+    for i, o in enumerate(forecast.outcomes):
+        hs = sorted(o.horizons, key=lambda h: h.years)
         if not hs:
             continue
         color = color_for(i)
-        x = [h["years"] for h in hs]
-        fig.add_trace(_band(x, [100 * h["p_05"] for h in hs], [100 * h["p_95"] for h in hs],
-                            name=f"{o['id']} 90% interval", color=color, alpha=0.12, legendgroup=o["id"],
+        x = [h.years for h in hs]
+        fig.add_trace(_band(x, [100 * h.p_05 for h in hs], [100 * h.p_95 for h in hs],
+                            name=f"{o.id} 90% interval", color=color, alpha=0.12, legendgroup=o.id,
                             showlegend=False))
-        fig.add_trace(go.Scatter(x=x, y=[100 * h["p_mean"] for h in hs], name=o["id"], legendgroup=o["id"],
+        fig.add_trace(go.Scatter(x=x, y=[100 * h.p_mean for h in hs], name=o.id, legendgroup=o.id,
                                  mode="lines+markers", line=dict(color=color, width=2),
-                                 hovertemplate=f"{o['id']}: " + "%{y:.2f}% by %{x} years<extra></extra>"))
+                                 hovertemplate=f"{o.id}: " + "%{y:.2f}% by %{x} years<extra></extra>"))
     _base_layout(fig, height=height)
     fig.update_xaxes(title=dict(text="horizon (years)"))
     fig.update_yaxes(title=dict(text="probability (%)"), rangemode="tozero", ticksuffix="%")
@@ -130,9 +134,10 @@ def horizons_overview_figure(forecast: Mapping[str, Any], *, height: int = HEIGH
 
 # ---------------------------------------------------------------------------- indicators
 
-def _cells_covered(dates: Sequence[str], start: date, end: date) -> float:
-    """How many grid cells (starting on ``dates``) the day interval [start, end] covers, by days."""
-    starts = [date.fromisoformat(d) for d in dates]
+def _cells_covered(starts: Sequence[date | str], start: date, end: date) -> float:
+    """How many grid cells (starting on ``starts``) the day interval [start, end] covers, by days.
+    (Shared with :mod:`dashboard.report.charts`, which passes the cells' ISO dates.)"""
+    starts = [date.fromisoformat(d) if isinstance(d, str) else d for d in starts]
     if not starts:
         return 1.0
     total = 0.0
@@ -144,7 +149,7 @@ def _cells_covered(dates: Sequence[str], start: date, end: date) -> float:
     return max(total, 1.0)
 
 
-def indicator_figure(indicator_id: str, *, forecast: Mapping[str, Any] | None = None,
+def indicator_figure(indicator_id: str, *, forecast: ForecastDocument | None = None,
                      observations: pd.DataFrame | None = None, title: str | None = None,
                      unit: str | None = None, height: int = HEIGHT) -> go.Figure:
     """One indicator: the model's expected band per grid cell, its observations and surprises.
@@ -166,35 +171,34 @@ def indicator_figure(indicator_id: str, *, forecast: Mapping[str, Any] | None = 
     per-cell band; the hover gives the recorded total.
     """
     ind = None
-    for entry in (forecast or {}).get("indicators", []):
-        if entry["id"] == indicator_id:
-            ind = entry
+    if forecast is not None and indicator_id in forecast.indicator_ids:
+        ind = forecast.indicator(indicator_id)
     fig = go.Figure()
     per_cell_note = False
     if ind is not None:
-        unit = unit or ind.get("unit")
-        title = title or ind.get("name")
-        x = [pd.Timestamp(d) + pd.Timedelta(days=45) for d in ind["dates"]]
-        exp = ind["expected"]
-        fig.add_trace(_band(x, exp["p05"], exp["p95"], name="Expected (90%)", color=ACCENT, alpha=0.15))
-        fig.add_trace(go.Scatter(x=x, y=exp["mean"], name="Expected mean", mode="lines",
+        unit = unit or ind.unit
+        title = title or ind.name
+        x = [pd.Timestamp(d) + pd.Timedelta(days=45) for d in ind.dates]
+        exp = ind.expected
+        fig.add_trace(_band(x, exp.p05, exp.p95, name="Expected (90%)", color=ACCENT, alpha=0.15))
+        fig.add_trace(go.Scatter(x=x, y=list(exp.mean), name="Expected mean", mode="lines",
                                  line=dict(color=ACCENT, width=1.5, dash="dot"),
                                  hovertemplate="%{x|%Y-%m}: expected %{y:.3g}<extra></extra>"))
-        rows = ind.get("rows", [])
+        rows = ind.rows
         if rows:
             xs, ys, lo, hi, gen, custom = [], [], [], [], [], []
             for r in rows:
-                s, e = date.fromisoformat(r["start"]), date.fromisoformat(r["end"])
-                n = _cells_covered(ind["dates"], s, e)
+                s, e = r.start, r.end
+                n = _cells_covered(ind.dates, s, e)
                 per_cell_note = per_cell_note or n > 1.05
                 xs.append(pd.Timestamp(s) + (pd.Timestamp(e) - pd.Timestamp(s)) / 2)
-                ys.append(r["value"] / n)
-                lo.append(r["pred_p05"] / n if r.get("pred_p05") is not None else None)
-                hi.append(r["pred_p95"] / n if r.get("pred_p95") is not None else None)
-                g = 1.0 if r.get("genuine") is None else float(r["genuine"])
+                ys.append(r.value / n)
+                lo.append(r.pred_p05 / n if r.pred_p05 is not None else None)
+                hi.append(r.pred_p95 / n if r.pred_p95 is not None else None)
+                g = float(r.genuine)
                 gen.append(g)
-                ids = ", ".join(str(i) for i in r.get("observation_ids", [])) or "none (no events)"
-                custom.append([r["start"], r["end"], r["value"], g, r.get("pit"), ids])
+                ids = ", ".join(str(i) for i in r.observation_ids) or "none (no events)"
+                custom.append([s.isoformat(), e.isoformat(), r.value, g, r.pit, ids])
             fig.add_trace(go.Scatter(
                 x=xs, y=ys, name="Observed", mode="markers",
                 marker=dict(size=[6 + 10 * g for g in gen], color=gen, cmin=0, cmax=1,
@@ -207,7 +211,7 @@ def indicator_figure(indicator_id: str, *, forecast: Mapping[str, Any] | None = 
                 hovertemplate="%{customdata[0]} – %{customdata[1]}<br>recorded %{customdata[2]}"
                               "<br>P(genuine) %{customdata[3]:.2f}<br>PIT %{customdata[4]}"
                               "<br>observation ids: %{customdata[5]}<extra></extra>"))
-            flagged = [i for i, r in enumerate(rows) if r.get("surprise")]
+            flagged = [i for i, r in enumerate(rows) if r.surprise]
             fig.add_trace(go.Scatter(
                 x=[xs[i] for i in flagged], y=[ys[i] for i in flagged], name="Surprise", mode="markers",
                 marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2.5, color=ALERT), symbol="circle"),
@@ -240,30 +244,30 @@ def indicator_figure(indicator_id: str, *, forecast: Mapping[str, Any] | None = 
 
 # ---------------------------------------------------------------------------- model
 
-def factor_figure(forecast: Mapping[str, Any], *, factor_ids: Sequence[str] | None = None,
+def factor_figure(forecast: ForecastDocument, *, factor_ids: Sequence[str] | None = None,
                   height_per_factor: int = 200) -> go.Figure:
     """Latent factor paths: one row per factor, posterior mean with 50% and 90% bands.
 
     A dotted vertical line marks the run's as-of date.
     """
-    factors = [f for f in forecast.get("factors", []) if factor_ids is None or f["id"] in factor_ids]
+    factors = [f for f in forecast.factors if factor_ids is None or f.id in factor_ids]
     n = max(len(factors), 1)
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06 if n > 1 else 0.0,
-                        subplot_titles=[f.get("name", f["id"]) for f in factors] or None)
+                        subplot_titles=[f.name for f in factors] or None)
     for i, f in enumerate(factors, start=1):
         color = color_for(i - 1)
-        x = [pd.Timestamp(d) + pd.Timedelta(days=45) for d in f["dates"]]
+        x = [pd.Timestamp(d) + pd.Timedelta(days=45) for d in f.dates]
         first = i == 1
-        fig.add_trace(_band(x, f["p05"], f["p95"], name="90% interval", color=color, alpha=0.15,
+        fig.add_trace(_band(x, f.p05, f.p95, name="90% interval", color=color, alpha=0.15,
                             legendgroup="90", showlegend=first), row=i, col=1)
-        fig.add_trace(_band(x, f["p25"], f["p75"], name="50% interval", color=color, alpha=0.30,
+        fig.add_trace(_band(x, f.p25, f.p75, name="50% interval", color=color, alpha=0.30,
                             legendgroup="50", showlegend=first), row=i, col=1)
-        fig.add_trace(go.Scatter(x=x, y=f["mean"], name=f"{f['id']} mean", mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=list(f.mean), name=f"{f.id} mean", mode="lines",
                                  line=dict(color=color, width=2), showlegend=False,
-                                 hovertemplate=f"{f['id']} " + "%{x|%Y-%m}: %{y:.2f}<extra></extra>"),
+                                 hovertemplate=f"{f.id} " + "%{x|%Y-%m}: %{y:.2f}<extra></extra>"),
                       row=i, col=1)
     _base_layout(fig, height=height_per_factor * n + 40)
-    as_of = forecast.get("as_of")
+    as_of = forecast.as_of
     if as_of:
         for i in range(1, n + 1):
             fig.add_vline(x=pd.Timestamp(as_of), line=dict(color=MUTED, width=1, dash="dot"), row=i, col=1)
@@ -274,23 +278,23 @@ def factor_figure(forecast: Mapping[str, Any], *, factor_ids: Sequence[str] | No
     return fig
 
 
-def loadings_figure(forecast: Mapping[str, Any], *, factor_ids: Sequence[str] | None = None) -> go.Figure:
+def loadings_figure(forecast: ForecastDocument, *, factor_ids: Sequence[str] | None = None) -> go.Figure:
     """Loadings with 90% intervals: one marker per (indicator, factor), error bars p05–p95.
 
     One trace per factor (named by the factor id); the y axis lists indicators.
     """
-    rows = [r for r in forecast.get("loadings", []) if factor_ids is None or r["factor"] in factor_ids]
-    factors = list(dict.fromkeys(r["factor"] for r in rows))
-    order = list(dict.fromkeys(r["indicator"] for r in rows))
+    rows = [r for r in forecast.loadings if factor_ids is None or r.factor in factor_ids]
+    factors = list(dict.fromkeys(r.factor for r in rows))
+    order = list(dict.fromkeys(r.indicator for r in rows))
     fig = go.Figure()
     for i, fid in enumerate(factors):
-        sub = [r for r in rows if r["factor"] == fid]
+        sub = [r for r in rows if r.factor == fid]
         fig.add_trace(go.Scatter(
-            x=[r["mean"] for r in sub], y=[r["indicator"] for r in sub], name=fid, mode="markers",
+            x=[r.mean for r in sub], y=[r.indicator for r in sub], name=fid, mode="markers",
             marker=dict(size=9, color=color_for(i)),
-            error_x=dict(type="data", symmetric=False, array=[r["p95"] - r["mean"] for r in sub],
-                         arrayminus=[r["mean"] - r["p05"] for r in sub], color=color_for(i), thickness=1.5),
-            customdata=[[r["p05"], r["p95"]] for r in sub],
+            error_x=dict(type="data", symmetric=False, array=[r.p95 - r.mean for r in sub],
+                         arrayminus=[r.mean - r.p05 for r in sub], color=color_for(i), thickness=1.5),
+            customdata=[[r.p05, r.p95] for r in sub],
             hovertemplate="%{y}: %{x:.2f} (90% interval %{customdata[0]:.2f} to %{customdata[1]:.2f})"
                           f"<extra>{fid}</extra>"))
     _base_layout(fig, height=max(260, 26 * len(order) + 90))
@@ -300,7 +304,7 @@ def loadings_figure(forecast: Mapping[str, Any], *, factor_ids: Sequence[str] | 
     return fig
 
 
-def hazard_figure(forecast: Mapping[str, Any], *, outcome_id: str | None = None, z90: float = 1.6449) -> go.Figure:
+def hazard_figure(forecast: ForecastDocument, *, outcome_id: str | None = None, z90: float = 1.6449) -> go.Figure:
     """Prior against posterior for the hazard parameters, on the prior's standard scale.
 
     Each parameter ``theta`` is shown as ``(theta - prior_mean) / prior_sd``, so every prior is
@@ -309,20 +313,20 @@ def hazard_figure(forecast: Mapping[str, Any], *, outcome_id: str | None = None,
     Two traces, "Prior" and "Posterior" (mean with its 90% interval), one row per parameter
     (``outcome: parameter`` unless ``outcome_id`` picks one outcome); hover gives raw values.
     """
-    rows = [r for r in forecast.get("hazard", []) if outcome_id is None or r["outcome"] == outcome_id]
-    labels = [r["parameter"] if outcome_id else f"{r['outcome']}: {r['parameter']}" for r in rows]
+    rows = list(forecast.hazard if outcome_id is None else forecast.hazard_of(outcome_id))
+    labels = [r.parameter if outcome_id else f"{r.outcome}: {r.parameter}" for r in rows]
     n = len(rows)
     y = [n - 1 - i for i in range(n)]  # first row at the top
 
-    def z(r: Mapping[str, Any], key: str) -> float:
-        return (r[key] - r["prior_mean"]) / r["prior_sd"] if r["prior_sd"] else 0.0
+    def z(r: Hazard, key: str) -> float:
+        return (getattr(r, key) - r.prior_mean) / r.prior_sd if r.prior_sd else 0.0
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=[0.0] * n, y=[v + 0.17 for v in y], name="Prior", mode="markers",
         marker=dict(size=8, symbol="square-open", color=MUTED, line=dict(width=2)),
         error_x=dict(type="data", array=[z90] * n, color=MUTED, thickness=1.5, width=3),
-        customdata=[[lab, r["prior_mean"], r["prior_sd"]] for lab, r in zip(labels, rows)],
+        customdata=[[lab, r.prior_mean, r.prior_sd] for lab, r in zip(labels, rows)],
         hovertemplate="%{customdata[0]}<br>prior mean %{customdata[1]:.2f}, sd %{customdata[2]:.2f}"
                       "<extra></extra>"))
     fig.add_trace(go.Scatter(
@@ -331,7 +335,7 @@ def hazard_figure(forecast: Mapping[str, Any], *, outcome_id: str | None = None,
         error_x=dict(type="data", symmetric=False, array=[z(r, "post_p95") - z(r, "post_mean") for r in rows],
                      arrayminus=[z(r, "post_mean") - z(r, "post_p05") for r in rows], color=ACCENT,
                      thickness=1.5, width=3),
-        customdata=[[lab, r["post_mean"], r["post_p05"], r["post_p95"]] for lab, r in zip(labels, rows)],
+        customdata=[[lab, r.post_mean, r.post_p05, r.post_p95] for lab, r in zip(labels, rows)],
         hovertemplate="%{customdata[0]}<br>posterior mean %{customdata[1]:.2f} (90% interval "
                       "%{customdata[2]:.2f} to %{customdata[3]:.2f})<extra></extra>"))
     _base_layout(fig, height=max(240, 30 * n + 100))

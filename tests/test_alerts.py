@@ -25,7 +25,8 @@ def mini_forecast(p: dict[int, float]) -> dict[str, Any]:
     """A forecast document of the mini case: outcome 'treaty' with p_mean per horizon."""
     return {
         "case": "mini", "run_id": "x", "as_of": "2021-06-30", "model_version": "test", "case_hash": "h",
-        "data_hash": "d", "n_observations": 5, "settings": {"seed": 1},
+        "data_hash": "d", "n_observations": 5,
+        "settings": {"draws": 100, "tune": 100, "chains": 2, "seed": 1, "sampler": "pymc"},
         "diagnostics": {"ok": True, "problems": [], "max_rhat": 1.0, "min_ess_bulk": 500, "min_ess_tail": 500,
                         "divergences": 0, "min_bfmi": 1.0},
         "outcomes": [{"id": "treaty", "question": "Is a peace treaty signed?", "resolved": False,

@@ -16,7 +16,7 @@ from dashboard.web import app as shell
 from dashboard.web import ids
 from dashboard.services import views
 from tests.conftest import MINI_HEADER
-from tests.dashboard_support import plain, register_fake_run, sample_forecast, shifted, text_of
+from tests.dashboard_support import plain, register_fake_run, sample_forecast, shifted, shipped_store, text_of
 
 CASE = "northern_territories"
 
@@ -39,13 +39,7 @@ def find(component: Any, predicate) -> list[Any]:
 @pytest.fixture
 def nt_store(harbinger_home):
     """The shipped case with its shipped observations (ids 1..174, as the sample run expects)."""
-    from indicators.case import load_case, shipped_case_path
-    from indicators.resources import data_path
-
-    views.forget_stores()
-    store = views.get_store()
-    store.load_case(load_case(shipped_case_path()))
-    store.import_csv(CASE, data_path("observations", f"{CASE}.csv"), actor="harbinger init")
+    store = shipped_store()
     yield store
     views.forget_stores()
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
 
 from dashboard import figures
 from dashboard.services import views
-from tests.dashboard_support import sample_forecast, shifted
+from models.document import ForecastDocument
+from tests.dashboard_support import sample_document, sample_forecast, shifted
 
 
 @pytest.fixture
-def forecast() -> dict:
-    return sample_forecast()
+def forecast() -> ForecastDocument:
+    """The sample run, as the typed document the figures and views read."""
+    return sample_document()
 
 
 def _trace(fig, name):
@@ -24,38 +26,37 @@ def _trace(fig, name):
 
 
 def _outcome(forecast, oid):
-    return next(o for o in forecast["outcomes"] if o["id"] == oid)
+    return forecast.outcome(oid)
 
 
 # ---------------------------------------------------------------------------- the sample itself
 
 def test_sample_follows_the_run_schema(forecast):
-    assert {"case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations", "settings",
-            "diagnostics", "outcomes", "factors", "indicators", "loadings", "hazard"} <= set(forecast)
-    assert len(forecast["outcomes"]) == 4
-    assert [o["id"] for o in forecast["outcomes"] if o["resolved"]] == ["japan_hardline_shift"]
-    assert len(forecast["factors"]) == 3 and all(len(f["mean"]) == 64 for f in forecast["factors"])
-    for o in forecast["outcomes"]:
-        means = [h["p_mean"] for h in o["horizons"]]
+    assert forecast.to_json_dict() == sample_forecast()  # the document reads every key of the sample
+    assert len(forecast.outcomes) == 4
+    assert [o.id for o in forecast.outcomes if o.resolved] == ["japan_hardline_shift"]
+    assert len(forecast.factors) == 3 and all(len(f.mean) == 64 for f in forecast.factors)
+    for o in forecast.outcomes:
+        means = [h.p_mean for h in o.horizons]
         assert means == sorted(means)  # horizon curves never decrease
-        for h in o["horizons"]:
-            assert h["p_05"] <= h["p_25"] <= h["p_50"] <= h["p_75"] <= h["p_95"]
+        for h in o.horizons:
+            assert h.p_05 <= h.p_25 <= h.p_50 <= h.p_75 <= h.p_95
 
 
 # ---------------------------------------------------------------------------- outcomes
 
 def test_horizon_figure_traces_are_the_horizon_curve_with_bands(forecast):
     fig = figures.horizon_figure(forecast, outcome_id="peace_treaty")
-    hs = _outcome(forecast, "peace_treaty")["horizons"]
+    hs = _outcome(forecast, "peace_treaty").horizons
     mean = _trace(fig, "Posterior mean")
     assert list(mean.x) == [1, 3, 5, 10]
-    assert list(mean.y) == pytest.approx([100 * h["p_mean"] for h in hs])
+    assert list(mean.y) == pytest.approx([100 * h.p_mean for h in hs])
     band = _trace(fig, "90% interval")
     # a closed polygon: upper edge left to right, then lower edge right to left
-    assert list(band.y) == pytest.approx([100 * h["p_95"] for h in hs] + [100 * h["p_05"] for h in hs][::-1])
+    assert list(band.y) == pytest.approx([100 * h.p_95 for h in hs] + [100 * h.p_05 for h in hs][::-1])
     assert band.fill == "toself"
     band50 = _trace(fig, "50% interval")
-    assert list(band50.y)[:4] == pytest.approx([100 * h["p_75"] for h in hs])
+    assert list(band50.y)[:4] == pytest.approx([100 * h.p_75 for h in hs])
     assert fig.layout.yaxis.ticksuffix == "%"
     assert fig.layout.xaxis.title.text == "horizon (years)"
 
@@ -83,21 +84,21 @@ def test_indicator_figure_band_observations_and_surprises(forecast):
     ind = views.forecast_indicator(forecast, "russian_statement_tone")
     fig = figures.indicator_figure("russian_statement_tone", forecast=forecast)
     band = _trace(fig, "Expected (90%)")
-    n = len(ind["dates"])
-    assert list(band.y) == pytest.approx(list(ind["expected"]["p95"]) + list(ind["expected"]["p05"])[::-1])
-    assert list(_trace(fig, "Expected mean").y) == pytest.approx(ind["expected"]["mean"])
+    n = len(ind.dates)
+    assert list(band.y) == pytest.approx(list(ind.expected.p95) + list(ind.expected.p05)[::-1])
+    assert list(_trace(fig, "Expected mean").y) == pytest.approx(ind.expected.mean)
     assert len(band.x) == 2 * n
     observed = _trace(fig, "Observed")
-    assert list(observed.y) == pytest.approx([r["value"] for r in ind["rows"]])  # single days: unscaled
+    assert list(observed.y) == pytest.approx([r.value for r in ind.rows])  # single days: unscaled
     # markers sized and shaded by the model's P(genuine)
-    genuine = [r["genuine"] for r in ind["rows"]]
+    genuine = [r.genuine for r in ind.rows]
     low = genuine.index(min(genuine))
     high = genuine.index(max(genuine))
     assert observed.marker.size[low] < observed.marker.size[high]
     assert list(observed.marker.color) == pytest.approx(genuine)
     surprises = _trace(fig, "Surprise")
-    assert len(surprises.y) == sum(r["surprise"] for r in ind["rows"]) == 1
-    assert fig.layout.title.text == ind["name"]
+    assert len(surprises.y) == sum(r.surprise for r in ind.rows) == 1
+    assert fig.layout.title.text == ind.name
 
 
 def test_indicator_figure_puts_period_totals_on_the_per_quarter_scale(forecast):
@@ -105,8 +106,8 @@ def test_indicator_figure_puts_period_totals_on_the_per_quarter_scale(forecast):
     fig = figures.indicator_figure("asdf_scrambles_russia", forecast=forecast)
     observed = _trace(fig, "Observed")
     # a fiscal year (April-March) covers exactly four quarterly cells
-    assert list(observed.y) == pytest.approx([r["value"] / 4 for r in ind["rows"]])
-    assert observed.customdata[0][2] == ind["rows"][0]["value"]  # hover keeps the recorded total
+    assert list(observed.y) == pytest.approx([r.value / 4 for r in ind.rows])
+    assert observed.customdata[0][2] == ind.rows[0].value  # hover keeps the recorded total
     assert "per quarter" in fig.layout.yaxis.title.text
 
 
@@ -141,37 +142,37 @@ def test_indicator_figure_with_nothing_says_so():
 def test_factor_figure_has_mean_and_bands_per_factor(forecast):
     fig = figures.factor_figure(forecast)
     means = [t for t in fig.data if t.name and t.name.endswith(" mean")]
-    assert [t.name for t in means] == [f"{f['id']} mean" for f in forecast["factors"]]
-    for t, f in zip(means, forecast["factors"]):
-        assert list(t.y) == pytest.approx(f["mean"])
+    assert [t.name for t in means] == [f"{f.id} mean" for f in forecast.factors]
+    for t, f in zip(means, forecast.factors):
+        assert list(t.y) == pytest.approx(f.mean)
     assert sum(1 for t in fig.data if t.name == "90% interval") == 3
     assert sum(1 for t in fig.data if t.showlegend is not False and t.name == "90% interval") == 1
     assert len(fig.layout.shapes) == 3  # as-of line in each panel
-    assert [a.text for a in fig.layout.annotations] == [f["name"] for f in forecast["factors"]]
+    assert [a.text for a in fig.layout.annotations] == [f.name for f in forecast.factors]
 
 
 def test_loadings_figure_intervals(forecast):
     fig = figures.loadings_figure(forecast)
     assert [t.name for t in fig.data] == ["military_pressure", "diplomatic_engagement", "china_alignment"]
-    rows = [r for r in forecast["loadings"] if r["factor"] == "military_pressure"]
+    rows = forecast.loadings_on("military_pressure")
     t = fig.data[0]
-    assert list(t.x) == pytest.approx([r["mean"] for r in rows])
-    assert list(t.error_x.array) == pytest.approx([r["p95"] - r["mean"] for r in rows])
-    assert list(t.error_x.arrayminus) == pytest.approx([r["mean"] - r["p05"] for r in rows])
+    assert list(t.x) == pytest.approx([r.mean for r in rows])
+    assert list(t.error_x.array) == pytest.approx([r.p95 - r.mean for r in rows])
+    assert list(t.error_x.arrayminus) == pytest.approx([r.mean - r.p05 for r in rows])
 
 
 def test_hazard_figure_prior_vs_posterior_on_the_prior_scale(forecast):
     fig = figures.hazard_figure(forecast)
-    rows = forecast["hazard"]
+    rows = forecast.hazard
     prior, post = _trace(fig, "Prior"), _trace(fig, "Posterior")
     assert list(prior.x) == [0.0] * len(rows)
     assert list(prior.error_x.array) == pytest.approx([1.6449] * len(rows))
-    assert list(post.x) == pytest.approx([(r["post_mean"] - r["prior_mean"]) / r["prior_sd"] for r in rows])
+    assert list(post.x) == pytest.approx([(r.post_mean - r.prior_mean) / r.prior_sd for r in rows])
     assert list(post.error_x.array) == pytest.approx(
-        [(r["post_p95"] - r["post_mean"]) / r["prior_sd"] for r in rows])
-    assert list(fig.layout.yaxis.ticktext)[0] == f"{rows[0]['outcome']}: {rows[0]['parameter']}"
+        [(r.post_p95 - r.post_mean) / r.prior_sd for r in rows])
+    assert list(fig.layout.yaxis.ticktext)[0] == f"{rows[0].outcome}: {rows[0].parameter}"
     one = figures.hazard_figure(forecast, outcome_id="peace_treaty")
-    assert len(one.data[0].x) == sum(r["outcome"] == "peace_treaty" for r in rows)
+    assert len(one.data[0].x) == sum(r.outcome == "peace_treaty" for r in rows)
 
 
 # ---------------------------------------------------------------------------- views
@@ -183,19 +184,19 @@ def test_fmt_prob(p, text):
 
 
 def test_outcome_cards_with_intervals_change_and_resolved(forecast):
-    previous = shifted(forecast, -0.01)
+    previous = sample_document(shifted(sample_forecast(), -0.01))
     cards = views.outcome_cards(forecast, horizon=5, previous=previous)
-    assert [c["id"] for c in cards] == [o["id"] for o in forecast["outcomes"]]
+    assert [c["id"] for c in cards] == forecast.outcome_ids
     treaty = next(c for c in cards if c["id"] == "peace_treaty")
-    h5 = next(h for h in _outcome(forecast, "peace_treaty")["horizons"] if h["years"] == 5)
-    assert treaty["p_mean"] == h5["p_mean"]
-    assert treaty["probability"] == views.fmt_prob(h5["p_mean"])
-    assert treaty["interval"] == f"90% interval {views.fmt_prob(h5['p_05'])} – {views.fmt_prob(h5['p_95'])}"
+    h5 = forecast.horizon("peace_treaty", 5)
+    assert treaty["p_mean"] == h5.p_mean
+    assert treaty["probability"] == views.fmt_prob(h5.p_mean)
+    assert treaty["interval"] == f"90% interval {views.fmt_prob(h5.p_05)} – {views.fmt_prob(h5.p_95)}"
     assert treaty["change_pp"] == pytest.approx(1.0)
     assert treaty["change"].startswith("▲ +1.0 pts")
     resolved = next(c for c in cards if c["id"] == "japan_hardline_shift")
     assert resolved["resolved"] and resolved["probability"] is None
-    assert resolved["resolution_date"] == "2022-02-23"
+    assert resolved["resolution_date"] == date(2022, 2, 23)
     first = views.outcome_cards(forecast, horizon=5, previous=None)
     assert first[0]["change"] == "no previous run to compare" and first[0]["change_pp"] is None
 
@@ -205,43 +206,54 @@ def test_horizons_of_the_run(forecast):
     assert views.horizons(None) == []
 
 
-def _run(tmp_path, forecast, **kw):
+def _run(tmp_path, forecast: dict, **kw):
+    """A run row whose file holds ``forecast`` (a dict), fitted with this Harbinger's model version."""
     import json
+
+    from models.version import MODEL_VERSION
 
     d = tmp_path / "run"
     d.mkdir(exist_ok=True)
-    (d / "forecast.json").write_text(json.dumps(forecast))
+    (d / "forecast.json").write_text(json.dumps({**forecast, "model_version": MODEL_VERSION}))
     return {"id": "r1", "status": "ok", "path": str(d), "as_of": "2025-12-15", "diagnostics_ok": True,
             "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "n_observations": 174,
-            "model_version": "m", **kw}
+            "model_version": MODEL_VERSION, **kw}
 
 
-def test_load_forecast_reads_the_run_file_and_takes_the_store_identity(tmp_path, forecast):
-    run = _run(tmp_path, forecast)
+def test_the_reports_load_forecast_is_the_file_as_a_dict_with_the_store_identity(tmp_path):
+    """views.load_forecast: the plain dict dashboard/report reads until it reads the typed document."""
+    run = _run(tmp_path, sample_forecast())
     loaded = views.load_forecast(run)
-    assert loaded["run_id"] == "r1" and loaded["outcomes"] == forecast["outcomes"]
+    assert loaded["run_id"] == "r1" and loaded["outcomes"] == sample_forecast()["outcomes"]
+    assert loaded["created_at"] == "2026-01-01T00:00:00+00:00"
     loaded["outcomes"].clear()  # callers get their own copy
-    assert views.load_forecast(run)["outcomes"] == forecast["outcomes"]
+    assert views.load_forecast(run)["outcomes"] == sample_forecast()["outcomes"]
     assert views.load_forecast(None) is None
     assert views.load_forecast({**run, "status": "failed"}) is None
     assert views.load_forecast({**run, "path": str(tmp_path / "missing")}) is None
-    assert views.load_forecast(_run(tmp_path, forecast, diagnostics_ok=False))["diagnostics"]["ok"] is False
+    assert views.load_forecast(_run(tmp_path, sample_forecast(), diagnostics_ok=False))["diagnostics"]["ok"] is False
 
 
-def test_run_summary_labels_failed_diagnostics_and_staleness(tmp_path, forecast):
+def test_run_summary_labels_failed_diagnostics_and_staleness(tmp_path):
+    from dashboard.services.forecasts import load_forecast
+
     bad = sample_forecast()
     bad["diagnostics"].update(ok=False, max_rhat=1.08, divergences=12,
                               problems=["R-hat 1.08 > 1.01", "12 divergent transitions"])
     run = _run(tmp_path, bad, diagnostics_ok=False)
-    summary = views.run_summary(run, views.load_forecast(run), stale_records=3)
+    summary = views.run_summary(run, load_forecast(None, run), stale_records=3)
     assert summary["diagnostics_ok"] is False
     assert summary["warnings"] == [
         "Diagnostics failed: R-hat 1.08 > 1.01; 12 divergent transitions — do not treat as a clean forecast",
         "Stale: 3 observations recorded since this run",
     ]
-    good = views.run_summary(_run(tmp_path, forecast), forecast, stale_records=0)
-    assert good["warnings"] == [] and good["diagnostics_ok"] is True
-    assert "R-hat ≤ 1.004" in good["diagnostics_text"]
+    good_run = _run(tmp_path, sample_forecast())
+    for forecast in (load_forecast(None, good_run), views.load_forecast(good_run)):  # typed, and the report's dict
+        good = views.run_summary(good_run, forecast, stale_records=0)
+        assert good["warnings"] == [] and good["diagnostics_ok"] is True and good["stale_case"] is None
+        assert "R-hat ≤ 1.004" in good["diagnostics_text"]
+    unreadable = views.run_summary({**good_run, "diagnostics": {"ok": True}}, None)
+    assert unreadable["warnings"] == ["The saved forecast of this run cannot be read (file missing or damaged)"]
     assert views.run_summary(None, None)["exists"] is False
 
 

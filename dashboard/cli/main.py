@@ -170,14 +170,14 @@ def _with_surprise_flags(env: Env, frame: Any, day: Any) -> Any:
     """Add the current run's (or the run as of ``day``'s) surprise flag and PIT of each observation
     after its source's reliability and credibility grades (blank where the run did not model the
     observation). Without any fitted run the columns are left out."""
-    from dashboard.services.runs import forecast_of
+    from dashboard.services.runs import select_forecast
     from dashboard.services.analysis import with_surprise_columns
 
     try:
-        forecast = forecast_of(env.store, env.case_id, as_of=day)
-    except BadInput:  # no run yet: nothing to flag with
+        forecast = select_forecast(env.store, env.case_id, as_of=day)
+    except BadInput:  # no run yet (or its forecast cannot be read): nothing to flag with
         return frame
-    return with_surprise_columns(frame, forecast)
+    return with_surprise_columns(frame, forecast.document)
 
 
 @observe.command("history")
@@ -254,7 +254,7 @@ def observe_correct(env: Env, obs_id: int, reason: str, **changes: Any) -> None:
 
 #: Modules that add command groups: each defines ``register(main)``. Add a module here to add commands.
 COMMAND_MODULES = ("dashboard.cli.runs", "dashboard.cli.users", "dashboard.cli.backtest",
-                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker", "dashboard.cli.watch")
+                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker")
 
 
 def _register_more() -> None:

@@ -76,17 +76,25 @@ def register(main: click.Group) -> None:
     @FORMAT_OPTION
     @pass_env
     def forecast(env: Env, as_of: str | None, run_id: str | None, fmt: str) -> None:
-        """Print a run's forecast: P(outcome by horizon) with 90% interval and diagnostics."""
-        from dashboard.services.runs import forecast_of, forecast_table
+        """Print a run's forecast: P(outcome by horizon) with 90% interval and diagnostics.
 
-        doc = forecast_of(env.store, env.case_id, run_id=run_id, as_of=parse_date_option(as_of, "--as-of"))
+        A run fitted on an earlier version of the case (or with another model version) is printed
+        all the same, with a warning on standard error that says so and asks for a refit.
+        """
+        from dashboard.services.runs import forecast_table, select_forecast
+
+        forecast = select_forecast(env.store, env.case_id, run_id=run_id, as_of=parse_date_option(as_of, "--as-of"))
+        if forecast.stale:
+            click.echo(f"harbinger: warning: {forecast.stale}", err=True)
+        doc = forecast.document
         if fmt == "json":
             keep = ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations",
                     "settings", "diagnostics", "outcomes")
-            click.echo(json.dumps({k: doc[k] for k in keep}, indent=2))
+            whole = doc.to_json_dict()
+            click.echo(json.dumps({k: whole[k] for k in keep}, indent=2))
             return
         if fmt == "table":
-            d = doc["diagnostics"]
-            click.echo(f"case {doc['case']}  run {doc['run_id']}  as of {doc['as_of']}  "
-                       f"{'diagnostics ok' if d['ok'] else 'DIAGNOSTICS FAILED: ' + '; '.join(d['problems'])}")
+            d = doc.diagnostics
+            click.echo(f"case {doc.case}  run {doc.run_id}  as of {doc.as_of}  "
+                       f"{'diagnostics ok' if d.ok else 'DIAGNOSTICS FAILED: ' + '; '.join(d.problems)}")
         emit(forecast_table(doc), fmt)

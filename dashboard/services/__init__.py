@@ -2,7 +2,7 @@
 
 A use case reads the store (:mod:`indicators`), calls the models' public functions
 (:mod:`models`) and records or returns plain data: fit a case and read its forecasts
-(:mod:`.runs`), the fast update after new records (:mod:`.updates`), scenarios, explanations,
+(:mod:`.runs`; every reader of a run's ``forecast.json`` goes through :mod:`.forecasts`), the fast update after new records (:mod:`.updates`), scenarios, explanations,
 alerts and surprise flags (:mod:`.analysis`), backtests (:mod:`.backtests`), what the pages and
 reports show (:mod:`.views`), and the shared context and row rendering (:mod:`.context`,
 :mod:`.tables`).

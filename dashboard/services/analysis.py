@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.services.context import as_date
+from dashboard.services.forecasts import read_run
 from dashboard.services.runs import current_run, current_runs
 from indicators import alerts as alert_store
 from indicators.errors import BadInput
+from models.document import ForecastDocument, ForecastUnreadable
 
 Progress = Callable[[float, str], None]
 
@@ -61,12 +63,13 @@ def pick_run(store: Any, case_id: str, run_id: str | None, *, option: str = "--r
     return run
 
 
-def run_forecast(run: dict[str, Any]) -> dict[str, Any]:
-    path = Path(run["path"]) / "forecast.json"
+def run_forecast(store: Any, run: dict[str, Any]) -> ForecastDocument:
+    """The run's forecast document (:func:`dashboard.services.forecasts.read_run`);
+    :class:`AnalysisUnavailable` when its file cannot be read."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AnalysisUnavailable(f"the forecast file of run {run['id']} cannot be read ({exc.strerror}).") from None
+        return read_run(store, run).document
+    except ForecastUnreadable as exc:
+        raise AnalysisUnavailable(str(exc)) from None
 
 
 def run_observations(store: Any, run: dict[str, Any]) -> Any:
@@ -77,7 +80,6 @@ def run_observations(store: Any, run: dict[str, Any]) -> Any:
 @dataclass
 class RunContext:
     run: dict[str, Any]
-    forecast: dict[str, Any]
     observations: Any
     conditioner: Any
     settings: dict[str, Any]
@@ -109,8 +111,7 @@ def run_context(store: Any, case_id: str, run: dict[str, Any]) -> RunContext:
     settings = dict(run.get("settings") or {})
     conditioner = Conditioner(design, draws_of(design, idata), observations=frame,
                               seed=int(settings.get("seed", 0)))
-    ctx = RunContext(run=run, forecast=run_forecast(run), observations=frame, conditioner=conditioner,
-                     settings=settings)
+    ctx = RunContext(run=run, observations=frame, conditioner=conditioner, settings=settings)
     if len(_CONTEXTS) >= 2:
         _CONTEXTS.pop(next(iter(_CONTEXTS)))
     _CONTEXTS[run["id"]] = ctx
@@ -219,10 +220,11 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
         except (OSError, ValueError):
             pass
     ctx = run_context(store, case_id, to)
-    before = run_forecast(frm)
+    before = run_forecast(store, frm)
     old_frame = run_observations(store, frm)
     refit_fn = _refit_function(store, case_id, ctx, progress) if refit else None
-    doc = explain(ctx.conditioner, old_frame, before["outcomes"], refit=refit_fn)
+    doc = explain(ctx.conditioner, old_frame, [o.model_dump(mode="json") for o in before.outcomes],
+                  refit=refit_fn)
     doc = {"case": case_id, "from_run": frm["id"], "to_run": to["id"],
            "from_as_of": as_date(frm["as_of"]).isoformat(), "to_as_of": as_date(to["as_of"]).isoformat(),
            "same_case_version": frm["case_hash"] == to["case_hash"], **doc}
@@ -274,15 +276,6 @@ def explain_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- alerts
 
-def _p_mean(forecast: dict[str, Any] | None, outcome: str, years: float) -> float | None:
-    for o in (forecast or {}).get("outcomes", []):
-        if o["id"] == outcome:
-            for h in o.get("horizons", []):
-                if float(h["years"]) == float(years):
-                    return h["p_mean"]
-    return None
-
-
 def evaluate_alert(alert: dict[str, Any], current: float | None, previous: float | None) -> dict[str, Any]:
     """Whether ``alert`` fired between a previous and a current probability (see
     :mod:`indicators.alerts` for the rules)."""
@@ -315,12 +308,13 @@ def evaluate_alert(alert: dict[str, Any], current: float | None, previous: float
 def check_alerts(store: Any, case_id: str) -> dict[str, Any]:
     """Every active alert evaluated on the current run against the previous one."""
     runs = ordered_runs(store, case_id)
-    current = run_forecast(runs[0]) if runs else None
-    previous = run_forecast(runs[1]) if len(runs) > 1 else None
+    current = run_forecast(store, runs[0]) if runs else None
+    previous = run_forecast(store, runs[1]) if len(runs) > 1 else None
     out = []
     for a in alert_store.list_alerts(store, case_id):
-        out.append(evaluate_alert(a, _p_mean(current, a["outcome"], a["horizon_years"]),
-                                  _p_mean(previous, a["outcome"], a["horizon_years"])))
+        at = (a["outcome"], a["horizon_years"])
+        out.append(evaluate_alert(a, current.p_at(*at) if current else None,
+                                  previous.p_at(*at) if previous else None))
     return {"case": case_id, "run_id": runs[0]["id"] if runs else None,
             "previous_run_id": runs[1]["id"] if len(runs) > 1 else None,
             "alerts": out, "fired": [a for a in out if a["fired"]]}
@@ -340,17 +334,14 @@ def parse_threshold(text: Any) -> float:
 
 # ---------------------------------------------------------------------------- surprise flags
 
-def observation_flags(forecast: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
+def observation_flags(forecast: ForecastDocument | None) -> dict[int, dict[str, Any]]:
     """Per observation id: the run's ``surprise`` flag and ``pit`` of the row it is in."""
-    out: dict[int, dict[str, Any]] = {}
-    for ind in (forecast or {}).get("indicators", []):
-        for row in ind.get("rows", []):
-            for oid in row.get("observation_ids", []):
-                out[int(oid)] = {"surprise": bool(row.get("surprise")), "pit": row.get("pit")}
-    return out
+    if forecast is None:
+        return {}
+    return {oid: {"surprise": row.surprise, "pit": row.pit} for oid, row in forecast.rows_by_observation().items()}
 
 
-def with_surprise_columns(frame: Any, forecast: dict[str, Any] | None) -> Any:
+def with_surprise_columns(frame: Any, forecast: ForecastDocument | None) -> Any:
     """``frame`` (store observations) with ``surprise`` (yes/no, blank when the run did not
     model the observation) and ``pit`` after ``reliability``/``credibility``."""
     flags = observation_flags(forecast)

@@ -6,8 +6,8 @@ model themselves. A fit is slow: the dashboard calls :func:`fit_case` only from 
 callback, never in a request.
 
 The saved run (``<runs_dir>/<run_id>/``) holds ``posterior.nc`` (the posterior, with its identity
-in the attributes) and ``forecast.json`` (everything the pages and reports show; its schema is
-documented in :mod:`models.runs`).
+in the attributes) and ``forecast.json`` (everything the pages and reports show: the typed
+document of :mod:`models.document`, read through :mod:`dashboard.services.forecasts`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from datetime import date
 from typing import Any, Callable
 
 from dashboard.services.context import as_date, today
+from dashboard.services.forecasts import RunForecast, read_run
 from indicators.errors import BadInput
+from models.document import ForecastDocument, ForecastUnreadable
+from models.version import MODEL_VERSION
 
 Progress = Callable[[float, str], None]
 
@@ -146,7 +149,7 @@ def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progres
     frame = store.observations(case_id, as_of=as_of)
     design = build_design(loaded.case, frame, as_of=as_of)
     run_id = store.create_run(case_id, as_of=as_of, case_hash=loaded.hash, data_hash=design.data_hash,
-                              n_observations=design.n_observations, model_version=_model_version(),
+                              n_observations=design.n_observations, model_version=MODEL_VERSION,
                               settings=fit_settings.as_dict() | {"attempt": attempt[0], "attempts": attempt[1]})
     directory = store.runs_dir / run_id
     try:
@@ -164,18 +167,10 @@ def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progres
     return run_id
 
 
-def _model_version() -> str:
-    from models.model import MODEL_VERSION
-
-    return MODEL_VERSION
-
-
-def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> dict[str, Any]:
-    """The forecast document of a run: the named one, else the latest good run as of ``as_of``
-    (its as-of date on or before it), else the latest good run."""
-    import json
-    from pathlib import Path
-
+def forecast_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
+                 ) -> dict[str, Any]:
+    """The run whose forecast ``harbinger forecast`` and the reports show: the named one, else the
+    latest good run as of ``as_of`` (its as-of date on or before it), else the latest good run."""
     if run_id is not None:
         run = store.get_run(run_id)
         if run is None or run["case_id"] != case_id:
@@ -183,19 +178,35 @@ def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: d
         if run["status"] != "ok":
             raise BadInput(f"--run: run '{run_id}' is {run['status']}"
                            f"{': ' + run['error'] if run.get('error') else ''}; it has no forecast.")
-    else:
-        runs = current_runs(store, case_id)
-        if as_of is not None:
-            runs = [r for r in runs if as_date(r["as_of"]) == as_of] or \
-                   [r for r in runs if as_date(r["as_of"]) <= as_of]
-        if not runs:
-            when = f" as of {as_of}" if as_of else ""
-            raise BadInput(f"no fitted run{when} for case '{case_id}'; run 'harbinger fit"
-                           f"{' --as-of ' + as_of.isoformat() if as_of else ''}' first.")
-        run = runs[0]
-    doc = json.loads((Path(run["path"]) / "forecast.json").read_text())
-    doc["diagnostics"]["ok"] = bool(run["diagnostics_ok"])
-    return doc
+        return run
+    runs = current_runs(store, case_id)
+    if as_of is not None:
+        runs = [r for r in runs if as_date(r["as_of"]) == as_of] or \
+               [r for r in runs if as_date(r["as_of"]) <= as_of]
+    if not runs:
+        when = f" as of {as_of}" if as_of else ""
+        raise BadInput(f"no fitted run{when} for case '{case_id}'; run 'harbinger fit"
+                       f"{' --as-of ' + as_of.isoformat() if as_of else ''}' first.")
+    return runs[0]
+
+
+def select_forecast(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
+                    ) -> RunForecast:
+    """The forecast of :func:`forecast_run` (:func:`dashboard.services.forecasts.read_run`: the
+    row's identity put in, labelled when stale); ``BadInput`` naming the file and its first bad
+    field when the run's forecast cannot be read."""
+    run = forecast_run(store, case_id, run_id=run_id, as_of=as_of)
+    try:
+        return read_run(store, run)
+    except ForecastUnreadable as exc:
+        raise BadInput(str(exc)) from None
+
+
+def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
+                ) -> dict[str, Any]:
+    """:func:`select_forecast` as the plain JSON object of its file, for :mod:`dashboard.report`
+    until it reads the typed document (everything else uses :func:`select_forecast`)."""
+    return select_forecast(store, case_id, run_id=run_id, as_of=as_of).document.to_json_dict()
 
 
 def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
@@ -208,18 +219,18 @@ def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
                   reverse=True)
 
 
-def forecast_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def forecast_table(doc: ForecastDocument) -> list[dict[str, Any]]:
     """One row per outcome and horizon (a resolved outcome: one row saying so)."""
     rows = []
-    diag = "ok" if doc["diagnostics"]["ok"] else "FAILED: " + "; ".join(doc["diagnostics"].get("problems", []))
-    for o in doc["outcomes"]:
-        if o["resolved"]:
-            rows.append({"outcome": o["id"], "years": None, "p_mean": None, "p_05": None, "p_95": None,
-                         "mcse": None, "status": f"resolved {o['resolution_date']}", "diagnostics": diag})
+    diag = "ok" if doc.diagnostics.ok else "FAILED: " + "; ".join(doc.diagnostics.problems)
+    for o in doc.outcomes:
+        if o.resolved:
+            rows.append({"outcome": o.id, "years": None, "p_mean": None, "p_05": None, "p_95": None,
+                         "mcse": None, "status": f"resolved {o.resolution_date}", "diagnostics": diag})
             continue
-        for h in o["horizons"]:
-            rows.append({"outcome": o["id"], "years": h["years"], "p_mean": h["p_mean"], "p_05": h["p_05"],
-                         "p_95": h["p_95"], "mcse": h["mcse"], "status": "forecast", "diagnostics": diag})
+        for h in o.horizons:
+            rows.append({"outcome": o.id, "years": h.years, "p_mean": h.p_mean, "p_05": h.p_05,
+                         "p_95": h.p_95, "mcse": h.mcse, "status": "forecast", "diagnostics": diag})
     return rows
 
 

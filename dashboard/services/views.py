@@ -1,9 +1,10 @@
 """What the pages show, prepared from run data and store frames (no Dash components here).
 
-Functions in this module take a forecast (the ``forecast.json`` dict of a run, see
-:mod:`models.runs`), run rows and observation frames from :class:`indicators.store.Store`, and
-return plain numbers, text and dicts that the pages turn into components. They never fit a model:
-a run is read from its saved file.
+Functions in this module take a run's forecast (the typed document of its ``forecast.json``,
+:class:`models.document.ForecastDocument`, or the :class:`~dashboard.services.forecasts.RunForecast`
+that :func:`dashboard.services.forecasts.load_forecast` reads it as), run rows and observation
+frames from :class:`indicators.store.Store`, and return plain numbers, text and dicts that the
+pages turn into components. They never fit a model: a run is read from its saved file.
 
 Definitions used on every page
 ------------------------------
@@ -16,26 +17,29 @@ Definitions used on every page
 *Stale*
     A run is stale when records (observations, corrections or retractions) were recorded after
     the run was created; the count of such records is shown. Those records are not in the run.
+*Stale case*
+    A run fitted on an earlier version of the case (or with another model version) than the one
+    stored now: still shown, labelled "... refit the case." (:mod:`dashboard.services.forecasts`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import pickle
 import re
 import threading
 from collections import OrderedDict
-from datetime import date, datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 import pandas as pd
 
+from dashboard.services import forecasts
+from dashboard.services.forecasts import RunForecast
 from dashboard.services.runs import current_run
 from indicators.errors import BadInput, RowErrors
+from models.document import Diagnostics, ForecastDocument, IndicatorSummary
 
-FORECAST_FILE = "forecast.json"
 T = TypeVar("T")
 
 #: Display rules of thumb for the diagnostics table (the run's own ``ok`` flag decides).
@@ -100,9 +104,10 @@ MEMO_SIZE = 256
 def cached(key: tuple[Any, ...], build: Callable[[], T]) -> T:
     """``build()``, remembered under ``key`` (the newest :data:`MEMO_SIZE` keys, for every thread).
 
-    Only for results fully determined by their key: a run's forecast by its file version and row
-    (a run's files are written once), the observations in effect by the store and its number of
-    records (records are only ever appended: corrections and retractions are new records).
+    Only for results fully determined by their key: what is built from a run's forecast by its
+    :attr:`~dashboard.services.forecasts.RunForecast.key` (a run's files are written once), the
+    observations in effect by the store and its number of records (records are only ever
+    appended: corrections and retractions are new records).
     Results are shared between callers: treat them as read-only.
     """
     with _MEMO_LOCK:
@@ -118,48 +123,27 @@ def cached(key: tuple[Any, ...], build: Callable[[], T]) -> T:
 
 
 def forget_cache() -> None:
-    """Drop everything :func:`cached` remembers."""
+    """Drop everything :func:`cached` remembers, and the parsed forecasts."""
     with _MEMO_LOCK:
         _MEMO.clear()
+    forecasts.forget()
 
 
-class Forecast(dict):
-    """A forecast from :func:`load_forecast`: a plain dict to every reader, which also knows the
-    run file and row it came from (``key``), so what is built from it can be remembered per run.
-    Copies (``copy``, ``deepcopy``, ``pickle``) are plain dicts: they may be changed."""
-
-    __slots__ = ("key",)
-
-    def __copy__(self) -> dict[str, Any]:
-        return dict(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        import copy
-
-        return copy.deepcopy(dict(self), memo)
-
-    def __reduce__(self) -> Any:
-        return dict, (dict(self),)
-
-
-def run_cached(forecast: Mapping[str, Any] | None, key: tuple[Any, ...], build: Callable[[], T]) -> T:
-    """``build()`` remembered per run (the ``key`` of a :class:`Forecast`) and ``key``.
-
-    Anything else (a plain dict, ``None``) is built anew each time: it carries no run identity.
-    Results are shared: read-only.
-    """
-    run_key = getattr(forecast, "key", None)
-    if run_key is None:
+def run_cached(forecast: RunForecast | None, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """``build()`` remembered per run forecast (its :attr:`~RunForecast.key`) and ``key``; built
+    anew each time without a forecast. Results are shared: read-only."""
+    if forecast is None:
         return build()
-    return cached(("run", run_key, *key), build)
+    return cached(("run", forecast.key, *key), build)
 
 
-def figure_of(forecast: Mapping[str, Any] | None, make: Callable[..., Any], **options: Any) -> dict[str, Any]:
-    """``make(forecast, **options)`` (a :mod:`dashboard.figures` function; hashable options) as
-    the plain dict a ``dcc.Graph`` is sent, built once per run and options (:func:`run_cached`).
-    Shared: read-only. (Sending a plain dict skips plotly's per-response conversion of a
-    ``go.Figure``, ~10 ms for a large figure.)"""
-    return run_cached(forecast, (make, *sorted(options.items())), lambda: make(forecast, **options).to_dict())
+def figure_of(forecast: RunForecast, make: Callable[..., Any], **options: Any) -> dict[str, Any]:
+    """``make(document, **options)`` (a :mod:`dashboard.figures` function of the forecast's
+    document; hashable options) as the plain dict a ``dcc.Graph`` is sent, built once per run and
+    options (:func:`run_cached`). Shared: read-only. (Sending a plain dict skips plotly's
+    per-response conversion of a ``go.Figure``, ~10 ms for a large figure.)"""
+    return run_cached(forecast, (make, *sorted(options.items())),
+                      lambda: make(forecast.document, **options).to_dict())
 
 
 def rows_key(frame: pd.DataFrame) -> tuple[Any, ...]:
@@ -198,55 +182,13 @@ def stale_records(store: Any, case_id: str, run: Mapping[str, Any] | None) -> in
 
 # ---------------------------------------------------------------------------- runs
 
-def load_forecast(run: Mapping[str, Any] | None) -> Forecast | None:
-    """The forecast of an ok run (its ``forecast.json``), or ``None`` if there is none to show.
-
-    ``None`` for no run, a run that is not ``ok``, a run without a path, or a missing or
-    unreadable file. The store's run id, as-of date and diagnostics flag are authoritative:
-    they are copied into the returned dict (``run_id``, ``as_of``, ``diagnostics["ok"]``), so
-    a forecast always shows the identity of the row that registered it.
-
-    Each caller gets its own copy (a :class:`Forecast`). The file is read once per version and
-    run row and kept pickled; unpickling a copy takes about a millisecond for a real run, where a
-    deep copy of the parsed file took 10-100 ms on every callback.
-    """
-    if not run or run.get("status") != "ok" or not run.get("path"):
-        return None
-    path = Path(run["path"])
-    if path.is_dir() or path.suffix != ".json":
-        path = path / FORECAST_FILE
-    try:
-        mtime_ns = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    key = ("forecast", str(path), mtime_ns, run["id"], _iso(run.get("as_of")), run.get("diagnostics_ok"),
-           _iso(run.get("created_at")))
-    blob = cached(key, lambda: _forecast_blob(run, path))
-    if blob is None:
-        return None
-    forecast = Forecast(pickle.loads(blob))  # our own bytes, made just above
-    forecast.key = key
-    return forecast
-
-
-def _forecast_blob(run: Mapping[str, Any], path: Path) -> bytes | None:
-    """The run file with the row's identity put in, pickled (``None`` if unreadable)."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            forecast = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(forecast, dict):
-        return None
-    forecast["run_id"] = run["id"]
-    if run.get("as_of") is not None:
-        forecast["as_of"] = _iso(run["as_of"])
-    diag = dict(forecast.get("diagnostics") or {})
-    if run.get("diagnostics_ok") is not None:
-        diag["ok"] = bool(run["diagnostics_ok"]) and bool(diag.get("ok", True))
-    forecast["diagnostics"] = diag
-    forecast["created_at"] = _iso(run.get("created_at"))
-    return pickle.dumps(forecast, protocol=pickle.HIGHEST_PROTOCOL)
+def load_forecast(run: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The run's forecast as the plain JSON object of its file, with the row's identity: only for
+    :mod:`dashboard.report` until it reads the typed forecast. Everything else reads
+    :func:`dashboard.services.forecasts.load_forecast` (this is that loader without a store, so
+    the case version is not checked). A new dict on every call."""
+    forecast = forecasts.load_forecast(None, run)
+    return None if forecast is None else forecast.document.to_json_dict()
 
 
 def previous_ok_run(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any] | None:
@@ -284,21 +226,29 @@ def run_state(store: Any, case_id: str) -> dict[str, Any]:
             "n_records": int(store.n_records(case_id))}
 
 
-def run_summary(run: Mapping[str, Any] | None, forecast: Mapping[str, Any] | None,
+def run_summary(run: Mapping[str, Any] | None, forecast: RunForecast | Mapping[str, Any] | None,
                 *, stale_records: int = 0) -> dict[str, Any]:
     """The identity and health of the run shown: id, as-of, diagnostics and staleness.
 
-    Returns ``{"exists", "run_id", "as_of", "n_observations", "model_version",
-    "diagnostics_ok", "diagnostics_text", "warnings": [str, ...]}``. ``warnings`` holds the red
-    labels: failed diagnostics ("Diagnostics failed: ... — do not treat as a clean forecast")
-    and staleness ("Stale: N observations recorded since this run").
+    ``forecast`` is the run's :class:`~dashboard.services.forecasts.RunForecast` (from
+    :mod:`dashboard.report`, until it reads the typed forecast, the dict of :func:`load_forecast`,
+    which carries no case check). Returns ``{"exists", "run_id", "as_of", "n_observations",
+    "model_version", "diagnostics_ok", "diagnostics_text", "stale_case", "warnings": [str, ...]}``.
+    ``stale_case`` says why the run no longer forecasts the case as stored (an earlier case
+    version or another model version; ``None`` when it does). ``warnings`` holds the red labels:
+    failed diagnostics ("Diagnostics failed: ... — do not treat as a clean forecast"), the stale
+    case ("Run ... was fitted on a different version of case ...; refit the case.") and staleness
+    ("Stale: N observations recorded since this run").
     """
     if run is None:
         return {"exists": False, "run_id": None, "as_of": None, "n_observations": None,
                 "model_version": None, "diagnostics_ok": None, "diagnostics_text": "",
-                "warnings": []}
-    diag = dict((forecast or {}).get("diagnostics") or run.get("diagnostics") or {})
-    ok = diag.get("ok")
+                "stale_case": None, "warnings": []}
+    stale_case = forecast.stale if isinstance(forecast, RunForecast) else None
+    document = forecast.document if isinstance(forecast, RunForecast) else _document(forecast)
+    diag: Diagnostics | Mapping[str, Any] = document.diagnostics if document is not None else \
+        (run.get("diagnostics") or {})
+    ok = _diag_value(diag, "ok")
     if run.get("diagnostics_ok") is not None:
         ok = bool(run["diagnostics_ok"]) and (ok is None or bool(ok))
     warnings = []
@@ -306,44 +256,46 @@ def run_summary(run: Mapping[str, Any] | None, forecast: Mapping[str, Any] | Non
         warnings.append(f"Diagnostics failed: {diagnostics_problems(diag)} — do not treat as a clean forecast")
     if forecast is None:
         warnings.append("The saved forecast of this run cannot be read (file missing or damaged)")
+    if stale_case:
+        warnings.append(stale_case)
     if stale_records > 0:
         noun = "observation" if stale_records == 1 else "observations"
         warnings.append(f"Stale: {stale_records} {noun} recorded since this run")
     return {"exists": True, "run_id": run["id"], "as_of": _iso(run.get("as_of")),
             "n_observations": run.get("n_observations"), "model_version": run.get("model_version"),
-            "diagnostics_ok": ok, "diagnostics_text": diagnostics_text(diag), "warnings": warnings}
+            "diagnostics_ok": ok, "diagnostics_text": diagnostics_text(diag), "stale_case": stale_case,
+            "warnings": warnings}
 
 
-def diagnostics_problems(diag: Mapping[str, Any]) -> str:
+def diagnostics_problems(diag: Diagnostics | Mapping[str, Any] | None) -> str:
     """The run's own list of problems, or the checks outside the usual thresholds."""
-    problems = [str(p) for p in diag.get("problems") or []]
+    problems = [str(p) for p in _diag_value(diag, "problems") or []]
     if not problems:
-        problems = [f"{label} {_num(diag[key])} (want {rule})" for key, label, rule, good in DIAGNOSTIC_RULES
-                    if diag.get(key) is not None and not good(diag[key])]
+        problems = [f"{label} {_num(value)} (want {rule})" for key, label, rule, good in DIAGNOSTIC_RULES
+                    if (value := _diag_value(diag, key)) is not None and not good(value)]
     return "; ".join(problems) if problems else "see the Model page"
 
 
-def diagnostics_text(diag: Mapping[str, Any]) -> str:
+def diagnostics_text(diag: Diagnostics | Mapping[str, Any] | None) -> str:
     """One line: R-hat, smallest ESS, divergences, E-BFMI."""
     parts = []
-    if diag.get("max_rhat") is not None:
-        parts.append(f"R-hat ≤ {float(diag['max_rhat']):.3f}")
-    ess = [diag[k] for k in ("min_ess_bulk", "min_ess_tail") if diag.get(k) is not None]
+    if (rhat := _diag_value(diag, "max_rhat")) is not None:
+        parts.append(f"R-hat ≤ {float(rhat):.3f}")
+    ess = [v for k in ("min_ess_bulk", "min_ess_tail") if (v := _diag_value(diag, k)) is not None]
     if ess:
         parts.append(f"ESS ≥ {min(ess):.0f}")
-    if diag.get("divergences") is not None:
-        parts.append(f"{int(diag['divergences'])} divergences")
-    if diag.get("min_bfmi") is not None:
-        parts.append(f"E-BFMI ≥ {_num(diag['min_bfmi'], 2)}")
+    if (divergences := _diag_value(diag, "divergences")) is not None:
+        parts.append(f"{int(divergences)} divergences")
+    if (bfmi := _diag_value(diag, "min_bfmi")) is not None:
+        parts.append(f"E-BFMI ≥ {_num(bfmi, 2)}")
     return ", ".join(parts)
 
 
-def diagnostics_rows(diag: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def diagnostics_rows(diag: Diagnostics | Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """Rows of the Model page's diagnostics table: check, value, usual threshold, status."""
-    diag = diag or {}
     rows = []
     for key, label, rule, good in DIAGNOSTIC_RULES:
-        value = diag.get(key)
+        value = _diag_value(diag, key)
         if value is None:
             rows.append({"check": label, "value": "—", "threshold": rule, "status": "not reported"})
         else:
@@ -352,50 +304,55 @@ def diagnostics_rows(diag: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
+def _diag_value(diag: Diagnostics | Mapping[str, Any] | None, key: str) -> Any:
+    """A field of the run's diagnostics: the document's, or of the store row's dict."""
+    if diag is None:
+        return None
+    if isinstance(diag, Mapping):
+        return diag.get(key)
+    return getattr(diag, key, None)
+
+
 # ---------------------------------------------------------------------------- outcomes
 
-def horizons(forecast: Mapping[str, Any] | None) -> list[int]:
+def horizons(forecast: ForecastDocument | Mapping[str, Any] | None) -> list[int]:
     """Every horizon (years) of the forecast's unresolved outcomes, ascending."""
-    found = {int(h["years"]) for o in (forecast or {}).get("outcomes", []) for h in o.get("horizons", [])}
-    return sorted(found)
+    document = _document(forecast)
+    return document.horizon_years if document is not None else []
 
 
-def outcome_cards(forecast: Mapping[str, Any], *, horizon: int,
-                  previous: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def outcome_cards(forecast: ForecastDocument | Mapping[str, Any], *, horizon: int,
+                  previous: ForecastDocument | Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One card per outcome at ``horizon`` years.
 
-    Each card: ``id``, ``question``, ``resolved``, ``resolution_date``, and for unresolved
-    outcomes with that horizon ``p_mean``, ``p_05``, ``p_95``, ``mcse``, the display texts
-    ``probability`` and ``interval`` (90% credible interval), and the change since the
-    ``previous`` forecast ``change_pp`` (percentage points, ``None`` without a previous value)
+    Each card: ``id``, ``question``, ``resolved``, ``resolution_date`` (a date or ``None``), and
+    for unresolved outcomes with that horizon ``p_mean``, ``p_05``, ``p_95``, ``mcse``, the
+    display texts ``probability`` and ``interval`` (90% credible interval), and the change since
+    the ``previous`` forecast ``change_pp`` (percentage points, ``None`` without a previous value)
     with its text ``change``.
     """
-    prev = {}
-    for o in (previous or {}).get("outcomes", []):
-        for h in o.get("horizons", []):
-            prev[(o["id"], int(h["years"]))] = h
+    document, before_run = _document(forecast), _document(previous)
     cards = []
-    for o in forecast.get("outcomes", []):
-        card: dict[str, Any] = {"id": o["id"], "question": o.get("question", o["id"]),
-                                "resolved": bool(o.get("resolved")),
-                                "resolution_date": o.get("resolution_date"), "horizon": horizon,
+    for o in document.outcomes:
+        card: dict[str, Any] = {"id": o.id, "question": o.question, "resolved": o.resolved,
+                                "resolution_date": o.resolution_date, "horizon": horizon,
                                 "p_mean": None, "probability": None, "interval": None,
                                 "change_pp": None, "change": None}
-        h = next((h for h in o.get("horizons", []) if int(h["years"]) == horizon), None)
-        if h is not None and not card["resolved"]:
-            card.update(p_mean=h["p_mean"], p_05=h["p_05"], p_95=h["p_95"], mcse=h.get("mcse"),
-                        probability=fmt_prob(h["p_mean"]),
-                        interval=f"90% interval {fmt_prob(h['p_05'])} – {fmt_prob(h['p_95'])}")
-            before = prev.get((o["id"], horizon))
-            if previous is None:
+        h = o.horizon(horizon)
+        if h is not None and not o.resolved:
+            card.update(p_mean=h.p_mean, p_05=h.p_05, p_95=h.p_95, mcse=h.mcse,
+                        probability=fmt_prob(h.p_mean),
+                        interval=f"90% interval {fmt_prob(h.p_05)} – {fmt_prob(h.p_95)}")
+            before = before_run.horizon(o.id, horizon) if before_run is not None else None
+            if before_run is None:
                 card["change"] = "no previous run to compare"
-            elif before is None:
+            elif before is None or before.p_mean is None or h.p_mean is None:
                 card["change"] = "not in the previous run"
             else:
-                delta = 100.0 * (h["p_mean"] - before["p_mean"])
+                delta = 100.0 * (h.p_mean - before.p_mean)
                 card["change_pp"] = delta
                 card["change"] = fmt_change(delta) + " since the previous run"
-        elif not card["resolved"]:
+        elif not o.resolved:
             card["change"] = f"no {horizon}-year horizon for this outcome"
         cards.append(card)
     return cards
@@ -426,37 +383,37 @@ def fmt_change(delta_pp: float) -> str:
 
 # ---------------------------------------------------------------------------- indicators
 
-def forecast_indicator(forecast: Mapping[str, Any] | None, indicator_id: str) -> dict[str, Any] | None:
-    for ind in (forecast or {}).get("indicators", []):
-        if ind["id"] == indicator_id:
-            return ind
-    return None
+def forecast_indicator(forecast: ForecastDocument | None, indicator_id: str) -> IndicatorSummary | None:
+    """The run's summary of ``indicator_id``; ``None`` without a forecast or when the run has none."""
+    if forecast is None:
+        return None
+    try:
+        return forecast.indicator(indicator_id)
+    except KeyError:
+        return None
 
 
-def row_flags(forecast: Mapping[str, Any] | None) -> dict[int, dict[str, Any]]:
+def row_flags(forecast: ForecastDocument | None) -> dict[int, dict[str, Any]]:
     """Per observation id: the model's ``genuine`` probability and ``surprise`` flag of its row."""
-    out: dict[int, dict[str, Any]] = {}
-    for ind in (forecast or {}).get("indicators", []):
-        for row in ind.get("rows", []):
-            for oid in row.get("observation_ids", []):
-                out[int(oid)] = {"genuine": row.get("genuine"), "surprise": bool(row.get("surprise"))}
-    return out
+    if forecast is None:
+        return {}
+    return {oid: {"genuine": row.genuine, "surprise": row.surprise}
+            for oid, row in forecast.rows_by_observation().items()}
 
 
-def surprising_indicators(forecast: Mapping[str, Any] | None) -> list[str]:
+def surprising_indicators(forecast: ForecastDocument | None) -> list[str]:
     """Indicators with at least one surprise-flagged row, in forecast order."""
-    return [ind["id"] for ind in (forecast or {}).get("indicators", [])
-            if any(r.get("surprise") for r in ind.get("rows", []))]
+    return forecast.surprising_indicators if forecast is not None else []
 
 
-def default_chart_selection(indicator_ids: list[str], forecast: Mapping[str, Any] | None,
+def default_chart_selection(indicator_ids: list[str], forecast: ForecastDocument | None,
                             *, n: int = 4) -> list[str]:
     """Charts shown first: indicators with surprise flags (up to ``n``), else the first ``n``."""
     flagged = [i for i in surprising_indicators(forecast) if i in indicator_ids][:n]
     return flagged or indicator_ids[:n]
 
 
-def new_observations(frame: pd.DataFrame, forecast: Mapping[str, Any] | None, indicator_id: str
+def new_observations(frame: pd.DataFrame, forecast: ForecastDocument | None, indicator_id: str
                      ) -> pd.DataFrame:
     """Observations of ``indicator_id`` in effect now that the run's rows do not contain.
 
@@ -467,11 +424,10 @@ def new_observations(frame: pd.DataFrame, forecast: Mapping[str, Any] | None, in
     ind = forecast_indicator(forecast, indicator_id)
     if ind is None:
         return sub
-    known = {int(i) for r in ind.get("rows", []) for i in r.get("observation_ids", [])}
-    return sub[~sub["id"].isin(known)]
+    return sub[~sub["id"].isin(list(ind.observation_ids))]
 
 
-def new_observations_by_indicator(frame: pd.DataFrame, forecast: Mapping[str, Any] | None
+def new_observations_by_indicator(frame: pd.DataFrame, forecast: ForecastDocument | None
                                   ) -> dict[str, tuple[pd.DataFrame, tuple[Any, ...]]]:
     """:func:`new_observations` of every indicator in ``frame``, each with its :func:`rows_key`."""
     out = {}
@@ -481,9 +437,10 @@ def new_observations_by_indicator(frame: pd.DataFrame, forecast: Mapping[str, An
     return out
 
 
-def observation_table(frame: pd.DataFrame, forecast: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def observation_table(frame: pd.DataFrame, forecast: ForecastDocument | Mapping[str, Any] | None = None
+                      ) -> list[dict[str, Any]]:
     """Rows for the observations table (newest date first): text dates, the run's flags per id."""
-    flags = row_flags(forecast)
+    flags = row_flags(_document(forecast))
     rows = []
     frame = frame.sort_values(["date", "id"], ascending=False, kind="stable")
     for rec in frame.to_dict("records"):
@@ -539,19 +496,22 @@ def form_errors(exc: BadInput) -> list[str]:
     return [str(exc)]
 
 
-def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor: str) -> list[int]:
+def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor: str
+                  ) -> tuple[list[int], list[str]]:
     """Import an uploaded observation CSV all or nothing; errors name the file's lines.
 
     The same format and rules as ``harbinger observe import`` (:mod:`indicators.observations`).
-    Raises :class:`~indicators.errors.RowErrors` (every bad row with its line in the file) or
+    Returns the new ids and the lines that name the rows the model will not count because they
+    lie outside their indicator's coverage (empty when none do). Raises
+    :class:`~indicators.errors.RowErrors` (every bad row with its line in the file) or
     :class:`~indicators.errors.BadInput`; nothing is stored then.
     """
-    from indicators.observations import parse_csv_bytes
+    from indicators.observations import coverage_summary, outside_coverage, parse_csv_bytes
 
     numbered = parse_csv_bytes(data, where=filename)
     lines = [line for line, _ in numbered]
     try:
-        return store.add_observations(case_id, [row for _, row in numbered], actor=actor, where=filename)
+        ids = store.add_observations(case_id, [row for _, row in numbered], actor=actor, where=filename)
     except RowErrors as exc:
         # add_observations numbers rows by position; report the file's line numbers instead
         def to_line(pos: int) -> int:
@@ -561,6 +521,8 @@ def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor
                                               lambda m: f"already on line {to_line(int(m.group(1)))}", reason))
                   for pos, col, reason in exc.errors]
         raise RowErrors(filename, errors) from None
+    outside = outside_coverage(store.get_case(case_id).case, numbered)
+    return ids, coverage_summary(outside, dict(zip(lines, ids)))
 
 
 def upload_errors(exc: BadInput) -> tuple[str, list[str]]:
@@ -578,11 +540,19 @@ def _iso(value: Any) -> str | None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def _document(forecast: ForecastDocument | Mapping[str, Any] | None) -> ForecastDocument | None:
+    """The typed document of ``forecast``. A dict (the report's, from :func:`load_forecast`, until
+    :mod:`dashboard.report` reads the typed forecast) is validated into one."""
+    if forecast is None or isinstance(forecast, ForecastDocument):
+        return forecast
+    return ForecastDocument.model_validate(forecast)
 
 
 def _day(value: Any) -> str:

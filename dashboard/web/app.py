@@ -13,8 +13,8 @@ every page shares:
   in the shell so that the background callback is triggered only by it, never by a page being
   shown;
 - ``ids.OBS_VERSION``: bumped by the Indicators page whenever it stores something;
-- the run bar: run id, as-of date, diagnostics, and red labels for failed diagnostics or a stale
-  run, on every page.
+- the run bar: run id, as-of date, diagnostics, and red labels for failed diagnostics, a run
+  fitted on an earlier version of the case (or model), or a stale run, on every page.
 
 Fits run as Dash background callbacks in a :class:`dash.DiskcacheManager` whose cache lives in
 ``HARBINGER_HOME/cache``, or, with ``HARBINGER_REDIS_URL`` set, on Celery workers through Dash's
@@ -34,6 +34,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.web import ASSETS_FOLDER, PAGES_FOLDER, ids
 from dashboard.services import views
+from dashboard.services.forecasts import load_forecast
 from dashboard.web import api
 from dashboard.web import auth
 from dashboard.services.runs import current_run
@@ -160,7 +161,7 @@ def render_run_bar(state: dict | None, case_id: str) -> list[Any]:
     """The run bar: which run is shown, its as-of date and health, and any red labels."""
     store = views.get_store()
     run = current_run(store, case_id)
-    forecast = views.load_forecast(run)
+    forecast = load_forecast(store, run)
     stale = views.stale_records(store, case_id, run)
     summary = views.run_summary(run, forecast, stale_records=stale)
     running = (state or {}).get("running") or []
@@ -180,7 +181,8 @@ def warm_caches(case_id: str) -> None:
     try:
         store = views.get_store()
         state = views.run_state(store, case_id)
-        hs = views.horizons(views.load_forecast(current_run(store, case_id)))
+        forecast = load_forecast(store, current_run(store, case_id))
+        hs = views.horizons(forecast.document if forecast else None)
         overview.overview_content(hs[0] if hs else None, case_id)
         render_run_bar(state, case_id)
         for h in hs[1:]:

@@ -27,6 +27,7 @@ from dashboard.web import auth
 from dashboard import figures
 from dashboard.web import ids
 from dashboard.services import views
+from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_run
 from indicators.errors import BadInput
 from indicators.observations import (
@@ -34,6 +35,7 @@ from indicators.observations import (
     DEFAULT_RELIABILITY,
     MAX_IMPORT_BYTES,
 )
+from models.document import ForecastDocument
 
 dash.register_page(__name__, path="/indicators", name="Indicators", order=1, title="Harbinger · Indicators")
 
@@ -187,9 +189,9 @@ def indicator_choices(case_id: str, current: list[str] | None) -> tuple[list[dic
     """The case's indicators for the chart selector and the form's suggestions."""
     store = views.get_store()
     case = store.get_case(case_id).case
-    forecast = views.load_forecast(current_run(store, case_id))
+    forecast = load_forecast(store, current_run(store, case_id))
     options = [{"label": f"{i.name} ({i.id})", "value": i.id} for i in case.indicators]
-    value = current or views.default_chart_selection(case.indicator_ids, forecast)
+    value = current or views.default_chart_selection(case.indicator_ids, forecast.document if forecast else None)
     suggestions = [html.Option(value=i.id, label=i.name) for i in case.indicators]
     return options, value, suggestions
 
@@ -205,19 +207,20 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
         return [html.P("Choose indicators to chart above.", className="muted")]
     store = views.get_store()
     case = store.get_case(case_id).case
-    forecast = views.load_forecast(current_run(store, case_id))
+    forecast = load_forecast(store, current_run(store, case_id))
+    doc = forecast.document if forecast else None
     frame = views.observations_now(store, case_id)
     news = views.run_cached(forecast, ("new_observations", views.frame_version(frame)),
-                            lambda: views.new_observations_by_indicator(frame, forecast))
+                            lambda: views.new_observations_by_indicator(frame, doc))
     out = []
     for ind_id in selected:
         if ind_id not in case.indicator_ids:
             continue
         ind = case.indicator(ind_id)
-        new, new_key = news.get(ind_id) or (views.new_observations(frame, forecast, ind_id), ())
+        new, new_key = news.get(ind_id) or (views.new_observations(frame, doc, ind_id), ())
         # built once per run, indicator and observations not in the run (figures are the slow part),
         # and kept as the plain dict a dcc.Graph is sent (plotly's per-response conversion is slow)
-        build = functools.partial(_indicator_figure, ind, forecast, new)
+        build = functools.partial(_indicator_figure, ind, doc, new)
         key = ("indicator_figure", ind_id, ind.name, ind.unit, new_key)
         fig = views.run_cached(forecast, key, lambda b=build: b().to_dict()) if forecast is not None else build()
         out.append(html.Div(className="card chart-card", id=f"chart-{ind_id}", children=[
@@ -227,7 +230,7 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
     return out
 
 
-def _indicator_figure(ind: Any, forecast: dict[str, Any] | None, new: Any) -> Any:
+def _indicator_figure(ind: Any, forecast: ForecastDocument | None, new: Any) -> Any:
     return figures.indicator_figure(ind.id, forecast=forecast, observations=new, title=f"{ind.name}", unit=ind.unit)
 
 
@@ -242,12 +245,13 @@ def render_table(_state: Any, _version: Any, case_id: str) -> tuple[list[dict], 
     """The observations in effect now, with the latest run's genuine/surprise flags."""
     store = views.get_store()
     frame = views.observations_now(store, case_id)
-    forecast = views.load_forecast(current_run(store, case_id))
+    forecast = load_forecast(store, current_run(store, case_id))
+    doc = forecast.document if forecast else None
     rows = views.run_cached(forecast, ("observation_table", views.frame_version(frame)),
-                            lambda: views.observation_table(frame, forecast))
+                            lambda: views.observation_table(frame, doc))
     from dashboard.services.analysis import observation_flags
 
-    flags = observation_flags(forecast)
+    flags = observation_flags(doc)
     for r in rows:
         r["pit"] = (flags.get(int(r["id"])) or {}).get("pit")
     note = (f"{len(rows)} observations in effect (corrections applied, retractions removed). "
@@ -255,7 +259,7 @@ def render_table(_state: Any, _version: Any, case_id: str) -> tuple[list[dict], 
             "hover a source or note for the full text. "
             "Rel./Cred.: Admiralty grades; P(genuine), Surprise (outside the central 95% of the "
             "leave-one-out posterior predictive) and PIT come from "
-            + (f"run {forecast['run_id']}." if forecast else "the latest run (none yet)."))
+            + (f"run {forecast.run_id}." if forecast else "the latest run (none yet)."))
     return rows, views.table_tooltips(rows), [], note
 
 
@@ -318,13 +322,17 @@ def upload_csv(contents: str | None, filename: str | None, case_id: str, version
     except auth.NotAllowed as exc:
         return _refused(exc), no_update, None
     try:
-        new_ids = views.import_upload(views.get_store(), case_id, decode_upload(contents), filename=name,
-                                      actor=actor)
+        new_ids, outside = views.import_upload(views.get_store(), case_id, decode_upload(contents), filename=name,
+                                               actor=actor)
     except BadInput as exc:
         headline, rows = views.upload_errors(exc)
         return _alert(headline, rows, element_id="upload-errors"), no_update, None
-    return (_ok(f"Imported {len(new_ids)} observation(s) from {name} (ids {new_ids[0]}–{new_ids[-1]})."),
-            (version or 0) + 1, None)
+    done = f"Imported {len(new_ids)} observation(s) from {name} (ids {new_ids[0]}–{new_ids[-1]})."
+    if outside:  # stored, but outside their indicator's coverage: say which rows the model ignores
+        message = html.Div([html.Div(done), html.Strong(outside[0]), html.Ul([html.Li(t) for t in outside[1:]])],
+                           className="notice notice-info", id="upload-coverage")
+        return message, (version or 0) + 1, None
+    return _ok(done), (version or 0) + 1, None
 
 
 # ---------------------------------------------------------------------------- correct / retract

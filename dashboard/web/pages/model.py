@@ -10,7 +10,9 @@ from dash import Input, Output, State, dcc, html
 from dashboard import figures
 from dashboard.web import ids
 from dashboard.services import views
+from dashboard.services.forecasts import RunForecast, load_forecast
 from dashboard.services.runs import current_run
+from models.document import Diagnostics
 
 dash.register_page(__name__, path="/model", name="Model", order=2, title="Harbinger · Model")
 
@@ -30,12 +32,12 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
     """Everything about the latest ok run's fit."""
     store = views.get_store()
     run = current_run(store, case_id)
-    forecast = views.load_forecast(run)
+    forecast = load_forecast(store, run)
     if run is None or forecast is None:
         text = ("No run yet: the model has not been fitted for this case (start a fit with Refit on the "
                 "Overview)." if run is None else f"The forecast file of run {run['id']} cannot be read.")
         return [html.Div(className="panel empty", children=[html.H3("Nothing to show"), html.P(text)])]
-    diag = forecast.get("diagnostics") or {}
+    diag = forecast.document.diagnostics
     return [
         html.Div(className="grid-2", children=[
             html.Section(className="card section", children=[
@@ -74,8 +76,8 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
     ]
 
 
-def diagnostics_status(diag: dict[str, Any]) -> html.Div:
-    if diag.get("ok") is False:
+def diagnostics_status(diag: Diagnostics) -> html.Div:
+    if not diag.ok:
         return html.Div(f"Diagnostics failed: {views.diagnostics_problems(diag)} — do not treat as a clean "
                         "forecast", className="notice notice-alert")
     return html.Div("Diagnostics passed: no sign of non-convergence.", className="notice notice-ok")
@@ -90,17 +92,18 @@ def diagnostics_table(rows: list[dict[str, Any]]) -> html.Table:
     ])
 
 
-def run_table(run: dict[str, Any], forecast: dict[str, Any]) -> html.Table:
-    settings = forecast.get("settings") or run.get("settings") or {}
+def run_table(run: dict[str, Any], forecast: RunForecast) -> html.Table:
+    doc = forecast.document
+    created = doc.created_at
     rows = [
         ("Run id", run["id"]),
-        ("As of", forecast.get("as_of")),
-        ("Created (UTC)", (forecast.get("created_at") or "")[:19].replace("T", " ")),
-        ("Observations", forecast.get("n_observations", run.get("n_observations"))),
-        ("Model version", forecast.get("model_version", run.get("model_version"))),
-        ("Case hash", (forecast.get("case_hash") or run.get("case_hash") or "")[:16]),
-        ("Data hash", forecast.get("data_hash") or run.get("data_hash")),
-        ("Sampler", ", ".join(f"{k} {v}" for k, v in settings.items())),
+        ("As of", doc.as_of.isoformat()),
+        ("Created (UTC)", created.strftime("%Y-%m-%d %H:%M:%S") if created else ""),
+        ("Observations", doc.n_observations),
+        ("Model version", doc.model_version),
+        ("Case hash", doc.case_hash[:16]),
+        ("Data hash", doc.data_hash),
+        ("Sampler", ", ".join(f"{k} {v}" for k, v in doc.settings.model_dump().items())),
     ]
     return html.Table(className="table table-kv", id="run-table", children=[
         html.Tbody([html.Tr([html.Th(k), html.Td("" if v is None else str(v))]) for k, v in rows])])

@@ -7,6 +7,8 @@ and every page shows the new run. A failed fit leaves the previous run shown and
 When the case has no ok run, or records were made since the current one, and no fit is running,
 opening the Overview starts a fit the same way (:func:`autofit_trigger`); meanwhile a fast update
 (the current run reweighted by the new records, :mod:`dashboard.services.updates`) is shown, labelled.
+A run fitted on an earlier version of the case (or with another model version) is still shown, under
+a red notice that says so and offers Refit (:mod:`dashboard.services.forecasts`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dashboard.web import ids
 from dashboard.web import panels
 from dashboard.services.runs import current_run
 from dashboard.services import views
+from dashboard.services.forecasts import RunForecast, load_forecast
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Harbinger · Overview")
@@ -77,8 +80,9 @@ def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
 )
 def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], int]:
     """The horizons of the latest run; the chosen one kept when it still exists."""
-    forecast = views.load_forecast(current_run(views.get_store(), case_id))
-    hs = views.horizons(forecast) or DEFAULT_HORIZONS
+    store = views.get_store()
+    forecast = load_forecast(store, current_run(store, case_id))
+    hs = views.horizons(forecast.document if forecast else None) or DEFAULT_HORIZONS
     return _horizon_options(hs), current if current in hs else hs[0]
 
 
@@ -107,29 +111,41 @@ def overview_content(horizon: int | None, case_id: str) -> list[Any]:
     running = [r["id"] for r in runs if r["status"] == "running"]
     if latest is None:
         return [no_run_panel(running)]
-    forecast = views.load_forecast(latest)
+    forecast = load_forecast(store, latest)
     if forecast is None:
         return [html.Div(className="panel alert", children=(
             f"The forecast file of run {latest['id']} cannot be read ({latest.get('path')}); refit to "
             "make a new one."))]
+    doc = forecast.document
     previous_run = views.previous_ok_run(runs, latest["id"])
-    previous = views.load_forecast(previous_run)
-    hs = views.horizons(forecast)
+    previous = load_forecast(store, previous_run)
+    hs = views.horizons(doc)
     horizon = horizon if horizon in hs else (hs[0] if hs else 1)
-    cards = views.outcome_cards(forecast, horizon=horizon, previous=previous)
-    order = [o["id"] for o in forecast["outcomes"]]
+    cards = views.outcome_cards(doc, horizon=horizon, previous=previous.document if previous else None)
+    order = doc.outcome_ids
     return [
+        stale_case_notice(forecast),
         html.Div(className="cards", children=[outcome_card(c, forecast, order.index(c["id"])) for c in cards]),
         html.P(className="footnote", children=(
             f"Probabilities are posterior means of P(outcome happens within the horizon) from run "
-            f"{forecast['run_id']} (as of {forecast.get('as_of')}); intervals are 90% credible intervals; "
+            f"{doc.run_id} (as of {doc.as_of}); intervals are 90% credible intervals; "
             "shaded bands on the curves are 50% and 90% intervals. "
             + (f"Change is against run {previous_run['id']}." if previous_run else
                "There is no earlier run to compare with."))),
     ]
 
 
-def outcome_card(card: dict[str, Any], forecast: dict[str, Any], index: int) -> html.Div:
+def stale_case_notice(forecast: RunForecast) -> html.Div | None:
+    """A red notice over a run fitted on an earlier version of the case (or with another model
+    version), offering Refit; ``None`` for a run of the case as stored."""
+    if not forecast.stale:
+        return None
+    return html.Div(className="notice notice-alert stale-case", id="overview-stale-case", role="alert", children=[
+        html.Strong("Out of date: "), forecast.stale,
+        " Its forecast is shown until then; press Refit to fit the case as it is stored now."])
+
+
+def outcome_card(card: dict[str, Any], forecast: RunForecast, index: int) -> html.Div:
     """One outcome's card (see :func:`dashboard.services.views.outcome_cards`)."""
     head = [html.Span(card["id"], className="outcome-id")]
     if card["resolved"]:

@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard.web import ids
+from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_runs
 from dashboard.services import views
 from indicators.errors import BadInput
@@ -103,7 +104,7 @@ def show_run(run_id: str | None, case_id: str) -> list[Any]:
     if run is None:
         return [html.P("No fitted run yet: fit the model (Refit on the Overview, or 'harbinger fit') to make a "
                        "report.", className="muted")]
-    forecast = views.load_forecast(run)
+    forecast = load_forecast(store, run)
     summary = views.run_summary(run, forecast, stale_records=views.records_since(store.history(case_id), run))
     rows = [("Run id", run["id"]), ("As of", summary["as_of"]), ("Observations", summary["n_observations"]),
             ("Model version", summary["model_version"]), ("Case hash", run.get("case_hash")),
