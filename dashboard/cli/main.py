@@ -254,7 +254,7 @@ def observe_correct(env: Env, obs_id: int, reason: str, **changes: Any) -> None:
 
 #: Modules that add command groups: each defines ``register(main)``. Add a module here to add commands.
 COMMAND_MODULES = ("dashboard.cli.runs", "dashboard.cli.users", "dashboard.cli.backtest",
-                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker")
+                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker", "dashboard.cli.watch")
 
 
 def _register_more() -> None:
