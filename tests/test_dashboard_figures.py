@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dashboard import figures
-from dashboard.services import views
+from dashboard.services import forecasts, views
 from models.document import ForecastDocument
 from tests.dashboard_support import sample_document, sample_forecast, shifted
 
@@ -275,8 +275,8 @@ def test_records_since_counts_later_records():
 def test_previous_ok_run_skips_failed_runs():
     runs = [{"id": "d", "status": "ok", "diagnostics_ok": True}, {"id": "c", "status": "ok", "diagnostics_ok": False},
             {"id": "b", "status": "failed"}, {"id": "a", "status": "ok", "diagnostics_ok": True}]
-    assert views.previous_ok_run(runs, "d")["id"] == "a"  # a run failing its diagnostics is no baseline
-    assert views.previous_ok_run(runs, "a") is None
+    assert forecasts.previous_ok_run(runs, "d")["id"] == "a"  # a run failing its diagnostics is no baseline
+    assert forecasts.previous_ok_run(runs, "a") is None
 
 
 def test_default_chart_selection_prefers_surprises(forecast):

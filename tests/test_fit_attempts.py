@@ -112,7 +112,7 @@ def test_with_no_passing_run_the_failing_one_is_shown_labelled(nt_store: Any, sa
 
 
 def test_the_change_since_the_previous_run_skips_runs_that_failed(nt_store: Any) -> None:
-    from dashboard.services.views import previous_ok_run
+    from dashboard.services.forecasts import previous_ok_run
 
     passing = register_fake_run(nt_store, CASE, diagnostics_ok=True)
     register_fake_run(nt_store, CASE, diagnostics_ok=False)

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.services.context import as_date
-from dashboard.services.forecasts import read_run
-from dashboard.services.runs import current_run, current_runs
+from dashboard.services.forecasts import current_run, previous_ok_run, read_run
 from indicators import alerts as alert_store
 from indicators.errors import BadInput
 from models.document import ForecastDocument, ForecastUnreadable
@@ -44,8 +43,17 @@ class AnalysisUnavailable(RuntimeError):
 
 # ---------------------------------------------------------------------------- runs
 
-def ordered_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
-    return current_runs(store, case_id)
+def baseline_run(store: Any, case_id: str, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run ``run``'s change is measured from: the newest run before it that passed its
+    diagnostics (:func:`previous_ok_run`); with none, the newest earlier finished run, whose
+    failure every view then states (``from_diagnostics_ok``)."""
+    runs = store.runs(case_id)
+    found = previous_ok_run(runs, run["id"])
+    if found is not None:
+        return found
+    ids = [r["id"] for r in runs]
+    earlier = runs[ids.index(run["id"]) + 1:] if run["id"] in ids else []
+    return next((r for r in earlier if r.get("status") == "ok"), None)
 
 
 def pick_run(store: Any, case_id: str, run_id: str | None, *, option: str = "--run") -> dict[str, Any]:
@@ -201,14 +209,11 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
     (default: the current run). Cached in the newer run's directory (without refits)."""
     from models.explain import explain
 
-    runs = ordered_runs(store, case_id)
     to = pick_run(store, case_id, to_run, option="--to")
     if from_run is None:
-        ids = [r["id"] for r in runs]
-        later = ids[ids.index(to["id"]) + 1:] if to["id"] in ids else []
-        if not later:
+        frm = baseline_run(store, case_id, to)
+        if frm is None:
             raise BadInput(f"run {to['id']} has no earlier run to compare with; give --from RUN.")
-        frm = pick_run(store, case_id, later[0], option="--from")
     else:
         frm = pick_run(store, case_id, from_run, option="--from")
     if frm["id"] == to["id"]:
@@ -227,7 +232,8 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
                   refit=refit_fn)
     doc = {"case": case_id, "from_run": frm["id"], "to_run": to["id"],
            "from_as_of": as_date(frm["as_of"]).isoformat(), "to_as_of": as_date(to["as_of"]).isoformat(),
-           "same_case_version": frm["case_hash"] == to["case_hash"], **doc}
+           "same_case_version": frm["case_hash"] == to["case_hash"],
+           "from_diagnostics_ok": bool(frm.get("diagnostics_ok")), **doc}
     if not refit:
         try:
             cache.write_text(json.dumps(doc), encoding="utf-8")
@@ -307,16 +313,17 @@ def evaluate_alert(alert: dict[str, Any], current: float | None, previous: float
 
 def check_alerts(store: Any, case_id: str) -> dict[str, Any]:
     """Every active alert evaluated on the current run against the previous one."""
-    runs = ordered_runs(store, case_id)
-    current = run_forecast(store, runs[0]) if runs else None
-    previous = run_forecast(store, runs[1]) if len(runs) > 1 else None
+    now = current_run(store, case_id)
+    before = baseline_run(store, case_id, now) if now is not None else None
+    current = run_forecast(store, now) if now is not None else None
+    previous = run_forecast(store, before) if before is not None else None
     out = []
     for a in alert_store.list_alerts(store, case_id):
         at = (a["outcome"], a["horizon_years"])
         out.append(evaluate_alert(a, current.p_at(*at) if current else None,
                                   previous.p_at(*at) if previous else None))
-    return {"case": case_id, "run_id": runs[0]["id"] if runs else None,
-            "previous_run_id": runs[1]["id"] if len(runs) > 1 else None,
+    return {"case": case_id, "run_id": now["id"] if now else None,
+            "previous_run_id": before["id"] if before else None,
             "alerts": out, "fired": [a for a in out if a["fired"]]}
 
 

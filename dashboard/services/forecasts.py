@@ -134,4 +134,36 @@ def _moment(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-__all__ = ["CACHE_SIZE", "RunForecast", "forget", "load_forecast", "read_run"]
+# ---------------------------------------------------------------------------- which run
+
+def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
+    """Good runs, most current first: runs passing their diagnostics before those failing them
+    (a failing fit never displaces a passing forecast; it is shown, labelled, only while no run
+    passes), then the latest as-of date, then the newest fit (a replay of the past fitted today
+    does not displace today's forecast)."""
+    runs = store.runs(case_id, status="ok")
+    return sorted(runs, key=lambda r: (bool(r.get("diagnostics_ok")), as_date(r["as_of"]), r["created_at"]),
+                  reverse=True)
+
+
+def current_run(store: Any, case_id: str) -> dict[str, Any] | None:
+    """The run the views show: the most current good run (see :func:`current_runs`)."""
+    runs = current_runs(store, case_id)
+    return runs[0] if runs else None
+
+
+def previous_ok_run(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any] | None:
+    """The run to compare ``run_id`` with: the newest run created before it that finished and
+    passed its diagnostics (``runs`` newest first, as the store lists). A run that failed its
+    diagnostics is never the baseline of a change; with no passing run before, there is none."""
+    ids = [r["id"] for r in runs]
+    if run_id not in ids:
+        return None
+    for r in runs[ids.index(run_id) + 1:]:
+        if r.get("status") == "ok" and r.get("diagnostics_ok"):
+            return r
+    return None
+
+
+__all__ = ["CACHE_SIZE", "RunForecast", "current_run", "current_runs", "forget", "load_forecast",
+           "previous_ok_run", "read_run"]

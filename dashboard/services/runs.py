@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any, Callable
 
 from dashboard.services.context import as_date, today
-from dashboard.services.forecasts import RunForecast, read_run
+from dashboard.services.forecasts import RunForecast, current_run, current_runs, read_run
 from indicators.errors import BadInput
 from models.document import ForecastDocument, ForecastUnreadable
 from models.version import MODEL_VERSION
@@ -209,16 +209,6 @@ def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: d
     return select_forecast(store, case_id, run_id=run_id, as_of=as_of).document.to_json_dict()
 
 
-def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
-    """Good runs, most current first: runs passing their diagnostics before those failing them
-    (a failing fit never displaces a passing forecast; it is shown, labelled, only while no run
-    passes), then the latest as-of date, then the newest fit (a replay of the past fitted today
-    does not displace today's forecast)."""
-    runs = store.runs(case_id, status="ok")
-    return sorted(runs, key=lambda r: (bool(r.get("diagnostics_ok")), as_date(r["as_of"]), r["created_at"]),
-                  reverse=True)
-
-
 def forecast_table(doc: ForecastDocument) -> list[dict[str, Any]]:
     """One row per outcome and horizon (a resolved outcome: one row saying so)."""
     rows = []
@@ -232,9 +222,3 @@ def forecast_table(doc: ForecastDocument) -> list[dict[str, Any]]:
             rows.append({"outcome": o.id, "years": h.years, "p_mean": h.p_mean, "p_05": h.p_05,
                          "p_95": h.p_95, "mcse": h.mcse, "status": "forecast", "diagnostics": diag})
     return rows
-
-
-def current_run(store: Any, case_id: str) -> dict[str, Any] | None:
-    """The run the views show: the most current good run (see :func:`current_runs`)."""
-    runs = current_runs(store, case_id)
-    return runs[0] if runs else None

@@ -23,7 +23,7 @@ import pandas as pd
 
 from dashboard.services.analysis import AnalysisUnavailable, run_context
 from dashboard.services.context import as_date
-from dashboard.services.runs import current_run
+from dashboard.services.forecasts import current_run
 
 _CACHE: dict[tuple[str, int], dict[str, Any]] = {}
 _LOCK = threading.Lock()

@@ -35,8 +35,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from dashboard.services import forecasts
-from dashboard.services.forecasts import RunForecast
-from dashboard.services.runs import current_run
+from dashboard.services.forecasts import RunForecast, current_run
 from indicators.errors import BadInput, RowErrors
 from models.document import Diagnostics, ForecastDocument, IndicatorSummary
 
@@ -189,19 +188,6 @@ def load_forecast(run: Mapping[str, Any] | None) -> dict[str, Any] | None:
     the case version is not checked). A new dict on every call."""
     forecast = forecasts.load_forecast(None, run)
     return None if forecast is None else forecast.document.to_json_dict()
-
-
-def previous_ok_run(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any] | None:
-    """The run to compare ``run_id`` with: the newest run created before it that finished and
-    passed its diagnostics (``runs`` newest first, as the store lists). A run that failed its
-    diagnostics is never the baseline of a change; with no passing run before, there is none."""
-    ids = [r["id"] for r in runs]
-    if run_id not in ids:
-        return None
-    for r in runs[ids.index(run_id) + 1:]:
-        if r.get("status") == "ok" and r.get("diagnostics_ok"):
-            return r
-    return None
 
 
 def records_since(history: pd.DataFrame, run: Mapping[str, Any] | None) -> int:

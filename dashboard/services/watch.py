@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.services.analysis import AnalysisUnavailable, parse_threshold, run_context
-from dashboard.services.runs import current_run
+from dashboard.services.forecasts import current_run
 from indicators import alerts as alert_store
 from indicators.errors import BadInput
 

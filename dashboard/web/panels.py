@@ -76,8 +76,8 @@ def render_explain(_state: Any, horizon: int | None, case_id: str) -> Any:
     from dashboard.services import analysis as sa
 
     store = views.get_store()
-    runs = sa.ordered_runs(store, case_id)
-    if len(runs) < 2:
+    current = sa.current_run(store, case_id)
+    if current is None or sa.baseline_run(store, case_id, current) is None:
         return html.P("There is no earlier run to compare with yet.", className="muted", id="explain-empty")
     try:
         doc = sa.explain_runs(store, case_id)
@@ -89,9 +89,11 @@ def render_explain(_state: Any, horizon: int | None, case_id: str) -> Any:
 def explain_view(doc: dict[str, Any], *, horizon: int | None) -> Any:
     """A table per outcome at ``horizon``: total change, the largest contributions, the remainder."""
     years = horizon or min((o["years"] for o in doc["outcomes"]), default=1)
+    failed = "" if doc.get("from_diagnostics_ok", True) else (
+        " No earlier run passed its diagnostics, so the change is measured from one that failed them.")
     head = html.P(f"From run {doc['from_run']} (as of {doc['from_as_of']}) to run {doc['to_run']} (as of "
                   f"{doc['to_as_of']}): {len(doc['changes'])} changed observation(s)"
-                  + (", grouped by indicator and kind." if doc["grouped"] else "."), className="muted")
+                  + (", grouped by indicator and kind." if doc["grouped"] else ".") + failed, className="muted")
     rows = []
     for o in doc["outcomes"]:
         if o["years"] != years:

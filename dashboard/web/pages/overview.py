@@ -25,9 +25,9 @@ from dashboard.web import auth
 from dashboard import figures
 from dashboard.web import ids
 from dashboard.web import panels
-from dashboard.services.runs import current_run
+from dashboard.services.forecasts import current_run
 from dashboard.services import views
-from dashboard.services.forecasts import RunForecast, load_forecast
+from dashboard.services.forecasts import RunForecast, load_forecast, previous_ok_run
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Harbinger · Overview")
@@ -117,7 +117,7 @@ def overview_content(horizon: int | None, case_id: str) -> list[Any]:
             f"The forecast file of run {latest['id']} cannot be read ({latest.get('path')}); refit to "
             "make a new one."))]
     doc = forecast.document
-    previous_run = views.previous_ok_run(runs, latest["id"])
+    previous_run = previous_ok_run(runs, latest["id"])
     previous = load_forecast(store, previous_run)
     hs = views.horizons(doc)
     horizon = horizon if horizon in hs else (hs[0] if hs else 1)
