@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The share of fits that must pass (issue 19's target).
+#: The share of fits that must pass.
 TARGET = 0.95
 
 

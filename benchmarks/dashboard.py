@@ -1,4 +1,4 @@
-"""Dashboard speed, measured in a real browser (issue 4, "Measure").
+"""Dashboard speed, measured in a real browser.
 
     python benchmarks/dashboard.py [--repeats N] [--home PATH] [--fake-run] [--draws N --tune N]
 
@@ -28,7 +28,7 @@ What it does, from a fresh clone:
      The shell's 5-second poll of the run state is reported apart too (it is not an interaction).
 
 Prints a table and ends with one JSON line: ``{"first_render_s", "callback_p95_ms", ...}``.
-The aims (issue 4) are a first render under 1 s and a callback p95 under 200 ms.
+The aims are a first render under 1 s and a callback p95 under 200 ms.
 """
 
 from __future__ import annotations

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import arviz as az
@@ -25,14 +23,10 @@ import pymc as pm
 from models import convergence, density
 from models.design import Design
 from models.model import build_model
+from models.settings import DENSITIES, DENSITY_ENV, FitSettings, default_density  # noqa: F401 - the fit's interface
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
-
-#: nutpie's log densities (see ``FitSettings.density``).
-DENSITIES = ("fused", "pytensor")
-#: The environment variable naming the density a ``FitSettings`` uses when none is given.
-DENSITY_ENV = "HARBINGER_DENSITY"
 
 RHAT_MAX = 1.01
 #: Bulk and tail ESS every reported outcome probability needs.
@@ -44,67 +38,14 @@ BFMI_MIN = 0.3
 FAILING_SHOWN = 8
 
 #: Seconds between readings of a running sampler's progress. Each reading copies the whole trace
-#: so far out of the sampler, on the cores the chains run on. Read every second, it added 0.7-1.8 s
-#: to a 25-29 s fit of the shipped case (3 seeds, same draws as nutpie's blocking call); every 3 s,
-#: -0.2 to +1.2 s on the same seeds (runs of one seed differ by about 1 s on their own).
+#: so far out of the sampler, on the cores the chains run on, so frequent readings slow the fit
+#: measurably; every 3 s costs less than the fit's own run-to-run variation.
 PROGRESS_EVERY_S = 3.0
 
 #: Parameters whose convergence is reported, besides the factor states through the as-of quarter
 #: (the innovations are the sampler's coordinates for those states and are judged through them).
 MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_effect",
              "count_dispersion", "continuous_sigma", "proportion_kappa", "ordinal_cut")
-
-
-def default_density() -> str:
-    """The density named by ``HARBINGER_DENSITY`` (fused or pytensor), "fused" when unset."""
-    value = os.environ.get(DENSITY_ENV, "").strip().lower() or "fused"
-    if value not in DENSITIES:
-        raise ValueError(f"{DENSITY_ENV}={value!r}: use one of {', '.join(DENSITIES)}")
-    return value
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    #: 2500 draws after 2000 tuning steps: the longer chains ride out the occasional slow stretch
-    #: in the funnel the large-count scramble series form with their over-dispersion
-    #: (models.model.OVERDISPERSION_SCALE). How often fits at these settings pass every check of
-    #: :func:`diagnostics`, over seeds, at today's date and at backtest origins, is
-    #: benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
-    draws: int = 2500
-    tune: int = 2000
-    chains: int = 2
-    seed: int = 20101101
-    sampler: str = "nutpie"
-    #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
-    #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
-    #: variances. On the shipped case the variance estimate (80-draw windows) gave 1.7 times the
-    #: ESS per draw of the gradient-based one with a low-rank correction (benchmarks/refresh.py).
-    grad_based_mass_matrix: bool = False
-    #: Tuning re-estimates the mass matrix from windows of this many draws (nutpie's default is
-    #: 80). Over seeds 1-8 and the default seed (1500 + 1500), windows of 400 gave a minimum ESS
-    #: per second over outcome probabilities and factor states of 79-122 (mean 93), against 37-84
-    #: (mean 66) with 80: a variance from 80 correlated draws is too noisy for 288 dimensions.
-    #: Short tuning phases get windows of a third of their length (at least 80).
-    mass_matrix_window: int = 400
-    #: nutpie's experimental low-rank correction of the mass matrix (gradient-based by design).
-    low_rank_mass_matrix: bool = False
-    #: With the low-rank correction: directions whose posterior variance is more than this factor
-    #: from the diagonal estimate are corrected (nutpie's default is 100).
-    mass_matrix_eigval_cutoff: float = 10.0
-    #: nutpie's log density and gradient: "fused" (the hand-written kernel of
-    #: :mod:`models.density`, about 0.06 ms per evaluation on the shipped case) or "pytensor" (the
-    #: function PyTensor generates from the PyMC graph, about 0.2 ms). The default is
-    #: ``HARBINGER_DENSITY``'s, else "fused". A fused density that disagrees with the graph when
-    #: the model is compiled is not used (see :class:`_Compiled`). The PyMC sampler always
-    #: evaluates the PyMC graph.
-    density: str = field(default_factory=default_density)
-
-    def __post_init__(self) -> None:
-        if self.density not in DENSITIES:
-            raise ValueError(f"unknown density {self.density!r}: use one of {', '.join(DENSITIES)}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class _Compiled:
@@ -244,9 +185,8 @@ def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = No
     states (one to one, given the persistence), so a chain stuck in them shows in the states.
     Beyond the as-of quarter they are padding with no data (their posterior is their prior), and
     the forecast reads those quarters through the outcome probabilities. Judging some 250
-    innovations separately multiplied R-hat's chance fluctuations: over 16 fits of the shipped
-    case, 2 failed on a single innovation (R-hat 1.012 and 1.015) while no factor state exceeded
-    1.006.
+    innovations separately would multiply R-hat's chance fluctuations (a run failing on one
+    innovation while every factor state it drives is fine).
     """
     with warnings.catch_warnings():
         # Entries fixed at zero have no variance: arviz warns about dividing by it (and gives NaN).

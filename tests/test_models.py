@@ -84,6 +84,7 @@ def test_adding_an_observation_changes_data_not_shapes() -> None:
     assert before.data_hash != after.data_hash
 
 
+@pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
 @pytest.mark.parametrize("which", ["shipped", "synthetic"])
 def test_model_builds_with_finite_logp_and_gradient(which: str) -> None:
     from models.model import build_model
@@ -226,14 +227,19 @@ def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
             assert getattr(nuts, name) == value
 
 
-def test_dashboard_fit_defaults_are_the_model_defaults() -> None:
-    """The dashboard keeps its own copy of the sampler defaults (so it starts without importing
-    the model room); the copy must say what ``FitSettings`` says."""
-    from dashboard.services.runs import DEFAULT_SETTINGS
-    from models.fit import FitSettings
+def test_fit_settings_load_without_the_sampler() -> None:
+    """The fit defaults have one definition (models.settings) that the command line and the
+    dashboard read without loading PyMC, so `harbinger --help` and the pages start quickly."""
+    import subprocess
+    import sys
 
-    model = FitSettings().as_dict()
-    assert {key: model[key] for key in DEFAULT_SETTINGS} == DEFAULT_SETTINGS
+    code = ("import sys, dashboard.services.runs as r, dashboard.cli.main; "
+            "print(sorted(m for m in ('pymc', 'pytensor', 'nutpie') if m in sys.modules)); print(r.DEFAULT_SETTINGS)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "[]"
+    from models.settings import FitSettings
+
+    assert out[1] == str({k: getattr(FitSettings(), k) for k in ("draws", "tune", "chains", "seed", "sampler")})
 
 
 def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seconds(monkeypatch) -> None:

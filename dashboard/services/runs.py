@@ -19,13 +19,15 @@ from typing import Any, Callable
 from dashboard.services.context import as_date, today
 from dashboard.services.forecasts import RunForecast, current_run, current_runs, read_run
 from indicators.errors import BadInput
+from models.settings import FitSettings
 from models.document import ForecastDocument, ForecastUnreadable
 from models.version import MODEL_VERSION
 
 Progress = Callable[[float, str], None]
 
-#: Fit settings, overridable by the environment (e.g. for quick demonstrations and tests).
-DEFAULT_SETTINGS = {"draws": 2500, "tune": 2000, "chains": 2, "seed": 20101101, "sampler": "nutpie"}
+#: The fit settings the environment may override (``HARBINGER_DRAWS``, ...), at the model's
+#: defaults (:class:`models.settings.FitSettings`, their one definition).
+DEFAULT_SETTINGS = {key: getattr(FitSettings(), key) for key in ("draws", "tune", "chains", "seed", "sampler")}
 
 #: How many fits one request may run: a fit that fails its diagnostics is tried once more with
 #: twice the tuning steps and the next seed (``HARBINGER_FIT_ATTEMPTS`` or ``attempts=`` overrides).
@@ -53,9 +55,7 @@ def default_settings() -> dict[str, Any]:
     return out
 
 
-def _fit_settings(overrides: dict[str, Any]) -> Any:
-    from models.fit import FitSettings
-
+def _fit_settings(overrides: dict[str, Any]) -> FitSettings:
     merged = default_settings() | {k: v for k, v in overrides.items() if v is not None}
     return FitSettings(**merged)
 

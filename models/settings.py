@@ -1,0 +1,67 @@
+"""Sampler settings of a fit, one definition for every caller (no PyMC import, so the command line
+and the dashboard can read the defaults cheaply)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: nutpie's log densities (see ``FitSettings.density``).
+DENSITIES = ("fused", "pytensor")
+#: The environment variable naming the density a ``FitSettings`` uses when none is given.
+DENSITY_ENV = "HARBINGER_DENSITY"
+
+def default_density() -> str:
+    """The density named by ``HARBINGER_DENSITY`` (fused or pytensor), "fused" when unset."""
+    value = os.environ.get(DENSITY_ENV, "").strip().lower() or "fused"
+    if value not in DENSITIES:
+        raise ValueError(f"{DENSITY_ENV}={value!r}: use one of {', '.join(DENSITIES)}")
+    return value
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    #: 2500 draws after 2000 tuning steps: the longer chains ride out the occasional slow stretch
+    #: in the funnel the large-count scramble series form with their over-dispersion
+    #: (models.model.OVERDISPERSION_SCALE). How often fits at these settings pass every check of
+    #: :func:`diagnostics`, over seeds, at today's date and at backtest origins, is
+    #: benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
+    draws: int = 2500
+    tune: int = 2000
+    chains: int = 2
+    seed: int = 20101101
+    sampler: str = "nutpie"
+    #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
+    #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
+    #: variances. On the shipped case the variance estimate gives more ESS per draw than the
+    #: gradient-based one with a low-rank correction (benchmarks/README.md).
+    grad_based_mass_matrix: bool = False
+    #: Tuning re-estimates the mass matrix from windows of this many draws (nutpie's default is
+    #: 80): a variance from 80 correlated draws is too noisy for the model's few hundred
+    #: dimensions, and 400-draw windows give a higher minimum ESS per second over outcome
+    #: probabilities and factor states (benchmarks/README.md). Short tuning phases get windows of
+    #: a third of their length (at least 80).
+    mass_matrix_window: int = 400
+    #: nutpie's experimental low-rank correction of the mass matrix (gradient-based by design).
+    low_rank_mass_matrix: bool = False
+    #: With the low-rank correction: directions whose posterior variance is more than this factor
+    #: from the diagonal estimate are corrected (nutpie's default is 100).
+    mass_matrix_eigval_cutoff: float = 10.0
+    #: nutpie's log density and gradient: "fused" (the hand-written kernel of
+    #: :mod:`models.density`, about 0.06 ms per evaluation on the shipped case) or "pytensor" (the
+    #: function PyTensor generates from the PyMC graph, about 0.2 ms). The default is
+    #: ``HARBINGER_DENSITY``'s, else "fused". A fused density that disagrees with the graph when
+    #: the model is compiled is not used (see :class:`_Compiled`). The PyMC sampler always
+    #: evaluates the PyMC graph.
+    density: str = field(default_factory=default_density)
+
+    def __post_init__(self) -> None:
+        if self.density not in DENSITIES:
+            raise ValueError(f"unknown density {self.density!r}: use one of {', '.join(DENSITIES)}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+__all__ = ["DENSITIES", "DENSITY_ENV", "FitSettings", "default_density"]
