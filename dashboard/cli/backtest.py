@@ -3,6 +3,10 @@
 ``--format json`` prints the saved document (schema in :func:`dashboard.services.backtests.run_backtest`)
 without the per-row details of each origin (``rows``), which stay in the saved file; the file's
 path is printed on stderr. ``--latest`` prints the newest saved backtest without refitting.
+
+With ``HARBINGER_REDIS_URL`` set, the origins are sent as Celery tasks to the team's ``harbinger
+worker`` processes (``--jobs`` is then not used: the workers' number and concurrency decide how
+many run at once) and gathered here; ``--local`` runs them on this machine instead.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ def print_tables(doc: dict[str, Any]) -> None:
     click.echo(f"backtest of case {doc['case']}: origins {', '.join(map(str, origins))} "
                f"(each fitted on what was recorded by 31 Dec of that year, scored on the next year); "
                f"sampler {s.get('sampler')}, {s.get('draws')} draws, {s.get('tune')} tune, {s.get('chains')} chains")
+    if s.get("executor") == "celery":
+        ran = sorted({f"{o['ran_on']['host']}:{o['ran_on']['pid']}" for o in doc["origins"] if o.get("ran_on")})
+        click.echo(f"origins fitted by Celery workers, in {len(ran)} process(es): {', '.join(ran)}")
     failing = doc["summary"].get("origins_failing_diagnostics") or []
     if failing:
         click.echo(f"DIAGNOSTICS FAILED for origins {', '.join(map(str, failing))}: their fits are not clean")
@@ -100,21 +107,26 @@ def register(main: click.Group) -> None:
     @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None, help="Sampler (default: the fit default).")
     @DENSITY_OPTION
     @click.option("--jobs", type=click.IntRange(1, 256), default=None,
-                  help="Origins fitted at once, each in its own process (default: the number of cores).")
+                  help="Origins fitted at once, each in its own process (default: the number of cores); "
+                       "not used when the origins go to Celery workers.")
+    @click.option("--local", is_flag=True,
+                  help="Fit the origins on this machine even when HARBINGER_REDIS_URL is set (by default they "
+                       "are then sent to the team's 'harbinger worker' processes).")
     @click.option("--latest", is_flag=True, help="Print the newest saved backtest instead of running one.")
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                   help="Output format.")
     @pass_env
     def backtest(env: Env, origins: str | None, draws: int | None, tune: int | None, chains: int | None,
-                 seed: int | None, sampler: str | None, density: str | None, jobs: int | None, latest: bool,
-                 fmt: str) -> None:
+                 seed: int | None, sampler: str | None, density: str | None, jobs: int | None, local: bool,
+                 latest: bool, fmt: str) -> None:
         """Refit as of past dates with only what was recorded then, and score what followed.
 
         Scores each indicator's next-year observations (CRPS, 50%/90% interval coverage, PIT)
         against persistence and climatology baselines, and the outcomes (Brier, log score).
-        Saves the result under HARBINGER_HOME/backtests/ for the Backtest page.
+        Saves the result under HARBINGER_HOME/backtests/ for the Backtest page. With
+        HARBINGER_REDIS_URL set, the origins run on the team's 'harbinger worker' processes.
         """
-        from dashboard.services import backtests
+        from dashboard.services import backtests, tasks
         from dashboard.services.runs import default_settings
 
         store = env.store
@@ -129,8 +141,13 @@ def register(main: click.Group) -> None:
             settings = default_settings() | {k: v for k, v in dict(draws=draws, tune=tune, chains=chains, seed=seed,
                                                                   sampler=sampler, density=density).items()
                                         if v is not None}
+            broker = None if local else tasks.redis_url()
+            if broker:
+                broker = tasks.require_url(broker)
+                click.echo(f"sending {len(years)} origin(s) to the harbinger workers on Redis "
+                           f"{tasks.safe_url(broker)} (--local runs them here)", err=True)
             path, doc = backtests.run_backtest(store, case_id, origins=years, jobs=jobs or _jobs_default(),
-                                               settings=settings, progress=progress_printer())
+                                               settings=settings, progress=progress_printer(), broker=broker)
             doc["file"] = str(path)
         click.echo(f"backtest saved in {doc['file']}", err=True)
         if fmt == "json":

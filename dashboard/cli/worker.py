@@ -1,8 +1,11 @@
-"""``harbinger worker``: one Celery worker for the dashboard's background fits (added by ``register(main)``).
+"""``harbinger worker``: one Celery worker for the dashboard's background fits and for backtest
+origins (added by ``register(main)``).
 
 A team runs the dashboard with ``HARBINGER_REDIS_URL`` set and N of these, each with the same
 ``HARBINGER_REDIS_URL``, store (``HARBINGER_DATABASE_URL``) and ``HARBINGER_HOME`` (runs are saved
-under ``HARBINGER_HOME/runs`` and read back by the dashboard). See :mod:`dashboard.web.worker`.
+under ``HARBINGER_HOME/runs`` and read back by the dashboard). A worker consumes two queues:
+Dash's (fits started from the dashboard, :mod:`dashboard.web.worker`) and the backtests'
+(the origins ``harbinger backtest`` sends, :mod:`dashboard.services.tasks`).
 """
 
 from __future__ import annotations
@@ -21,17 +24,19 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 def register(main: click.Group) -> None:
     @main.command()
     @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256),
-                  help="How many fits this worker runs at once (one child process each).")
+                  help="How many fits (or backtest origins) this worker runs at once (one child process each).")
     @click.option("--loglevel", default="info", show_default=True, type=click.Choice(LOG_LEVELS),
                   help="Celery's log level.")
     @pass_env
     def worker(env: Env, concurrency: int, loglevel: str) -> None:
-        """Run background fits for dashboards served with HARBINGER_REDIS_URL (a Celery worker).
+        """Run background fits and backtest origins for a team on HARBINGER_REDIS_URL (a Celery worker).
 
         Takes fits started from the dashboard (Refit, the first fit) off the Redis queue, runs
-        them and records each run, ok or failed, in the store. Start as many as the machines
-        allow; stop with Ctrl+C or SIGTERM (a running fit is finished first; a second signal
-        stops at once, and the next worker to start marks that fit failed).
+        them and records each run, ok or failed, in the store; and takes the origins of a
+        'harbinger backtest' run with HARBINGER_REDIS_URL set, fits and scores each and returns
+        its scores to the backtest. Start as many as the machines allow; stop with Ctrl+C or
+        SIGTERM (a running fit is finished first; a second signal stops at once, and the next
+        worker to start marks that fit failed).
         """
         from dashboard.web import worker as celery_worker
 
@@ -48,9 +53,12 @@ def register(main: click.Group) -> None:
         tasks = celery_worker.task_names(url)
         if not tasks:
             raise Failure("the dashboard declares no background callbacks; there is nothing for a worker to run.")
+        queues = celery_worker.worker_queues(app)
         click.echo(f"harbinger worker: {concurrency} process(es) on Redis {celery_worker.safe_url(url)}, "
-                   f"store {where}, runs in {store.runs_dir}; {len(tasks)} background task(s)")
+                   f"store {where}, runs in {store.runs_dir}; {len(tasks)} background task(s) and "
+                   f"backtest origins (queues {', '.join(queues)})")
         store.close()
         name = f"harbinger-{os.getpid()}@{socket.gethostname()}"
         app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel.upper()}",
-                         f"--hostname={name}", "--without-gossip", "--without-mingle"])
+                         f"--hostname={name}", f"--queues={','.join(queues)}", "--without-gossip",
+                         "--without-mingle"])

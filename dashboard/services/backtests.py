@@ -12,6 +12,12 @@ to the last year whose scored window has ended by today.
 Origins run in separate processes (``concurrent.futures`` with the ``spawn`` start method; each
 process builds and compiles its own model, so a process pays one compile per distinct array
 shape), ``jobs`` at a time; ``jobs=1`` runs in this process and reports sampling progress.
+With a ``broker`` (the team's ``HARBINGER_REDIS_URL``), each origin is instead a Celery task
+(:mod:`dashboard.services.tasks`) run by whichever ``harbinger worker`` is free: the worker reads
+the case and the observations from its own store (the same database and ``HARBINGER_HOME``, as
+recorded when the backtest started: :func:`evaluate_stored_origin`), fits and scores the origin
+with :func:`evaluate_origin` and returns its result; this process gathers them, shows progress as
+they run and end, and writes the same document. Each origin records where it ran (``ran_on``).
 The document is saved as JSON under ``HARBINGER_HOME/backtests/`` (schema in
 :func:`run_backtest`); the Backtest page and ``harbinger backtest --latest`` read the newest one.
 
@@ -25,12 +31,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dashboard.services.context import today
 from indicators.errors import BadInput
@@ -142,7 +150,36 @@ def evaluate_origin(case: Any, fit_frame: Any, later_frame: Any, year: int, sett
     fit_settings = FitSettings(**settings)
     forecast = forecast_origin(case, fit_frame, later_frame, origin=origin_date(year), window_end=window_end(year),
                                settings=fit_settings, per_draw=per_draw, progress=progress)
-    return score_origin(forecast, case, seed=fit_settings.seed + year)
+    scored = score_origin(forecast, case, seed=fit_settings.seed + year)
+    return scored | {"ran_on": {"host": socket.gethostname(), "pid": os.getpid()}}
+
+
+def evaluate_stored_origin(case_id: str, year: int, settings: dict[str, Any], *, case_hash: str, known_at: str,
+                           per_draw: int = PER_DRAW, progress: Progress | None = None) -> dict[str, Any]:
+    """:func:`evaluate_origin` on the store of this process's environment (a Celery worker's).
+
+    Reads the case, which must still be the one the backtest started with (``case_hash``), and
+    the observations as recorded by ``known_at`` (ISO time, when the backtest started), exactly
+    as :func:`run_backtest` reads them for a local origin.
+    """
+    from dashboard.services.context import Failure, open_store
+
+    store = open_store()
+    try:
+        loaded = store.get_case(case_id)
+        if loaded.hash != case_hash:
+            raise Failure(f"the case '{case_id}' changed in the store since the backtest started "
+                          f"(hash {loaded.hash[:12]}, not {case_hash[:12]}); run the backtest again.")
+        fit_frame, later = _frames(store, case_id, year, datetime.fromisoformat(known_at))
+    finally:
+        store.close()
+    return evaluate_origin(loaded.case, fit_frame, later, year, settings, per_draw, progress)
+
+
+def _frames(store: Any, case_id: str, year: int, known_at: datetime) -> tuple[Any, Any]:
+    """An origin's fit frame (what was recorded by its date) and the frame it is scored on."""
+    return (store.observations(case_id, as_of=origin_date(year), known_at=known_at),
+            store.observations(case_id, known_at=known_at))
 
 
 def _worker(args: tuple) -> dict[str, Any]:
@@ -150,16 +187,59 @@ def _worker(args: tuple) -> dict[str, Any]:
     return evaluate_origin(*args)
 
 
+def _run_here(tasks: list[tuple], jobs: int, report: Progress,
+              finished: Callable[[int, dict[str, Any] | None, str | None], None]) -> int:
+    """Run ``tasks`` (:func:`evaluate_origin`'s arguments) on this machine, ``jobs`` at a time: in
+    this process (reporting sampling progress) or in spawned processes; returns the jobs used."""
+    total = len(tasks)
+    jobs = max(1, min(int(jobs), total))
+    report(0.0, f"0 of {total} origins ({jobs} at a time)")
+    if jobs == 1:
+        for k, task in enumerate(tasks):
+            year = task[3]
+
+            def inner(fraction: float, message: str, k: int = k, year: int = year) -> None:
+                report((k + min(fraction, 0.99)) / total, f"origin {year} ({k + 1} of {total}): {message}")
+
+            try:
+                finished(year, evaluate_origin(*task, progress=inner), None)
+            except Exception as exc:  # noqa: BLE001 - one failed origin is reported, the rest still run
+                finished(year, None, f"{type(exc).__name__}: {exc}")
+    else:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            pending = {pool.submit(_worker, task): task[3] for task in tasks}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        year = pending.pop(fut)
+                        try:
+                            finished(year, fut.result(), None)
+                        except Exception as exc:  # noqa: BLE001 - as above
+                            finished(year, None, f"{type(exc).__name__}: {exc}")
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    return jobs
+
+
 def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1, settings: dict[str, Any],
-                 per_draw: int = PER_DRAW, progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
+                 per_draw: int = PER_DRAW, progress: Progress | None = None,
+                 broker: str | None = None) -> tuple[Path, dict[str, Any]]:
     """Run every origin, summarise, save under ``HARBINGER_HOME/backtests/``; returns (path, document).
+
+    ``broker``: the Redis URL of the team's Celery workers (``HARBINGER_REDIS_URL``); the origins
+    run there instead of in this machine's processes, and ``jobs`` is not used.
 
     Document (JSON, stable; extra keys may be added)::
 
         {"schema": 1, "case", "case_hash", "model_version", "created_at" (UTC ISO),
-         "settings": {draws, tune, chains, seed, sampler, per_draw, jobs},
+         "settings": {draws, tune, chains, seed, sampler, per_draw, jobs (null on Celery workers),
+                      executor ("local" or "celery"), workers (the Celery workers that took backtest
+                      origins when it started; [] when local)},
          "origins": [{"origin": year, "as_of", "window_end", "n_observations", "data_hash",
                       "diagnostics": {..., "ok", "problems"}, "seconds", "n_scored", "n_unscored",
+                      "ran_on": {"host", "pid"} (the process that fitted it),
                       "rows": [{"indicator", "family", "start", "end", "value", "exposure",
                                 "observation_ids", "pred_mean", "pred_p05", "pred_p95", "crps",
                                 "crps_persistence", "crps_climatology", "covered_50",
@@ -191,13 +271,11 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
     report = progress or (lambda f, m: None)
     loaded = store.get_case(case_id)
     case = loaded.case
-    created = datetime.now(timezone.utc).replace(microsecond=0)
-    later = store.observations(case_id)
-    tasks = [(case, store.observations(case_id, as_of=origin_date(y)), later, y, settings, per_draw)
-             for y in origins]
+    known_at = datetime.now(UTC)
+    created = known_at.replace(microsecond=0)
     results: dict[int, dict[str, Any]] = {}
     failures: list[dict[str, Any]] = []
-    total = len(tasks)
+    total = len(origins)
     t0 = time.monotonic()
 
     def finished(year: int, result: dict[str, Any] | None, error: str | None) -> None:
@@ -209,34 +287,26 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
         what = f"origin {year} {'done' if result is not None else 'FAILED: ' + str(error)[:60]}"
         report(done / total, f"{done} of {total} origins ({what}; {time.monotonic() - t0:.0f} s)")
 
-    jobs = max(1, min(int(jobs), total))
-    report(0.0, f"0 of {total} origins ({jobs} at a time)")
-    if jobs == 1:
-        for k, task in enumerate(tasks):
-            year = task[3]
+    workers: list[str] = []
+    if broker:
+        from dashboard.services import tasks as celery_tasks
 
-            def inner(fraction: float, message: str, k: int = k, year: int = year) -> None:
-                report((k + min(fraction, 0.99)) / total, f"origin {year} ({k + 1} of {total}): {message}")
+        def running(status: dict[int, dict[str, Any]]) -> None:
+            done = len(results) + len(failures)
+            busy = [s for s in status.values() if s["state"] == "running"]
+            hosts = {s["hostname"] for s in busy}
+            fraction = (done + sum(min(s["fraction"], 0.99) for s in busy)) / total
+            report(fraction, f"{done} of {total} origins ({len(busy)} running on {len(hosts)} worker(s), "
+                             f"{len(status) - len(busy)} queued; {time.monotonic() - t0:.0f} s)")
 
-            try:
-                finished(year, evaluate_origin(*task, progress=inner), None)
-            except Exception as exc:  # noqa: BLE001 - one failed origin is reported, the rest still run
-                finished(year, None, f"{type(exc).__name__}: {exc}")
+        calls = [(y, {"case_id": case_id, "year": y, "settings": dict(settings), "case_hash": loaded.hash,
+                      "known_at": known_at.isoformat(), "per_draw": per_draw}) for y in origins]
+        report(0.0, f"0 of {total} origins (sending them to the Celery workers)")
+        workers = celery_tasks.run_origins(broker, calls, finished=finished, running=running)
+        jobs_used: int | None = None
     else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            pending = {pool.submit(_worker, task): task[3] for task in tasks}
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        year = pending.pop(fut)
-                        try:
-                            finished(year, fut.result(), None)
-                        except Exception as exc:  # noqa: BLE001 - as above
-                            finished(year, None, f"{type(exc).__name__}: {exc}")
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        tasks = [(case, *_frames(store, case_id, y, known_at), y, settings, per_draw) for y in origins]
+        jobs_used = _run_here(tasks, jobs, report, finished)
     if not results:
         from dashboard.services.context import Failure
 
@@ -245,7 +315,8 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
     doc = {
         "schema": SCHEMA_VERSION, "case": case_id, "case_hash": loaded.hash, "model_version": MODEL_VERSION,
         "created_at": created.isoformat(),
-        "settings": dict(settings) | {"per_draw": per_draw, "jobs": jobs},
+        "settings": dict(settings) | {"per_draw": per_draw, "jobs": jobs_used,
+                                      "executor": "celery" if broker else "local", "workers": workers},
         "origins": ordered, "failed_origins": sorted(failures, key=lambda f: f["origin"]),
         **summarise(ordered,
                     indicators=[{"id": i.id, "name": i.name, "family": i.family} for i in case.indicators],

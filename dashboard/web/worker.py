@@ -18,81 +18,28 @@ same Redis, the same store (``HARBINGER_DATABASE_URL``) and the same ``HARBINGER
 
 So a background callback must be declared with ``dash.callback(..., background=True)`` in a page
 module under ``dashboard/web/pages`` (as the Overview's Refit is); one declared elsewhere would be
-unknown to the workers. Celery is imported lazily: without the ``team`` extra installed, only
-the error message of :func:`celery_app` mentions it.
+unknown to the workers. The Celery app itself, one per Redis URL and process, is
+:func:`dashboard.services.tasks.celery_app` (re-exported here): it also carries the backtest-origin
+task, so the same workers run ``harbinger backtest``'s origins. Celery is imported lazily: without
+the ``team`` extra installed, only the error message of :func:`celery_app` mentions it.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from indicators.errors import BadInput
+from dashboard.services.tasks import (
+    REDIS_URL_ENV,
+    RESULT_EXPIRES,
+    celery_app,
+    check_redis,
+    redis_url,
+    require_url,
+    safe_url,
+    worker_queues,
+)
 
-REDIS_URL_ENV = "HARBINGER_REDIS_URL"
-#: How long Redis keeps a finished task's result and Dash's progress/result entries (seconds).
-RESULT_EXPIRES = 24 * 3600
-
-_APPS: dict[str, Any] = {}
 _MANAGERS: dict[str, Any] = {}
-
-
-def redis_url() -> str | None:
-    """``HARBINGER_REDIS_URL``, or ``None`` when unset or blank (background work stays in-process)."""
-    url = (os.environ.get(REDIS_URL_ENV) or "").strip()
-    return url or None
-
-
-def safe_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def require_url(url: str | None) -> str:
-    """``url``, else ``HARBINGER_REDIS_URL``; BadInput when neither is a Redis URL."""
-    url = url or redis_url()
-    if not url:
-        raise BadInput(f"{REDIS_URL_ENV} is not set; set it to the Redis URL the dashboard uses, "
-                       "e.g. redis://localhost:6379/0.")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise BadInput(f"{REDIS_URL_ENV}: '{safe_url(url)}' is not a Redis URL; it must start with "
-                       "redis://, rediss:// or unix://.")
-    return url
-
-
-def celery_app(url: str | None = None) -> Any:
-    """The Celery app on the Redis at ``url`` (default ``HARBINGER_REDIS_URL``), one per URL.
-
-    Redis is both the broker and the result backend (Dash's ``CeleryManager`` needs a result
-    backend: it keeps progress and results there). Each worker process takes one task at a time.
-    """
-    url = require_url(url)
-    if url in _APPS:
-        return _APPS[url]
-    try:
-        from celery import Celery
-    except ImportError:
-        raise BadInput(f"{REDIS_URL_ENV} is set but Celery is not installed; install the team extra: "
-                       "pip install 'harbinger[team]'.") from None
-    app = Celery("harbinger", broker=url, backend=url)
-    app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_expires=RESULT_EXPIRES,
-        worker_prefetch_multiplier=1,  # a fit is long: never hold tasks another worker could start
-        task_track_started=True,
-        broker_connection_retry_on_startup=True,
-    )
-    _APPS[url] = app
-    return app
 
 
 def background_manager(url: str | None = None) -> Any:
@@ -137,24 +84,5 @@ def task_names(url: str | None = None) -> list[str]:
     return sorted(name for name in celery_app(url).tasks if name.startswith("background_callback_"))
 
 
-def check_redis(url: str | None = None, *, timeout: float = 5.0) -> None:
-    """Raise :class:`dashboard.services.context.Failure` naming the URL when Redis does not answer."""
-    from dashboard.services.context import Failure
-
-    url = require_url(url)
-    try:
-        import redis
-    except ImportError:
-        raise BadInput(f"{REDIS_URL_ENV} is set but the redis client is not installed; install the team "
-                       "extra: pip install 'harbinger[team]'.") from None
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise Failure(f"cannot reach Redis at {safe_url(url)} ({exc}); start it or fix {REDIS_URL_ENV}.") from None
-    finally:
-        client.close()
-
-
 __all__ = ["REDIS_URL_ENV", "background_manager", "celery_app", "check_redis", "redis_url", "register_callbacks",
-           "require_url", "safe_url", "task_names"]
+           "require_url", "safe_url", "task_names", "worker_queues"]
