@@ -149,6 +149,15 @@ def _cells_covered(starts: Sequence[date | str], start: date, end: date) -> floa
     return max(total, 1.0)
 
 
+def per_cell_divisor(aggregation: str, starts: Sequence[date | str], start: date, end: date) -> float:
+    """What a row's value is divided by on an indicator chart: the grid cells its period covers
+    for a ``total`` (or ``events``) indicator, whose band is per cell; 1 for a ``level``
+    indicator, whose row and band are both levels over their period."""
+    if aggregation == "level":
+        return 1.0
+    return _cells_covered(starts, start, end)
+
+
 def indicator_figure(indicator_id: str, *, forecast: ForecastDocument | None = None,
                      observations: pd.DataFrame | None = None, title: str | None = None,
                      unit: str | None = None, height: int = HEIGHT) -> go.Figure:
@@ -166,9 +175,12 @@ def indicator_figure(indicator_id: str, *, forecast: ForecastDocument | None = N
         Store rows of this indicator that are not in the run (recorded since): hollow diamonds
         "Not in this run". Without a forecast, every observation is shown this way.
 
-    Rows that span several grid cells (fiscal-year totals, merged events) are drawn at their
-    midpoint on a per-cell scale (value divided by the cells covered), so they line up with the
-    per-cell band; the hover gives the recorded total.
+    Rows that span several grid cells (fiscal-year totals, merged events) of a ``total`` or
+    ``events`` indicator are drawn at their midpoint on a per-cell scale (value divided by the
+    cells covered), so they line up with the per-cell band; the hover gives the recorded total.
+    A ``level`` indicator's row measures the level over its period, as the band does: it is drawn
+    as recorded, whatever its span. Observations not in the run are drawn on the same scale as the
+    run's rows (:func:`per_cell_divisor`).
     """
     ind = None
     if forecast is not None and indicator_id in forecast.indicator_ids:
@@ -189,7 +201,7 @@ def indicator_figure(indicator_id: str, *, forecast: ForecastDocument | None = N
             xs, ys, lo, hi, gen, custom = [], [], [], [], [], []
             for r in rows:
                 s, e = r.start, r.end
-                n = _cells_covered(ind.dates, s, e)
+                n = per_cell_divisor(ind.aggregation, ind.dates, s, e)
                 per_cell_note = per_cell_note or n > 1.05
                 xs.append(pd.Timestamp(s) + (pd.Timestamp(e) - pd.Timestamp(s)) / 2)
                 ys.append(r.value / n)
@@ -222,14 +234,21 @@ def indicator_figure(indicator_id: str, *, forecast: ForecastDocument | None = N
         obs = observations.sort_values("date")
         mids = obs["date"] + (obs["end"] - obs["date"]) / 2
         label = "Not in this run" if ind is not None else "Observed"
+        ys = list(obs["value"].astype(float))
+        if ind is not None:  # on the scale of the run's rows and band
+            divisors = [per_cell_divisor(ind.aggregation, ind.dates, pd.Timestamp(d).date(), pd.Timestamp(e).date())
+                        for d, e in zip(obs["date"], obs["end"])]
+            per_cell_note = per_cell_note or any(n > 1.05 for n in divisors)
+            ys = [v / n for v, n in zip(ys, divisors)]
         fig.add_trace(go.Scatter(
-            x=list(mids), y=list(obs["value"]), name=label, mode="markers",
+            x=list(mids), y=ys, name=label, mode="markers",
             marker=dict(size=10, symbol="diamond-open" if ind is not None else "circle",
                         color=NEW if ind is not None else INK, line=dict(width=2)),
-            customdata=[[int(i), d.strftime("%Y-%m-%d"), e.strftime("%Y-%m-%d"), rel]
-                        for i, d, e, rel in zip(obs["id"], obs["date"], obs["end"], obs["reliability"])],
+            customdata=[[int(i), d.strftime("%Y-%m-%d"), e.strftime("%Y-%m-%d"), rel, float(v)]
+                        for i, d, e, rel, v in zip(obs["id"], obs["date"], obs["end"], obs["reliability"],
+                                                   obs["value"])],
             hovertemplate="observation %{customdata[0]}<br>%{customdata[1]} – %{customdata[2]}"
-                          "<br>value %{y}<br>reliability %{customdata[3]}<extra></extra>"))
+                          "<br>recorded %{customdata[4]}<br>reliability %{customdata[3]}<extra></extra>"))
     if not fig.data:
         fig.add_annotation(text="No observations and no model band yet", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper", font=dict(color=MUTED))

@@ -44,8 +44,8 @@ T = TypeVar("T")
 #: Display rules of thumb for the diagnostics table (the run's own ``ok`` flag decides).
 DIAGNOSTIC_RULES = (
     ("max_rhat", "Largest R-hat", "≤ 1.01", lambda v: v <= 1.01),
-    ("min_ess_bulk", "Smallest bulk ESS", "≥ 400", lambda v: v >= 400),
-    ("min_ess_tail", "Smallest tail ESS", "≥ 400", lambda v: v >= 400),
+    ("min_ess_bulk", "Smallest bulk ESS of the outcome probabilities", "≥ 400", lambda v: v >= 400),
+    ("min_ess_tail", "Smallest tail ESS of the outcome probabilities", "≥ 400", lambda v: v >= 400),
     ("divergences", "Divergent transitions", "0", lambda v: v == 0),
     ("min_bfmi", "Smallest E-BFMI", "≥ 0.3", lambda v: v >= 0.3),
 )
@@ -277,17 +277,66 @@ def diagnostics_text(diag: Diagnostics | Mapping[str, Any] | None) -> str:
     return ", ".join(parts)
 
 
+#: Which of the run's own problems (:func:`models.fit.diagnostics`' ``problems``, in words)
+#: belongs to which row of the diagnostics table: row key -> pattern of the problem's text.
+PROBLEM_PATTERNS = {
+    "max_rhat": re.compile(r"^R-hat\b"),
+    "min_ess_bulk": re.compile(r"^bulk ESS\b"),
+    "min_ess_tail": re.compile(r"^tail ESS\b"),
+    "min_param_ess": re.compile(r"parameter.*ESS"),
+    "divergences": re.compile(r"divergent"),
+    "min_bfmi": re.compile(r"E-BFMI"),
+}
+
+
 def diagnostics_rows(diag: Diagnostics | Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Rows of the Model page's diagnostics table: check, value, usual threshold, status."""
+    """Rows of the Model page's diagnostics table: check, value, threshold, status.
+
+    The run's own check decides: a row whose check is among the run's ``problems`` is
+    ``"outside"`` (with the problem's words as its value when the document has no number for it,
+    as for the ESS of parameters and factor states), every other ``"ok"``; a failed run without a
+    list of problems is judged by the usual thresholds (:data:`DIAGNOSTIC_RULES`). A problem no
+    row names gets a row of its own. Status is ``"ok"``, ``"outside"`` or ``"not reported"``.
+    """
+    problems = [str(p) for p in _diag_value(diag, "problems") or []]
+    judged = bool(problems) or _diag_value(diag, "ok") is True
+    matched: set[str] = set()
+
+    def problem_for(key: str) -> str | None:
+        for p in problems:
+            if PROBLEM_PATTERNS[key].search(p):
+                matched.add(p)
+                return p
+        return None
+
     rows = []
     for key, label, rule, good in DIAGNOSTIC_RULES:
+        if key == "divergences":  # after the outcome probabilities' ESS: the parameters', per chain
+            param = problem_for("min_param_ess")
+            number = re.search(r"ESS (\d+(?:\.\d+)?)", param or "")
+            limit = re.search(r"below (\d+)", param or "")
+            rows.append({"check": "Smallest ESS of parameters and factor states",
+                         "value": number.group(1) if number else ("—" if param is None else param),
+                         "threshold": f"≥ {limit.group(1)}" if limit else "≥ 100 per chain",
+                         "status": "outside" if param else ("ok" if judged else "not reported")})
         value = _diag_value(diag, key)
+        problem = problem_for(key)
         if value is None:
-            rows.append({"check": label, "value": "—", "threshold": rule, "status": "not reported"})
-        else:
-            rows.append({"check": label, "value": _num(value, 4), "threshold": rule,
-                         "status": "ok" if good(value) else "outside"})
+            rows.append({"check": label, "value": problem or "—", "threshold": rule,
+                         "status": "outside" if problem else "not reported"})
+            continue
+        failed = problem is not None if judged else not good(value)
+        rows.append({"check": label, "value": _num(value, 4), "threshold": rule,
+                     "status": "outside" if failed else "ok"})
+    for p in problems:
+        if p not in matched:
+            rows.append({"check": p[:1].upper() + p[1:], "value": "—", "threshold": "", "status": "outside"})
     return rows
+
+
+def failing_quantities(diag: Diagnostics | Mapping[str, Any] | None) -> list[str]:
+    """The quantities that miss a limit, worst first, as the run records them (empty when none)."""
+    return [str(f) for f in _diag_value(diag, "failing") or []]
 
 
 def _diag_value(diag: Diagnostics | Mapping[str, Any] | None, key: str) -> Any:

@@ -44,8 +44,10 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
                 html.H2("Sampler diagnostics"),
                 diagnostics_status(diag),
                 diagnostics_table(views.diagnostics_rows(diag)),
-                html.P("Thresholds are the usual rules of thumb (Vehtari et al. 2021 for R-hat and ESS); "
-                       "the run's own check decides the label.", className="muted small"),
+                failing_list(views.failing_quantities(diag)),
+                html.P("Thresholds are those the run is checked against (Vehtari et al. 2021 for R-hat and "
+                       "ESS: 400 for the outcome probabilities, 100 per chain for the model's parameters and "
+                       "factor states); the run's own check decides the status.", className="muted small"),
             ]),
             html.Section(className="card section", children=[
                 html.H2("Run"),
@@ -83,13 +85,29 @@ def diagnostics_status(diag: Diagnostics) -> html.Div:
     return html.Div("Diagnostics passed: no sign of non-convergence.", className="notice notice-ok")
 
 
+#: How a row's status reads in the table.
+STATUS_TEXT = {"ok": "ok", "outside": "FAILED", "not reported": "not reported"}
+
+
 def diagnostics_table(rows: list[dict[str, Any]]) -> html.Table:
+    """One row per check (:func:`dashboard.services.views.diagnostics_rows`); a check the run
+    failed reads "FAILED" in red and its row is marked."""
     return html.Table(className="table", id="diagnostics-table", children=[
-        html.Thead(html.Tr([html.Th("Check"), html.Th("Value"), html.Th("Usual threshold"), html.Th("Status")])),
-        html.Tbody([html.Tr([html.Td(r["check"]), html.Td(r["value"], className="num"), html.Td(r["threshold"]),
-                             html.Td(r["status"], className=f"status-{r['status'].replace(' ', '-')}")])
-                    for r in rows]),
+        html.Thead(html.Tr([html.Th("Check"), html.Th("Value"), html.Th("Threshold"), html.Th("Status")])),
+        html.Tbody([html.Tr(className="diag-row failed" if r["status"] == "outside" else "diag-row", children=[
+            html.Td(r["check"]), html.Td(r["value"], className="num"), html.Td(r["threshold"]),
+            html.Td(STATUS_TEXT.get(r["status"], r["status"]),
+                    className=f"status-{r['status'].replace(' ', '-')}")]) for r in rows]),
     ])
+
+
+def failing_list(failing: list[str]) -> Any:
+    """The quantities that miss a limit (worst first), as the run names them; nothing when none."""
+    if not failing:
+        return None
+    return html.Div(id="diagnostics-failing", className="diag-failing", children=[
+        html.Strong("Failing quantities (worst first): "),
+        html.Ul([html.Li(html.Code(text)) for text in failing])])
 
 
 def run_table(run: dict[str, Any], forecast: RunForecast) -> html.Table:
