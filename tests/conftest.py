@@ -1,4 +1,13 @@
-"""Shared fixtures: every test gets its own HARBINGER_HOME and a known acting user."""
+"""Shared fixtures: every test gets its own HARBINGER_HOME and a known acting user.
+
+The test tiers (scripts/test.sh, pyproject's markers): a test that samples or compiles a model, in
+this process or in a ``harbinger`` it starts, is marked ``fit``; one that drives Chromium,
+``browser``; a long one (recovery, calibration, benchmarks, many processes at once), ``slow``.
+``bash scripts/test.sh --fast`` runs the rest and passes ``--forbid-fits``, which fails any test
+that starts a sampler or a nutpie compile in this process without the ``fit`` marker. A test that
+needs *a* fitted run of the shipped case takes ``fitted_home`` (a copy of the session's one tiny
+fit, :mod:`tests.fits`) and is marked ``fit`` here.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +18,43 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.fits import SharedRun, build_shared_run, copy_home
+
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CASE = FIXTURES / "mini_case.yaml"
 MINI_OBSERVATIONS = FIXTURES / "mini_observations.csv"
 MINI_HEADER = "indicator,date,end,value,source,reliability,credibility,note"
+#: Fixtures that fit: a test that takes one (directly or through another fixture) is marked ``fit``.
+FIT_FIXTURES = {"shared_run", "fitted_home", "synthetic_runs"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--forbid-fits", action="store_true",
+                     help="fail a test that samples or compiles a model in this process (the fast tier)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if FIT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fit)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forbid_fits(request: pytest.FixtureRequest) -> Any:
+    """With ``--forbid-fits``: PyMC's and nutpie's samplers and nutpie's compile raise instead."""
+    if not request.config.getoption("--forbid-fits"):
+        yield
+        return
+    import nutpie
+    import pymc
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("this test samples or compiles a model: mark it 'fit' (the fast tier runs no fits)")
+
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in ((nutpie, "sample"), (nutpie, "compile_pymc_model"), (pymc, "sample")):
+            mp.setattr(module, name, refuse)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +66,40 @@ def harbinger_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("HARBINGER_DEBUG", raising=False)
     monkeypatch.setenv("HARBINGER_USER", "tester")
     return home
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
+    """The session's one tiny fit of the shipped case (:func:`tests.fits.build_shared_run`); read
+    it, never write to it: take ``fitted_home`` or :func:`tests.fits.copy_home`."""
+    return build_shared_run(tmp_path_factory.mktemp("shared-run") / "home")
+
+
+@pytest.fixture
+def fitted_home(shared_run: SharedRun, harbinger_home: Path) -> Path:
+    """This test's HARBINGER_HOME, a copy of the session's fitted run (the shipped case)."""
+    return copy_home(shared_run.home, harbinger_home)
+
+
+@pytest.fixture(scope="session")
+def synthetic_runs() -> Any:
+    """The synthetic case's two small fits (:func:`tests.scenario_support.fitted`), once a session."""
+    from tests.scenario_support import fitted
+
+    return fitted()
+
+
+@pytest.fixture
+def synthetic_home(synthetic_runs: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """HARBINGER_HOME set to the synthetic store (shared: tests there add only what they check
+    for first); the dashboard's cached stores are dropped before and after."""
+    from dashboard.services import views
+
+    monkeypatch.setenv("HARBINGER_HOME", str(synthetic_runs.home))
+    monkeypatch.delenv("HARBINGER_DATABASE_URL", raising=False)
+    views.forget_stores()
+    yield synthetic_runs
+    views.forget_stores()
 
 
 @pytest.fixture
