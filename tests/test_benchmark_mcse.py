@@ -43,6 +43,7 @@ def test_figures_recognise_right_and_too_small_mcses() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fit
 def test_mcse_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     res = subprocess.run(

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
+@pytest.mark.fit
 def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     res = subprocess.run(

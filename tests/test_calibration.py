@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.fit]
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICATIONS = 8

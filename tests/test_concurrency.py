@@ -118,6 +118,7 @@ def _check_exactly_once(env: dict[str, str], sources: list[str]) -> None:
     assert frame["id"].is_unique
 
 
+@pytest.mark.slow  # eight processes at once: 10-30 s each on two cores
 def test_eight_command_line_writers_adding_one_observation_per_call(backend: dict[str, str], tmp_path: Path) -> None:
     go = tmp_path / "go"
     started = time.monotonic()
@@ -151,6 +152,7 @@ print("CODES", " ".join(map(str, codes)))
 """
 
 
+@pytest.mark.slow  # eight processes at once: 10-30 s each on two cores
 def test_the_same_observation_from_eight_writers_is_stored_once(backend: dict[str, str], tmp_path: Path) -> None:
     """Duplicate detection holds under concurrency: the check and the insert are one serialised step."""
     n = 20
@@ -166,6 +168,7 @@ def test_the_same_observation_from_eight_writers_is_stored_once(backend: dict[st
     _check_exactly_once(backend, [f"the same report {i}" for i in range(n)])
 
 
+@pytest.mark.slow  # eight processes at once: 10-30 s each on two cores
 def test_eight_command_line_imports_at_once(backend: dict[str, str], tmp_path: Path) -> None:
     files = []
     for w in range(N_PROCESSES):
@@ -183,6 +186,7 @@ def test_eight_command_line_imports_at_once(backend: dict[str, str], tmp_path: P
     _check_exactly_once(backend, [f"import worker {w} row {i}" for w in range(N_PROCESSES) for i in range(N_EACH)])
 
 
+@pytest.mark.slow  # eight processes at once: 10-30 s each on two cores
 def test_eight_http_clients_adding_through_a_running_server(backend: dict[str, str], tmp_path: Path) -> None:
     server = start_server(backend)
     try:

@@ -51,6 +51,7 @@ def _points(model, n: int, seed: int):
         yield flat, point
 
 
+@pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
 @pytest.mark.parametrize("which", ["shipped", "all_families"])
 def test_fused_density_equals_the_pymc_model(which: str) -> None:
     design = _shipped_design() if which == "shipped" else _all_families_design()
@@ -75,6 +76,7 @@ def test_fused_density_equals_the_pymc_model(which: str) -> None:
     assert np.ptp(values) > 1.0
 
 
+@pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
 def test_fused_density_follows_new_data_without_a_new_kernel() -> None:
     """With another observation the same kernel, given the new arrays, still equals PyMC's."""
     design = _shipped_design()
@@ -123,6 +125,7 @@ def test_fused_density_stays_finite_as_persistence_nears_one() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fit
 def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
     """The wiring: the C callback nutpie samples with (``density.fuse``) reads the data set by
     ``with_data`` and equals PyMC's log density and gradient; the generated one does too. One
@@ -154,6 +157,7 @@ def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
     assert np.ptp(persistence) > 0
 
 
+@pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
 def test_fused_density_equals_the_pymc_model_from_poisson_to_very_overdispersed_counts() -> None:
     """Every count series at one over-dispersion 1/sqrt(alpha), from none (alpha at its 1e12
     ceiling: the model's initial point) through the switch to Stirling's series (alpha 10) to

@@ -34,6 +34,7 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fit
 def test_a_fused_density_that_disagrees_with_the_model_is_not_sampled(
         fresh_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The graph gets a wider prior on the hazard intercepts than the kernel was written with:

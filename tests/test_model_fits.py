@@ -21,7 +21,7 @@ from models.fit import FitSettings, sample
 from models.forecast import draws_of, outcome_forecasts
 from models.simulate import simulate_observations, synthetic_case
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.fit]
 
 AS_OF = date(2020, 12, 31)
 
