@@ -85,7 +85,6 @@ def test_adding_an_observation_changes_data_not_shapes() -> None:
 
 
 @pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
-@pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
 @pytest.mark.parametrize("which", ["shipped", "synthetic"])
 def test_model_builds_with_finite_logp_and_gradient(which: str) -> None:
     from models.model import build_model
