@@ -1,50 +1,36 @@
 """`harbinger fit` and `harbinger forecast` on the shipped case, through the real console script.
 
-One tiny real fit per as-of date (PyMC's sampler, few draws, fixed seed), shared by the module.
+The session's shared tiny fit (tests/fits.py, made by ``harbinger fit`` today) and one more of
+this module's own, ``fit --as-of 2017-06-30``: the past-dated fit is what these tests check.
 Tiny fits cannot meet the diagnostics, so they must say so: that is checked too.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-HARBINGER = str(Path(sys.executable).parent / "harbinger")
-TINY = ["--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7", "--sampler", "pymc"]
-
-
-def run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    env |= {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
-    return subprocess.run([HARBINGER, *args], capture_output=True, text=True, env=env, timeout=900)
+from tests.fits import copy_home, fit_args, harbinger_json
+from tests.fits import harbinger as run
 
 
 @pytest.fixture(scope="module")
-def fitted_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("fit") / "home"
-    assert run(home, "init").returncode == 0
-    res = run(home, "fit", *TINY)
-    assert res.returncode == 0, res.stderr
-    res = run(home, "fit", "--as-of", "2017-06-30", *TINY)
+def two_runs(shared_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = copy_home(shared_run.home, tmp_path_factory.mktemp("fit") / "home")
+    res = run(home, "fit", "--as-of", "2017-06-30", *fit_args())
     assert res.returncode == 0, res.stderr
     return home
 
 
 def forecast_json(home: Path, *args: str) -> dict[str, Any]:
-    res = run(home, "forecast", "--format", "json", *args)
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
+    return harbinger_json(home, "forecast", *args)
 
 
-def test_forecast_json_has_documented_shape(fitted_home: Path) -> None:
-    doc = forecast_json(fitted_home)
+def test_forecast_json_has_documented_shape(two_runs: Path) -> None:
+    doc = forecast_json(two_runs)
     assert doc["case"] == "northern_territories"
     assert set(doc["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "ok"}
     ids = [o["id"] for o in doc["outcomes"]]
@@ -62,40 +48,40 @@ def test_forecast_json_has_documented_shape(fitted_home: Path) -> None:
             assert 0 <= h["p_05"] <= h["p_mean"] <= h["p_95"] <= 1
 
 
-def test_tiny_fit_is_labelled_as_failing_its_diagnostics(fitted_home: Path) -> None:
-    doc = forecast_json(fitted_home)
+def test_tiny_fit_is_labelled_as_failing_its_diagnostics(two_runs: Path) -> None:
+    doc = forecast_json(two_runs)
     assert doc["diagnostics"]["ok"] is False
     assert doc["diagnostics"]["problems"]
-    table = run(fitted_home, "forecast")
+    table = run(two_runs, "forecast")
     assert table.returncode == 0
     assert "DIAGNOSTICS FAILED" in table.stdout
 
 
-def test_as_of_2017_treats_hardline_shift_as_unresolved(fitted_home: Path) -> None:
-    doc = forecast_json(fitted_home, "--as-of", "2017-06-30")
+def test_as_of_2017_treats_hardline_shift_as_unresolved(two_runs: Path) -> None:
+    doc = forecast_json(two_runs, "--as-of", "2017-06-30")
     assert doc["as_of"] == "2017-06-30"
     hard = next(o for o in doc["outcomes"] if o["id"] == "japan_hardline_shift")
     assert hard["resolved"] is False
     assert [h["years"] for h in hard["horizons"]] == [1, 3, 5, 10]
-    latest = forecast_json(fitted_home)
+    latest = forecast_json(two_runs)
     assert doc["n_observations"] < latest["n_observations"]
     assert doc["run_id"] != latest["run_id"]
 
 
-def test_forecast_csv_and_named_run(fitted_home: Path) -> None:
-    latest = forecast_json(fitted_home)
-    named = forecast_json(fitted_home, "--run", latest["run_id"])
+def test_forecast_csv_and_named_run(two_runs: Path) -> None:
+    latest = forecast_json(two_runs)
+    named = forecast_json(two_runs, "--run", latest["run_id"])
     assert named["run_id"] == latest["run_id"]
-    res = run(fitted_home, "forecast", "--format", "csv")
+    res = run(two_runs, "forecast", "--format", "csv")
     assert res.returncode == 0
     assert res.stdout.splitlines()[0].startswith("outcome,years,p_mean,p_05,p_95,mcse")
 
 
-def test_posterior_file_carries_the_run_identity(fitted_home: Path) -> None:
+def test_posterior_file_carries_the_run_identity(two_runs: Path) -> None:
     import arviz as az
 
-    latest = forecast_json(fitted_home)
-    run_dir = next((fitted_home / "runs").glob(latest["run_id"]))
+    latest = forecast_json(two_runs)
+    run_dir = next((two_runs / "runs").glob(latest["run_id"]))
     idata = az.from_netcdf(str(run_dir / "posterior.nc"))
     attrs = idata.posterior.attrs
     assert attrs["run_id"] == latest["run_id"] and attrs["case_hash"] == latest["case_hash"]
@@ -113,7 +99,7 @@ def test_forecast_without_a_run_is_bad_input(tmp_path: Path) -> None:
 def test_fit_as_of_in_the_future_is_bad_input(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    res = run(home, "fit", "--as-of", "2999-01-01", *TINY)
+    res = run(home, "fit", "--as-of", "2999-01-01", *fit_args())
     assert res.returncode == 2
     assert "future" in res.stderr
 

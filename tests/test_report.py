@@ -1,9 +1,9 @@
 """Forecast reports and exports: `harbinger report` in every format, and the report content.
 
-One tiny real fit of the shipped case (PyMC's sampler, few draws, fixed seed), shared by the
-module, with one hostile observation recorded before it (a note holding ``<script>`` and a source
-holding ``=HYPERLINK(...)``); every format is written from it once and inspected by the tests.
-Tiny fits fail their diagnostics, so the reports must say so. Content-only tests use fake runs
+The session's shared tiny fit of the shipped case (tests/fits.py), which holds one hostile
+observation (a note holding ``<script>`` and a source holding ``=HYPERLINK(...)``): every format is
+written from a copy of it once and inspected by the tests. Tiny fits fail their diagnostics, so
+the reports must say so. Content-only tests use fake runs
 (``tests.dashboard_support.register_fake_run``: a forecast file, no posterior).
 """
 
@@ -15,8 +15,6 @@ import json
 import os
 import re
 import subprocess
-import sys
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -26,21 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from tests.dashboard_support import register_fake_run, sample_forecast, shifted
+from tests.fits import CASE, TINY, copy_home, harbinger_json
+from tests.fits import HOSTILE_SOURCE as FORMULA_SOURCE
+from tests.fits import harbinger as run
 
-HARBINGER = str(Path(sys.executable).parent / "harbinger")
-TINY = ["--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7", "--sampler", "pymc"]
-CASE = "northern_territories"
-SCRIPT_NOTE = 'Reported <script>alert("pwned")</script> by a <b>bold</b> tipster =HYPERLINK("http://evil.example","x")'
-FORMULA_SOURCE = '=HYPERLINK("http://evil.example/steal","click me")'
 FORMATS = {"html": "report.html", "pdf": "report.pdf", "csv": "forecast.csv", "json": "forecast.json",
            "netcdf": "posterior.nc"}
-
-
-def run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    env |= {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
-    return subprocess.run([HARBINGER, *args], capture_output=True, text=True, env=env, timeout=900,
-                          check=False)
 
 
 def invoke(home: Path, *args: str) -> Any:
@@ -52,18 +41,10 @@ def invoke(home: Path, *args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A real tiny fit (with the hostile observation) and every export of it."""
+def fitted(shared_run: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A copy of the shared run (with the hostile observation) and every export of it."""
     root = tmp_path_factory.mktemp("report")
-    home = root / "home"
-    assert run(home, "init").returncode == 0
-    today = datetime.now(UTC).date().isoformat()
-    added = run(home, "observe", "add", "--indicator", "leader_summit", "--date", today, "--value", "1",
-                "--source", FORMULA_SOURCE, "--reliability", "C", "--credibility", "3", "--note", SCRIPT_NOTE)
-    assert added.returncode == 0, added.stderr
-    obs_id = int(re.search(r"added observation (\d+)", added.stdout).group(1))
-    fit = run(home, "fit", *TINY)
-    assert fit.returncode == 0, fit.stderr
+    home = copy_home(shared_run.home, root / "home")
     out = root / "out"
     out.mkdir()
     files = {}
@@ -75,9 +56,9 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         res = invoke(home, "report", "--format", fmt, "--output", str(out / FORMATS[fmt]))
         assert res.exit_code == 0, res.output
         files[fmt] = out / FORMATS[fmt]
-    forecast = json.loads(run(home, "forecast", "--format", "json").stdout)
-    return {"home": home, "files": files, "forecast": forecast, "obs_id": obs_id, "pdf_stdout": pdf.stdout,
-            "pdf_stderr": pdf.stderr}
+    forecast = harbinger_json(home, "forecast")
+    return {"home": home, "files": files, "forecast": forecast, "obs_id": shared_run.hostile_obs_id,
+            "pdf_stdout": pdf.stdout, "pdf_stderr": pdf.stderr}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -341,9 +322,9 @@ def test_netcdf_opens_with_arviz_and_xarray_and_carries_the_run_identity(fitted:
     for key in ("run_id", "as_of", "case_hash", "model_version", "data_hash"):
         assert attrs[key] == fc[key], key
     assert attrs["case"] == CASE and int(attrs["diagnostics_ok"]) == 0
-    assert json.loads(attrs["settings"])["draws"] == 60
+    assert json.loads(attrs["settings"])["draws"] == TINY["draws"]
     assert json.loads(attrs["diagnostics"])["ok"] is False
-    assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 60
+    assert idata.posterior.sizes["chain"] == TINY["chains"] and idata.posterior.sizes["draw"] == TINY["draws"]
     assert "loading" in idata.posterior and "sample_stats" in idata.groups()
     with xr.open_dataset(path, group="posterior") as ds:
         assert ds.attrs["run_id"] == fc["run_id"] and "loading" in ds

@@ -1,21 +1,22 @@
 """The report's analysis sections: Scenarios, Why it moved, Track record.
 
-One tiny real fit of the shipped case (PyMC, few draws), with a fake earlier run registered before
-it (a forecast file only: the explanation needs only the newer run's posterior) and the sample
-saved backtest of :mod:`tests.backtest_support`; the HTML and PDF are made once through the
-installed ``harbinger`` and compared with ``harbinger scenario run NAME --no-refit --format json``
-and ``harbinger explain --format json``. The graceful sentences are checked on fake runs.
+A copy of the session's shared tiny fit of the shipped case (tests/fits.py) with a fake earlier
+run registered in it (a forecast file only, passing its diagnostics, recorded on a fixed day before
+the fit: the last passing run is what a change is measured against, and the explanation needs only
+the newer run's posterior), and the sample saved backtest of :mod:`tests.backtest_support`. The
+fit fails its diagnostics, so the fake run stays the current one: the HTML and PDF are made of the
+fit (``--run``) once through the installed ``harbinger`` and compared with ``harbinger scenario
+run NAME --run FIT --no-refit --format json`` and ``harbinger explain --from FAKE --to FIT
+--format json``. The graceful sentences are checked on fake runs.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
-import subprocess
-import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -23,17 +24,10 @@ from unittest import mock
 import pytest
 
 from tests.backtest_support import sample_backtest, save_sample_backtest
+from tests.clock import fixed_clock
 from tests.dashboard_support import register_fake_run, sample_forecast
-
-HARBINGER = str(Path(sys.executable).parent / "harbinger")
-TINY = ["--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7", "--sampler", "pymc"]
-CASE = "northern_territories"
-
-
-def run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    env |= {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
-    return subprocess.run([HARBINGER, *args], capture_output=True, text=True, env=env, timeout=900, check=False)
+from tests.fits import CASE, copy_home, harbinger_json
+from tests.fits import harbinger as run
 
 
 def open_store(home: Path) -> Any:
@@ -45,36 +39,28 @@ def open_store(home: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def fitted(shared_run: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("sections")
-    home = root / "home"
-    assert run(home, "init").returncode == 0
+    home = copy_home(shared_run.home, root / "home")
+    current = shared_run.run_id
     store = open_store(home)
-    previous = register_fake_run(store, CASE, sample_forecast())
-    store.close()
-    fit = run(home, "fit", *TINY)
-    assert fit.returncode == 0, fit.stderr
-    save_sample_backtest(home)
-    t0 = time.monotonic()
-    pdf = run(home, "report", "--format", "pdf", "--output", str(root / "report.pdf"))
-    pdf_seconds = time.monotonic() - t0
-    assert pdf.returncode == 0, pdf.stderr
-    res = run(home, "report", "--format", "html", "--output", str(root / "report.html"))
-    assert res.returncode == 0, res.stderr
-    current = json.loads(run(home, "forecast", "--format", "json").stdout)["run_id"]
-    store = open_store(home)
+    with fixed_clock(datetime(2025, 12, 16, 12)):  # the day after the sample forecast's as-of date
+        previous = register_fake_run(store, CASE, sample_forecast())
     scenario_ids = [s.id for s in store.get_case(CASE).case.scenarios]
     store.close()
-    scenarios = {}
-    for sid in scenario_ids:
-        out = run(home, "scenario", "run", sid, "--no-refit", "--format", "json")
-        assert out.returncode == 0, out.stderr
-        scenarios[sid] = json.loads(out.stdout)
-    explained = run(home, "explain", "--format", "json")
-    assert explained.returncode == 0, explained.stderr
+    save_sample_backtest(home)
+    t0 = time.monotonic()
+    pdf = run(home, "report", "--run", current, "--format", "pdf", "--output", str(root / "report.pdf"))
+    pdf_seconds = time.monotonic() - t0
+    assert pdf.returncode == 0, pdf.stderr
+    res = run(home, "report", "--run", current, "--format", "html", "--output", str(root / "report.html"))
+    assert res.returncode == 0, res.stderr
+    scenarios = {sid: harbinger_json(home, "scenario", "run", sid, "--run", current, "--no-refit")
+                 for sid in scenario_ids}
+    explained = harbinger_json(home, "explain", "--from", previous, "--to", current)
     print(f"PDF report with the analysis sections: {pdf_seconds:.1f} s")
     return {"home": home, "html": (root / "report.html").read_text(encoding="utf-8"), "pdf": root / "report.pdf",
-            "scenarios": scenarios, "explain": json.loads(explained.stdout), "previous": previous,
+            "scenarios": scenarios, "explain": explained, "previous": previous,
             "current": current, "pdf_seconds": pdf_seconds}
 
 
@@ -175,7 +161,11 @@ def test_saved_backtest_is_the_track_record_in_html_and_pdf(fitted: dict[str, An
     hardline = next(o for o in doc["outcomes"] if o["id"] == "japan_hardline_shift")
     assert "leader_summit" in text and "0.433 0.733 skill +0.41 0.533 skill +0.19 67% 67%" in text
     assert f"{hardline['brier']:.4f}" in text and f"{hardline['log_score']:.4f}" in text
-    assert "MISSED" in text or "MET" in text
+    # each target with its verdict (the sample meets both), its value and nothing marked missed
+    assert doc["targets"] and all(t["met"] is True for t in doc["targets"])
+    for t in doc["targets"]:
+        assert f"MET: {t['target']} — value {t['value']:.3f}" in text, t
+    assert "MISSED" not in text
 
 
 def test_pdf_build_time_is_reasonable(fitted: dict[str, Any]) -> None:
