@@ -1,11 +1,16 @@
-"""A small synthetic case with two tiny real fits in a store, shared by the scenario, reweighting
-and explanation tests (built once per test process; PyMC's sampler, fixed seeds).
+"""A small synthetic case with two small real fits in a store, shared by the scenario, reweighting
+and explanation tests (built once per test process; PyMC's sampler, fixed seeds, a fixed day).
 
-Run A is fitted on data simulated from the model up to today, with one planted outlier (25 events
-of ind_0 on one day, where the series averages under 2 a quarter); then two reports that
-factor_1 is high (ind_3 = 1, binary) are added, one observation is corrected (+0.5) and one
-retracted, and run B is fitted. Both runs have today's as-of date, so the only difference between
-them is the observations.
+The store is built on a fixed day, :data:`AS_OF` (tests/clock.py), so the data, the fits and every
+k-hat the tests judge are the same whatever day the tests run. Run A is fitted on data simulated
+from the model up to that day, with one planted outlier (25 events of ind_0 on one day, where the
+series averages under 2 a quarter); then two reports that factor_1 is high (ind_3 = 1, binary)
+are added, one observation is corrected (+0.5) and one retracted, and run B is fitted. Both runs
+have the as-of date :data:`AS_OF`, so the only difference between them is the observations.
+
+These are the suite's own fits, not the shared run of tests/fits.py: the tests need a case whose
+truth is known (outcome_0 rises with factor_0, outcome_1 depends on factor_1 only), two runs
+differing by known changes, and posteriors long enough to reweight (:data:`tests.fits.SMALL`).
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ import functools
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.dashboard_support import plain  # noqa: F401  (re-exported for the scenario tests)
 
-FIT = {"draws": 300, "tune": 300, "chains": 2, "seed": 11, "sampler": "pymc"}
+from tests.clock import fixed_clock
+from tests.dashboard_support import plain  # noqa: F401  (re-exported for the scenario tests)
+from tests.fits import SMALL as FIT
+
 CASE_ID = "synthetic"
+#: The day the store is built on and both runs' as-of date.
+AS_OF = date(2025, 6, 30)
 
 
 @dataclass
@@ -50,50 +59,56 @@ def synthetic_yaml() -> str:
 
 @functools.lru_cache(maxsize=1)
 def fitted() -> Fitted:
-    """Build the shared store (in a temporary HARBINGER_HOME) and fit runs A and B."""
-    from dashboard.services.runs import fit_case
-    from indicators.case import parse_case
-    from indicators.store import Store
-    from models.simulate import simulate_observations
-
+    """Build the shared store (in a temporary HARBINGER_HOME) and fit runs A and B, on :data:`AS_OF`."""
     home = Path(tempfile.mkdtemp(prefix="harbinger-scenarios-")) / "home"
     old = os.environ.get("HARBINGER_HOME")
     os.environ["HARBINGER_HOME"] = str(home)
     try:
-        store = Store.from_env()
-        store.upgrade()
-        loaded = parse_case(synthetic_yaml(), where="synthetic case")
-        store.load_case(loaded, actor="test")
-        today = datetime.now(UTC).date()
-        frame, _ = simulate_observations(loaded.case, as_of=today - timedelta(days=1), seed=5)
-        rows = [{"indicator": r.indicator, "date": r.date.date().isoformat(), "end": r.end.date().isoformat(),
-                 "value": r.value, "source": "simulated", "reliability": "B", "credibility": 2}
-                for r in frame.itertuples(index=False)]
-        ids = store.add_observations(CASE_ID, rows, actor="test", where="simulated")
-        (outlier_id,) = store.add_observations(CASE_ID, [
-            {"indicator": "ind_0", "date": (today - timedelta(days=700)).isoformat(), "value": 25,
-             "source": "planted outlier", "reliability": "B", "credibility": 2}], actor="test", where="outlier")
-        run_a = fit_case(store, CASE_ID, **FIT)
-        # two reports that factor_1 is high, a correction and a retraction
-        recent = [today - timedelta(days=d) for d in (5, 95)]
-        new_ids = store.add_observations(CASE_ID, [
-            {"indicator": "ind_3", "date": d.isoformat(), "value": 1, "source": "new report", "reliability": "A",
-             "credibility": 1} for d in recent], actor="test", where="new")
-        obs = store.observations(CASE_ID)
-        cont = obs[obs["indicator"] == "ind_2"].iloc[-1]
-        corrected = store.correct(int(cont["id"]), {"value": float(cont["value"]) + 0.5}, reason="typo",
-                                  actor="test")
-        retracted_id = int(obs[obs["indicator"] == "ind_5"].iloc[-1]["id"])
-        store.retract(retracted_id, reason="wrong source", actor="test")
-        run_b = fit_case(store, CASE_ID, **FIT)
-        store.close()
-        assert ids
-        return Fitted(home, run_a, run_b, list(new_ids), int(corrected), retracted_id, int(outlier_id))
+        with fixed_clock(datetime.combine(AS_OF, time(12))):
+            return _build(home)
     finally:
         if old is None:
             os.environ.pop("HARBINGER_HOME", None)
         else:
             os.environ["HARBINGER_HOME"] = old
+
+
+def _build(home: Path) -> Fitted:
+    from dashboard.services.context import as_date
+    from dashboard.services.runs import fit_case
+    from indicators.case import parse_case
+    from indicators.store import Store
+    from models.simulate import simulate_observations
+
+    store = Store.from_env()
+    store.upgrade()
+    loaded = parse_case(synthetic_yaml(), where="synthetic case")
+    store.load_case(loaded, actor="test")
+    frame, _ = simulate_observations(loaded.case, as_of=AS_OF - timedelta(days=1), seed=5)
+    rows = [{"indicator": r.indicator, "date": r.date.date().isoformat(), "end": r.end.date().isoformat(),
+             "value": r.value, "source": "simulated", "reliability": "B", "credibility": 2}
+            for r in frame.itertuples(index=False)]
+    ids = store.add_observations(CASE_ID, rows, actor="test", where="simulated")
+    (outlier_id,) = store.add_observations(CASE_ID, [
+        {"indicator": "ind_0", "date": (AS_OF - timedelta(days=700)).isoformat(), "value": 25,
+         "source": "planted outlier", "reliability": "B", "credibility": 2}], actor="test", where="outlier")
+    run_a = fit_case(store, CASE_ID, attempts=1, **FIT)
+    # two reports that factor_1 is high, a correction and a retraction
+    recent = [AS_OF - timedelta(days=d) for d in (5, 95)]
+    new_ids = store.add_observations(CASE_ID, [
+        {"indicator": "ind_3", "date": d.isoformat(), "value": 1, "source": "new report", "reliability": "A",
+         "credibility": 1} for d in recent], actor="test", where="new")
+    obs = store.observations(CASE_ID)
+    cont = obs[obs["indicator"] == "ind_2"].iloc[-1]
+    corrected = store.correct(int(cont["id"]), {"value": float(cont["value"]) + 0.5}, reason="typo",
+                              actor="test")
+    retracted_id = int(obs[obs["indicator"] == "ind_5"].iloc[-1]["id"])
+    store.retract(retracted_id, reason="wrong source", actor="test")
+    run_b = fit_case(store, CASE_ID, attempts=1, **FIT)
+    as_of = {as_date(store.get_run(run)["as_of"]) for run in (run_a, run_b)}
+    store.close()
+    assert ids and as_of == {AS_OF}
+    return Fitted(home, run_a, run_b, list(new_ids), int(corrected), retracted_id, int(outlier_id))
 
 
 def page_modules(case_id: str = CASE_ID) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from models.explain import observation_changes, undo
-from tests.scenario_support import CASE_ID, fitted
+from tests.scenario_support import CASE_ID
 
 
 def frame(rows: list[tuple[int, int, str, str, float]]) -> pd.DataFrame:
@@ -34,24 +34,13 @@ def test_changes_are_found_by_lineage_and_undone_exactly() -> None:
     assert observation_changes(old, old) == []
 
 
-@pytest.fixture
-def synthetic_home(monkeypatch: pytest.MonkeyPatch) -> Any:
-    f = fitted()
-    monkeypatch.setenv("HARBINGER_HOME", str(f.home))
-    monkeypatch.delenv("HARBINGER_DATABASE_URL", raising=False)
-    from dashboard.services import views
-
-    views.forget_stores()
-    yield f
-    views.forget_stores()
-
-
 def test_contributions_add_up_to_the_observed_change(synthetic_home: Any) -> None:
     """Stated tolerance, per outcome and horizon (in percentage points): the unexplained remainder
     ``total - sum of contributions`` is at most 3 combined Monte Carlo standard errors of the two
-    runs' forecasts (two independent tiny fits) + 25% of the contributions' summed sizes (they are
-    leave-one-out effects, additive only to first order) + 0.5. When reweighting run B back to
-    run A's data all at once is reliable (k-hat <= 0.7), it must give run A's forecast within the
+    runs' forecasts (two independent small fits) + 25% of the contributions' summed sizes (they
+    are leave-one-out effects, additive only to first order) + 0.5. Reweighting run B back to run
+    A's data all at once is reliable on these fits (k-hat <= 0.7: the store is built on a fixed
+    day, so this does not change with the calendar) and must give run A's forecast within the
     Monte Carlo part of that tolerance."""
     from dashboard.services import analysis as sa
 
@@ -64,6 +53,7 @@ def test_contributions_add_up_to_the_observed_change(synthetic_home: Any) -> Non
     assert ("retracted", f.retracted_id) in kinds and len(doc["items"]) == 4
     a = sa.run_context(store, CASE_ID, store.get_run(f.run_a)).conditioner.baseline()
     b = sa.run_context(store, CASE_ID, store.get_run(f.run_b)).conditioner.baseline()
+    assert doc["all_changes_khat"] <= 0.7
     for o in doc["outcomes"]:
         ha, hb = a.horizon(o["outcome"], o["years"]), b.horizon(o["outcome"], o["years"])
         assert o["before"] == ha["p_mean"] and o["after"] == hb["p_mean"]
@@ -73,8 +63,7 @@ def test_contributions_add_up_to_the_observed_change(synthetic_home: Any) -> Non
         sizes = sum(abs(c["pp"]) for it in doc["items"] for c in it["contributions"]
                     if (c["outcome"], c["years"]) == (o["outcome"], o["years"]))
         assert abs(o["unexplained_pp"]) <= mc + 0.25 * sizes + 0.5, o
-        if doc["all_changes_khat"] <= 0.7:
-            assert abs(o["all_changes_pp"] - o["total_pp"]) <= mc + 0.5, o
+        assert abs(o["all_changes_pp"] - o["total_pp"]) <= mc + 0.5, o
     # the corrected continuous report (ind_2, on factor_0, +0.5 in the latest quarter) matters for
     # outcome_0 (its effect on outcome_1, a posteriori independent, is Monte Carlo noise only)
     corr = next(it for it in doc["items"] if it["kind"] == "corrected")

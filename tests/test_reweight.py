@@ -185,6 +185,7 @@ def test_weighted_quantiles_follow_the_weights() -> None:
     assert lo == pytest.approx(2.0) and hi == pytest.approx(8.0)
 
 
+@pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
 def test_extended_design_adds_future_rows_and_builds(setup: dict[str, Any]) -> None:
     from models.model import build_model
 
@@ -202,12 +203,11 @@ def test_extended_design_adds_future_rows_and_builds(setup: dict[str, Any]) -> N
     assert np.isfinite(model.compile_logp()(model.initial_point()))
 
 
-def test_reweighted_forecast_api_on_a_saved_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reweighted_forecast_api_on_a_saved_run(synthetic_home: Any) -> None:
     """The fast update the dashboard can show at once: a saved run conditioned on one new report."""
-    from tests.scenario_support import CASE_ID, fitted
+    from tests.scenario_support import CASE_ID
 
-    f = fitted()
-    monkeypatch.setenv("HARBINGER_HOME", str(f.home))
+    f = synthetic_home
     from dashboard.services import analysis as sa
     from models.runs import load_posterior
 
@@ -238,17 +238,14 @@ def test_reweighted_forecast_api_on_a_saved_run(monkeypatch: pytest.MonkeyPatch)
     store.close()
 
 
-def test_planted_outlier_is_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_outlier_is_flagged(synthetic_home: Any) -> None:
     """25 events in one quarter of a series averaging under 2: flagged as a surprise in the run,
     in `observe list` (beside its reliability grade) and in the Indicators table."""
     from click.testing import CliRunner
 
     from dashboard.cli.main import main
-    from tests.scenario_support import fitted
 
-    f = fitted()
-    monkeypatch.setenv("HARBINGER_HOME", str(f.home))
-    monkeypatch.delenv("HARBINGER_DATABASE_URL", raising=False)
+    f = synthetic_home
     store = f.store()
     with open(os.path.join(store.get_run(f.run_b)["path"], "forecast.json"), encoding="utf-8") as fh:
         forecast = json.load(fh)

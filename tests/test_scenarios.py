@@ -1,13 +1,11 @@
 """Scenario forecasts: dating hypothetical observations, a strongly diagnostic scenario moving the
-right outcome, the `scenario` commands, the Scenarios page's callbacks, and (slow) the fast path
-against a refit and every case-file scenario of the shipped case from the command line."""
+right outcome, the `scenario` commands, the Scenarios page's callbacks (on the synthetic case's
+fits of tests/scenario_support.py), every case-file scenario of the shipped case from the command
+line (on the shared tiny fit), and (slow) the fast path against a refit."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,8 @@ from click.testing import CliRunner
 
 from indicators.errors import BadInput
 from models.scenarios import ScenarioSpec, hypothetical_frame
-from tests.scenario_support import CASE_ID, fitted
+from tests.fits import harbinger_json
+from tests.scenario_support import CASE_ID
 
 #: Top tone level (ordinal ind_4, loads on factor_0) in four consecutive quarters.
 HIGH_F0 = [{"indicator": "ind_4", "months_ahead": m, "value": 2} for m in (1, 4, 7, 10)]
@@ -35,22 +34,10 @@ def test_hypothetical_observations_are_dated_from_the_as_of_date() -> None:
     assert list(frame["id"]) == [-1, -2, -3] and list(frame["reliability"]) == ["B", "B", "E"]
 
 
-@pytest.fixture
-def synthetic_home(monkeypatch: pytest.MonkeyPatch) -> Any:
-    f = fitted()
-    monkeypatch.setenv("HARBINGER_HOME", str(f.home))
-    monkeypatch.delenv("HARBINGER_DATABASE_URL", raising=False)
-    from dashboard.services import views
-
-    views.forget_stores()
-    yield f
-    views.forget_stores()
-
-
-def _run(spec_obs: list[dict[str, Any]], name: str, **kw: Any) -> dict[str, Any]:
+def _run(runs: Any, spec_obs: list[dict[str, Any]], name: str, **kw: Any) -> dict[str, Any]:
     from dashboard.services import analysis as sa
 
-    store = fitted().store()
+    store = runs.store()
     try:
         spec = sa.adhoc_spec(store, CASE_ID, name=name, description="", observations=spec_obs)
         return sa.run_scenario(store, CASE_ID, spec, **kw)
@@ -59,7 +46,7 @@ def _run(spec_obs: list[dict[str, Any]], name: str, **kw: Any) -> dict[str, Any]
 
 
 def test_strongly_diagnostic_scenario_moves_the_relevant_outcome_only(synthetic_home: Any) -> None:
-    doc = _run(HIGH_F0, "high factor_0", refit=False)
+    doc = _run(synthetic_home, HIGH_F0, "high factor_0", refit=False)
     assert doc["method"] == "reweighting" and doc["reliable"] and doc["khat"] <= 0.7
     rows = {(r["outcome"], r["years"]): r for r in doc["results"]}
     assert len(rows) == 8  # two outcomes × four horizons
@@ -78,7 +65,7 @@ def test_strongly_diagnostic_scenario_moves_the_relevant_outcome_only(synthetic_
 
 
 def test_unreliable_reweighting_is_marked_and_never_shown_as_reliable(synthetic_home: Any) -> None:
-    doc = _run(EXTREME, "extreme", refit=False)
+    doc = _run(synthetic_home, EXTREME, "extreme", refit=False)
     assert doc["khat"] > 0.7 and doc["reliable"] is False and doc["method"] == "reweighting"
     assert all(r["reliable"] is False for r in doc["results"])
 
@@ -87,7 +74,8 @@ def test_scenario_commands(synthetic_home: Any) -> None:
     from dashboard.cli.main import main
     from indicators.alerts import get_scenario, save_scenario
 
-    store = fitted().store()
+    f = synthetic_home
+    store = f.store()
     if get_scenario(store, CASE_ID, "Tone up") is None:
         save_scenario(store, CASE_ID, name="Tone up", description="top tone for a year", observations=HIGH_F0,
                       actor="test")
@@ -100,15 +88,15 @@ def test_scenario_commands(synthetic_home: Any) -> None:
     ran = runner.invoke(main, ["scenario", "run", "Tone up", "--format", "json"])
     assert ran.exit_code == 0, ran.stderr
     doc = json.loads(ran.stdout)
-    assert doc["run_id"] == fitted().run_b and doc["method"] == "reweighting"
+    assert doc["run_id"] == f.run_b and doc["method"] == "reweighting"
     assert doc["scenario"]["origin"] == "saved" and len(doc["hypothetical_observations"]) == 4
     r = doc["results"][0]
     assert set(r) == {"outcome", "years", "baseline", "scenario", "difference", "method", "khat", "reliable"}
     assert set(r["baseline"]) == {"p_mean", "p_05", "p_95"} and set(r["difference"]) == {"pp", "low_pp", "high_pp"}
     table = runner.invoke(main, ["scenario", "run", "Tone up"])
     assert table.exit_code == 0 and "reweighting" in table.stdout and "outcome_0" in table.stdout
-    other = runner.invoke(main, ["scenario", "run", "Tone up", "--run", fitted().run_a, "--format", "json"])
-    assert json.loads(other.stdout)["run_id"] == fitted().run_a
+    other = runner.invoke(main, ["scenario", "run", "Tone up", "--run", f.run_a, "--format", "json"])
+    assert json.loads(other.stdout)["run_id"] == f.run_a
     unknown = runner.invoke(main, ["scenario", "run", "nothing like it"])
     assert unknown.exit_code == 2 and "no scenario 'nothing like it'" in unknown.stderr
 
@@ -168,14 +156,15 @@ def test_fast_path_agrees_with_a_refit_within_monte_carlo_error(synthetic_home: 
     from models.scenarios import refit_scenario
     from tests.scenario_support import FIT
 
-    store = fitted().store()
-    run = store.get_run(fitted().run_b)
+    f = synthetic_home
+    store = f.store()
+    run = store.get_run(f.run_b)
     ctx = sa.run_context(store, CASE_ID, run)
     spec = ScenarioSpec("tone", "tone", "", HIGH_F0, origin="ad hoc")
     fast = sa.run_scenario(store, CASE_ID, spec, refit=False)
     slow = refit_scenario(ctx.conditioner, spec, FitSettings(**FIT)).as_dict()
     assert slow["method"] == "refit"
-    for a, b in zip(fast["results"], slow["results"]):
+    for a, b in zip(fast["results"], slow["results"], strict=True):
         assert (a["outcome"], a["years"]) == (b["outcome"], b["years"])
         gap = abs(a["scenario"]["p_mean"] - b["scenario"]["p_mean"])
         tol = 3 * (a["scenario"]["mcse"] ** 2 + b["scenario"]["mcse"] ** 2) ** 0.5 + 0.01
@@ -183,29 +172,15 @@ def test_fast_path_agrees_with_a_refit_within_monte_carlo_error(synthetic_home: 
     store.close()
 
 
-@pytest.mark.slow
-def test_every_case_file_scenario_runs_from_the_command_line(tmp_path: Path) -> None:
-    """A tiny fit of the shipped case, then each of its scenarios through the console script."""
+def test_every_case_file_scenario_runs_from_the_command_line(fitted_home: Path) -> None:
+    """Each scenario of the shipped case through the console script, on the shared tiny fit."""
     from indicators.case import load_case, shipped_case_path
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    env |= {"HARBINGER_HOME": str(tmp_path / "home"), "HARBINGER_USER": "tester"}
-    harbinger = str(Path(sys.executable).parent / "harbinger")
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([harbinger, *args], capture_output=True, text=True, env=env,
-                              timeout=1800, check=False)
-
-    assert run("init").returncode == 0
-    fit = run("fit", "--draws", "60", "--tune", "60", "--chains", "2", "--seed", "3", "--sampler", "pymc")
-    assert fit.returncode == 0, fit.stderr
     scenarios = load_case(shipped_case_path()).case.scenarios
-    listed = json.loads(run("scenario", "list", "--format", "json").stdout)
+    listed = harbinger_json(fitted_home, "scenario", "list")
     assert [s["id"] for s in listed] == [s.id for s in scenarios]
     for s in scenarios:
-        res = run("scenario", "run", s.id, "--no-refit", "--format", "json")
-        assert res.returncode == 0, res.stderr
-        doc = json.loads(res.stdout)
+        doc = harbinger_json(fitted_home, "scenario", "run", s.id, "--no-refit")
         assert doc["scenario"]["id"] == s.id and doc["khat"] is not None
         outcomes = {r["outcome"] for r in doc["results"]}
         assert outcomes == {"territorial_transfer", "peace_treaty", "russian_military_escalation"}

@@ -17,16 +17,16 @@ import pytest
 
 from dashboard.web import ids
 from tests.browser.conftest import ROOT, _free_port, screenshot
-from tests.scenario_support import CASE_ID, fitted
+from tests.scenario_support import CASE_ID
 
 HIGH_F0 = [{"indicator": "ind_4", "months_ahead": m, "value": 2} for m in (1, 4, 7, 10)]
 
 
 @pytest.fixture(scope="module")
-def synthetic_server() -> Iterator[str]:
+def synthetic_server(synthetic_runs: Any) -> Iterator[str]:
     from indicators.alerts import add_alert, get_scenario, save_scenario
 
-    f = fitted()
+    f = synthetic_runs
     store = f.store()
     if get_scenario(store, CASE_ID, "Browser tone") is None:
         save_scenario(store, CASE_ID, name="Browser tone", description="top tone for a year",
@@ -67,7 +67,8 @@ def synthetic_server() -> Iterator[str]:
         log.close()
 
 
-def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthetic_server: str) -> None:
+def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthetic_server: str,
+                                                synthetic_runs: Any) -> None:
     page.set_default_timeout(60_000)
     page.goto(synthetic_server + "/scenarios")
     page.wait_for_selector(f"#{ids.SC_SELECT}")
@@ -100,7 +101,7 @@ def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthet
     page.locator("#scenario-saved-text").wait_for()
     from indicators.alerts import get_scenario
 
-    store = fitted().store()
+    store = synthetic_runs.store()
     saved = get_scenario(store, CASE_ID, "Browser copy")
     store.close()
     assert saved is not None and len(saved["observations"]) == 4  # the blank row is not an observation
