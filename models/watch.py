@@ -182,7 +182,7 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False) -> tuple[np.nd
             kg, sg = k[good], sigma[good]
             probs = np.arange(0.5, k_tail) / k_tail
             small = np.abs(kg) < np.finfo(float).eps
-            with np.errstate(invalid="ignore", divide="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 inv = np.where(small[:, None], -np.log1p(-probs)[None, :],
                                np.expm1(-kg[:, None] * np.log1p(-probs)[None, :]) / np.where(small, 1.0, kg)[:, None])
             smoothed = np.log(inv * sg[:, None] + expcut[good])
@@ -193,7 +193,8 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False) -> tuple[np.nd
             x[r] = xr
             khat[r] = kg
     for g in np.flatnonzero(fallback):
-        lw, k = psis(np.asarray(log_ratio[g], dtype=float))
+        with np.errstate(over="ignore"):  # arviz's own smoothing of a degenerate tail
+            lw, k = psis(np.asarray(log_ratio[g], dtype=float))
         x[g], khat[g] = lw, k
     # every smoothed row's largest log weight is 0 (the maximum was subtracted, the smoothed tail
     # truncated at it), so the normalising sum needs no further shift

@@ -31,8 +31,10 @@ WATCH_VERSION = 1
 #: The plausible range of a next value: between these predictive quantiles. A tripwire value
 #: beyond it (less than 0.1% chance in the tail) is "not plausible".
 PLAUSIBLE = (0.001, 0.999)
-#: Levels offered as default tripwire thresholds (the first one clearly above the forecast).
-ROUND_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+#: Levels offered as default tripwire thresholds (the first one clearly above the forecast): finer
+#: at the low end, where the probabilities of rare outcomes live.
+ROUND_LEVELS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+                0.9, 0.95, 0.98, 0.99)
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,9 @@ def ranking(doc: dict[str, Any], outcome: str, years: float, *, period: str = TR
 
 def default_level(p_now: float) -> float | None:
     """The tripwire threshold offered when none is chosen: the first of :data:`ROUND_LEVELS`
-    clearly above the forecast (by at least a point and a quarter of the forecast), so that a
+    clearly above the forecast (by a quarter of it, and at least a quarter of a point), so that a
     tripwire means a real rise, not Monte Carlo noise around a level just above the forecast."""
-    need = p_now + max(0.01, 0.25 * p_now)
+    need = p_now + max(0.0025, 0.25 * p_now)
     return next((lvl for lvl in ROUND_LEVELS if lvl >= need), None)
 
 
@@ -195,6 +197,8 @@ def value_phrase(entry: dict[str, Any]) -> str:
         shown = ", ".join(f"{x:g}" for x in entry["values"][:5])
         return f"exactly {shown}" + (f" {_unit_word(entry['unit'])}" if fam == "count" else "")
     if fam == "count":
+        if direction == "at_most" and v == 0:
+            return f"no {_unit_word(entry['unit'])}"
         return f"{op}{v:g} {_unit_word(entry['unit'])}"
     if fam == "ordinal" and entry.get("levels"):
         return f"{op}{entry['levels'][int(v)]} ({int(v)})"

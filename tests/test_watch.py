@@ -221,6 +221,10 @@ def test_a_falling_curve_gives_at_most_and_a_level_below_reads_downward() -> Non
     doc = _doc([0.08, 0.05, 0.03, 0.02, 0.01], p_now=0.03)
     (up,) = tripwires(doc, "esc", 1, 0.06)
     assert up["direction"] == "at_most" and up["value"] == 0.0
+    assert sentence(up, "esc", 1, 0.06, up=True).startswith("watch for: no drills next quarter")
+    (up,) = tripwires(doc, "esc", 1, 0.045)
+    assert up["direction"] == "at_most" and up["value"] == 1.0
+    assert sentence(up, "esc", 1, 0.045, up=True).startswith("watch for: ≤ 1 drills next quarter")
     (down,) = tripwires(doc, "esc", 1, 0.025)  # below the forecast: which values take it under
     assert down["direction"] == "at_least" and down["value"] == 3.0
     assert "below 2.5%" in sentence(down, "esc", 1, 0.025, up=False)
@@ -268,6 +272,8 @@ def test_ordinal_and_binary_values_read_as_levels() -> None:
 
 def test_the_default_level_is_a_round_level_clearly_above_the_forecast() -> None:
     assert default_level(0.032) == 0.05
-    assert default_level(0.045) == 0.1  # 5% is too close to 4.5% to mean a real rise
+    assert default_level(0.045) == 0.075  # 5% is too close to 4.5% to mean a real rise
+    assert default_level(0.0124) == 0.02
+    assert default_level(0.001) == 0.005
     assert default_level(0.2) == 0.25
     assert default_level(0.985) is None

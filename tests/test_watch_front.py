@@ -128,6 +128,8 @@ def test_after_fit_never_raises_and_can_be_turned_off(home: dict[str, Any], monk
     assert ws.status(run) == "missing"
     ws.after_fit(store, CASE, run_id)
     assert ws.status(run).startswith("failed: ") and "posterior" in ws.status(run)
+    monkeypatch.setattr(ws, "RETRY_AFTER_S", 0.0)  # a reader tries a failed computation again later
+    assert ws.status(run) == "missing"
 
 
 def test_the_report_section_has_the_data_of_every_open_outcome(home: dict[str, Any]) -> None:

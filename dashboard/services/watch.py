@@ -50,9 +50,13 @@ AFTER_FIT_SWITCH = "HARBINGER_WATCH_AFTER_FIT"
 CLI_OPTIONS = {"outcome": "--outcome", "horizon": "--horizon", "threshold": "--threshold", "period": "--period"}
 API_OPTIONS = {"outcome": "outcome", "horizon": "horizon", "threshold": "threshold", "period": "period"}
 
+#: A failed computation is tried again by the next reader after this many seconds (it may have
+#: failed on something passing, e.g. a locked database), not at every page poll.
+RETRY_AFTER_S = 300.0
+
 _LOCK = threading.Lock()
 _RUNNING: dict[str, threading.Thread] = {}
-_FAILED: dict[str, str] = {}
+_FAILED: dict[str, tuple[str, float]] = {}  # run id: (reason, when)
 log = logging.getLogger(__name__)
 
 
@@ -128,8 +132,9 @@ def status(run: dict[str, Any] | None) -> str:
         thread = _RUNNING.get(run["id"])
         if thread is not None and thread.is_alive():
             return "computing"
-        if run["id"] in _FAILED:
-            return f"failed: {_FAILED[run['id']]}"
+        failed = _FAILED.get(run["id"])
+        if failed is not None and time.monotonic() - failed[1] < RETRY_AFTER_S:
+            return f"failed: {failed[0]}"
     return "missing"
 
 
@@ -150,8 +155,7 @@ def start_background(store: Any, case_id: str, run: dict[str, Any]) -> bool:
                 compute(store, case_id, run)
             except Exception as exc:  # noqa: BLE001 - a background job reports, never raises
                 log.warning("the watch list of run %s could not be computed: %s", run["id"], exc)
-                with _LOCK:
-                    _FAILED[run["id"]] = str(exc) or type(exc).__name__
+                _fail(run["id"], exc)
             finally:
                 with _LOCK:
                     _RUNNING.pop(run["id"], None)
@@ -177,8 +181,12 @@ def after_fit(store: Any, case_id: str, run_id: str, *, progress: Progress | Non
         compute(store, case_id, run, progress=say)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("the watch list of run %s was not computed after its fit: %s", run_id, exc)
-        with _LOCK:
-            _FAILED[run_id] = str(exc) or type(exc).__name__
+        _fail(run_id, exc)
+
+
+def _fail(run_id: str, exc: Exception) -> None:
+    with _LOCK:
+        _FAILED[run_id] = (str(exc) or type(exc).__name__, time.monotonic())
 
 
 # ---------------------------------------------------------------------------- what readers show
