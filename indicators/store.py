@@ -208,6 +208,21 @@ scenarios = sa.Table(
     sa.UniqueConstraint("case_id", "name"),
 )
 
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("indicator", sa.String(64), nullable=False),
+    sa.Column("through", sa.Date, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Column("recorded_by", sa.Text, nullable=False),
+    sa.Index("ix_reviews_case_indicator", "case_id", "indicator"),
+)
+"""Review records (migration 0003): an open-coverage events indicator's record confirmed complete
+through a date, recorded bitemporally (``through`` is valid time, ``recorded_at`` transaction
+time) and never changed."""
+
 
 def default_home() -> Path:
     """``HARBINGER_HOME`` or the platform's user data directory for harbinger."""
@@ -581,6 +596,65 @@ class Store:
         rows = [r for r in rows if (last_day is None or r["date"] <= last_day)
                 and (indicator is None or r["indicator"] == indicator) and _readable_record(r)]
         return _frame(rows, OBSERVATION_COLUMNS)
+
+    # ------------------------------------------------------------------ reviews
+
+    @retrying
+    def add_review(self, case_id: str, indicator: str, through: date, *, actor: str, note: str = "") -> int:
+        """Record that ``indicator``'s record is complete through ``through`` (an ``events``
+        indicator with open coverage; BadInput otherwise, or for a date in the future)."""
+        if isinstance(through, str):
+            through = parse_date(through)
+        with self._write() as conn:
+            case = self._get_case(conn, case_id).case
+            try:
+                ind = case.indicator(indicator)
+            except KeyError:
+                raise BadInput(f"indicator: '{indicator}' is not an indicator of case '{case_id}'.") from None
+            if ind.aggregation != "events" or ind.coverage_end is not None:
+                raise BadInput(f"indicator: '{indicator}' has no open coverage (only an 'events' indicator "
+                               "without coverage_end is read through a reviewed-through date).")
+            if through > utcnow().date():
+                raise BadInput(f"--through {through} is in the future.")
+            if through < (ind.coverage_start or through):
+                raise BadInput(f"--through {through} is before {indicator}'s coverage starts ({ind.coverage_start}).")
+            new_id = conn.execute(reviews.insert().values(
+                case_id=case_id, indicator=indicator, through=through, note=note,
+                recorded_at=utcnow(), recorded_by=actor)).inserted_primary_key[0]
+            self._audit(conn, actor, "review.add", {"case": case_id, "indicator": indicator,
+                                                    "through": through.isoformat(), "id": new_id})
+        return int(new_id)
+
+    @retrying
+    def add_reviews(self, case_id: str, rows: list[Mapping[str, Any]], *, actor: str) -> int:
+        """Insert review records as given (``indicator``, ``through``, ``recorded_at`` or now,
+        ``note``) in one transaction, e.g. a case's shipped reviews; how many."""
+        with self._write() as conn:
+            case = self._get_case(conn, case_id).case
+            for r in rows:
+                if r["indicator"] not in case.indicator_ids:
+                    raise BadInput(f"reviews: '{r['indicator']}' is not an indicator of case '{case_id}'.")
+                conn.execute(reviews.insert().values(
+                    case_id=case_id, indicator=r["indicator"], through=r["through"], note=r.get("note") or "",
+                    recorded_at=r.get("recorded_at") or utcnow(), recorded_by=actor))
+            self._audit(conn, actor, "review.import", {"case": case_id, "n": len(rows)})
+        return len(rows)
+
+    def reviews(self, case_id: str, *, as_of: date | None = None,
+                known_at: datetime | None = None) -> dict[str, date]:
+        """Per indicator, the latest ``through`` of the reviews recorded by the end of day
+        ``as_of`` (or by ``known_at`` when earlier; default: now), as :meth:`observations` reads."""
+        cutoff = utcnow() + timedelta(microseconds=1) if as_of is None else \
+            datetime.combine(as_of + timedelta(days=1), time())
+        if known_at is not None:
+            known = known_at.astimezone(timezone.utc).replace(tzinfo=None) if known_at.tzinfo else known_at
+            cutoff = min(cutoff, known + timedelta(microseconds=1))
+        with self._read() as conn:
+            self._get_case(conn, case_id)
+            rows = conn.execute(sa.select(reviews.c.indicator, sa.func.max(reviews.c.through))
+                                .where(reviews.c.case_id == case_id, reviews.c.recorded_at < cutoff)
+                                .group_by(reviews.c.indicator)).all()
+        return {r[0]: r[1] for r in rows}
 
     def history(self, case_id: str) -> pd.DataFrame:
         """Every record of the case (observations, corrections, retractions), by id (a date or time

@@ -9,9 +9,13 @@ the grid cells it covers with a weight per cell, its value, and how much its sou
 - ``total`` counts (a fiscal-year number of scrambles): one row per observation, covering the
   cells of its period, each weighted by the fraction of the cell's days it covers.
 - ``events`` counts (a joint patrol, a summit): one row per grid cell from the indicator's
-  ``coverage_start`` to the as-of date, holding the number of events recorded in that cell (zero
-  where none was), weighted by the part of the cell that lies inside the coverage window. An
-  event whose date is an interval counts in the cell holding the interval's midpoint.
+  ``coverage_start`` to its ``coverage_end`` or, when its coverage is open, to the day it is
+  *reviewed through* (its newest observation or a later review record; never past the as-of
+  date), holding the number of events recorded in that cell (zero where none was), weighted by
+  the part of the cell that lies inside the window. Quarters after the reviewed-through date are
+  missing, not zeros. An event whose date is an interval within one cell counts in the cell
+  holding the interval's midpoint; one spanning several cells (a fiscal-year count) is a total
+  over them. A sliver of a cell at either end of the window joins its neighbour's row.
 - ``level`` families (binary, continuous, proportion, ordinal): one row per observation; the
   linear predictor is averaged over the cells its period covers.
 
@@ -23,6 +27,7 @@ data, not the shapes, and a compiled model is reused.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -31,6 +36,7 @@ import pandas as pd
 from scipy import special, stats
 
 from indicators.case import Case
+from indicators.reviews import reviewed_through
 from models.grid import Grid, to_date
 
 FAMILIES = ("count", "binary", "continuous", "proportion", "ordinal")
@@ -119,6 +125,11 @@ class Design:
     excluded: list[tuple[int, str]] = field(default_factory=list)  # (observation id, reason)
     data_hash: str = ""
     n_observations: int = 0
+    reviewed_through: dict[str, date | None] = field(default_factory=dict)
+    """Open-coverage events indicators: the day through which each is read (see
+    :func:`reviewed_through`); later quarters are missing."""
+    reviewed: dict[str, date] = field(default_factory=dict)
+    """The review records the design was built with (indicator -> reviewed-through date)."""
 
     @property
     def indicator_ids(self) -> list[str]:
@@ -154,16 +165,18 @@ class Design:
         )
 
 
-def observations_hash(frame: pd.DataFrame) -> str:
-    """A stable hash of the observations a fit used (its data snapshot)."""
+def observations_hash(frame: pd.DataFrame, reviewed: Mapping[str, date] | None = None) -> str:
+    """A stable hash of the observations a fit used (its data snapshot), and of the review
+    records it used, when there are any (so a design without them hashes as before)."""
     cols = ["id", "indicator", "date", "end", "value", "reliability", "credibility"]
+    extra = "".join(f"\nreviewed {k} {to_date(v).isoformat()}" for k, v in sorted((reviewed or {}).items()))
     if frame.empty:
-        return hashlib.sha256(b"empty").hexdigest()[:16]
+        return hashlib.sha256(b"empty" + extra.encode()).hexdigest()[:16]
     canon = frame[cols].copy()
     canon["date"] = pd.to_datetime(canon["date"]).dt.strftime("%Y-%m-%d")
     canon["end"] = pd.to_datetime(canon["end"]).dt.strftime("%Y-%m-%d")
     canon = canon.sort_values(["indicator", "date", "id"])
-    return hashlib.sha256(canon.to_csv(index=False).encode()).hexdigest()[:16]
+    return hashlib.sha256((canon.to_csv(index=False) + extra).encode()).hexdigest()[:16]
 
 
 def _nb_logpmf(y: float, mu: float, alpha: float) -> float:
@@ -183,33 +196,101 @@ class _Row:
     ids: tuple[int, ...]
 
 
+#: A cell at either end of an events window that the window covers less than this fraction of
+#: is not a row of its own: it joins its neighbour's row. A window that ends on the day of an
+#: event (a coverage end or reviewed-through date set by the last record) would otherwise be a
+#: sliver of a cell holding that event, a count the model can only find absurd.
+SLIVER = 0.5
+
+
 def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | None,
                 obs: pd.DataFrame) -> list[_Row]:
-    """One row per cell in the coverage window, with the events recorded in it."""
+    """The rows of an events indicator over its window ``coverage_start``..``coverage_end``
+    (clipped to the grid and the as-of date; ``coverage_end`` None: an empty window).
+
+    One row per cell, with the events recorded in it (an event dated by an interval counts in
+    the cell holding its midpoint), weighted by the part of the cell inside the window. An
+    observation whose period spans more than one cell (a fiscal-year count) is a total over
+    those cells, as a ``total`` indicator's is: the cells it touches form one row, whose value is
+    its count plus any dated events in those cells (a dated event inside the period is taken to
+    be counted by the total, so it is not added twice). A sliver cell at either end of the window
+    (see :data:`SLIVER`) joins its neighbour's row."""
+    if coverage_end is None:
+        return []
     first = max(coverage_start, grid.start)
-    last = min(coverage_end, grid.as_of) if coverage_end else grid.as_of
+    last = min(coverage_end, grid.as_of)
     if first > last:
         return []
     c0, c1 = grid.cell_of(first), grid.cell_of(last)
-    counts: dict[int, float] = {c: 0.0 for c in range(c0, c1 + 1)}
-    trust: dict[int, list[float]] = {c: [] for c in counts}
-    ids: dict[int, list[int]] = {c: [] for c in counts}
+
+    def exposure(c: int) -> float:
+        lo, hi = max(first, grid.cell_start(c)), min(last, grid.cell_end(c))
+        return ((hi - lo).days + 1) / grid.cell_days(c)
+
+    # Units: (cells, count, trusts, ids, spans); a span is a multi-cell observation's period.
+    unit_of: dict[int, int] = {c: c for c in range(c0, c1 + 1)}
+    counts = {c: 0.0 for c in unit_of}
+    trust: dict[int, list[float]] = {c: [] for c in unit_of}
+    ids: dict[int, list[int]] = {c: [] for c in unit_of}
+    spans: list[tuple[int, int, float, float, int, date, date]] = []
+    points: list[tuple[int, float, float, int, date]] = []
     for rec in obs.itertuples(index=False):
         d0, d1 = to_date(rec.date), to_date(rec.end)
-        mid = d0 + (d1 - d0) / 2
-        c = grid.cell_of(mid)
-        if c not in counts:
+        g = genuine_probability(rec.reliability, rec.credibility)
+        a, b = grid.cell_of(d0), grid.cell_of(d1)
+        if a != b:
+            if b >= c0 and a <= c1:
+                spans.append((max(a, c0), min(b, c1), float(rec.value), g, int(rec.id), d0, d1))
             continue
-        counts[c] += float(rec.value)
-        trust[c].append(genuine_probability(rec.reliability, rec.credibility))
-        ids[c].append(int(rec.id))
+        mid = d0 + (d1 - d0) / 2
+        points.append((grid.cell_of(mid), float(rec.value), g, int(rec.id), mid))
+    # Merge the cells of each span (and of overlapping spans) into one unit, keyed by its first cell.
+    for a, b, _v, _g, _id, _d0, _d1 in sorted(spans):
+        root = unit_of[a]
+        for c in range(a, b + 1):
+            old = unit_of[c]
+            if old != root:
+                for cc, u in unit_of.items():
+                    if u == old:
+                        unit_of[cc] = root
+    for a, _b, v, g, oid, _d0, _d1 in spans:
+        u = unit_of[a]
+        counts[u] += v
+        trust[u].append(g)
+        ids[u].append(oid)
+    span_periods = [(d0, d1, unit_of[a]) for a, _b, _v, _g, _i, d0, d1 in spans]
+    for c, v, g, oid, mid in points:
+        if c not in unit_of:
+            continue
+        u = unit_of[c]
+        if any(uu == u and d0 <= mid <= d1 for d0, d1, uu in span_periods):
+            continue  # counted by the total over its period
+        counts[u] += v
+        trust[u].append(g)
+        ids[u].append(oid)
+    order = sorted(set(unit_of.values()))
+    cells_of = {u: [c for c in range(c0, c1 + 1) if unit_of[c] == u] for u in order}
+    # Slivers at the ends join their neighbour.
+    if len(order) > 1:
+        for end_u, nb in ((order[-1], order[-2]), (order[0], order[1])):
+            cs = cells_of[end_u]
+            if end_u in cells_of and len(cs) == 1 and exposure(cs[0]) < SLIVER:
+                cells_of[nb] = sorted(cells_of[nb] + cs)
+                counts[nb] += counts.pop(end_u)
+                trust[nb] += trust.pop(end_u)
+                ids[nb] += ids.pop(end_u)
+                del cells_of[end_u]
+                order = [u for u in order if u != end_u]
+                if len(order) < 2:
+                    break
     rows = []
-    for c in range(c0, c1 + 1):
-        lo = max(first, grid.cell_start(c))
-        hi = min(last, grid.cell_end(c))
-        exposure = ((hi - lo).days + 1) / grid.cell_days(c)
-        w = float(np.mean(trust[c])) if trust[c] else ABSENCE_GENUINE
-        rows.append(_Row(i, np.array([c]), np.array([exposure]), counts[c], w, lo, hi, tuple(ids[c])))
+    for u in order:
+        cs = cells_of[u]
+        lo = max(first, grid.cell_start(cs[0]))
+        hi = min(last, grid.cell_end(cs[-1]))
+        weights = np.array([exposure(c) for c in cs])
+        w = float(np.mean(trust[u])) if trust[u] else ABSENCE_GENUINE
+        rows.append(_Row(i, np.array(cs), weights, counts[u], w, lo, hi, tuple(sorted(ids[u]))))
     return rows
 
 
@@ -255,11 +336,14 @@ def centring_weights(grid: Grid, n_indicators: int, rows: dict[str, list[_Row]])
     return w
 
 
-def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Design:
+def build_design(case: Case, observations: pd.DataFrame, *, as_of: date,
+                 reviewed: Mapping[str, date] | None = None) -> Design:
     """Turn validated observations into the model's arrays, as known on ``as_of``.
 
     Observations dated after ``as_of``, or whose period ends after it, are left out (and listed
-    in ``Design.excluded``): a fit as of a date sees only periods up to that date.
+    in ``Design.excluded``): a fit as of a date sees only periods up to that date. ``reviewed``
+    (indicator -> date, the review records known on ``as_of``) extends an open-coverage events
+    indicator's window past its newest observation (:func:`reviewed_through`).
     """
     as_of = to_date(as_of)
     grid = Grid.for_case(case.start, as_of)
@@ -281,6 +365,8 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Desi
             excluded.append((int(rec.id), reason))
         frame = frame.loc[keep]
 
+    reviewed = {k: min(to_date(v), as_of) for k, v in (reviewed or {}).items()}
+    through = reviewed_through(case, frame, reviewed)
     fam_inds: dict[str, list[str]] = {f: [i.id for i in case.indicators if i.family == f] for f in FAMILIES}
     rows: dict[str, list[_Row]] = {f: [] for f in FAMILIES}
     for ind in case.indicators:
@@ -288,7 +374,8 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Desi
         obs = frame[frame["indicator"] == ind.id] if not frame.empty else frame
         if ind.aggregation == "events":
             assert ind.coverage_start is not None
-            rows["count"].extend(_event_rows(grid, i, ind.coverage_start, ind.coverage_end, obs))
+            end = ind.coverage_end if ind.coverage_end is not None else through.get(ind.id)
+            rows["count"].extend(_event_rows(grid, i, ind.coverage_start, end, obs))
             continue
         for rec in obs.itertuples(index=False):
             d0, d1 = to_date(rec.date), to_date(rec.end)
@@ -367,5 +454,6 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date) -> Desi
         outcome_at_risk=at_risk, outcome_event=event,
         rows=pd.DataFrame(table, columns=["family", "row", "indicator", "start", "end", "value",
                                           "genuine", "observation_ids"]),
-        excluded=excluded, data_hash=observations_hash(frame), n_observations=n_obs,
+        excluded=excluded, data_hash=observations_hash(frame, reviewed), n_observations=n_obs,
+        reviewed_through=through, reviewed=reviewed,
     )

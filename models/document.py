@@ -229,6 +229,10 @@ class ObservationRow(_Part):
     """Leave-one-out P(Y >= value) (optional: older files lack it)."""
     surprise: bool
     """The value lies outside the central 95% of its leave-one-out predictive."""
+    loo_khat: float | None = None
+    """Pareto k-hat of the row's leave-one-out importance weights (optional: older files lack it)."""
+    loo_unreliable: bool = False
+    """k-hat above 0.7: the leave-one-out predictive behind the PIT and flag is unreliable."""
 
 
 class IndicatorSummary(_Part):

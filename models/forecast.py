@@ -193,8 +193,10 @@ def _expected_level(design: Design, draws: Draws, family: str, local: int, eta: 
 
 
 def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.Generator,
-                     eta_all: np.ndarray, loo_weights: np.ndarray) -> list[dict]:
-    """Predictive quantiles and leave-one-out PIT of each real row of one family."""
+                     eta_all: np.ndarray, loo_weights: np.ndarray, khat: np.ndarray | None = None
+                     ) -> list[dict]:
+    """Predictive quantiles and leave-one-out PIT of each real row of one family, with the
+    Pareto k-hat of the row's leave-one-out importance weights (``khat``, one per row)."""
     rows = design.families[family]
     n = rows.n_rows
     if n == 0:
@@ -258,6 +260,7 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
     out = []
     for j in range(n):
         rec = table.iloc[j]
+        k = None if khat is None else float(khat[j])
         out.append({
             "indicator": rec["indicator"], "start": rec["start"].date().isoformat(),
             "end": rec["end"].date().isoformat(), "value": _r(float(rec["value"]), 4),
@@ -265,18 +268,28 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
             "pred_p05": _r(q[0, j], 3), "pred_p50": _r(q[1, j], 3), "pred_p95": _r(q[2, j], 3),
             "pit": _r(pit[j], 4), "p_at_most": _r(p_at_most[j], 4), "p_at_least": _r(p_at_least[j], 4),
             "surprise": bool(min(p_at_most[j], p_at_least[j]) < SURPRISE_TAIL),
+            "loo_khat": None if k is None or not np.isfinite(k) else round(k, 3),
+            "loo_unreliable": bool(k is not None and (not np.isfinite(k) or k > KHAT_UNRELIABLE)),
         })
     return out
 
 
-def loo_weights(design: Design, draws: Draws, eta: np.ndarray) -> dict[str, np.ndarray]:
-    """Pareto-smoothed leave-one-out weights of each row, per family: (D, R), columns sum to 1."""
+#: Above this Pareto k-hat a row's leave-one-out weights are unreliable (Vehtari et al. 2017;
+#: the threshold arviz's ``loo`` warns at): its PIT and surprise flag are shown, marked as such.
+KHAT_UNRELIABLE = 0.7
+
+
+def loo_weights(design: Design, draws: Draws, eta: np.ndarray
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Pareto-smoothed leave-one-out weights of each row, per family: (D, R), columns sum to 1;
+    and each row's Pareto k-hat, per family: (R,)."""
     ll = row_logliks(NUMPY, draws.params, eta, design.data(), batched=True)
-    out = {}
+    out, khat = {}, {}
     for fam, lp in ll.items():
-        lw, _k = az.psislw(-lp.T)  # (rows, draws): smoothed, normalised over draws
+        lw, k = az.psislw(-lp.T)  # (rows, draws): smoothed, normalised over draws
         out[fam] = np.exp(lw).T
-    return out
+        khat[fam] = np.asarray(k, dtype=float).reshape(-1)
+    return out, khat
 
 
 def indicator_summaries(design: Design, draws: Draws, *, seed: int = 0) -> list[dict]:
@@ -297,8 +310,8 @@ def indicator_summaries(design: Design, draws: Draws, *, seed: int = 0) -> list[
         f"{grid.cell_start(last + i).year}Q{(grid.cell_start(last + i).month - 1) // 3 + 1}"
         for i in range(FUTURE_CELLS_SHOWN)]
     dates = [grid.cell_start(i).isoformat() for i in range(last + FUTURE_CELLS_SHOWN)]
-    weights = loo_weights(design, draws, eta)
-    rows_by_family = {fam: _predictive_rows(design, draws, fam, rng, eta, weights[fam])
+    weights, khat = loo_weights(design, draws, eta)
+    rows_by_family = {fam: _predictive_rows(design, draws, fam, rng, eta, weights[fam], khat[fam])
                       for fam in weights}
     out = []
     for i, ind in enumerate(design.case.indicators):

@@ -11,6 +11,7 @@ import pytest
 
 from indicators.case import load_case, shipped_case_path
 from indicators.resources import data_path
+from indicators.reviews import shipped_reviews
 from models.design import build_design, genuine_probability
 from models.forecast import draws_of, outcome_forecasts
 from models.grid import Grid
@@ -37,9 +38,10 @@ def test_grid_fiscal_year_covers_four_quarters_exactly() -> None:
 def test_events_become_counts_per_quarter_with_zeros_inside_coverage() -> None:
     loaded = load_case(shipped_case_path())
     frame = shipped_frame()
-    design = build_design(loaded.case, frame, as_of=date(2025, 12, 31))
+    design = build_design(loaded.case, frame, as_of=date(2025, 12, 31),
+                          reviewed=shipped_reviews(loaded.case.id))
     rows = design.rows[design.rows.indicator == "leader_summit"]
-    # coverage 2012-05-07 .. as-of: one row per quarter from 2012Q2 to 2025Q4
+    # coverage 2012-05-07 .. reviewed through 2025-12-31: one row per quarter from 2012Q2 to 2025Q4
     assert len(rows) == (2025 - 2012) * 4 + 3
     assert rows["value"].sum() == frame.loc[frame.indicator == "leader_summit", "value"].sum()
     assert (rows.loc[rows.start >= "2020-01-01", "value"] == 0).all()  # no summit after 2019

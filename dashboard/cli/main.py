@@ -86,6 +86,12 @@ def init(env: Env, case_file: Path | None, observations_file: Path | None) -> No
     ids = store.import_csv(case_id, obs_path, actor=INIT_ACTOR)
     click.echo(f"observations: loaded {len(ids)} from {obs_path}")
 
+    from dashboard.services.reviews import load_shipped_reviews
+
+    n_reviews = load_shipped_reviews(store, case_id, actor=INIT_ACTOR)
+    if n_reviews:
+        click.echo(f"reviews: loaded {n_reviews} shipped review record(s) (open-coverage series reviewed through)")
+
 
 # ---------------------------------------------------------------------------- observe
 
@@ -158,6 +164,9 @@ def observe_list(env: Env, indicator: str | None, as_of: str | None, fmt: str) -
             raise BadInput(f"--indicator: '{indicator}' is not an indicator of case '{case_id}'.")
     frame = env.store.observations(case_id, as_of=day, indicator=indicator)
     emit(_with_surprise_flags(env, frame, day), fmt, empty="no observations")
+    from dashboard.cli.reviews import warn_stale
+
+    warn_stale(env, day)
     problems = env.store.date_problems(case_id)
     if problems:
         ids = ", ".join(str(p["id"]) for p in problems[:10]) + (", ..." if len(problems) > 10 else "")
@@ -254,7 +263,8 @@ def observe_correct(env: Env, obs_id: int, reason: str, **changes: Any) -> None:
 
 #: Modules that add command groups: each defines ``register(main)``. Add a module here to add commands.
 COMMAND_MODULES = ("dashboard.cli.runs", "dashboard.cli.users", "dashboard.cli.backtest",
-                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker", "dashboard.cli.watch")
+                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker", "dashboard.cli.watch",
+                   "dashboard.cli.reviews")
 
 
 def _register_more() -> None:

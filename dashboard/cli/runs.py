@@ -65,6 +65,9 @@ def register(main: click.Group) -> None:
         status = "diagnostics ok" if run["diagnostics_ok"] else "DIAGNOSTICS FAILED: " + "; ".join(diag["problems"])
         click.echo(f"run {run_id} (as of {run['as_of']}): max R-hat {diag['max_rhat']}, "
                    f"min bulk ESS {diag['min_ess_bulk']}, {diag['divergences']} divergences — {status}")
+        from dashboard.cli.reviews import warn_stale
+
+        warn_stale(env, parse_date_option(str(run["as_of"])[:10], "--as-of"))
         if not run["diagnostics_ok"]:
             from dashboard.services.runs import fit_outcome
 

@@ -147,7 +147,7 @@ def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progres
         raise BadInput(f"--as-of {as_of} is before the case starts ({loaded.case.start}).")
     store.fail_stale_runs()
     frame = store.observations(case_id, as_of=as_of)
-    design = build_design(loaded.case, frame, as_of=as_of)
+    design = build_design(loaded.case, frame, as_of=as_of, reviewed=store.reviews(case_id, as_of=as_of))
     run_id = store.create_run(case_id, as_of=as_of, case_hash=loaded.hash, data_hash=design.data_hash,
                               n_observations=design.n_observations, model_version=MODEL_VERSION,
                               settings=fit_settings.as_dict() | {"attempt": attempt[0], "attempts": attempt[1]})
