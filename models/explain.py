@@ -26,8 +26,9 @@ When more than ``max_items`` observations changed, changes are grouped by indica
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -232,3 +233,33 @@ def explain(conditioner: Conditioner, old_observations: pd.DataFrame, before: li
     return {"changes": [c.as_dict() for c in changes], "items": item_rows, "outcomes": rows_out,
             "grouped": grouped, "khat_max": KHAT_MAX,
             "all_changes_khat": None if joint is None else round(joint.khat, 3)}
+
+
+def context_changes(from_as_of: date, to_as_of: date, old_reviewed: Mapping[str, date | None],
+                    new_reviewed: Mapping[str, date | None]) -> list[dict[str, Any]]:
+    """What moved a forecast between two runs besides changed observations, by name: time passing
+    (the as-of date moved, so more quarters are at risk, the factors' paths run longer and the
+    horizons end later) and each open-coverage series whose reviewed-through date changed (the
+    quarters between the two dates are now read as counts, or as missing). Reviewed-through maps
+    are :attr:`models.design.Design.reviewed_through` of each run's design. These are not
+    reweightable changes of data, so the part of the change they carry is the remainder that no
+    observation explains; this names it."""
+    out: list[dict[str, Any]] = []
+    if to_as_of != from_as_of:
+        quarters = (to_as_of.year - from_as_of.year) * 4 + (to_as_of.month - 1) // 3 - (from_as_of.month - 1) // 3
+        out.append({"kind": "time", "label": f"time passing: as of {from_as_of.isoformat()} → {to_as_of.isoformat()} "
+                                                f"({quarters:+d} quarter(s) at risk, horizons moved on)",
+                    "from": from_as_of.isoformat(), "to": to_as_of.isoformat()})
+    for iid in sorted(set(old_reviewed) | set(new_reviewed)):
+        a, b = old_reviewed.get(iid), new_reviewed.get(iid)
+        if a == b:
+            continue
+        label = (f"{iid} reviewed through {a.isoformat() if a else 'never'} → {b.isoformat() if b else 'never'}")
+        out.append({"kind": "review", "indicator": iid, "label": label,
+                    "from": a.isoformat() if a else None, "to": b.isoformat() if b else None})
+    stale_through = sorted({b for b in new_reviewed.values() if b is not None and b < to_as_of})
+    if stale_through and to_as_of != from_as_of:
+        n = sum(1 for b in new_reviewed.values() if b is not None and b < to_as_of)
+        out.append({"kind": "missing", "label": f"{n} open-coverage series read as missing after their "
+                                                 f"reviewed-through date (latest {stale_through[-1].isoformat()})"})
+    return out

@@ -120,7 +120,7 @@ def rebuild(design: Design, observations: pd.DataFrame) -> Design:
     count rates (which :func:`build_design` takes from the data) are reset to ``design``'s, so a
     row that did not change has exactly the same likelihood in both designs.
     """
-    new = build_design(design.case, observations, as_of=design.as_of)
+    new = build_design(design.case, observations, as_of=design.as_of, reviewed=design.reviewed)
     cont = new.families["continuous"]
     n = cont.n_rows
     if n:

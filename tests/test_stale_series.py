@@ -114,3 +114,27 @@ def test_fiscal_year_count_of_events_is_a_total_over_its_quarters() -> None:
     assert inside.empty
     # every event is counted once
     assert rows["value"].sum() == frame.loc[frame.indicator == "russian_airspace_violation", "value"].sum()
+
+
+def test_explain_names_time_passing_and_review_changes() -> None:
+    from models.explain import context_changes
+
+    old = {"leader_summit": date(2025, 12, 31), "china_russia_joint_sea": date(2025, 12, 31)}
+    new = {"leader_summit": date(2026, 11, 30), "china_russia_joint_sea": date(2025, 12, 31)}
+    items = context_changes(date(2025, 12, 31), TODAY, old, new)
+    kinds = [c["kind"] for c in items]
+    assert kinds[0] == "time" and "+4 quarter(s)" in items[0]["label"]
+    review = next(c for c in items if c["kind"] == "review")
+    assert review["indicator"] == "leader_summit" and "2025-12-31 → 2026-11-30" in review["label"]
+    assert any(c["kind"] == "missing" for c in items)
+    assert context_changes(TODAY, TODAY, new, new) == []
+
+
+def test_explain_table_names_the_remainder() -> None:
+    from dashboard.services.analysis import explain_table
+
+    doc = {"items": [], "outcomes": [{"outcome": "peace_treaty", "years": 1, "total_pp": 1.0,
+                                       "total_log_odds": 0.1, "unexplained_pp": 1.0}],
+           "context": [{"kind": "time", "label": "time passing: as of 2025-12-31 → 2026-12-04"}]}
+    last = explain_table(doc)[-1]
+    assert "time passing" in last["what"] and "unexplained" not in last["what"]

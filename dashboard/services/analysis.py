@@ -230,6 +230,7 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
     refit_fn = _refit_function(store, case_id, ctx, progress) if refit else None
     doc = explain(ctx.conditioner, old_frame, [o.model_dump(mode="json") for o in before.outcomes],
                   refit=refit_fn)
+    doc["context"] = _context(store, case_id, frm, to, old_frame, ctx.conditioner.design)
     doc = {"case": case_id, "from_run": frm["id"], "to_run": to["id"],
            "from_as_of": as_date(frm["as_of"]).isoformat(), "to_as_of": as_date(to["as_of"]).isoformat(),
            "same_case_version": frm["case_hash"] == to["case_hash"],
@@ -242,6 +243,23 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
     return doc
 
 
+def _context(store: Any, case_id: str, frm: dict[str, Any], to: dict[str, Any], old_frame: Any,
+             new_design: Any) -> list[dict[str, Any]]:
+    """:func:`models.explain.context_changes` of two runs: time passing and reviewed-through
+    changes, each run's reviews read as the store held them when the run was created."""
+    from indicators.reviews import reviewed_through
+    from models.explain import context_changes
+
+    case = new_design.case
+    old_reviews = store.reviews(case_id, as_of=as_date(frm["as_of"]), known_at=frm["created_at"])
+    new_reviews = store.reviews(case_id, as_of=as_date(to["as_of"]), known_at=to["created_at"])
+    clip = lambda m, d: {k: (min(v, d) if v is not None else None) for k, v in m.items()}  # noqa: E731
+    old_through = clip(reviewed_through(case, old_frame, old_reviews), as_date(frm["as_of"]))
+    new_through = clip(reviewed_through(case, run_observations(store, to), new_reviews),
+                       as_date(to["as_of"]))
+    return context_changes(as_date(frm["as_of"]), as_date(to["as_of"]), old_through, new_through)
+
+
 def _refit_function(store: Any, case_id: str, ctx: RunContext, progress: Progress | None) -> Callable:
     from models.design import build_design
     from models.fit import FitSettings, sample
@@ -252,7 +270,7 @@ def _refit_function(store: Any, case_id: str, ctx: RunContext, progress: Progres
     design = ctx.conditioner.design
 
     def refit(frame: Any) -> list[dict[str, Any]]:
-        d = build_design(design.case, frame, as_of=design.as_of)
+        d = build_design(design.case, frame, as_of=design.as_of, reviewed=design.reviewed)
         idata = sample(d, settings, progress=progress)
         outcomes, _ = outcome_forecasts(d, draws_of(d, idata), seed=settings.seed)
         return outcomes
@@ -275,7 +293,10 @@ def explain_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
                          "log_odds": c["log_odds"],
                          "method": it["method"] + ("" if it["reliable"] or it["method"] == "refit" else " (UNRELIABLE)"),
                          "khat": it["khat"]})
-        rows.append({"outcome": key[0], "years": key[1], "what": "unexplained remainder",
+        context = doc.get("context") or []
+        what = ("not from observations: " + "; ".join(c["label"] for c in context)) if context \
+            else "unexplained remainder"
+        rows.append({"outcome": key[0], "years": key[1], "what": what,
                      "pts": o["unexplained_pp"], "log_odds": None, "method": "", "khat": None})
     return rows
 
