@@ -61,20 +61,13 @@ FUTURE_PATHS = 4000
 
 def _case_with_hazard(n_outcomes: int, seed: int, truth: Any, case: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """Hazard intercepts and effects drawn from the prior, and whether no outcome happened."""
-    from models.model import HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, quarterly_hazard
+    from models.elicitation import hazard_prior
 
+    prior = hazard_prior(case)
     rng = np.random.default_rng(10_000 + seed)
-    fid = {f: k for k, f in enumerate(case.factor_ids)}
-    K = len(fid)
     for _ in range(200):
-        h0 = np.zeros(n_outcomes)
-        effect = np.zeros((n_outcomes, K))
-        for o, oc in enumerate(case.outcomes):
-            q = quarterly_hazard(oc.base_rate.annual)
-            h0[o] = rng.normal(np.log(q / (1 - q)), HAZARD_INTERCEPT_SD)
-            for f, s in oc.effects.items():
-                mag = abs(rng.normal(0.0, HAZARD_EFFECT_SCALE))
-                effect[o, fid[f]] = {"raises": mag, "lowers": -mag}.get(s, rng.normal(0.0, HAZARD_EFFECT_SCALE))
+        h0 = rng.normal(prior.intercept_mean, prior.intercept_sd)[:n_outcomes]
+        effect = (prior.present * rng.normal(prior.effect_mean, np.where(prior.present == 1, prior.effect_sd, 1.0)))[:n_outcomes]
         logit = h0[:, None] + effect @ truth.factor_state
         happened = rng.random(logit.shape) < 1 / (1 + np.exp(-logit))
         if not happened.any():

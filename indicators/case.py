@@ -10,8 +10,10 @@ Schema (see ``data/cases/northern_territories.yaml`` for a full example)::
                                                    factor is fixed positive (identification)
     indicators:  [{id, name, description, family, unit, aggregation, coverage_start, coverage_end,
                    loadings: {factor: positive|negative|free}, min, max, levels, coding}]
-    outcomes:    [{id, question, resolution_criteria, horizons, base_rate: {annual, reasoning},
-                   effects: {factor: raises|lowers|free}, resolved: {date, evidence} | null}]
+    outcomes:    [{id, question, resolution_criteria, horizons, base_rate: {annual, range?, reasoning},
+                   effects: {factor: raises|lowers|free},
+                   effect_sizes?: {factor: {odds_ratio: [low, high], rationale}},
+                   resolved: {date, evidence} | null}]
     scenarios:   [{id, name, description, source,
                    observations: [{indicator, months_ahead, span_months, value,
                                    reliability, credibility, note}]}]
@@ -125,9 +127,53 @@ class Indicator(_Strict):
         return self.family in ("count", "binary", "ordinal")
 
 
+#: A base rate stated as a point (``annual`` alone) is read as the 90% range from a quarter of it
+#: to four times it (capped below 1): an order-of-magnitude judgement, 16-fold wide, centred
+#: (geometrically) on the point (docs/case-file.md, "Outcomes").
+DEFAULT_BASE_RATE_FACTOR = 4.0
+#: An effect stated by its sign alone is read as this 90% range of the odds ratio per factor sd:
+#: "raises" means it at most doubles the odds per sd, "lowers" at most halves them, "free"
+#: either (docs/case-file.md, "Outcomes").
+DEFAULT_EFFECT_ODDS_RATIO: dict[str, tuple[float, float]] = {
+    "raises": (1.0, 2.0), "lowers": (0.5, 1.0), "free": (0.5, 2.0)}
+
+
 class BaseRate(_Strict):
+    """The annual probability of the outcome: a point and, optionally, its 90% range."""
+
     annual: float = Field(gt=0, lt=1)
+    range: tuple[float, float] | None = None  # (low, high) annual probability, 90%
     reasoning: str
+
+    @model_validator(mode="after")
+    def _range(self) -> BaseRate:
+        if self.range is not None:
+            low, high = self.range
+            if not 0 < low < self.annual < high < 1:
+                raise ValueError("base_rate.range must be [low, high] with 0 < low < annual < high < 1")
+        return self
+
+    @property
+    def annual_range(self) -> tuple[float, float]:
+        """The stated 90% range, or the default one around the point."""
+        if self.range is not None:
+            return self.range
+        f = DEFAULT_BASE_RATE_FACTOR
+        return self.annual / f, min(self.annual * f, 0.5 + self.annual / 2)
+
+
+class EffectSize(_Strict):
+    """An outcome×factor effect as an odds ratio per factor sd: its 90% range and why."""
+
+    odds_ratio: tuple[float, float]
+    rationale: str = Field(min_length=1)
+
+    @field_validator("odds_ratio")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] < v[1]:
+            raise ValueError("odds_ratio must be [low, high] with 0 < low < high")
+        return v
 
 
 class Resolution(_Strict):
@@ -142,7 +188,27 @@ class Outcome(_Strict):
     horizons: list[int] = Field(min_length=1)
     base_rate: BaseRate
     effects: dict[str, Effect] = Field(min_length=1)
+    #: Per factor named in ``effects``: the odds ratio's 90% range and rationale (optional; a
+    #: factor left out gets DEFAULT_EFFECT_ODDS_RATIO for its sign).
+    effect_sizes: dict[str, EffectSize] = Field(default_factory=dict)
     resolved: Resolution | None = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Outcome:
+        for fid, size in self.effect_sizes.items():
+            sign = self.effects.get(fid)
+            if sign is None:
+                raise ValueError(f"effect_sizes names '{fid}', which is not in effects")
+            low, high = size.odds_ratio
+            if (sign == "raises" and high <= 1) or (sign == "lowers" and low >= 1):
+                raise ValueError(f"effect_sizes '{fid}': odds ratio {low}-{high} contradicts '{sign}'")
+        return self
+
+    def effect_odds_ratio(self, factor_id: str) -> tuple[float, float]:
+        """The 90% range of the odds ratio per sd of ``factor_id`` (stated, or the sign's default)."""
+        if factor_id in self.effect_sizes:
+            return self.effect_sizes[factor_id].odds_ratio
+        return DEFAULT_EFFECT_ODDS_RATIO[self.effects[factor_id]]
 
     @field_validator("horizons")
     @classmethod

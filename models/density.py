@@ -33,21 +33,21 @@ import pymc as pm
 
 from models.design import FAMILIES, Design
 from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS, STIRLING_COEFFICIENTS, STIRLING_FROM
-from models.model import (CONTINUOUS_SIGMA_SCALE, DISPERSION_MAX, FAMILY_INTERCEPT_SD, HAZARD_EFFECT_SCALE,
-                          HAZARD_INTERCEPT_SD, LOADING_SCALE, ORDINAL_FIRST_CUT_SCALE, ORDINAL_GAP_SCALE,
-                          OVERDISPERSION_SCALE, PERSISTENCE_PRIOR, PROPORTION_KAPPA_PRIOR, effect_structure,
-                          loading_structure, quarterly_hazard)
+from models.elicitation import hazard_prior
+from models.model import (CONTINUOUS_SIGMA_SCALE, DISPERSION_MAX, FAMILY_INTERCEPT_SD, LOADING_SCALE,
+                          ORDINAL_FIRST_CUT_SCALE, ORDINAL_GAP_SCALE, OVERDISPERSION_SCALE, PERSISTENCE_PRIOR,
+                          PROPORTION_KAPPA_PRIOR, effect_positions, loading_structure)
 
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = (
     "persistence_logodds__", "innovation", "loading_unfolded", "loading_free", "count_intercept_offset",
     "count_overdispersion_unfolded", "binary_intercept", "continuous_intercept", "continuous_sigma_log__",
     "proportion_intercept", "proportion_kappa_log__", "ordinal_cut_raw", "hazard_intercept",
-    "hazard_effect_unfolded", "hazard_effect_free",
+    "hazard_effect_log_or",
 )
 (PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE, COUNT_OFFSET, COUNT_OVERDISPERSION,
  BINARY_INTERCEPT, CONTINUOUS_INTERCEPT, CONTINUOUS_SIGMA, PROPORTION_INTERCEPT, PROPORTION_KAPPA,
- ORDINAL_CUT_RAW, HAZARD_INTERCEPT, EFFECT_UNFOLDED, EFFECT_FREE) = range(len(VALUE_VARIABLES))
+ ORDINAL_CUT_RAW, HAZARD_INTERCEPT, EFFECT_LOG_OR) = range(len(VALUE_VARIABLES))
 
 #: The per-row arrays of every family, in the order the kernel takes them.
 ROW_FIELDS = ("indicator", "local", "cells", "weights", "y", "log_w", "log_1mw", "lp_spurious", "mask")
@@ -82,11 +82,12 @@ class Structure:
     loading_signed: np.ndarray  # (n, 2) indicator, factor of each signed loading
     loading_sign: np.ndarray  # (n,) its sign
     loading_free: np.ndarray  # (m, 2)
-    effect_signed: np.ndarray
-    effect_sign: np.ndarray
-    effect_free: np.ndarray
+    effect_at: np.ndarray  # (n, 2) outcome, factor of each hazard effect
+    effect_mean: np.ndarray  # (n,) its prior mean (log odds ratio per factor sd)
+    effect_sd: np.ndarray  # (n,) its prior sd
     family_columns: tuple[np.ndarray, ...]  # indicator index of each family's parameter slots
     hazard_mean: np.ndarray  # (O,) prior mean of each outcome's hazard intercept
+    hazard_sd: np.ndarray  # (O,) its prior sd
 
     def arrays(self) -> tuple:
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
@@ -107,26 +108,25 @@ def structure(design: Design, model: pm.Model) -> Structure:
         start += int(np.prod(point[name].shape))
         ends[VALUE_VARIABLES.index(name)] = start
     present, sign = loading_structure(design)
-    e_present, e_sign = effect_structure(design)
+    prior = hazard_prior(design.case)
+    e_at = effect_positions(design)
     index = {iid: i for i, iid in enumerate(design.indicator_ids)}
     columns = tuple(np.array([index[i] for i in design.family_indicators[f]], dtype=np.int64)
                     for f in FAMILIES)
     n_cut = int(max(design.ordinal_levels.max(initial=2) - 1, 1))
-    base = np.array([quarterly_hazard(o.base_rate.annual) for o in design.case.outcomes])
-
     def signed(p, s):
         at = np.argwhere((p == 1) & (s != 0)).astype(np.int64)
         return at, s[at[:, 0], at[:, 1]].astype(np.float64), np.argwhere((p == 1) & (s == 0)).astype(np.int64)
 
     ls, lsign, lf = signed(present, sign)
-    es, esign, ef = signed(e_present, e_sign)
     return Structure(
         offsets=offsets, ends=ends,
-        sizes=np.array([present.shape[0], present.shape[1], e_present.shape[0], design.grid.n_cells, n_cut],
+        sizes=np.array([present.shape[0], present.shape[1], len(design.case.outcomes), design.grid.n_cells, n_cut],
                        dtype=np.int64),
         loading_signed=ls.reshape(-1, 2), loading_sign=lsign, loading_free=lf.reshape(-1, 2),
-        effect_signed=es.reshape(-1, 2), effect_sign=esign, effect_free=ef.reshape(-1, 2),
-        family_columns=columns, hazard_mean=np.log(base / (1 - base)),
+        effect_at=e_at, effect_mean=prior.effect_mean[e_at[:, 0], e_at[:, 1]].astype(np.float64),
+        effect_sd=prior.effect_sd[e_at[:, 0], e_at[:, 1]].astype(np.float64), family_columns=columns,
+        hazard_mean=prior.intercept_mean.astype(np.float64), hazard_sd=prior.intercept_sd.astype(np.float64),
     )
 
 
@@ -227,8 +227,8 @@ def _spread(g_eta, cells, weights, r, i, g):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, loading_free, effect_signed,
-                  effect_sign, effect_free, columns, hazard_mean, count, binary, continuous, proportion,
+def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, loading_free, effect_at,
+                  effect_mean, effect_sd, columns, hazard_mean, hazard_sd, count, binary, continuous, proportion,
                   ordinal, count_log_y_factorial, count_log_rate_centre, ordinal_levels, outcome_at_risk,
                   outcome_event, centring_weight):
     """The model's log density at ``x`` (nutpie's flat unconstrained vector); its gradient is
@@ -241,8 +241,7 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
     normals = ((INNOVATION, 0.0, 1.0), (LOADING_UNFOLDED, 0.0, LOADING_SCALE), (LOADING_FREE, 0.0, LOADING_SCALE),
                (COUNT_OFFSET, 0.0, 1.0), (COUNT_OVERDISPERSION, 0.0, OVERDISPERSION_SCALE),
                (BINARY_INTERCEPT, 0.0, BINARY_INTERCEPT_SD), (CONTINUOUS_INTERCEPT, 0.0, CONTINUOUS_INTERCEPT_SD),
-               (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD), (ORDINAL_CUT_RAW, 0.0, 1.0),
-               (EFFECT_UNFOLDED, 0.0, HAZARD_EFFECT_SCALE), (EFFECT_FREE, 0.0, HAZARD_EFFECT_SCALE))
+               (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD), (ORDINAL_CUT_RAW, 0.0, 1.0))
     for v, mu, sd in normals:
         if offsets[v] < 0:
             continue
@@ -253,10 +252,14 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
             grad[j] += g
     h_at = offsets[HAZARD_INTERCEPT]
     for o in range(n_out):
-        lp, g = _normal(x[h_at + o], hazard_mean[o], HAZARD_INTERCEPT_SD,
-                        math.log(HAZARD_INTERCEPT_SD) + 0.5 * LOG_2PI)
+        lp, g = _normal(x[h_at + o], hazard_mean[o], hazard_sd[o], math.log(hazard_sd[o]) + 0.5 * LOG_2PI)
         logp += lp
         grad[h_at + o] += g
+    b_at = offsets[EFFECT_LOG_OR]
+    for n in range(effect_at.shape[0]):
+        lp, g = _normal(x[b_at + n], effect_mean[n], effect_sd[n], math.log(effect_sd[n]) + 0.5 * LOG_2PI)
+        logp += lp
+        grad[b_at + n] += g
 
     # Persistence: Beta(a, b) on the log-odds scale, Jacobian included.
     a_prior, b_prior = PERSISTENCE_PRIOR
@@ -291,10 +294,8 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
     for n in range(loading_free.shape[0]):
         loading[loading_free[n, 0], loading_free[n, 1]] = x[offsets[LOADING_FREE] + n]
     effect = np.zeros((n_out, n_fac))
-    for n in range(effect_signed.shape[0]):
-        effect[effect_signed[n, 0], effect_signed[n, 1]] = effect_sign[n] * abs(x[offsets[EFFECT_UNFOLDED] + n])
-    for n in range(effect_free.shape[0]):
-        effect[effect_free[n, 0], effect_free[n, 1]] = x[offsets[EFFECT_FREE] + n]
+    for n in range(effect_at.shape[0]):
+        effect[effect_at[n, 0], effect_at[n, 1]] = x[b_at + n]
     base = np.zeros(n_ind)
     for j in range(columns[0].shape[0]):
         base[columns[0][j]] = count_log_rate_centre[j] + x[offsets[COUNT_OFFSET] + j]
@@ -523,12 +524,8 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
                                                 * g_loading[loading_signed[n, 0], loading_signed[n, 1]])
     for n in range(loading_free.shape[0]):
         grad[offsets[LOADING_FREE] + n] += g_loading[loading_free[n, 0], loading_free[n, 1]]
-    for n in range(effect_signed.shape[0]):
-        z = x[offsets[EFFECT_UNFOLDED] + n]
-        grad[offsets[EFFECT_UNFOLDED] + n] += (effect_sign[n] * np.sign(z)
-                                               * g_effect[effect_signed[n, 0], effect_signed[n, 1]])
-    for n in range(effect_free.shape[0]):
-        grad[offsets[EFFECT_FREE] + n] += g_effect[effect_free[n, 0], effect_free[n, 1]]
+    for n in range(effect_at.shape[0]):
+        grad[b_at + n] += g_effect[effect_at[n, 0], effect_at[n, 1]]
 
     # Back through the AR(1) recursion: adj[t] = g_f[t] + phi adj[t+1].
     for k in range(n_fac):

@@ -22,7 +22,7 @@ from scipy import special, stats
 from models.design import Design
 from models.grid import CELLS_PER_YEAR
 from models.likelihood import NUMPY, row_logliks
-from models.model import HAZARD_EFFECT_SCALE, HAZARD_INTERCEPT_SD, quarterly_hazard
+from models.elicitation import hazard_prior
 
 PATHS_PER_DRAW = 16
 #: Draws behind each indicator's expected level, predictive bands and PIT (thinned evenly).
@@ -343,11 +343,11 @@ def loading_summaries(design: Design, draws: Draws) -> list[dict]:
 def hazard_summaries(design: Design, draws: Draws) -> list[dict]:
     """Prior against posterior for each outcome's hazard parameters."""
     out = []
+    prior = hazard_prior(design.case)
     for o, outcome in enumerate(design.case.outcomes):
-        base = quarterly_hazard(outcome.base_rate.annual)
         x = draws.hazard_intercept[:, o]
         out.append({"outcome": outcome.id, "parameter": "hazard_intercept",
-                    "prior_mean": _r(np.log(base / (1 - base)), 3), "prior_sd": HAZARD_INTERCEPT_SD,
+                    "prior_mean": _r(prior.intercept_mean[o], 3), "prior_sd": _r(prior.intercept_sd[o], 3),
                     "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
                     "post_p95": _r(np.quantile(x, 0.95), 3)})
         for k, factor in enumerate(design.case.factors):
@@ -355,11 +355,8 @@ def hazard_summaries(design: Design, draws: Draws) -> list[dict]:
             if effect is None:
                 continue
             x = draws.hazard_effect[:, o, k]
-            half = HAZARD_EFFECT_SCALE * np.sqrt(2 / np.pi)
-            prior_mean = {"raises": half, "lowers": -half, "free": 0.0}[effect]
-            prior_sd = HAZARD_EFFECT_SCALE * (np.sqrt(1 - 2 / np.pi) if effect != "free" else 1.0)
             out.append({"outcome": outcome.id, "parameter": f"effect of {factor.id} ({effect})",
-                        "prior_mean": _r(prior_mean, 3), "prior_sd": _r(prior_sd, 3),
+                        "prior_mean": _r(prior.effect_mean[o, k], 3), "prior_sd": _r(prior.effect_sd[o, k], 3),
                         "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
                         "post_p95": _r(np.quantile(x, 0.95), 3)})
     return out

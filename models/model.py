@@ -21,10 +21,12 @@ Statistical model (every case)::
     every row           : mixture  w * p(y | genuine) + (1 - w) * p(y | spurious report),
                           w from the source's reliability grade and credibility
     logit hazard[o, t]  = hazard_intercept[o] + sum_k hazard_effect[o, k] * factor_state[k, t]
-    hazard_intercept[o] ~ Normal(logit(quarterly base rate), 1)
-    hazard_effect[o, k] ~ HalfNormal(0.75) with the case's sign (raises/lowers), Normal(0, 0.75)
-                          when free, 0 when the outcome names no effect of that factor (folded
-                          like the loadings)
+    hazard_intercept[o] ~ Normal(mu[o], sd[o]), calibrated so that the prior-predictive 1-year
+                          probability (factors varying) has the case's elicited 90% range
+    hazard_effect[o, k] ~ Normal(m[o, k], s[o, k]) on the log odds ratio per factor sd, the
+                          maximum-entropy Normal on the case's elicited 90% range of the odds
+                          ratio; 0 when the outcome names no effect of that factor
+                          (models.elicitation builds mu, sd, m and s once per case)
     outcome             : Bernoulli per at-risk quarter; the event in its quarter if resolved
 
 The identification: factors have unit stationary variance (scale) and each has an anchor
@@ -38,13 +40,11 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from models.design import Design
+from models.elicitation import PERSISTENCE_PRIOR, hazard_prior
 from models.likelihood import pytensor_ops, row_logliks
 from models.version import MODEL_VERSION  # noqa: F401 - re-exported: the version of this model
 
-PERSISTENCE_PRIOR = (18.0, 2.0)
 LOADING_SCALE = 1.0
-HAZARD_EFFECT_SCALE = 0.75
-HAZARD_INTERCEPT_SD = 1.0
 #: Prior scale of a count series' over-dispersion 1 / sqrt(alpha), HalfNormal: the share by which
 #: a count varies beyond its rate (variance mu + (mu / sqrt(alpha))^2). This is the prior the Stan
 #: team recommends for a negative binomial: its mode is the Poisson series, and over-dispersion
@@ -102,6 +102,12 @@ def effect_structure(design: Design) -> tuple[np.ndarray, np.ndarray]:
             present[o, fid[f]] = 1.0
             sign[o, fid[f]] = _sign_code(s)
     return present, sign
+
+
+def effect_positions(design: Design) -> np.ndarray:
+    """(n, 2) outcome, factor of each hazard effect the case names, in row-major order."""
+    present, _ = effect_structure(design)
+    return np.argwhere(present == 1).astype(np.int64).reshape(-1, 2)
 
 
 def _signed_matrix(name: str, present: np.ndarray, sign: np.ndarray, scale: float, dims: tuple[str, str]):
@@ -213,10 +219,13 @@ def build_model(design: Design) -> pm.Model:
         for family, lp in row_logliks(ops, params, eta, data).items():
             pm.Potential(f"{family}_loglik", lp.sum())
 
-        base = np.array([quarterly_hazard(o.base_rate.annual) for o in case.outcomes])
-        h0 = pm.Normal("hazard_intercept", np.log(base / (1 - base)), HAZARD_INTERCEPT_SD, dims="outcome")
-        e_present, e_sign = effect_structure(design)
-        effect = _signed_matrix("hazard_effect", e_present, e_sign, HAZARD_EFFECT_SCALE, ("outcome", "factor"))
+        prior = hazard_prior(case)
+        h0 = pm.Normal("hazard_intercept", prior.intercept_mean, prior.intercept_sd, dims="outcome")
+        at = effect_positions(design)
+        value = pm.Normal("hazard_effect_log_or", prior.effect_mean[at[:, 0], at[:, 1]],
+                          prior.effect_sd[at[:, 0], at[:, 1]], shape=len(at))
+        effect = pm.Deterministic("hazard_effect", pt.set_subtensor(
+            pt.zeros(prior.present.shape)[at[:, 0], at[:, 1]], value), dims=("outcome", "factor"))
         logit_h = h0[:, None] + pt.dot(effect, f)  # (O, T)
         at_risk, event = data["outcome_at_risk"], data["outcome_event"]
         pm.Potential(

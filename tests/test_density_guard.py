@@ -4,6 +4,8 @@ density that disagrees is never sampled: the fit falls back to PyTensor's genera
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from datetime import date
 
@@ -39,7 +41,9 @@ def test_a_fused_density_that_disagrees_with_the_model_is_not_sampled(
         fresh_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The graph gets a wider prior on the hazard intercepts than the kernel was written with:
     the compile-time check catches it, warns, and the fit samples the graph's density."""
-    monkeypatch.setattr(model_module, "HAZARD_INTERCEPT_SD", 2.0)
+    calibrated = model_module.hazard_prior
+    monkeypatch.setattr(model_module, "hazard_prior", lambda case: dataclasses.replace(
+        calibrated(case), intercept_sd=2.0 * calibrated(case).intercept_sd))
     design = _design()
     messages: list[str] = []
     with caplog.at_level(logging.WARNING, logger="models.fit"):
