@@ -4,8 +4,6 @@ tiny real backtest of the shipped case through the command line (2 origins, PyMC
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -19,9 +17,8 @@ from scipy import stats
 from models import backtest as bt
 from tests.backtest_support import sample_backtest, save_sample_backtest
 from tests.dashboard_support import text_of
-
-HARBINGER = str(Path(sys.executable).parent / "harbinger")
-
+from tests.fits import fit_args
+from tests.fits import harbinger as _run
 
 # ---------------------------------------------------------------------------- scores
 
@@ -349,17 +346,13 @@ def test_page_shows_scores_targets_and_labels_failed_diagnostics(backtest_page, 
 
 # ---------------------------------------------------------------------------- a tiny real backtest
 
-def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    env |= {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
-    return subprocess.run([HARBINGER, *args], check=False, capture_output=True, text=True, env=env, timeout=1500)
-
-
+@pytest.mark.fit
 def test_tiny_real_backtest_of_the_shipped_case(tmp_path: Path) -> None:
+    """Its own fits: one per origin (a backtest refits the case as of each origin, two at once)."""
     home = tmp_path / "bt"
     assert _run(home, "init").returncode == 0
-    res = _run(home, "backtest", "--origins", "2016..2017", "--draws", "60", "--tune", "60", "--chains", "2",
-               "--sampler", "pymc", "--jobs", "2", "--format", "json")
+    res = _run(home, "backtest", "--origins", "2016..2017", *fit_args(attempts=None), "--jobs", "2",
+               "--format", "json", timeout=1500)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "2 of 2 origins" in res.stderr  # progress
     doc = json.loads(res.stdout)

@@ -29,13 +29,14 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import MINI_CASE, MINI_OBSERVATIONS
+from tests.fits import TINY as TINY_SETTINGS
+from tests.fits import fit_env
 
 ROOT = Path(__file__).resolve().parents[1]
 HARBINGER = str(Path(sys.executable).parent / "harbinger")
 CHROMIUM = Path("/usr/bin/chromium")
 EDITOR, PASSWORD = "ed", "a long enough test password 1"
-TINY = {"HARBINGER_DRAWS": "60", "HARBINGER_TUNE": "60", "HARBINGER_CHAINS": "2", "HARBINGER_SAMPLER": "pymc",
-        "HARBINGER_SEED": "7"}
+TINY = fit_env()  # the worker's fits: tests/fits.py's tiny settings, one attempt
 FIT_TIMEOUT_S = 900
 
 
@@ -261,6 +262,8 @@ def first_fit(team: Team, browser: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.fit
+@pytest.mark.browser
 def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, first_fit: dict[str, Any]) -> None:
     run = first_fit["run"]
     assert run is not None and run["status"] == "ok"
@@ -270,7 +273,7 @@ def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, firs
     assert run["host"] == socket.gethostname()
     # with the worker's sampler settings (the web servers have none)
     assert {k: run["settings"][k] for k in ("draws", "tune", "chains", "sampler")} == {
-        "draws": 60, "tune": 60, "chains": 2, "sampler": "pymc"}
+        k: TINY_SETTINGS[k] for k in ("draws", "tune", "chains", "sampler")}
     assert first_fit["message"].startswith("Fit finished")
     assert (Path(run["path"]) / "forecast.json").is_file()
     assert Path(run["path"]).parent == team.home / "runs"  # the shared HARBINGER_HOME
@@ -278,6 +281,8 @@ def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, firs
 
 
 @pytest.mark.slow
+@pytest.mark.fit
+@pytest.mark.browser
 def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: Any,
                                                             first_fit: dict[str, Any]) -> None:
     from dashboard.web import ids
@@ -306,6 +311,8 @@ def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: 
 
 
 @pytest.mark.slow
+@pytest.mark.fit
+@pytest.mark.browser
 def test_a_worker_killed_during_a_fit_leaves_a_failed_run(team: Team, browser: Any,
                                                           first_fit: dict[str, Any]) -> None:
     from dashboard.web import ids

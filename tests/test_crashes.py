@@ -27,9 +27,12 @@ from typing import Any
 import pytest
 import requests
 
+from tests.fits import fit_args
 from tests.live_server import ROOT, harbinger, harbinger_env, http_json, init_mini, start_server
 
-TINY_FIT = ["fit", "--draws", "20", "--tune", "20", "--chains", "1", "--sampler", "pymc", "--seed", "3"]
+#: Its own fits of the mini case (not the shared run): one is killed mid-sampling, and the test
+#: fits again after; the mini case at 20 draws of one chain samples in seconds.
+TINY_FIT = ["fit", *fit_args(draws=20, tune=20, chains=1, seed=3)]
 
 
 def _store(env: dict[str, str]) -> Any:
@@ -59,6 +62,7 @@ def _run_bar(url: str) -> str:
     return resp.text
 
 
+@pytest.mark.fit
 def test_a_fit_killed_mid_sampling_leaves_the_previous_run_current(tmp_path: Path) -> None:
     env = harbinger_env(tmp_path / "home")
     init_mini(env)
@@ -151,7 +155,7 @@ def test_a_server_killed_during_an_import_leaves_no_trace(backend: dict[str, str
     store = _store(env)
     before = store.snapshot()
     store.close()
-    rows = [{"indicator": "budget", "date": f"20{10 + i % 10}-0{1 + i % 9}-1{i % 10}", "value": i / 7,
+    rows = [{"indicator": "budget", "date": f"20{15 + i % 9}-0{1 + i % 9}-1{i % 10}", "value": i / 7,
              "source": f"bulk import row {i}"} for i in range(30000)]
     server = start_server(env)
     outcome: dict[str, Any] = {}
