@@ -8,13 +8,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from indicators.store import OBSERVATION_COLUMNS, Store
+from tests.clock import fixed_clock
 
 from .conftest import MINI_CASE, MINI_OBSERVATIONS
 
@@ -248,6 +249,13 @@ def test_csv_output_neutralises_formulas(cli: Any) -> None:
 
 
 def test_retract_and_correct_through_the_cli(cli: Any) -> None:
+    # on a fixed clock, so the day the correction and retraction are recorded, and the day
+    # before, do not hang on when the test runs (it used to break across midnight UTC)
+    with fixed_clock(datetime(2024, 5, 6, 12, 0)):
+        _retract_and_correct(cli, recorded=date(2024, 5, 6))
+
+
+def _retract_and_correct(cli: Any, *, recorded: date) -> None:
     assert cli(*INIT_MINI).exit_code == 0
     rows = json.loads(cli("observe", "list", "--format", "json").stdout)
     fy2019 = next(r for r in rows if r["note"] == "FY2019")
@@ -265,16 +273,17 @@ def test_retract_and_correct_through_the_cli(cli: Any) -> None:
     assert (now[fy2019["id"]]["id"], now[fy2019["id"]]["value"], now[fy2019["id"]]["source"]) == (
         new_id, 950, "MoD revised")
     assert now[fy2019["id"]]["note"] == "FY2019"  # unchanged fields carried over
-    today_utc = datetime.now(timezone.utc).date()  # --as-of days end at midnight UTC
-    today, yesterday = today_utc.isoformat(), (today_utc - timedelta(days=1)).isoformat()
-    past = {r["original_id"]: r for r in json.loads(
-        cli("observe", "list", "--as-of", yesterday, "--format", "json").stdout)}
-    assert past[fy2019["id"]]["value"] == 947 and tone["id"] in past
-    assert len(json.loads(cli("observe", "list", "--as-of", today, "--format", "json").stdout)) == 4
-
     history = json.loads(cli("observe", "history", "--format", "json").stdout)
     assert [h["kind"] for h in history[-2:]] == ["correction", "retraction"]
     assert history[-1]["reason"] == "misattributed"
+    assert {h["recorded_at"][:10] for h in history[-2:]} == {recorded.isoformat()}
+    # --as-of days end at midnight UTC: the day before, the record as it was; that day, as it is
+    past = {r["original_id"]: r for r in json.loads(
+        cli("observe", "list", "--as-of", (recorded - timedelta(days=1)).isoformat(), "--format", "json").stdout)}
+    assert past[fy2019["id"]]["value"] == 947 and tone["id"] in past and len(past) == 5
+    on_the_day = {r["original_id"]: r for r in json.loads(
+        cli("observe", "list", "--as-of", recorded.isoformat(), "--format", "json").stdout)}
+    assert on_the_day == now
 
 
 def test_retract_and_correct_refusals(cli: Any) -> None:
