@@ -19,6 +19,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.fits import fit_env
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -67,10 +69,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip(f"{CHROMIUM} is missing")
     home = tmp_path_factory.mktemp("browser") / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    # small fits, for the Refit test once dashboard.services.runs.fit_case exists
-    env.update(HARBINGER_HOME=str(home), HARBINGER_USER="browser-tester", HARBINGER_DRAWS="100",
-               HARBINGER_TUNE="100", HARBINGER_CHAINS="1", PYTHONUNBUFFERED="1",
-               HARBINGER_AUTO_REFIT="0")
+    # the Refit test's fit: tests/fits.py's tiny settings, one attempt
+    env.update(HARBINGER_HOME=str(home), HARBINGER_USER="browser-tester", PYTHONUNBUFFERED="1",
+               HARBINGER_AUTO_REFIT="0", **fit_env())
     done = _harbinger("init", env=env)
     assert done.returncode == 0, done.stderr
 
