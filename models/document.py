@@ -159,6 +159,27 @@ class Horizon(_Part):
     """Effective sample size of the probability's draws."""
 
 
+class Elicitation(_Part):
+    """What the case elicited for an unresolved outcome, beside what the prior and the data give
+    (:func:`models.forecast.elicitation_of`; absent in files written before model 1.6.0).
+
+    ``elicited``: ``annual``, ``range`` (annual probability, 90%), ``range_10y``, ``stated``.
+    ``prior_predictive`` and ``posterior``: by horizon in years (``"1"``, ``"10"``, ...), each
+    ``{mean, p05, p95}`` (the prior-predictive also ``p50``). ``sensitivity``: by horizon,
+    ArviZ's power-scaling sensitivity ``{prior, likelihood}`` of the probability.
+    ``driven_by_prior``: the headline (10-year) probability is prior-sensitive and not
+    likelihood-sensitive. ``moved``: a plain sentence on how far the data moved it."""
+
+    elicited: dict[str, Any]
+    prior: dict[str, Any] | None = None
+    prior_predictive: dict[str, dict[str, float | None]]
+    posterior: dict[str, dict[str, float | None]]
+    sensitivity: dict[str, dict[str, float | None]] | None = None
+    headline_years: int | None = None
+    driven_by_prior: bool = False
+    moved: str | None = None
+
+
 class Outcome(_Part):
     """An outcome's forecast: its probability by each horizon, or its resolution."""
 
@@ -168,6 +189,8 @@ class Outcome(_Part):
     """Resolved on or before the as-of date: not forecast (no horizons)."""
     resolution_date: date | None
     horizons: tuple[Horizon, ...]
+    elicitation: Elicitation | None = None
+    """The elicited range against the prior-predictive and the posterior (unresolved outcomes)."""
 
     def horizon(self, years: int) -> Horizon | None:
         """The horizon of ``years`` years, ``None`` if the outcome has none (e.g. resolved)."""

@@ -211,5 +211,53 @@ def hazard_prior(case: Case) -> HazardPrior:
     return _CACHE[key]
 
 
-def within(value: float, low: float, high: float) -> bool:
-    return low <= value <= high
+#: Power-scaling sensitivity (ArviZ's psens) from which a probability counts as sensitive: the
+#: threshold the power-scaling paper (Kallioinen et al. 2023) and ArviZ's documentation use.
+SENSITIVITY_THRESHOLD = 0.05
+#: The posterior moved less than this factor from the prior-predictive mean: "barely moved".
+BARELY_MOVED = 1.25
+
+
+def driven_by_prior(sensitivity: dict) -> bool:
+    """A forecast is driven by the prior when it is sensitive to power-scaling the prior and not
+    to power-scaling the likelihood (the data hardly inform it)."""
+    prior, lik = sensitivity.get("prior"), sensitivity.get("likelihood")
+    if prior is None or lik is None:
+        return False
+    return prior >= SENSITIVITY_THRESHOLD and lik < SENSITIVITY_THRESHOLD
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.1f}%" if p >= 0.001 else f"{100 * p:.2f}%"
+
+
+def moved_line(record: dict, posterior: dict, years: str, pulls: dict[str, float]) -> str:
+    """One plain sentence: how far the data moved the headline probability, and whether it left
+    the elicited range (naming the factor states that pulled it most)."""
+    prior_mean = record["prior_predictive"].get(years, {}).get("mean")
+    post = posterior[years]["mean"]
+    if prior_mean is None or post is None:
+        return f"The {years}-year probability is {_pct(post or 0)}; no prior-predictive value at that horizon."
+    ratio = post / prior_mean if prior_mean > 0 else float("inf")
+    if 1 / BARELY_MOVED <= ratio <= BARELY_MOVED:
+        text = f"The data barely moved the {years}-year probability: {_pct(prior_mean)} from the elicitation alone, {_pct(post)} with the data."
+    else:
+        way = "raised" if ratio > 1 else "lowered"
+        text = (f"The data {way} the {years}-year probability from {_pct(prior_mean)} (elicitation alone) to "
+                f"{_pct(post)}, {ratio:.1f} times the prior." if ratio > 1 else
+                f"The data {way} the {years}-year probability from {_pct(prior_mean)} (elicitation alone) to "
+                f"{_pct(post)}, {1 / ratio:.1f} times lower.")
+    if years == "10":
+        low, high = record["elicited"]["range_10y"]
+    elif years == "1":
+        low, high = record["elicited"]["range"]
+    else:
+        return text
+    if low <= post <= high:
+        return text + f" It is inside the elicited range ({_pct(low)}-{_pct(high)})."
+    ranked = sorted(pulls.items(), key=lambda kv: -abs(kv[1]) if (kv[1] > 0) == (post > high) else 0)
+    named = [f"{f} ({'raising' if v > 0 else 'lowering'} the log odds by {abs(v):.2f})" for f, v in ranked[:2]
+             if (v > 0) == (post > high)]
+    why = ("; moved out by the current factor states: " + ", ".join(named)) if named else \
+        "; moved out by the outcome's own record (its quarters at risk without the event)"
+    return text + f" It is outside the elicited range ({_pct(low)}-{_pct(high)}){why}."

@@ -20,9 +20,9 @@ import xarray as xr
 from scipy import special, stats
 
 from models.design import Design
+from models.elicitation import driven_by_prior, hazard_prior, moved_line
 from models.grid import CELLS_PER_YEAR
 from models.likelihood import NUMPY, row_logliks
-from models.elicitation import hazard_prior
 
 PATHS_PER_DRAW = 16
 #: Draws behind each indicator's expected level, predictive bands and PIT (thinned evenly).
@@ -52,7 +52,7 @@ class Draws:
     def n(self) -> int:
         return self.persistence.shape[0]
 
-    def thinned(self, at_most: int) -> "Draws":
+    def thinned(self, at_most: int) -> Draws:
         """At most ``at_most`` draws, evenly spaced through every chain (all of them if fewer)."""
         if self.n <= at_most:
             return self
@@ -144,7 +144,7 @@ def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[l
         entry: dict[str, Any] = {
             "id": outcome.id, "question": outcome.question, "resolved": resolved,
             "resolution_date": outcome.resolved.date.isoformat() if resolved else None,
-            "horizons": [],
+            "horizons": [], "elicitation": None,
         }
         if not resolved:
             for h in outcome.horizons:
@@ -156,6 +156,8 @@ def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[l
                     "mcse": _r(float(np.ravel(az.mcse(grid))[0]), 5), "ess": _r(float(np.ravel(az.ess(grid))[0]), 1),
                 })
                 monitored[f"{outcome.id}@{h}y"] = grid
+            entry["elicitation"] = elicitation_of(design, draws, o, {h: prob[:, o, h * CELLS_PER_YEAR - 1]
+                                                                     for h in outcome.horizons})
         out.append(entry)
     names = list(monitored)
     arr = np.stack([monitored[n] for n in names], axis=-1) if names else np.zeros((chains, draws.n // chains, 0))
@@ -360,3 +362,61 @@ def hazard_summaries(design: Design, draws: Draws) -> list[dict]:
                         "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
                         "post_p95": _r(np.quantile(x, 0.95), 3)})
     return out
+
+
+def _hazard_log_densities(design: Design, draws: Draws, o: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw, outcome ``o``'s hazard log prior (intercept and effects, as calibrated) and the
+    log likelihood of its own record (the at-risk quarters, and its event if resolved)."""
+    prior = hazard_prior(design.case)
+    h0, beta = draws.hazard_intercept[:, o], draws.hazard_effect[:, o, :]
+    on = prior.present[o] == 1
+    log_prior = (stats.norm.logpdf(h0, prior.intercept_mean[o], prior.intercept_sd[o])
+                 + stats.norm.logpdf(beta[:, on], prior.effect_mean[o, on], prior.effect_sd[o, on]).sum(axis=1))
+    logit_h = h0[:, None] + np.einsum("dk,dkt->dt", beta, draws.factor_state)
+    at_risk, event = design.outcome_at_risk[o], design.outcome_event[o]
+    log_lik = (at_risk * (event * -np.logaddexp(0, -logit_h) + (1 - event) * -np.logaddexp(0, logit_h))).sum(axis=1)
+    return log_prior, log_lik
+
+
+def _psens(p: np.ndarray, log_prior: np.ndarray, log_lik: np.ndarray, chains: int) -> dict[str, float | None]:
+    """ArviZ's power-scaling sensitivity of ``p`` to the prior and to the likelihood."""
+    shape = (chains, -1)
+    coords = {"chain": np.arange(chains), "draw": np.arange(p.size // chains)}
+
+    def ds(name: str, x: np.ndarray) -> xr.Dataset:
+        return xr.Dataset({name: (("chain", "draw"), x.reshape(shape))}, coords=coords)
+
+    idata = az.InferenceData(posterior=ds("p", p), log_prior=ds("hazard", log_prior),
+                             log_likelihood=ds("outcome", log_lik))
+    out: dict[str, float | None] = {}
+    for component in ("prior", "likelihood"):
+        try:
+            r = az.psens(idata, component=component, var_names=["p"])
+            value = float(np.asarray(r["p"] if isinstance(r, xr.Dataset) else r))
+            out[component] = _r(value, 4) if np.isfinite(value) else None
+        except Exception:  # noqa: BLE001 - a diagnostic that fails is reported as missing
+            out[component] = None
+    return out
+
+
+def elicitation_of(design: Design, draws: Draws, o: int, prob: dict[int, np.ndarray]) -> dict[str, Any]:
+    """The elicited range, the prior-predictive and the posterior probability side by side, the
+    power-scaling sensitivity of each horizon's probability and whether the data moved it."""
+    record = hazard_prior(design.case).record()[o]
+    log_prior, log_lik = _hazard_log_densities(design, draws, o)
+    sens = {str(h): _psens(p, log_prior, log_lik, draws.chains) for h, p in prob.items()}
+    posterior = {str(h): {"mean": _r(p.mean(), 5), "p05": _r(np.quantile(p, 0.05), 5),
+                          "p95": _r(np.quantile(p, 0.95), 5)} for h, p in prob.items()}
+    headline = "10" if "10" in posterior else str(max(prob))
+    fid = design.case.factor_ids
+    pulls = {fid[k]: float(draws.hazard_effect[:, o, k].mean() * draws.factor_state[:, k, design.grid.as_of_cell].mean())
+             for k in range(len(fid)) if hazard_prior(design.case).present[o, k]}
+    return {
+        "elicited": record["elicited"], "prior": {"intercept_mean": record["intercept_mean"],
+                                                   "intercept_sd": record["intercept_sd"],
+                                                   "effects": record["effects"], "fits": record["fits"]},
+        "prior_predictive": record["prior_predictive"], "posterior": posterior, "sensitivity": sens,
+        "headline_years": int(headline),
+        "driven_by_prior": driven_by_prior(sens.get(headline, {})),
+        "moved": moved_line(record, posterior, headline, pulls),
+    }

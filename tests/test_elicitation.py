@@ -69,3 +69,36 @@ def test_a_base_rate_point_reads_as_the_default_range_and_bad_ranges_are_refused
         s["outcomes"][0].update(change)
         with pytest.raises((ValidationError, ValueError), match=message):
             Case.model_validate(s)
+
+
+def test_the_driven_by_prior_label() -> None:
+    from models.elicitation import driven_by_prior
+
+    assert driven_by_prior({"prior": 0.09, "likelihood": 0.01})  # the data hardly inform it
+    assert not driven_by_prior({"prior": 0.09, "likelihood": 0.08})  # both: prior-data conflict, not "prior only"
+    assert not driven_by_prior({"prior": 0.01, "likelihood": 0.2})  # learned from the data
+    assert not driven_by_prior({"prior": None, "likelihood": 0.01})  # no diagnostic, no label
+
+
+def test_the_moved_line_says_whether_the_data_moved_it_out_of_the_range_and_which() -> None:
+    from models.elicitation import moved_line
+
+    record = {"prior_predictive": {"10": {"mean": 0.04}}, "elicited": {"range_10y": [0.01, 0.1], "range": [0.001, 0.01]}}
+    inside = moved_line(record, {"10": {"mean": 0.041}}, "10", {"f": 0.1})
+    assert "barely moved" in inside and "inside the elicited range" in inside
+    out = moved_line(record, {"10": {"mean": 0.2}}, "10", {"military_pressure": 0.8, "china_alignment": -0.3})
+    assert "raised" in out and "outside the elicited range" in out and "military_pressure" in out
+    assert "china_alignment" not in out
+
+
+def test_the_document_round_trips_the_elicitation_fields(tmp_path) -> None:
+    from models.document import ForecastDocument
+
+    doc = {"id": "o", "question": "q", "resolved": False, "resolution_date": None, "horizons": [],
+           "elicitation": {"elicited": {"annual": 0.003, "range": [0.00075, 0.012]},
+                           "prior_predictive": {"10": {"mean": 0.04, "p05": 0.01, "p95": 0.1}},
+                           "posterior": {"10": {"mean": 0.03, "p05": 0.01, "p95": 0.08}},
+                           "sensitivity": {"10": {"prior": 0.1, "likelihood": 0.0}}, "headline_years": 10,
+                           "driven_by_prior": True, "moved": "The data barely moved it."}}
+    outcome = ForecastDocument.model_fields["outcomes"].annotation.__args__[0].model_validate(doc)
+    assert outcome.elicitation.driven_by_prior and outcome.model_dump(mode="json", exclude_unset=True) == doc
