@@ -364,7 +364,8 @@ def outcome_cards(forecast: ForecastDocument | Mapping[str, Any], *, horizon: in
     for unresolved outcomes with that horizon ``p_mean``, ``p_05``, ``p_95``, ``mcse``, the
     display texts ``probability`` and ``interval`` (90% credible interval), and the change since
     the ``previous`` forecast ``change_pp`` (percentage points, ``None`` without a previous value)
-    with its text ``change``.
+    with its text ``change``; ``driven_by_prior`` (the forecast hardly moves with the data: label
+    it so) and ``moved`` (a sentence on how far the data moved it), from the run's elicitation.
     """
     document, before_run = _document(forecast), _document(previous)
     cards = []
@@ -372,7 +373,9 @@ def outcome_cards(forecast: ForecastDocument | Mapping[str, Any], *, horizon: in
         card: dict[str, Any] = {"id": o.id, "question": o.question, "resolved": o.resolved,
                                 "resolution_date": o.resolution_date, "horizon": horizon,
                                 "p_mean": None, "probability": None, "interval": None,
-                                "change_pp": None, "change": None}
+                                "change_pp": None, "change": None,
+                                "driven_by_prior": bool(o.elicitation and o.elicitation.driven_by_prior),
+                                "moved": o.elicitation.moved if o.elicitation else None}
         h = o.horizon(horizon)
         if h is not None and not o.resolved:
             card.update(p_mean=h.p_mean, p_05=h.p_05, p_95=h.p_95, mcse=h.mcse,
@@ -391,6 +394,32 @@ def outcome_cards(forecast: ForecastDocument | Mapping[str, Any], *, horizon: in
             card["change"] = f"no {horizon}-year horizon for this outcome"
         cards.append(card)
     return cards
+
+
+def elicitation_rows(forecast: ForecastDocument | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per unresolved outcome with an elicitation (runs of model 1.6.0 on): the elicited 10-year
+    range, the prior-predictive and the posterior 10-year probability side by side (texts), the
+    power-scaling sensitivity, the "driven by the prior" flag and the sentence on how far the data
+    moved it. The report can show the same rows."""
+    rows = []
+    for o in _document(forecast).outcomes:
+        e = o.elicitation
+        if e is None or o.resolved:
+            continue
+        years = str(e.headline_years or 10)
+        low, high = e.elicited.get("range_10y" if years == "10" else "range", [None, None])
+        pp, post = e.prior_predictive.get(years, {}), e.posterior.get(years, {})
+        sens = (e.sensitivity or {}).get(years, {})
+        rows.append({
+            "outcome": o.id, "years": int(years),
+            "elicited": f"{fmt_prob(low)} – {fmt_prob(high)}",
+            "prior": f"{fmt_prob(pp.get('mean'))} ({fmt_prob(pp.get('p05'))} – {fmt_prob(pp.get('p95'))})",
+            "posterior": f"{fmt_prob(post.get('mean'))} ({fmt_prob(post.get('p05'))} – {fmt_prob(post.get('p95'))})",
+            "sensitivity": (f"prior {sens['prior']:.3f}, likelihood {sens['likelihood']:.3f}"
+                            if sens.get("prior") is not None and sens.get("likelihood") is not None else "—"),
+            "driven_by_prior": e.driven_by_prior, "moved": e.moved or "",
+        })
+    return rows
 
 
 def fmt_prob(p: float | None) -> str:

@@ -75,7 +75,32 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
                 dcc.Graph(figure=views.figure_of(forecast, figures.hazard_figure), config=GRAPH_CONFIG, id="model-hazard"),
             ]),
         ]),
+        elicitation_section(views.elicitation_rows(forecast.document)),
     ]
+
+
+def elicitation_section(rows: list[dict[str, Any]]) -> html.Section:
+    """Per outcome: the elicited range, the prior-predictive and the posterior probability, the
+    power-scaling sensitivity and how far the data moved it."""
+    head = ["Outcome", "Elicited range", "Prior alone", "With the data", "Sensitivity (psens)", ""]
+    body = [html.Tr([html.Td(r["outcome"]), html.Td(r["elicited"], className="num"),
+                     html.Td(r["prior"], className="num"), html.Td(r["posterior"], className="num"),
+                     html.Td(r["sensitivity"], className="num"),
+                     html.Td("driven by the prior" if r["driven_by_prior"] else "", className="badge")])
+            for r in rows]
+    notes = [html.P(f"{r['outcome']}: {r['moved']}", className="small") for r in rows]
+    return html.Section(className="card section", id="model-elicitation", children=[
+        html.H2("Elicitation, prior and data"),
+        html.P("Probability within the headline horizon (years: " + ", ".join(sorted({str(r["years"]) for r in rows}))
+               + "): the case's elicited 90% range, the prior's own prediction (mean, 90%) and the "
+               "posterior. Power-scaling sensitivity above 0.05 to the prior and below it to the "
+               "likelihood marks a forecast driven by the prior." if rows else
+               "This run has no elicitation record (fitted before model 1.6.0): refit to see it.",
+               className="muted"),
+        html.Table(className="table", children=[html.Thead(html.Tr([html.Th(h) for h in head])),
+                                                html.Tbody(body)]) if rows else None,
+        *notes,
+    ])
 
 
 def diagnostics_status(diag: Diagnostics) -> html.Div:

@@ -169,6 +169,9 @@ def outcome_card(card: dict[str, Any], forecast: RunForecast, index: int) -> htm
             html.Div(card["interval"], className="interval"),
             html.Div(card["change"], className=change_class),
         ]
+        if card.get("driven_by_prior"):
+            body.append(html.Div("driven by the prior", className="badge prior-driven",
+                                 title=card.get("moved") or "The data hardly move this forecast (power-scaling sensitivity)."))
     else:
         body.append(html.P(card["change"], className="muted"))
     if not card["resolved"]:
