@@ -59,6 +59,8 @@ def sampler(monkeypatch: pytest.MonkeyPatch) -> Any:
     def install(*passes: bool) -> ScriptedSampler:
         fake = ScriptedSampler(*passes)
         monkeypatch.setattr("models.runs.fit_run", fake)
+        monkeypatch.setattr("models.fit.compiled_for", lambda *args, **kwargs: None)  # nothing to compile
+        monkeypatch.setenv("HARBINGER_WATCH_AFTER_FIT", "0")  # the stand-in writes no posterior
         return fake
 
     return install
