@@ -82,6 +82,8 @@ Probabilities are fractions (0..1) throughout.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -139,17 +141,19 @@ def _gpdfit_rows(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (n * k_post + prior_k * 0.5) / (n + prior_k), sigma
 
 
-def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False, overwrite: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Pareto-smoothed, normalised log weights of each row of ``log_ratio`` (G, N), and each
     row's k-hat: :func:`models.reweight.psis` of every row, in one pass (``as_weights``: the
-    weights themselves, saving an exponential).
+    weights themselves, saving an exponential; ``overwrite``: work in ``log_ratio``'s memory).
 
     The tail of every row has the same length, so sorting it (after a partition, not a full sort)
     and fitting the generalised Pareto run on ``(G, tail)`` arrays. Rows the vectorised path cannot
     take exactly as arviz would (ties at the cut-off, a degenerate fit, a constant row) go through
     :func:`models.reweight.psis` one by one.
     """
-    x = np.array(log_ratio, dtype=float)
+    reuse = overwrite and log_ratio.dtype == np.float64 and log_ratio.flags.c_contiguous
+    x = log_ratio if reuse else np.array(log_ratio, dtype=float)
     if not np.all(np.isfinite(x)):
         raise ValueError("log importance ratios must be finite")
     G, n = x.shape
@@ -167,7 +171,8 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False) -> tuple[np.nd
     tail_idx = np.take_along_axis(tail_idx, order, axis=1)
     tail = np.take_along_axis(tail, order, axis=1)
     cutoffmin = np.log(np.finfo(float).tiny)
-    fallback = (tail[:, 0] <= xcut) | (xcut < cutoffmin) | (k_tail <= 4) | (np.ptp(x, axis=1) == 0.0)
+    # ties at the cut-off (a constant row among them) make arviz's tail shorter: one by one
+    fallback = (tail[:, 0] <= xcut) | (xcut < cutoffmin) | (k_tail <= 4)
     ok = ~fallback
     if ok.any():
         expcut = np.exp(xcut[ok])[:, None]
@@ -188,23 +193,22 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False) -> tuple[np.nd
             smoothed = np.log(inv * sg[:, None] + expcut[good])
             r = idx_ok[good]
             x[rows[r], tail_idx[r]] = smoothed
-            xr = x[r]
-            xr[xr > 0] = 0.0
-            x[r] = xr
             khat[r] = kg
-    for g in np.flatnonzero(fallback):
+    # the smoothed tail truncated at the largest raw weight, 0 (other values are <= 0 already)
+    np.minimum(x, 0.0, out=x)
+    for g in np.flatnonzero(fallback):  # (shifted by a constant: psis does not mind)
         with np.errstate(over="ignore"):  # arviz's own smoothing of a degenerate tail
-            lw, k = psis(np.asarray(log_ratio[g], dtype=float))
+            lw, k = psis(x[g].copy())
         x[g], khat[g] = lw, k
-    # every smoothed row's largest log weight is 0 (the maximum was subtracted, the smoothed tail
-    # truncated at it), so the normalising sum needs no further shift
-    done = ~fallback
+    # every smoothed row's largest log weight is 0, so the normalising sum needs no further
+    # shift; the rows done one by one are normalised already
     e = np.exp(x)
-    total = e[done].sum(axis=1, keepdims=True)
+    total = e.sum(axis=1)
+    total[fallback] = 1.0
     if as_weights:
-        e[done] /= total
+        e /= total[:, None]
         return e, khat
-    x[done] -= np.log(total)
+    x -= np.log(total)[:, None]
     return x, khat
 
 
@@ -352,8 +356,8 @@ def _count_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: Future
     log Gammas) depends on the draw and the value only, so the model's own likelihood is evaluated
     there, per draw and value (``E`` is the row's exposure: the mean at a zero linear predictor);
     per pair and value only the two-term correction remains. The genuine/spurious mixture
-    (:func:`models.likelihood.mixture`) is then applied with the rows' trust, written with
-    exponentials that vectorise (``logaddexp`` does not).
+    (:func:`models.likelihood.mixture`) is then applied with the rows' trust, in probabilities
+    rather than with ``logaddexp`` (which does not vectorise).
     """
     table = rows.table
     iid = str(table["indicator"].iloc[0])
@@ -370,8 +374,8 @@ def _count_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: Future
     data["count_indicator"] = np.zeros(G, dtype=np.int64)
     data["count_log_w"] = np.zeros(G)  # the genuine component alone: mixed below
     data["count_log_1mw"] = np.full(G, -np.inf)
-    log_w, log_1mw = arr["log_w"][:, None, None], arr["log_1mw"][:, None, None]
-    lp_spurious = arr["lp_spurious"][:, None, None]
+    trust = np.exp(arr["log_w"])[:, None, None]
+    spurious = np.exp(arr["log_1mw"] + arr["lp_spurious"])[:, None, None]
     a = design.grid.as_of_cell
     out = np.empty((G, D, P))
     for s in range(0, D, CHUNK_DRAWS):
@@ -385,9 +389,14 @@ def _count_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: Future
         al = alpha[:, local][:, None]
         shift = np.log1p((mu - exposure) / (al + exposure))
         genuine = reference.T[:, :, None] + y * (np.log(mu / exposure) - shift)[None] - (al * shift)[None]
-        g, b = log_w + genuine, log_1mw + lp_spurious
-        top = np.maximum(g, b)
-        out[:, sub, :] = top + np.log(np.exp(g - top) + np.exp(b - top))
+        # w p(y | genuine) + (1 - w) p(y | spurious), in probabilities: the spurious term is a
+        # constant per value and never underflows for a value in the plausible range, so the sum
+        # is exact where it matters; a value improbable under both is floored, not infinite
+        mixed = np.exp(genuine, out=genuine)
+        mixed *= trust
+        mixed += spurious
+        np.maximum(mixed, np.finfo(float).tiny, out=mixed)
+        out[:, sub, :] = np.log(mixed)
     return out
 
 
@@ -523,15 +532,22 @@ def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: Future
     ll = candidate_logliks(design, draws, paths, rows)  # (G, D, P)
     G, D, P = ll.shape
     Q = len(base.keys)
-    w, khat = psis_rows(ll.reshape(G, D * P), as_weights=True)
+    if exact:  # each draw's predictive probability of each value, before the weights take ll's memory
+        lik = np.exp(ll).mean(axis=2)  # (G, D)
+    w, khat = psis_rows(ll.reshape(G, D * P), as_weights=True, overwrite=True)
     w = w.reshape(G, D, P)
     W = w.sum(axis=2)  # (G, D) draw weights
     num = np.einsum("gdp,dpq->gdq", w, base.pp, optimize=True)  # (G, D, Q): sum over paths of w pp
     m = num.sum(axis=1)  # (G, Q) conditioned probabilities
+    # W_d (p_d - m), p_d the draw's probability under the value, without dividing by W_d; and
+    # W_d (p_d - m)^2 from it (these (G, D, Q) arrays are most of the time here: few passes)
+    wdev = num
+    wdev -= W[..., None] * m[:, None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_draw = np.where(W[..., None] > 0, num / W[..., None], base.p0_draw[None])
+        inv_w = np.where(W > 0, 1.0 / W, 0.0)
+    wdev2 = wdev * wdev
+    wdev2 *= inv_w[..., None]
     if exact:
-        lik = np.exp(ll).mean(axis=2)  # (G, D): each draw's predictive probability of the value
         total = lik.mean(axis=1).sum()
         pi_draw = lik / total
         pi = pi_draw.mean(axis=1)
@@ -543,21 +559,21 @@ def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: Future
         tail_mass = None
     delta = m - base.p0  # (G, Q)
     voi = (pi[:, None] * np.abs(delta)).sum(axis=0)
-    dev = p_draw - m[:, None, :]  # (G, D, Q)
-    var_j = (W[..., None] * dev**2).sum(axis=1)  # (G, Q)
+    var_j = wdev2.sum(axis=1)  # (G, Q)
     sd_j = np.sqrt(var_j)
     reduction = base.sd0 - (pi[:, None] * sd_j).sum(axis=0)
 
-    # influence terms (D, .) of the estimates, for their Monte Carlo error
-    u_p = D * W[..., None] * dev  # (G, D, Q): of each conditioned probability m
+    # influence terms (D, .) of the estimates, for their Monte Carlo error: of each conditioned
+    # probability m, D W_d (p_d - m) (= D wdev); of its sd, D (W_d (p_d - m)^2 - W_d var) / (2 sd)
     dev0 = base.p0_draw - base.p0  # (D, Q)
     sign = np.sign(delta)
-    psi_voi = np.einsum("g,gq,gdq->dq", pi, sign, u_p) - dev0 * (pi * sign.T).sum(axis=1)[None, :]
+    psi_voi = D * np.einsum("gq,gdq->dq", pi[:, None] * sign, wdev, optimize=True) \
+        - dev0 * (pi[:, None] * sign).sum(axis=0)[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        infl_sd = np.where(sd_j[:, None, :] > 0, D * W[..., None] * (dev**2 - var_j[:, None, :])
-                           / (2 * sd_j[:, None, :]), 0.0)
+        scale = np.where(sd_j > 0, D / (2 * sd_j), 0.0) * pi[:, None]  # (G, Q)
         infl_sd0 = np.where(base.sd0 > 0, (dev0**2 - base.sd0**2) / (2 * base.sd0), 0.0)
-    psi_red = infl_sd0 - np.einsum("g,gdq->dq", pi, infl_sd)
+    psi_red = infl_sd0 - np.einsum("gq,gdq->dq", scale, wdev2, optimize=True) \
+        + np.einsum("gq,gd->dq", scale * var_j, W, optimize=True)
     if pi_draw is not None:
         dpi = (pi_draw - pi[:, None]).T  # (D, G)
         psi_voi = psi_voi + dpi @ np.abs(delta)
@@ -585,46 +601,75 @@ def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: Future
         # the curve's errors (G x Q of them) take the draws' autocorrelation from the baseline's
         # ESS instead of each column's own (the weights' unevenness is in the sd): a tenth of the
         # time, and within a few percent where the weights are not extreme
-        p_se = u_p.std(axis=1, ddof=1) / np.sqrt(D * base.efficiency)[None, :]
+        spread = D * np.sqrt(np.einsum("gdq,gdq->gq", wdev, wdev, optimize=True) / (D - 1))  # sd of D wdev
+        p_se = spread / np.sqrt(D * base.efficiency)[None, :]
         out["curve"] = {"values": _r(values, 6), "predictive": _r(pi, 6), "khat": _r(khat, 3),
                         "p": {k: _r(m[:, q], 6) for q, k in enumerate(base.keys)},
                         "mcse": {k: _r(p_se[:, q], 6) for q, k in enumerate(base.keys)}}
     return out
 
 
+def _indicator_entry(conditioner: Conditioner, base: _Baseline, iid: str, rng: np.random.Generator
+                     ) -> dict[str, Any]:
+    """One indicator's part of the document: both periods, and the next quarter's curve."""
+    design = conditioner.design
+    ind = design.case.indicator(iid)
+    entry: dict[str, Any] = {
+        "id": ind.id, "name": ind.name, "family": ind.family, "aggregation": ind.aggregation,
+        "unit": ind.unit, "levels": list(ind.levels) if ind.levels else None,
+        "coverage_end": ind.coverage_end.isoformat() if ind.coverage_end else None, "periods": {},
+    }
+    for period in PERIODS:
+        probe = candidate_rows(design, iid, period, [0.0])
+        paths = conditioner.paths(probe.last_cell - design.grid.as_of_cell)
+        samples = sample_predictive(design, conditioner.draws, paths, probe, n=PREDICTIVE_DRAWS, rng=rng)
+        values, exact = value_grid(design, iid, samples)
+        rows = candidate_rows(design, iid, period, values)
+        result = _condition_on_values(conditioner, base, rows, exact=exact, samples=samples, values=values,
+                                      curve=period.id == TRIPWIRE_PERIOD)
+        curve = result.pop("curve", None)
+        if curve is not None:
+            entry["curve"] = curve
+        entry["periods"][period.id] = result
+    return entry
+
+
 def watch(conditioner: Conditioner, *, indicators: Sequence[str] | None = None, seed: int = 0,
-          progress: Progress | None = None) -> dict[str, Any]:
+          progress: Progress | None = None, workers: int | None = None) -> dict[str, Any]:
     """The watch-list document of a run (see the module docstring) from its conditioner (the run's
-    draws and the forecast's paths, so the baseline equals the run's forecast)."""
+    draws and the forecast's paths, so the baseline equals the run's forecast).
+
+    Indicators are computed ``workers`` at a time (default: two, or one on a single CPU) in
+    threads: NumPy releases the interpreter lock in the array work, so the second core is used,
+    and on a machine shared with other fits the list gets two shares of the CPU instead of one.
+    Each indicator draws its predictive values from its own random stream (``seed`` and its
+    position), so the document does not depend on the threads' order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     started = time.perf_counter()
     design = conditioner.design
     case = design.case
-    base = _baseline(conditioner)
-    rng = np.random.default_rng(seed)
+    base = _baseline(conditioner)  # the paths and path probabilities, before any thread reads them
+    conditioner.paths(max(p.months for p in PERIODS) // 3 + 2)
     ids = list(indicators) if indicators is not None else case.indicator_ids
-    out_indicators = []
-    for n_done, iid in enumerate(ids):
-        ind = case.indicator(iid)
+    workers = workers or min(2, os.cpu_count() or 1)
+    done = [0]
+    lock = threading.Lock()
+
+    def one(k: int) -> dict[str, Any]:
+        entry = _indicator_entry(conditioner, base, ids[k], np.random.default_rng([seed, k]))
         if progress is not None:
-            progress(n_done / max(len(ids), 1), f"watch list: {iid}")
-        entry: dict[str, Any] = {
-            "id": ind.id, "name": ind.name, "family": ind.family, "aggregation": ind.aggregation,
-            "unit": ind.unit, "levels": list(ind.levels) if ind.levels else None,
-            "coverage_end": ind.coverage_end.isoformat() if ind.coverage_end else None, "periods": {},
-        }
-        for period in PERIODS:
-            probe = candidate_rows(design, iid, period, [0.0])
-            paths = conditioner.paths(probe.last_cell - design.grid.as_of_cell)
-            samples = sample_predictive(design, conditioner.draws, paths, probe, n=PREDICTIVE_DRAWS, rng=rng)
-            values, exact = value_grid(design, iid, samples)
-            rows = candidate_rows(design, iid, period, values)
-            result = _condition_on_values(conditioner, base, rows, exact=exact, samples=samples, values=values,
-                                          curve=period.id == TRIPWIRE_PERIOD)
-            curve = result.pop("curve", None)
-            if curve is not None:
-                entry["curve"] = curve
-            entry["periods"][period.id] = result
-        out_indicators.append(entry)
+            with lock:
+                done[0] += 1
+                progress(done[0] / max(len(ids), 1), f"watch list: {ids[k]}")
+        return entry
+
+    if workers <= 1:
+        out_indicators = [one(k) for k in range(len(ids))]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="harbinger-watch") as pool:
+            out_indicators = list(pool.map(one, range(len(ids))))
     if progress is not None:
         progress(1.0, "watch list done")
     periods = []
