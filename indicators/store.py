@@ -80,7 +80,7 @@ from indicators.observations import (
     validate_rows,
 )
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 SECRET_KEY_FILE = "secret_key"
 """The dashboard's session signing key in ``HARBINGER_HOME`` (``dashboard.web.auth.SECRET_FILE``)."""
 
