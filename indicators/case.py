@@ -17,19 +17,38 @@ Schema (see ``data/cases/northern_territories.yaml`` for a full example)::
     scenarios:   [{id, name, description, source,
                    observations: [{indicator, months_ahead, span_months, value,
                                    reliability, credibility, note}]}]
+
+``docs/case-file.md`` documents every field. Validation reports every problem of a file at once
+(:func:`check_case`), each with its line: field errors, unknown keys (with the nearest known
+key), keys given twice, and the rules that tie fields together (an indicator's family and
+aggregation, anchors, the factors loadings and effects name, the indicators scenarios name).
+Those rules are written once, on plain data (:func:`indicator_problems`,
+:func:`reference_problems`), and are also checked by the models' own validators, so a case built
+in code obeys them too.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from indicators.errors import BadInput
 
@@ -84,43 +103,15 @@ class Indicator(_Strict):
     coding: str | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> Indicator:
-        if self.family == "ordinal":
-            if not self.levels or len(self.levels) < 2:
-                raise ValueError("an ordinal indicator needs 'levels' with at least two labels")
-            if not self.coding:
-                raise ValueError("an ordinal indicator needs 'coding', the rule for its levels")
-        elif self.levels is not None:
-            raise ValueError("'levels' is only for ordinal indicators")
-        if self.aggregation in ("events", "total") and self.family != "count":
-            raise ValueError(f"aggregation '{self.aggregation}' needs family 'count'")
-        if self.aggregation == "level" and self.family == "count":
-            raise ValueError("a count indicator aggregates as 'events' or 'total', not 'level'")
-        if self.aggregation == "events" and self.coverage_start is None:
-            raise ValueError("an 'events' indicator needs 'coverage_start', from when its record is complete")
-        if self.coverage_end is not None and self.aggregation != "events":
-            raise ValueError("'coverage_end' is only for 'events' indicators")
-        if self.coverage_end is not None and self.coverage_start is not None and self.coverage_end < self.coverage_start:
-            raise ValueError("'coverage_end' is before 'coverage_start'")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("'min' is above 'max'")
+    def _consistent(self, info: ValidationInfo) -> Indicator:
+        if not _collecting(info):
+            _raise_first(indicator_problems(self.model_dump()))
         return self
 
     @property
     def value_range(self) -> tuple[float, float]:
         """Valid values (inclusive), from the family and the case's stated range."""
-        lo, hi = {
-            "count": (0.0, float("inf")),
-            "binary": (0.0, 1.0),
-            "proportion": (0.0, 1.0),
-            "continuous": (float("-inf"), float("inf")),
-            "ordinal": (0.0, float(len(self.levels or [1]) - 1)),
-        }[self.family]
-        if self.min is not None:
-            lo = max(lo, self.min)
-        if self.max is not None:
-            hi = min(hi, self.max)
-        return lo, hi
+        return value_range(self.family, self.levels, self.min, self.max)
 
     @property
     def integer_valued(self) -> bool:
@@ -251,40 +242,9 @@ class Case(_Strict):
     scenarios: list[Scenario] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _references(self) -> Case:
-        for kind, items in (("factor", self.factors), ("indicator", self.indicators),
-                            ("outcome", self.outcomes), ("scenario", self.scenarios)):
-            seen: set[str] = set()
-            for item in items:
-                if item.id in seen:
-                    raise ValueError(f"{kind} id '{item.id}' appears twice")
-                seen.add(item.id)
-        factor_ids = {f.id for f in self.factors}
-        by_id = {i.id: i for i in self.indicators}
-        for ind in self.indicators:
-            for fid in ind.loadings:
-                if fid not in factor_ids:
-                    raise ValueError(f"indicator '{ind.id}' loads on unknown factor '{fid}'")
-        for f in self.factors:
-            anchor = by_id.get(f.anchor)
-            if anchor is None:
-                raise ValueError(f"factor '{f.id}' has unknown anchor indicator '{f.anchor}'")
-            if anchor.loadings.get(f.id) != "positive":
-                raise ValueError(f"factor '{f.id}': its anchor '{f.anchor}' must load on it 'positive'")
-        for o in self.outcomes:
-            for fid in o.effects:
-                if fid not in factor_ids:
-                    raise ValueError(f"outcome '{o.id}' names unknown factor '{fid}' in effects")
-            if o.resolved is not None and o.resolved.date < self.start:
-                raise ValueError(f"outcome '{o.id}' resolved before the case starts")
-        for s in self.scenarios:
-            for h in s.observations:
-                if h.indicator not in by_id:
-                    raise ValueError(f"scenario '{s.id}' names unknown indicator '{h.indicator}'")
-                lo, hi = by_id[h.indicator].value_range
-                if not lo <= h.value <= hi:
-                    raise ValueError(
-                        f"scenario '{s.id}': value {h.value} for '{h.indicator}' is outside {lo}..{hi}")
+    def _references(self, info: ValidationInfo) -> Case:
+        if not _collecting(info):
+            _raise_first(reference_problems(self.model_dump()))
         return self
 
     def indicator(self, indicator_id: str) -> Indicator:
@@ -318,6 +278,209 @@ class Case(_Strict):
         return [o.id for o in self.outcomes]
 
 
+# ---------------------------------------------------------------------------- rules across fields
+
+#: A problem found in case data: where (the path of keys and list positions) and what.
+Problem = tuple[tuple[Any, ...], str]
+
+FAMILIES: tuple[str, ...] = typing.get_args(Family)
+AGGREGATIONS: tuple[str, ...] = typing.get_args(Aggregation)
+#: The aggregations each family allows.
+ALLOWED_AGGREGATIONS: dict[str, tuple[str, ...]] = {
+    "count": ("events", "total"), "binary": ("level",), "continuous": ("level",), "proportion": ("level",),
+    "ordinal": ("level",),
+}
+
+
+def _collecting(info: ValidationInfo) -> bool:
+    """True while :func:`check_case` validates: it checks these rules itself, with their lines."""
+    return bool(info.context and info.context.get("collect"))
+
+
+def _raise_first(problems: list[Problem]) -> None:
+    if problems:
+        raise ValueError(problems[0][1])
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def value_range(family: str, levels: list[str] | None, lo: float | None, hi: float | None) -> tuple[float, float]:
+    """Valid values (inclusive) of an indicator of ``family`` with the case's ``min``/``max``."""
+    low, high = {
+        "count": (0.0, float("inf")),
+        "binary": (0.0, 1.0),
+        "proportion": (0.0, 1.0),
+        "continuous": (float("-inf"), float("inf")),
+        "ordinal": (0.0, float(len(levels or [1]) - 1)),
+    }[family]
+    if lo is not None:
+        low = max(low, lo)
+    if hi is not None:
+        high = min(high, hi)
+    return low, high
+
+
+def indicator_problems(ind: Mapping[str, Any]) -> list[Problem]:
+    """The rules that tie an indicator's fields together, on plain data (locations relative to
+    the indicator); fields of the wrong type are left to the field checks."""
+    out: list[Problem] = []
+    family, aggregation = ind.get("family"), ind.get("aggregation")
+    family = family if family in FAMILIES else None
+    aggregation = aggregation if aggregation in AGGREGATIONS else None
+    levels = ind.get("levels")
+    if family == "ordinal":
+        if not isinstance(levels, list) or len(levels) < 2:
+            out.append((("levels",), "an ordinal indicator needs 'levels' with at least two labels"))
+        if not ind.get("coding"):
+            out.append((("coding",), "an ordinal indicator needs 'coding', the rule for its levels"))
+    elif family is not None and levels is not None:
+        out.append((("levels",), "'levels' is only for ordinal indicators"))
+    if family and aggregation and aggregation not in ALLOWED_AGGREGATIONS[family]:
+        allowed = " or ".join(f"'{a}'" for a in ALLOWED_AGGREGATIONS[family])
+        out.append((("aggregation",), f"a {family} indicator aggregates as {allowed}, not '{aggregation}'"))
+    start, end = _as_date(ind.get("coverage_start")), _as_date(ind.get("coverage_end"))
+    if aggregation == "events" and ind.get("coverage_start") is None:
+        out.append((("coverage_start",),
+                    "an 'events' indicator needs 'coverage_start', from when its record is complete"))
+    if ind.get("coverage_end") is not None and aggregation is not None and aggregation != "events":
+        out.append((("coverage_end",), "'coverage_end' is only for 'events' indicators"))
+    if start is not None and end is not None and end < start:
+        out.append((("coverage_end",), "'coverage_end' is before 'coverage_start'"))
+    lo, hi = _number(ind.get("min")), _number(ind.get("max"))
+    if lo is not None and hi is not None and lo > hi:
+        out.append((("min",), "'min' is above 'max'"))
+    return out
+
+
+def _items(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(k, item) for k, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _indicator_range(ind: Mapping[str, Any]) -> tuple[float, float] | None:
+    family = ind.get("family")
+    if family not in FAMILIES:
+        return None
+    levels = ind.get("levels") if isinstance(ind.get("levels"), list) else None
+    return value_range(family, levels, _number(ind.get("min")), _number(ind.get("max")))
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """The rules across a case's parts, on plain data: unique ids, every factor, anchor and
+    indicator named exists, anchors load positive, resolutions after the start, scenario values
+    in range; and each indicator's own rules (:func:`indicator_problems`)."""
+    out: list[Problem] = []
+    for key, kind in (("factors", "factor"), ("indicators", "indicator"), ("outcomes", "outcome"),
+                      ("scenarios", "scenario")):
+        seen: set[Any] = set()
+        for k, item in _items(data, key):
+            ident = item.get("id")
+            if isinstance(ident, str) and ident in seen:
+                out.append(((key, k, "id"), f"{kind} id '{ident}' appears twice"))
+            seen.add(ident)
+    factor_ids = {f.get("id") for _, f in _items(data, "factors")}
+    indicators = dict(_items(data, "indicators"))
+    by_id = {ind.get("id"): ind for ind in indicators.values() if isinstance(ind.get("id"), str)}
+    for k, ind in indicators.items():
+        out += [(("indicators", k, *loc), msg) for loc, msg in indicator_problems(ind)]
+        loadings = ind.get("loadings")
+        for fid in loadings if isinstance(loadings, Mapping) else ():
+            if fid not in factor_ids:
+                out.append((("indicators", k, "loadings", fid),
+                            f"indicator '{ind.get('id')}' loads on unknown factor '{fid}'"))
+    for k, f in _items(data, "factors"):
+        anchor_id = f.get("anchor")
+        if not isinstance(anchor_id, str):
+            continue
+        anchor = by_id.get(anchor_id)
+        if anchor is None:
+            out.append((("factors", k, "anchor"), f"factor '{f.get('id')}' has unknown anchor indicator '{anchor_id}'"))
+        elif isinstance(anchor.get("loadings"), Mapping) and anchor["loadings"].get(f.get("id")) != "positive":
+            out.append((("factors", k, "anchor"),
+                        f"factor '{f.get('id')}': its anchor '{anchor_id}' must load on it 'positive'"))
+    start = _as_date(data.get("start"))
+    for k, o in _items(data, "outcomes"):
+        effects = o.get("effects")
+        for fid in effects if isinstance(effects, Mapping) else ():
+            if fid not in factor_ids:
+                out.append((("outcomes", k, "effects", fid),
+                            f"outcome '{o.get('id')}' names unknown factor '{fid}' in effects"))
+        resolved = o.get("resolved")
+        when = _as_date(resolved.get("date")) if isinstance(resolved, Mapping) else None
+        if when is not None and start is not None and when < start:
+            out.append((("outcomes", k, "resolved", "date"), f"outcome '{o.get('id')}' resolved before the case starts"))
+    for k, sc in _items(data, "scenarios"):
+        for j, h in _items(sc, "observations"):
+            name = h.get("indicator")
+            if not isinstance(name, str):
+                continue
+            if name not in by_id:
+                out.append((("scenarios", k, "observations", j, "indicator"),
+                            f"scenario '{sc.get('id')}' names unknown indicator '{name}'"))
+                continue
+            bounds, value = _indicator_range(by_id[name]), _number(h.get("value"))
+            if bounds is not None and value is not None and not bounds[0] <= value <= bounds[1]:
+                message = (f"scenario '{sc.get('id')}': value {value:g} for '{name}' is outside "
+                           f"{bounds[0]:g}..{bounds[1]:g}")
+                out.append((("scenarios", k, "observations", j, "value"), message))
+    return out
+
+
+# ---------------------------------------------------------------------------- the schema's fields
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (directly, in a list or dict, or optionally), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def schema_fields(model: type[BaseModel] | None = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every field a case file may have, as (dotted path, pydantic FieldInfo), parents first:
+    ``id``, ..., ``indicators.loadings``, ``outcomes.base_rate.annual``, ..."""
+    model = model or Case
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        yield path, info
+        inner = _nested_model(info.annotation)
+        if inner is not None:
+            yield from schema_fields(inner, prefix=f"{path}.")
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose mapping sits at ``loc`` (list positions skipped), else None."""
+    model: type[BaseModel] | None = Case
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        model = _nested_model(model.model_fields[part].annotation)
+    return model
+
+
+
 @dataclass(frozen=True)
 class LoadedCase:
     """A validated case with the text it came from and that text's hash (its identity)."""
@@ -328,14 +491,21 @@ class LoadedCase:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe loader that remembers the line of every mapping key."""
+    """Safe loader that remembers the line of every mapping and key, and every key given twice."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []  # (line, key)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=True)
-    lines = {}
+    lines: dict[str, int] = {}
     for key_node, _ in node.value:
-        lines[str(key_node.value)] = key_node.start_mark.line + 1
+        key = str(key_node.value)
+        if key in lines:
+            loader.duplicates.append((key_node.start_mark.line + 1, key))
+        lines[key] = key_node.start_mark.line + 1
     mapping["__lines__"] = lines
     mapping["__line__"] = node.start_mark.line + 1
     return mapping
@@ -386,40 +556,190 @@ def _field_path(loc: tuple[Any, ...], raw: Any) -> str:
     return ".".join(parts)
 
 
-def parse_case(text: str, *, where: str = "case file") -> LoadedCase:
-    """Validate case YAML text; raise :class:`BadInput` naming the field and line."""
+@dataclass(frozen=True)
+class CaseProblem:
+    """One problem of a case file: the field (dotted path, list items by id), its line, what."""
+
+    field: str
+    line: int | None
+    message: str
+
+    def text(self) -> str:
+        at = f"line {self.line}: " if self.line else ""
+        field = f"field '{self.field}': " if self.field else ""
+        end = "" if self.message.endswith((".", "?")) else "."
+        return f"{at}{field}{self.message}{end}"
+
+
+class CaseErrors(BadInput):
+    """A case file with problems: all of them, each with its line; nothing was loaded."""
+
+    def __init__(self, where: str, problems: list[CaseProblem]):
+        self.where = where
+        self.problems = problems
+        if len(problems) == 1:
+            text = f"{where}: {problems[0].text()}"
+        else:
+            text = "\n".join([f"{where}: {len(problems)} problems:"] + [f"  {p.text()}" for p in problems])
+        super().__init__(text)
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "required field is missing",
+    "string_pattern_mismatch": "ids are lower-case letters, digits and underscores, starting with a letter",
+}
+
+
+def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+    """Pydantic's errors as (location, message); an unknown key names the nearest known one, and
+    a missing field is not repeated when an unknown key next to it is its misspelling."""
+    out: list[Problem] = []
+    misspelt: set[tuple[Any, ...]] = set()
+    errors = [(tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))), e)
+              for e in exc.errors()]
+    for loc, err in errors:
+        if err["type"] != "extra_forbidden" or not loc:
+            continue
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields) if model is not None else []
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        message = f"unknown key '{loc[-1]}'"
+        if guess:
+            message += f"; did you mean '{guess[0]}'?"
+            misspelt.add(loc[:-1] + (guess[0],))
+        elif known:
+            message += f" (known keys here: {', '.join(known)})"
+        out.append((loc, message))
+    for loc, err in errors:
+        if err["type"] == "extra_forbidden" and loc:
+            continue
+        if err["type"] == "missing" and loc in misspelt:
+            continue
+        message = _PYDANTIC_MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))
+        out.append((loc, message))
+    return out
+
+
+def check_case(text: str, *, where: str = "case file") -> tuple[LoadedCase | None, list[CaseProblem]]:
+    """Validate case YAML text: the case (None when there are problems) and every problem found,
+    ordered by line. Reads nothing else and writes nothing."""
+    loader = _LineLoader(text)
     try:
-        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+        raw = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}.") from None
+        problem = str(getattr(exc, "problem", None) or exc)
+        return None, [CaseProblem("", mark.line + 1 if mark is not None else None, f"not valid YAML: {problem}")]
+    finally:
+        loader.dispose()
     if not isinstance(raw, dict):
-        raise BadInput(f"{where}: expected a mapping of case fields at the top level.")
+        return None, [CaseProblem("", None, "expected a mapping of case fields at the top level")]
+    data = _strip_lines(raw)
+    found: list[Problem] = []
+    case = None
     try:
-        case = Case.model_validate(_strip_lines(raw))
+        case = Case.model_validate(data, context={"collect": True})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
-        field = _field_path(loc, _strip_lines(raw)) or "(top level)"
-        line = _line_of(raw, loc)
-        at = f" (line {line})" if line else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise BadInput(f"{where}: field '{field}'{at}: {msg}.") from None
+        found += _pydantic_problems(exc)
+    found += reference_problems(data)
+    problems = [CaseProblem(_field_path(loc, data), _line_of(raw, loc), message) for loc, message in found]
+    problems += [CaseProblem(key, line, "this key is given twice in one mapping; the last one would win")
+                 for line, key in loader.duplicates]
+    problems = list(dict.fromkeys(problems))
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    if problems or case is None:
+        return None, problems
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return LoadedCase(case=case, text=text, hash=digest)
+    return LoadedCase(case=case, text=text, hash=digest), []
+
+
+def parse_case(text: str, *, where: str = "case file") -> LoadedCase:
+    """Validate case YAML text; raise :class:`CaseErrors` (a :class:`BadInput`) listing every
+    problem with its field and line."""
+    loaded, problems = check_case(text, where=where)
+    if loaded is None:
+        raise CaseErrors(where, problems)
+    return loaded
+
+
+def read_case_text(path: str | Path) -> str:
+    """The text of a case file; :class:`BadInput` when it is missing or not UTF-8."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"case file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise BadInput(f"case file {path} is a directory.") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"case file {path} is not UTF-8 text.") from None
 
 
 def load_case(path: str | Path) -> LoadedCase:
     """Read and validate a case file from disk."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"case file {path} does not exist.") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"case file {path} is not UTF-8 text.") from None
-    return parse_case(text, where=str(path))
+    return parse_case(read_case_text(path), where=str(path))
+
+
+# ---------------------------------------------------------------------------- changes between versions
+
+#: Fields whose old and new values a change summary shows; other fields (texts) are only named.
+_SHOWN_VALUES = {"family", "aggregation", "unit", "coverage_start", "coverage_end", "loadings", "min", "max",
+                 "levels", "anchor", "horizons", "base_rate", "effects", "resolved", "start", "observations"}
+
+
+def _shown(field: str, value: Any) -> str:
+    if value is None:
+        return "none"
+    if field == "base_rate" and isinstance(value, Mapping):
+        return f"{value.get('annual')} a year"
+    if field == "resolved" and isinstance(value, Mapping):
+        return f"resolved {value.get('date')}"
+    if field == "observations" and isinstance(value, list):
+        return f"{len(value)} hypothetical observation(s)"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    out = []
+    for field in dict.fromkeys([*old, *new]):
+        if field == "id" or old.get(field) == new.get(field):
+            continue
+        if field in _SHOWN_VALUES and _shown(field, old.get(field)) != _shown(field, new.get(field)):
+            out.append(f"{field} {_shown(field, old.get(field))} → {_shown(field, new.get(field))}")
+        else:
+            out.append(f"{field} reworded")
+    return out
+
+
+def case_changes(old: Case, new: Case) -> list[str]:
+    """What loading ``new`` over ``old`` (the same case id) changes, one line each: parts added
+    and removed, and for each part kept, its changed fields (old → new for the ones that set the
+    model: families, aggregations, loadings, coverage, ranges, base rates, effects, horizons,
+    resolutions; texts just as 'reworded'). Empty when the two are the same case."""
+    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
+    lines = [f"case {line}" for line in _field_changes(
+        {k: v for k, v in before.items() if not isinstance(v, list)},
+        {k: v for k, v in after.items() if not isinstance(v, list)})]
+    for key, kind in (("factors", "factor"), ("indicators", "indicator"), ("outcomes", "outcome"),
+                      ("scenarios", "scenario")):
+        was = {item["id"]: item for item in before.get(key, [])}
+        now = {item["id"]: item for item in after.get(key, [])}
+        added = [i for i in now if i not in was]
+        removed = [i for i in was if i not in now]
+        if added:
+            lines.append(f"{key} added: {', '.join(added)}")
+        if removed:
+            lines.append(f"{key} removed: {', '.join(removed)}")
+        for ident, item in now.items():
+            if ident in was:
+                changed = _field_changes(was[ident], item)
+                if changed:
+                    lines.append(f"{kind} '{ident}': " + "; ".join(changed))
+    return lines
 
 
 def shipped_case_path(case_id: str = "northern_territories") -> Path:
