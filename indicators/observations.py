@@ -435,6 +435,66 @@ def validate_rows(case: Case, rows: Iterable[tuple[int, Mapping[str, Any]]], *, 
     return out
 
 
+def _quarter(d: date) -> tuple[int, int]:
+    return d.year, (d.month - 1) // 3
+
+
+def coverage_problem(case: Case, obs: Observation) -> str | None:
+    """Why the model will not count ``obs``, when it lies outside its indicator's coverage; else None.
+
+    Only ``events`` indicators have a coverage window that the model uses: it counts an event in
+    the calendar quarter holding the middle of its period, for the quarters from the one holding
+    ``coverage_start`` through the one holding ``coverage_end`` (or the as-of date). An event in
+    another quarter is stored and listed like any other, but no fit counts it."""
+    try:
+        ind = case.indicator(obs.indicator)
+    except KeyError:
+        return None
+    if ind.aggregation != "events" or ind.coverage_start is None:
+        return None
+    mid = obs.date + (obs.end - obs.date) / 2
+    window = f"{ind.coverage_start.isoformat()} to {ind.coverage_end.isoformat() if ind.coverage_end else 'now'}"
+    if _quarter(mid) < _quarter(ind.coverage_start):
+        side = "before"
+    elif ind.coverage_end is not None and _quarter(mid) > _quarter(ind.coverage_end):
+        side = "after"
+    else:
+        return None
+    when = obs.date.isoformat() + (f" to {obs.end.isoformat()}" if obs.end != obs.date else "")
+    return f"{obs.indicator} on {when} is {side} its coverage ({window})"
+
+
+def outside_coverage(case: Case, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> list[tuple[int, str]]:
+    """``(line, reason)`` for each row the model will not count because it lies outside its
+    indicator's coverage (:func:`coverage_problem`); rows that do not validate are skipped (the
+    import reports them)."""
+    out = []
+    for line, raw in rows:
+        obs, _problems = validate_row(case, raw, allow_recorded_at=True)
+        reason = coverage_problem(case, obs) if obs is not None else None
+        if reason is not None:
+            out.append((line, reason))
+    return out
+
+
+def coverage_summary(outside: list[tuple[int, str]], ids: Mapping[int, int] | None = None, *,
+                     limit: int = 20) -> list[str]:
+    """The lines that tell an importer which rows the model will not count: a headline, then one
+    line per row (``line N (id M): reason``), at most ``limit`` of them. Empty when none."""
+    if not outside:
+        return []
+    n = len(outside)
+    head = (f"{n} row(s) lie outside their indicator's coverage: they are stored, but the model does not "
+            "count them (widen coverage_start or coverage_end in the case file to count them).")
+    lines = [head]
+    for line, reason in outside[:limit]:
+        ident = f" (id {ids[line]})" if ids and line in ids else ""
+        lines.append(f"line {line}{ident}: {reason}")
+    if n > limit:
+        lines.append(f"… and {n - limit} more.")
+    return lines
+
+
 def apply_changes(current: Observation, changes: Mapping[str, Any], case: Case) -> Observation:
     """The observation ``current`` with ``changes`` applied and re-validated (for corrections)."""
     allowed = set(COLUMNS) - {"recorded_at"}

@@ -277,6 +277,8 @@ def _pid_alive(pid: int) -> bool:
 
 WRITERS_LOCK = 7274200
 """PostgreSQL advisory lock key every write transaction holds (the writers' queue)."""
+#: ``stored_hash`` of :meth:`Store.load_case`: apply over whatever version is stored.
+ANY_VERSION = object()
 
 RETRY_ATTEMPTS = 6
 
@@ -400,36 +402,63 @@ class Store:
 
     # ------------------------------------------------------------------ cases
 
-    @retrying
-    def load_case(self, loaded: LoadedCase, *, actor: str = "harbinger") -> str:
+    def load_case(self, loaded: LoadedCase, *, actor: str = "harbinger",
+                  stored_hash: str | None | object = ANY_VERSION) -> str:
         """Insert the case, or replace its text if the hash changed (audited).
 
         Returns ``"inserted"``, ``"updated"`` or ``"unchanged"``. Refuses (BadInput) a new
-        version of a case that drops an indicator that still has observations in effect.
+        version of a case that drops an indicator that still has observations in effect, and,
+        when ``stored_hash`` is given, a store whose version of the case is no longer that one
+        (``None``: no version) — so a change confirmed against what was shown is applied only to it.
         """
+        return self.load_case_with_observations(loaded, None, actor=actor, stored_hash=stored_hash)[0]
+
+    @retrying
+    def load_case_with_observations(self, loaded: LoadedCase, numbered: list[tuple[int, Mapping[str, Any]]] | None,
+                                    *, actor: str, where: str = "observations",
+                                    stored_hash: str | None | object = ANY_VERSION,
+                                    extra: Mapping[str, Any] | None = None) -> tuple[str, list[int] | None]:
+        """:meth:`load_case`, and in the same transaction, while the case has no records at all,
+        the observation rows ``numbered`` ((line, row) pairs, as :meth:`import_csv` reads them);
+        all or nothing. Returns the case's status and the new observation ids (None when the case
+        already had records, or no rows were given)."""
         case = loaded.case
         with self._write() as conn:
             row = conn.execute(sa.select(cases.c.hash).where(cases.c.id == case.id)).first()
-            if row is not None and row.hash == loaded.hash:
-                return "unchanged"
-            now = utcnow()
-            if row is None:
-                conn.execute(cases.insert().values(id=case.id, name=case.name, yaml=loaded.text,
-                                                   hash=loaded.hash, loaded_at=now))
-                self._audit(conn, actor, "case.load", {"case": case.id, "hash": loaded.hash})
-                return "inserted"
-            effective = _effective(self._records(conn, case.id), cutoff=None)
-            used = {r["indicator"] for r in effective}
-            dropped = sorted(used - set(case.indicator_ids))
-            if dropped:
-                raise BadInput(f"case '{case.id}': the new case file drops indicator(s) "
-                               f"{', '.join(dropped)}, which still have observations; retract them "
-                               "first or keep the indicators.")
-            conn.execute(cases.update().where(cases.c.id == case.id)
-                         .values(name=case.name, yaml=loaded.text, hash=loaded.hash, loaded_at=now))
-            self._audit(conn, actor, "case.update", {"case": case.id, "hash": loaded.hash,
-                                                     "previous_hash": row.hash})
-            return "updated"
+            current = row.hash if row is not None else None
+            if stored_hash is not ANY_VERSION and stored_hash != current:
+                raise BadInput(f"case '{case.id}' changed in the store while this change waited for confirmation "
+                               "(another process loaded a version); nothing was changed, run the command again.")
+            status = self._put_case(conn, loaded, current, actor=actor)
+            if numbered is None or self._n_records(conn, case.id):
+                return status, None
+            if not numbered:
+                raise BadInput(f"{where}: there are no observations to add.")
+            ids = self._insert_observations(conn, case.id, numbered, actor=actor, where=where,
+                                            action="observation.import", extra=extra)
+            return status, ids
+
+    def _put_case(self, conn: Connection, loaded: LoadedCase, current: str | None, *, actor: str) -> str:
+        case = loaded.case
+        if current == loaded.hash:
+            return "unchanged"
+        now = utcnow()
+        if current is None:
+            conn.execute(cases.insert().values(id=case.id, name=case.name, yaml=loaded.text,
+                                               hash=loaded.hash, loaded_at=now))
+            self._audit(conn, actor, "case.load", {"case": case.id, "hash": loaded.hash})
+            return "inserted"
+        effective = _effective(self._records(conn, case.id), cutoff=None)
+        used = {r["indicator"] for r in effective}
+        dropped = sorted(used - set(case.indicator_ids))
+        if dropped:
+            raise BadInput(f"case '{case.id}': the new case file drops indicator(s) "
+                           f"{', '.join(dropped)}, which still have observations; retract them "
+                           "first or keep the indicators.")
+        conn.execute(cases.update().where(cases.c.id == case.id)
+                     .values(name=case.name, yaml=loaded.text, hash=loaded.hash, loaded_at=now))
+        self._audit(conn, actor, "case.update", {"case": case.id, "hash": loaded.hash, "previous_hash": current})
+        return "updated"
 
     def case_ids(self) -> list[str]:
         with self._read() as conn:
@@ -473,18 +502,23 @@ class Store:
         if not numbered:
             raise BadInput(f"{where}: there are no observations to add.")
         with self._write() as conn:
-            case = self._get_case(conn, case_id).case
-            now = utcnow()
-            existing = {_identity(r): r["id"] for r in _effective(self._records(conn, case_id), cutoff=None)}
-            valid = validate_rows(case, numbered, where=where, existing=existing, now=now)
-            values = [{**o.values(), "end": None if o.end == o.date else o.end, "case_id": case_id,
-                       "recorded_at": o.recorded_at or now, "recorded_by": actor, "kind": "observation"}
-                      for o in valid]
-            ids = list(conn.execute(
-                observations.insert().returning(observations.c.id, sort_by_parameter_order=True),
-                values).scalars())
-            self._audit(conn, actor, action, {"case": case_id, "n": len(ids), "ids": ids, **(extra or {})})
-            return ids
+            return self._insert_observations(conn, case_id, numbered, actor=actor, where=where, action=action,
+                                             extra=extra)
+
+    def _insert_observations(self, conn: Connection, case_id: str, numbered: list[tuple[int, Mapping[str, Any]]],
+                             *, actor: str, where: str, action: str, extra: Mapping[str, Any] | None) -> list[int]:
+        case = self._get_case(conn, case_id).case
+        now = utcnow()
+        existing = {_identity(r): r["id"] for r in _effective(self._records(conn, case_id), cutoff=None)}
+        valid = validate_rows(case, numbered, where=where, existing=existing, now=now)
+        values = [{**o.values(), "end": None if o.end == o.date else o.end, "case_id": case_id,
+                   "recorded_at": o.recorded_at or now, "recorded_by": actor, "kind": "observation"}
+                  for o in valid]
+        ids = list(conn.execute(
+            observations.insert().returning(observations.c.id, sort_by_parameter_order=True),
+            values).scalars())
+        self._audit(conn, actor, action, {"case": case_id, "n": len(ids), "ids": ids, **(extra or {})})
+        return ids
 
     def _lineage_head(self, conn: Connection, obs_id: int) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
         """For any record id: its case, the record in effect now in its lineage, the lineage."""
@@ -703,8 +737,12 @@ class Store:
     def n_records(self, case_id: str) -> int:
         """How many records (of every kind) the case has."""
         with self._read() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(observations)
-                                .where(observations.c.case_id == case_id)).scalar_one()
+            return self._n_records(conn, case_id)
+
+    @staticmethod
+    def _n_records(conn: Connection, case_id: str) -> int:
+        return conn.execute(sa.select(sa.func.count()).select_from(observations)
+                            .where(observations.c.case_id == case_id)).scalar_one()
 
     def audit_log(self, limit: int | None = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit entries, newest first (``at`` as aware UTC datetime)."""

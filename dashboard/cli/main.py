@@ -36,22 +36,33 @@ def main(ctx: click.Context, case_option: str | None) -> None:
     ctx.obj = Env(case_option)
 
 
-# ---------------------------------------------------------------------------- init
+# ---------------------------------------------------------------------------- init and cases
+
+YES_OPTION = click.option("--yes", "-y", "yes", is_flag=True,
+                          help="Apply a changed case file without asking (the changes are still listed).")
+
 
 @main.command()
 @click.option("--case-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Case YAML to load instead of the shipped Northern Territories case.")
+              help="Case YAML to load instead of the shipped Northern Territories case (as 'case load').")
 @click.option("--observations", "observations_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Observations CSV to load with it (default: the shipped file of that case).")
+@YES_OPTION
 @pass_env
-def init(env: Env, case_file: Path | None, observations_file: Path | None) -> None:
-    """Create or upgrade the store and load the case with its observations (idempotent).
+def init(env: Env, case_file: Path | None, observations_file: Path | None, yes: bool) -> None:
+    """Create or upgrade the store, and load a case with its observations if it is not loaded yet.
 
-    The observations file is loaded only while the case has no observation records at all; its
-    recorded_at column gives the times the facts became known (recorded_by 'harbinger init').
+    Plain 'harbinger init' loads the shipped case only while no case of its id is in the store;
+    it never changes a stored case, so a case edited and loaded under the shipped id stays as it
+    is (when the shipped file differs, init says so and names the command that applies it). With
+    --case-file it loads that file as 'harbinger case load' does: a new case is inserted; a
+    changed case file under an existing id lists what changes and is applied only when
+    confirmed (--yes, or 'y' at the prompt). The observations file is loaded only while the case
+    has no records at all, in the same transaction as the case: on any bad row nothing is
+    stored. Its recorded_at column gives the times the facts became known (recorded_by
+    'harbinger init').
     """
     from indicators.case import load_case, shipped_case_path
-    from indicators.resources import data_path
     from indicators.store import Store
 
     store = Store.from_env()
@@ -63,34 +74,138 @@ def init(env: Env, case_file: Path | None, observations_file: Path | None) -> No
         click.echo(f"store {where}: schema up to date (revision {after})")
     else:
         click.echo(f"store {where}: schema {'created' if before is None else 'upgraded'} (revision {after})")
-
-    path = case_file or shipped_case_path()
-    if case_file is None and not path.exists():
+    if case_file is not None:
+        _load_case_file(store, case_file, observations_file, yes=yes)
+        return
+    path = shipped_case_path()
+    if not path.exists():
         raise Failure(f"the shipped case file {path} is missing; reinstall harbinger or pass --case-file.")
     loaded = load_case(path)
-    case_id = loaded.case.id
-    status = store.load_case(loaded, actor=INIT_ACTOR)
-    click.echo(f"case '{case_id}': {status} (hash {loaded.hash}) from {path}")
+    stored = store.get_case(loaded.case.id) if loaded.case.id in store.case_ids() else None
+    if stored is None or observations_file is not None:
+        _load_case_file(store, path, observations_file, yes=yes, loaded=loaded, keep_stored=True)
+        return
+    if stored.hash == loaded.hash:
+        click.echo(f"case '{loaded.case.id}': unchanged (hash {loaded.hash})")
+    else:
+        click.echo(f"case '{loaded.case.id}': kept the version in the store (hash {stored.hash}); the shipped file "
+                   f"{path} differs (hash {loaded.hash}). 'harbinger case load {path}' lists the changes and "
+                   "applies them when confirmed.")
+    n_records = store.n_records(loaded.case.id)
+    click.echo(f"observations: case '{loaded.case.id}' already has {n_records} record(s); none loaded"
+               if n_records else f"observations: case '{loaded.case.id}' has no records")
 
+
+def _load_case_file(store: Any, path: Path, observations_file: Path | None, *, yes: bool,
+                    loaded: Any = None, keep_stored: bool = False) -> None:
+    """Load the case file at ``path`` (validated) and, while the case has no records, its
+    observations, in one transaction. A changed case under an existing id is listed and applied
+    only when confirmed; with ``keep_stored`` the stored version is never replaced."""
+    from indicators.case import case_changes, load_case
+    from indicators.observations import coverage_summary, outside_coverage, read_csv_file
+    from indicators.resources import data_path
+
+    loaded = loaded or load_case(path)
+    case_id = loaded.case.id
+    stored = store.get_case(case_id) if case_id in store.case_ids() else None
+    if stored is not None and stored.hash != loaded.hash:
+        if keep_stored:
+            loaded = stored
+        else:
+            _confirm_changes(case_id, stored, loaded, path, case_changes(stored.case, loaded.case), yes=yes)
     obs_path = observations_file
     if obs_path is None:
         shipped = data_path("observations", f"{case_id}.csv")
         obs_path = shipped if shipped.exists() else None
+    n_records = store.n_records(case_id) if stored is not None else 0
+    numbered = read_csv_file(obs_path) if obs_path is not None and not n_records else None
+    status, ids = store.load_case_with_observations(
+        loaded, numbered, actor=INIT_ACTOR, where=str(obs_path), extra={"file": str(obs_path)},
+        stored_hash=stored.hash if stored is not None else None)
+    shown = f"{status} (hash {loaded.hash})" + ("" if loaded is stored else f" from {path}")
+    click.echo(f"case '{case_id}': {shown}")
     if obs_path is None:
         click.echo(f"observations: no observations file for '{case_id}'; none loaded")
-        return
-    n_records = store.n_records(case_id)
-    if n_records:
+    elif ids is None:
         click.echo(f"observations: case '{case_id}' already has {n_records} record(s); {obs_path} not loaded again")
+    else:
+        click.echo(f"observations: loaded {len(ids)} from {obs_path}")
+        lines = [line for line, _ in numbered or []]
+        for text in coverage_summary(outside_coverage(loaded.case, numbered or []), dict(zip(lines, ids))):
+            click.echo(f"  {text}")
+        from dashboard.services.reviews import load_shipped_reviews
+
+        n_reviews = load_shipped_reviews(store, case_id, actor=INIT_ACTOR)
+        if n_reviews:
+            click.echo(f"reviews: loaded {n_reviews} shipped review record(s) (open-coverage series reviewed through)")
+
+        from dashboard.services.reviews import load_shipped_reviews
+
+        n_reviews = load_shipped_reviews(store, case_id, actor=INIT_ACTOR)
+        if n_reviews:
+            click.echo(f"reviews: loaded {n_reviews} shipped review record(s) (open-coverage series reviewed through)")
+
+
+def _confirm_changes(case_id: str, stored: Any, loaded: Any, path: Path, changes: list[str], *, yes: bool) -> None:
+    """List what loading ``loaded`` over ``stored`` changes; return when confirmed, else stop
+    (exit 2 without a terminal to ask on, 1 when the answer is no)."""
+    import sys
+
+    click.echo(f"case '{case_id}': {path} differs from the version in the store (hash {stored.hash} → {loaded.hash}):")
+    for line in changes or ["texts or layout only (nothing the model reads)"]:
+        click.echo(f"  - {line}")
+    if yes:
         return
-    ids = store.import_csv(case_id, obs_path, actor=INIT_ACTOR)
-    click.echo(f"observations: loaded {len(ids)} from {obs_path}")
+    if not sys.stdin.isatty():
+        raise BadInput(f"case '{case_id}': the case file changes the stored case (listed above); nothing was "
+                       "changed. Run again with --yes to apply these changes.")
+    if not click.confirm("Apply these changes to the stored case?", default=False):
+        raise Failure(f"case '{case_id}': not applied; nothing was changed.")
 
-    from dashboard.services.reviews import load_shipped_reviews
 
-    n_reviews = load_shipped_reviews(store, case_id, actor=INIT_ACTOR)
-    if n_reviews:
-        click.echo(f"reviews: loaded {n_reviews} shipped review record(s) (open-coverage series reviewed through)")
+@main.group("case")
+def case_group() -> None:
+    """Check and load case files (factors, indicators, outcomes, scenarios; see docs/case-file.md)."""
+
+
+@case_group.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+def case_validate(file: Path) -> None:
+    """Check a case file and report every problem at once, each with its line; writes nothing.
+
+    Exit 0 with a one-line summary when the file is a valid case, 2 with the list of problems
+    (field errors, unknown keys with the nearest known one, keys given twice, unknown factors,
+    anchors and indicators) when it is not. The store is not opened.
+    """
+    from indicators.case import CaseErrors, check_case, read_case_text
+
+    loaded, problems = check_case(read_case_text(file), where=str(file))
+    if loaded is None:
+        raise CaseErrors(str(file), problems)
+    case = loaded.case
+    click.echo(f"{file}: valid case '{case.id}': {len(case.factors)} factor(s), {len(case.indicators)} indicator(s), "
+               f"{len(case.outcomes)} outcome(s), {len(case.scenarios)} scenario(s) (hash {loaded.hash}).")
+
+
+@case_group.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--observations", "observations_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Observations CSV to load with it while the case has no records "
+                                 "(default: the shipped file of that case, if any).")
+@YES_OPTION
+@pass_env
+def case_load(env: Env, file: Path, observations_file: Path | None, yes: bool) -> None:
+    """Load a case file into the store: insert a new case, or replace the stored version of it.
+
+    A case file whose id is already loaded with other content lists what changes (factors,
+    indicators and outcomes added or removed; changed families, aggregations, loadings,
+    coverage, base rates, effects, horizons, resolutions, scenarios) and is applied only when
+    confirmed: --yes, or 'y' at the prompt (without a terminal and without --yes nothing is
+    changed, exit 2). A new version may not drop an indicator that still has observations.
+    The observations file is loaded only while the case has no records, in the same
+    transaction as the case.
+    """
+    _load_case_file(env.store, file, observations_file, yes=yes)
 
 
 # ---------------------------------------------------------------------------- observe
@@ -132,6 +247,14 @@ def observe_add(env: Env, indicator: str, day: str, end: str | None, value: str,
     except RowErrors as exc:
         raise _row_errors_as_options(exc, "observation not added") from None
     click.echo(f"added observation {new_id}")
+    from indicators.observations import coverage_problem, validate_row
+
+    case = env.store.get_case(env.case_id).case
+    obs, _ = validate_row(case, row)
+    problem = coverage_problem(case, obs) if obs is not None else None
+    if problem:
+        click.echo(f"  note: {problem}: it is stored, but the model does not count it (widen coverage_start or "
+                   "coverage_end in the case file to count it).")
 
 
 @observe.command("import")
@@ -142,10 +265,19 @@ def observe_import(env: Env, file: Path) -> None:
 
     Header: indicator,date,end,value,source,reliability,credibility,note (end, reliability,
     credibility, note optional; an optional recorded_at column back-fills when each fact became
-    known). On any bad row nothing is stored and every bad row is listed.
+    known). On any bad row nothing is stored and every bad row is listed. Rows of an events
+    indicator outside its coverage window are stored but not counted by the model; the summary
+    names each of them.
     """
+    from indicators.observations import coverage_summary, outside_coverage, read_csv_file
+
     ids = env.store.import_csv(env.case_id, file, actor=env.actor)
     click.echo(f"imported {len(ids)} observation(s) from {file} (ids {ids[0]}-{ids[-1]})")
+    numbered = read_csv_file(file)
+    case = env.store.get_case(env.case_id).case
+    lines = [line for line, _ in numbered]
+    for text in coverage_summary(outside_coverage(case, numbered), dict(zip(lines, ids))):
+        click.echo(f"  {text}")
 
 
 @observe.command("list")
