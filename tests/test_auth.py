@@ -137,8 +137,8 @@ def test_serve_refuses_a_non_loopback_host_while_no_editor_exists(store: Any, cl
 
 
 def test_the_session_key_is_kept_private_in_harbinger_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard.web.auth import secret_key
     from dashboard.services.context import Failure
+    from dashboard.web.auth import secret_key
 
     monkeypatch.delenv("HARBINGER_SECRET_KEY", raising=False)
     key = secret_key(tmp_path)
@@ -158,8 +158,8 @@ def test_the_session_key_is_kept_private_in_harbinger_home(tmp_path: Path, monke
 @pytest.fixture
 def make_app(store: Any) -> Any:
     """``make_app(host)``: the dashboard on the test's store, and its page modules."""
-    from dashboard.web import app as shell
     from dashboard.services import views
+    from dashboard.web import app as shell
 
     views.forget_stores()
 

@@ -290,9 +290,9 @@ def test_figures_carry_the_documents_values() -> None:
     model = next(t for t in fig.data if t.name == "Model")
     pers = next(t for t in fig.data if t.name == "Persistence")
     assert set(model.y) == {"asdf_scrambles_russia", "leader_summit", "russian_statement_tone"}
-    by_id = dict(zip(model.y, model.x))
+    by_id = dict(zip(model.y, model.x, strict=True))
     assert by_id["leader_summit"] == pytest.approx(1.3 / 1.6, abs=1e-3)
-    assert dict(zip(pers.y, pers.x))["asdf_scrambles_russia"] == pytest.approx(0.25)
+    assert dict(zip(pers.y, pers.x, strict=True))["asdf_scrambles_russia"] == pytest.approx(0.25)
 
     pit = bf.pit_figure(doc)
     bars = next(t for t in pit.data if t.name == "PIT")

@@ -320,8 +320,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def app_pages(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Any:
     """The dashboard (pages registered, API on its Flask server), built once for the module."""
-    from dashboard.web import app as shell
     from dashboard.services import views
+    from dashboard.web import app as shell
 
     home = tmp_path_factory.mktemp("app") / "home"
     home.mkdir()

@@ -23,8 +23,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -383,8 +384,8 @@ def test_the_dashboard_chooses_its_background_manager(store: Any, monkeypatch: p
 
 
 def test_wsgi_server_refuses_to_start_without_an_editor(store: Any, cli: Any) -> None:
-    from dashboard.web import wsgi
     from dashboard.services.context import Failure
+    from dashboard.web import wsgi
 
     with pytest.raises(Failure, match="no editor account exists"):
         wsgi.create_server()

@@ -12,9 +12,9 @@ import pytest
 from dash import html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.services import views
 from dashboard.web import app as shell
 from dashboard.web import ids
-from dashboard.services import views
 from tests.conftest import MINI_HEADER
 from tests.dashboard_support import plain, register_fake_run, sample_forecast, shifted, shipped_store, text_of
 
@@ -69,7 +69,7 @@ def test_overview_cards_show_every_probability_with_interval_and_change(pages, n
     cards = find(content, lambda c: "outcome-card" in (getattr(c, "className", "") or ""))
     assert [c.id for c in cards] == [f"outcome-{o['id']}" for o in sample_forecast()["outcomes"]]
     forecast = sample_forecast()
-    for card, outcome in zip(cards, forecast["outcomes"]):
+    for card, outcome in zip(cards, forecast["outcomes"], strict=True):
         text = text_of(card)
         if outcome["resolved"]:
             assert "Resolved" in text and "2022-02-23" in text

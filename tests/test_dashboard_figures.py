@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -143,7 +143,7 @@ def test_factor_figure_has_mean_and_bands_per_factor(forecast):
     fig = figures.factor_figure(forecast)
     means = [t for t in fig.data if t.name and t.name.endswith(" mean")]
     assert [t.name for t in means] == [f"{f.id} mean" for f in forecast.factors]
-    for t, f in zip(means, forecast.factors):
+    for t, f in zip(means, forecast.factors, strict=True):
         assert list(t.y) == pytest.approx(f.mean)
     assert sum(1 for t in fig.data if t.name == "90% interval") == 3
     assert sum(1 for t in fig.data if t.showlegend is not False and t.name == "90% interval") == 1
@@ -216,7 +216,7 @@ def _run(tmp_path, forecast: dict, **kw):
     d.mkdir(exist_ok=True)
     (d / "forecast.json").write_text(json.dumps({**forecast, "model_version": MODEL_VERSION}))
     return {"id": "r1", "status": "ok", "path": str(d), "as_of": "2025-12-15", "diagnostics_ok": True,
-            "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "n_observations": 174,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC), "n_observations": 174,
             "model_version": MODEL_VERSION, **kw}
 
 
@@ -265,7 +265,7 @@ def test_diagnostics_problems_fall_back_to_thresholds():
 
 
 def test_records_since_counts_later_records():
-    created = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    created = datetime(2026, 1, 1, 12, tzinfo=UTC)
     history = pd.DataFrame({"recorded_at": pd.to_datetime(
         [created - timedelta(days=1), created + timedelta(seconds=1), created + timedelta(days=2)], utc=True)})
     assert views.records_since(history, {"created_at": created}) == 2

@@ -5,7 +5,6 @@ density that disagrees is never sampled: the fit falls back to PyTensor's genera
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 from datetime import date
 

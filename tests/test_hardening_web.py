@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from dash import MATCH, Input, Output
 
-from dashboard.web import auth
-from dashboard.web import ids
+from dashboard.web import auth, ids
 from indicators.observations import utcnow
 from tests.test_auth import LOCAL, PASSWORD, _add, _login, _logout, make_app  # noqa: F401 - make_app: fixture
 
@@ -78,7 +77,7 @@ def _requests(ui: Any) -> dict[str, dict[str, Any]]:
         "pattern-matching": (pattern_key, [({"type": "probe-request", "index": 1}, "data", 7)], [],
                              {"id": {"type": "probe-result", "index": 1}, "property": "data"}),
         "multi-output": (f"..{PROBE_PAIR[0]}...{PROBE_PAIR[1]}..", [("probe-in", "data", 7)], [],
-                         [dict(zip(("id", "property"), o.split("."))) for o in PROBE_PAIR]),
+                         [dict(zip(("id", "property"), o.split("."), strict=True)) for o in PROBE_PAIR]),
     }
     bodies = {}
     for name, (output, inputs, state, outputs) in specs.items():

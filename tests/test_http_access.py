@@ -91,7 +91,7 @@ class DashClient:
         dep = self._find(output_part)
         out = dep["output"]
         parts = out[2:-2].split("...") if out.startswith("..") else [out]
-        outputs = [dict(zip(("id", "property"), p.split(".", 1))) for p in parts]
+        outputs = [dict(zip(("id", "property"), p.split(".", 1), strict=True)) for p in parts]
 
         def item(spec: dict[str, Any]) -> dict[str, Any]:
             key = f"{spec['id']}.{spec['property']}"

@@ -11,7 +11,7 @@ PostgreSQL cases need HARBINGER_TEST_POSTGRES_URL (see tests/conftest.py ``postg
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def test_old_store_upgrades_to_head_without_loss(old_store_url: str, mini_case: 
     after = {name: rows for name, rows in store.snapshot().items() if name in OLD_TABLES}
     for name in OLD_TABLES:
         assert len(after[name]) == len(before[name]), name
-        for old, new in zip(before[name], after[name]):
+        for old, new in zip(before[name], after[name], strict=True):
             # every old column keeps its value (a later revision may add columns, never change these)
             assert {k: new[k] for k in old} == old, name
     # the tables added since 0001 exist (and start empty)
@@ -150,7 +150,7 @@ def test_old_store_upgrades_to_head_without_loss(old_store_url: str, mini_case: 
     ok = store.latest_run("mini")
     assert ok is not None and ok["diagnostics"]["problems"] == ["R-hat 1.08 > 1.01"]
     assert ok["settings"] == {"draws": 60, "sampler": "pymc", "seed": 7}
-    assert ok["created_at"] == datetime(2021, 9, 1, tzinfo=timezone.utc)
+    assert ok["created_at"] == datetime(2021, 9, 1, tzinfo=UTC)
     log = store.audit_log(limit=None)
     assert [a["action"] for a in log][-4:] == ["observation.retract", "observation.correct", "observation.add",
                                                "case.load"]
@@ -162,9 +162,8 @@ def test_old_store_upgrades_to_head_without_loss(old_store_url: str, mini_case: 
     assert new > max(ids.values())
     again = store.correct(ids["correction"], {"value": 3}, reason="second recount", actor="carol")
     assert store.history("mini").set_index("id").loc[again, "supersedes"] == ids["correction"]
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with store.engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM observations WHERE id = :id"), {"id": ids["scrambles"]})
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM observations WHERE id = :id"), {"id": ids["scrambles"]})
     assert len(store.history("mini")) == 8
     store.close()
 

@@ -257,7 +257,7 @@ def test_csv_cells_starting_like_formulas_are_neutralised(cli: Any, harbinger_ho
     assert cli("init").exit_code == 0
     forecast = sample_forecast()
     questions = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)"]
-    for outcome, question in zip(forecast["outcomes"], questions):
+    for outcome, question in zip(forecast["outcomes"], questions, strict=True):
         outcome["question"] = question
     store = Store.from_env()
     register_fake_run(store, CASE, forecast)
@@ -287,7 +287,7 @@ def test_csv_round_trips_through_pandas(fitted: dict[str, Any]) -> None:
     assert set(frame["run_id"]) == {doc["run_id"]} and set(frame["as_of"]) == {doc["as_of"]}
     assert set(frame["case_hash"].astype(str)) == {doc["case_hash"]}
     assert frame["diagnostics"].str.startswith("FAILED").all() and not frame["diagnostics_ok"].any()
-    for got, want in zip(frame.to_dict("records"), doc["rows"]):
+    for got, want in zip(frame.to_dict("records"), doc["rows"], strict=True):
         assert got["outcome"] == want["outcome"] and got["status"] == want["status"]
         for key in ("years", "p_mean", "p_05", "p_95", "mcse"):
             if want[key] is None:

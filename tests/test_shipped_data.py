@@ -42,7 +42,7 @@ def rows():
         body = list(reader)
     assert body, "the shipped observations file is empty"
     assert all(len(r) == len(HEADER) for r in body), "a row has the wrong number of columns"
-    return [dict(zip(HEADER, r)) for r in body]
+    return [dict(zip(HEADER, r, strict=True)) for r in body]
 
 
 def _day(text: str) -> date:
@@ -57,9 +57,9 @@ def test_case_identity(case):
 
 
 def test_case_has_required_ids(case):
-    assert REQUIRED_FACTORS <= set(case.factor_ids)
-    assert REQUIRED_INDICATORS <= set(case.indicator_ids)
-    assert REQUIRED_OUTCOMES <= set(case.outcome_ids)
+    assert set(case.factor_ids) >= REQUIRED_FACTORS
+    assert set(case.indicator_ids) >= REQUIRED_INDICATORS
+    assert set(case.outcome_ids) >= REQUIRED_OUTCOMES
     assert len(case.indicators) >= 10
     assert len(case.scenarios) >= 4
 

@@ -29,8 +29,8 @@ def nt(harbinger_home: Path) -> Any:
     """The shipped case and observations, the dashboard built on them, and bad rows stored by hand:
     ``unreadable`` (dated 0001-01-01, known in year 1, ending 9999-12-31) and ``early`` (readable
     but before the case starts)."""
-    from dashboard.web import app as shell
     from dashboard.services import views
+    from dashboard.web import app as shell
     from indicators.case import load_case, shipped_case_path
     from indicators.resources import data_path
 

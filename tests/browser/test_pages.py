@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,7 +52,7 @@ def test_overview_shows_every_outcome_probability(page, server):
 
 def test_observation_added_through_the_form_is_in_the_table_and_the_store(page, server):
     _open(page, server, "/indicators", f"#{ids.IND_TABLE} td")
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     source = f"Browser test report {time.time_ns()}"
     page.get_by_label("Indicator", exact=True).fill("leader_summit")
     page.get_by_label("Date", exact=True).fill(today)
@@ -104,10 +104,10 @@ def test_bad_csv_upload_shows_row_errors_and_stores_nothing(page, server):
     _open(page, server, "/indicators", f"#{ids.IND_TABLE} td")
     store = server.store()
     before = store.snapshot()
-    content = ("indicator,date,end,value,source,reliability,credibility,note\n"
-               "leader_summit,2024-05-01,,1,Kyodo,B,2,fine row\n"
-               "no_such_indicator,2024-05-02,,1,TASS,C,3,\n"
-               "leader_summit,2024-05-03,,x,,B,9,\n").encode()
+    content = (b"indicator,date,end,value,source,reliability,credibility,note\n"
+               b"leader_summit,2024-05-01,,1,Kyodo,B,2,fine row\n"
+               b"no_such_indicator,2024-05-02,,1,TASS,C,3,\n"
+               b"leader_summit,2024-05-03,,x,,B,9,\n")
     page.locator(f"#{ids.UPLOAD} input[type=file]").set_input_files(
         files=[{"name": "bad-rows.csv", "mimeType": "text/csv", "buffer": content}])
     errors = page.locator("#upload-errors")
