@@ -139,12 +139,6 @@ def _load_case_file(store: Any, path: Path, observations_file: Path | None, *, y
         if n_reviews:
             click.echo(f"reviews: loaded {n_reviews} shipped review record(s) (open-coverage series reviewed through)")
 
-        from dashboard.services.reviews import load_shipped_reviews
-
-        n_reviews = load_shipped_reviews(store, case_id, actor=INIT_ACTOR)
-        if n_reviews:
-            click.echo(f"reviews: loaded {n_reviews} shipped review record(s) (open-coverage series reviewed through)")
-
 
 def _confirm_changes(case_id: str, stored: Any, loaded: Any, path: Path, changes: list[str], *, yes: bool) -> None:
     """List what loading ``loaded`` over ``stored`` changes; return when confirmed, else stop
