@@ -226,7 +226,7 @@ def test_html_has_every_section_and_a_chart_per_indicator(fitted: dict[str, Any]
     indicators = re.search(r'id="sec-indicators"(.*?)</section>', text, flags=re.DOTALL).group(1)
     from indicators.case import load_case, shipped_case_path
 
-    n_indicators = indicators.count('class="chart half"')
+    n_indicators = indicators.count('class="chart third"')
     assert n_indicators == len(load_case(shipped_case_path()).case.indicators)
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids)), "element ids repeat across charts"

@@ -21,6 +21,7 @@ from dashboard.report.blocks import (
     bullet_list,
     cell,
     chart,
+    group,
     keyvalue,
     notice,
     paragraph,
@@ -33,10 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Shown for a scenario whose reweighting k-hat is above the threshold.
 UNRELIABLE = "not reliable by reweighting; run the refit from the Scenarios page"
-#: Contributions smaller than this (in points, absolute) are left out of the report's table.
-MIN_CONTRIBUTION_PP = 0.05
-#: At most this many contribution rows are listed (largest first).
-MAX_CONTRIBUTIONS = 40
+#: How many changes each outcome's "why it moved" table lists (largest first); the rest are summed
+#: in one row.
+TOP_CONTRIBUTIONS = 10
 
 
 def _data(**values: Any) -> dict[str, Any]:
@@ -103,15 +103,16 @@ def scenario_documents(inputs: Inputs) -> tuple[list[dict[str, Any]], str | None
 
 
 def scenario_section(inputs: Inputs) -> dict[str, Any]:
-    """Each case-file scenario's change for every outcome and horizon (reweighting only)."""
+    """Each case-file scenario's change for every outcome and horizon (reweighting only): per
+    scenario, what it supposes and one compact table."""
     intro = paragraph(
         "Each scenario adds hypothetical observations after the as-of date and asks how the forecast would "
         "change. The run's posterior draws and simulated futures are reweighted to the scenario (Pareto-smoothed "
         "importance sampling), so baseline and scenario come from the same draws. Each cell gives the change in "
-        "percentage points with its 90% Monte Carlo interval (how precisely it is computed), the baseline and "
-        "scenario probabilities (“baseline → scenario”) with the scenario's 90% credible interval, and the "
-        "method and k-hat. The reweighting is trusted when its k-hat is at most 0.7; reports never "
-        "refit, so a scenario above that is marked unreliable.")
+        "percentage points, the baseline and scenario probabilities (“baseline → scenario”), and a last line "
+        "with the half-width of the change's Monte Carlo 90% interval (“MC ±”: how precisely the reweighting "
+        "computes the change, not how uncertain the change is) and the k-hat. The reweighting is trusted when its k-hat is at most 0.7; "
+        "reports never refit, so a scenario above that is marked unreliable.")
     try:
         docs, reason = scenario_documents(inputs)
     except Exception as exc:  # one failed analysis must not sink the report
@@ -120,32 +121,32 @@ def scenario_section(inputs: Inputs) -> dict[str, Any]:
     if reason is not None:
         return section("scenarios", "Scenarios", [intro, paragraph(reason)])
     blocks: list[dict[str, Any] | None] = [intro]
+    resolved = sorted({r for doc in docs for r in doc.get("resolved") or []})
+    if resolved:
+        blocks[0] = paragraph(blocks[0]["text"] + " Resolved before the as-of date, so not forecast under any "
+                              "scenario: " + ", ".join(_question(inputs, r) for r in resolved) + ".")
     for doc in docs:
         spec = doc["scenario"]
         khat = doc.get("reweighting_khat") if doc.get("reweighting_khat") is not None else doc.get("khat")
-        blocks.append(subheading(f"{spec['name']} ({spec['id']})"))
-        if spec.get("description"):
-            blocks.append(paragraph(spec["description"]))
         hypo = doc.get("hypothetical_observations") or []
-        if hypo:
-            blocks.append(bullet_list([_hypothetical_text(h) for h in hypo]))
-        if not doc.get("reliable"):
-            blocks.append(notice(f"k-hat {_num(khat, '.2f')} is above {doc.get('khat_max', 0.7):g}: these numbers are "
-                                 f"{UNRELIABLE}.", "alert"))
-        if doc.get("resolved"):
-            blocks.append(paragraph("Resolved before the as-of date, so not forecast: " + ", ".join(doc["resolved"])
-                                    + "."))
         results = doc["results"]
         methods = sorted({r["method"] for r in results})
-        blocks.append(paragraph(f"Method: {', '.join(methods) or doc.get('method')}; k-hat {_num(khat, '.2f')} "
-                                f"({'reliable' if doc.get('reliable') else UNRELIABLE})."))
+        text = (spec.get("description") or "").strip()
+        if hypo:
+            text += (" " if text else "") + "Supposes: " + "; ".join(_hypothetical_text(h) for h in hypo) + "."
+        text += (f" Method: {', '.join(methods) or doc.get('method')}; k-hat {_num(khat, '.2f')} "
+                 f"({'reliable' if doc.get('reliable') else UNRELIABLE}).")
+        part: list[dict[str, Any] | None] = [subheading(spec["name"]), paragraph(text.strip())]
+        if not doc.get("reliable"):
+            part.append(notice(f"k-hat {_num(khat, '.2f')} is above {doc.get('khat_max', 0.7):g}: these numbers are "
+                               f"{UNRELIABLE}.", "alert"))
         horizons = sorted({float(r["years"]) for r in results})
         by_outcome: dict[str, dict[float, dict[str, Any]]] = {}
         for r in results:
             by_outcome.setdefault(r["outcome"], {})[float(r["years"])] = r
         rows = []
         for outcome, cells in by_outcome.items():
-            row = [cell(_question(inputs, outcome), outcome, cls="question")]
+            row = [cell(_question(inputs, outcome), cls="question", data={"outcome": outcome})]
             for years in horizons:
                 r = cells.get(years)
                 if r is None:
@@ -155,20 +156,23 @@ def scenario_section(inputs: Inputs) -> dict[str, Any]:
                 reliable = bool(r.get("reliable"))
                 data = _data(scenario=spec["id"], outcome=outcome, years=r["years"], pp=d["pp"],
                              low_pp=d["low_pp"], high_pp=d["high_pp"], khat=r.get("khat"), method=r["method"],
-                             reliable="yes" if reliable else "no")
-                row.append(cell(_pts(d["pp"]), f"MC 90%: {d['low_pp']:+.2f} to {d['high_pp']:+.2f}",
-                                f"{_pct(b['p_mean'])} → {_pct(sc['p_mean'])}",
-                                f"(90%: {_pct(sc['p_05'])} – {_pct(sc['p_95'])})",
-                                f"{r['method']}, k-hat {_num(r.get('khat'), '.2f')}",
+                             reliable="yes" if reliable else "no", scenario_p05=sc.get("p_05"),
+                             scenario_p95=sc.get("p_95"))
+                mc = max(abs(d["pp"] - d["low_pp"]), abs(d["high_pp"] - d["pp"]))
+                row.append(cell(_pts(d["pp"]), f"{_pct(b['p_mean'])} → {_pct(sc['p_mean'])}",
+                                f"MC ±{mc:.2f} · k-hat {_num(r.get('khat'), '.2f')}"
+                                + ("" if r["method"] == "reweighting" else f" · {r['method']}"),
                                 "" if reliable else "UNRELIABLE",
                                 cls="num scenario-change" + ("" if reliable else " flag"), data=data))
             rows.append(row)
         if rows:
-            blocks.append(table([("Outcome", "")] + [(f"Within {_years(h)}", "num") for h in horizons], rows,
-                                id=f"scenario-{spec['id']}",
-                                caption=f"Scenario “{spec['name']}”: change against the baseline", fixed=True))
+            share = 66.0 / max(len(horizons), 1)
+            part.append(table([("Outcome", "", 34.0)] + [(f"Within {_years(h)}", "num", share) for h in horizons],
+                              rows, id=f"scenario-{spec['id']}",
+                              caption=f"“{spec['name']}”: change against the baseline", keep=True))
         else:
-            blocks.append(paragraph("No open outcome to compare under this scenario."))
+            part.append(paragraph("No open outcome to compare under this scenario."))
+        blocks.append(group(part))
     return section("scenarios", "Scenarios", blocks)
 
 
@@ -185,8 +189,9 @@ def _hypothetical_text(h: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- why it moved
 
 def explain_section(inputs: Inputs) -> dict[str, Any]:
-    """Contributions of each changed observation, the total change and the unexplained remainder
-    between the previous run and this one."""
+    """Why each outcome moved between the previous run and this one: one compact table per
+    outcome with the total change at each horizon, the largest contributions
+    (:data:`TOP_CONTRIBUTIONS` changes, the rest grouped in one row) and the unexplained remainder."""
     prev = inputs.previous_run
     if prev is None:
         return section("why-it-moved", "Why it moved", [paragraph(
@@ -201,71 +206,84 @@ def explain_section(inputs: Inputs) -> dict[str, Any]:
             log.exception("report: explanation failed")
         return section("why-it-moved", "Why it moved", [paragraph(
             f"The change since run {prev['id']} cannot be explained for this run: {_failure_text(exc)}")])
+    items = doc.get("items") or []
     blocks: list[dict[str, Any] | None] = [paragraph(
         f"From run {doc['from_run']} (as of {doc['from_as_of']}) to this run ({doc['to_run']}, as of "
         f"{doc['to_as_of']}): "
         f"{len(doc.get('changes', []))} new, corrected or retracted observation(s)"
-        + (", grouped by indicator" if doc.get("grouped") else "") + ". A change's contribution is this run's "
-        "probability minus the probability with that one change undone (this run's draws reweighted, PSIS). "
-        "The remainder is what no single change explains: interactions between changes, time passing between "
-        "the as-of dates, and the Monte Carlo error of two independent fits.")]
+        + (", grouped by indicator" if doc.get("grouped") else "") + ". For each outcome, the total change in "
+        "percentage points at each horizon, then the contribution of each change: this run's probability "
+        "minus the probability with that one change undone (this run's draws reweighted, PSIS). The "
+        f"{TOP_CONTRIBUTIONS} largest are listed and the others summed in one row. The remainder is what no "
+        "single change explains: interactions between changes, time passing between the as-of dates, and the "
+        "Monte Carlo error of two independent fits. `harbinger explain` lists every contribution.")]
     if not doc.get("same_case_version", True):
         blocks.append(notice("The case file changed between the two runs; part of the move comes from that, and "
                              "it sits in the remainder.", "alert"))
-    rows = []
+    totals: dict[str, dict[float, dict[str, Any]]] = {}
     for o in doc.get("outcomes", []):
-        data = _data(outcome=o["outcome"], years=o["years"], total_pp=o["total_pp"],
-                     explained_pp=o["explained_pp"], unexplained_pp=o["unexplained_pp"])
-        rows.append([
-            cell(_question(inputs, o["outcome"]), o["outcome"], cls="question"),
-            cell(_years(o["years"]), cls="num"),
-            cell(_pct(o.get("before")), cls="num"),
-            cell(_pct(o.get("after")), cls="num"),
-            cell(_pts(o["total_pp"]), cls="num explain-total", data=data),
-            cell(_pts(o["explained_pp"]), cls="num"),
-            cell(_pts(o["unexplained_pp"]), cls="num"),
-        ])
-    if rows:
-        blocks.append(table([("Outcome", ""), ("Horizon", "num"), ("Before", "num"), ("After", "num"),
-                             ("Total change", "num"), ("Sum of contributions", "num"),
-                             ("Unexplained remainder", "num")], rows, id="explain-totals",
-                            caption="Change since the previous run", fixed=True))
-    else:
+        totals.setdefault(o["outcome"], {})[float(o["years"])] = o
+    if not totals:
         blocks.append(paragraph("No open outcome to compare between the two runs."))
-    items = doc.get("items") or []
+        return section("why-it-moved", "Why it moved", blocks)
+    context = doc.get("context") or []
+    remainder = ("Not from observations: " + "; ".join(c["label"] for c in context)) if context \
+        else "Unexplained remainder"
+    for outcome, by_years in totals.items():
+        blocks.append(_explain_table(inputs, outcome, by_years, items, remainder))
     if not items:
         blocks.append(paragraph("No observation changed between the two runs: the whole move is in the remainder."))
-        return section("why-it-moved", "Why it moved", blocks)
-    contributions = []
-    for it in items:
-        for c in it.get("contributions", []):
-            contributions.append((it, c))
-    shown = [ic for ic in contributions if abs(ic[1]["pp"]) >= MIN_CONTRIBUTION_PP]
-    shown.sort(key=lambda ic: -abs(ic[1]["pp"]))
-    omitted = len(contributions) - min(len(shown), MAX_CONTRIBUTIONS)
-    crows = []
-    for it, c in shown[:MAX_CONTRIBUTIONS]:
-        reliable = it.get("reliable") or it.get("method") == "refit"
-        crows.append([
-            cell(it["label"]),
-            cell(_question(inputs, c["outcome"]), c["outcome"], cls="question"),
-            cell(_years(c["years"]), cls="num"),
-            cell(_pts(c["pp"], 3), f"log-odds {c['log_odds']:+.3f}", cls="num",
-                 data=_data(outcome=c["outcome"], years=c["years"], pp=c["pp"])),
-            cell(it["method"], f"k-hat {_num(it.get('khat'), '.2f')}",
-                 "" if reliable else "not reliable by reweighting", cls="" if reliable else "flag"),
-        ])
-    if crows:
-        blocks.append(table([("Change", ""), ("Outcome", ""), ("Horizon", "num"), ("Contribution", "num"),
-                             ("Method", "")], crows, id="explain-contributions",
-                            caption="Contributions of the changed observations, largest first", fixed=True))
-    if omitted:
-        blocks.append(paragraph(f"{omitted} smaller contribution(s) (below {MIN_CONTRIBUTION_PP:g} points, or beyond "
-                                f"the {MAX_CONTRIBUTIONS} largest) are not listed; `harbinger explain` lists all."))
-    if any(not (it.get("reliable") or it.get("method") == "refit") for it in items):
-        blocks.append(notice("Some contributions have a k-hat above 0.7 and are not reliable by reweighting; "
-                             "`harbinger explain --refit` or the Overview's explanation refits them.", "alert"))
+    elif any(not _reliable(it) for it in items):
+        blocks.append(notice("Contributions marked “not reliable” have a k-hat above 0.7 (reweighting cannot "
+                             "undo that change faithfully); `harbinger explain --refit` or the Overview's "
+                             "explanation refits them.", "alert"))
     return section("why-it-moved", "Why it moved", blocks)
+
+
+def _reliable(item: dict[str, Any]) -> bool:
+    return bool(item.get("reliable") or item.get("method") == "refit")
+
+
+def _explain_table(inputs: Inputs, outcome: str, by_years: dict[float, dict[str, Any]],
+                   items: list[dict[str, Any]], remainder: str = "Unexplained remainder") -> dict[str, Any]:
+    """One outcome's table: rows for the probabilities, the total, the largest contributions, the
+    rest grouped, and the remainder (``remainder`` names it); a column per horizon."""
+    horizons = sorted(by_years)
+    share = 56.0 / max(len(horizons), 1)
+    columns: list[tuple[str, str, float]] = [("Change", "", 44.0)] + [
+        (f"Within {_years(h)}", "num", share) for h in horizons]
+    rows = [[cell("Probability, previous → this run")] + [
+        cell(f"{_pct(by_years[h].get('before'))} → {_pct(by_years[h].get('after'))}", cls="num") for h in horizons]]
+    rows.append([cell("Total change", cls="question")] + [
+        cell(_pts(by_years[h]["total_pp"]), cls="num explain-total",
+             data=_data(outcome=outcome, years=by_years[h]["years"], total_pp=by_years[h]["total_pp"],
+                        explained_pp=by_years[h]["explained_pp"], unexplained_pp=by_years[h]["unexplained_pp"]))
+        for h in horizons])
+    ranked = []
+    for it in items:
+        mine = {float(c["years"]): c for c in it.get("contributions", []) if c["outcome"] == outcome}
+        if mine:
+            ranked.append((max(abs(c["pp"]) for c in mine.values()), it, mine))
+    ranked.sort(key=lambda r: -r[0])
+    for _size, it, mine in ranked[:TOP_CONTRIBUTIONS]:
+        reliable = _reliable(it)
+        row = [cell(it["label"], "" if reliable else f"not reliable (k-hat {_num(it.get('khat'), '.2f')})",
+                    cls="change-label" + ("" if reliable else " flag"))]
+        for h in horizons:
+            c = mine.get(h)
+            row.append(cell("—", cls="num muted") if c is None else
+                       cell(_pts(c["pp"]), cls="num explain-contribution",
+                            data=_data(outcome=outcome, years=c["years"], pp=c["pp"], log_odds=c.get("log_odds"))))
+        rows.append(row)
+    rest = ranked[TOP_CONTRIBUTIONS:]
+    if rest:
+        row = [cell(f"{len(rest)} other change(s), together")]
+        for h in horizons:
+            total = sum(mine[h]["pp"] for _size, _it, mine in rest if h in mine)
+            row.append(cell(_pts(total), cls="num explain-others", data=_data(outcome=outcome, years=h, pp=total)))
+        rows.append(row)
+    rows.append([cell(remainder)] + [cell(_pts(by_years[h]["unexplained_pp"]), cls="num") for h in horizons])
+    return table(columns, rows, id=f"explain-{outcome}", caption=_question(inputs, outcome))
 
 
 def _explain_document(inputs: Inputs) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The building blocks of a report: what a section reads (:class:`Inputs`) and the generic blocks it
-returns (paragraphs, notices, lists, key-value lists, tables, charts), which the HTML template
-renders. Shared by :mod:`dashboard.report.content` and :mod:`dashboard.report.analysis`.
+returns (paragraphs, notices, lists, key-value lists, tables, charts, groups), which the HTML
+template renders. Text in paragraphs, notices and lists may quote a command or a field in
+backticks (`harbinger backtest`): the template shows it as code. Shared by :mod:`dashboard.report.content` and :mod:`dashboard.report.analysis`.
 """
 
 from __future__ import annotations
@@ -50,18 +51,48 @@ def cell(text: Any, *lines: str, cls: str = "", data: dict[str, Any] | None = No
             "cls": cls, "data": data or {}}
 
 
-def table(columns: list[tuple[str, str]], rows: list[list[dict[str, Any]]], *, id: str, caption: str = "",
-          fixed: bool = False) -> dict[str, Any]:
-    """A table block; ``fixed`` keeps the template's column widths (long text wraps inside)."""
-    return {"kind": "table", "id": id, "caption": caption, "fixed": fixed,
-            "columns": [{"label": label, "cls": cls} for label, cls in columns], "rows": rows}
+#: Tables with at most this many rows are kept on one page with their caption (unless told otherwise).
+KEEP_ROWS = 8
 
 
-def chart(svg: str | None, caption: str = "", *, wide: bool = True, title: str = "") -> dict[str, Any] | None:
+def table(columns: list[tuple[str, str] | tuple[str, str, float]], rows: list[list[dict[str, Any]]], *, id: str,
+          caption: str = "", fixed: bool = False, keep: bool | None = None) -> dict[str, Any]:
+    """A table block. Every table fits the width of the page: columns share it, and text wraps
+    inside its cell. A column may give its share of the width in percent as a third item
+    (the others share what is left); ``fixed`` is kept for callers and means the same. ``keep``
+    keeps the table on one page with its caption (default: when it has at most
+    :data:`KEEP_ROWS` rows); a longer table breaks between rows and repeats its header."""
+    if keep is None:
+        keep = len(rows) <= KEEP_ROWS
+    cols = []
+    for spec in columns:
+        label, cls, *width = spec
+        cols.append({"label": label, "cls": cls, "width": float(width[0]) if width else None})
+    return {"kind": "table", "id": id, "caption": caption, "fixed": fixed, "keep": keep, "columns": cols,
+            "rows": rows}
+
+
+#: Chart sizes: the full width, half of it, or a third (small multiples).
+CHART_SIZES = ("wide", "half", "third")
+
+
+def chart(svg: str | None, caption: str = "", *, wide: bool = True, title: str = "", size: str | None = None
+          ) -> dict[str, Any] | None:
+    """A chart block (``size`` one of :data:`CHART_SIZES`; by default ``wide`` or ``half``)."""
     if not svg:
         return None
-    return {"kind": "chart", "svg": svg, "caption": caption, "wide": wide, "title": title}
+    size = size or ("wide" if wide else "half")
+    if size not in CHART_SIZES:
+        raise ValueError(f"chart size {size!r} is not one of {CHART_SIZES}")
+    return {"kind": "chart", "svg": svg, "caption": caption, "wide": size == "wide", "size": size, "title": title}
 
 
-def section(id: str, title: str, blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
-    return {"id": f"sec-{id}", "title": title, "blocks": [b for b in blocks if b is not None]}
+def group(blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Blocks kept together on one page (a heading with its text and a short table)."""
+    return {"kind": "group", "blocks": [b for b in blocks if b is not None]}
+
+
+def section(id: str, title: str, blocks: list[dict[str, Any] | None], *, appendix: bool = False) -> dict[str, Any]:
+    """A section; an ``appendix`` one is printed after the others, under "Appendix", for details."""
+    return {"id": f"sec-{id}", "title": title, "blocks": [b for b in blocks if b is not None],
+            "appendix": appendix}

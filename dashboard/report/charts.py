@@ -27,6 +27,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import matplotlib
+import matplotlib.dates
+import matplotlib.lines
+import matplotlib.patches
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -98,6 +101,21 @@ def _day(text: str) -> date:
     return date.fromisoformat(str(text)[:10])
 
 
+def _figure_legend(fig: Figure, *axes: Any) -> None:
+    """One legend for the whole figure, in a strip above the panels (laid out below it), so it
+    never covers data; entries of several panels are merged by label."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if not label.startswith("resolved "):
+                handles.setdefault(label, handle)
+    strip = 0.25 / fig.get_figheight() if handles else 0.0
+    fig.tight_layout(h_pad=1.2, w_pad=1.0, rect=(0.0, 0.0, 1.0, 1.0 - strip))
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="center", bbox_to_anchor=(0.5, 1.0 - strip / 2),
+                   ncols=len(handles), fontsize=6.5, handlelength=1.6, columnspacing=1.4, frameon=False)
+
+
 def _wrap(text: str, width: int, lines: int = 3) -> str:
     parts = textwrap.wrap(str(text), width)
     if len(parts) > lines:
@@ -119,7 +137,7 @@ def horizon_curves(forecast: Mapping[str, Any], *, columns: int = 3) -> str | No
     cols = min(columns, n)
     rows = (n + cols - 1) // cols
     with matplotlib.rc_context(RC):
-        fig = _figure(6.8, 2.1 * rows)
+        fig = _figure(6.8, 1.85 * rows + 0.3)
         axes = fig.subplots(rows, cols, squeeze=False)
         for ax in axes.flat[n:]:
             ax.set_visible(False)
@@ -132,14 +150,13 @@ def horizon_curves(forecast: Mapping[str, Any], *, columns: int = 3) -> str | No
             ax.fill_between(x, pct["p_05"], pct["p_95"], color=color, alpha=0.15, linewidth=0, label="90% interval")
             ax.fill_between(x, pct["p_25"], pct["p_75"], color=color, alpha=0.30, linewidth=0, label="50% interval")
             ax.plot(x, pct["p_mean"], color=color, marker="o", markersize=3.5, linewidth=1.6, label="Posterior mean")
-            ax.set_title(_wrap(o.get("question", o["id"]), 42), fontsize=7.5, loc="left")
+            ax.set_title(_wrap(o.get("question", o["id"]), 34 if cols > 2 else 48), fontsize=7.5, loc="left")
             ax.set_xticks(x)
             ax.set_xlim(0, max(x) + 0.5)
             ax.set_ylim(bottom=0)
             ax.set_xlabel("horizon (years)", fontsize=7)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
-        axes.flat[0].legend(loc="upper left", fontsize=6.5)
-        fig.tight_layout(h_pad=1.2, w_pad=1.0)
+        _figure_legend(fig, axes.flat[0])
         return _svg(fig)
 
 
@@ -152,7 +169,7 @@ def factor_paths(forecast: Mapping[str, Any]) -> str | None:
         return None
     as_of = forecast.get("as_of")
     with matplotlib.rc_context(RC):
-        fig = _figure(6.8, 1.55 * len(factors) + 0.3)
+        fig = _figure(6.8, 1.05 * len(factors) + 0.4)
         axes = fig.subplots(len(factors), 1, squeeze=False, sharex=True)[:, 0]
         for i, (ax, f) in enumerate(zip(axes, factors)):
             _style(ax)
@@ -165,22 +182,22 @@ def factor_paths(forecast: Mapping[str, Any]) -> str | None:
             if as_of:
                 ax.axvline(_day(as_of), color=MUTED, linewidth=0.8, linestyle=":")
             ax.set_title(f.get("name", f["id"]), fontsize=8, loc="left")
-        axes[0].legend(loc="upper left", ncols=3, fontsize=6.5)
-        fig.tight_layout(h_pad=0.8)
+        _figure_legend(fig, axes[0])
         return _svg(fig)
 
 
 # ---------------------------------------------------------------------------- indicators
 
 def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
-                    width: float = 3.4, height: float = 2.1) -> str:
+                    width: float = 3.4, height: float = 2.1, legend: bool = True) -> str:
     """One indicator over the ``years`` before ``as_of`` and the projected quarters after it.
 
     The model's expected value per grid cell (90% band, dotted mean); the modelled rows with an
     observation as dots (a row spanning several cells is drawn at its midpoint on the per-cell
     scale, as on the dashboard) with their 90% posterior predictive interval as a bar, shaded by
     the model's probability that the report is genuine; periods with no recorded event as small
-    hollow dots; red rings on surprises.
+    hollow dots; red rings on surprises. Without ``legend``, the chart has none (small multiples
+    share one: :func:`indicator_legend`).
     """
     start = _day(as_of) - timedelta(days=int(365.25 * years))
     dates = list(indicator.get("dates", []))
@@ -230,16 +247,42 @@ def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
         ax.axvline(_day(as_of), color=MUTED, linewidth=0.8, linestyle=":")
         end = _day(dates[-1]) + timedelta(days=91) if dates else _day(as_of) + timedelta(days=365)
         ax.set_xlim(start, end)
-        ax.set_title(_wrap(indicator.get("name", indicator["id"]), 48, 2), fontsize=8, loc="left")
+        chars = max(24, int(14 * width))
+        ax.set_title(_wrap(indicator.get("name", indicator["id"]), chars, 2), fontsize=8 if legend else 7, loc="left")
         unit = "per quarter (period totals ÷ quarters)" if per_cell else str(indicator.get("unit", ""))
-        ax.set_ylabel(_wrap(unit, 30, 2), fontsize=6.5)
+        ax.set_ylabel(_wrap(unit, max(20, int(12 * height)), 2), fontsize=6.5 if legend else 5.5)
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.tick_params(axis="x", labelsize=6.5)
         if not (observed or empty or keep):
             ax.text(0.5, 0.5, "No observations or model band in this period", transform=ax.transAxes,
                     ha="center", va="center", color=MUTED, fontsize=7)
-        ax.legend(loc="upper left", fontsize=5.5, ncols=2, handlelength=1.2, columnspacing=0.8)
-        fig.tight_layout()
+        if legend:
+            ax.legend(loc="upper left", fontsize=5.5, ncols=2, handlelength=1.2, columnspacing=0.8)
+        else:
+            ax.tick_params(labelsize=5.5)
+            ax.xaxis.set_major_locator(matplotlib.dates.YearLocator(base=2))
+            ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%Y"))
+        fig.tight_layout(pad=0.4)
+        return _svg(fig)
+
+
+def indicator_legend(width: float = 6.8) -> str:
+    """The key of the indicator charts drawn without their own legend, as a strip."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(width, 0.42)
+        handles = [
+            matplotlib.patches.Patch(color=ACCENT, alpha=0.16, label="Expected per quarter (90%)"),
+            matplotlib.lines.Line2D([], [], color=ACCENT, linewidth=1.0, linestyle=":", label="Expected mean"),
+            matplotlib.lines.Line2D([], [], marker="o", linestyle="none", markersize=4, color=INK,
+                                    label="Observed (pale: likely spurious)"),
+            matplotlib.lines.Line2D([], [], marker="o", linestyle="none", markersize=3, markerfacecolor="white",
+                                    markeredgecolor=MUTED, label="No event recorded"),
+            matplotlib.lines.Line2D([], [], marker="o", linestyle="none", markersize=7, markerfacecolor="none",
+                                    markeredgecolor=ALERT, label="Surprise"),
+            matplotlib.lines.Line2D([], [], color=MUTED, linewidth=0.8, linestyle=":", label="As-of date"),
+        ]
+        fig.legend(handles=handles, loc="center", ncols=3, fontsize=6.5, handlelength=1.6, columnspacing=1.6,
+                   frameon=False)
         return _svg(fig)
 
 
@@ -285,7 +328,7 @@ def probability_over_origins(doc: Mapping[str, Any], *, columns: int = 2) -> str
     cols = min(columns, n)
     rows = (n + cols - 1) // cols
     with matplotlib.rc_context(RC):
-        fig = _figure(6.8, 2.0 * rows)
+        fig = _figure(6.8, 2.0 * rows + 0.3)
         axes = fig.subplots(rows, cols, squeeze=False)
         for ax in axes.flat[n:]:
             ax.set_visible(False)
@@ -309,9 +352,9 @@ def probability_over_origins(doc: Mapping[str, Any], *, columns: int = 2) -> str
             ax.set_ylim(bottom=0)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
             ax.tick_params(axis="x", labelsize=6.5)
-            ax.legend(loc="upper left", fontsize=5.5, handlelength=1.2)
-        fig.tight_layout(h_pad=1.2, w_pad=1.0)
+        _figure_legend(fig, *axes.flat[:n])
         return _svg(fig)
 
 
-__all__ = ["factor_paths", "horizon_curves", "indicator_chart", "pit_histogram", "probability_over_origins"]
+__all__ = ["factor_paths", "horizon_curves", "indicator_chart", "indicator_legend", "pit_histogram",
+           "probability_over_origins"]

@@ -47,6 +47,7 @@ from dashboard.report.blocks import (
     bullet_list,
     cell,
     chart,
+    group,
     keyvalue,
     notice,
     paragraph,
@@ -55,15 +56,20 @@ from dashboard.report.blocks import (
     table,
 )
 from dashboard.services import views
+from dashboard.services.forecasts import previous_ok_run
 from dashboard.services.runs import forecast_of
 from indicators.errors import BadInput
 
 #: How many of the latest observations the evidence table lists.
-EVIDENCE_ROWS = 25
+EVIDENCE_ROWS = 10
 #: Years of observations shown before the as-of date on each indicator chart.
 RECENT_YEARS = 8
 #: Longest note shown in the evidence table (characters); the full note is in the store.
-NOTE_CHARS = 180
+NOTE_CHARS = 120
+#: Longest source shown in a table (characters); the full source is in the store.
+SOURCE_CHARS = 80
+#: Size of the small indicator charts (inches; three to a row).
+SMALL_CHART = (2.3, 1.6)
 
 
 # ---------------------------------------------------------------------------- gathering
@@ -94,7 +100,7 @@ def gather(store: Any, case_id: str, *, run_id: str | None = None, as_of: date |
     if forecast is None:
         raise BadInput(f"the forecast file of run '{run['id']}' cannot be read ({run.get('path')}); "
                        "refit to make a new one.")
-    previous_run = views.previous_ok_run(store.runs(case_id), run["id"])
+    previous_run = previous_ok_run(store.runs(case_id), run["id"])
     previous = views.load_forecast(previous_run)
     run_as_of = date.fromisoformat(str(forecast["as_of"])[:10])
     inputs = Inputs(case=store.get_case(case_id), run=run, forecast=forecast, previous_run=previous_run,
@@ -199,8 +205,9 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
     fc = inputs.forecast
     hs = views.horizons(fc)
     changes = _changes(fc, inputs.previous)
-    columns = [("Outcome", "")] + [(f"Within {h} year{'s' if h != 1 else ''}", "num") for h in hs] + \
-              [("Status", "")]
+    share = (100.0 - 28.0 - 12.0) / max(len(hs), 1)
+    columns = [("Outcome", "", 28.0)] + [(f"Within {h} year{'s' if h != 1 else ''}", "num", share) for h in hs] + \
+              [("Status", "", 12.0)]
     rows = []
     for o in fc.get("outcomes", []):
         row = [cell(o.get("question", o["id"]), o["id"], cls="question")]
@@ -220,10 +227,10 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
                             f"90%: {views.fmt_prob(h['p_05'])} – {views.fmt_prob(h['p_95'])}",
                             change or "", cls="num prob-cell", data=data))
         if o.get("resolved"):
-            row.append(cell("Resolved", f"happened on {o.get('resolution_date') or 'an unrecorded date'}",
+            row.append(cell("Resolved", f"on {o.get('resolution_date') or 'an unrecorded date'}",
                             cls="status-resolved"))
         else:
-            row.append(cell("Open", "not resolved by the as-of date", cls="status-open"))
+            row.append(cell("Open", cls="status-open"))
         rows.append(row)
     prev = inputs.previous_run
     against = (f"Changes are against run {prev['id']} (as of {(inputs.previous or {}).get('as_of')}), the good "
@@ -233,7 +240,8 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
         _failing_notice(inputs),
         paragraph(f"Probability that each outcome happens within the horizon after {fc['as_of']}: the "
                   "posterior mean in bold, with its 90% credible interval beneath (“90%: low – high”; the "
-                  f"probability lies in that range with 90% posterior probability). {against}"),
+                  "probability lies in that range with 90% posterior probability). An open outcome has not "
+                  f"happened by the as-of date. {against}"),
         table(columns, rows, id="summary-table",
               caption="Outcome probabilities by horizon" + (" — from a run that FAILED its diagnostics"
                                                             if _failing_notice(inputs) else "")),
@@ -246,12 +254,12 @@ def horizon_section(inputs: Inputs) -> dict[str, Any] | None:
     svg = charts.horizon_curves(inputs.forecast)
     if svg is None:
         return None
-    return section("horizons", "Horizon curves", [
+    return section("horizons", "Horizon curves", [group([
         paragraph("How each open outcome's probability grows with the horizon: posterior mean (line) with "
                   "50% and 90% credible bands. The curves never fall with the horizon, because an outcome "
                   "that happens within three years has also happened within five."),
         chart(svg, "P(outcome within the horizon), by horizon in years."),
-    ])
+    ])])
 
 
 def factor_section(inputs: Inputs) -> dict[str, Any] | None:
@@ -260,14 +268,13 @@ def factor_section(inputs: Inputs) -> dict[str, Any] | None:
     svg = charts.factor_paths(inputs.forecast)
     if svg is None:
         return None
-    case = inputs.case.case
-    return section("factors", "Latent factor paths", [
+    return section("factors", "Latent factor paths", [group([
         paragraph("The model's latent factors, quarter by quarter: posterior mean with 50% and 90% credible "
                   "bands. Each is on a standard scale (0 is its long-run average, ±1 one standard deviation); "
-                  "the dotted line marks the as-of date, and later quarters are projections."),
+                  "the dotted line marks the as-of date, and later quarters are projections. What each factor "
+                  "means is in the appendix."),
         chart(svg, "Latent factor paths."),
-        bullet_list([f"{f.name}: {f.meaning}" for f in case.factors]),
-    ])
+    ])])
 
 
 def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
@@ -280,61 +287,93 @@ def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
         "line its mean; dots are the modelled observations (a period total is drawn per quarter), with the "
         "90% posterior predictive interval of each as a vertical bar; pale dots are reports the model "
         "thinks likely spurious; red rings mark surprises (outside the central 95% of the predictive "
-        "distribution).")]
+        "distribution). What each indicator measures is in the appendix."),
+        chart(charts.indicator_legend(), "", size="wide")]
+    width, height = SMALL_CHART
     for ind in inputs.forecast.get("indicators", []):
         try:
-            spec = case.indicator(ind["id"])
-            name, description = spec.name, spec.description
+            name = case.indicator(ind["id"]).name
         except KeyError:
-            name, description = ind.get("name", ind["id"]), ""
-        svg = charts.indicator_chart(ind, as_of=inputs.forecast["as_of"], years=RECENT_YEARS)
+            name = ind.get("name", ind["id"])
+        svg = charts.indicator_chart(ind, as_of=inputs.forecast["as_of"], years=RECENT_YEARS, width=width,
+                                     height=height, legend=False)
         n_surprise = sum(1 for r in ind.get("rows", []) if r.get("surprise"))
         n_obs = len({i for r in ind.get("rows", []) for i in r.get("observation_ids", [])})
-        blocks.append(chart(svg, f"{name} ({ind.get('unit', '')}). {description} {n_obs} observation(s) in "
-                                 f"this run; {n_surprise} surprise flag(s) over the whole record.",
-                            wide=False, title=name))
+        blocks.append(chart(svg, f"{n_obs} observation(s) in this run; {n_surprise} surprise(s).", size="third",
+                            title=name))
     return section("indicators", "Indicators", blocks)
 
 
-def evidence_section(inputs: Inputs) -> dict[str, Any]:
-    """The latest observations with their provenance, and every surprising row."""
-    fc = inputs.forecast
-    obs = views.observation_table(inputs.observations, fc)[:EVIDENCE_ROWS]
-    names = {i.id: i.name for i in inputs.case.case.indicators}
-    columns = [("Date", ""), ("Indicator", ""), ("Value", "num"), ("Source", "source"),
-               ("Rel.", "center"), ("Cred.", "center"), ("Note", "note"), ("P(gen.)", "num"),
-               ("Surprise", "center")]
+def indicator_definitions_section(inputs: Inputs) -> dict[str, Any]:
+    """What each factor means and what each indicator records, how and which factors it reflects."""
+    case = inputs.case.case
     rows = []
-    for r in obs:
-        until = f"to {r['end']}" if r["end"] else ""
-        note = r["note"] or ""
-        if len(note) > NOTE_CHARS:
-            note = note[:NOTE_CHARS - 1].rstrip() + "…"
-        surprise = {"yes": "yes", "no": "no", "": "not in run"}[r["surprise"]]
-        rows.append([
-            cell(r["date"], until, f"obs. {r['id']}"),
-            cell(names.get(r["indicator"], r["indicator"])),
-            cell(f"{r['value']:g}", cls="num"),
-            cell(r["source"], cls="source"),
-            cell(r["reliability"], views.RELIABILITY_MEANING.get(r["reliability"], ""), cls="center"),
-            cell(r["credibility"], views.CREDIBILITY_MEANING.get(r["credibility"], ""), cls="center"),
-            cell(note, cls="note"),
-            cell("—" if r["genuine"] is None else f"{r['genuine']:.2f}", cls="num"),
-            cell(surprise, cls="center" + (" flag" if surprise == "yes" else "")),
-        ])
-    blocks: list[dict[str, Any] | None] = [
-        paragraph(f"The {len(obs)} most recent observations in effect at the end of {fc['as_of']} (of "
-                  f"{len(inputs.observations)}), newest first, with their source and Admiralty grades "
-                  "(reliability A–F of the source, credibility 1–6 of the information). P(genuine) is the "
-                  "model's posterior probability that the report is genuine rather than spurious."),
-        table(columns, rows, id="evidence-table", caption="Latest observations", fixed=True),
-    ]
-    blocks += _surprise_blocks(inputs)
+    for ind in case.indicators:
+        coverage = ""
+        if ind.coverage_start is not None:
+            until = ind.coverage_end.isoformat() if ind.coverage_end else "now"
+            coverage = f"; coverage {ind.coverage_start.isoformat()} to {until}"
+        loads = ", ".join(f"{f} ({s})" for f, s in ind.loadings.items())
+        rows.append([cell(ind.name, f"{ind.id}: {ind.family}, {ind.aggregation}{coverage}; loads on {loads}",
+                          cls="question"),
+                     cell(f"{ind.description} Unit: {ind.unit}.", cls="note")])
+    return section("indicator-definitions", "Factors and indicators", [
+        bullet_list([f"{f.name} ({f.id}): {f.meaning} Anchor: {f.anchor}." for f in case.factors]),
+        table([("Indicator", "", 32.0), ("What it records", "", 68.0)], rows, id="indicator-definitions",
+              caption="Indicators of the case"),
+    ], appendix=True)
+
+
+def _short(text: Any, limit: int) -> str:
+    text = str(text or "")
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def evidence_section(inputs: Inputs) -> dict[str, Any]:
+    """The observations the model found surprising (the latest observations are in the appendix)."""
+    blocks = _surprise_blocks(inputs)
+    blocks.append(paragraph(f"The {min(EVIDENCE_ROWS, len(inputs.observations))} most recent observations, with "
+                            "their sources and grades, are listed in the appendix."))
     if inputs.stale_records:
         blocks.append(notice(f"{inputs.stale_records} record(s) (observations, corrections or retractions) were "
                              "added after this run was fitted; they are not in this report's forecast.",
                              "alert"))
     return section("evidence", "Evidence", blocks)
+
+
+def observations_section(inputs: Inputs) -> dict[str, Any]:
+    """The latest observations with their provenance."""
+    fc = inputs.forecast
+    obs = views.observation_table(inputs.observations, fc)[:EVIDENCE_ROWS]
+    names = {i.id: i.name for i in inputs.case.case.indicators}
+    columns = [("Date", "", 11.5), ("Indicator", "", 18.0), ("Value", "num", 6.0), ("Grade", "center", 7.0),
+               ("P(genuine)", "num", 11.0), ("Surprise", "center", 8.5), ("Source", "source", 17.0),
+               ("Note", "note", 21.0)]
+    rows = []
+    for r in obs:
+        until = f"to {r['end']}" if r["end"] else ""
+        surprise = {"yes": "yes", "no": "no", "": "not in run"}[r["surprise"]]
+        rows.append([
+            cell(r["date"], until, f"obs. {r['id']}"),
+            cell(names.get(r["indicator"], r["indicator"])),
+            cell(f"{r['value']:g}", cls="num"),
+            cell(f"{r['reliability']}{r['credibility']}", cls="center",
+                 data={"reliability": r["reliability"], "credibility": r["credibility"]}),
+            cell("—" if r["genuine"] is None else f"{r['genuine']:.2f}", cls="num"),
+            cell(surprise, cls="center" + (" flag" if surprise == "yes" else "")),
+            cell(_short(r["source"], SOURCE_CHARS), cls="source"),
+            cell(_short(r["note"], NOTE_CHARS), cls="note"),
+        ])
+    return section("observations", "Latest observations", [
+        paragraph(f"The {len(obs)} most recent observations in effect at the end of {fc['as_of']} (of "
+                  f"{len(inputs.observations)}), newest first, with their source and Admiralty grade: the "
+                  "source's reliability (A completely reliable … E unreliable, F cannot be judged) and the "
+                  "information's credibility (1 confirmed … 5 improbable, 6 cannot be judged), so “B2” is a "
+                  "usually reliable source reporting something probably true. P(genuine) is the model's "
+                  "posterior probability that the report is genuine rather than spurious. Long sources and "
+                  "notes are cut (…); `harbinger observe list` shows them whole."),
+        table(columns, rows, id="evidence-table", caption="Latest observations"),
+    ], appendix=True)
 
 
 def _surprise_blocks(inputs: Inputs) -> list[dict[str, Any] | None]:
@@ -346,30 +385,30 @@ def _surprise_blocks(inputs: Inputs) -> list[dict[str, Any] | None]:
             if not r.get("surprise"):
                 continue
             ids = [int(i) for i in r.get("observation_ids", [])]
-            sources = "; ".join(dict.fromkeys(str(by_id[i]["source"]) for i in ids if i in by_id))
+            sources = list(dict.fromkeys(str(by_id[i]["source"]) for i in ids if i in by_id))
+            shown = _short(sources[0], 60) + (f" (+{len(sources) - 1} more)" if len(sources) > 1 else "") \
+                if sources else ""
             period = [r["start"]] if r["start"] == r["end"] else [r["start"], f"to {r['end']}"]
             pit = r.get("pit")
             reading = ("higher than expected" if pit is not None and pit > 0.5 else
                        "lower than expected" if pit is not None else "outside the predictive range")
             rows.append([
                 cell(*period),
-                cell(ind.get("name", ind["id"]), ind["id"]),
+                cell(ind.get("name", ind["id"]), data={"indicator": ind["id"]}),
                 cell(f"{r['value']:g}", cls="num"),
                 cell(_interval_text(r.get("pred_p05"), r.get("pred_p95")), cls="num"),
                 cell(reading, "" if pit is None else f"PIT {pit:.3f}"),
-                cell(", ".join(str(i) for i in ids) or "none (no event recorded)",
-                     sources, cls="source"),
+                cell(", ".join(str(i) for i in ids) or "none (no event recorded)", shown, cls="source"),
             ])
     if not rows:
-        return [subheading("Surprises"), paragraph("No observation of this run is flagged as surprising.")]
+        return [paragraph("No observation of this run is flagged as surprising.")]
     return [
-        subheading("Surprises"),
         paragraph(f"{len(rows)} modelled row(s) fall outside the central 95% of their leave-one-out posterior "
                   "predictive distribution. A surprise asks a question — bad data, or a real change? — "
                   "rather than answering it: check the source before reading it as a shift."),
-        table([("Period", ""), ("Indicator", ""), ("Value", "num"), ("Predictive 90%", "num"),
-               ("Reading", ""), ("Observations and sources", "source")], rows, id="surprise-table",
-              caption="Observations flagged as surprising", fixed=True),
+        table([("Period", "", 12.0), ("Indicator", "", 25.0), ("Value", "num", 7.0), ("Predictive 90%", "num", 12.0),
+               ("Reading", "", 14.0), ("Observations and sources", "source", 30.0)], rows, id="surprise-table",
+              caption="Observations flagged as surprising"),
     ]
 
 
@@ -387,9 +426,9 @@ def diagnostics_section(inputs: Inputs) -> dict[str, Any]:
              cell(r["status"], cls="flag" if r["status"] == "outside" else "")]
             for r in views.diagnostics_rows(diag)]
     return section("diagnostics", "Diagnostics", [
-        failing or notice("Diagnostics passed: no sign that the sampler failed to converge.", "ok"),
-        table([("Check", ""), ("Value", "num"), ("Usual threshold", "num"), ("Status", "")], rows,
-              id="diagnostics-table", caption="Sampler diagnostics"),
+        group([failing or notice("Diagnostics passed: no sign that the sampler failed to converge.", "ok"),
+               table([("Check", ""), ("Value", "num"), ("Usual threshold", "num"), ("Status", "")], rows,
+                     id="diagnostics-table", caption="Sampler diagnostics")]),
         paragraph("R-hat compares the chains (near 1 when they agree); ESS is the effective number of "
                   "independent draws; divergent transitions and a low E-BFMI signal a posterior the sampler "
                   "could not explore. The run's own check decides the label; the thresholds are the usual "
@@ -409,7 +448,7 @@ def methods_section(inputs: Inputs) -> dict[str, Any]:
     rel = ", ".join(f"{g} {p:g}" for g, p in RELIABILITY_GENUINE.items())
     cred = ", ".join(f"{g}: {p:g}" for g, p in CREDIBILITY_FACTOR.items())
     factor_names = "; ".join(f.name for f in case.factors)
-    return section("methods", "Methods", [
+    return section("methods", "Methods", appendix=True, blocks=[
         paragraph(f"Time runs in calendar quarters from {case.start.isoformat()} to the as-of date. "
                   f"{len(case.factors)} latent factors ({factor_names}) each drift slowly from quarter to "
                   "quarter (a stationary autoregressive process with persistence near 0.9 per quarter); each "
@@ -467,11 +506,15 @@ def provenance_section(inputs: Inputs) -> dict[str, Any]:
     blocks.append(subheading("Outcomes: resolution criteria and base rates"))
     rows = []
     for o in case.outcomes:
-        status = f"resolved {o.resolved.date.isoformat()}: {o.resolved.evidence}" if o.resolved else "open"
-        rows.append([cell(o.question, o.id, cls="question"), cell(o.resolution_criteria),
-                     cell(f"{o.base_rate.annual:g} a year", o.base_rate.reasoning), cell(status)])
-    blocks.append(table([("Outcome", ""), ("Resolves when", ""), ("Prior base rate", ""), ("Status", "")],
-                        rows, id="outcomes-table", caption="Outcome definitions", fixed=True))
+        status = f"resolved {o.resolved.date.isoformat()}" if o.resolved else "open"
+        rows.append([cell(o.question, f"{o.id} · {status}", o.resolution_criteria, cls="question definition"),
+                     cell(f"{o.base_rate.annual:g} a year: {o.base_rate.reasoning}", cls="note")])
+    blocks.append(table([("Outcome, and when it resolves", "", 56.0), ("Prior base rate", "", 44.0)],
+                        rows, id="outcomes-table", caption="Outcome definitions"))
+    for o in case.outcomes:
+        if o.resolved:
+            blocks.append(paragraph(f"Resolution of “{o.question}” ({o.id}) on {o.resolved.date.isoformat()}: "
+                                    f"{o.resolved.evidence}"))
     blocks.append(subheading("Caveats"))
     blocks.append(bullet_list([
         ("The model knows only what is recorded as an observation; events not recorded are invisible to it "
@@ -485,7 +528,7 @@ def provenance_section(inputs: Inputs) -> dict[str, Any]:
     if shipped:
         blocks.append(paragraph("From the data notes shipped with this case:"))
         blocks.append(bullet_list(shipped, ordered=True))
-    return section("provenance", "Data provenance and caveats", blocks)
+    return section("provenance", "Data provenance and caveats", blocks, appendix=True)
 
 
 def _ident(inputs: Inputs, key: str) -> Any:
@@ -519,9 +562,10 @@ def shipped_caveats(case_id: str) -> list[str]:
     return [re.sub(r"\*\*|`", "", item) for item in items]
 
 
-#: The report's sections, in order. Each takes :class:`Inputs` and returns a section or None.
+#: The report's sections, in order: the body, then the appendix (sections made with
+#: ``appendix=True`` are printed after the others whatever their place here).
 SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
-    summary_section, horizon_section, factor_section, indicator_section, evidence_section,
-    analysis.scenario_section, analysis.explain_section, analysis.track_record_section,
-    diagnostics_section, methods_section, provenance_section,
+    summary_section, horizon_section, analysis.explain_section, factor_section, indicator_section,
+    evidence_section, analysis.scenario_section, analysis.track_record_section, diagnostics_section,
+    methods_section, observations_section, indicator_definitions_section, provenance_section,
 )
