@@ -36,7 +36,7 @@ def register(main: click.Group) -> None:
     @click.pass_context
     @pass_env
     def serve(env: Env, ctx: click.Context, host: str, port: int, debug: bool) -> None:
-        """Start the dashboard (Overview, Indicators, Model) at http://HOST:PORT/.
+        """Start the dashboard at http://HOST:PORT/: Overview, Indicators, Scenarios, Model, Backtest, Reports.
 
         If no case is loaded yet, the shipped case is loaded first (as 'harbinger init' does). If
         the case has no fitted run, opening the Overview starts a first fit in the background.
