@@ -39,11 +39,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The share of fits that must pass.
@@ -185,7 +186,7 @@ def main() -> None:
     home = _shipped_home(args.home)
     store = Store.from_env()
     case = store.get_case(store.case_ids()[0]).case
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     dates = as_of_dates(args.as_of, case_start=case.start, today=today)
     sizes = {k: v for k, v in {"draws": args.draws, "tune": args.tune}.items() if v is not None}
     default_seed = FitSettings().seed

@@ -43,9 +43,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -400,8 +401,8 @@ def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog,
         text = "island" if round_no % 2 == 0 else "summit"
         cells = "#indicators-table td[data-dash-column=indicator]"
         n_rows = page.locator(cells).count()
-        all_match = ("t => { const c = Array.from(document.querySelectorAll(%r));"
-                     " return c.length > 0 && c.every(e => e.innerText.includes(t)); }" % cells)
+        all_match = ("t => { const c = Array.from(document.querySelectorAll(" + repr(cells) + "));"
+                     " return c.length > 0 && c.every(e => e.innerText.includes(t)); }")
 
         def apply_filter(text: str = text) -> None:
             filt.click()

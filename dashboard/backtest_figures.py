@@ -6,8 +6,9 @@ tests check traces and values. The Backtest page and reports draw these.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
 
 import plotly.graph_objects as go
 

@@ -49,12 +49,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import numbers
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from indicators import text as texts
 from indicators.case import CREDIBILITY_GRADES, RELIABILITY_GRADES, Case
@@ -117,12 +118,12 @@ class Observation:
 
 def today() -> date:
     """The latest calendar day it can be now: the later of the local and the UTC date."""
-    return max(date.today(), datetime.now(timezone.utc).date())
+    return max(date.today(), datetime.now(UTC).date())
 
 
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (how the store keeps times)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # --------------------------------------------------------------------------- single values
@@ -172,7 +173,7 @@ def parse_timestamp(value: Any) -> datetime:
             raise ValueError(f"'{_shown(text)}' is not an ISO 8601 time such as 2021-03-04T09:00:00Z") from None
     if dt.tzinfo is not None:
         try:
-            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+            dt = dt.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:  # e.g. 0001-01-01T00:00+05:00, which is before year 1 in UTC
             raise ValueError(f"'{_shown(value)}' is outside the years 1-9999 in UTC") from None
     return dt

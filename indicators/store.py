@@ -56,18 +56,19 @@ import random
 import secrets
 import socket
 import time as _clock
-from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from indicators import text as texts
 from indicators.case import LoadedCase, parse_case
 from indicators.errors import BadInput
-from indicators import text as texts
 from indicators.observations import (
     MAX_REASON_CHARS,
     Observation,
@@ -235,7 +236,7 @@ def default_home() -> Path:
 
 
 def _aware(dt: datetime | None) -> datetime | None:
-    return None if dt is None else dt.replace(tzinfo=timezone.utc)
+    return None if dt is None else dt.replace(tzinfo=UTC)
 
 
 def _jsonable(value: Any) -> Any:
@@ -624,7 +625,7 @@ class Store:
             cutoff = datetime.combine(as_of + timedelta(days=1), time())
             last_day = as_of
         if known_at is not None:
-            known = known_at.astimezone(timezone.utc).replace(tzinfo=None) if known_at.tzinfo else known_at
+            known = known_at.astimezone(UTC).replace(tzinfo=None) if known_at.tzinfo else known_at
             cutoff = min(cutoff, known + timedelta(microseconds=1))
         rows = _effective(records, cutoff=cutoff)
         rows = [r for r in rows if (last_day is None or r["date"] <= last_day)
@@ -681,7 +682,7 @@ class Store:
         cutoff = utcnow() + timedelta(microseconds=1) if as_of is None else \
             datetime.combine(as_of + timedelta(days=1), time())
         if known_at is not None:
-            known = known_at.astimezone(timezone.utc).replace(tzinfo=None) if known_at.tzinfo else known_at
+            known = known_at.astimezone(UTC).replace(tzinfo=None) if known_at.tzinfo else known_at
             cutoff = min(cutoff, known + timedelta(microseconds=1))
         with self._read() as conn:
             self._get_case(conn, case_id)

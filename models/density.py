@@ -24,19 +24,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numba
 import numpy as np
 import pymc as pm
 
 from models.design import FAMILIES, Design
-from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS, STIRLING_COEFFICIENTS, STIRLING_FROM
 from models.elicitation import hazard_prior
-from models.model import (CONTINUOUS_SIGMA_SCALE, DISPERSION_MAX, FAMILY_INTERCEPT_SD, LOADING_SCALE,
-                          ORDINAL_FIRST_CUT_SCALE, ORDINAL_GAP_SCALE, OVERDISPERSION_SCALE, PERSISTENCE_PRIOR,
-                          PROPORTION_KAPPA_PRIOR, effect_positions, loading_structure)
+from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS, STIRLING_COEFFICIENTS, STIRLING_FROM
+from models.model import (
+    CONTINUOUS_SIGMA_SCALE,
+    DISPERSION_MAX,
+    FAMILY_INTERCEPT_SD,
+    LOADING_SCALE,
+    ORDINAL_FIRST_CUT_SCALE,
+    ORDINAL_GAP_SCALE,
+    OVERDISPERSION_SCALE,
+    PERSISTENCE_PRIOR,
+    PROPORTION_KAPPA_PRIOR,
+    effect_positions,
+    loading_structure,
+)
 
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = (

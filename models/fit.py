@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import arviz as az
 import numpy as np

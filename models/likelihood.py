@@ -10,8 +10,9 @@ row (``(..., R)``). :func:`mixture` then mixes it with the spurious-report compo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy import special

@@ -15,8 +15,6 @@ A run directory holds:
 
 from __future__ import annotations
 
-
-
 import json
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,14 @@ import arviz as az
 from models.design import Design
 from models.document import FORECAST_FILE
 from models.fit import FitSettings, Progress, diagnostics, sample
-from models.forecast import (draws_of, factor_summaries, hazard_summaries, indicator_summaries,
-                             loading_summaries, outcome_forecasts)
+from models.forecast import (
+    draws_of,
+    factor_summaries,
+    hazard_summaries,
+    indicator_summaries,
+    loading_summaries,
+    outcome_forecasts,
+)
 from models.model import MODEL_VERSION
 
 POSTERIOR_FILE = "posterior.nc"

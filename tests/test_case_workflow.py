@@ -311,7 +311,7 @@ def test_observe_import_names_the_rows_the_model_will_not_count(cli: Any, write_
                      "exercises,2020-02-01,2020-02-03,1,Asahi,B,2,after\n")
     result = cli("observe", "import", path)
     assert result.exit_code == 0, result.output
-    ids = {note: int(i) for i, note in zip(store.observations("mini")["id"], store.observations("mini")["note"])}
+    ids = {note: int(i) for i, note in zip(store.observations("mini")["id"], store.observations("mini")["note"], strict=True)}
     out = result.stdout
     assert "2 row(s) lie outside their indicator's coverage: they are stored, but the model does not count them" in out
     assert (f"line 3 (id {ids['before']}): exercises on 2015-06-01 is before its coverage (2016-01-01 to "

@@ -305,8 +305,8 @@ def _with_surprise_flags(env: Env, frame: Any, day: Any) -> Any:
     """Add the current run's (or the run as of ``day``'s) surprise flag and PIT of each observation
     after its source's reliability and credibility grades (blank where the run did not model the
     observation). Without any fitted run the columns are left out."""
-    from dashboard.services.runs import select_forecast
     from dashboard.services.analysis import with_surprise_columns
+    from dashboard.services.runs import select_forecast
 
     try:
         forecast = select_forecast(env.store, env.case_id, as_of=day)

@@ -11,7 +11,6 @@ two quarters).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import click
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import click
 import pandas as pd
@@ -39,6 +40,7 @@ from dashboard.services.context import Failure, actor, choose_case, open_store
 from dashboard.services.tables import FORMATS, render
 from indicators.errors import BadInput, RowErrors
 from indicators.text import printable
+
 FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                              help="Output format (json: a list of objects; csv: with a header row).")
 

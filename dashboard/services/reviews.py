@@ -6,14 +6,14 @@ See :mod:`indicators.reviews` for what "reviewed through" means to the model.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from indicators.reviews import read_reviews_csv, shipped_reviews_path, stale_days, staleness
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def add_review(store: Any, case_id: str, indicator: str, through: date, *, actor: str, note: str = "") -> int:

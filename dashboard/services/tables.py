@@ -18,8 +18,9 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -58,7 +58,7 @@ def fast_update(store: Any, case_id: str) -> dict[str, Any] | None:
         result: dict[str, Any] = {"run_id": run["id"], "records": since, "error": str(exc)}
     else:
         as_of = as_date(run["as_of"])
-        now = store.observations(case_id, as_of=max(as_of, datetime.now(timezone.utc).date()))
+        now = store.observations(case_id, as_of=max(as_of, datetime.now(UTC).date()))
         known = now["id"].isin(ctx.observations["id"])  # records the run read (still in effect)
         # Everything new (added, or a correction's new record) is conditioned on as an addition;
         # what the run read and is still in effect stays its data (retracted rows drop out).

@@ -15,9 +15,8 @@ import dash
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.web import auth
-from dashboard.web import ids
 from dashboard.services import views
+from dashboard.web import auth, ids
 from indicators.errors import BadInput
 
 TOP_CONTRIBUTIONS = 5

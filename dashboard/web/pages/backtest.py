@@ -8,14 +8,15 @@ each outcome's probability across origins with its resolution marked.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboard import backtest_figures as bf
-from dashboard.web import ids
 from dashboard.services import views
+from dashboard.web import ids
 
 dash.register_page(__name__, path="/backtest", name="Backtest", order=4, title="Harbinger · Backtest")
 

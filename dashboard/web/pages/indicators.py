@@ -23,12 +23,11 @@ import dash
 from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.web import auth
 from dashboard import figures
-from dashboard.web import ids
 from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_run
+from dashboard.web import auth, ids
 from indicators.errors import BadInput
 from indicators.observations import (
     DEFAULT_CREDIBILITY,

@@ -8,10 +8,10 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboard import figures
-from dashboard.web import ids
 from dashboard.services import views
 from dashboard.services.forecasts import RunForecast, load_forecast
 from dashboard.services.runs import current_run
+from dashboard.web import ids
 from models.document import Diagnostics
 
 dash.register_page(__name__, path="/model", name="Model", order=2, title="Harbinger · Model")

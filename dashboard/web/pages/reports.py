@@ -15,10 +15,10 @@ import dash
 from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.web import ids
+from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_runs
-from dashboard.services import views
+from dashboard.web import ids
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/reports", name="Reports", order=5, title="Harbinger · Reports")

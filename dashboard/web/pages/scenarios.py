@@ -19,11 +19,9 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.web import auth
 from dashboard import figures
-from dashboard.web import ids
-
 from dashboard.services import views
+from dashboard.web import auth, ids
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/scenarios", name="Scenarios", order=3, title="Harbinger · Scenarios")
@@ -207,8 +205,10 @@ def _spec_for(store: Any, case_id: str, selected: str | None, rows: list[dict[st
 
 def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     keys = ("indicator", "months_ahead", "span_months", "value", "reliability", "credibility")
-    norm = lambda rows: [tuple(str(float(r.get(k))) if k in ("value",) else str(r.get(k)) for k in keys)
-                         for r in rows]
+
+    def norm(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+        return [tuple(str(float(r.get(k))) if k in ("value",) else str(r.get(k)) for k in keys) for r in rows]
+
     return norm(a) == norm(b)
 
 
