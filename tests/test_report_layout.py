@@ -204,7 +204,7 @@ def test_why_it_moved_is_one_table_per_outcome_with_the_ten_largest_and_the_rest
     found = [b for b in section["blocks"] if b["kind"] == "table"]
     open_outcomes = [o for o in sample_forecast()["outcomes"] if not o["resolved"]]
     assert [t["id"] for t in found] == [f"explain-{o['id']}" for o in open_outcomes]
-    for t, o in zip(found, open_outcomes):
+    for t, o in zip(found, open_outcomes, strict=True):
         assert t["caption"] == o["question"]
         labels = [row[0]["text"] for row in t["rows"]]
         assert labels[:2] == ["Probability, previous → this run", "Total change"]
