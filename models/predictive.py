@@ -16,7 +16,7 @@ Nothing here touches the database: the caller passes observation frames as
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -49,16 +49,19 @@ def history_rows(design: Design) -> pd.DataFrame:
     return _with_exposure(design.rows, design.grid)
 
 
-def held_out_rows(case: Case, observations: pd.DataFrame, *, origin: date, window_end: date) -> pd.DataFrame:
+def held_out_rows(case: Case, observations: pd.DataFrame, *, origin: date, window_end: date,
+                  reviewed: Mapping[str, date] | None = None) -> pd.DataFrame:
     """The rows whose period ends after ``origin`` and by ``window_end``, from ``observations``.
 
     ``observations`` is what is known when scoring (recorded later than the origin). Rows are
     built exactly as a fit as of ``window_end`` would build them (``models.design``), so an
     events indicator contributes one row per quarter of the window inside its coverage (zero
     where nothing was recorded), a fiscal-year total one row, a level indicator one row per
-    observation. Columns: those of ``Design.rows`` plus ``exposure``.
+    observation. ``reviewed``: the review records (indicator -> reviewed-through date) that
+    extend an open-coverage series past its newest observation (:func:`models.design.build_design`).
+    Columns: those of ``Design.rows`` plus ``exposure``.
     """
-    design = build_design(case, observations, as_of=window_end)
+    design = build_design(case, observations, as_of=window_end, reviewed=reviewed)
     rows = design.rows
     ends = rows["end"].dt.date
     keep = (ends > origin) & (ends <= window_end)
@@ -154,12 +157,14 @@ class OriginForecast:
 
 def forecast_origin(case: Case, fit_observations: pd.DataFrame, later_observations: pd.DataFrame, *,
                     origin: date, window_end: date, settings: Any, per_draw: int = 2,
+                    reviewed: Mapping[str, date] | None = None,
                     progress: Progress | None = None) -> OriginForecast:
     """Fit on ``fit_observations`` (what was recorded by ``origin``) and predict the window.
 
     ``settings`` is a :class:`models.fit.FitSettings`. The fit uses nothing recorded after the
     origin; ``later_observations`` (the record as known when scoring) supply only the held-out
-    rows.
+    rows. ``reviewed`` (review records) is clipped to the origin for the fit and to the window's
+    end for the held-out rows, as every design clips it to its as-of date.
     """
     import xarray as xr
 
@@ -167,11 +172,11 @@ def forecast_origin(case: Case, fit_observations: pd.DataFrame, later_observatio
     from models.forecast import draws_of
 
     t0 = time.monotonic()
-    design = build_design(case, fit_observations, as_of=origin)
+    design = build_design(case, fit_observations, as_of=origin, reviewed=reviewed)
     idata = sample(design, settings, progress=progress)
     draws = draws_of(design, idata)
     seed = int(settings.seed)
-    held = held_out_rows(case, later_observations, origin=origin, window_end=window_end)
+    held = held_out_rows(case, later_observations, origin=origin, window_end=window_end, reviewed=reviewed)
     samples = predictive_samples(design, draws, held, per_draw=per_draw, seed=seed + 1)
     outcome_p = outcome_probability_draws(design, draws, seed=seed + 2)
     at_risk = [o for o, oc in enumerate(case.outcomes) if oc.resolved is None or oc.resolved.date > origin]

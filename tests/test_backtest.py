@@ -194,9 +194,9 @@ def test_predictive_samples_follow_the_likelihood_on_held_out_rows() -> None:
     frame, _ = simulate_observations(case, as_of=end, seed=4)
     known = frame[frame["end"] <= pd.Timestamp(origin)]
     design = build_design(case, known, as_of=origin)
-    held = held_out_rows(case, frame, origin=origin, window_end=end)
-    # events: one row per quarter of 2017; total: calendar 2016 ended before the window, so none;
-    # binary: one row per observation dated in 2017.
+    held = held_out_rows(case, frame, origin=origin, window_end=end, reviewed={"ind_0": end})
+    # events (reviewed complete through the window's end): one row per quarter of 2017; total:
+    # calendar 2016 ended before the window, so none; binary: one row per observation dated in 2017.
     by = held.groupby("indicator").size().to_dict()
     in_2017 = ((frame["indicator"] == "ind_2") & (frame["date"].dt.year == 2017)).sum()
     assert by["ind_0"] == 4 and "ind_1" not in by and by["ind_2"] == in_2017 > 0

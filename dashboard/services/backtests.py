@@ -141,15 +141,22 @@ def save(home: Path, doc: dict[str, Any]) -> Path:
 
 
 def evaluate_origin(case: Any, fit_frame: Any, later_frame: Any, year: int, settings: dict[str, Any],
-                    per_draw: int = PER_DRAW, progress: Progress | None = None) -> dict[str, Any]:
-    """Fit as of origin ``year`` and score the following year (runs in a worker process)."""
+                    per_draw: int = PER_DRAW, reviewed: dict[str, Any] | None = None,
+                    progress: Progress | None = None) -> dict[str, Any]:
+    """Fit as of origin ``year`` and score the following year (runs in a worker process).
+
+    ``reviewed``: the review records known when the backtest started. Like the case file they
+    are today's knowledge (a series confirmed complete through a date is complete through every
+    earlier one); each design clips them to its own as-of date, so nothing after the origin
+    enters its fit.
+    """
     from models.backtest import score_origin
     from models.fit import FitSettings
     from models.predictive import forecast_origin
 
     fit_settings = FitSettings(**settings)
     forecast = forecast_origin(case, fit_frame, later_frame, origin=origin_date(year), window_end=window_end(year),
-                               settings=fit_settings, per_draw=per_draw, progress=progress)
+                               settings=fit_settings, per_draw=per_draw, reviewed=reviewed, progress=progress)
     scored = score_origin(forecast, case, seed=fit_settings.seed + year)
     return scored | {"ran_on": {"host": socket.gethostname(), "pid": os.getpid()}}
 
@@ -170,16 +177,17 @@ def evaluate_stored_origin(case_id: str, year: int, settings: dict[str, Any], *,
         if loaded.hash != case_hash:
             raise Failure(f"the case '{case_id}' changed in the store since the backtest started "
                           f"(hash {loaded.hash[:12]}, not {case_hash[:12]}); run the backtest again.")
-        fit_frame, later = _frames(store, case_id, year, datetime.fromisoformat(known_at))
+        fit_frame, later, reviewed = _frames(store, case_id, year, datetime.fromisoformat(known_at))
     finally:
         store.close()
-    return evaluate_origin(loaded.case, fit_frame, later, year, settings, per_draw, progress)
+    return evaluate_origin(loaded.case, fit_frame, later, year, settings, per_draw, reviewed, progress)
 
 
-def _frames(store: Any, case_id: str, year: int, known_at: datetime) -> tuple[Any, Any]:
-    """An origin's fit frame (what was recorded by its date) and the frame it is scored on."""
+def _frames(store: Any, case_id: str, year: int, known_at: datetime) -> tuple[Any, Any, dict[str, Any]]:
+    """An origin's fit frame (what was recorded by its date), the frame it is scored on, and the
+    review records known at ``known_at`` (see :func:`evaluate_origin`)."""
     return (store.observations(case_id, as_of=origin_date(year), known_at=known_at),
-            store.observations(case_id, known_at=known_at))
+            store.observations(case_id, known_at=known_at), store.reviews(case_id, known_at=known_at))
 
 
 def _worker(args: tuple) -> dict[str, Any]:
@@ -305,7 +313,10 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
         workers = celery_tasks.run_origins(broker, calls, finished=finished, running=running)
         jobs_used: int | None = None
     else:
-        tasks = [(case, *_frames(store, case_id, y, known_at), y, settings, per_draw) for y in origins]
+        tasks = []
+        for y in origins:
+            fit_frame, later, reviewed = _frames(store, case_id, y, known_at)
+            tasks.append((case, fit_frame, later, y, settings, per_draw, reviewed))
         jobs_used = _run_here(tasks, jobs, report, finished)
     if not results:
         from dashboard.services.context import Failure
