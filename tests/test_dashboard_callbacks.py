@@ -236,7 +236,7 @@ def test_run_bar_names_the_run_and_flags_failed_diagnostics_and_staleness(nt_sto
 
 def test_poll_run_state_updates_only_on_change(nt_store):
     state = shell.poll_run_state(0, None, 0, CASE, None)
-    assert state == {"latest": None, "running": [], "n_records": 174}
+    assert state == {"case": CASE, "latest": None, "running": [], "n_records": 174}
     assert shell.poll_run_state(1, None, 0, CASE, state) is no_update
     register_fake_run(nt_store, CASE)
     assert shell.poll_run_state(2, None, 0, CASE, state)["latest"] is not None
@@ -278,7 +278,8 @@ def test_app_builds_with_pages_and_one_registration_per_output(pages, nt_store):
     outputs = [c["output"] for c in _callback.GLOBAL_CALLBACK_LIST]
     assert len(outputs) == len(set(outputs))
     assert (nt_store.home / "cache").is_dir()
-    layout = app.layout
+    with app.server.test_request_context("/"):  # the shell is built per page load, for the case its URL names
+        layout = app.layout()
     assert find(layout, lambda c: getattr(c, "id", None) == ids.CASE)[0].data == CASE
     for page in (pages.overview, pages.ind, pages.model):
         assert page.layout() is not None

@@ -103,3 +103,95 @@ def test_a_problem_no_row_names_gets_its_own_row():
     diag = dict(FAILED_PARAM_ESS, problems=["something new went wrong"])
     rows = views.diagnostics_rows(diag)
     assert rows[-1]["check"] == "Something new went wrong" and rows[-1]["status"] == "outside"
+
+
+# ---------------------------------------------------------------------------- 2. progress
+
+def _took(store, run_id, seconds):
+    """Make the recorded run ``run_id`` look as if its fit took ``seconds``."""
+    import sqlalchemy as sa
+
+    from indicators.store import runs
+
+    with store.engine.begin() as conn:
+        row = conn.execute(sa.select(runs.c.finished_at).where(runs.c.id == run_id)).one()
+        conn.execute(runs.update().where(runs.c.id == run_id).values(
+            created_at=row.finished_at - timedelta(seconds=seconds)))
+
+
+def _running(store, **settings):
+    run_id = store.create_run(CASE, as_of=datetime(2026, 1, 1).date(), case_hash=store.get_case(CASE).hash,
+                              data_hash="x", n_observations=1, model_version="test",
+                              settings={"chains": 2, "tune": 100, "draws": 100, "attempt": 1} | settings)
+    return run_id
+
+
+def test_stages_come_from_the_fits_messages():
+    from dashboard.services.progress import stage_of
+
+    settings = {"chains": 2, "tune": 100, "draws": 100}
+    assert stage_of("building the model") == "building"
+    assert stage_of("compiling the model") == "compiling"
+    assert stage_of("sampling: 150 of 400 draws", settings) == "tuning"
+    assert stage_of("sampling: 250 of 400 draws", settings) == "sampling"
+    assert stage_of("sampling: 250 of 400 draws · attempt 2 of 2", settings) == "sampling"
+    assert stage_of("sampling done") == stage_of("computing forecasts") == "summarising"
+
+
+def test_the_fit_records_its_progress_where_every_page_reads_it(tmp_path):
+    from dashboard.services import progress
+
+    tmp_path = progress.progress_path(tmp_path, "r1")
+    now = {"t": 0.0}
+    heard = []
+    say = progress.recorder(tmp_path, lambda f, m: heard.append(m), suffix=" · attempt 2 of 2",
+                            clock=lambda: now["t"])
+    say(0.0, "building the model")
+    say(0.3, "sampling: 10 of 400 draws")  # a new stage: written at once
+    assert progress.read(tmp_path)["message"] == "sampling: 10 of 400 draws · attempt 2 of 2"
+    say(0.4, "sampling: 20 of 400 draws")  # the same stage within a second: not rewritten
+    assert progress.read(tmp_path)["fraction"] == 0.3
+    now["t"] = 2.0
+    say(0.5, "sampling: 30 of 400 draws")
+    assert progress.read(tmp_path)["fraction"] == 0.5
+    assert len(heard) == 4  # the caller hears every reading
+    progress.clear(tmp_path)
+    assert progress.read(tmp_path) is None
+
+
+def test_a_running_fit_shows_its_stage_and_an_estimate_from_the_last_fit(pages):
+    from dashboard.services import progress
+
+    store = pages.store
+    assert progress.fit_progress(store, CASE) is None
+    _took(store, register_fake_run(store, CASE), 300)
+    run_id = _running(store)
+    try:
+        info = progress.fit_progress(store, CASE)
+        assert info["stage"] == "starting" and info["percent"] == 0
+        progress.write(progress.progress_path(store.runs_dir, run_id), 0.3, "sampling: 120 of 400 draws · attempt 2 of 2")
+        info = progress.fit_progress(store, CASE)
+        assert info["run_id"] == run_id and info["stage"] == "tuning" and info["percent"] == 30
+        assert info["estimate_s"] == pytest.approx(300, abs=1)
+        assert "Tuning the sampler" in info["text"] and "attempt 2 of 2" in info["text"]
+        assert "left (the last fit took 5 min)" in info["text"]
+        # the shell's bar on every page: shown, with the text, polling while the fit runs
+        shown = pages.app.render_fit_progress(1, {"running": [run_id]}, None, None, CASE, None)
+        assert shown == ("progress-box fit-progress", "30", info["text"], False)
+    finally:
+        store.fail_run(run_id, "test over")
+    assert pages.app.render_fit_progress(2, {"running": []}, None, None, CASE, None)[0].endswith("hidden")
+
+
+def test_during_the_first_fit_the_overview_says_it_is_fitting_and_refit_is_disabled(pages):
+    store = pages.store
+    render = plain(pages.overview.render_overview)
+    assert "Press Refit" in text_of(render(1, None, CASE))
+    run_id = _running(store)
+    try:
+        text = text_of(render(1, {"running": [run_id]}, CASE))
+        assert "Press Refit" not in text and "Fitting the first forecast" in text
+    finally:
+        store.fail_run(run_id, "test over")
+    assert plain(pages.overview.refit_enabled)({"running": [run_id]}) is True
+    assert plain(pages.overview.refit_enabled)({"running": []}) is False

@@ -38,8 +38,11 @@ def register(main: click.Group) -> None:
     def serve(env: Env, ctx: click.Context, host: str, port: int, debug: bool) -> None:
         """Start the dashboard at http://HOST:PORT/: Overview, Indicators, Scenarios, Model, Backtest, Reports.
 
-        If no case is loaded yet, the shipped case is loaded first (as 'harbinger init' does). If
-        the case has no fitted run, opening the Overview starts a first fit in the background.
+        Every loaded case is served: the top bar's picker switches between them, and a URL names
+        its case with ?case=ID (e.g. /indicators?case=mini). Without one, pages show --case, else
+        HARBINGER_CASE, else the first loaded case. If no case is loaded yet, the shipped case is
+        loaded first (as 'harbinger init' does). If a case has no fitted run, opening its Overview
+        starts a first fit in the background.
         Anyone who can reach the server may read; on a loopback address with no user accounts the
         local user may also edit, otherwise editing needs an editor's login at /login.
         """
@@ -55,7 +58,11 @@ def register(main: click.Group) -> None:
         if not store.case_ids() and env.case_option is None:
             click.echo("no case is loaded yet; loading the shipped case first")
             ctx.invoke(main.commands["init"])
-        case_id = env.case_id
+        import os
+
+        from dashboard.services.context import default_case
+
+        case_id = default_case(store, env.case_option or os.environ.get("HARBINGER_CASE") or None)
         stale = store.fail_stale_runs()
         if stale:
             click.echo(f"marked interrupted fits as failed: {', '.join(stale)}")
@@ -64,5 +71,7 @@ def register(main: click.Group) -> None:
 
         app = create_app(case_id, host=host)
         start_warming(case_id)  # builds the latest run's pages in the background, for a fast first visit
-        click.echo(f"Harbinger dashboard for case '{case_id}' on http://{host}:{port}/ (Ctrl+C to stop)")
+        others = [c for c in store.case_ids() if c != case_id]
+        also = f"; also {', '.join(f'{c} (?case={c})' for c in others)}" if others else ""
+        click.echo(f"Harbinger dashboard for case '{case_id}'{also} on http://{host}:{port}/ (Ctrl+C to stop)")
         app.run(host=host, port=port, debug=debug, use_reloader=False)

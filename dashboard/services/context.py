@@ -20,7 +20,7 @@ from typing import Any
 from indicators.errors import BadInput
 from indicators.observations import today
 
-__all__ = ["Failure", "actor", "as_date", "choose_case", "open_store", "parse_date_option", "today"]
+__all__ = ["Failure", "actor", "as_date", "choose_case", "default_case", "open_store", "parse_date_option", "today"]
 
 class Failure(Exception):
     """An expected failure that is not the user's input (exit code 1), e.g. no case loaded."""
@@ -71,6 +71,18 @@ def choose_case(store: Any, case_option: str | None) -> str:
         raise BadInput(f"several cases are loaded ({', '.join(ids)}); choose one with --case.")
     return ids[0]
 
+
+
+def default_case(store: Any, wanted: str | None = None) -> str:
+    """The case a server shows when a URL names none: ``wanted`` (``serve --case``,
+    ``HARBINGER_CASE``), else the first case loaded. Unlike :func:`choose_case`, several loaded
+    cases are no error: the dashboard serves them all."""
+    ids = store.case_ids()
+    if wanted:
+        return choose_case(store, wanted)
+    if not ids:
+        raise Failure("no case is loaded yet; run 'harbinger init' first.")
+    return ids[0]
 
 
 def parse_date_option(value: str | None, option: str) -> date | None:

@@ -16,6 +16,7 @@ import os
 from datetime import date
 from typing import Any, Callable
 
+from dashboard.services import progress as fit_progress
 from dashboard.services.context import as_date, today
 from dashboard.services.forecasts import RunForecast, current_run, current_runs, read_run
 from indicators.errors import BadInput
@@ -152,19 +153,40 @@ def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progres
                               n_observations=design.n_observations, model_version=MODEL_VERSION,
                               settings=fit_settings.as_dict() | {"attempt": attempt[0], "attempts": attempt[1]})
     directory = store.runs_dir / run_id
+    # every reader (any page, any process) follows the fit through its progress file
+    progress_file = fit_progress.progress_path(store.runs_dir, run_id)
+    say = fit_progress.recorder(progress_file, progress,
+                                suffix=f" · attempt {attempt[0]} of {attempt[1]}" if attempt[0] > 1 else "")
     try:
+        say(0.0, "building the model")
+        from models.fit import compiled_for
+
+        say(0.01, "compiling the model")
+        compiled_for(design, fit_settings.sampler)  # kept for the sampler: fit_run reuses it
         forecast = fit_run(design, fit_settings, case_hash=loaded.hash, run_id=run_id,
-                           directory=directory, progress=progress)
+                           directory=directory, progress=_after_compiling(say))
     except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise as FitFailed
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         store.fail_run(run_id, reason)
         shutil.rmtree(directory, ignore_errors=True)
+        fit_progress.clear(progress_file)
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise FitFailed(run_id, reason) from exc
     diag = forecast["diagnostics"]
     store.finish_run(run_id, diagnostics=diag, diagnostics_ok=bool(diag["ok"]), path=str(directory))
+    fit_progress.clear(progress_file)
     return run_id
+
+
+def _after_compiling(say: Progress) -> Progress:
+    """``say`` without the sampler's opening "building the model": the model is built and
+    compiled by then, and the bar must not step back."""
+    def forward(fraction: float, message: str) -> None:
+        if not message.startswith("building the model"):
+            say(fraction, message)
+
+    return forward
 
 
 def forecast_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None

@@ -31,8 +31,9 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
 
-from dashboard.web import ASSETS_FOLDER, PAGES_FOLDER, ids
+from dashboard.web import ASSETS_FOLDER, PAGES_FOLDER, cases, ids
 from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
 from dashboard.web import api
@@ -40,6 +41,10 @@ from dashboard.web import auth
 from dashboard.services.runs import current_run
 
 POLL_MS = 5000
+#: How often the bar of a running fit is re-read (only while one runs).
+FIT_POLL_MS = 2000
+PROGRESS_SHOWN = "progress-box fit-progress"
+PROGRESS_HIDDEN = "progress-box fit-progress hidden"
 
 
 def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
@@ -49,11 +54,10 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
     local user may edit without logging in; otherwise (including ``None``, e.g. under a WSGI
     server whose bind is unknown here) editing needs a logged-in editor (:mod:`dashboard.web.auth`).
     """
-    from dashboard.services.context import choose_case
+    from dashboard.services.context import default_case
 
     store = views.get_store()
-    case_id = choose_case(store, case_id)
-    case = store.get_case(case_id).case
+    case_id = default_case(store, case_id)
     manager = background_manager(store.home)
 
     app = Dash(
@@ -63,22 +67,31 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
         enable_mcp=False,  # Dash's MCP server would run callbacks past the editing guard (dashboard.web.auth)
     )
     _drop_duplicate_page_callbacks()
-    app.layout = shell(case_id=case_id, case_name=case.name)
-    app.server.config["HARBINGER_CASE"] = case_id  # pages may build their first content as served
+    app.layout = page_shell  # per page load: the case its URL names (dashboard.web.cases)
+    app.server.config["HARBINGER_CASE"] = case_id  # the default case; pages build their first content as served
     from dashboard.web.net import is_loopback
 
     auth.install(app, local=host is not None and is_loopback(host))
     auth.protect_output(ids.FIT_RESULT, "data")  # the background Refit runs outside the request
     api.install(app, case_id)
     app.callback(Output(auth.USER_BOX, "children"), Input(ids.URL, "pathname"))(auth.user_box)
-    app.callback(Output(ids.NAV, "children"), Input(ids.URL, "pathname"))(render_nav)
+    app.callback(Output(ids.NAV, "children"), Input(ids.URL, "pathname"), Input(ids.CASE, "data"))(render_nav)
+    app.callback(Output(ids.CASE, "data"), Input(ids.URL, "search"), State(ids.CASE, "data"))(case_of_url)
+    app.callback(Output(ids.CASE_NAV, "href"), Input(ids.CASE_PICKER, "value"), State(ids.URL, "pathname"),
+                 State(ids.CASE, "data"), prevent_initial_call=True)(pick_case)
     app.callback(
         Output(ids.RUN_STATE, "data"),
         Input(ids.POLL, "n_intervals"), Input(ids.FIT_RESULT, "data"), Input(ids.OBS_VERSION, "data"),
-        State(ids.CASE, "data"), State(ids.RUN_STATE, "data"),
+        Input(ids.CASE, "data"), State(ids.RUN_STATE, "data"),
     )(poll_run_state)
     app.callback(Output(ids.RUN_BAR, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))(
         render_run_bar)
+    app.callback(
+        Output(ids.FIT_PROGRESS_BOX, "className"), Output(ids.FIT_PROGRESS, "value"),
+        Output(ids.FIT_PROGRESS_LABEL, "children"), Output(ids.FIT_POLL, "disabled"),
+        Input(ids.FIT_POLL, "n_intervals"), Input(ids.RUN_STATE, "data"), Input(ids.FIT_FEED, "children"),
+        Input(ids.FIT_REQUEST, "data"), State(ids.CASE, "data"), State(ids.FIT_FEED, "title"),
+    )(render_fit_progress)
     return app
 
 
@@ -116,10 +129,28 @@ def _drop_duplicate_page_callbacks() -> None:
     _callback.GLOBAL_CALLBACK_LIST[:] = list(newest.values())
 
 
-def shell(*, case_id: str, case_name: str) -> html.Div:
-    """The layout around every page."""
+def page_shell() -> html.Div:
+    """The shell for the page being loaded: the case its URL names, else the default case
+    (:func:`dashboard.web.cases.request_case`), with every loaded case in the picker."""
+    case_id = cases.request_case()
+    options = cases.case_options()
+    name = next((o["label"] for o in options if o["value"] == case_id), case_id or "")
+    return shell(case_id=case_id or "", case_name=name, options=options)
+
+
+def shell(*, case_id: str, case_name: str, options: list[dict[str, Any]] | None = None) -> html.Div:
+    """The layout around every page. With several cases, the top bar has a case picker."""
+    if options and len(options) > 1:
+        case_box: Any = html.Div(className="case-picker", title="The case shown; each case keeps its own runs", children=[
+            html.Label("Case", htmlFor=ids.CASE_PICKER, className="case-picker-label"),
+            dcc.Dropdown(id=ids.CASE_PICKER, options=options, value=case_id, clearable=False, searchable=False,
+                         className="dropdown case-dropdown"),
+        ])
+    else:
+        case_box = html.Span(case_name, className="brand-case", title=f"case '{case_id}'")
     return html.Div(className="app", children=[
         dcc.Location(id=ids.URL),
+        dcc.Location(id=ids.CASE_NAV, refresh=True),
         dcc.Store(id=ids.CASE, data=case_id),
         dcc.Store(id=ids.RUN_STATE),
         dcc.Store(id=ids.FIT_REQUEST),
@@ -129,31 +160,56 @@ def shell(*, case_id: str, case_name: str) -> html.Div:
         html.Header(className="topbar", children=[
             html.Div(className="brand", children=[
                 html.Span("Harbinger", className="brand-name"),
-                html.Span(case_name, className="brand-case", title=f"case '{case_id}'"),
+                case_box,
             ]),
-            html.Nav(id=ids.NAV, className="nav", children=render_nav("/")),
+            html.Nav(id=ids.NAV, className="nav", children=render_nav("/", case_id)),
             html.Div(id=auth.USER_BOX, className="user-box",  # login link, or who is logged in
                      style={"display": "flex", "alignItems": "center", "gap": "10px", "fontSize": "13px",
                             "whiteSpace": "nowrap", "color": "#d7deea"}),
         ]),
         html.Div(id=ids.RUN_BAR, className="runbar"),
+        dcc.Interval(id=ids.FIT_POLL, interval=FIT_POLL_MS, disabled=True),
+        html.Div(id=ids.FIT_FEED, hidden=True),
+        html.Div(id=ids.FIT_PROGRESS_BOX, className=PROGRESS_HIDDEN, role="status", children=[
+            html.Label("Fit", htmlFor=ids.FIT_PROGRESS, className="fit-progress-title"),
+            html.Progress(id=ids.FIT_PROGRESS, value="0", max="100"),
+            html.Span(id=ids.FIT_PROGRESS_LABEL, className="progress-label"),
+        ]),
         html.Main(className="page", children=[dash.page_container]),
     ])
 
 
-def render_nav(pathname: str | None) -> list[Any]:
-    """Links to the registered pages, the current one marked."""
+def render_nav(pathname: str | None, case_id: str | None = None) -> list[Any]:
+    """Links to the registered pages, the current one marked; each names the case shown
+    (``?case=``) unless it is the default one."""
+    named = case_id if case_id and case_id != cases.default_case() else None
     links = []
     for page in sorted(dash.page_registry.values(), key=lambda p: (p.get("order") or 0, p["name"])):
         path = page["relative_path"]
         active = (pathname or "/") == path or ((pathname or "/") == "/" and path == "/")
-        links.append(dcc.Link(page["name"], href=path, className="nav-link active" if active else "nav-link"))
+        links.append(dcc.Link(page["name"], href=cases.with_case(path, named),
+                              className="nav-link active" if active else "nav-link"))
     return links
 
 
+def case_of_url(search: str | None, current: str | None) -> Any:
+    """The case the URL names, when it is loaded and not the one shown (the page as loaded shows
+    it already, unless its browser sent no referrer with Dash's layout request)."""
+    wanted = cases.valid_case(cases.case_in(search))
+    return wanted if wanted and wanted != current else no_update
+
+
+def pick_case(picked: str | None, pathname: str | None, current: str | None) -> Any:
+    """Load the same page for the picked case (a full load: every per-page state starts afresh)."""
+    if not picked or picked == current:
+        return no_update
+    return cases.with_case(pathname or "/", picked)
+
+
 def poll_run_state(_n: Any, _fit: Any, _obs: Any, case_id: str, previous: dict | None) -> Any:
-    """Re-read the run state; update the shared store only when something changed."""
-    state = views.run_state(views.get_store(), case_id)
+    """Re-read the case's run state; update the shared store only when something changed (a
+    change of case is a change)."""
+    state = {"case": case_id, **views.run_state(views.get_store(), case_id)}
     return no_update if state == previous else state
 
 
@@ -166,6 +222,34 @@ def render_run_bar(state: dict | None, case_id: str) -> list[Any]:
     summary = views.run_summary(run, forecast, stale_records=stale)
     running = (state or {}).get("running") or []
     return run_bar_children(summary, running=running)
+
+
+def render_fit_progress(_n: Any, state: dict | None, feed: Any, request: Any, case_id: str, feed_percent: Any
+                        ) -> tuple[str, str, str, bool]:
+    """The running fit's bar on every page: stage, percent and an estimate from the last fit
+    (:func:`dashboard.services.progress.fit_progress`, read from the store and the run's progress
+    file, so a fit started anywhere shows). Re-read every :data:`FIT_POLL_MS` while one runs.
+    A fit just asked for from this browser, whose run is not recorded yet, shows at once with its
+    own first message (``ids.FIT_REQUEST``, ``ids.FIT_FEED``)."""
+    from dashboard.services.progress import fit_progress
+
+    info = fit_progress(views.get_store(), case_id)
+    if info is not None:
+        return PROGRESS_SHOWN, str(info["percent"]), info["text"], False
+    trigger = _triggered()
+    if trigger == ids.FIT_FEED and feed:
+        return PROGRESS_SHOWN, str(feed_percent or "0"), str(feed), False
+    if trigger == ids.FIT_REQUEST and request:
+        return PROGRESS_SHOWN, "0", "Starting the fit…", False
+    return PROGRESS_HIDDEN, "0", "", True
+
+
+def _triggered() -> Any:
+    """The input that triggered the running callback (``None`` outside one)."""
+    try:
+        return dash.ctx.triggered_id
+    except MissingCallbackContextException:
+        return None
 
 
 def warm_caches(case_id: str) -> None:

@@ -8,7 +8,9 @@ the shell (``app.py``, present on every page) and each page.
 from __future__ import annotations
 
 # ---------------------------------------------------------------- shell (dashboard/web/app.py)
-CASE = "shell-case"                  # dcc.Store: the case id the app shows
+CASE = "shell-case"                  # dcc.Store: the case id the page shows (from ?case=, dashboard/web/cases.py)
+CASE_PICKER = "shell-case-picker"    # dcc.Dropdown in the top bar: every loaded case
+CASE_NAV = "shell-case-nav"          # dcc.Location (refresh): loads the page for the picked case
 RUN_STATE = "shell-run-state"        # dcc.Store: {"latest", "running", "n_records"} of the case
 FIT_REQUEST = "shell-fit-request"    # dcc.Store: set to start a background fit
 FIT_RESULT = "shell-fit-result"      # dcc.Store: outcome of the last background fit
@@ -16,15 +18,20 @@ OBS_VERSION = "shell-obs-version"    # dcc.Store: bumped whenever observations c
 POLL = "shell-poll"                  # dcc.Interval: re-reads the run state (other writers)
 RUN_BAR = "shell-run-bar"            # run id, as-of, diagnostics and stale labels
 NAV = "shell-nav"
+FIT_PROGRESS_BOX = "shell-fit-progress-box"      # the running fit's bar, on every page (hidden otherwise)
+FIT_PROGRESS = "shell-fit-progress"              # html.Progress
+FIT_PROGRESS_LABEL = "shell-fit-progress-label"  # stage, percent and estimate
+FIT_POLL = "shell-fit-poll"                      # dcc.Interval: re-reads the bar while a fit runs
+FIT_FEED = "shell-fit-feed"                      # hidden: progress of a fit started from this browser
 URL = "shell-url"                    # dcc.Location
 
 # ---------------------------------------------------------------- Overview (pages/overview.py)
 OV_HORIZON = "overview-horizon"              # dcc.RadioItems: horizon in years
 OV_CONTENT = "overview-content"              # outcome cards
 OV_REFIT = "overview-refit"                  # button "Refit"
-OV_PROGRESS = "overview-progress"            # html.Progress of the running fit
-OV_PROGRESS_LABEL = "overview-progress-label"
-OV_PROGRESS_BOX = "overview-progress-box"    # shown while a fit runs
+OV_PROGRESS = FIT_PROGRESS                   # the Overview shows the shell's bar of the running fit
+OV_PROGRESS_LABEL = FIT_PROGRESS_LABEL
+OV_PROGRESS_BOX = FIT_PROGRESS_BOX           # shown while a fit runs
 OV_FIT_MESSAGE = "overview-fit-message"      # result or failure of the last fit
 OV_AUTOFIT = "overview-autofit"              # dcc.Store: set once to start a first fit
 OV_FAST_UPDATE = "overview-fast-update"      # fast update (PSIS) of the current run by newer records

@@ -51,18 +51,15 @@ def layout(**_kwargs: Any) -> html.Div:
                                    value=DEFAULT_HORIZONS[0], inline=True, className="segmented"),
                 ]),
                 html.Div(className="control refit", children=[
+                    # disabled while any fit of the case runs (refit_enabled); its bar is the shell's
                     html.Button("Refit", id=ids.OV_REFIT, n_clicks=0, className="btn btn-primary",
                                 title="Fit the model to the observations recorded now (runs in the background)"),
-                    html.Div(id=ids.OV_PROGRESS_BOX, className="progress-box hidden", children=[
-                        html.Progress(id=ids.OV_PROGRESS, value="0", max="100"),
-                        html.Span(id=ids.OV_PROGRESS_LABEL, className="progress-label"),
-                    ]),
                 ]),
             ]),
         ]),
         html.Div(id=ids.OV_FIT_MESSAGE, role="status"),
         html.Div(id=ids.OV_FAST_UPDATE, className="fast-update", role="status"),
-        html.Div(id=ids.OV_CONTENT, children=first_content()),
+        html.Div(id=ids.OV_CONTENT, children=first_content(_kwargs.get("case"))),
         *panels.overview_sections(),  # "Why it moved" and alerts
         dcc.Store(id=ids.OV_AUTOFIT),
     ])
@@ -95,11 +92,14 @@ def render_overview(horizon: int | None, state: dict | None, case_id: str) -> li
     return overview_content(horizon, case_id)
 
 
-def first_content() -> list[Any] | None:
+def first_content(case: str | None = None) -> list[Any] | None:
     """The cards at the first horizon, put into the page as it is served, so they show without
-    waiting for the chain of callbacks (run state, horizons, cards) that keeps them current.
-    ``None`` outside a request of an app made by :func:`dashboard.web.app.create_app`."""
-    case_id = flask.current_app.config.get("HARBINGER_CASE") if flask.has_app_context() else None
+    waiting for the chain of callbacks (run state, horizons, cards) that keeps them current: of
+    the case the page's URL names (``case``), else the app's default case. ``None`` outside a
+    request of an app made by :func:`dashboard.web.app.create_app`."""
+    from dashboard.web.cases import request_case
+
+    case_id = request_case(case) if flask.has_app_context() else None
     return overview_content(None, case_id) if case_id else None
 
 
@@ -185,14 +185,24 @@ def outcome_card(card: dict[str, Any], forecast: RunForecast, index: int) -> htm
 
 
 def no_run_panel(running: list[str]) -> html.Div:
+    """What the Overview shows with no forecast: while a fit runs, that the first forecast is on
+    its way (its bar is above); otherwise how to get one."""
     if running:
-        text = (f"No forecast yet: a fit is running (run {', '.join(running)}). The page switches to it "
-                "when it finishes; meanwhile the observations are on the Indicators page.")
-    else:
-        text = ("No forecast yet: no fit has finished for this case. Press Refit to fit the model in the "
-                "background; meanwhile the observations are on the Indicators page.")
+        return html.Div(className="panel empty", id="overview-fitting", children=[
+            html.H3("Fitting the first forecast"),
+            html.P(f"The first forecast is on its way: a fit is running (run {', '.join(running)}); its progress is shown above and "
+                   "the forecast appears here when it finishes. Meanwhile the observations are on the "
+                   "Indicators page.")])
+    text = ("No forecast yet: no fit has finished for this case. Press Refit to fit the model in the "
+            "background; meanwhile the observations are on the Indicators page.")
     return html.Div(className="panel empty", id="overview-no-run", children=[
         html.H3("No forecast yet"), html.P(text)])
+
+
+@dash.callback(Output(ids.OV_REFIT, "disabled"), Input(ids.RUN_STATE, "data"))
+def refit_enabled(state: dict | None) -> bool:
+    """Refit is disabled while a fit of the case runs (started here or anywhere else)."""
+    return bool((state or {}).get("running"))
 
 
 # ---------------------------------------------------------------------------- fast update
@@ -366,10 +376,11 @@ def refit_refusal(n_clicks: int | None) -> Any:
     Output(ids.FIT_RESULT, "data"),
     Input(ids.FIT_REQUEST, "data"), State(ids.CASE, "data"),
     background=True,
-    progress=[Output(ids.OV_PROGRESS, "value"), Output(ids.OV_PROGRESS_LABEL, "children")],
+    # the shell's bar reads the store; this browser's own fit also nudges it at once (ids.FIT_FEED)
+    progress=[Output(ids.FIT_FEED, "title"), Output(ids.FIT_FEED, "children")],
     progress_default=["0", ""],
     running=[(Output(ids.OV_REFIT, "disabled"), True, False),
-             (Output(ids.OV_PROGRESS_BOX, "className"), "progress-box", "progress-box hidden")],
+             (Output(ids.OV_CONTENT, "className"), "fitting", "")],
     prevent_initial_call=True,
     interval=1000,
 )

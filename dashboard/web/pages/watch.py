@@ -27,8 +27,11 @@ PERIOD_OPTIONS = [{"label": "next quarter", "value": "next_quarter"},
                   {"label": "next 4 quarters", "value": "next_year"}]
 
 
-def _case_id() -> str | None:
-    return flask.current_app.config.get("HARBINGER_CASE") if flask.has_app_context() else None
+def _case_id(case: str | None = None) -> str | None:
+    """The case the page's URL names (``case``), else the app's default case."""
+    from dashboard.web.cases import request_case
+
+    return request_case(case) if flask.has_app_context() else None
 
 
 def _outcome_options(case_id: str | None) -> tuple[list[dict[str, Any]], str | None, list[int]]:
@@ -50,7 +53,7 @@ def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
 
 
 def layout(**_kwargs: Any) -> html.Div:
-    case_id = _case_id()
+    case_id = _case_id(_kwargs.get("case"))
     options, outcome, horizons = _outcome_options(case_id)
     return html.Div(className="watch", children=[
         html.Div(className="page-head", children=[
