@@ -6,7 +6,7 @@ this process or in a ``harbinger`` it starts, is marked ``fit``; one that drives
 ``bash scripts/test.sh --fast`` runs the rest and passes ``--forbid-fits``, which fails any test
 that starts a sampler or a nutpie compile in this process without the ``fit`` marker. A test that
 needs *a* fitted run of the shipped case takes ``fitted_home`` (a copy of the session's one tiny
-fit, :mod:`tests.fits`) and is marked ``fit`` here.
+fit, :mod:`tests.fits`) and is marked ``fit`` here; one that takes ``chromium`` is marked ``browser``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CASE = FIXTURES / "mini_case.yaml"
 MINI_OBSERVATIONS = FIXTURES / "mini_observations.csv"
 MINI_HEADER = "indicator,date,end,value,source,reliability,credibility,note"
-#: Fixtures that fit: a test that takes one (directly or through another fixture) is marked ``fit``.
+#: Fixtures that fit, or open Chromium: a test that takes one (directly or through another
+#: fixture) is marked ``fit``, or ``browser``.
 FIT_FIXTURES = {"shared_run", "fitted_home", "synthetic_runs"}
+BROWSER_FIXTURES = {"chromium"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,8 +37,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if FIT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if FIT_FIXTURES & names:
             item.add_marker(pytest.mark.fit)
+        if BROWSER_FIXTURES & names:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -102,6 +102,7 @@ def test_digamma_matches_scipy(x: float) -> None:
     assert density.digamma(x) == pytest.approx(special.digamma(x), rel=1e-14, abs=1e-14)
 
 
+@pytest.mark.fit  # compiles the fused kernel (numba; 20-25 s until its cache is warm)
 def test_fused_density_stays_finite_as_persistence_nears_one() -> None:
     """Far out on the persistence's log-odds (u = 40: phi rounds to 1), a trajectory of the sampler
     still gets a finite density and gradient, and the gradient is continuous with nearby points:
