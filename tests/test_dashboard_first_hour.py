@@ -195,3 +195,36 @@ def test_during_the_first_fit_the_overview_says_it_is_fitting_and_refit_is_disab
         store.fail_run(run_id, "test over")
     assert plain(pages.overview.refit_enabled)({"running": [run_id]}) is True
     assert plain(pages.overview.refit_enabled)({"running": []}) is False
+
+
+# ---------------------------------------------------------------------------- 6. scenarios
+
+def _scenario_doc(**extra):
+    p = {"p_mean": 0.1, "p_05": 0.05, "p_95": 0.2}
+    return {"scenario": {"name": "s", "origin": "ad hoc"}, "run_id": "r1", "as_of": "2026-01-01", "method": "refit",
+            "reweighting_khat": 0.9, "reliable": True, "at": 2.0,
+            "refit_diagnostics": {"ok": True, "max_rhat": 1.003, "min_ess_bulk": 900, "min_ess_tail": 800,
+                                  "divergences": 0, "min_bfmi": 0.8, "problems": []},
+            "results": [{"outcome": "territorial_transfer", "years": 5, "baseline": p, "scenario": p,
+                         "difference": {"pp": 1.5, "low_pp": 1.2, "high_pp": 1.8}, "method": "refit", "khat": None}],
+            **extra}
+
+
+def test_the_refit_notice_gives_way_to_the_refits_result_and_its_diagnostics(pages):
+    page = pages.scenarios
+    done = text_of(plain(page.refit_done)(_scenario_doc()))
+    assert "Refit finished" in done and "refitting" not in done and "R-hat ≤ 1.003" in done
+    failed = _scenario_doc(refit_diagnostics={"ok": False, "problems": ["R-hat 1.2 above 1.01"]})
+    assert "diagnostics failed (R-hat 1.2 above 1.01)" in text_of(plain(page.refit_done)(failed))
+    assert "The refit failed" in text_of(plain(page.refit_done)({"error": "The refit failed (X: y).", "at": 3}))
+    summary, _, _ = plain(page.show)(None, _scenario_doc(), CASE)
+    assert "Refit diagnostics OK · R-hat ≤ 1.003" in text_of(summary)
+
+
+def test_scenario_tables_name_the_question_and_label_the_monte_carlo_interval(pages):
+    page = pages.scenarios
+    _, table, _ = plain(page.show)(None, _scenario_doc(), CASE)
+    text = text_of(table)
+    question = pages.store.get_case(CASE).case.outcome("territorial_transfer").question
+    assert question in text and "territorial_transfer" in text
+    assert "Change ± Monte Carlo error (90%)" in text and "not a credible interval of the change" in text

@@ -325,9 +325,9 @@ def refit(set_progress: Callable[[Any], None], request: dict | None, case_id: st
 
 @dash.callback(
     Output(ids.SC_SUMMARY, "children"), Output(ids.SC_COMPARISON, "children"), Output(ids.SC_CHART, "figure"),
-    Input(ids.SC_RESULT, "data"), Input(ids.SC_REFIT_RESULT, "data"),
+    Input(ids.SC_RESULT, "data"), Input(ids.SC_REFIT_RESULT, "data"), State(ids.CASE, "data"),
 )
-def show(fast: dict | None, refitted: dict | None) -> tuple[Any, Any, go.Figure]:
+def show(fast: dict | None, refitted: dict | None, case_id: str | None = None) -> tuple[Any, Any, go.Figure]:
     """The newest result: its method and k-hat, the comparison table and the chart."""
     docs = [d for d in (fast, refitted) if d]
     if not docs:
@@ -335,7 +335,44 @@ def show(fast: dict | None, refitted: dict | None) -> tuple[Any, Any, go.Figure]
     doc = max(docs, key=lambda d: d.get("at", 0))
     if "error" in doc:
         return _alert(doc["error"]), None, empty_figure()
-    return summary(doc), comparison_table(doc), scenario_figure(doc)
+    return summary(doc), comparison_table(doc, questions=outcome_questions(case_id)), scenario_figure(doc)
+
+
+@dash.callback(
+    Output(ids.SC_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.SC_REFIT_RESULT, "data"),
+    prevent_initial_call=True,
+)
+def refit_done(result: dict | None) -> Any:
+    """The background refit ended: the "refitting…" notice gives way to how it ended."""
+    if not result:
+        raise PreventUpdate
+    return refit_message(result)
+
+
+def refit_message(result: dict[str, Any]) -> html.Div:
+    """How a scenario refit ended, with its diagnostics."""
+    if "error" in result:
+        return _alert(result["error"] + " The reweighted result is shown instead, marked unreliable.")
+    diag = result.get("refit_diagnostics") or {}
+    if diag and not diag.get("ok", True):
+        return html.Div("Refit finished, but its diagnostics failed (" + "; ".join(diag.get("problems") or [])
+                        + "): read the refitted numbers below with care.",
+                        className="notice notice-alert", id="scenario-refit-done", role="alert")
+    checks = views.diagnostics_text(diag) if diag else ""
+    return html.Div("Refit finished: the numbers below are the refitted scenario"
+                    + (f" (diagnostics passed: {checks})." if checks else "."),
+                    className="notice notice-ok", id="scenario-refit-done")
+
+
+def outcome_questions(case_id: str | None) -> dict[str, str]:
+    """Each outcome's question, by id (empty without a case)."""
+    if not case_id:
+        return {}
+    try:
+        return {o.id: o.question for o in views.get_store().get_case(case_id).case.outcomes}
+    except BadInput:
+        return {}
 
 
 def summary(doc: dict[str, Any]) -> html.Div:
@@ -355,7 +392,10 @@ def summary(doc: dict[str, Any]) -> html.Div:
     diag = doc.get("refit_diagnostics")
     if diag is not None and not diag.get("ok", True):
         parts.append(html.Span("Refit diagnostics failed: " + "; ".join(diag.get("problems", [])),
-                               className="runbar-item label-alert"))
+                               className="runbar-item label-alert", id="scenario-refit-diagnostics"))
+    elif diag is not None:
+        parts.append(html.Span(f"Refit diagnostics OK · {views.diagnostics_text(diag)}",
+                               className="runbar-item diag-ok", id="scenario-refit-diagnostics"))
     if doc.get("ignored"):
         parts.append(html.Span(f"{len(doc['ignored'])} hypothetical observation(s) carry no information "
                                "(outside the indicator's coverage)", className="runbar-item"))
@@ -375,14 +415,28 @@ def comparison_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def comparison_table(doc: dict[str, Any]) -> html.Table:
-    head = ["Outcome", "Years", "Baseline", "Baseline 90%", "Scenario", "Scenario 90%", "Change",
-            "Change, 90% MC interval", "Method", "k-hat"]
-    keys = ["outcome", "years", "baseline", "baseline_90", "scenario", "scenario_90", "change", "change_mc",
-            "method", "khat"]
-    body = [html.Tr([html.Td(str(r[k])) for k in keys]) for r in comparison_rows(doc)]
-    return html.Table(className="table", id="scenario-comparison-table",
-                      children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)])
+#: The comparison table's columns after the outcome: key, header.
+COMPARISON_COLUMNS = [("years", "Years"), ("baseline", "Baseline"), ("baseline_90", "Baseline 90% credible"),
+                      ("scenario", "Scenario"), ("scenario_90", "Scenario 90% credible"), ("change", "Change"),
+                      ("change_mc", "Change ± Monte Carlo error (90%)"), ("method", "Method"), ("khat", "k-hat")]
+
+
+def comparison_table(doc: dict[str, Any], *, questions: dict[str, str] | None = None) -> html.Div:
+    """Baseline against scenario per outcome (its question, id below) and horizon, with a note
+    that the change's interval is Monte Carlo error, not the uncertainty of the change."""
+    questions = questions or {}
+    body = [html.Tr([html.Td([html.Div(questions.get(r["outcome"], r["outcome"]), className="sc-question"),
+                              html.Code(r["outcome"], className="outcome-id")] if r["outcome"] in questions
+                             else r["outcome"])]
+                    + [html.Td(str(r[k]), className="num" if k != "method" else None) for k, _ in COMPARISON_COLUMNS])
+            for r in comparison_rows(doc)]
+    head = html.Thead(html.Tr([html.Th("Outcome")] + [html.Th(h) for _, h in COMPARISON_COLUMNS]))
+    table = html.Table(className="table", id="scenario-comparison-table", children=[head, html.Tbody(body)])
+    note = html.P("Baseline and Scenario: posterior mean with its 90% credible interval. Change ± Monte Carlo "
+                  "error: how precisely the change is computed from a finite number of draws (the change ± "
+                  "1.645 Monte Carlo standard errors); it is not a credible interval of the change, whose "
+                  "uncertainty the two credible intervals describe.", className="footnote", id="scenario-mc-note")
+    return html.Div([table, note])
 
 
 def empty_figure() -> go.Figure:
