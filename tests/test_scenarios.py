@@ -15,7 +15,6 @@ from click.testing import CliRunner
 
 from indicators.errors import BadInput
 from models.scenarios import ScenarioSpec, hypothetical_frame
-from tests.fits import harbinger_json
 from tests.scenario_support import CASE_ID
 
 #: Top tone level (ordinal ind_4, loads on factor_0) in four consecutive quarters.
@@ -172,15 +171,19 @@ def test_fast_path_agrees_with_a_refit_within_monte_carlo_error(synthetic_home: 
     store.close()
 
 
-def test_every_case_file_scenario_runs_from_the_command_line(fitted_home: Path) -> None:
-    """Each scenario of the shipped case through the console script, on the shared tiny fit."""
+def test_every_case_file_scenario_runs_from_the_command_line(fitted_home: Path, cli: Any) -> None:
+    """Each scenario of the shipped case through the command line, on the shared tiny fit."""
     from indicators.case import load_case, shipped_case_path
 
+    def run_json(*args: str) -> Any:
+        res = cli(*args, "--format", "json")
+        assert res.exit_code == 0, res.stderr
+        return json.loads(res.stdout)
+
     scenarios = load_case(shipped_case_path()).case.scenarios
-    listed = harbinger_json(fitted_home, "scenario", "list")
-    assert [s["id"] for s in listed] == [s.id for s in scenarios]
+    assert [s["id"] for s in run_json("scenario", "list")] == [s.id for s in scenarios]
     for s in scenarios:
-        doc = harbinger_json(fitted_home, "scenario", "run", s.id, "--no-refit")
+        doc = run_json("scenario", "run", s.id, "--no-refit")
         assert doc["scenario"]["id"] == s.id and doc["khat"] is not None
         outcomes = {r["outcome"] for r in doc["results"]}
         assert outcomes == {"territorial_transfer", "peace_treaty", "russian_military_escalation"}
