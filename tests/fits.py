@@ -16,7 +16,6 @@ module). Every test that uses it is marked ``fit`` by tests/conftest.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from tests.live_server import harbinger_env
 
 HARBINGER = str(Path(sys.executable).parent / "harbinger")
 CASE = "northern_territories"
@@ -53,12 +54,6 @@ def fit_env(settings: dict[str, Any] = TINY) -> dict[str, str]:
     """The HARBINGER_* variables that make a server's or worker's fits use ``settings``."""
     env = {f"HARBINGER_{key.upper()}": str(value) for key, value in settings.items()}
     return env | {"HARBINGER_FIT_ATTEMPTS": "1"}
-
-
-def harbinger_env(home: Path) -> dict[str, str]:
-    """This process's environment without any HARBINGER_* variable, then ``home`` and a tester."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    return env | {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
 
 
 def harbinger(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
