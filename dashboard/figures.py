@@ -323,6 +323,18 @@ def loadings_figure(forecast: ForecastDocument, *, factor_ids: Sequence[str] | N
     return fig
 
 
+def _two_lines(label: str, width: int = 28) -> str:
+    """``label`` broken at its "outcome: parameter" colon (or its last space before ``width``)
+    when longer than ``width`` characters."""
+    if len(label) <= width:
+        return label
+    if ": " in label:
+        head, tail = label.split(": ", 1)
+        return f"{head}:<br>{tail}"
+    cut = label.rfind(" ", 0, width)
+    return label if cut < 0 else f"{label[:cut]}<br>{label[cut + 1:]}"
+
+
 def hazard_figure(forecast: ForecastDocument, *, outcome_id: str | None = None, z90: float = 1.6449) -> go.Figure:
     """Prior against posterior for the hazard parameters, on the prior's standard scale.
 
@@ -334,6 +346,8 @@ def hazard_figure(forecast: ForecastDocument, *, outcome_id: str | None = None, 
     """
     rows = list(forecast.hazard if outcome_id is None else forecast.hazard_of(outcome_id))
     labels = [r.parameter if outcome_id else f"{r.outcome}: {r.parameter}" for r in rows]
+    # long labels on two lines (outcome, then parameter) so they do not squeeze the plot
+    ticks = [_two_lines(lab) for lab in labels]
     n = len(rows)
     y = [n - 1 - i for i in range(n)]  # first row at the top
 
@@ -357,9 +371,10 @@ def hazard_figure(forecast: ForecastDocument, *, outcome_id: str | None = None, 
         customdata=[[lab, r.post_mean, r.post_p05, r.post_p95] for lab, r in zip(labels, rows)],
         hovertemplate="%{customdata[0]}<br>posterior mean %{customdata[1]:.2f} (90% interval "
                       "%{customdata[2]:.2f} to %{customdata[3]:.2f})<extra></extra>"))
-    _base_layout(fig, height=max(240, 30 * n + 100))
+    _base_layout(fig, height=max(240, 38 * n + 100))
     fig.add_vline(x=0, line=dict(color="#c9ced8", width=1))
-    fig.update_yaxes(tickvals=y, ticktext=labels, range=[-0.6, n - 0.4], automargin=True, showgrid=False)
+    fig.update_yaxes(tickvals=y, ticktext=ticks, range=[-0.6, n - 0.4], automargin=True, showgrid=False,
+                     tickfont=dict(size=11))
     fig.update_xaxes(title=dict(text="(value − prior mean) / prior sd"), zeroline=False)
     return fig
 

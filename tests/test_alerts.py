@@ -158,8 +158,9 @@ def test_overview_alert_callbacks_add_show_and_remove(store: Any) -> None:
     from dashboard.web import panels as panels
 
     labels = str(panels.overview_sections())  # the layout builds, every control with its label
-    for label in ("Alert outcome", "Alert horizon (years)", "Alert threshold", "Alert id to remove"):
+    for label in ("Alert outcome", "Alert horizon (years)", "Alert threshold"):
         assert label in labels
+    assert "Alert id to remove" not in labels  # each alert's row has its own Remove button (issue 20, item 8)
     register_fake_run(store, "mini", mini_forecast({1: 0.05, 5: 0.18}))
     register_fake_run(store, "mini", mini_forecast({1: 0.05, 5: 0.30}))
     msg, version = panels.edit_alerts(1, 0, "treaty", "5", "above", "25", None, "mini", 0, action="add")

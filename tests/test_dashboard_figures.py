@@ -170,7 +170,9 @@ def test_hazard_figure_prior_vs_posterior_on_the_prior_scale(forecast):
     assert list(post.x) == pytest.approx([(r.post_mean - r.prior_mean) / r.prior_sd for r in rows])
     assert list(post.error_x.array) == pytest.approx(
         [(r.post_p95 - r.post_mean) / r.prior_sd for r in rows])
-    assert list(fig.layout.yaxis.ticktext)[0] == f"{rows[0].outcome}: {rows[0].parameter}"
+    # long labels on two lines, outcome then parameter, so they do not squeeze the plot (issue 20, item 8)
+    assert list(fig.layout.yaxis.ticktext)[0] == f"{rows[0].outcome}:<br>{rows[0].parameter}"
+    assert all(len(line) <= 60 for t in fig.layout.yaxis.ticktext for line in t.split("<br>"))
     one = figures.hazard_figure(forecast, outcome_id="peace_treaty")
     assert len(one.data[0].x) == sum(r.outcome == "peace_treaty" for r in rows)
 

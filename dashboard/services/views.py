@@ -556,8 +556,16 @@ def form_row(*, indicator: Any, date: Any, end: Any, value: Any, source: Any, re
 def form_errors(exc: BadInput) -> list[str]:
     """Messages for the add form: one per bad field, named by its label."""
     if isinstance(exc, RowErrors):
-        return [f"{CORRECTABLE_FIELDS.get(col, col)}: {reason}." for _, col, reason in exc.errors]
+        return [f"{_error_label(col, reason)}: {reason}." for _, col, reason in exc.errors]
     return [str(exc)]
+
+
+def _error_label(column: str, reason: str) -> str:
+    """What a form error is about: the field's label, or "Duplicate" for a row repeating one
+    already recorded (the validator files that under the value)."""
+    if reason.startswith("the same observation"):
+        return "Duplicate"
+    return CORRECTABLE_FIELDS.get(column, column)
 
 
 def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor: str

@@ -81,6 +81,7 @@ RP_BUTTONS = "reports-buttons"
 RP_BUTTON = "reports-download-"              # + format: "Download HTML report", ... (one per format)
 RP_DOWNLOAD = "reports-download"             # dcc.Download
 RP_MESSAGE = "reports-message"               # what was downloaded, or why not
+RP_BUSY = "reports-busy"                     # shown while a file is made (buttons disabled)
 
 # ---------------------------------------------------------------- Scenarios (pages/scenarios.py)
 SC_SELECT = "scenarios-select"               # dcc.Dropdown: case-file and saved scenarios
@@ -113,8 +114,7 @@ OV_ALERT_HORIZON = "overview-alert-horizon"  # horizon in years
 OV_ALERT_KIND = "overview-alert-kind"        # above / below / change
 OV_ALERT_THRESHOLD = "overview-alert-threshold"  # percent or points
 OV_ALERT_ADD = "overview-alert-add"          # button "Add alert"
-OV_ALERT_REMOVE_ID = "overview-alert-remove-id"  # id of the alert to remove
-OV_ALERT_REMOVE = "overview-alert-remove"    # button "Remove alert"
+OV_ALERT_REMOVE = "overview-alert-remove"    # pattern {"type": OV_ALERT_REMOVE, "alert": id}: a row's "Remove" button
 OV_ALERT_MESSAGE = "overview-alert-message"
 
 # ---------------------------------------------------------------- Watch list (pages/watch.py)

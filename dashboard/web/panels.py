@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard.services import views
@@ -53,11 +53,6 @@ def overview_sections() -> list[Any]:
             html.Div(className="button-row", children=[
                 html.Button("Add alert", id=ids.OV_ALERT_ADD, n_clicks=0, className="btn btn-primary"),
             ]),
-            html.Div(className="form-grid", style={"marginTop": "12px"}, children=[
-                _field("Alert id to remove", ids.OV_ALERT_REMOVE_ID,
-                       dcc.Input(id=ids.OV_ALERT_REMOVE_ID, type="text", className="input", placeholder="alert id")),
-            ]),
-            html.Button("Remove alert", id=ids.OV_ALERT_REMOVE, n_clicks=0, className="btn btn-danger"),
             html.Div(id=ids.OV_ALERT_MESSAGE, role="status"),
             dcc.Store(id=ids.OV_ALERT_VERSION, data=0),
         ]),
@@ -156,22 +151,48 @@ def alerts_view(doc: dict[str, Any]) -> Any:
         html.Td(f"{100 * a['threshold']:g}" + (" pts" if a["kind"] == "change" else "%")),
         html.Td("—" if a["previous"] is None else views.fmt_prob(a["previous"])),
         html.Td("—" if a["current"] is None else views.fmt_prob(a["current"])),
-        html.Td("FIRED" if a["fired"] else a["state"])]) for a in doc["alerts"]]
+        html.Td("FIRED" if a["fired"] else a["state"]),
+        html.Td(html.Button("Remove", id={"type": ids.OV_ALERT_REMOVE, "alert": int(a["id"])}, n_clicks=0,
+                            className="btn btn-danger btn-small", title=f"Remove alert {a['id']}",
+                            **{"aria-label": f"Remove alert {a['id']}"}))]) for a in doc["alerts"]]
     table = html.Table(className="table", id="alerts-table", children=[
         html.Thead(html.Tr([html.Th(h) for h in ("Id", "Outcome", "Years", "Kind", "Threshold", "Previous run",
-                                                 "Current run", "Status")])),
+                                                 "Current run", "Status", "")])),
         html.Tbody(rows)])
     return fired + [table]
 
 
 @dash.callback(
     Output(ids.OV_ALERT_MESSAGE, "children"), Output(ids.OV_ALERT_VERSION, "data"),
-    Input(ids.OV_ALERT_ADD, "n_clicks"), Input(ids.OV_ALERT_REMOVE, "n_clicks"),
+    Input(ids.OV_ALERT_ADD, "n_clicks"),
     State(ids.OV_ALERT_OUTCOME, "value"), State(ids.OV_ALERT_HORIZON, "value"), State(ids.OV_ALERT_KIND, "value"),
-    State(ids.OV_ALERT_THRESHOLD, "value"), State(ids.OV_ALERT_REMOVE_ID, "value"), State(ids.CASE, "data"),
-    State(ids.OV_ALERT_VERSION, "data"),
+    State(ids.OV_ALERT_THRESHOLD, "value"), State(ids.CASE, "data"), State(ids.OV_ALERT_VERSION, "data"),
     prevent_initial_call=True,
 )
+def add_clicked(n_add: int | None, outcome: str | None, horizon: Any, kind: str | None, threshold: Any,
+                case_id: str, version: int | None) -> tuple[Any, Any]:
+    """"Add alert" was pressed."""
+    if not n_add:
+        raise PreventUpdate
+    return edit_alerts(n_add, 0, outcome, horizon, kind, threshold, None, case_id, version, action="add")
+
+
+@dash.callback(
+    Output(ids.OV_ALERT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.OV_ALERT_VERSION, "data", allow_duplicate=True),
+    Input({"type": ids.OV_ALERT_REMOVE, "alert": ALL}, "n_clicks"),
+    State(ids.CASE, "data"), State(ids.OV_ALERT_VERSION, "data"),
+    prevent_initial_call=True,
+)
+def remove_clicked(clicks: list[int | None], case_id: str, version: int | None) -> tuple[Any, Any]:
+    """A row's "Remove" was pressed: remove that alert (the table is redrawn with new buttons,
+    unpressed, which trigger nothing)."""
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        raise PreventUpdate
+    return edit_alerts(0, 1, None, None, None, None, trigger["alert"], case_id, version, action="remove")
+
+
 def edit_alerts(n_add: int | None, n_remove: int | None, outcome: str | None, horizon: Any, kind: str | None,
                 threshold: Any, remove_id: Any, case_id: str, version: int | None, *,
                 action: str | None = None) -> tuple[Any, Any]:

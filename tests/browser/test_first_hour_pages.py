@@ -177,3 +177,73 @@ def test_every_loaded_case_is_served_and_the_url_names_it(tab: Any, two_cases: S
 
 def _note_ready(tab: Any) -> None:
     tab.wait_for_function(f"() => (document.getElementById('{ids.IND_TABLE_NOTE}') || {{}}).innerText?.includes('observations')")
+
+
+# ---------------------------------------------------------------------------- 8. polish
+
+def _an_observation(served: Served) -> dict[str, str]:
+    """A stored observation of the shipped case, as the add form takes it."""
+    from indicators.store import Store
+
+    store = Store(f"sqlite:///{served.home / 'harbinger.db'}")
+    try:
+        r = store.observations(CASE).iloc[0]
+    finally:
+        store.close()
+    day = lambda v: str(v)[:10]  # noqa: E731
+    return {"indicator": r["indicator"], "date": day(r["date"]), "end": day(r["end"]) if day(r["end"]) != day(r["date"])
+            else "", "value": f"{float(r['value']):g}", "source": r["source"]}
+
+
+def test_polish_alert_buttons_table_filter_and_note_duplicate_label_and_pdf_busy(tab: Any, two_cases: Served) -> None:
+    # an alert is removed with its row's button, no id typed
+    tab.goto(two_cases.url + f"/?case={CASE}")
+    tab.locator(f"#{ids.OV_CONTENT} .outcome-card").first.wait_for()
+    tab.get_by_label("Alert horizon (years)").fill("5")
+    tab.get_by_label("Alert threshold").fill("20")
+    tab.locator(f"#{ids.OV_ALERT_OUTCOME}").click()
+    tab.locator(f"#{ids.OV_ALERT_OUTCOME} [role=option], .dash-dropdown-options [role=option]").first.click()
+    tab.get_by_role("button", name="Add alert").click()
+    tab.locator("#alert-edit-ok").wait_for()
+    assert tab.get_by_label("Alert id to remove").count() == 0
+    remove = tab.locator("#alerts-table").get_by_role("button", name="Remove alert")
+    remove.first.wait_for()
+    remove.first.click()
+    tab.get_by_text("Removed alert").wait_for()
+    tab.locator("#alerts-empty").wait_for()
+    # the observations table: the Id filter's placeholder fits; notes wrap instead of being cut off
+    tab.goto(two_cases.url + f"/indicators?case={CASE}")
+    tab.locator(f"#{ids.IND_TABLE} td[data-dash-column='note']").first.wait_for()
+    fits = tab.evaluate(f"""() => {{
+        const input = document.querySelector("#{ids.IND_TABLE} th[data-dash-column='id'] input");
+        const notes = [...document.querySelectorAll("#{ids.IND_TABLE} td[data-dash-column='note'] div")];
+        return {{placeholder: input.placeholder, fits: input.scrollWidth <= input.clientWidth + 1,
+                 cut: notes.filter(d => d.scrollWidth > d.clientWidth + 1).length,
+                 narrowest: Math.min(...notes.map(d => d.parentElement.getBoundingClientRect().width)),
+                 shown: notes[0].parentElement.getBoundingClientRect().right <=
+                        document.querySelector("#{ids.IND_TABLE}").getBoundingClientRect().right + 1}};
+    }}""")
+    assert fits["placeholder"] == "filter" and fits["fits"], fits
+    assert fits["cut"] == 0 and fits["narrowest"] >= 200 and fits["shown"], fits  # wrapped, readable, in view
+    screenshot(tab, "first-hour-observations-table")
+    # a duplicate observation is named as such, not "Value:"
+    frame_row = _an_observation(two_cases)
+    tab.get_by_label("Indicator", exact=True).fill(frame_row["indicator"])
+    tab.get_by_label("Date", exact=True).fill(frame_row["date"])
+    if frame_row["end"]:
+        tab.get_by_label("End date", exact=True).fill(frame_row["end"])
+    tab.get_by_label("Value", exact=True).fill(frame_row["value"])
+    tab.get_by_label("Source", exact=True).fill(frame_row["source"])
+    tab.get_by_role("button", name="Add observation").click()
+    message = tab.locator(f"#{ids.ADD_MESSAGE}")
+    message.get_by_text("Duplicate:").wait_for()
+    assert "Value:" not in message.inner_text()
+    # the PDF: every download button disabled and the page saying what happens until it is made
+    tab.goto(two_cases.url + f"/reports?case={CASE}")
+    tab.locator("#reports-run-table").wait_for()
+    tab.get_by_role("button", name="Download PDF report").click()
+    tab.wait_for_function("() => [...document.querySelectorAll('#%s button')].every(b => b.disabled)" % ids.RP_BUTTONS)
+    assert "Making the file" in tab.locator(f"#{ids.RP_BUSY}").inner_text()
+    screenshot(tab, "first-hour-reports-busy")
+    tab.locator("#reports-result").wait_for(timeout=180_000)
+    tab.wait_for_function("() => [...document.querySelectorAll('#%s button')].every(b => !b.disabled)" % ids.RP_BUTTONS)

@@ -100,6 +100,7 @@ def _observations_table() -> Any:
                      for key, name in table_columns()],
             data=[], filter_action="native", sort_action="native", sort_mode="multi",
             row_selectable="single", selected_rows=[], page_action="native", page_size=15,
+            filter_options={"placeholder_text": "filter"},
             style_table={"overflowX": "auto"},
             style_cell={"textAlign": "left", "whiteSpace": "nowrap", "overflow": "hidden",
                         "textOverflow": "ellipsis", "maxWidth": "14rem", "minWidth": "3rem", "fontSize": "13px",
@@ -107,8 +108,13 @@ def _observations_table() -> Any:
                         "padding": "5px 8px", "border": "1px solid #e6e9ef"},
             style_header={"fontWeight": "600", "backgroundColor": "#f4f6fa", "color": "#1d2433"},
             style_cell_conditional=[
-                {"if": {"column_id": c}, "maxWidth": "24rem", "minWidth": "12rem"} for c in ("source", "note")
-            ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in ("id", "value", "credibility", "genuine")],
+                # long texts wrap instead of being cut off (the full text is also the tooltip)
+                {"if": {"column_id": c}, "minWidth": w, "width": w, "maxWidth": w, "whiteSpace": "normal",
+                 "overflowWrap": "anywhere"}
+                for c, w in (("source", "13rem"), ("note", "15rem"), ("indicator", "11rem"),
+                             ("recorded_at", "6rem"), ("recorded_by", "6rem"), ("date", "6rem"), ("end", "6rem"))
+            ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in ("id", "value", "credibility", "genuine")]
+              + [{"if": {"column_id": "id"}, "minWidth": "4.5rem"}],
             style_data_conditional=[
                 {"if": {"filter_query": '{surprise} = "yes"'}, "backgroundColor": "#fdf0ee"},
             ],

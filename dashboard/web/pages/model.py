@@ -60,7 +60,7 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
                    "as-of date (later cells are projections).", className="muted"),
             dcc.Graph(figure=views.figure_of(forecast, figures.factor_figure), config=GRAPH_CONFIG, id="model-factors"),
         ]),
-        html.Div(className="grid-2", children=[
+        html.Div(children=[
             html.Section(className="card section", children=[
                 html.H2("Loadings"),
                 html.P("How each indicator reflects its factor(s): posterior mean and 90% interval.",

@@ -67,7 +67,9 @@ def layout(**_kwargs: Any) -> html.Div:
                     html.Span(DESCRIPTIONS[fmt][1], className="muted small"),
                 ]) for fmt in FORMATS
             ]),
-            dcc.Loading(type="dot", children=html.Div(id=ids.RP_MESSAGE, role="status")),
+            html.Div("Making the file… (a PDF takes some seconds to typeset; the download starts by itself)",
+                     id=ids.RP_BUSY, className="hidden", role="status"),
+            html.Div(id=ids.RP_MESSAGE, role="status"),
             dcc.Download(id=ids.RP_DOWNLOAD),
         ]),
     ])
@@ -143,6 +145,9 @@ def download(store: Any, case_id: str, run_id: str | None, fmt: str) -> tuple[di
     Input({"type": ids.RP_BUTTON, "format": ALL}, "n_clicks"),
     State(ids.RP_RUN, "value"), State(ids.CASE, "data"),
     prevent_initial_call=True,
+    # while a file is made (a PDF takes seconds): every button disabled, and the page says what it does
+    running=[(Output({"type": ids.RP_BUTTON, "format": ALL}, "disabled"), True, False),
+             (Output(ids.RP_BUSY, "className"), "notice notice-info", "hidden")],
 )
 def download_clicked(clicks: list[int | None], run_id: str | None, case_id: str) -> tuple[Any, Any]:
     """A download button was pressed: make that format of the chosen run's report."""
