@@ -20,11 +20,13 @@ _FAMILY_CYCLE = ("count_events", "count_total", "continuous", "binary", "ordinal
 
 
 def synthetic_case(*, n_factors: int = 2, n_indicators: int = 6, families: tuple[str, ...] = _FAMILY_CYCLE,
-                   start: date = date(2010, 1, 1), n_outcomes: int = 2) -> Case:
+                   start: date = date(2010, 1, 1), n_outcomes: int = 2,
+                   effect_odds_ratio: tuple[float, float] | None = None) -> Case:
     """A valid case with ``n_indicators`` indicators cycling through ``families``.
 
     Indicator ``k`` loads on factor ``k mod n_factors`` (positive); the first indicator of each
-    factor is its anchor. Outcome ``o`` is raised by factor ``o mod n_factors``.
+    factor is its anchor. Outcome ``o`` is raised by factor ``o mod n_factors``, by the sign's
+    default odds-ratio range or, given ``effect_odds_ratio``, by that elicited range.
     """
     factors = [f"factor_{k}" for k in range(n_factors)]
     indicators = []
@@ -54,6 +56,8 @@ def synthetic_case(*, n_factors: int = 2, n_indicators: int = 6, families: tuple
             "id": f"outcome_{o}", "question": f"Outcome {o}?", "resolution_criteria": "synthetic",
             "horizons": [1, 3, 5, 10], "base_rate": {"annual": 0.05, "reasoning": "synthetic"},
             "effects": {factors[o % n_factors]: "raises"},
+            "effect_sizes": ({} if effect_odds_ratio is None else {factors[o % n_factors]: {
+                "odds_ratio": list(effect_odds_ratio), "rationale": "synthetic: a strong, known effect"}}),
         } for o in range(n_outcomes)],
         "scenarios": [],
     })

@@ -53,7 +53,9 @@ class Fitted:
 def synthetic_yaml() -> str:
     from models.simulate import synthetic_case
 
-    case = synthetic_case(n_factors=2, n_indicators=6, start=date(2020, 1, 1))
+    # a strong elicited effect (odds ratio 2-4 per sd), so a scenario on factor_0 moves outcome_0
+    # well beyond the small fits' Monte Carlo error
+    case = synthetic_case(n_factors=2, n_indicators=6, start=date(2020, 1, 1), effect_odds_ratio=(2.0, 4.0))
     return yaml.safe_dump(case.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 

@@ -112,7 +112,8 @@ def run_context(store: Any, case_id: str, run: dict[str, Any]) -> RunContext:
     except RunMismatch as exc:
         raise AnalysisUnavailable(str(exc)) from None
     frame = run_observations(store, run)
-    design = build_design(loaded.case, frame, as_of=as_date(run["as_of"]))
+    reviewed = store.reviews(case_id, as_of=as_date(run["as_of"]), known_at=run["created_at"])
+    design = build_design(loaded.case, frame, as_of=as_date(run["as_of"]), reviewed=reviewed)
     if design.data_hash != run["data_hash"]:
         raise AnalysisUnavailable(f"the observations run {run['id']} was fitted on cannot be reconstructed "
                                   "from the store (data hash differs); refit.")
