@@ -69,7 +69,8 @@ def _args() -> argparse.Namespace:
 
 def as_of_dates(spec: str, *, case_start: date, today: date) -> list[tuple[str, date]]:
     """(label, date) of each as-of date in ``spec`` (see the module docstring), in order, once each."""
-    from dashboard.services.backtests import default_origins, origin_date
+    from dashboard.services.backtests import default_origins
+    from dashboard.services.origins import origin_date
 
     origins = default_origins(case_start, on=today)
     out: list[tuple[str, date]] = []

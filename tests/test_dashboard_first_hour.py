@@ -4,14 +4,21 @@ Monte Carlo label (6), and the fit's stages, bar and estimate (2)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
 from dashboard import figures
 from dashboard.services import views
-from tests.dashboard_support import plain, register_fake_run, sample_document, sample_forecast, shipped_store, text_of
+from tests.dashboard_support import (
+    plain,
+    register_fake_run,
+    sample_document,
+    sample_forecast,
+    shipped_store,
+    text_of,
+)
 
 CASE = "northern_territories"
 

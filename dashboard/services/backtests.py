@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.services.context import today
+from dashboard.services.origins import PER_DRAW, evaluate_origin, frames, origin_date, window_end
 from indicators.errors import BadInput
 
 Progress = Callable[[float, str], None]
@@ -49,16 +49,6 @@ DIRECTORY = "backtests"
 SCHEMA_VERSION = 1
 #: Years of data before the first default origin.
 WARMUP_YEARS = 4
-#: Predictive draws per posterior draw for each held-out row.
-PER_DRAW = 2
-
-
-def origin_date(year: int) -> date:
-    return date(year, 12, 31)
-
-
-def window_end(year: int) -> date:
-    return date(year + 1, 12, 31)
 
 
 def default_origins(case_start: date, *, on: date | None = None) -> list[int]:
@@ -138,56 +128,6 @@ def save(home: Path, doc: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-def evaluate_origin(case: Any, fit_frame: Any, later_frame: Any, year: int, settings: dict[str, Any],
-                    per_draw: int = PER_DRAW, reviewed: dict[str, Any] | None = None,
-                    progress: Progress | None = None) -> dict[str, Any]:
-    """Fit as of origin ``year`` and score the following year (runs in a worker process).
-
-    ``reviewed``: the review records known when the backtest started. Like the case file they
-    are today's knowledge (a series confirmed complete through a date is complete through every
-    earlier one); each design clips them to its own as-of date, so nothing after the origin
-    enters its fit.
-    """
-    from models.backtest import score_origin
-    from models.fit import FitSettings
-    from models.predictive import forecast_origin
-
-    fit_settings = FitSettings(**settings)
-    forecast = forecast_origin(case, fit_frame, later_frame, origin=origin_date(year), window_end=window_end(year),
-                               settings=fit_settings, per_draw=per_draw, reviewed=reviewed, progress=progress)
-    scored = score_origin(forecast, case, seed=fit_settings.seed + year)
-    return scored | {"ran_on": {"host": socket.gethostname(), "pid": os.getpid()}}
-
-
-def evaluate_stored_origin(case_id: str, year: int, settings: dict[str, Any], *, case_hash: str, known_at: str,
-                           per_draw: int = PER_DRAW, progress: Progress | None = None) -> dict[str, Any]:
-    """:func:`evaluate_origin` on the store of this process's environment (a Celery worker's).
-
-    Reads the case, which must still be the one the backtest started with (``case_hash``), and
-    the observations as recorded by ``known_at`` (ISO time, when the backtest started), exactly
-    as :func:`run_backtest` reads them for a local origin.
-    """
-    from dashboard.services.context import Failure, open_store
-
-    store = open_store()
-    try:
-        loaded = store.get_case(case_id)
-        if loaded.hash != case_hash:
-            raise Failure(f"the case '{case_id}' changed in the store since the backtest started "
-                          f"(hash {loaded.hash[:12]}, not {case_hash[:12]}); run the backtest again.")
-        fit_frame, later, reviewed = _frames(store, case_id, year, datetime.fromisoformat(known_at))
-    finally:
-        store.close()
-    return evaluate_origin(loaded.case, fit_frame, later, year, settings, per_draw, reviewed, progress)
-
-
-def _frames(store: Any, case_id: str, year: int, known_at: datetime) -> tuple[Any, Any, dict[str, Any]]:
-    """An origin's fit frame (what was recorded by its date), the frame it is scored on, and the
-    review records known at ``known_at`` (see :func:`evaluate_origin`)."""
-    return (store.observations(case_id, as_of=origin_date(year), known_at=known_at),
-            store.observations(case_id, known_at=known_at), store.reviews(case_id, known_at=known_at))
 
 
 def _worker(args: tuple) -> dict[str, Any]:
@@ -315,7 +255,7 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
     else:
         tasks = []
         for y in origins:
-            fit_frame, later, reviewed = _frames(store, case_id, y, known_at)
+            fit_frame, later, reviewed = frames(store, case_id, y, known_at)
             tasks.append((case, fit_frame, later, y, settings, per_draw, reviewed))
         jobs_used = _run_here(tasks, jobs, report, finished)
     if not results:

@@ -13,15 +13,16 @@ document of :mod:`models.document`, read through :mod:`dashboard.services.foreca
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 from dashboard.services import progress as fit_progress
 from dashboard.services.context import as_date, today
 from dashboard.services.forecasts import RunForecast, current_run, current_runs, read_run
 from indicators.errors import BadInput
-from models.settings import FitSettings
 from models.document import ForecastDocument, ForecastUnreadable
+from models.settings import FitSettings
 from models.version import MODEL_VERSION
 
 Progress = Callable[[float, str], None]

@@ -142,7 +142,7 @@ def _register_origin_task(app: Any) -> None:
     def backtest_origin(self: Any, case_id: str, year: int, settings: dict[str, Any], case_hash: str,
                         known_at: str, per_draw: int) -> dict[str, Any]:
         """Fit and score one origin on the store of the worker's environment (JSON result)."""
-        from dashboard.services.backtests import evaluate_stored_origin
+        from dashboard.services.origins import evaluate_stored_origin
 
         state = {"at": 0.0}
         meta = {"hostname": self.request.hostname, "pid": os.getpid()}

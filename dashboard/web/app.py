@@ -33,12 +33,10 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
 
-from dashboard.web import ASSETS_FOLDER, PAGES_FOLDER, cases, ids
 from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
-from dashboard.web import api
-from dashboard.web import auth
 from dashboard.services.runs import current_run
+from dashboard.web import ASSETS_FOLDER, PAGES_FOLDER, api, auth, cases, ids
 
 POLL_MS = 5000
 #: How often the bar of a running fit is re-read (only while one runs).

@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -242,8 +243,8 @@ def test_polish_alert_buttons_table_filter_and_note_duplicate_label_and_pdf_busy
     tab.goto(two_cases.url + f"/reports?case={CASE}")
     tab.locator("#reports-run-table").wait_for()
     tab.get_by_role("button", name="Download PDF report").click()
-    tab.wait_for_function("() => [...document.querySelectorAll('#%s button')].every(b => b.disabled)" % ids.RP_BUTTONS)
+    tab.wait_for_function(f"() => [...document.querySelectorAll('#{ids.RP_BUTTONS} button')].every(b => b.disabled)")
     assert "Making the file" in tab.locator(f"#{ids.RP_BUSY}").inner_text()
     screenshot(tab, "first-hour-reports-busy")
     tab.locator("#reports-result").wait_for(timeout=180_000)
-    tab.wait_for_function("() => [...document.querySelectorAll('#%s button')].every(b => !b.disabled)" % ids.RP_BUTTONS)
+    tab.wait_for_function(f"() => [...document.querySelectorAll('#{ids.RP_BUTTONS} button')].every(b => !b.disabled)")

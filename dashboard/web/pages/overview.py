@@ -14,20 +14,18 @@ a red notice that says so and offers Refit (:mod:`dashboard.services.forecasts`)
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dash
 import flask
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.web import auth
 from dashboard import figures
-from dashboard.web import ids
-from dashboard.web import panels
-from dashboard.services.forecasts import current_run
 from dashboard.services import views
-from dashboard.services.forecasts import RunForecast, load_forecast, previous_ok_run
+from dashboard.services.forecasts import RunForecast, current_run, load_forecast, previous_ok_run
+from dashboard.web import auth, ids, panels
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Harbinger · Overview")
