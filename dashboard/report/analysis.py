@@ -295,6 +295,56 @@ def _explain_document(inputs: Inputs) -> dict[str, Any]:
                            to_run=inputs.run["id"], refit=False)
 
 
+# ---------------------------------------------------------------------------- watch list
+
+#: Indicators listed per outcome in the report (the page and ``harbinger watch`` list them all).
+WATCH_ROWS = 5
+
+
+def watch_section(inputs: Inputs) -> dict[str, Any]:
+    """Which indicator to collect next and what to watch for (:mod:`dashboard.services.watch`):
+    per outcome the indicators whose next report is expected to move its forecast most, with
+    their Monte Carlo error and k-hat, and the tripwires as sentences."""
+    from dashboard.services import watch
+
+    title = "Watch list"
+    if inputs.store is None:
+        return section("watch", title, [paragraph("The watch list needs the store; this report was built without it.")])
+    try:
+        data = watch.report_section(inputs.store, inputs.case.case.id, run_id=inputs.run["id"])
+    except Exception as exc:  # as above: a section that fails says so, the report stands
+        log.exception("report: the watch list failed")
+        return section("watch", title, [paragraph(
+            f"The watch list could not be computed ({type(exc).__name__}: {_failure_text(exc)}).")])
+    if not data.get("available"):
+        return section("watch", title, [paragraph(f"No watch list for this run: {data.get('reason', '')}")])
+    period = (data.get("period") or {}).get("label", "the next quarter")
+    blocks: list[dict[str, Any] | None] = [paragraph(
+        f"Value of information of a confirmed report over {period}: the expected absolute change of each "
+        f"forecast within {_years(data.get('years'))}, in probability points, averaged over what the report "
+        "may say (Pareto-smoothed importance reweighting of this run's draws). k-hat is the median over the "
+        "report's possible values, with the largest below it; an indicator whose k-hat is above 0.7 for most "
+        "of them is not ranked.")]
+    for o in data["outcomes"]:
+        ranked = [r for r in o["ranking"] if r.get("rank") is not None][:WATCH_ROWS]
+        rows = [[cell(r["rank"], cls="num"), cell(r["name"]), cell(f"{100 * r['mean_abs_change']:.3f}",
+                 f"± {100 * r['mcse']:.3f} MC", cls="num"),
+                 cell(f"{100 * r['sd_reduction']:.3f}", cls="num"), cell(_num(r.get("khat_median"), ".2f"),
+                      f"max {_num(r.get('khat_max'), '.2f')}", cls="num"),
+                 cell(r.get("last_observed") or "—")] for r in ranked]
+        unranked = [r["name"] for r in o["ranking"] if r.get("rank") is None]
+        blocks.append(table([("Rank", "num", 7), ("Indicator", "", 37), ("Expected change (pts)", "num", 18),
+                             ("SD reduction (pts)", "num", 13), ("k-hat", "num", 9), ("Last observed", "", 16)],
+                            rows, id=f"watch-{o['outcome']}",
+                            caption=f"{o['question']} Now {100 * o['p_mean']:.2f}%."))
+        if unranked:
+            blocks.append(paragraph("Not ranked (reweighting unreliable): " + ", ".join(unranked) + "."))
+        sentences = [t for w in o.get("tripwires", []) for t in w.get("sentences", [])]
+        if sentences:
+            blocks.append(bullet_list(sentences))
+    return section("watch", title, blocks)
+
+
 # ---------------------------------------------------------------------------- track record
 
 NO_BACKTEST = ("No backtest has been saved for this case yet: run `harbinger backtest` (for example "
@@ -441,5 +491,5 @@ def _band(band: Any) -> str:
     return f"{_share(band[0])}–{_share(band[1])}"
 
 
-__all__ = ["NO_BACKTEST", "UNRELIABLE", "explain_section", "scenario_documents", "scenario_section",
-           "track_record_section"]
+__all__ = ["NO_BACKTEST", "UNRELIABLE", "WATCH_ROWS", "explain_section", "scenario_documents", "scenario_section",
+           "track_record_section", "watch_section"]

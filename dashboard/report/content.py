@@ -566,6 +566,7 @@ def shipped_caveats(case_id: str) -> list[str]:
 #: ``appendix=True`` are printed after the others whatever their place here).
 SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
     summary_section, horizon_section, analysis.explain_section, factor_section, indicator_section,
-    evidence_section, analysis.scenario_section, analysis.track_record_section, diagnostics_section,
+    evidence_section, analysis.scenario_section, analysis.watch_section, analysis.track_record_section,
+    diagnostics_section,
     methods_section, observations_section, indicator_definitions_section, provenance_section,
 )
