@@ -38,7 +38,7 @@ def test_the_first_fit_starts_by_itself_shows_progress_and_ends_in_a_forecast(br
     try:
         page.goto(empty_home_server.url + "/")
         progress = page.locator(f"#{ids.OV_PROGRESS_BOX}:not(.hidden)")
-        progress.wait_for(timeout=60_000)  # the fit started without anything pressed
+        progress.wait_for(timeout=180_000)  # the fit started without anything pressed
         assert page.locator(f"#{ids.OV_PROGRESS}").count() == 1
         screenshot(page, "first-hour-progress")
         page.locator(f"#{ids.OV_CONTENT} .outcome-card").first.wait_for(timeout=900_000)
