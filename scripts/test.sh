@@ -7,9 +7,13 @@
 #                                     browser and slow: no sampler, no model compile, no Chromium
 #                                     (a few minutes on two cores; see docs/testing.md for times)
 #   bash scripts/test.sh [--fast] ARGS...
-#                                     pytest ARGS in that tier, without the lints, e.g.
-#                                     bash scripts/test.sh --fast tests/test_cli.py -k retract
+#                                     pytest ARGS in that tier, in one process and without the
+#                                     lints, e.g. bash scripts/test.sh --fast tests/test_cli.py -k retract
 #   bash scripts/test.sh --lint       only ruff check and lint-imports
+#
+# Without ARGS the tests run on TEST_WORKERS pytest-xdist workers (default 2, one a core; 0 runs
+# them in one process), grouped by file; the tests of the shared fitted run, and of the synthetic
+# fits, stay on one worker so each is fitted once (tests/conftest.py).
 #
 # Markers: fit (samples or compiles a model, in process or in a `harbinger` it starts; the session
 # shares one tiny fitted run, tests/fits.py), browser (headless Chromium), slow (long even for its
@@ -51,6 +55,10 @@ fi
 pytest_args=()
 if [ "$tier" = fast ]; then
   pytest_args=(-m "not slow and not fit and not browser" --forbid-fits)
+fi
+workers=${TEST_WORKERS:-2}
+if [ $# -eq 0 ] && [ "$workers" != 0 ]; then
+  pytest_args+=(-n "$workers" --dist loadgroup)
 fi
 echo "== pytest (${tier} tier)"
 "$PY" -m pytest "${pytest_args[@]}" "$@"

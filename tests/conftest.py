@@ -35,13 +35,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="fail a test that samples or compiles a model in this process (the fast tier)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker: its own PostgreSQL database and Redis database (scripts/test.sh runs
+    the tiers on two workers), so tests that empty them never meet on one server."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    n = int(worker[2:])
+    redis_url = os.environ.get("HARBINGER_TEST_REDIS_URL")
+    if redis_url:
+        os.environ["HARBINGER_TEST_REDIS_URL"] = f"{redis_url.rsplit('/', 1)[0]}/{n}"
+    pg_url = os.environ.get("HARBINGER_TEST_POSTGRES_URL")
+    if pg_url:
+        import sqlalchemy as sa
+
+        url = sa.engine.make_url(pg_url)
+        name = f"{url.database}_{worker}"
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                if not conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).scalar():
+                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        finally:
+            engine.dispose()
+        os.environ["HARBINGER_TEST_POSTGRES_URL"] = url.set(database=name).render_as_string(hide_password=False)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier markers from the fixtures a test takes; and groups for pytest-xdist's ``--dist
+    loadgroup`` (see :func:`_worker_group`)."""
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if FIT_FIXTURES & names:
             item.add_marker(pytest.mark.fit)
         if BROWSER_FIXTURES & names:
             item.add_marker(pytest.mark.browser)
+        group = _worker_group(item, names) if xdist else None
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _worker_group(item: pytest.Item, names: set[str]) -> str | None:
+    """The tests that must share a worker: those of the shared run, those of the synthetic fits
+    (each fitted once a session), and a file's tests that share a module-scoped fixture (made once
+    a module). The others go to whichever worker is free."""
+    if {"shared_run", "fitted_home"} & names:
+        return "shared-run"
+    if "synthetic_runs" in names:
+        return "synthetic-runs"
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    if any(d.scope == "module" for defs in definitions.values() for d in defs):
+        return item.nodeid.split("::")[0]
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)
