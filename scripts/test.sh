@@ -12,8 +12,8 @@
 #   bash scripts/test.sh --lint       only ruff check and lint-imports
 #
 # Without ARGS the tests run on TEST_WORKERS pytest-xdist workers (default 2, one a core; 0 runs
-# them in one process), grouped by file; the tests of the shared fitted run, and of the synthetic
-# fits, stay on one worker so each is fitted once (tests/conftest.py).
+# them in one process), a file's tests on one worker; the shared fitted run and the synthetic fits
+# are made once for all workers (tests/fits.py built_once).
 #
 # Markers: fit (samples or compiles a model, in process or in a `harbinger` it starts; the session
 # shares one tiny fitted run, tests/fits.py), browser (headless Chromium), slow (long even for its
@@ -58,7 +58,7 @@ if [ "$tier" = fast ]; then
 fi
 workers=${TEST_WORKERS:-2}
 if [ $# -eq 0 ] && [ "$workers" != 0 ]; then
-  pytest_args+=(-n "$workers" --dist loadgroup)
+  pytest_args+=(-n "$workers" --dist loadfile)
 fi
 echo "== pytest (${tier} tier)"
 "$PY" -m pytest "${pytest_args[@]}" "$@"

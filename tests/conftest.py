@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.fits import SharedRun, build_shared_run, copy_home
+from tests.fits import SharedRun, copy_home
+from tests.fits import shared_run as shared_run_in
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CASE = FIXTURES / "mini_case.yaml"
@@ -62,32 +63,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tier markers from the fixtures a test takes; and groups for pytest-xdist's ``--dist
-    loadgroup`` (see :func:`_worker_group`)."""
-    xdist = config.pluginmanager.hasplugin("xdist")
+    """Tier markers from the fixtures a test takes."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if FIT_FIXTURES & names:
             item.add_marker(pytest.mark.fit)
         if BROWSER_FIXTURES & names:
             item.add_marker(pytest.mark.browser)
-        group = _worker_group(item, names) if xdist else None
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
-def _worker_group(item: pytest.Item, names: set[str]) -> str | None:
-    """The tests that must share a worker: those of the shared run, those of the synthetic fits
-    (each fitted once a session), and a file's tests that share a module-scoped fixture (made once
-    a module). The others go to whichever worker is free."""
-    if {"shared_run", "fitted_home"} & names:
-        return "shared-run"
-    if "synthetic_runs" in names:
-        return "synthetic-runs"
-    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-    if any(d.scope == "module" for defs in definitions.values() for d in defs):
-        return item.nodeid.split("::")[0]
-    return None
+def run_root(factory: pytest.TempPathFactory) -> Path:
+    """The temporary directory of this whole test run: shared by its pytest-xdist workers (each of
+    which has a directory of its own below it), where fits made once a run live."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -121,9 +110,10 @@ def harbinger_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
-    """The session's one tiny fit of the shipped case (:func:`tests.fits.build_shared_run`); read
-    it, never write to it: take ``fitted_home`` or :func:`tests.fits.copy_home`."""
-    return build_shared_run(tmp_path_factory.mktemp("shared-run") / "home")
+    """The test run's one tiny fit of the shipped case (:func:`tests.fits.build_shared_run`, made
+    once for all workers); read it, never write to it: take ``fitted_home`` or
+    :func:`tests.fits.copy_home`."""
+    return shared_run_in(run_root(tmp_path_factory))
 
 
 @pytest.fixture
@@ -133,11 +123,12 @@ def fitted_home(shared_run: SharedRun, harbinger_home: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def synthetic_runs() -> Any:
-    """The synthetic case's two small fits (:func:`tests.scenario_support.fitted`), once a session."""
+def synthetic_runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The synthetic case's two small fits (:func:`tests.scenario_support.fitted`), made once for
+    all workers of the test run."""
     from tests.scenario_support import fitted
 
-    return fitted()
+    return fitted(run_root(tmp_path_factory))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,11 +70,36 @@ def harbinger_json(home: Path, *args: str) -> Any:
     return json.loads(res.stdout)
 
 
+def built_once(root: Path, name: str, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """``build(root / name)``, whose result is a JSON object, once for every process of a test run
+    that shares ``root`` (the pytest-xdist workers): the first builds under a file lock and saves the
+    result; the others wait for the lock and read it."""
+    from filelock import FileLock
+
+    saved = root / f"{name}.json"
+    with FileLock(str(root / f"{name}.lock")):
+        if saved.is_file():
+            return json.loads(saved.read_text(encoding="utf-8"))
+        result = build(root / name)
+        saved.write_text(json.dumps(result), encoding="utf-8")
+        return result
+
+
 @dataclass(frozen=True)
 class SharedRun:
     home: Path
     run_id: str
     hostile_obs_id: int
+
+
+def shared_run(root: Path) -> SharedRun:
+    """The shared run under ``root`` (:func:`build_shared_run`, :func:`built_once`)."""
+    saved = built_once(root, "shared-run", lambda directory: _as_json(build_shared_run(directory / "home")))
+    return SharedRun(Path(saved["home"]), saved["run_id"], saved["hostile_obs_id"])
+
+
+def _as_json(run: SharedRun) -> dict[str, Any]:
+    return {"home": str(run.home), "run_id": run.run_id, "hostile_obs_id": run.hostile_obs_id}
 
 
 def build_shared_run(home: Path) -> SharedRun:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import yaml
 from tests.clock import fixed_clock
 from tests.dashboard_support import plain  # noqa: F401  (re-exported for the scenario tests)
 from tests.fits import SMALL as FIT
+from tests.fits import built_once
 
 CASE_ID = "synthetic"
 #: The day the store is built on and both runs' as-of date.
@@ -60,9 +61,20 @@ def synthetic_yaml() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def fitted() -> Fitted:
-    """Build the shared store (in a temporary HARBINGER_HOME) and fit runs A and B, on :data:`AS_OF`."""
-    home = Path(tempfile.mkdtemp(prefix="harbinger-scenarios-")) / "home"
+def fitted(root: Path | None = None) -> Fitted:
+    """The store with runs A and B, fitted on :data:`AS_OF`: built in ``root / "synthetic-runs"``
+    once for every process of the test run sharing ``root`` (:func:`tests.fits.built_once`), or in
+    a new temporary directory."""
+    root = root or Path(tempfile.mkdtemp(prefix="harbinger-scenarios-"))
+    saved = built_once(root, "synthetic-runs", lambda directory: _as_json(_build_in(directory / "home")))
+    return Fitted(**(saved | {"home": Path(saved["home"])}))
+
+
+def _as_json(f: Fitted) -> dict[str, Any]:
+    return asdict(f) | {"home": str(f.home)}
+
+
+def _build_in(home: Path) -> Fitted:
     old = os.environ.get("HARBINGER_HOME")
     os.environ["HARBINGER_HOME"] = str(home)
     try:
