@@ -4,6 +4,7 @@ Monte Carlo label (6), and the fit's stages, bar and estimate (2)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -33,8 +34,14 @@ def pages(harbinger_home):
 
     store = shipped_store()
     shell.create_app(CASE)
-    yield SimpleNamespace(store=store, app=shell, **{name: sys.modules[f"dashboard.web.pages.{name}"]
-                                                     for name in ("overview", "model", "scenarios", "indicators")})
+    yield SimpleNamespace(
+        store=store,
+        app=shell,
+        **{
+            name: sys.modules[f"dashboard.web.pages.{name}"]
+            for name in ("overview", "model", "scenarios", "indicators")
+        },
+    )
     views.forget_stores()
 
 
@@ -44,13 +51,20 @@ def _trace(fig, name):
 
 def _new(indicator, rows):
     """Store-like rows of observations not in the run: (id, date, end, value)."""
-    return pd.DataFrame({
-        "id": [r[0] for r in rows], "indicator": indicator,
-        "date": pd.to_datetime([r[1] for r in rows]), "end": pd.to_datetime([r[2] for r in rows]),
-        "value": [float(r[3]) for r in rows], "reliability": "B"})
+    return pd.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "indicator": indicator,
+            "date": pd.to_datetime([r[1] for r in rows]),
+            "end": pd.to_datetime([r[2] for r in rows]),
+            "value": [float(r[3]) for r in rows],
+            "reliability": "B",
+        }
+    )
 
 
 # ---------------------------------------------------------------------------- 3. scale
+
 
 def test_a_new_fiscal_year_total_is_drawn_per_quarter_like_the_runs_rows():
     doc = sample_document()
@@ -80,9 +94,17 @@ def test_a_level_observation_spanning_quarters_is_drawn_as_recorded():
 # ---------------------------------------------------------------------------- 4. diagnostics
 
 FAILED_PARAM_ESS = {
-    "max_rhat": 1.004, "min_ess_bulk": 812.0, "min_ess_tail": 655.0, "divergences": 0, "min_bfmi": 0.9,
-    "ok": False, "problems": ["a parameter's or factor state's ESS 37 below 200"],
-    "failing": ["count_dispersion[summits] (R-hat 1.008, ESS 37)", "factor_state[economic, 2012Q1] (R-hat 1.004, ESS 120)"],
+    "max_rhat": 1.004,
+    "min_ess_bulk": 812.0,
+    "min_ess_tail": 655.0,
+    "divergences": 0,
+    "min_bfmi": 0.9,
+    "ok": False,
+    "problems": ["a parameter's or factor state's ESS 37 below 200"],
+    "failing": [
+        "count_dispersion[summits] (R-hat 1.008, ESS 37)",
+        "factor_state[economic, 2012Q1] (R-hat 1.004, ESS 120)",
+    ],
 }
 
 
@@ -114,6 +136,7 @@ def test_a_problem_no_row_names_gets_its_own_row():
 
 # ---------------------------------------------------------------------------- 2. progress
 
+
 def _took(store, run_id, seconds):
     """Make the recorded run ``run_id`` look as if its fit took ``seconds``."""
     import sqlalchemy as sa
@@ -122,14 +145,21 @@ def _took(store, run_id, seconds):
 
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(runs.c.finished_at).where(runs.c.id == run_id)).one()
-        conn.execute(runs.update().where(runs.c.id == run_id).values(
-            created_at=row.finished_at - timedelta(seconds=seconds)))
+        conn.execute(
+            runs.update().where(runs.c.id == run_id).values(created_at=row.finished_at - timedelta(seconds=seconds))
+        )
 
 
 def _running(store, **settings):
-    run_id = store.create_run(CASE, as_of=datetime(2026, 1, 1).date(), case_hash=store.get_case(CASE).hash,
-                              data_hash="x", n_observations=1, model_version="test",
-                              settings={"chains": 2, "tune": 100, "draws": 100, "attempt": 1} | settings)
+    run_id = store.create_run(
+        CASE,
+        as_of=datetime(2026, 1, 1).date(),
+        case_hash=store.get_case(CASE).hash,
+        data_hash="x",
+        n_observations=1,
+        model_version="test",
+        settings={"chains": 2, "tune": 100, "draws": 100, "attempt": 1} | settings,
+    )
     return run_id
 
 
@@ -151,8 +181,7 @@ def test_the_fit_records_its_progress_where_every_page_reads_it(tmp_path):
     tmp_path = progress.progress_path(tmp_path, "r1")
     now = {"t": 0.0}
     heard = []
-    say = progress.recorder(tmp_path, lambda f, m: heard.append(m), suffix=" · attempt 2 of 2",
-                            clock=lambda: now["t"])
+    say = progress.recorder(tmp_path, lambda f, m: heard.append(m), suffix=" · attempt 2 of 2", clock=lambda: now["t"])
     say(0.0, "building the model")
     say(0.3, "sampling: 10 of 400 draws")  # a new stage: written at once
     assert progress.read(tmp_path)["message"] == "sampling: 10 of 400 draws · attempt 2 of 2"
@@ -176,7 +205,9 @@ def test_a_running_fit_shows_its_stage_and_an_estimate_from_the_last_fit(pages):
     try:
         info = progress.fit_progress(store, CASE)
         assert info["stage"] == "starting" and info["percent"] == 0
-        progress.write(progress.progress_path(store.runs_dir, run_id), 0.3, "sampling: 120 of 400 draws · attempt 2 of 2")
+        progress.write(
+            progress.progress_path(store.runs_dir, run_id), 0.3, "sampling: 120 of 400 draws · attempt 2 of 2"
+        )
         info = progress.fit_progress(store, CASE)
         assert info["run_id"] == run_id and info["stage"] == "tuning" and info["percent"] == 30
         assert info["estimate_s"] == pytest.approx(300, abs=1)
@@ -188,6 +219,24 @@ def test_a_running_fit_shows_its_stage_and_an_estimate_from_the_last_fit(pages):
     finally:
         store.fail_run(run_id, "test over")
     assert pages.app.render_fit_progress(2, {"running": []}, None, None, CASE, None)[0].endswith("hidden")
+
+
+def test_a_fit_asked_for_here_shows_until_it_answers_whichever_input_fired(pages):
+    """Asked for, not recorded yet: "Starting the fit…" on every re-render (a poll, the run state,
+    several inputs at once), then the job's own message; hidden once the job has answered."""
+    render = pages.app.render_fit_progress
+    asked = {"at": time.time(), "reason": "first fit"}
+    for tick in (1, 2, 3):  # polls while the fit's process starts
+        box, percent, text, stop_polling = render(tick, {"running": []}, None, asked, CASE, None, None)
+        assert not box.endswith("hidden") and text == "Starting the fit…" and not stop_polling
+    box, percent, text, _ = render(4, {"running": []}, "Building the model", asked, CASE, "5", None)
+    assert (box.endswith("hidden"), percent, text) == (False, "5", "Building the model")
+    older = {"status": "failed", "at": asked["at"] - 60}  # an earlier fit's answer does not end this one
+    assert not render(5, {"running": []}, None, asked, CASE, None, older)[0].endswith("hidden")
+    answered = {"status": "failed", "at": asked["at"] + 1}
+    assert render(6, {"running": []}, None, asked, CASE, None, answered)[0].endswith("hidden")
+    forgotten = {"at": asked["at"] - pages.app.PENDING_SECONDS - 1}
+    assert render(7, {"running": []}, None, forgotten, CASE, None, None)[0].endswith("hidden")
 
 
 def test_during_the_first_fit_the_overview_says_it_is_fitting_and_refit_is_disabled(pages):
@@ -206,15 +255,39 @@ def test_during_the_first_fit_the_overview_says_it_is_fitting_and_refit_is_disab
 
 # ---------------------------------------------------------------------------- 6. scenarios
 
+
 def _scenario_doc(**extra):
     p = {"p_mean": 0.1, "p_05": 0.05, "p_95": 0.2}
-    return {"scenario": {"name": "s", "origin": "ad hoc"}, "run_id": "r1", "as_of": "2026-01-01", "method": "refit",
-            "reweighting_khat": 0.9, "reliable": True, "at": 2.0,
-            "refit_diagnostics": {"ok": True, "max_rhat": 1.003, "min_ess_bulk": 900, "min_ess_tail": 800,
-                                  "divergences": 0, "min_bfmi": 0.8, "problems": []},
-            "results": [{"outcome": "territorial_transfer", "years": 5, "baseline": p, "scenario": p,
-                         "difference": {"pp": 1.5, "low_pp": 1.2, "high_pp": 1.8}, "method": "refit", "khat": None}],
-            **extra}
+    return {
+        "scenario": {"name": "s", "origin": "ad hoc"},
+        "run_id": "r1",
+        "as_of": "2026-01-01",
+        "method": "refit",
+        "reweighting_khat": 0.9,
+        "reliable": True,
+        "at": 2.0,
+        "refit_diagnostics": {
+            "ok": True,
+            "max_rhat": 1.003,
+            "min_ess_bulk": 900,
+            "min_ess_tail": 800,
+            "divergences": 0,
+            "min_bfmi": 0.8,
+            "problems": [],
+        },
+        "results": [
+            {
+                "outcome": "territorial_transfer",
+                "years": 5,
+                "baseline": p,
+                "scenario": p,
+                "difference": {"pp": 1.5, "low_pp": 1.2, "high_pp": 1.8},
+                "method": "refit",
+                "khat": None,
+            }
+        ],
+        **extra,
+    }
 
 
 def test_the_refit_notice_gives_way_to_the_refits_result_and_its_diagnostics(pages):

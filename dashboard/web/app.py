@@ -31,7 +31,6 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException
 
 from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
@@ -59,9 +58,15 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
     manager = background_manager(store.home)
 
     app = Dash(
-        "dashboard", use_pages=True, pages_folder=str(PAGES_FOLDER), assets_folder=str(ASSETS_FOLDER),
-        background_callback_manager=manager, suppress_callback_exceptions=True,
-        title="Harbinger", update_title=None, serve_locally=True,
+        "dashboard",
+        use_pages=True,
+        pages_folder=str(PAGES_FOLDER),
+        assets_folder=str(ASSETS_FOLDER),
+        background_callback_manager=manager,
+        suppress_callback_exceptions=True,
+        title="Harbinger",
+        update_title=None,
+        serve_locally=True,
         enable_mcp=False,  # Dash's MCP server would run callbacks past the editing guard (dashboard.web.auth)
     )
     _drop_duplicate_page_callbacks()
@@ -75,20 +80,34 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
     app.callback(Output(auth.USER_BOX, "children"), Input(ids.URL, "pathname"))(auth.user_box)
     app.callback(Output(ids.NAV, "children"), Input(ids.URL, "pathname"), Input(ids.CASE, "data"))(render_nav)
     app.callback(Output(ids.CASE, "data"), Input(ids.URL, "search"), State(ids.CASE, "data"))(case_of_url)
-    app.callback(Output(ids.CASE_NAV, "href"), Input(ids.CASE_PICKER, "value"), State(ids.URL, "pathname"),
-                 State(ids.CASE, "data"), prevent_initial_call=True)(pick_case)
+    app.callback(
+        Output(ids.CASE_NAV, "href"),
+        Input(ids.CASE_PICKER, "value"),
+        State(ids.URL, "pathname"),
+        State(ids.CASE, "data"),
+        prevent_initial_call=True,
+    )(pick_case)
     app.callback(
         Output(ids.RUN_STATE, "data"),
-        Input(ids.POLL, "n_intervals"), Input(ids.FIT_RESULT, "data"), Input(ids.OBS_VERSION, "data"),
-        Input(ids.CASE, "data"), State(ids.RUN_STATE, "data"),
+        Input(ids.POLL, "n_intervals"),
+        Input(ids.FIT_RESULT, "data"),
+        Input(ids.OBS_VERSION, "data"),
+        Input(ids.CASE, "data"),
+        State(ids.RUN_STATE, "data"),
     )(poll_run_state)
-    app.callback(Output(ids.RUN_BAR, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))(
-        render_run_bar)
+    app.callback(Output(ids.RUN_BAR, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))(render_run_bar)
     app.callback(
-        Output(ids.FIT_PROGRESS_BOX, "className"), Output(ids.FIT_PROGRESS, "value"),
-        Output(ids.FIT_PROGRESS_LABEL, "children"), Output(ids.FIT_POLL, "disabled"),
-        Input(ids.FIT_POLL, "n_intervals"), Input(ids.RUN_STATE, "data"), Input(ids.FIT_FEED, "children"),
-        Input(ids.FIT_REQUEST, "data"), State(ids.CASE, "data"), State(ids.FIT_FEED, "title"),
+        Output(ids.FIT_PROGRESS_BOX, "className"),
+        Output(ids.FIT_PROGRESS, "value"),
+        Output(ids.FIT_PROGRESS_LABEL, "children"),
+        Output(ids.FIT_POLL, "disabled"),
+        Input(ids.FIT_POLL, "n_intervals"),
+        Input(ids.RUN_STATE, "data"),
+        Input(ids.FIT_FEED, "children"),
+        Input(ids.FIT_REQUEST, "data"),
+        State(ids.CASE, "data"),
+        State(ids.FIT_FEED, "title"),
+        State(ids.FIT_RESULT, "data"),
     )(render_fit_progress)
     return app
 
@@ -139,42 +158,75 @@ def page_shell() -> html.Div:
 def shell(*, case_id: str, case_name: str, options: list[dict[str, Any]] | None = None) -> html.Div:
     """The layout around every page. With several cases, the top bar has a case picker."""
     if options and len(options) > 1:
-        case_box: Any = html.Div(className="case-picker", title="The case shown; each case keeps its own runs", children=[
-            html.Label("Case", htmlFor=ids.CASE_PICKER, className="case-picker-label"),
-            dcc.Dropdown(id=ids.CASE_PICKER, options=options, value=case_id, clearable=False, searchable=False,
-                         className="dropdown case-dropdown"),
-        ])
+        case_box: Any = html.Div(
+            className="case-picker",
+            title="The case shown; each case keeps its own runs",
+            children=[
+                html.Label("Case", htmlFor=ids.CASE_PICKER, className="case-picker-label"),
+                dcc.Dropdown(
+                    id=ids.CASE_PICKER,
+                    options=options,
+                    value=case_id,
+                    clearable=False,
+                    searchable=False,
+                    className="dropdown case-dropdown",
+                ),
+            ],
+        )
     else:
         case_box = html.Span(case_name, className="brand-case", title=f"case '{case_id}'")
-    return html.Div(className="app", children=[
-        dcc.Location(id=ids.URL),
-        dcc.Location(id=ids.CASE_NAV, refresh=True),
-        dcc.Store(id=ids.CASE, data=case_id),
-        dcc.Store(id=ids.RUN_STATE),
-        dcc.Store(id=ids.FIT_REQUEST),
-        dcc.Store(id=ids.FIT_RESULT),
-        dcc.Store(id=ids.OBS_VERSION, data=0),
-        dcc.Interval(id=ids.POLL, interval=POLL_MS),
-        html.Header(className="topbar", children=[
-            html.Div(className="brand", children=[
-                html.Span("Harbinger", className="brand-name"),
-                case_box,
-            ]),
-            html.Nav(id=ids.NAV, className="nav", children=render_nav("/", case_id)),
-            html.Div(id=auth.USER_BOX, className="user-box",  # login link, or who is logged in
-                     style={"display": "flex", "alignItems": "center", "gap": "10px", "fontSize": "13px",
-                            "whiteSpace": "nowrap", "color": "#d7deea"}),
-        ]),
-        html.Div(id=ids.RUN_BAR, className="runbar"),
-        dcc.Interval(id=ids.FIT_POLL, interval=FIT_POLL_MS, disabled=True),
-        html.Div(id=ids.FIT_FEED, hidden=True),
-        html.Div(id=ids.FIT_PROGRESS_BOX, className=PROGRESS_HIDDEN, role="status", children=[
-            html.Label("Fit", htmlFor=ids.FIT_PROGRESS, className="fit-progress-title"),
-            html.Progress(id=ids.FIT_PROGRESS, value="0", max="100"),
-            html.Span(id=ids.FIT_PROGRESS_LABEL, className="progress-label"),
-        ]),
-        html.Main(className="page", children=[dash.page_container]),
-    ])
+    return html.Div(
+        className="app",
+        children=[
+            dcc.Location(id=ids.URL),
+            dcc.Location(id=ids.CASE_NAV, refresh=True),
+            dcc.Store(id=ids.CASE, data=case_id),
+            dcc.Store(id=ids.RUN_STATE),
+            dcc.Store(id=ids.FIT_REQUEST),
+            dcc.Store(id=ids.FIT_RESULT),
+            dcc.Store(id=ids.OBS_VERSION, data=0),
+            dcc.Interval(id=ids.POLL, interval=POLL_MS),
+            html.Header(
+                className="topbar",
+                children=[
+                    html.Div(
+                        className="brand",
+                        children=[
+                            html.Span("Harbinger", className="brand-name"),
+                            case_box,
+                        ],
+                    ),
+                    html.Nav(id=ids.NAV, className="nav", children=render_nav("/", case_id)),
+                    html.Div(
+                        id=auth.USER_BOX,
+                        className="user-box",  # login link, or who is logged in
+                        style={
+                            "display": "flex",
+                            "alignItems": "center",
+                            "gap": "10px",
+                            "fontSize": "13px",
+                            "whiteSpace": "nowrap",
+                            "color": "#d7deea",
+                        },
+                    ),
+                ],
+            ),
+            html.Div(id=ids.RUN_BAR, className="runbar"),
+            dcc.Interval(id=ids.FIT_POLL, interval=FIT_POLL_MS, disabled=True),
+            html.Div(id=ids.FIT_FEED, hidden=True),
+            html.Div(
+                id=ids.FIT_PROGRESS_BOX,
+                className=PROGRESS_HIDDEN,
+                role="status",
+                children=[
+                    html.Label("Fit", htmlFor=ids.FIT_PROGRESS, className="fit-progress-title"),
+                    html.Progress(id=ids.FIT_PROGRESS, value="0", max="100"),
+                    html.Span(id=ids.FIT_PROGRESS_LABEL, className="progress-label"),
+                ],
+            ),
+            html.Main(className="page", children=[dash.page_container]),
+        ],
+    )
 
 
 def render_nav(pathname: str | None, case_id: str | None = None) -> list[Any]:
@@ -185,8 +237,11 @@ def render_nav(pathname: str | None, case_id: str | None = None) -> list[Any]:
     for page in sorted(dash.page_registry.values(), key=lambda p: (p.get("order") or 0, p["name"])):
         path = page["relative_path"]
         active = (pathname or "/") == path or ((pathname or "/") == "/" and path == "/")
-        links.append(dcc.Link(page["name"], href=cases.with_case(path, named),
-                              className="nav-link active" if active else "nav-link"))
+        links.append(
+            dcc.Link(
+                page["name"], href=cases.with_case(path, named), className="nav-link active" if active else "nav-link"
+            )
+        )
     return links
 
 
@@ -222,32 +277,43 @@ def render_run_bar(state: dict | None, case_id: str) -> list[Any]:
     return run_bar_children(summary, running=running)
 
 
-def render_fit_progress(_n: Any, state: dict | None, feed: Any, request: Any, case_id: str, feed_percent: Any
-                        ) -> tuple[str, str, str, bool]:
+def render_fit_progress(
+    _n: Any, state: dict | None, feed: Any, request: Any, case_id: str, feed_percent: Any, result: Any = None
+) -> tuple[str, str, str, bool]:
     """The running fit's bar on every page: stage, percent and an estimate from the last fit
     (:func:`dashboard.services.progress.fit_progress`, read from the store and the run's progress
     file, so a fit started anywhere shows). Re-read every :data:`FIT_POLL_MS` while one runs.
-    A fit just asked for from this browser, whose run is not recorded yet, shows at once with its
-    own first message (``ids.FIT_REQUEST``, ``ids.FIT_FEED``)."""
+
+    A fit asked for from this browser (``ids.FIT_REQUEST``) whose run is not recorded yet shows at
+    once, with the background job's own message once it has one (``ids.FIT_FEED``), until the job
+    answers (``ids.FIT_RESULT`` newer than the request) or :data:`PENDING_SECONDS` pass. The bar is
+    decided from these states, never from which input fired: Dash may report several at once.
+    """
     from dashboard.services.progress import fit_progress
 
     info = fit_progress(views.get_store(), case_id)
     if info is not None:
         return PROGRESS_SHOWN, str(info["percent"]), info["text"], False
-    trigger = _triggered()
-    if trigger == ids.FIT_FEED and feed:
-        return PROGRESS_SHOWN, str(feed_percent or "0"), str(feed), False
-    if trigger == ids.FIT_REQUEST and request:
-        return PROGRESS_SHOWN, "0", "Starting the fit…", False
+    if _pending(request, result):
+        return PROGRESS_SHOWN, str(feed_percent or "0"), str(feed or "Starting the fit…"), False
     return PROGRESS_HIDDEN, "0", "", True
 
 
-def _triggered() -> Any:
-    """The input that triggered the running callback (``None`` outside one)."""
-    try:
-        return dash.ctx.triggered_id
-    except MissingCallbackContextException:
-        return None
+#: How long a fit asked for from this browser shows as starting without its run being recorded
+#: (a loaded machine takes a minute or more to start the fit's process).
+PENDING_SECONDS = 15 * 60
+
+
+def _pending(request: Any, result: Any, *, now: float | None = None) -> bool:
+    """Whether this browser asked for a fit that has not answered yet."""
+    import time
+
+    if not isinstance(request, dict) or not isinstance(request.get("at"), (int, float)):
+        return False
+    asked = float(request["at"])
+    if isinstance(result, dict) and isinstance(result.get("at"), (int, float)) and float(result["at"]) >= asked:
+        return False
+    return (time.time() if now is None else now) - asked < PENDING_SECONDS
 
 
 def warm_caches(case_id: str) -> None:
@@ -293,11 +359,11 @@ def run_bar_children(summary: dict[str, Any], *, running: list[str] | None = Non
             html.Span(["Run ", html.Code(summary["run_id"], className="run-id")], className="runbar-item"),
             html.Span(["As of ", html.Strong(summary["as_of"], className="run-asof")], className="runbar-item"),
             html.Span(f"{summary['n_observations']} observations", className="runbar-item")
-            if summary["n_observations"] is not None else None,
+            if summary["n_observations"] is not None
+            else None,
         ]
         if summary["diagnostics_ok"]:
-            items.append(html.Span(f"Diagnostics OK · {summary['diagnostics_text']}",
-                                   className="runbar-item diag-ok"))
+            items.append(html.Span(f"Diagnostics OK · {summary['diagnostics_text']}", className="runbar-item diag-ok"))
     for text in summary["warnings"]:
         items.append(html.Span(text, className="runbar-item label-alert"))
     if running:
