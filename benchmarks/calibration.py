@@ -67,7 +67,9 @@ def _case_with_hazard(n_outcomes: int, seed: int, truth: Any, case: Any) -> tupl
     rng = np.random.default_rng(10_000 + seed)
     for _ in range(200):
         h0 = rng.normal(prior.intercept_mean, prior.intercept_sd)[:n_outcomes]
-        effect = (prior.present * rng.normal(prior.effect_mean, np.where(prior.present == 1, prior.effect_sd, 1.0)))[:n_outcomes]
+        effect = (prior.present * rng.normal(prior.effect_mean, np.where(prior.present == 1, prior.effect_sd, 1.0)))[
+            :n_outcomes
+        ]
         logit = h0[:, None] + effect @ truth.factor_state
         happened = rng.random(logit.shape) < 1 / (1 + np.exp(-logit))
         if not happened.any():
@@ -120,9 +122,18 @@ def replicate(seed: int, settings: dict[str, Any], as_of: date = date(2017, 12, 
 
     def add(group: str, name: str, samples: np.ndarray, value: float) -> None:
         lo50, hi50, lo90, hi90 = np.quantile(samples, [0.25, 0.75, 0.05, 0.95])
-        out.append({"replication": seed, "group": group, "name": name, "truth": float(value),
-                    "mean": float(samples.mean()), "rank": _rank(samples, value),
-                    "covered_50": bool(lo50 <= value <= hi50), "covered_90": bool(lo90 <= value <= hi90)})
+        out.append(
+            {
+                "replication": seed,
+                "group": group,
+                "name": name,
+                "truth": float(value),
+                "mean": float(samples.mean()),
+                "rank": _rank(samples, value),
+                "covered_50": bool(lo50 <= value <= hi50),
+                "covered_90": bool(lo90 <= value <= hi90),
+            }
+        )
 
     for k, fac in enumerate(case.factor_ids):
         add("persistence", fac, draws.persistence[:, k], truth.persistence[k])
@@ -158,17 +169,28 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         counts = np.histogram([r["rank"] for r in rs], bins=RANK_BINS, range=(0, RANK_DRAWS + 1))[0]
         chi2 = stats.chisquare(counts) if n >= RANK_BINS else None
         groups[g] = {
-            "n": n, "coverage_50": round(c50, 4), "coverage_90": round(c90, 4),
-            "band_50": [round(x, 4) for x in b50], "band_90": [round(x, 4) for x in b90],
-            "within_band_50": bool(b50[0] <= c50 <= b50[1]), "within_band_90": bool(b90[0] <= c90 <= b90[1]),
+            "n": n,
+            "coverage_50": round(c50, 4),
+            "coverage_90": round(c90, 4),
+            "band_50": [round(x, 4) for x in b50],
+            "band_90": [round(x, 4) for x in b90],
+            "within_band_50": bool(b50[0] <= c50 <= b50[1]),
+            "within_band_90": bool(b90[0] <= c90 <= b90[1]),
             "rank_histogram": [int(c) for c in counts],
             "rank_chi2_p": None if chi2 is None else round(float(chi2.pvalue), 4),
         }
     return groups
 
 
-def run_study(replications: int, settings: dict[str, Any], *, jobs: int = 1, first_seed: int = 1,
-              as_of: date = date(2017, 12, 31), progress: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run_study(
+    replications: int,
+    settings: dict[str, Any],
+    *,
+    jobs: int = 1,
+    first_seed: int = 1,
+    as_of: date = date(2017, 12, 31),
+    progress: Any = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run ``replications`` simulate-and-fit replications; returns (records, per-group summary)."""
     seeds = list(range(first_seed, first_seed + replications))
     records: list[dict[str, Any]] = []
@@ -214,19 +236,35 @@ def main(argv: list[str] | None = None) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\r{done} of {total} replications ({time.monotonic() - t0:.0f} s)", end="", file=sys.stderr, flush=True)
 
-    _records, groups = run_study(args.replications, settings, jobs=args.jobs, first_seed=args.seed,
-                                as_of=date.fromisoformat(args.as_of), progress=progress)
+    _records, groups = run_study(
+        args.replications,
+        settings,
+        jobs=args.jobs,
+        first_seed=args.seed,
+        as_of=date.fromisoformat(args.as_of),
+        progress=progress,
+    )
     print(file=sys.stderr)
     print(f"{'group':<24} {'n':>4} {'cov50':>6} {'band50':>13} {'cov90':>6} {'band90':>13} {'rank chi2 p':>11}")
     for g, s in groups.items():
-        print(f"{g:<24} {s['n']:>4} {s['coverage_50']:>6.2f} {s['band_50'][0]:>6.2f}-{s['band_50'][1]:<6.2f} "
-              f"{s['coverage_90']:>6.2f} {s['band_90'][0]:>6.2f}-{s['band_90'][1]:<6.2f} "
-              f"{'' if s['rank_chi2_p'] is None else s['rank_chi2_p']:>11}")
+        print(
+            f"{g:<24} {s['n']:>4} {s['coverage_50']:>6.2f} {s['band_50'][0]:>6.2f}-{s['band_50'][1]:<6.2f} "
+            f"{s['coverage_90']:>6.2f} {s['band_90'][0]:>6.2f}-{s['band_90'][1]:<6.2f} "
+            f"{'' if s['rank_chi2_p'] is None else s['rank_chi2_p']:>11}"
+        )
     for g, s in groups.items():
         print(f"\nrank histogram: {g}")
         print("\n".join(text_histogram(s["rank_histogram"])))
-    print(json.dumps({"replications": args.replications, "settings": settings, "seconds": round(time.monotonic() - t0),
-                      "groups": groups}))
+    print(
+        json.dumps(
+            {
+                "replications": args.replications,
+                "settings": settings,
+                "seconds": round(time.monotonic() - t0),
+                "groups": groups,
+            }
+        )
+    )
     return 0
 
 

@@ -54,16 +54,24 @@ TARGET = 0.95
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=20, help="seeds per as-of date (default 20)")
-    p.add_argument("--first-seed", type=int, default=None,
-                   help="seeds are first-seed, first-seed + 1, ... (default: Harbinger's default seed)")
-    p.add_argument("--as-of", default="today,every-other-origin",
-                   help="comma-separated: today, a year (backtest origin), YYYY-MM-DD, origins, "
-                        "every-other-origin (default: today,every-other-origin)")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=None,
+        help="seeds are first-seed, first-seed + 1, ... (default: Harbinger's default seed)",
+    )
+    p.add_argument(
+        "--as-of",
+        default="today,every-other-origin",
+        help="comma-separated: today, a year (backtest origin), YYYY-MM-DD, origins, "
+        "every-other-origin (default: today,every-other-origin)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="as-of dates fitted at a time, each in its own process")
     p.add_argument("--draws", type=int, default=None, help="draws per chain (default: Harbinger's default)")
     p.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: Harbinger's)")
-    p.add_argument("--home", default=None, help="an existing HARBINGER_HOME with the shipped case "
-                                                "(default: a fresh temporary one)")
+    p.add_argument(
+        "--home", default=None, help="an existing HARBINGER_HOME with the shipped case (default: a fresh temporary one)"
+    )
     return p.parse_args()
 
 
@@ -91,8 +99,9 @@ def as_of_dates(spec: str, *, case_start: date, today: date) -> list[tuple[str, 
     return [(label, d) for label, d in out if not (d in seen or seen.add(d))]
 
 
-def fit_as_of(label: str, as_of: date, seeds: list[int], sizes: dict[str, int],
-              report: Callable[[dict], None] | None = None) -> list[dict]:
+def fit_as_of(
+    label: str, as_of: date, seeds: list[int], sizes: dict[str, int], report: Callable[[dict], None] | None = None
+) -> list[dict]:
     """Fit the shipped case (in ``HARBINGER_HOME``) as of ``as_of`` once per seed; one record per fit."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -116,9 +125,25 @@ def fit_as_of(label: str, as_of: date, seeds: list[int], sizes: dict[str, int],
         seconds = time.perf_counter() - t
         _, prob = outcome_forecasts(design, draws_of(design, idata), seed=seed)
         diag = diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1)
-        record = {"as_of": label, "date": as_of.isoformat(), "seed": seed, "seconds": round(seconds, 1),
-                  **{k: diag[k] for k in ("ok", "max_rhat", "min_ess_bulk", "min_ess_tail", "divergences",
-                                          "min_bfmi", "problems", "failing")}}
+        record = {
+            "as_of": label,
+            "date": as_of.isoformat(),
+            "seed": seed,
+            "seconds": round(seconds, 1),
+            **{
+                k: diag[k]
+                for k in (
+                    "ok",
+                    "max_rhat",
+                    "min_ess_bulk",
+                    "min_ess_tail",
+                    "divergences",
+                    "min_bfmi",
+                    "problems",
+                    "failing",
+                )
+            },
+        }
         records.append(record)
         if report:
             report(record)
@@ -132,8 +157,11 @@ def _worker(args: tuple) -> list[dict]:
 def _print_fit(record: dict) -> None:
     verdict = "ok" if record["ok"] else "FAILED: " + "; ".join(record["problems"])
     worst = f" [{record['failing'][0]}]" if record["failing"] else ""
-    print(f"  {record['as_of']:>10} seed {record['seed']}: {record['seconds']:5.1f} s, R-hat {record['max_rhat']:.3f}, "
-          f"{verdict}{worst}", flush=True)
+    print(
+        f"  {record['as_of']:>10} seed {record['seed']}: {record['seconds']:5.1f} s, R-hat {record['max_rhat']:.3f}, "
+        f"{verdict}{worst}",
+        flush=True,
+    )
 
 
 def quantity(failure: str) -> str:
@@ -151,7 +179,9 @@ def summarise(records: list[dict], labels: list[str], default_seed: int) -> dict
             continue
         failed = collections.Counter(q for r in mine if not r["ok"] for q in {quantity(f) for f in r["failing"]})
         per_as_of[label] = {
-            "date": mine[0]["date"], "fits": len(mine), "passed": sum(r["ok"] for r in mine),
+            "date": mine[0]["date"],
+            "fits": len(mine),
+            "passed": sum(r["ok"] for r in mine),
             "pass_rate": round(sum(r["ok"] for r in mine) / len(mine), 3),
             "median_s": round(sorted(r["seconds"] for r in mine)[len(mine) // 2], 1),
             "failed_seeds": [r["seed"] for r in mine if not r["ok"]],
@@ -161,10 +191,14 @@ def summarise(records: list[dict], labels: list[str], default_seed: int) -> dict
     passed = sum(r["ok"] for r in records)
     default_today = [r["ok"] for r in records if r["as_of"] == "today" and r["seed"] == default_seed]
     return {
-        "fits": len(records), "passed": passed, "pass_rate": round(passed / len(records), 3) if records else None,
-        "target": TARGET, "target_met": bool(records) and passed / len(records) >= TARGET,
+        "fits": len(records),
+        "passed": passed,
+        "pass_rate": round(passed / len(records), 3) if records else None,
+        "target": TARGET,
+        "target_met": bool(records) and passed / len(records) >= TARGET,
         "default_seed_today_ok": default_today[0] if default_today else None,
-        "per_as_of": per_as_of, "failing_quantities": dict(overall.most_common()),
+        "per_as_of": per_as_of,
+        "failing_quantities": dict(overall.most_common()),
     }
 
 
@@ -194,9 +228,12 @@ def main() -> None:
     first = default_seed if args.first_seed is None else args.first_seed
     seeds = list(range(first, first + args.seeds))
     shown = {k: v for k, v in FitSettings(**sizes).as_dict().items() if k != "seed"}
-    print(f"shipped case '{case.id}' in {home}: {len(seeds)} seeds from {seeds[0]} at {len(dates)} as-of dates "
-          f"({', '.join(label for label, _ in dates)}); settings {shown}; jobs {args.jobs}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"shipped case '{case.id}' in {home}: {len(seeds)} seeds from {seeds[0]} at {len(dates)} as-of dates "
+        f"({', '.join(label for label, _ in dates)}); settings {shown}; jobs {args.jobs}; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     records: list[dict] = []
@@ -215,14 +252,29 @@ def main() -> None:
     print(f"\n{'as of':>10} {'date':>10} {'passed':>9} {'rate':>6} {'median s':>8}  failing quantities (fits)")
     for label, row in figures["per_as_of"].items():
         failing = ", ".join(f"{q} ({n})" for q, n in row["failing_quantities"].items()) or "-"
-        print(f"{label:>10} {row['date']:>10} {row['passed']:>4}/{row['fits']:<4} {row['pass_rate']:6.0%} "
-              f"{row['median_s']:8.1f}  {failing}")
+        print(
+            f"{label:>10} {row['date']:>10} {row['passed']:>4}/{row['fits']:<4} {row['pass_rate']:6.0%} "
+            f"{row['median_s']:8.1f}  {failing}"
+        )
     print(f"{'all':>10} {'':>10} {figures['passed']:>4}/{figures['fits']:<4} {figures['pass_rate']:6.0%}")
-    print(f"pass rate {figures['pass_rate']:.1%} against a target of {TARGET:.0%} "
-          f"({'met' if figures['target_met'] else 'NOT met'}); the default seed at today's date "
-          f"{'passes' if figures['default_seed_today_ok'] else 'fails' if figures['default_seed_today_ok'] is False else 'was not fitted'}")
-    print(json.dumps({"case": case.id, "seeds": seeds, "settings": shown, "jobs": args.jobs,
-                      **figures, "fits_detail": records, "total_s": round(time.perf_counter() - t0, 1)}))
+    print(
+        f"pass rate {figures['pass_rate']:.1%} against a target of {TARGET:.0%} "
+        f"({'met' if figures['target_met'] else 'NOT met'}); the default seed at today's date "
+        f"{'passes' if figures['default_seed_today_ok'] else 'fails' if figures['default_seed_today_ok'] is False else 'was not fitted'}"
+    )
+    print(
+        json.dumps(
+            {
+                "case": case.id,
+                "seeds": seeds,
+                "settings": shown,
+                "jobs": args.jobs,
+                **figures,
+                "fits_detail": records,
+                "total_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,14 @@ elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1366, "height": 900}
 AIMS = {"first_render_s": 1.0, "callback_p95_ms": 200.0}
 CALLBACK_PATH = "/_dash-update-component"
@@ -88,6 +94,7 @@ INIT_SCRIPT = """
 
 # ---------------------------------------------------------------------------- statistics
 
+
 def percentile(values: list[float], q: float) -> float | None:
     """The ``q``-th percentile (0-100) with linear interpolation (numpy's default), or None."""
     if not values:
@@ -100,11 +107,16 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def describe(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "median": percentile(values, 50), "p95": percentile(values, 95),
-            "max": max(values) if values else None}
+    return {
+        "n": len(values),
+        "median": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "max": max(values) if values else None,
+    }
 
 
 # ---------------------------------------------------------------------------- the home and server
+
 
 def harbinger_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
@@ -114,8 +126,14 @@ def harbinger_env(home: Path) -> dict[str, str]:
 
 def harbinger(*args: str, home: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run ``harbinger ARGS`` (this interpreter's) on ``home``; raise with its stderr on failure."""
-    done = subprocess.run([sys.executable, "-m", "dashboard.cli.main", *args], env=harbinger_env(home), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboard.cli.main", *args],
+        env=harbinger_env(home),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"harbinger {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
     return done
@@ -131,20 +149,29 @@ store.close()
 """
 
 
-def prepare_home(home: Path, *, fake_run: bool = False, draws: int = 200, tune: int = 200,
-                 chains: int = 2) -> dict[str, Any]:
+def prepare_home(
+    home: Path, *, fake_run: bool = False, draws: int = 200, tune: int = 200, chains: int = 2
+) -> dict[str, Any]:
     """``harbinger init`` in ``home`` and one ok run: a real PyMC fit, or the tests' sample forecast."""
     home.mkdir(parents=True, exist_ok=True)
     harbinger("init", home=home)
     t0 = time.perf_counter()
     if fake_run:
-        done = subprocess.run([sys.executable, "-c", FAKE_RUN], env=harbinger_env(home), cwd=ROOT,
-                              capture_output=True, text=True, timeout=120, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", FAKE_RUN],
+            env=harbinger_env(home),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         how = "fake run (tests/fixtures/forecast_sample.json)"
         run_id = done.stdout.strip().splitlines()[-1]
     else:
-        done = harbinger("fit", "--draws", str(draws), "--tune", str(tune), "--chains", str(chains),
-                         "--sampler", "pymc", home=home)
+        done = harbinger(
+            "fit", "--draws", str(draws), "--tune", str(tune), "--chains", str(chains), "--sampler", "pymc", home=home
+        )
         how = f"PyMC fit, {chains} chains × {draws} draws (+{tune} tuning)"
         run_id = next((w for w in done.stdout.split() if w.startswith("r2")), None)
     return {"run": how, "run_id": run_id, "prepare_s": time.perf_counter() - t0}
@@ -153,11 +180,20 @@ def prepare_home(home: Path, *, fake_run: bool = False, draws: int = 200, tune: 
 def describe_home(home: Path) -> dict[str, Any]:
     """The latest ok run of ``home`` and its forecast.json size (for the report)."""
     out = subprocess.run(
-        [sys.executable, "-c", "from indicators.store import Store; import json, os; s = Store.from_env(); "
-         "c = s.case_ids()[0]; r = s.latest_run(c); p = r and r['path'] and os.path.join(r['path'], 'forecast.json'); "
-         "print(json.dumps({'case': c, 'run_id': r and r['id'], 'n_records': s.n_records(c), "
-         "'forecast_bytes': os.path.getsize(p) if p and os.path.exists(p) else None}))"],
-        env=harbinger_env(home), cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "from indicators.store import Store; import json, os; s = Store.from_env(); "
+            "c = s.case_ids()[0]; r = s.latest_run(c); p = r and r['path'] and os.path.join(r['path'], 'forecast.json'); "
+            "print(json.dumps({'case': c, 'run_id': r and r['id'], 'n_records': s.n_records(c), "
+            "'forecast_bytes': os.path.getsize(p) if p and os.path.exists(p) else None}))",
+        ],
+        env=harbinger_env(home),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"cannot read the store in {home}: {out.stderr.strip()}")
     info = json.loads(out.stdout.strip().splitlines()[-1])
@@ -176,8 +212,8 @@ def free_port() -> int:
 class Served:
     proc: subprocess.Popen
     url: str
-    started: float          # perf_counter when the process was started
-    ready_s: float          # until GET / answered 200
+    started: float  # perf_counter when the process was started
+    ready_s: float  # until GET / answered 200
     log: Path
 
     def stop(self) -> None:
@@ -200,9 +236,14 @@ def start_server(home: Path, *, port: int | None = None, timeout: float = 120) -
     log = home / "benchmark-serve.log"
     with log.open("w") as fh:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
-                                env=harbinger_env(home), cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
+            env=harbinger_env(home),
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     while True:
         try:
             with urllib.request.urlopen(url + "/", timeout=2) as resp:
@@ -219,6 +260,7 @@ def start_server(home: Path, *, port: int | None = None, timeout: float = 120) -
 
 
 # ---------------------------------------------------------------------------- callback timing
+
 
 @dataclass
 class Call:
@@ -292,13 +334,17 @@ def wait_quiet(page: Any, log: CallbackLog, *, quiet_ms: float = 300, timeout_s:
 
 # ---------------------------------------------------------------------------- loads
 
+
 def load_overview(page: Any, url: str, *, timeout_ms: float = 60_000) -> dict[str, float]:
     """Open the Overview; ms from navigation start to the cards (with probabilities) and plots."""
     page.goto(url + "/", wait_until="commit")
-    page.wait_for_function("window.__bench && window.__bench.cards !== null && window.__bench.plots !== null",
-                           timeout=timeout_ms)
-    marks = page.evaluate("({cards: window.__bench.cards, plots: window.__bench.plots, "
-                          "dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd})")
+    page.wait_for_function(
+        "window.__bench && window.__bench.cards !== null && window.__bench.plots !== null", timeout=timeout_ms
+    )
+    marks = page.evaluate(
+        "({cards: window.__bench.cards, plots: window.__bench.plots, "
+        "dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd})"
+    )
     return {"cards_ms": marks["cards"], "plots_ms": marks["plots"], "dom_ready_ms": marks["dcl"]}
 
 
@@ -333,6 +379,7 @@ def measure_loads(browser: Any, url: str, repeats: int, log: CallbackLog) -> dic
 
 # ---------------------------------------------------------------------------- interactions
 
+
 @dataclass
 class Interactions:
     log: CallbackLog
@@ -363,8 +410,9 @@ def _nav(page: Any, name: str) -> Callable[[], None]:
     return lambda: page.locator("#shell-nav").get_by_role("link", name=name, exact=True).click()
 
 
-def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog, *,
-                         writes: bool = False) -> dict[str, list[float]]:
+def measure_interactions(
+    browser: Any, url: str, repeats: int, log: CallbackLog, *, writes: bool = False
+) -> dict[str, list[float]]:
     """Non-fit interactions, ``repeats`` rounds; returns client-side wall times per kind (ms)."""
     context = new_context(browser)
     page = context.new_page()
@@ -380,8 +428,12 @@ def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog,
         labels = page.locator("#overview-horizon label").all_inner_texts()
         for label in labels[1:] + labels[:1]:
             years = label.split()[0]
-            it.run(page, "horizon", lambda label=label: page.get_by_label(label, exact=True).check(),
-                   _wait_text(page, "#overview-content .prob-horizon", f"within {years} year"))
+            it.run(
+                page,
+                "horizon",
+                lambda label=label: page.get_by_label(label, exact=True).check(),
+                _wait_text(page, "#overview-content .prob-horizon", f"within {years} year"),
+            )
         # to Indicators
         it.run(page, "page switch", _nav(page, "Indicators"), _wait_for(page, "#indicators-table td"))
         page.wait_for_selector("#indicators-charts .dash-graph .main-svg", state="attached")
@@ -391,8 +443,12 @@ def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog,
         value = option.locator("input").get_attribute("value")
         it.run(page, "indicator selection", option.click, _wait_for(page, f"#chart-{value} .main-svg"))
         page.locator(f"[role=listbox] [role=option]:has(input[value='{value}'])").click()
-        it.run(page, "indicator selection", lambda: None,
-               lambda: page.wait_for_selector(f"#chart-{value}", state="detached"))
+        it.run(
+            page,
+            "indicator selection",
+            lambda: None,
+            lambda: page.wait_for_selector(f"#chart-{value}", state="detached"),
+        )
         page.keyboard.press("Escape")
         # the table: select a row (a callback), filter and sort (in the browser)
         radio = page.locator("#indicators-table td.dash-select-cell input").nth(round_no % 5)
@@ -401,16 +457,22 @@ def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog,
         text = "island" if round_no % 2 == 0 else "summit"
         cells = "#indicators-table td[data-dash-column=indicator]"
         n_rows = page.locator(cells).count()
-        all_match = ("t => { const c = Array.from(document.querySelectorAll(" + repr(cells) + "));"
-                     " return c.length > 0 && c.every(e => e.innerText.includes(t)); }")
+        all_match = (
+            "t => { const c = Array.from(document.querySelectorAll(" + repr(cells) + "));"
+            " return c.length > 0 && c.every(e => e.innerText.includes(t)); }"
+        )
 
         def apply_filter(text: str = text) -> None:
             filt.click()
             page.keyboard.type(text)
             page.keyboard.press("Enter")
 
-        it.run(page, "table filter (in browser)", apply_filter,
-               lambda: page.wait_for_function(all_match, arg=text, polling="raf"))
+        it.run(
+            page,
+            "table filter (in browser)",
+            apply_filter,
+            lambda: page.wait_for_function(all_match, arg=text, polling="raf"),
+        )
 
         def clear_filter() -> None:
             filt.click()
@@ -418,28 +480,43 @@ def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog,
             page.keyboard.press("Backspace")
             page.keyboard.press("Enter")
 
-        it.run(page, "table filter (in browser)", clear_filter,
-               lambda: page.wait_for_function(f"n => document.querySelectorAll({cells!r}).length === n",
-                                              arg=n_rows, polling="raf"))
+        it.run(
+            page,
+            "table filter (in browser)",
+            clear_filter,
+            lambda: page.wait_for_function(
+                f"n => document.querySelectorAll({cells!r}).length === n", arg=n_rows, polling="raf"
+            ),
+        )
         sort = page.locator("#indicators-table th[data-dash-column=value] .column-header--sort")
         icon = "#indicators-table th[data-dash-column=value] .column-header--sort svg"
         before = page.locator(icon).get_attribute("data-icon")
-        it.run(page, "table sort (in browser)", sort.click,
-               lambda: page.wait_for_function(
-                   f"b => {{ const e = document.querySelector({icon!r}); return !!e && e.getAttribute('data-icon') !== b; }}",
-                   arg=before, polling="raf"))
+        it.run(
+            page,
+            "table sort (in browser)",
+            sort.click,
+            lambda: page.wait_for_function(
+                f"b => {{ const e = document.querySelector({icon!r}); return !!e && e.getAttribute('data-icon') !== b; }}",
+                arg=before,
+                polling="raf",
+            ),
+        )
         if writes:
             page.get_by_label("Indicator", exact=True).fill("leader_summit")
             page.get_by_label("Date", exact=True).fill("2024-01-15")
             page.get_by_label("Value", exact=True).fill("1")
             page.get_by_label("Source", exact=True).fill(f"benchmark {time.time_ns()}")  # never a duplicate
-            it.run(page, "add observation",
-                   lambda: page.get_by_role("button", name="Add observation").click(),
-                   _wait_text(page, "#add-message", "Added observation"))
+            it.run(
+                page,
+                "add observation",
+                lambda: page.get_by_role("button", name="Add observation").click(),
+                _wait_text(page, "#add-message", "Added observation"),
+            )
         # to Model, back to Overview
         it.run(page, "page switch", _nav(page, "Model"), _wait_for(page, "#diagnostics-table"))
         page.wait_for_selector("#model-factors .main-svg", state="attached")
         it.run(page, "page switch", _nav(page, "Overview"), _wait_for(page, "#overview-content .outcome-card .prob"))
+
     for round_no in range(repeats):
         one_round(round_no)
     # let the shell's poll (every 5 s) answer a few times
@@ -455,9 +532,17 @@ def measure_interactions(browser: Any, url: str, repeats: int, log: CallbackLog,
 INTERACTION_KINDS = ("horizon", "page switch", "indicator selection", "table row selection", "add observation")
 
 
-def summarize(*, served: Served, first: dict[str, float], first_wall_s: float,
-              loads: dict[str, list[dict[str, float]]], log: CallbackLog, wall_ms: dict[str, list[float]],
-              info: dict[str, Any], repeats: int) -> dict[str, Any]:
+def summarize(
+    *,
+    served: Served,
+    first: dict[str, float],
+    first_wall_s: float,
+    loads: dict[str, list[dict[str, float]]],
+    log: CallbackLog,
+    wall_ms: dict[str, list[float]],
+    info: dict[str, Any],
+    repeats: int,
+) -> dict[str, Any]:
     interaction_calls = [c.ms for c in log.calls if c.kind in INTERACTION_KINDS]
     per_kind = {k: describe([c.ms for c in log.of(k)]) for k in INTERACTION_KINDS if log.of(k)}
     per_output: dict[str, list[float]] = {}
@@ -482,13 +567,19 @@ def summarize(*, served: Served, first: dict[str, float], first_wall_s: float,
         "page_load_callback_p95_ms": _ms(percentile([c.ms for c in log.of("page load")], 95)),
         "client_side_ms": {k: round(percentile(v, 50), 1) for k, v in wall_ms.items() if "(in browser)" in k},
         "aims_met": None,
-        "repeats": repeats, "run": info.get("run"), "run_id": info.get("run_id"),
-        "forecast_bytes": info.get("forecast_bytes"), "n_records": info.get("n_records"),
-        "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "repeats": repeats,
+        "run": info.get("run"),
+        "run_id": info.get("run_id"),
+        "forecast_bytes": info.get("forecast_bytes"),
+        "n_records": info.get("n_records"),
+        "load_average": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
-    result["aims_met"] = bool(result["first_render_s"] < AIMS["first_render_s"]
-                              and result["callback_p95_ms"] is not None
-                              and result["callback_p95_ms"] < AIMS["callback_p95_ms"])
+    result["aims_met"] = bool(
+        result["first_render_s"] < AIMS["first_render_s"]
+        and result["callback_p95_ms"] is not None
+        and result["callback_p95_ms"] < AIMS["callback_p95_ms"]
+    )
     result["_per_kind"] = per_kind
     result["_per_output"] = {k: describe(v) for k, v in per_output.items()}
     result["_wall_ms"] = {k: describe(v) for k, v in wall_ms.items()}
@@ -510,18 +601,23 @@ def _fmt(x: Any, unit: str = "") -> str:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"Dashboard speed — {result['run']} (run {result['run_id']}, forecast.json "
-             f"{(result['forecast_bytes'] or 0) / 1024:.0f} KB, {result['n_records']} records); "
-             f"{result['repeats']} repeats; load average {result['load_average']} on {result['cpus']} CPUs", ""]
+    lines = [
+        f"Dashboard speed — {result['run']} (run {result['run_id']}, forecast.json "
+        f"{(result['forecast_bytes'] or 0) / 1024:.0f} KB, {result['n_records']} records); "
+        f"{result['repeats']} repeats; load average {result['load_average']} on {result['cpus']} CPUs",
+        "",
+    ]
     lines.append(f"{'load':44} {'seconds':>10}")
-    for label, key in (("serve start → server answers GET /", "serve_ready_s"),
-                       ("serve start → Overview cards (first browser)", "serve_to_overview_s"),
-                       ("first render: navigation → outcome cards", "first_render_s"),
-                       ("first render: navigation → card plots drawn", "first_render_plots_s"),
-                       ("cold load (empty cache), median", "cold_render_median_s"),
-                       ("cold load (empty cache), p95", "cold_render_p95_s"),
-                       ("warm load (cache filled), median", "warm_render_median_s"),
-                       ("warm load (cache filled), p95", "warm_render_p95_s")):
+    for label, key in (
+        ("serve start → server answers GET /", "serve_ready_s"),
+        ("serve start → Overview cards (first browser)", "serve_to_overview_s"),
+        ("first render: navigation → outcome cards", "first_render_s"),
+        ("first render: navigation → card plots drawn", "first_render_plots_s"),
+        ("cold load (empty cache), median", "cold_render_median_s"),
+        ("cold load (empty cache), p95", "cold_render_p95_s"),
+        ("warm load (cache filled), median", "warm_render_median_s"),
+        ("warm load (cache filled), p95", "warm_render_p95_s"),
+    ):
         lines.append(f"{label:44} {_fmt(result[key]):>10}")
     lines += ["", f"{'callback round trips (browser network timing)':48} {'n':>4} {'median':>8} {'p95':>8} {'max':>8}"]
 
@@ -530,9 +626,17 @@ def report(result: dict[str, Any]) -> str:
 
     for kind, d in result["_per_kind"].items():
         lines.append(row(kind, d))
-    lines.append(row("ALL INTERACTIONS", {"n": result["callbacks_measured"], "median": result["callback_median_ms"],
-                                          "p95": result["callback_p95_ms"],
-                                          "max": max((d["max"] for d in result["_per_kind"].values()), default=None)}))
+    lines.append(
+        row(
+            "ALL INTERACTIONS",
+            {
+                "n": result["callbacks_measured"],
+                "median": result["callback_median_ms"],
+                "p95": result["callback_p95_ms"],
+                "max": max((d["max"] for d in result["_per_kind"].values()), default=None),
+            },
+        )
+    )
     lines.append(row("(apart) shell poll every 5 s", result["_polls"]))
     lines.append(row("(apart) callbacks during page loads", result["_page_load"]))
     lines += ["", f"{'by callback output (interactions)':48} {'n':>4} {'median':>8} {'p95':>8} {'max':>8}"]
@@ -541,17 +645,22 @@ def report(result: dict[str, Any]) -> str:
     lines += ["", f"{'interaction, action → page updated (client)':48} {'n':>4} {'median':>8} {'p95':>8} {'max':>8}"]
     for kind, d in result["_wall_ms"].items():
         lines.append(row(kind, d))
+
     def met(ok: bool) -> str:
         return "met" if ok else "MISSED"
 
-    lines += ["", f"aims: first render {result['first_render_s']:.3f} s < {AIMS['first_render_s']} s "
-                  f"({met(result['first_render_s'] < AIMS['first_render_s'])}); callback p95 "
-                  f"{_fmt(result['callback_p95_ms'], ' ms')} < {AIMS['callback_p95_ms']:.0f} ms "
-                  f"({met((result['callback_p95_ms'] or 1e9) < AIMS['callback_p95_ms'])})"]
+    lines += [
+        "",
+        f"aims: first render {result['first_render_s']:.3f} s < {AIMS['first_render_s']} s "
+        f"({met(result['first_render_s'] < AIMS['first_render_s'])}); callback p95 "
+        f"{_fmt(result['callback_p95_ms'], ' ms')} < {AIMS['callback_p95_ms']:.0f} ms "
+        f"({met((result['callback_p95_ms'] or 1e9) < AIMS['callback_p95_ms'])})",
+    ]
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- main
+
 
 def benchmark(home: Path, *, repeats: int, writes: bool, info: dict[str, Any]) -> dict[str, Any]:
     """Serve ``home`` and measure it; returns the result dict (see :func:`summarize`)."""
@@ -578,8 +687,16 @@ def benchmark(home: Path, *, repeats: int, writes: bool, info: dict[str, Any]) -
                 served.stop()
         finally:
             browser.close()
-    return summarize(served=served, first=first, first_wall_s=first_wall_s, loads=loads, log=log,
-                     wall_ms=wall_ms, info=info, repeats=repeats)
+    return summarize(
+        served=served,
+        first=first,
+        first_wall_s=first_wall_s,
+        loads=loads,
+        log=log,
+        wall_ms=wall_ms,
+        info=info,
+        repeats=repeats,
+    )
 
 
 @dataclass
@@ -595,23 +712,33 @@ def _home(args: argparse.Namespace) -> Iterator[Home]:
         return
     with tempfile.TemporaryDirectory(prefix="harbinger-bench-") as tmp:
         path = Path(tmp) / "home"
-        print(f"preparing {path}: harbinger init and "
-              + ("a fake run" if args.fake_run else f"a PyMC fit ({args.draws} draws, {args.tune} tuning)…"),
-              file=sys.stderr, flush=True)
+        print(
+            f"preparing {path}: harbinger init and "
+            + ("a fake run" if args.fake_run else f"a PyMC fit ({args.draws} draws, {args.tune} tuning)…"),
+            file=sys.stderr,
+            flush=True,
+        )
         info = prepare_home(path, fake_run=args.fake_run, draws=args.draws, tune=args.tune, chains=args.chains)
         print(f"  ready in {info['prepare_s']:.0f} s", file=sys.stderr, flush=True)
         yield Home(path, info, owned=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5, help="cold/warm loads and rounds of interactions (5)")
     parser.add_argument("--home", help="measure this existing HARBINGER_HOME (with an ok run) instead")
-    parser.add_argument("--writes", action="store_true",
-                        help="with --home: also add observations through the form (they stay in that store)")
-    parser.add_argument("--fake-run", action="store_true",
-                        help="register the tests' sample forecast instead of fitting (quick smoke run)")
+    parser.add_argument(
+        "--writes",
+        action="store_true",
+        help="with --home: also add observations through the form (they stay in that store)",
+    )
+    parser.add_argument(
+        "--fake-run",
+        action="store_true",
+        help="register the tests' sample forecast instead of fitting (quick smoke run)",
+    )
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--tune", type=int, default=200)
     parser.add_argument("--chains", type=int, default=2)

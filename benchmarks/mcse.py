@@ -89,8 +89,12 @@ def summarise(before: list[dict], fast: list[dict], after: list[dict]) -> dict:
             "mean_z2": round(float(np.mean(z**2)), 2),
         }
     z_all = np.array(z_all)
-    return {"outcome_horizons": rows, "within_2": round(float(np.mean(np.abs(z_all) <= 2)), 3),
-            "expected_within_2": EXPECTED_WITHIN_2, "mean_z2": round(float(np.mean(z_all**2)), 2)}
+    return {
+        "outcome_horizons": rows,
+        "within_2": round(float(np.mean(np.abs(z_all) <= 2)), 3),
+        "expected_within_2": EXPECTED_WITHIN_2,
+        "mean_z2": round(float(np.mean(z_all**2)), 2),
+    }
 
 
 def main() -> None:
@@ -111,9 +115,12 @@ def main() -> None:
     sizes = {k: v for k, v in {"draws": args.draws, "tune": args.tune, "chains": args.chains}.items() if v is not None}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     shown = {k: v for k, v in FitSettings(**sizes).as_dict().items() if k != "seed"}
-    print(f"shipped case '{case.id}' as of {as_of}: {d0.n_observations} observations, then one new observation; "
-          f"{len(seeds)} seeds from {seeds[0]}, settings {shown}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"shipped case '{case.id}' as of {as_of}: {d0.n_observations} observations, then one new observation; "
+        f"{len(seeds)} seeds from {seeds[0]}, settings {shown}; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     before, fast, after, failed, khats = [], [], [], [], []
     t0 = time.perf_counter()
     for i, seed in enumerate(seeds, 1):
@@ -124,30 +131,52 @@ def main() -> None:
         result = Conditioner(d0, draws0, observations=before_obs, seed=seed).condition(add=new_rows)
         idata1 = sample(d1, settings)
         out1, prob1 = outcome_forecasts(d1, draws_of(d1, idata1), seed=seed)
-        ok = tuple(diagnostics(idata, outcome_probability=prob, observed_periods=d.grid.as_of_cell + 1)["ok"]
-                   for idata, prob, d in ((idata0, prob0, d0), (idata1, prob1, d1)))
+        ok = tuple(
+            diagnostics(idata, outcome_probability=prob, observed_periods=d.grid.as_of_cell + 1)["ok"]
+            for idata, prob, d in ((idata0, prob0, d0), (idata1, prob1, d1))
+        )
         failed += [f"{seed} {name}" for name, good in zip(("before", "after"), ok) if not good]
         before.append(_table(out0))
         fast.append(_table(result.outcomes))
         after.append(_table(out1))
         khats.append(result.khat)
-        print(f"  seed {seed} ({i}/{len(seeds)}): k-hat {result.khat:.2f}, diagnostics "
-              f"{'ok' if all(ok) else 'FAILED (' + ', '.join(n for n, g in zip(('before', 'after'), ok) if not g) + ')'}"
-              f", {time.perf_counter() - t0:.0f} s so far", flush=True)
+        print(
+            f"  seed {seed} ({i}/{len(seeds)}): k-hat {result.khat:.2f}, diagnostics "
+            f"{'ok' if all(ok) else 'FAILED (' + ', '.join(n for n, g in zip(('before', 'after'), ok) if not g) + ')'}"
+            f", {time.perf_counter() - t0:.0f} s so far",
+            flush=True,
+        )
     if len(seeds) < 2:
         raise SystemExit("at least two seeds are needed to compare a spread with the MCSE")
     figures = summarise(before, fast, after)
-    print(f"\n{'outcome@horizon':<36} {'p after':>8} {'sd/mcse: before':>16} {'after':>6} {'fast':>6} "
-          f"{'fast bias z':>11} {'within 2':>8} {'mean z^2':>8}")
+    print(
+        f"\n{'outcome@horizon':<36} {'p after':>8} {'sd/mcse: before':>16} {'after':>6} {'fast':>6} "
+        f"{'fast bias z':>11} {'within 2':>8} {'mean z^2':>8}"
+    )
     for key, r in figures["outcome_horizons"].items():
-        print(f"{key:<36} {r['p_mean_after']:8.4f} {r['sd_over_mcse_before']:16.2f} {r['sd_over_mcse_after']:6.2f} "
-              f"{r['sd_over_mcse_fast']:6.2f} {r['fast_bias_z']:+11.2f} {r['within_2']:8.2f} {r['mean_z2']:8.2f}")
-    print(f"fast update within 2 MCSE of the same seed's refit: {figures['within_2']:.1%} of outcome-horizons "
-          f"(expected {EXPECTED_WITHIN_2:.1%} if the MCSEs are right); mean z^2 {figures['mean_z2']:.2f} (expected 1)")
-    print(f"fits failing diagnostics: {len(failed)} of {2 * len(seeds)}" + (f" ({', '.join(failed)})" if failed else ""))
-    print(json.dumps({"seeds": seeds, "settings": shown, **figures,
-                      "khat_max": round(max(khats), 3), "fits_failing_diagnostics": failed,
-                      "total_s": round(time.perf_counter() - t0, 1)}))
+        print(
+            f"{key:<36} {r['p_mean_after']:8.4f} {r['sd_over_mcse_before']:16.2f} {r['sd_over_mcse_after']:6.2f} "
+            f"{r['sd_over_mcse_fast']:6.2f} {r['fast_bias_z']:+11.2f} {r['within_2']:8.2f} {r['mean_z2']:8.2f}"
+        )
+    print(
+        f"fast update within 2 MCSE of the same seed's refit: {figures['within_2']:.1%} of outcome-horizons "
+        f"(expected {EXPECTED_WITHIN_2:.1%} if the MCSEs are right); mean z^2 {figures['mean_z2']:.2f} (expected 1)"
+    )
+    print(
+        f"fits failing diagnostics: {len(failed)} of {2 * len(seeds)}" + (f" ({', '.join(failed)})" if failed else "")
+    )
+    print(
+        json.dumps(
+            {
+                "seeds": seeds,
+                "settings": shown,
+                **figures,
+                "khat_max": round(max(khats), 3),
+                "fits_failing_diagnostics": failed,
+                "total_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

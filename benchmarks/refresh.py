@@ -67,10 +67,17 @@ def _args() -> argparse.Namespace:
     p.add_argument("--skip-scaling", action="store_true", help="leave out (d)")
     p.add_argument("--only-scaling", action="store_true", help="run (d) alone")
     p.add_argument("--scaling-draws", type=int, default=500, help="draws and tuning steps for (d)")
-    p.add_argument("--keep-compile-cache", action="store_true",
-                   help="do not point PyTensor/numba caches at empty directories (cold is then warmer)")
-    p.add_argument("--pymc-draws", type=int, default=None,
-                   help="draws and tuning steps for (a) (default: PyMC's own defaults; smaller only for smoke tests)")
+    p.add_argument(
+        "--keep-compile-cache",
+        action="store_true",
+        help="do not point PyTensor/numba caches at empty directories (cold is then warmer)",
+    )
+    p.add_argument(
+        "--pymc-draws",
+        type=int,
+        default=None,
+        help="draws and tuning steps for (a) (default: PyMC's own defaults; smaller only for smoke tests)",
+    )
     p.add_argument("--scaling-one", default=None, help=argparse.SUPPRESS)  # internal: one (d) case
     return p.parse_args()
 
@@ -154,10 +161,20 @@ def _shipped(home: Path):
     case = store.get_case(case_id).case
     as_of = date.today()
     before = store.observations(case_id, as_of=as_of)
-    store.add_observations(case_id, [{
-        "indicator": "russian_airspace_violation", "date": (as_of - timedelta(days=3)).isoformat(), "value": 1,
-        "source": "benchmark: one new report of an airspace violation", "reliability": "B", "credibility": 2,
-    }], actor="benchmark")
+    store.add_observations(
+        case_id,
+        [
+            {
+                "indicator": "russian_airspace_violation",
+                "date": (as_of - timedelta(days=3)).isoformat(),
+                "value": 1,
+                "source": "benchmark: one new report of an airspace violation",
+                "reliability": "B",
+                "credibility": 2,
+            }
+        ],
+        actor="benchmark",
+    )
     after = store.observations(case_id, as_of=as_of)
     new_rows = after[~after["id"].isin(before["id"])]
     return case, as_of, before, after, new_rows
@@ -189,15 +206,22 @@ def side_by_side(args: argparse.Namespace) -> dict:
 
     home = Path(tempfile.mkdtemp(prefix="harbinger-bench-"))
     case, as_of, before, after, new_rows = _shipped(home)
-    settings = FitSettings(**{k: v for k, v in {"draws": args.draws, "tune": args.tune, "chains": args.chains,
-                                                 "seed": args.seed}.items() if v is not None})
+    settings = FitSettings(
+        **{
+            k: v
+            for k, v in {"draws": args.draws, "tune": args.tune, "chains": args.chains, "seed": args.seed}.items()
+            if v is not None
+        }
+    )
     d0 = build_design(case, before, as_of=as_of)
     d1 = build_design(case, after, as_of=as_of)
     used = {i for ids in d1.rows["observation_ids"] for i in ids}
     if not set(new_rows["id"]) <= used:
         raise SystemExit("the benchmark's new observation is not used by the model (outside its coverage)")
-    print(f"shipped case '{case.id}' as of {as_of}: {d0.n_observations} observations, "
-          f"{len(d0.rows)} model rows, {d0.grid.n_cells} quarters; then one new observation")
+    print(
+        f"shipped case '{case.id}' as of {as_of}: {d0.n_observations} observations, "
+        f"{len(d0.rows)} model rows, {d0.grid.n_cells} quarters; then one new observation"
+    )
     print(f"Harbinger settings: {settings.as_dict()}")
     out: dict = {"case": case.id, "as_of": as_of.isoformat(), "settings": settings.as_dict()}
 
@@ -208,8 +232,7 @@ def side_by_side(args: argparse.Namespace) -> dict:
         def plain():
             with model:
                 sizes = {"draws": args.pymc_draws, "tune": args.pymc_draws} if args.pymc_draws else {}
-                return pm.sample(random_seed=args.seed, progressbar=False, compute_convergence_checks=False,
-                                 **sizes)
+                return pm.sample(random_seed=args.seed, progressbar=False, compute_convergence_checks=False, **sizes)
 
         cold_s, idata = _timed(plain)
         ess_cold = _min_ess(d0, idata)
@@ -218,10 +241,16 @@ def side_by_side(args: argparse.Namespace) -> dict:
         ess_warm = _min_ess(d0, idata)
         diag_a = _diag(d0, idata)
         _line("warm (same model again)", warm_s, ess_warm, diag_a)
-        out["pymc"] = {"cold_s": round(cold_s, 1), "warm_s": round(warm_s, 1), "min_ess": round(ess_warm["min"]),
-                       "ess_per_s": round(ess_warm["min"] / warm_s, 2), "cold_ess_per_s":
-                       round(ess_cold["min"] / cold_s, 2), "diagnostics": diag_a,
-                       "draws": len(idata.posterior.draw), "chains": len(idata.posterior.chain)}
+        out["pymc"] = {
+            "cold_s": round(cold_s, 1),
+            "warm_s": round(warm_s, 1),
+            "min_ess": round(ess_warm["min"]),
+            "ess_per_s": round(ess_warm["min"] / warm_s, 2),
+            "cold_ess_per_s": round(ess_cold["min"] / cold_s, 2),
+            "diagnostics": diag_a,
+            "draws": len(idata.posterior.draw),
+            "chains": len(idata.posterior.chain),
+        }
 
     print("(b) Harbinger's fit path (models.fit.sample, default settings)")
     compiles0 = fit.COMPILE_COUNT["n"]
@@ -248,13 +277,18 @@ def side_by_side(args: argparse.Namespace) -> dict:
     _line("warm refit, one new observation", warm_s, ess_warm, diag_b)
     print(f"  of which sampling {warm_sampling_s:.1f} s and the forecast summaries {warm_s - warm_sampling_s:.1f} s")
     print(f"  compiles: {compiles1 - compiles0} cold, {recompiles} after the new observation")
-    out["harbinger"] = {"cold_s": round(cold_s, 1), "warm_s": round(warm_s, 1), "min_ess": round(ess_warm["min"]),
-                        "ess_per_s": round(ess_warm["min"] / warm_s, 2),
-                        "warm_sampling_s": round(warm_sampling_s, 1),
-                        "sampling_ess_per_s": round(ess_warm["min"] / warm_sampling_s, 2),
-                        "cold_ess_per_s": round(ess_cold["min"] / cold_s, 2),
-                        "diagnostics": {k: diag_b[k] for k in ("max_rhat", "min_ess_bulk", "divergences",
-                                                               "min_bfmi", "ok", "problems")}}
+    out["harbinger"] = {
+        "cold_s": round(cold_s, 1),
+        "warm_s": round(warm_s, 1),
+        "min_ess": round(ess_warm["min"]),
+        "ess_per_s": round(ess_warm["min"] / warm_s, 2),
+        "warm_sampling_s": round(warm_sampling_s, 1),
+        "sampling_ess_per_s": round(ess_warm["min"] / warm_sampling_s, 2),
+        "cold_ess_per_s": round(ess_cold["min"] / cold_s, 2),
+        "diagnostics": {
+            k: diag_b[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "min_bfmi", "ok", "problems")
+        },
+    }
 
     print("  the same refit, sampling only, with PyTensor's generated log density instead of the fused kernel")
     generated = dataclasses.replace(settings, density="pytensor")
@@ -262,11 +296,16 @@ def side_by_side(args: argparse.Namespace) -> dict:
     ess_g, diag_g = _min_ess(d1, idata_g), _diag(d1, idata_g)
     _line("warm refit sampling, generated density", gen_s, ess_g, diag_g)
     per_eval = _evaluation_us(fit.compiled_for(d1, "nutpie").nutpie_models, d1)
-    print(f"  one log density and gradient: fused {per_eval['fused']:.1f} us, generated {per_eval['pytensor']:.1f} us "
-          f"({per_eval['pytensor'] / per_eval['fused']:.2f}x)")
-    out["harbinger"]["generated_density"] = {"warm_sampling_s": round(gen_s, 1), "min_ess": round(ess_g["min"]),
-                                             "sampling_ess_per_s": round(ess_g["min"] / gen_s, 2),
-                                             "ok": diag_g["ok"]}
+    print(
+        f"  one log density and gradient: fused {per_eval['fused']:.1f} us, generated {per_eval['pytensor']:.1f} us "
+        f"({per_eval['pytensor'] / per_eval['fused']:.2f}x)"
+    )
+    out["harbinger"]["generated_density"] = {
+        "warm_sampling_s": round(gen_s, 1),
+        "min_ess": round(ess_g["min"]),
+        "sampling_ess_per_s": round(ess_g["min"] / gen_s, 2),
+        "ok": diag_g["ok"],
+    }
     out["harbinger"]["evaluation_us"] = {k: round(v, 1) for k, v in per_eval.items()}
 
     print("(c) fast update: PSIS reweighting of the cold run's draws by the new observation")
@@ -284,15 +323,25 @@ def side_by_side(args: argparse.Namespace) -> dict:
             z.append(abs(h_fast["p_mean"] - h_refit["p_mean"]) / se if se > 0 else 0.0)
             pairs.append((o_fast["id"], h_fast, h_refit))
     outcome_id, h_fast, h_refit = pairs[max(range(len(z)), key=z.__getitem__)]
-    worst = (f"{outcome_id} {h_fast['years']}y: fast {h_fast['p_mean']:.4f} ± {h_fast['mcse']:.4f}, "
-             f"refit {h_refit['p_mean']:.4f} ± {h_refit['mcse']:.4f}")
-    print(f"  {'reweighting':<34} {fast_s:8.2f} s   k-hat {result.khat:.3f}   "
-          f"max |fast - refit| = {max(z):.2f} MCSE ({sum(v <= 2 for v in z)}/{len(z)} within 2)")
+    worst = (
+        f"{outcome_id} {h_fast['years']}y: fast {h_fast['p_mean']:.4f} ± {h_fast['mcse']:.4f}, "
+        f"refit {h_refit['p_mean']:.4f} ± {h_refit['mcse']:.4f}"
+    )
+    print(
+        f"  {'reweighting':<34} {fast_s:8.2f} s   k-hat {result.khat:.3f}   "
+        f"max |fast - refit| = {max(z):.2f} MCSE ({sum(v <= 2 for v in z)}/{len(z)} within 2)"
+    )
     print(f"  largest difference: {worst}")
-    print("  (one pair of runs: a difference beyond 2 MCSE happens by chance; benchmarks/mcse.py measures how often "
-          "over many seeds)")
-    out["fast_update"] = {"seconds": round(fast_s, 3), "khat": round(result.khat, 3),
-                          "max_z_vs_refit": round(max(z), 2), "within_2_mcse": f"{sum(v <= 2 for v in z)}/{len(z)}"}
+    print(
+        "  (one pair of runs: a difference beyond 2 MCSE happens by chance; benchmarks/mcse.py measures how often "
+        "over many seeds)"
+    )
+    out["fast_update"] = {
+        "seconds": round(fast_s, 3),
+        "khat": round(result.khat, 3),
+        "max_z_vs_refit": round(max(z), 2),
+        "within_2_mcse": f"{sum(v <= 2 for v in z)}/{len(z)}",
+    }
     out["recompiles_on_new_data"] = recompiles
     return out
 
@@ -321,38 +370,58 @@ def scaling_one(name: str, draws: int) -> None:
     # the steps per draw the posterior's geometry.
     n_steps = [idata[group]["n_steps"] for group in ("sample_stats", "warmup_sample_stats") if group in idata.groups()]
     steps, draws_done = sum(float(s.sum()) for s in n_steps), sum(int(s.size) for s in n_steps)
-    print(json.dumps({"case": name, "indicators": n_ind, "observations": int(design.n_observations),
-                      "model_rows": len(design.rows), "compile_s": round(compile_s, 1),
-                      "sample_s": round(sample_s, 1), "min_ess": round(ess["min"]),
-                      "steps_per_draw": round(steps / draws_done, 1),
-                      "us_per_step": round(1e6 * sample_s * min(settings.chains, 2) / steps, 1),
-                      "peak_mb": round(_peak_mb())}))
+    print(
+        json.dumps(
+            {
+                "case": name,
+                "indicators": n_ind,
+                "observations": int(design.n_observations),
+                "model_rows": len(design.rows),
+                "compile_s": round(compile_s, 1),
+                "sample_s": round(sample_s, 1),
+                "min_ess": round(ess["min"]),
+                "steps_per_draw": round(steps / draws_done, 1),
+                "us_per_step": round(1e6 * sample_s * min(settings.chains, 2) / steps, 1),
+                "peak_mb": round(_peak_mb()),
+            }
+        )
+    )
 
 
 def scaling(args: argparse.Namespace) -> list[dict]:
-    print(f"(d) scaling on synthetic cases ({args.scaling_draws} draws and tuning steps, 2 chains, each in "
-          "a fresh process)")
+    print(
+        f"(d) scaling on synthetic cases ({args.scaling_draws} draws and tuning steps, 2 chains, each in "
+        "a fresh process)"
+    )
     rows = []
     for name in SCALING:
-        res = subprocess.run([sys.executable, __file__, "--scaling-one", name, "--scaling-draws",
-                              str(args.scaling_draws)], capture_output=True, text=True, env=os.environ.copy())
+        res = subprocess.run(
+            [sys.executable, __file__, "--scaling-one", name, "--scaling-draws", str(args.scaling_draws)],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+        )
         if res.returncode != 0:
             print(f"  {name}: failed\n{res.stderr[-2000:]}")
             continue
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
     base = next((r for r in rows if r["case"] == "base"), None)
-    print(f"  {'case':<16}{'indicators':>11}{'observations':>13}{'compile s':>10}{'sample s':>9}"
-          f"{'steps/draw':>11}{'us/step':>9}{'peak MB':>9}{'obs ratio':>10}{'time ratio':>11}{'mem ratio':>10}")
+    print(
+        f"  {'case':<16}{'indicators':>11}{'observations':>13}{'compile s':>10}{'sample s':>9}"
+        f"{'steps/draw':>11}{'us/step':>9}{'peak MB':>9}{'obs ratio':>10}{'time ratio':>11}{'mem ratio':>10}"
+    )
     for r in rows:
         if base:
             r["observations_ratio"] = round(r["observations"] / base["observations"], 1)
             r["sample_time_ratio"] = round(r["sample_s"] / base["sample_s"], 2)
             r["memory_ratio"] = round(r["peak_mb"] / base["peak_mb"], 2)
-        print(f"  {r['case']:<16}{r['indicators']:>11}{r['observations']:>13}{r['compile_s']:>10}"
-              f"{r['sample_s']:>9}{r['steps_per_draw']:>11}{r['us_per_step']:>9}{r['peak_mb']:>9}"
-              f"{r.get('observations_ratio', ''):>10}"
-              f"{r.get('sample_time_ratio', ''):>11}{r.get('memory_ratio', ''):>10}")
+        print(
+            f"  {r['case']:<16}{r['indicators']:>11}{r['observations']:>13}{r['compile_s']:>10}"
+            f"{r['sample_s']:>9}{r['steps_per_draw']:>11}{r['us_per_step']:>9}{r['peak_mb']:>9}"
+            f"{r.get('observations_ratio', ''):>10}"
+            f"{r.get('sample_time_ratio', ''):>11}{r.get('memory_ratio', ''):>10}"
+        )
     return rows
 
 
@@ -375,17 +444,22 @@ def main() -> None:
     out["scaling"] = [] if args.skip_scaling else scaling(args)
     summary = {
         "refresh_s": out["harbinger"]["warm_s"],
-        "speedup_vs_pymc": round(out["harbinger"]["ess_per_s"] / out["pymc"]["ess_per_s"], 2) if "pymc" in out else None,
+        "speedup_vs_pymc": round(out["harbinger"]["ess_per_s"] / out["pymc"]["ess_per_s"], 2)
+        if "pymc" in out
+        else None,
         # sampling alone on both sides (pm.sample() computes no forecast; the refresh above does)
-        "sampling_speedup_vs_pymc": (round(out["harbinger"]["sampling_ess_per_s"] / out["pymc"]["ess_per_s"], 2)
-                                     if "pymc" in out else None),
+        "sampling_speedup_vs_pymc": (
+            round(out["harbinger"]["sampling_ess_per_s"] / out["pymc"]["ess_per_s"], 2) if "pymc" in out else None
+        ),
         "fast_update_s": out["fast_update"]["seconds"],
         "fast_update_khat": out["fast_update"]["khat"],
         "fast_update_max_z": out["fast_update"]["max_z_vs_refit"],
         "recompiles_on_new_data": out["recompiles_on_new_data"],
         "diagnostics_ok": out["harbinger"]["diagnostics"]["ok"],
-        "pymc": out.get("pymc"), "harbinger": out["harbinger"],
-        "scaling": out["scaling"], "total_s": round(time.perf_counter() - t0, 1),
+        "pymc": out.get("pymc"),
+        "harbinger": out["harbinger"],
+        "scaling": out["scaling"],
+        "total_s": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(summary))
 

@@ -38,8 +38,12 @@ LIMIT_S = 10.0
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--home", type=Path, default=None,
-                   help="HARBINGER_HOME to use (its current run, when it passed its diagnostics; else a fit there)")
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="HARBINGER_HOME to use (its current run, when it passed its diagnostics; else a fit there)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary HARBINGER_HOME (printed)")
     p.add_argument("--repeats", type=int, default=3, help="timed computations (median shown)")
     p.add_argument("--draws", type=int, default=None, help="draws per chain of the fit (default: Harbinger's)")
@@ -81,8 +85,11 @@ def main() -> int:
     run = current_run(store, case_id)
     fitted_here = False
     if run is None or not run.get("diagnostics_ok"):
-        settings = {k: v for k, v in (("draws", args.draws), ("tune", args.tune), ("chains", args.chains),
-                                      ("seed", args.seed)) if v is not None}
+        settings = {
+            k: v
+            for k, v in (("draws", args.draws), ("tune", args.tune), ("chains", args.chains), ("seed", args.seed))
+            if v is not None
+        }
         print(f"fitting the shipped case in {home} {settings or '(default settings)'} ...", flush=True)
         started = time.perf_counter()
         run_id = fit_case(store, case_id, **settings)
@@ -90,8 +97,10 @@ def main() -> int:
         run = store.get_run(run_id)
         fitted_here = True
     diag = run["diagnostics"]
-    print(f"run {run['id']} as of {run['as_of']}: {run['settings']}; max R-hat {diag.get('max_rhat')}, "
-          f"min bulk ESS {diag.get('min_ess_bulk')}, {diag.get('divergences')} divergences")
+    print(
+        f"run {run['id']} as of {run['as_of']}: {run['settings']}; max R-hat {diag.get('max_rhat')}, "
+        f"min bulk ESS {diag.get('min_ess_bulk')}, {diag.get('divergences')} divergences"
+    )
     if not run["diagnostics_ok"]:
         print(f"the fit failed its diagnostics ({'; '.join(diag.get('problems') or [])}): no figure counts.")
         return 1
@@ -115,26 +124,45 @@ def main() -> int:
     n_values = sum(p["n_values"] for i in doc["indicators"] for p in i["periods"].values())
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"posterior: {doc['settings']['draws']} draws x {doc['settings']['paths']} paths; "
-          f"{len(doc['indicators'])} indicators x 2 periods, {n_values} values reweighted, "
-          f"{len(doc['targets'])} outcome horizons")
-    print(f"watch list after the fit: {median:.2f} s median of {len(times)} "
-          f"({', '.join(f'{t:.2f}' for t in times)}); of which value of information and tripwires "
-          f"{statistics.median(inner):.2f} s, the rest reading the run")
-    print(f"CPU time (both threads): {statistics.median(cpu):.2f} s median "
-          f"({', '.join(f'{t:.2f}' for t in cpu)}); load average during the repeats "
-          f"{min(loads):.1f}-{max(loads):.1f} (wall time grows with the load: the machine is shared)")
+    print(
+        f"posterior: {doc['settings']['draws']} draws x {doc['settings']['paths']} paths; "
+        f"{len(doc['indicators'])} indicators x 2 periods, {n_values} values reweighted, "
+        f"{len(doc['targets'])} outcome horizons"
+    )
+    print(
+        f"watch list after the fit: {median:.2f} s median of {len(times)} "
+        f"({', '.join(f'{t:.2f}' for t in times)}); of which value of information and tripwires "
+        f"{statistics.median(inner):.2f} s, the rest reading the run"
+    )
+    print(
+        f"CPU time (both threads): {statistics.median(cpu):.2f} s median "
+        f"({', '.join(f'{t:.2f}' for t in cpu)}); load average during the repeats "
+        f"{min(loads):.1f}-{max(loads):.1f} (wall time grows with the load: the machine is shared)"
+    )
     print(f"limit {LIMIT_S:.0f} s: {'met' if median <= LIMIT_S else 'MISSED'}")
     if temporary and not args.keep:
         shutil.rmtree(home.parent, ignore_errors=True)
     elif fitted_here or args.keep:
         print(f"HARBINGER_HOME kept: {home}")
-    print(json.dumps({"watch_s": round(median, 2), "watch_runs_s": [round(t, 2) for t in times],
-                      "cpu_s": round(statistics.median(cpu), 2),
-                      "compute_s": round(statistics.median(inner), 2), "draws": doc["settings"]["draws"],
-                      "paths": doc["settings"]["paths"], "values": n_values, "run_id": run["id"],
-                      "diagnostics_ok": True, "cpus": os.cpu_count(), "load_1min": round(load[0], 2),
-                      "limit_s": LIMIT_S, "met": median <= LIMIT_S}))
+    print(
+        json.dumps(
+            {
+                "watch_s": round(median, 2),
+                "watch_runs_s": [round(t, 2) for t in times],
+                "cpu_s": round(statistics.median(cpu), 2),
+                "compute_s": round(statistics.median(inner), 2),
+                "draws": doc["settings"]["draws"],
+                "paths": doc["settings"]["paths"],
+                "values": n_values,
+                "run_id": run["id"],
+                "diagnostics_ok": True,
+                "cpus": os.cpu_count(),
+                "load_1min": round(load[0], 2),
+                "limit_s": LIMIT_S,
+                "met": median <= LIMIT_S,
+            }
+        )
+    )
     return 0
 
 

@@ -26,8 +26,15 @@ def relative_crps_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         clim = ind.get("crps_climatology")
         if not ind.get("n") or not clim:
             continue
-        out.append({"id": ind["id"], "family": ind["family"], "n": ind["n"],
-                    "model": ind["crps"] / clim, "persistence": ind["crps_persistence"] / clim})
+        out.append(
+            {
+                "id": ind["id"],
+                "family": ind["family"],
+                "n": ind["n"],
+                "model": ind["crps"] / clim,
+                "persistence": ind["crps_persistence"] / clim,
+            }
+        )
     return out
 
 
@@ -42,8 +49,14 @@ def scores_figure(doc: Mapping[str, Any], *, height: int | None = None) -> go.Fi
     fig = go.Figure()
     for name, key, color in (("Persistence", "persistence", PERSISTENCE), ("Model", "model", MODEL)):
         vals = [r[key] for r in rows][::-1]
-        fig.add_bar(y=ids, x=vals, name=name, orientation="h", marker_color=color,
-                    hovertemplate="%{y}: %{x:.2f} × climatology<extra>" + name + "</extra>")
+        fig.add_bar(
+            y=ids,
+            x=vals,
+            name=name,
+            orientation="h",
+            marker_color=color,
+            hovertemplate="%{y}: %{x:.2f} × climatology<extra>" + name + "</extra>",
+        )
     fig.add_shape(type="line", x0=1, x1=1, y0=0, y1=1, yref="paper", line=dict(color=CLIMATOLOGY, dash="dash"))
     fig.add_scatter(x=[None], y=[None], mode="lines", name="Climatology", line=dict(color=CLIMATOLOGY, dash="dash"))
     _base_layout(fig, height=height or max(260, 26 * len(rows) + 90))
@@ -66,13 +79,28 @@ def pit_figure(doc: Mapping[str, Any], *, height: int = 280) -> go.Figure:
     expected = n / len(counts) if counts else 0
     band = doc["summary"].get("pit_band") or [expected, expected]
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1, 1, 0], y=[band[0], band[0], band[1], band[1]], fill="toself", mode="lines",
-                    line=dict(width=0), fillcolor=_rgba(MUTED, 0.15), name="95% band", hoverinfo="skip")
-    fig.add_bar(x=mids, y=counts, width=[b - a for a, b in zip(edges[:-1], edges[1:])], name="PIT",
-                marker_color=_rgba(MODEL, 0.8), marker_line=dict(color="white", width=1),
-                hovertemplate="PIT %{x:.2f}: %{y} rows<extra></extra>")
-    fig.add_scatter(x=[0, 1], y=[expected, expected], mode="lines", name="Uniform",
-                    line=dict(color=CLIMATOLOGY, dash="dash"))
+    fig.add_scatter(
+        x=[0, 1, 1, 0],
+        y=[band[0], band[0], band[1], band[1]],
+        fill="toself",
+        mode="lines",
+        line=dict(width=0),
+        fillcolor=_rgba(MUTED, 0.15),
+        name="95% band",
+        hoverinfo="skip",
+    )
+    fig.add_bar(
+        x=mids,
+        y=counts,
+        width=[b - a for a, b in zip(edges[:-1], edges[1:])],
+        name="PIT",
+        marker_color=_rgba(MODEL, 0.8),
+        marker_line=dict(color="white", width=1),
+        hovertemplate="PIT %{x:.2f}: %{y} rows<extra></extra>",
+    )
+    fig.add_scatter(
+        x=[0, 1], y=[expected, expected], mode="lines", name="Uniform", line=dict(color=CLIMATOLOGY, dash="dash")
+    )
     _base_layout(fig, height=height)
     fig.update_xaxes(title_text="PIT of the held-out observation under its forecast", range=[0, 1])
     fig.update_yaxes(title_text="rows", rangemode="tozero")
@@ -88,26 +116,38 @@ def reliability_figure(doc: Mapping[str, Any], *, height: int = 320) -> go.Figur
     forecast; marker size grows with the number of forecasts in the bin.
     """
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="Perfect reliability",
-                    line=dict(color=CLIMATOLOGY, dash="dash"))
-    for name, key, color in (("Events in a quarter", "reliability_indicators", MODEL),
-                             ("Outcomes within a year", "reliability_outcomes", ALERT)):
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="Perfect reliability", line=dict(color=CLIMATOLOGY, dash="dash")
+    )
+    for name, key, color in (
+        ("Events in a quarter", "reliability_indicators", MODEL),
+        ("Outcomes within a year", "reliability_outcomes", ALERT),
+    ):
         bins = doc["summary"].get(key) or []
         if not bins:
             continue
         x = [b["mean_forecast"] for b in bins]
         y = [b["observed"] for b in bins]
         fig.add_scatter(
-            x=x, y=y, mode="markers+lines", name=name, line=dict(color=color, width=1),
+            x=x,
+            y=y,
+            mode="markers+lines",
+            name=name,
+            line=dict(color=color, width=1),
             marker=dict(color=color, size=[min(6 + 2 * b["n"] ** 0.5, 22) for b in bins]),
             customdata=[[b["n"], b["band"][0], b["band"][1]] for b in bins],
             hovertemplate="forecast %{x:.2f}, observed %{y:.2f} (n=%{customdata[0]}, "
-                          "95% band %{customdata[1]:.2f}–%{customdata[2]:.2f})<extra>" + name + "</extra>",
+            "95% band %{customdata[1]:.2f}–%{customdata[2]:.2f})<extra>" + name + "</extra>",
         )
-        fig.add_scatter(x=[v for b in bins for v in (b["mean_forecast"], b["mean_forecast"], None)],
-                        y=[v for b in bins for v in (b["band"][0], b["band"][1], None)], mode="lines",
-                        line=dict(color=_rgba(color, 0.5), width=3), name=f"{name}: 95% band",
-                        hoverinfo="skip", showlegend=False)
+        fig.add_scatter(
+            x=[v for b in bins for v in (b["mean_forecast"], b["mean_forecast"], None)],
+            y=[v for b in bins for v in (b["band"][0], b["band"][1], None)],
+            mode="lines",
+            line=dict(color=_rgba(color, 0.5), width=3),
+            name=f"{name}: 95% band",
+            hoverinfo="skip",
+            showlegend=False,
+        )
     _base_layout(fig, height=height)
     fig.update_xaxes(title_text="forecast probability", range=[0, 1])
     fig.update_yaxes(title_text="observed frequency", range=[0, 1])
@@ -130,22 +170,49 @@ def probability_figure(doc: Mapping[str, Any], *, outcome_id: str, height: int =
     if pts:
         xs = x + x[::-1]
         ys = [100 * p["p_95"] for p in pts] + [100 * p["p_05"] for p in pts][::-1]
-        fig.add_scatter(x=xs, y=ys, fill="toself", mode="lines", line=dict(width=0), fillcolor=_rgba(color, 0.18),
-                        name="90% interval", hoverinfo="skip")
         fig.add_scatter(
-            x=x, y=[100 * p["p"] for p in pts], mode="lines+markers", name="P(within a year)",
-            line=dict(color=color), marker=dict(size=9, color=[ALERT if p["happened"] else color for p in pts],
-                                                symbol=["star" if p["happened"] else "circle" for p in pts]),
-            customdata=[[p["origin"], 100 * p["p_05"], 100 * p["p_95"], "happened" if p["happened"] else "did not happen"]
-                        for p in pts],
+            x=xs,
+            y=ys,
+            fill="toself",
+            mode="lines",
+            line=dict(width=0),
+            fillcolor=_rgba(color, 0.18),
+            name="90% interval",
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=x,
+            y=[100 * p["p"] for p in pts],
+            mode="lines+markers",
+            name="P(within a year)",
+            line=dict(color=color),
+            marker=dict(
+                size=9,
+                color=[ALERT if p["happened"] else color for p in pts],
+                symbol=["star" if p["happened"] else "circle" for p in pts],
+            ),
+            customdata=[
+                [p["origin"], 100 * p["p_05"], 100 * p["p_95"], "happened" if p["happened"] else "did not happen"]
+                for p in pts
+            ],
             hovertemplate="origin %{customdata[0]}: %{y:.2f}% (90%: %{customdata[1]:.2f}–%{customdata[2]:.2f}%), "
-                          "%{customdata[3]} within the year<extra></extra>")
+            "%{customdata[3]} within the year<extra></extra>",
+        )
     resolved = outcome.get("resolution_date")
     if resolved:
-        fig.add_shape(type="line", x0=resolved, x1=resolved, y0=0, y1=1, yref="paper",
-                      line=dict(color=ALERT, dash="dot", width=2))
-        fig.add_annotation(x=resolved, y=1, yref="paper", text=f"resolved {resolved}", showarrow=False,
-                           xanchor="right", yanchor="top", font=dict(color=ALERT, size=11))
+        fig.add_shape(
+            type="line", x0=resolved, x1=resolved, y0=0, y1=1, yref="paper", line=dict(color=ALERT, dash="dot", width=2)
+        )
+        fig.add_annotation(
+            x=resolved,
+            y=1,
+            yref="paper",
+            text=f"resolved {resolved}",
+            showarrow=False,
+            xanchor="right",
+            yanchor="top",
+            font=dict(color=ALERT, size=11),
+        )
     _base_layout(fig, height=height)
     fig.update_yaxes(title_text="% within a year", rangemode="tozero", gridcolor=GRID)
     if x or resolved:

@@ -51,8 +51,10 @@ def _aware(dt: Any) -> Any:
 
 # ---------------------------------------------------------------------------- alerts
 
-def add_alert(store: Store, case_id: str, *, outcome: str, horizon: float, kind: str, threshold: float,
-              actor: str) -> int:
+
+def add_alert(
+    store: Store, case_id: str, *, outcome: str, horizon: float, kind: str, threshold: float, actor: str
+) -> int:
     """Store an active alert; returns its id."""
     case = store.get_case(case_id).case
     if kind not in ALERT_KINDS:
@@ -68,17 +70,41 @@ def add_alert(store: Store, case_id: str, *, outcome: str, horizon: float, kind:
     except (TypeError, ValueError):
         raise BadInput("alert horizon and threshold must be numbers.") from None
     if horizon not in [float(h) for h in out.horizons]:
-        raise BadInput(f"horizon {horizon:g} is not a horizon of '{outcome}' "
-                       f"({', '.join(str(h) for h in out.horizons)} years).")
+        raise BadInput(
+            f"horizon {horizon:g} is not a horizon of '{outcome}' ({', '.join(str(h) for h in out.horizons)} years)."
+        )
     if not math.isfinite(threshold) or not 0.0 < threshold < 1.0:
-        raise BadInput(f"alert threshold {threshold:g} must lie strictly between 0 and 1 "
-                       "(a probability; 0.2 = 20%, or 0.05 = 5 points for a change alert).")
+        raise BadInput(
+            f"alert threshold {threshold:g} must lie strictly between 0 and 1 "
+            "(a probability; 0.2 = 20%, or 0.05 = 5 points for a change alert)."
+        )
     with store._write() as conn:
-        new_id = conn.execute(alerts.insert().returning(alerts.c.id).values(
-            case_id=case_id, outcome=outcome, horizon_years=horizon, kind=kind, threshold=threshold,
-            created_at=utcnow(), created_by=actor)).scalar_one()
-        store._audit(conn, actor, "alert.add", {"case": case_id, "alert": new_id, "outcome": outcome,
-                                                "horizon": horizon, "kind": kind, "threshold": threshold})
+        new_id = conn.execute(
+            alerts.insert()
+            .returning(alerts.c.id)
+            .values(
+                case_id=case_id,
+                outcome=outcome,
+                horizon_years=horizon,
+                kind=kind,
+                threshold=threshold,
+                created_at=utcnow(),
+                created_by=actor,
+            )
+        ).scalar_one()
+        store._audit(
+            conn,
+            actor,
+            "alert.add",
+            {
+                "case": case_id,
+                "alert": new_id,
+                "outcome": outcome,
+                "horizon": horizon,
+                "kind": kind,
+                "threshold": threshold,
+            },
+        )
     return int(new_id)
 
 
@@ -109,6 +135,7 @@ def remove_alert(store: Store, alert_id: int, *, actor: str, case_id: str | None
 
 # ---------------------------------------------------------------------------- scenarios
 
+
 def validate_scenario(case: Case, name: str, observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The observations as clean dicts, or BadInput naming the first problem."""
     try:
@@ -132,27 +159,35 @@ def validate_scenario(case: Case, name: str, observations: list[dict[str, Any]])
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "observation"
-            raise BadInput(f"scenario '{name}', observation {k}: {where}: "
-                           f"{err['msg'].removeprefix('Value error, ')}.") from None
+            raise BadInput(
+                f"scenario '{name}', observation {k}: {where}: {err['msg'].removeprefix('Value error, ')}."
+            ) from None
         reason = texts.problem(h.note, multiline=True, limit=MAX_NOTE_CHARS)
         if reason is not None:
             raise BadInput(f"scenario '{name}', observation {k}: the note {reason}.")
         if h.indicator not in case.indicator_ids:
-            raise BadInput(f"scenario '{name}', observation {k}: indicator '{h.indicator}' is not in case "
-                           f"'{case.id}'.")
+            raise BadInput(f"scenario '{name}', observation {k}: indicator '{h.indicator}' is not in case '{case.id}'.")
         lo, hi = case.indicator(h.indicator).value_range
         if not lo <= h.value <= hi:
-            raise BadInput(f"scenario '{name}', observation {k}: value {h.value:g} for '{h.indicator}' is "
-                           f"outside {lo:g}..{hi:g}.")
+            raise BadInput(
+                f"scenario '{name}', observation {k}: value {h.value:g} for '{h.indicator}' is outside {lo:g}..{hi:g}."
+            )
         if case.indicator(h.indicator).integer_valued and h.value != int(h.value):
-            raise BadInput(f"scenario '{name}', observation {k}: '{h.indicator}' takes whole numbers, "
-                           f"not {h.value:g}.")
+            raise BadInput(f"scenario '{name}', observation {k}: '{h.indicator}' takes whole numbers, not {h.value:g}.")
         clean.append(h.model_dump())
     return clean
 
 
-def save_scenario(store: Store, case_id: str, *, name: str, description: str = "",
-                  observations: list[dict[str, Any]], actor: str, replace: bool = False) -> int:
+def save_scenario(
+    store: Store,
+    case_id: str,
+    *,
+    name: str,
+    description: str = "",
+    observations: list[dict[str, Any]],
+    actor: str,
+    replace: bool = False,
+) -> int:
     """Save (or, with ``replace``, overwrite) a named scenario; returns its id."""
     case = store.get_case(case_id).case
     clean = validate_scenario(case, name, observations)
@@ -162,30 +197,48 @@ def save_scenario(store: Store, case_id: str, *, name: str, description: str = "
     except ValueError as exc:
         raise BadInput(f"scenario '{name}': the description {exc}.") from None
     with store._write() as conn:
-        existing = conn.execute(sa.select(scenarios.c.id).where(
-            scenarios.c.case_id == case_id, scenarios.c.name == name)).scalar()
+        existing = conn.execute(
+            sa.select(scenarios.c.id).where(scenarios.c.case_id == case_id, scenarios.c.name == name)
+        ).scalar()
         if existing is not None and not replace:
             raise BadInput(f"a scenario named '{name}' already exists; choose another name.")
         if existing is not None:
-            conn.execute(scenarios.update().where(scenarios.c.id == existing).values(
-                description=description or "", observations=clean, created_at=utcnow(), created_by=actor))
+            conn.execute(
+                scenarios.update()
+                .where(scenarios.c.id == existing)
+                .values(description=description or "", observations=clean, created_at=utcnow(), created_by=actor)
+            )
             sid = int(existing)
             action = "scenario.replace"
         else:
-            sid = int(conn.execute(scenarios.insert().returning(scenarios.c.id).values(
-                case_id=case_id, name=name, description=description or "", observations=clean,
-                created_at=utcnow(), created_by=actor)).scalar_one())
+            sid = int(
+                conn.execute(
+                    scenarios.insert()
+                    .returning(scenarios.c.id)
+                    .values(
+                        case_id=case_id,
+                        name=name,
+                        description=description or "",
+                        observations=clean,
+                        created_at=utcnow(),
+                        created_by=actor,
+                    )
+                ).scalar_one()
+            )
             action = "scenario.save"
-        store._audit(conn, actor, action, {"case": case_id, "scenario": sid, "name": name,
-                                           "observations": len(clean)})
+        store._audit(conn, actor, action, {"case": case_id, "scenario": sid, "name": name, "observations": len(clean)})
     return sid
 
 
 def list_scenarios(store: Store, case_id: str) -> list[dict[str, Any]]:
     """The case's saved scenarios, by name."""
     with store._read() as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(scenarios).where(scenarios.c.case_id == case_id)
-                                              .order_by(scenarios.c.name)).mappings()]
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(scenarios).where(scenarios.c.case_id == case_id).order_by(scenarios.c.name)
+            ).mappings()
+        ]
     for r in rows:
         r["created_at"] = _aware(r["created_at"])
     return rows
@@ -194,8 +247,11 @@ def list_scenarios(store: Store, case_id: str) -> list[dict[str, Any]]:
 def get_scenario(store: Store, case_id: str, name: str) -> dict[str, Any] | None:
     """The saved scenario called ``name``, or ``None``."""
     with store._read() as conn:
-        row = conn.execute(sa.select(scenarios).where(scenarios.c.case_id == case_id,
-                                                      scenarios.c.name == name)).mappings().first()
+        row = (
+            conn.execute(sa.select(scenarios).where(scenarios.c.case_id == case_id, scenarios.c.name == name))
+            .mappings()
+            .first()
+        )
     if row is None:
         return None
     out = dict(row)

@@ -126,7 +126,10 @@ DEFAULT_BASE_RATE_FACTOR = 4.0
 #: "raises" means it at most doubles the odds per sd, "lowers" at most halves them, "free"
 #: either (docs/case-file.md, "Outcomes").
 DEFAULT_EFFECT_ODDS_RATIO: dict[str, tuple[float, float]] = {
-    "raises": (1.0, 2.0), "lowers": (0.5, 1.0), "free": (0.5, 2.0)}
+    "raises": (1.0, 2.0),
+    "lowers": (0.5, 1.0),
+    "free": (0.5, 2.0),
+}
 
 
 class BaseRate(_Strict):
@@ -287,7 +290,10 @@ FAMILIES: tuple[str, ...] = typing.get_args(Family)
 AGGREGATIONS: tuple[str, ...] = typing.get_args(Aggregation)
 #: The aggregations each family allows.
 ALLOWED_AGGREGATIONS: dict[str, tuple[str, ...]] = {
-    "count": ("events", "total"), "binary": ("level",), "continuous": ("level",), "proportion": ("level",),
+    "count": ("events", "total"),
+    "binary": ("level",),
+    "continuous": ("level",),
+    "proportion": ("level",),
     "ordinal": ("level",),
 }
 
@@ -355,8 +361,9 @@ def indicator_problems(ind: Mapping[str, Any]) -> list[Problem]:
         out.append((("aggregation",), f"a {family} indicator aggregates as {allowed}, not '{aggregation}'"))
     start, end = _as_date(ind.get("coverage_start")), _as_date(ind.get("coverage_end"))
     if aggregation == "events" and ind.get("coverage_start") is None:
-        out.append((("coverage_start",),
-                    "an 'events' indicator needs 'coverage_start', from when its record is complete"))
+        out.append(
+            (("coverage_start",), "an 'events' indicator needs 'coverage_start', from when its record is complete")
+        )
     if ind.get("coverage_end") is not None and aggregation is not None and aggregation != "events":
         out.append((("coverage_end",), "'coverage_end' is only for 'events' indicators"))
     if start is not None and end is not None and end < start:
@@ -387,8 +394,12 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
     indicator named exists, anchors load positive, resolutions after the start, scenario values
     in range; and each indicator's own rules (:func:`indicator_problems`)."""
     out: list[Problem] = []
-    for key, kind in (("factors", "factor"), ("indicators", "indicator"), ("outcomes", "outcome"),
-                      ("scenarios", "scenario")):
+    for key, kind in (
+        ("factors", "factor"),
+        ("indicators", "indicator"),
+        ("outcomes", "outcome"),
+        ("scenarios", "scenario"),
+    ):
         seen: set[Any] = set()
         for k, item in _items(data, key):
             ident = item.get("id")
@@ -403,8 +414,9 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
         loadings = ind.get("loadings")
         for fid in loadings if isinstance(loadings, Mapping) else ():
             if fid not in factor_ids:
-                out.append((("indicators", k, "loadings", fid),
-                            f"indicator '{ind.get('id')}' loads on unknown factor '{fid}'"))
+                out.append(
+                    (("indicators", k, "loadings", fid), f"indicator '{ind.get('id')}' loads on unknown factor '{fid}'")
+                )
     for k, f in _items(data, "factors"):
         anchor_id = f.get("anchor")
         if not isinstance(anchor_id, str):
@@ -413,37 +425,53 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
         if anchor is None:
             out.append((("factors", k, "anchor"), f"factor '{f.get('id')}' has unknown anchor indicator '{anchor_id}'"))
         elif isinstance(anchor.get("loadings"), Mapping) and anchor["loadings"].get(f.get("id")) != "positive":
-            out.append((("factors", k, "anchor"),
-                        f"factor '{f.get('id')}': its anchor '{anchor_id}' must load on it 'positive'"))
+            out.append(
+                (
+                    ("factors", k, "anchor"),
+                    f"factor '{f.get('id')}': its anchor '{anchor_id}' must load on it 'positive'",
+                )
+            )
     start = _as_date(data.get("start"))
     for k, o in _items(data, "outcomes"):
         effects = o.get("effects")
         for fid in effects if isinstance(effects, Mapping) else ():
             if fid not in factor_ids:
-                out.append((("outcomes", k, "effects", fid),
-                            f"outcome '{o.get('id')}' names unknown factor '{fid}' in effects"))
+                out.append(
+                    (
+                        ("outcomes", k, "effects", fid),
+                        f"outcome '{o.get('id')}' names unknown factor '{fid}' in effects",
+                    )
+                )
         resolved = o.get("resolved")
         when = _as_date(resolved.get("date")) if isinstance(resolved, Mapping) else None
         if when is not None and start is not None and when < start:
-            out.append((("outcomes", k, "resolved", "date"), f"outcome '{o.get('id')}' resolved before the case starts"))
+            out.append(
+                (("outcomes", k, "resolved", "date"), f"outcome '{o.get('id')}' resolved before the case starts")
+            )
     for k, sc in _items(data, "scenarios"):
         for j, h in _items(sc, "observations"):
             name = h.get("indicator")
             if not isinstance(name, str):
                 continue
             if name not in by_id:
-                out.append((("scenarios", k, "observations", j, "indicator"),
-                            f"scenario '{sc.get('id')}' names unknown indicator '{name}'"))
+                out.append(
+                    (
+                        ("scenarios", k, "observations", j, "indicator"),
+                        f"scenario '{sc.get('id')}' names unknown indicator '{name}'",
+                    )
+                )
                 continue
             bounds, value = _indicator_range(by_id[name]), _number(h.get("value"))
             if bounds is not None and value is not None and not bounds[0] <= value <= bounds[1]:
-                message = (f"scenario '{sc.get('id')}': value {value:g} for '{name}' is outside "
-                           f"{bounds[0]:g}..{bounds[1]:g}")
+                message = (
+                    f"scenario '{sc.get('id')}': value {value:g} for '{name}' is outside {bounds[0]:g}..{bounds[1]:g}"
+                )
                 out.append((("scenarios", k, "observations", j, "value"), message))
     return out
 
 
 # ---------------------------------------------------------------------------- the schema's fields
+
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
     """The model a field holds (directly, in a list or dict, or optionally), else None."""
@@ -478,7 +506,6 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             return None
         model = _nested_model(model.model_fields[part].annotation)
     return model
-
 
 
 @dataclass(frozen=True)
@@ -595,8 +622,9 @@ def _pydantic_problems(exc: ValidationError) -> list[Problem]:
     a missing field is not repeated when an unknown key next to it is its misspelling."""
     out: list[Problem] = []
     misspelt: set[tuple[Any, ...]] = set()
-    errors = [(tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))), e)
-              for e in exc.errors()]
+    errors = [
+        (tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))), e) for e in exc.errors()
+    ]
     for loc, err in errors:
         if err["type"] != "extra_forbidden" or not loc:
             continue
@@ -643,8 +671,10 @@ def check_case(text: str, *, where: str = "case file") -> tuple[LoadedCase | Non
         found += _pydantic_problems(exc)
     found += reference_problems(data)
     problems = [CaseProblem(_field_path(loc, data), _line_of(raw, loc), message) for loc, message in found]
-    problems += [CaseProblem(key, line, "this key is given twice in one mapping; the last one would win")
-                 for line, key in loader.duplicates]
+    problems += [
+        CaseProblem(key, line, "this key is given twice in one mapping; the last one would win")
+        for line, key in loader.duplicates
+    ]
     problems = list(dict.fromkeys(problems))
     problems.sort(key=lambda p: (p.line is None, p.line or 0))
     if problems or case is None:
@@ -683,8 +713,24 @@ def load_case(path: str | Path) -> LoadedCase:
 # ---------------------------------------------------------------------------- changes between versions
 
 #: Fields whose old and new values a change summary shows; other fields (texts) are only named.
-_SHOWN_VALUES = {"family", "aggregation", "unit", "coverage_start", "coverage_end", "loadings", "min", "max",
-                 "levels", "anchor", "horizons", "base_rate", "effects", "resolved", "start", "observations"}
+_SHOWN_VALUES = {
+    "family",
+    "aggregation",
+    "unit",
+    "coverage_start",
+    "coverage_end",
+    "loadings",
+    "min",
+    "max",
+    "levels",
+    "anchor",
+    "horizons",
+    "base_rate",
+    "effects",
+    "resolved",
+    "start",
+    "observations",
+}
 
 
 def _shown(field: str, value: Any) -> str:
@@ -721,11 +767,19 @@ def case_changes(old: Case, new: Case) -> list[str]:
     model: families, aggregations, loadings, coverage, ranges, base rates, effects, horizons,
     resolutions; texts just as 'reworded'). Empty when the two are the same case."""
     before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
-    lines = [f"case {line}" for line in _field_changes(
-        {k: v for k, v in before.items() if not isinstance(v, list)},
-        {k: v for k, v in after.items() if not isinstance(v, list)})]
-    for key, kind in (("factors", "factor"), ("indicators", "indicator"), ("outcomes", "outcome"),
-                      ("scenarios", "scenario")):
+    lines = [
+        f"case {line}"
+        for line in _field_changes(
+            {k: v for k, v in before.items() if not isinstance(v, list)},
+            {k: v for k, v in after.items() if not isinstance(v, list)},
+        )
+    ]
+    for key, kind in (
+        ("factors", "factor"),
+        ("indicators", "indicator"),
+        ("outcomes", "outcome"),
+        ("scenarios", "scenario"),
+    ):
         was = {item["id"]: item for item in before.get(key, [])}
         now = {item["id"]: item for item in after.get(key, [])}
         added = [i for i in now if i not in was]

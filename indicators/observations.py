@@ -84,8 +84,7 @@ DEFAULT_CREDIBILITY = 3
 
 REQUIRED_COLUMNS = ("indicator", "date", "value", "source")
 OPTIONAL_COLUMNS = ("end", "reliability", "credibility", "note", "recorded_at")
-COLUMNS = ("indicator", "date", "end", "value", "source", "reliability", "credibility", "note",
-           "recorded_at")
+COLUMNS = ("indicator", "date", "end", "value", "source", "reliability", "credibility", "note", "recorded_at")
 
 # The fields that identify "the same observation" (duplicates in a batch or against the store).
 IDENTITY = ("indicator", "date", "end", "value", "source")
@@ -111,9 +110,16 @@ class Observation:
 
     def values(self) -> dict[str, Any]:
         """The fields as a plain dict (without ``recorded_at``)."""
-        return {"indicator": self.indicator, "date": self.date, "end": self.end, "value": self.value,
-                "source": self.source, "reliability": self.reliability,
-                "credibility": self.credibility, "note": self.note}
+        return {
+            "indicator": self.indicator,
+            "date": self.date,
+            "end": self.end,
+            "value": self.value,
+            "source": self.source,
+            "reliability": self.reliability,
+            "credibility": self.credibility,
+            "note": self.note,
+        }
 
 
 def today() -> date:
@@ -127,6 +133,7 @@ def utcnow() -> datetime:
 
 
 # --------------------------------------------------------------------------- single values
+
 
 def _shown(text: Any, limit: int = 60) -> str:
     """Input text as quoted in a message: cut to ``limit`` characters, so a huge cell cannot flood
@@ -216,14 +223,14 @@ def _parse_value(raw: Any, case: Case, indicator: str | None) -> float:
         raise ValueError(f"{shown} is not a whole number, and '{indicator}' ({ind.family}) takes whole numbers")
     lo, hi = ind.value_range
     if not lo <= value <= hi:
-        raise ValueError(f"{shown} is outside the valid range {_range_text(lo, hi)} of '{indicator}' "
-                         f"({ind.family})")
+        raise ValueError(f"{shown} is outside the valid range {_range_text(lo, hi)} of '{indicator}' ({ind.family})")
     return value
 
 
 def _range_text(lo: float, hi: float) -> str:
     def fmt(x: float) -> str:
         return "∞" if x == float("inf") else "-∞" if x == float("-inf") else f"{x:g}"
+
     return f"{fmt(lo)}..{fmt(hi)}"
 
 
@@ -251,10 +258,17 @@ def _parse_credibility(raw: Any) -> int:
 
 # --------------------------------------------------------------------------- rows
 
-_EXPECTED = {"indicator": "an indicator id", "date": "a date (YYYY-MM-DD)", "end": "a date (YYYY-MM-DD)",
-             "value": "a number", "source": "text", "reliability": "a reliability grade (one letter A-F)",
-             "credibility": "a credibility grade (a whole number 1-6)", "note": "text",
-             "recorded_at": "a time (ISO 8601)"}
+_EXPECTED = {
+    "indicator": "an indicator id",
+    "date": "a date (YYYY-MM-DD)",
+    "end": "a date (YYYY-MM-DD)",
+    "value": "a number",
+    "source": "text",
+    "reliability": "a reliability grade (one letter A-F)",
+    "credibility": "a credibility grade (a whole number 1-6)",
+    "note": "text",
+    "recorded_at": "a time (ISO 8601)",
+}
 
 
 def _field_problem(column: str, raw: Any) -> str | None:
@@ -275,8 +289,9 @@ def _field_problem(column: str, raw: Any) -> str | None:
     return f"{texts.kind_of(raw)} is not {_EXPECTED[column]}"
 
 
-def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = None,
-                 allow_recorded_at: bool = True) -> tuple[Observation | None, list[tuple[str, str]]]:
+def validate_row(
+    case: Case, raw: Mapping[str, Any], *, now: datetime | None = None, allow_recorded_at: bool = True
+) -> tuple[Observation | None, list[tuple[str, str]]]:
     """Check one row (a mapping of column to text or value).
 
     Returns the observation, or ``None`` and every problem found as ``(column, reason)``.
@@ -329,8 +344,7 @@ def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = N
             if day is not None and end < day:
                 errors.append(("end", f"the end {end.isoformat()} is before the date {day.isoformat()}"))
             elif end > latest_day:
-                errors.append(("end", f"{end.isoformat()} is in the future; record a period once it "
-                                      "has ended"))
+                errors.append(("end", f"{end.isoformat()} is in the future; record a period once it has ended"))
             elif end < first and not early:
                 errors.append(("end", f"{end.isoformat()} is {before_first_day(case)}"))
         except ValueError as exc:
@@ -377,8 +391,13 @@ def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = N
             if recorded_at > now + timedelta(seconds=1):
                 errors.append(("recorded_at", f"{recorded_at.isoformat()}Z is in the future"))
             elif recorded_at < datetime.combine(first, time()):
-                errors.append(("recorded_at", f"{recorded_at.isoformat()}Z is {before_first_day(case)}; "
-                                              "nothing about the case can have been known earlier"))
+                errors.append(
+                    (
+                        "recorded_at",
+                        f"{recorded_at.isoformat()}Z is {before_first_day(case)}; "
+                        "nothing about the case can have been known earlier",
+                    )
+                )
         except ValueError as exc:
             errors.append(("recorded_at", str(exc)))
 
@@ -387,14 +406,28 @@ def validate_row(case: Case, raw: Mapping[str, Any], *, now: datetime | None = N
         return None, sorted(errors, key=lambda e: order.get(e[0], -1))
     assert indicator is not None and day is not None and value is not None
     assert reliability is not None and credibility is not None
-    return Observation(indicator=indicator, date=day, end=end or day, value=value, source=source,
-                       reliability=reliability, credibility=credibility, note=note,
-                       recorded_at=recorded_at), []
+    return Observation(
+        indicator=indicator,
+        date=day,
+        end=end or day,
+        value=value,
+        source=source,
+        reliability=reliability,
+        credibility=credibility,
+        note=note,
+        recorded_at=recorded_at,
+    ), []
 
 
-def validate_rows(case: Case, rows: Iterable[tuple[int, Mapping[str, Any]]], *, where: str,
-                  existing: Mapping[tuple[Any, ...], int] | None = None,
-                  now: datetime | None = None, allow_recorded_at: bool = True) -> list[Observation]:
+def validate_rows(
+    case: Case,
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    where: str,
+    existing: Mapping[tuple[Any, ...], int] | None = None,
+    now: datetime | None = None,
+    allow_recorded_at: bool = True,
+) -> list[Observation]:
     """Validate numbered rows all-or-nothing.
 
     Parameters
@@ -423,8 +456,13 @@ def validate_rows(case: Case, rows: Iterable[tuple[int, Mapping[str, Any]]], *, 
             continue
         key = obs.identity
         if key in seen:
-            errors.append((line, "value", f"the same observation (indicator, date, end, value, source) "
-                                          f"is already on line {seen[key]}"))
+            errors.append(
+                (
+                    line,
+                    "value",
+                    f"the same observation (indicator, date, end, value, source) is already on line {seen[key]}",
+                )
+            )
             continue
         if key in existing:
             errors.append((line, "value", f"the same observation is already stored as id {existing[key]}"))
@@ -478,15 +516,18 @@ def outside_coverage(case: Case, rows: Iterable[tuple[int, Mapping[str, Any]]]) 
     return out
 
 
-def coverage_summary(outside: list[tuple[int, str]], ids: Mapping[int, int] | None = None, *,
-                     limit: int = 20) -> list[str]:
+def coverage_summary(
+    outside: list[tuple[int, str]], ids: Mapping[int, int] | None = None, *, limit: int = 20
+) -> list[str]:
     """The lines that tell an importer which rows the model will not count: a headline, then one
     line per row (``line N (id M): reason``), at most ``limit`` of them. Empty when none."""
     if not outside:
         return []
     n = len(outside)
-    head = (f"{n} row(s) lie outside their indicator's coverage: they are stored, but the model does not "
-            "count them (widen coverage_start or coverage_end in the case file to count them).")
+    head = (
+        f"{n} row(s) lie outside their indicator's coverage: they are stored, but the model does not "
+        "count them (widen coverage_start or coverage_end in the case file to count them)."
+    )
     lines = [head]
     for line, reason in outside[:limit]:
         ident = f" (id {ids[line]})" if ids and line in ids else ""
@@ -501,8 +542,10 @@ def apply_changes(current: Observation, changes: Mapping[str, Any], case: Case) 
     allowed = set(COLUMNS) - {"recorded_at"}
     unknown = sorted(set(changes) - allowed)
     if unknown:
-        raise BadInput(f"cannot change {', '.join(repr(u) for u in unknown)}; the fields that can be "
-                       f"corrected are {', '.join(sorted(allowed))}.")
+        raise BadInput(
+            f"cannot change {', '.join(repr(u) for u in unknown)}; the fields that can be "
+            f"corrected are {', '.join(sorted(allowed))}."
+        )
     raw: dict[str, Any] = current.values()
     for key, val in changes.items():
         raw[key] = val
@@ -516,6 +559,7 @@ def apply_changes(current: Observation, changes: Mapping[str, Any], case: Case) 
 
 
 # --------------------------------------------------------------------------- CSV files
+
 
 def read_csv_file(path: str | Path, *, max_bytes: int = MAX_IMPORT_BYTES) -> list[tuple[int, dict[str, str]]]:
     """Read an observation CSV file into ``(line number, row)`` pairs.
@@ -532,32 +576,38 @@ def read_csv_file(path: str | Path, *, max_bytes: int = MAX_IMPORT_BYTES) -> lis
     if path.is_dir():
         raise BadInput(f"{name}: is a directory, not a CSV file.")
     if size > max_bytes:
-        raise BadInput(f"{name}: the file is {size / 1e6:.1f} MB, above the import limit of "
-                       f"{max_bytes / 1024 / 1024:g} MB; split it into smaller files.")
+        raise BadInput(
+            f"{name}: the file is {size / 1e6:.1f} MB, above the import limit of "
+            f"{max_bytes / 1024 / 1024:g} MB; split it into smaller files."
+        )
     data = path.read_bytes()
     return parse_csv_bytes(data, where=name, max_bytes=max_bytes)
 
 
-def parse_csv_bytes(data: bytes, *, where: str, max_bytes: int = MAX_IMPORT_BYTES
-                    ) -> list[tuple[int, dict[str, str]]]:
+def parse_csv_bytes(data: bytes, *, where: str, max_bytes: int = MAX_IMPORT_BYTES) -> list[tuple[int, dict[str, str]]]:
     """Like :func:`read_csv_file` for content already in memory (e.g. a browser upload)."""
     if len(data) > max_bytes:
-        raise BadInput(f"{where}: the file is {len(data) / 1e6:.1f} MB, above the import limit of "
-                       f"{max_bytes / 1024 / 1024:g} MB; split it into smaller files.")
+        raise BadInput(
+            f"{where}: the file is {len(data) / 1e6:.1f} MB, above the import limit of "
+            f"{max_bytes / 1024 / 1024:g} MB; split it into smaller files."
+        )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise BadInput(f"{where}: the file is not UTF-8 text (it is UTF-16, as spreadsheets' 'Unicode text' "
-                       "export writes); save it as UTF-8 CSV.")
+        raise BadInput(
+            f"{where}: the file is not UTF-8 text (it is UTF-16, as spreadsheets' 'Unicode text' "
+            "export writes); save it as UTF-8 CSV."
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise BadInput(f"{where}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} is not "
-                       "UTF-8; Latin-1 or Windows-1252 perhaps); save it as UTF-8 CSV.") from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise BadInput(
+            f"{where}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} is not "
+            "UTF-8; Latin-1 or Windows-1252 perhaps); save it as UTF-8 CSV."
+        ) from None
     if "\x00" in text:
         raise BadInput(f"{where}: the file is not text (it contains NUL bytes); expected a UTF-8 CSV file.")
     if not text.strip():
-        raise BadInput(f"{where}: the file is empty; expected a header line "
-                       f"'{','.join(COLUMNS[:-1])}' and rows.")
+        raise BadInput(f"{where}: the file is empty; expected a header line '{','.join(COLUMNS[:-1])}' and rows.")
     return parse_csv_text(text, where=where)
 
 
@@ -579,14 +629,17 @@ def parse_csv_text(text: str, *, where: str) -> list[tuple[int, dict[str, str]]]
                 _check_header(header, where, header_line)
                 continue
             if len(fields) != len(header):
-                bad_shape.append((start, "(row)", f"expected {len(header)} fields as in the header, "
-                                                  f"found {len(fields)}"))
+                bad_shape.append(
+                    (start, "(row)", f"expected {len(header)} fields as in the header, found {len(fields)}")
+                )
                 continue
             rows.append((start, dict(zip(header, fields))))
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
-            raise BadInput(f"{where}:{last + 1}: a quoted field that starts on this line is never closed "
-                           "(a missing '\"'), so the rest of the file would be read as one field.") from None
+            raise BadInput(
+                f"{where}:{last + 1}: a quoted field that starts on this line is never closed "
+                "(a missing '\"'), so the rest of the file would be read as one field."
+            ) from None
         raise BadInput(f"{where}:{reader.line_num}: not valid CSV ({exc}).") from None
     if header is None:
         raise BadInput(f"{where}: the file is empty; expected a header line and rows.")
@@ -605,11 +658,15 @@ def _check_header(header: list[str], where: str, line: int) -> None:
     if missing:
         problems.append(f"missing column(s) {', '.join(missing)}")
     if unknown:
-        problems.append(f"unknown column(s) {', '.join(repr(_shown(u)) for u in unknown[:8])}"
-                        f"{' and more' if len(unknown) > 8 else ''}")
+        problems.append(
+            f"unknown column(s) {', '.join(repr(_shown(u)) for u in unknown[:8])}"
+            f"{' and more' if len(unknown) > 8 else ''}"
+        )
     if dupes:
         problems.append(f"repeated column(s) {', '.join(dupes)}")
     if problems:
-        raise BadInput(f"{where}:{line}: wrong header: {'; '.join(problems)} (expected "
-                       f"{','.join(COLUMNS[:-1])}, with end, reliability, credibility, note and "
-                       "recorded_at optional).")
+        raise BadInput(
+            f"{where}:{line}: wrong header: {'; '.join(problems)} (expected "
+            f"{','.join(COLUMNS[:-1])}, with end, reliability, credibility, note and "
+            "recorded_at optional)."
+        )

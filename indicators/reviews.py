@@ -59,8 +59,9 @@ def open_coverage(case: Case) -> list[str]:
     return [i.id for i in case.indicators if i.aggregation == "events" and i.coverage_end is None]
 
 
-def reviewed_through(case: Case, observations: pd.DataFrame,
-                     reviewed: Mapping[str, Any] | None = None) -> dict[str, date | None]:
+def reviewed_through(
+    case: Case, observations: pd.DataFrame, reviewed: Mapping[str, Any] | None = None
+) -> dict[str, date | None]:
     """For each open-coverage indicator: the later of its newest observation's end (``end``, else
     ``date``) and its newest review (``reviewed``: indicator -> date); None when it has neither."""
     reviewed = reviewed or {}
@@ -91,20 +92,35 @@ class Staleness:
 
     def sentence(self) -> str:
         if self.reviewed_through is None:
-            return (f"{self.name} ({self.indicator}) has never been reviewed: the model reads all of its "
-                    "quarters as missing.")
-        return (f"{self.name} ({self.indicator}) was last reviewed through {self.reviewed_through.isoformat()} "
-                f"({self.days} days ago): the model reads the quarters after it as missing, not zero. "
-                f"Record new events, or 'harbinger observe reviewed {self.indicator} --through DATE'.")
+            return (
+                f"{self.name} ({self.indicator}) has never been reviewed: the model reads all of its "
+                "quarters as missing."
+            )
+        return (
+            f"{self.name} ({self.indicator}) was last reviewed through {self.reviewed_through.isoformat()} "
+            f"({self.days} days ago): the model reads the quarters after it as missing, not zero. "
+            f"Record new events, or 'harbinger observe reviewed {self.indicator} --through DATE'."
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"indicator": self.indicator, "name": self.name,
-                "reviewed_through": self.reviewed_through.isoformat() if self.reviewed_through else None,
-                "days": self.days, "stale": self.stale, "message": self.sentence()}
+        return {
+            "indicator": self.indicator,
+            "name": self.name,
+            "reviewed_through": self.reviewed_through.isoformat() if self.reviewed_through else None,
+            "days": self.days,
+            "stale": self.stale,
+            "message": self.sentence(),
+        }
 
 
-def staleness(case: Case, observations: pd.DataFrame, reviewed: Mapping[str, Any] | None, *,
-              today: date, max_days: int | None = None) -> list[Staleness]:
+def staleness(
+    case: Case,
+    observations: pd.DataFrame,
+    reviewed: Mapping[str, Any] | None,
+    *,
+    today: date,
+    max_days: int | None = None,
+) -> list[Staleness]:
     """Each open-coverage series' reviewed-through date and whether it is older than ``max_days``
     (default :func:`stale_days`) on ``today``."""
     limit = stale_days() if max_days is None else max_days
@@ -116,8 +132,14 @@ def staleness(case: Case, observations: pd.DataFrame, reviewed: Mapping[str, Any
     return out
 
 
-def stale_series(case: Case, observations: pd.DataFrame, reviewed: Mapping[str, Any] | None, *,
-                 today: date, max_days: int | None = None) -> list[Staleness]:
+def stale_series(
+    case: Case,
+    observations: pd.DataFrame,
+    reviewed: Mapping[str, Any] | None,
+    *,
+    today: date,
+    max_days: int | None = None,
+) -> list[Staleness]:
     """Only the stale ones of :func:`staleness`."""
     return [s for s in staleness(case, observations, reviewed, today=today, max_days=max_days) if s.stale]
 
@@ -132,8 +154,14 @@ def read_reviews_csv(path: Path) -> list[dict[str, Any]]:
                 recorded = datetime.fromisoformat(row["recorded_at"].strip()) if row.get("recorded_at") else None
             except (KeyError, ValueError) as exc:
                 raise BadInput(f"{path} line {line}: {exc}") from None
-            out.append({"indicator": row["indicator"].strip(), "through": through,
-                        "recorded_at": recorded, "note": (row.get("note") or "").strip()})
+            out.append(
+                {
+                    "indicator": row["indicator"].strip(),
+                    "through": through,
+                    "recorded_at": recorded,
+                    "note": (row.get("note") or "").strip(),
+                }
+            )
     return out
 
 

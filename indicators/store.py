@@ -88,25 +88,55 @@ SECRET_KEY_FILE = "secret_key"
 KINDS = ("observation", "correction", "retraction")
 RUN_STATUSES = ("running", "ok", "failed")
 
-OBSERVATION_COLUMNS = ["id", "original_id", "indicator", "date", "end", "value", "source", "reliability",
-                       "credibility", "note", "recorded_at", "recorded_by"]
+OBSERVATION_COLUMNS = [
+    "id",
+    "original_id",
+    "indicator",
+    "date",
+    "end",
+    "value",
+    "source",
+    "reliability",
+    "credibility",
+    "note",
+    "recorded_at",
+    "recorded_by",
+]
 READABLE_FIRST = date(1677, 9, 22)
 READABLE_LAST = date(2262, 4, 10)
 """The days every reader can hold (pandas nanosecond timestamps end 1677-09-21 and 2262-04-11)."""
 
-HISTORY_COLUMNS = ["id", "kind", "supersedes", "original_id", "indicator", "date", "end", "value", "source",
-                   "reliability", "credibility", "note", "recorded_at", "recorded_by", "reason"]
+HISTORY_COLUMNS = [
+    "id",
+    "kind",
+    "supersedes",
+    "original_id",
+    "indicator",
+    "date",
+    "end",
+    "value",
+    "source",
+    "reliability",
+    "credibility",
+    "note",
+    "recorded_at",
+    "recorded_by",
+    "reason",
+]
 
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 cases = sa.Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("yaml", sa.Text, nullable=False),
@@ -115,7 +145,8 @@ cases = sa.Table(
 )
 
 observations = sa.Table(
-    "observations", metadata,
+    "observations",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
     sa.Column("indicator", sa.String(64), nullable=False),
@@ -134,15 +165,18 @@ observations = sa.Table(
     sa.CheckConstraint("reliability IN ('A','B','C','D','E','F')", name="reliability"),
     sa.CheckConstraint("credibility BETWEEN 1 AND 6", name="credibility"),
     sa.CheckConstraint("kind IN ('observation','correction','retraction')", name="kind"),
-    sa.CheckConstraint("(kind = 'observation' AND supersedes IS NULL) OR "
-                       "(kind <> 'observation' AND supersedes IS NOT NULL AND reason IS NOT NULL)",
-                       name="supersedes"),
+    sa.CheckConstraint(
+        "(kind = 'observation' AND supersedes IS NULL) OR "
+        "(kind <> 'observation' AND supersedes IS NOT NULL AND reason IS NOT NULL)",
+        name="supersedes",
+    ),
     sa.Index("ix_observations_case_indicator", "case_id", "indicator"),
     sa.Index("ix_observations_supersedes", "supersedes"),
 )
 
 audit = sa.Table(
-    "audit", metadata,
+    "audit",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
@@ -151,7 +185,8 @@ audit = sa.Table(
 )
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
@@ -174,7 +209,8 @@ runs = sa.Table(
 )
 
 users = sa.Table(
-    "users", metadata,
+    "users",
+    metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
@@ -184,7 +220,8 @@ users = sa.Table(
 )
 
 alerts = sa.Table(
-    "alerts", metadata,
+    "alerts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
     sa.Column("outcome", sa.String(64), nullable=False),
@@ -198,7 +235,8 @@ alerts = sa.Table(
 )
 
 scenarios = sa.Table(
-    "scenarios", metadata,
+    "scenarios",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
     sa.Column("name", sa.String(128), nullable=False),
@@ -210,7 +248,8 @@ scenarios = sa.Table(
 )
 
 reviews = sa.Table(
-    "reviews", metadata,
+    "reviews",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
     sa.Column("indicator", sa.String(64), nullable=False),
@@ -306,7 +345,7 @@ def retrying(fn: Any) -> Any:
             except sa.exc.DBAPIError as exc:
                 if attempt == RETRY_ATTEMPTS - 1 or not _contention(exc):
                     raise
-                _clock.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+                _clock.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
@@ -377,8 +416,7 @@ class Store:
 
     @staticmethod
     def _audit(conn: Connection, actor: str, action: str, detail: Mapping[str, Any]) -> None:
-        conn.execute(audit.insert().values(at=utcnow(), actor=actor, action=action,
-                                           detail=_jsonable(dict(detail))))
+        conn.execute(audit.insert().values(at=utcnow(), actor=actor, action=action, detail=_jsonable(dict(detail))))
 
     # ------------------------------------------------------------------ schema
 
@@ -403,8 +441,9 @@ class Store:
 
     # ------------------------------------------------------------------ cases
 
-    def load_case(self, loaded: LoadedCase, *, actor: str = "harbinger",
-                  stored_hash: str | None | object = ANY_VERSION) -> str:
+    def load_case(
+        self, loaded: LoadedCase, *, actor: str = "harbinger", stored_hash: str | None | object = ANY_VERSION
+    ) -> str:
         """Insert the case, or replace its text if the hash changed (audited).
 
         Returns ``"inserted"``, ``"updated"`` or ``"unchanged"``. Refuses (BadInput) a new
@@ -415,10 +454,16 @@ class Store:
         return self.load_case_with_observations(loaded, None, actor=actor, stored_hash=stored_hash)[0]
 
     @retrying
-    def load_case_with_observations(self, loaded: LoadedCase, numbered: list[tuple[int, Mapping[str, Any]]] | None,
-                                    *, actor: str, where: str = "observations",
-                                    stored_hash: str | None | object = ANY_VERSION,
-                                    extra: Mapping[str, Any] | None = None) -> tuple[str, list[int] | None]:
+    def load_case_with_observations(
+        self,
+        loaded: LoadedCase,
+        numbered: list[tuple[int, Mapping[str, Any]]] | None,
+        *,
+        actor: str,
+        where: str = "observations",
+        stored_hash: str | None | object = ANY_VERSION,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[str, list[int] | None]:
         """:meth:`load_case`, and in the same transaction, while the case has no records at all,
         the observation rows ``numbered`` ((line, row) pairs, as :meth:`import_csv` reads them);
         all or nothing. Returns the case's status and the new observation ids (None when the case
@@ -428,15 +473,18 @@ class Store:
             row = conn.execute(sa.select(cases.c.hash).where(cases.c.id == case.id)).first()
             current = row.hash if row is not None else None
             if stored_hash is not ANY_VERSION and stored_hash != current:
-                raise BadInput(f"case '{case.id}' changed in the store while this change waited for confirmation "
-                               "(another process loaded a version); nothing was changed, run the command again.")
+                raise BadInput(
+                    f"case '{case.id}' changed in the store while this change waited for confirmation "
+                    "(another process loaded a version); nothing was changed, run the command again."
+                )
             status = self._put_case(conn, loaded, current, actor=actor)
             if numbered is None or self._n_records(conn, case.id):
                 return status, None
             if not numbered:
                 raise BadInput(f"{where}: there are no observations to add.")
-            ids = self._insert_observations(conn, case.id, numbered, actor=actor, where=where,
-                                            action="observation.import", extra=extra)
+            ids = self._insert_observations(
+                conn, case.id, numbered, actor=actor, where=where, action="observation.import", extra=extra
+            )
             return status, ids
 
     def _put_case(self, conn: Connection, loaded: LoadedCase, current: str | None, *, actor: str) -> str:
@@ -445,19 +493,25 @@ class Store:
             return "unchanged"
         now = utcnow()
         if current is None:
-            conn.execute(cases.insert().values(id=case.id, name=case.name, yaml=loaded.text,
-                                               hash=loaded.hash, loaded_at=now))
+            conn.execute(
+                cases.insert().values(id=case.id, name=case.name, yaml=loaded.text, hash=loaded.hash, loaded_at=now)
+            )
             self._audit(conn, actor, "case.load", {"case": case.id, "hash": loaded.hash})
             return "inserted"
         effective = _effective(self._records(conn, case.id), cutoff=None)
         used = {r["indicator"] for r in effective}
         dropped = sorted(used - set(case.indicator_ids))
         if dropped:
-            raise BadInput(f"case '{case.id}': the new case file drops indicator(s) "
-                           f"{', '.join(dropped)}, which still have observations; retract them "
-                           "first or keep the indicators.")
-        conn.execute(cases.update().where(cases.c.id == case.id)
-                     .values(name=case.name, yaml=loaded.text, hash=loaded.hash, loaded_at=now))
+            raise BadInput(
+                f"case '{case.id}': the new case file drops indicator(s) "
+                f"{', '.join(dropped)}, which still have observations; retract them "
+                "first or keep the indicators."
+            )
+        conn.execute(
+            cases.update()
+            .where(cases.c.id == case.id)
+            .values(name=case.name, yaml=loaded.text, hash=loaded.hash, loaded_at=now)
+        )
         self._audit(conn, actor, "case.update", {"case": case.id, "hash": loaded.hash, "previous_hash": current})
         return "updated"
 
@@ -480,8 +534,9 @@ class Store:
 
     # ------------------------------------------------------------------ observations: writes
 
-    def add_observations(self, case_id: str, rows: list[dict[str, Any]], *, actor: str,
-                         where: str = "observations") -> list[int]:
+    def add_observations(
+        self, case_id: str, rows: list[dict[str, Any]], *, actor: str, where: str = "observations"
+    ) -> list[int]:
         """Validate and store new observations, all or nothing; return their ids.
 
         Each row is a mapping with keys among ``indicator, date, end, value, source,
@@ -494,30 +549,59 @@ class Store:
     def import_csv(self, case_id: str, path: str | Path, *, actor: str) -> list[int]:
         """Import an observation CSV file (see :mod:`indicators.observations`), all or nothing."""
         numbered = read_csv_file(path)
-        return self._add(case_id, numbered, actor=actor, where=str(path), action="observation.import",
-                         extra={"file": str(path)})
+        return self._add(
+            case_id, numbered, actor=actor, where=str(path), action="observation.import", extra={"file": str(path)}
+        )
 
     @retrying
-    def _add(self, case_id: str, numbered: list[tuple[int, Mapping[str, Any]]], *, actor: str, where: str,
-             action: str, extra: Mapping[str, Any] | None = None) -> list[int]:
+    def _add(
+        self,
+        case_id: str,
+        numbered: list[tuple[int, Mapping[str, Any]]],
+        *,
+        actor: str,
+        where: str,
+        action: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> list[int]:
         if not numbered:
             raise BadInput(f"{where}: there are no observations to add.")
         with self._write() as conn:
-            return self._insert_observations(conn, case_id, numbered, actor=actor, where=where, action=action,
-                                             extra=extra)
+            return self._insert_observations(
+                conn, case_id, numbered, actor=actor, where=where, action=action, extra=extra
+            )
 
-    def _insert_observations(self, conn: Connection, case_id: str, numbered: list[tuple[int, Mapping[str, Any]]],
-                             *, actor: str, where: str, action: str, extra: Mapping[str, Any] | None) -> list[int]:
+    def _insert_observations(
+        self,
+        conn: Connection,
+        case_id: str,
+        numbered: list[tuple[int, Mapping[str, Any]]],
+        *,
+        actor: str,
+        where: str,
+        action: str,
+        extra: Mapping[str, Any] | None,
+    ) -> list[int]:
         case = self._get_case(conn, case_id).case
         now = utcnow()
         existing = {_identity(r): r["id"] for r in _effective(self._records(conn, case_id), cutoff=None)}
         valid = validate_rows(case, numbered, where=where, existing=existing, now=now)
-        values = [{**o.values(), "end": None if o.end == o.date else o.end, "case_id": case_id,
-                   "recorded_at": o.recorded_at or now, "recorded_by": actor, "kind": "observation"}
-                  for o in valid]
-        ids = list(conn.execute(
-            observations.insert().returning(observations.c.id, sort_by_parameter_order=True),
-            values).scalars())
+        values = [
+            {
+                **o.values(),
+                "end": None if o.end == o.date else o.end,
+                "case_id": case_id,
+                "recorded_at": o.recorded_at or now,
+                "recorded_by": actor,
+                "kind": "observation",
+            }
+            for o in valid
+        ]
+        ids = list(
+            conn.execute(
+                observations.insert().returning(observations.c.id, sort_by_parameter_order=True), values
+            ).scalars()
+        )
         self._audit(conn, actor, action, {"case": case_id, "n": len(ids), "ids": ids, **(extra or {})})
         return ids
 
@@ -532,8 +616,10 @@ class Store:
         lineage = [r for r in records if _root(by_id, r["id"]) == root]
         retraction = next((r for r in lineage if r["kind"] == "retraction"), None)
         if retraction is not None:
-            raise BadInput(f"observation {obs_id} was retracted (record {retraction['id']}, "
-                           f"reason: {retraction['reason']}); it cannot be changed.")
+            raise BadInput(
+                f"observation {obs_id} was retracted (record {retraction['id']}, "
+                f"reason: {retraction['reason']}); it cannot be changed."
+            )
         head = dict(max(lineage, key=lambda r: (r["recorded_at"], r["id"])))
         head["original_id"] = root
         return row.case_id, head, lineage
@@ -544,10 +630,15 @@ class Store:
         reason = _reason(reason, "retraction")
         with self._write() as conn:
             case_id, head, _ = self._lineage_head(conn, obs_id)
-            new_id = self._insert_successor(conn, case_id, head, _record_values(head), kind="retraction",
-                                            reason=reason, actor=actor)
-            self._audit(conn, actor, "observation.retract",
-                        {"case": case_id, "id": new_id, "supersedes": head["id"], "reason": reason})
+            new_id = self._insert_successor(
+                conn, case_id, head, _record_values(head), kind="retraction", reason=reason, actor=actor
+            )
+            self._audit(
+                conn,
+                actor,
+                "observation.retract",
+                {"case": case_id, "id": new_id, "supersedes": head["id"], "reason": reason},
+            )
             return new_id
 
     @retrying
@@ -566,40 +657,74 @@ class Store:
             current = _as_observation(head)
             new = apply_changes(current, changes, case)
             if new.values() == current.values():
-                raise BadInput(f"correction of observation {obs_id}: the new values are the same as the "
-                               f"ones in effect (record {head['id']}).")
+                raise BadInput(
+                    f"correction of observation {obs_id}: the new values are the same as the "
+                    f"ones in effect (record {head['id']})."
+                )
             effective = _effective(self._records(conn, case_id), cutoff=None)
             for r in effective:
                 if r["original_id"] != head["original_id"] and _identity(r) == new.identity:
-                    raise BadInput(f"correction of observation {obs_id}: the corrected observation would be "
-                                   f"the same as observation {r['id']}.")
-            new_id = self._insert_successor(conn, case_id, head, new.values(), kind="correction",
-                                            reason=reason, actor=actor)
-            self._audit(conn, actor, "observation.correct",
-                        {"case": case_id, "id": new_id, "supersedes": head["id"], "reason": reason,
-                         "changes": {k: changes[k] for k in changes}})
+                    raise BadInput(
+                        f"correction of observation {obs_id}: the corrected observation would be "
+                        f"the same as observation {r['id']}."
+                    )
+            new_id = self._insert_successor(
+                conn, case_id, head, new.values(), kind="correction", reason=reason, actor=actor
+            )
+            self._audit(
+                conn,
+                actor,
+                "observation.correct",
+                {
+                    "case": case_id,
+                    "id": new_id,
+                    "supersedes": head["id"],
+                    "reason": reason,
+                    "changes": {k: changes[k] for k in changes},
+                },
+            )
             return new_id
 
     @staticmethod
-    def _insert_successor(conn: Connection, case_id: str, head: Mapping[str, Any], values: Mapping[str, Any],
-                          *, kind: str, reason: str, actor: str) -> int:
+    def _insert_successor(
+        conn: Connection,
+        case_id: str,
+        head: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        kind: str,
+        reason: str,
+        actor: str,
+    ) -> int:
         vals = dict(values)
         if vals.get("end") == vals["date"]:
             vals["end"] = None
-        return conn.execute(observations.insert().returning(observations.c.id).values(
-            **vals, case_id=case_id, recorded_at=utcnow(), recorded_by=actor, kind=kind,
-            supersedes=head["id"], reason=reason)).scalar_one()
+        return conn.execute(
+            observations.insert()
+            .returning(observations.c.id)
+            .values(
+                **vals,
+                case_id=case_id,
+                recorded_at=utcnow(),
+                recorded_by=actor,
+                kind=kind,
+                supersedes=head["id"],
+                reason=reason,
+            )
+        ).scalar_one()
 
     # ------------------------------------------------------------------ observations: reads
 
     @staticmethod
     def _records(conn: Connection, case_id: str) -> list[dict[str, Any]]:
-        rows = conn.execute(sa.select(observations).where(observations.c.case_id == case_id)
-                            .order_by(observations.c.id)).mappings()
+        rows = conn.execute(
+            sa.select(observations).where(observations.c.case_id == case_id).order_by(observations.c.id)
+        ).mappings()
         return [dict(r) for r in rows]
 
-    def observations(self, case_id: str, *, as_of: date | None = None,
-                     indicator: str | None = None, known_at: datetime | None = None) -> pd.DataFrame:
+    def observations(
+        self, case_id: str, *, as_of: date | None = None, indicator: str | None = None, known_at: datetime | None = None
+    ) -> pd.DataFrame:
         """The observations in effect as known at the end of day ``as_of`` (UTC; default: now).
 
         Columns: ``id`` (the record in effect: the latest correction, or the original),
@@ -628,8 +753,13 @@ class Store:
             known = known_at.astimezone(UTC).replace(tzinfo=None) if known_at.tzinfo else known_at
             cutoff = min(cutoff, known + timedelta(microseconds=1))
         rows = _effective(records, cutoff=cutoff)
-        rows = [r for r in rows if (last_day is None or r["date"] <= last_day)
-                and (indicator is None or r["indicator"] == indicator) and _readable_record(r)]
+        rows = [
+            r
+            for r in rows
+            if (last_day is None or r["date"] <= last_day)
+            and (indicator is None or r["indicator"] == indicator)
+            and _readable_record(r)
+        ]
         return _frame(rows, OBSERVATION_COLUMNS)
 
     # ------------------------------------------------------------------ reviews
@@ -647,17 +777,30 @@ class Store:
             except KeyError:
                 raise BadInput(f"indicator: '{indicator}' is not an indicator of case '{case_id}'.") from None
             if ind.aggregation != "events" or ind.coverage_end is not None:
-                raise BadInput(f"indicator: '{indicator}' has no open coverage (only an 'events' indicator "
-                               "without coverage_end is read through a reviewed-through date).")
+                raise BadInput(
+                    f"indicator: '{indicator}' has no open coverage (only an 'events' indicator "
+                    "without coverage_end is read through a reviewed-through date)."
+                )
             if through > utcnow().date():
                 raise BadInput(f"--through {through} is in the future.")
             if through < (ind.coverage_start or through):
                 raise BadInput(f"--through {through} is before {indicator}'s coverage starts ({ind.coverage_start}).")
-            new_id = conn.execute(reviews.insert().values(
-                case_id=case_id, indicator=indicator, through=through, note=note,
-                recorded_at=utcnow(), recorded_by=actor)).inserted_primary_key[0]
-            self._audit(conn, actor, "review.add", {"case": case_id, "indicator": indicator,
-                                                    "through": through.isoformat(), "id": new_id})
+            new_id = conn.execute(
+                reviews.insert().values(
+                    case_id=case_id,
+                    indicator=indicator,
+                    through=through,
+                    note=note,
+                    recorded_at=utcnow(),
+                    recorded_by=actor,
+                )
+            ).inserted_primary_key[0]
+            self._audit(
+                conn,
+                actor,
+                "review.add",
+                {"case": case_id, "indicator": indicator, "through": through.isoformat(), "id": new_id},
+            )
         return int(new_id)
 
     @retrying
@@ -669,26 +812,37 @@ class Store:
             for r in rows:
                 if r["indicator"] not in case.indicator_ids:
                     raise BadInput(f"reviews: '{r['indicator']}' is not an indicator of case '{case_id}'.")
-                conn.execute(reviews.insert().values(
-                    case_id=case_id, indicator=r["indicator"], through=r["through"], note=r.get("note") or "",
-                    recorded_at=r.get("recorded_at") or utcnow(), recorded_by=actor))
+                conn.execute(
+                    reviews.insert().values(
+                        case_id=case_id,
+                        indicator=r["indicator"],
+                        through=r["through"],
+                        note=r.get("note") or "",
+                        recorded_at=r.get("recorded_at") or utcnow(),
+                        recorded_by=actor,
+                    )
+                )
             self._audit(conn, actor, "review.import", {"case": case_id, "n": len(rows)})
         return len(rows)
 
-    def reviews(self, case_id: str, *, as_of: date | None = None,
-                known_at: datetime | None = None) -> dict[str, date]:
+    def reviews(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> dict[str, date]:
         """Per indicator, the latest ``through`` of the reviews recorded by the end of day
         ``as_of`` (or by ``known_at`` when earlier; default: now), as :meth:`observations` reads."""
-        cutoff = utcnow() + timedelta(microseconds=1) if as_of is None else \
-            datetime.combine(as_of + timedelta(days=1), time())
+        cutoff = (
+            utcnow() + timedelta(microseconds=1)
+            if as_of is None
+            else datetime.combine(as_of + timedelta(days=1), time())
+        )
         if known_at is not None:
             known = known_at.astimezone(UTC).replace(tzinfo=None) if known_at.tzinfo else known_at
             cutoff = min(cutoff, known + timedelta(microseconds=1))
         with self._read() as conn:
             self._get_case(conn, case_id)
-            rows = conn.execute(sa.select(reviews.c.indicator, sa.func.max(reviews.c.through))
-                                .where(reviews.c.case_id == case_id, reviews.c.recorded_at < cutoff)
-                                .group_by(reviews.c.indicator)).all()
+            rows = conn.execute(
+                sa.select(reviews.c.indicator, sa.func.max(reviews.c.through))
+                .where(reviews.c.case_id == case_id, reviews.c.recorded_at < cutoff)
+                .group_by(reviews.c.indicator)
+            ).all()
         return {r[0]: r[1] for r in rows}
 
     def history(self, case_id: str) -> pd.DataFrame:
@@ -727,12 +881,21 @@ class Store:
             for p in problems:
                 head = heads[p["id"]]
                 p["retraction"] = self._insert_successor(
-                    conn, case_id, head, _record_values(head), kind="retraction",
-                    reason=f"{reason} ({p['problem']})", actor=actor)
+                    conn,
+                    case_id,
+                    head,
+                    _record_values(head),
+                    kind="retraction",
+                    reason=f"{reason} ({p['problem']})",
+                    actor=actor,
+                )
             if problems:
-                self._audit(conn, actor, "observation.repair",
-                            {"case": case_id, "reason": reason,
-                             "retracted": [[p["id"], p["retraction"]] for p in problems]})
+                self._audit(
+                    conn,
+                    actor,
+                    "observation.repair",
+                    {"case": case_id, "reason": reason, "retracted": [[p["id"], p["retraction"]] for p in problems]},
+                )
             return problems
 
     def n_records(self, case_id: str) -> int:
@@ -742,8 +905,9 @@ class Store:
 
     @staticmethod
     def _n_records(conn: Connection, case_id: str) -> int:
-        return conn.execute(sa.select(sa.func.count()).select_from(observations)
-                            .where(observations.c.case_id == case_id)).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(observations).where(observations.c.case_id == case_id)
+        ).scalar_one()
 
     def audit_log(self, limit: int | None = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit entries, newest first (``at`` as aware UTC datetime)."""
@@ -759,8 +923,18 @@ class Store:
     # ------------------------------------------------------------------ runs
 
     @retrying
-    def create_run(self, case_id: str, *, as_of: date, case_hash: str, data_hash: str, n_observations: int,
-                   model_version: str, settings: Mapping[str, Any], actor: str | None = None) -> str:
+    def create_run(
+        self,
+        case_id: str,
+        *,
+        as_of: date,
+        case_hash: str,
+        data_hash: str,
+        n_observations: int,
+        model_version: str,
+        settings: Mapping[str, Any],
+        actor: str | None = None,
+    ) -> str:
         """Record a fit that is starting (status ``running``, this process's pid and host)."""
         if isinstance(as_of, datetime):
             as_of = as_of.date()
@@ -771,32 +945,56 @@ class Store:
                 run_id = f"r{now:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
                 if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                     break
-            conn.execute(runs.insert().values(
-                id=run_id, case_id=case_id, created_at=now, as_of=as_of, status="running",
-                case_hash=case_hash, data_hash=data_hash, n_observations=int(n_observations),
-                model_version=model_version, settings=_jsonable(dict(settings)), pid=os.getpid(),
-                host=socket.gethostname()))
-            self._audit(conn, actor or _default_actor(), "run.create", {"case": case_id, "run": run_id,
-                                                                        "as_of": as_of})
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    case_id=case_id,
+                    created_at=now,
+                    as_of=as_of,
+                    status="running",
+                    case_hash=case_hash,
+                    data_hash=data_hash,
+                    n_observations=int(n_observations),
+                    model_version=model_version,
+                    settings=_jsonable(dict(settings)),
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                )
+            )
+            self._audit(conn, actor or _default_actor(), "run.create", {"case": case_id, "run": run_id, "as_of": as_of})
             return run_id
 
     @retrying
-    def finish_run(self, run_id: str, *, diagnostics: Mapping[str, Any], diagnostics_ok: bool, path: str,
-                   actor: str | None = None) -> None:
+    def finish_run(
+        self, run_id: str, *, diagnostics: Mapping[str, Any], diagnostics_ok: bool, path: str, actor: str | None = None
+    ) -> None:
         with self._write() as conn:
             self._require_run(conn, run_id)
-            conn.execute(runs.update().where(runs.c.id == run_id).values(
-                status="ok", finished_at=utcnow(), diagnostics=_jsonable(dict(diagnostics)),
-                diagnostics_ok=bool(diagnostics_ok), path=str(path)))
-            self._audit(conn, actor or _default_actor(), "run.finish",
-                        {"run": run_id, "diagnostics_ok": bool(diagnostics_ok), "path": str(path)})
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    status="ok",
+                    finished_at=utcnow(),
+                    diagnostics=_jsonable(dict(diagnostics)),
+                    diagnostics_ok=bool(diagnostics_ok),
+                    path=str(path),
+                )
+            )
+            self._audit(
+                conn,
+                actor or _default_actor(),
+                "run.finish",
+                {"run": run_id, "diagnostics_ok": bool(diagnostics_ok), "path": str(path)},
+            )
 
     @retrying
     def fail_run(self, run_id: str, error: str, *, actor: str | None = None) -> None:
         with self._write() as conn:
             self._require_run(conn, run_id)
-            conn.execute(runs.update().where(runs.c.id == run_id).values(
-                status="failed", finished_at=utcnow(), error=str(error)))
+            conn.execute(
+                runs.update().where(runs.c.id == run_id).values(status="failed", finished_at=utcnow(), error=str(error))
+            )
             self._audit(conn, actor or _default_actor(), "run.fail", {"run": run_id, "error": str(error)})
 
     @staticmethod
@@ -831,12 +1029,16 @@ class Store:
         """Mark ``running`` runs of this host whose process is gone as failed ('interrupted')."""
         host = socket.gethostname()
         with self._write() as conn:
-            rows = conn.execute(sa.select(runs.c.id, runs.c.pid).where(
-                runs.c.status == "running", runs.c.host == host)).all()
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.pid).where(runs.c.status == "running", runs.c.host == host)
+            ).all()
             stale = [r.id for r in rows if r.pid is None or not _pid_alive(r.pid)]
             if stale:
-                conn.execute(runs.update().where(runs.c.id.in_(stale)).values(
-                    status="failed", finished_at=utcnow(), error="interrupted"))
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id.in_(stale))
+                    .values(status="failed", finished_at=utcnow(), error="interrupted")
+                )
                 self._audit(conn, _default_actor(), "run.interrupted", {"runs": stale, "host": host})
             return stale
 
@@ -852,8 +1054,9 @@ class Store:
                     pk = list(table.primary_key.columns)
                     out[table.name] = [dict(r) for r in conn.execute(sa.select(table).order_by(*pk)).mappings()]
             if "alembic_version" in names:
-                out["alembic_version"] = [dict(r) for r in conn.exec_driver_sql(
-                    "SELECT version_num FROM alembic_version").mappings()]
+                out["alembic_version"] = [
+                    dict(r) for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version").mappings()
+                ]
         return out
 
 
@@ -999,12 +1202,23 @@ def _date_problems(case: Any, records: Iterable[Mapping[str, Any]]) -> list[dict
         if early:
             problem = f"its {early[0]} {times[early[0]].isoformat()} is {before_first_day(case)}"
         elif late:
-            problem = (f"its {late[0]} {times[late[0]].isoformat()} is after {READABLE_LAST.isoformat()}, "
-                       "the last day the store can read")
+            problem = (
+                f"its {late[0]} {times[late[0]].isoformat()} is after {READABLE_LAST.isoformat()}, "
+                "the last day the store can read"
+            )
         else:
             continue
-        out.append({"id": r["id"], "original_id": r["original_id"], "indicator": r["indicator"],
-                    "date": r["date"], "end": end, "recorded_at": _aware(r["recorded_at"]), "problem": problem})
+        out.append(
+            {
+                "id": r["id"],
+                "original_id": r["original_id"],
+                "indicator": r["indicator"],
+                "date": r["date"],
+                "end": end,
+                "recorded_at": _aware(r["recorded_at"]),
+                "problem": problem,
+            }
+        )
     return out
 
 
@@ -1013,14 +1227,20 @@ def _identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _record_values(r: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: r[k] for k in ("indicator", "date", "end", "value", "source", "reliability", "credibility",
-                              "note")}
+    return {k: r[k] for k in ("indicator", "date", "end", "value", "source", "reliability", "credibility", "note")}
 
 
 def _as_observation(r: Mapping[str, Any]) -> Observation:
-    return Observation(indicator=r["indicator"], date=r["date"], end=r["end"] or r["date"], value=r["value"],
-                       source=r["source"], reliability=r["reliability"], credibility=r["credibility"],
-                       note=r["note"] or "")
+    return Observation(
+        indicator=r["indicator"],
+        date=r["date"],
+        end=r["end"] or r["date"],
+        value=r["value"],
+        source=r["source"],
+        reliability=r["reliability"],
+        credibility=r["credibility"],
+        note=r["note"] or "",
+    )
 
 
 def _frame(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -1061,5 +1281,14 @@ def data_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-__all__ = ["Store", "default_home", "alembic_config", "data_hash", "metadata", "retrying", "OBSERVATION_COLUMNS",
-           "HISTORY_COLUMNS", "SCHEMA_HEAD"]
+__all__ = [
+    "Store",
+    "default_home",
+    "alembic_config",
+    "data_hash",
+    "metadata",
+    "retrying",
+    "OBSERVATION_COLUMNS",
+    "HISTORY_COLUMNS",
+    "SCHEMA_HEAD",
+]

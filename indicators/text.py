@@ -45,23 +45,31 @@ def unsafe(ch: str, *, multiline: bool = False) -> bool:
     """Whether ``ch`` is refused in text (one-line, or ``multiline`` allowing tab and LF)."""
     if multiline and ch in "\t\n":
         return False
-    return (_control(ch) or ch in BIDI_CONTROLS or _surrogate(ch)
-            or (not multiline and ch in LINE_SEPARATORS))
+    return _control(ch) or ch in BIDI_CONTROLS or _surrogate(ch) or (not multiline and ch in LINE_SEPARATORS)
 
 
 def describe(ch: str) -> str:
     """``U+001B (ESCAPE)``: a character as a message names it."""
     name = unicodedata.name(ch, "")
     if not name and _control(ch):
-        name = {"\x00": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN",
-                "\x1b": "ESCAPE", "\x07": "BELL", "\x7f": "DELETE"}.get(ch, "control character")
+        name = {
+            "\x00": "NUL",
+            "\t": "TAB",
+            "\n": "LINE FEED",
+            "\r": "CARRIAGE RETURN",
+            "\x1b": "ESCAPE",
+            "\x07": "BELL",
+            "\x7f": "DELETE",
+        }.get(ch, "control character")
     return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
 
 
 def visible(text: str) -> bool:
     """Whether ``text`` has at least one character that shows."""
-    return any(unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in BLANK_LETTERS
-               and not ch.isspace() for ch in text)
+    return any(
+        unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in BLANK_LETTERS and not ch.isspace()
+        for ch in text
+    )
 
 
 def problem(text: str, *, multiline: bool = False, limit: int | None = None) -> str | None:
@@ -72,8 +80,13 @@ def problem(text: str, *, multiline: bool = False, limit: int | None = None) -> 
         if _surrogate(ch):
             return "is not valid UTF-8 text (it carries undecodable bytes)"
         if unsafe(ch, multiline=multiline):
-            kind = ("bidirectional-text control" if ch in BIDI_CONTROLS else
-                    "line separator" if ch in LINE_SEPARATORS or ch in "\n\r" else "control character")
+            kind = (
+                "bidirectional-text control"
+                if ch in BIDI_CONTROLS
+                else "line separator"
+                if ch in LINE_SEPARATORS or ch in "\n\r"
+                else "control character"
+            )
             extra = "; use one line" if not multiline and kind == "line separator" else ""
             return f"contains the {kind} {describe(ch)}{extra}"
     if text.strip() and not visible(text):

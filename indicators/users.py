@@ -90,8 +90,10 @@ def check_name(name: str) -> str:
     """The user name, stripped; BadInput unless it is 1-64 letters, digits or ``. _ @ -``."""
     name = (name or "").strip()
     if not NAME_PATTERN.fullmatch(name):
-        raise BadInput(f"user name '{name[:80]}' is not allowed; use 1-64 letters, digits, '.', '_', '@' "
-                       "or '-', starting with a letter or digit.")
+        raise BadInput(
+            f"user name '{name[:80]}' is not allowed; use 1-64 letters, digits, '.', '_', '@' "
+            "or '-', starting with a letter or digit."
+        )
     return name
 
 
@@ -128,12 +130,16 @@ def add_user(store: Store, name: str, password: str, role: str, *, actor: str) -
         if row is not None and row.active:
             raise BadInput(f"user '{name}' exists already; remove it first to replace it.")
         if row is None:
-            conn.execute(users.insert().values(name=name, password_hash=password_hash, role=role,
-                                               created_at=utcnow(), active=True))
+            conn.execute(
+                users.insert().values(
+                    name=name, password_hash=password_hash, role=role, created_at=utcnow(), active=True
+                )
+            )
             store._audit(conn, actor, "user.add", {"name": name, "role": role})
             return "added"
-        conn.execute(users.update().where(users.c.name == name)
-                     .values(password_hash=password_hash, role=role, active=True))
+        conn.execute(
+            users.update().where(users.c.name == name).values(password_hash=password_hash, role=role, active=True)
+        )
         store._audit(conn, actor, "user.reactivate", {"name": name, "role": role})
         return "reactivated"
 
@@ -144,8 +150,10 @@ def list_users(store: Store, *, include_inactive: bool = True) -> list[dict[str,
     if not include_inactive:
         q = q.where(users.c.active == sa.true())
     with store._read() as conn:
-        return [{"name": r.name, "role": r.role, "active": bool(r.active), "created_at": r.created_at}
-                for r in conn.execute(q)]
+        return [
+            {"name": r.name, "role": r.role, "active": bool(r.active), "created_at": r.created_at}
+            for r in conn.execute(q)
+        ]
 
 
 @retrying
@@ -155,8 +163,12 @@ def deactivate_user(store: Store, name: str, *, actor: str) -> None:
     with store._write() as conn:
         row = conn.execute(sa.select(users.c.active).where(users.c.name == name)).first()
         if row is None or not row.active:
-            known = [r for r in conn.execute(sa.select(users.c.name).where(users.c.active == sa.true())
-                                             .order_by(users.c.name)).scalars()]
+            known = [
+                r
+                for r in conn.execute(
+                    sa.select(users.c.name).where(users.c.active == sa.true()).order_by(users.c.name)
+                ).scalars()
+            ]
             hint = f"active users: {', '.join(known)}" if known else "there are no active users"
             raise BadInput(f"there is no active user '{name[:80]}'; {hint}.")
         conn.execute(users.update().where(users.c.name == name).values(active=False))
@@ -166,8 +178,9 @@ def deactivate_user(store: Store, name: str, *, actor: str) -> None:
 def get_user(store: Store, name: str) -> dict[str, Any] | None:
     """The active account ``name`` as ``{"name", "role"}``, or None."""
     with store._read() as conn:
-        row = conn.execute(sa.select(users.c.name, users.c.role).where(
-            users.c.name == name, users.c.active == sa.true())).first()
+        row = conn.execute(
+            sa.select(users.c.name, users.c.role).where(users.c.name == name, users.c.active == sa.true())
+        ).first()
     return None if row is None else {"name": row.name, "role": row.role}
 
 
@@ -186,8 +199,15 @@ def verify(store: Store, name: str, password: str, *, address: str | None = None
     valid_name = bool(NAME_PATTERN.fullmatch(name))
     hasher = _hasher()
     with store._read() as conn:
-        row = conn.execute(sa.select(users.c.name, users.c.role, users.c.password_hash).where(
-            users.c.name == name, users.c.active == sa.true())).first() if valid_name else None
+        row = (
+            conn.execute(
+                sa.select(users.c.name, users.c.role, users.c.password_hash).where(
+                    users.c.name == name, users.c.active == sa.true()
+                )
+            ).first()
+            if valid_name
+            else None
+        )
     ok = False
     if row is None or not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         try:
@@ -217,15 +237,19 @@ def session_user(store: Store, name: str, session: Any) -> dict[str, Any] | None
     if not isinstance(session, int) or isinstance(session, bool) or not isinstance(name, str):
         return None
     with store._read() as conn:
-        row = conn.execute(sa.select(users.c.name, users.c.role).where(
-            users.c.name == name, users.c.active == sa.true())).first()
+        row = conn.execute(
+            sa.select(users.c.name, users.c.role).where(users.c.name == name, users.c.active == sa.true())
+        ).first()
         if row is None:
             return None
         opened = conn.execute(sa.select(audit.c.actor).where(audit.c.id == session, audit.c.action == LOGIN)).first()
         if opened is None or opened.actor != name:
             return None
-        later = conn.execute(sa.select(audit.c.action, audit.c.detail).where(
-            audit.c.id > session, audit.c.action.in_((LOGOUT, *ACCOUNT_RESETS)))).all()
+        later = conn.execute(
+            sa.select(audit.c.action, audit.c.detail).where(
+                audit.c.id > session, audit.c.action.in_((LOGOUT, *ACCOUNT_RESETS))
+            )
+        ).all()
     for action, detail in later:
         detail = detail if isinstance(detail, dict) else {}
         if detail.get("name") == name and (action != LOGOUT or detail.get("session") == session):
@@ -264,15 +288,25 @@ def login_lock(store: Store, name: str, address: str | None, *, now: datetime | 
     now = now or utcnow()
     name = (name or "").strip()
     with store._read() as conn:
-        rows = conn.execute(sa.select(audit.c.at, audit.c.actor, audit.c.action, audit.c.detail).where(
-            audit.c.action.in_((LOGIN, LOGIN_FAILED)), audit.c.at >= now - FAILURE_MEMORY,
-        ).order_by(audit.c.id)).all()
+        rows = conn.execute(
+            sa.select(audit.c.at, audit.c.actor, audit.c.action, audit.c.detail)
+            .where(
+                audit.c.action.in_((LOGIN, LOGIN_FAILED)),
+                audit.c.at >= now - FAILURE_MEMORY,
+            )
+            .order_by(audit.c.id)
+        ).all()
     locks = []
     if NAME_PATTERN.fullmatch(name):
         locks.append(("account", ACCOUNT_FREE_FAILURES, lambda r: r.actor == name))
     if address:
-        locks.append(("address", ADDRESS_FREE_FAILURES,
-                      lambda r: isinstance(r.detail, dict) and r.detail.get("address") == address))
+        locks.append(
+            (
+                "address",
+                ADDRESS_FREE_FAILURES,
+                lambda r: isinstance(r.detail, dict) and r.detail.get("address") == address,
+            )
+        )
     for scope, free, concerns in locks:
         failures: list[datetime] = []
         for r in rows:

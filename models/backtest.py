@@ -69,6 +69,7 @@ BAND_LEVEL = 0.95
 
 # ---------------------------------------------------------------------------- proper scores
 
+
 def crps_samples(samples: np.ndarray, y: np.ndarray | float) -> np.ndarray:
     """CRPS of each row's predictive draws against its value (sorted-sample estimator).
 
@@ -157,9 +158,16 @@ def reliability_bins(p: Sequence[float], y: Sequence[float], bins: int = RELIABI
             continue
         mean_p = float(p[sel].mean())
         lo, hi = binomial_band(mean_p, n)
-        out.append({"lo": round(float(edges[b]), 3), "hi": round(float(edges[b + 1]), 3), "n": n,
-                    "mean_forecast": round(mean_p, 4), "observed": round(float(y[sel].mean()), 4),
-                    "band": [round(lo, 4), round(hi, 4)]})
+        out.append(
+            {
+                "lo": round(float(edges[b]), 3),
+                "hi": round(float(edges[b + 1]), 3),
+                "n": n,
+                "mean_forecast": round(mean_p, 4),
+                "observed": round(float(y[sel].mean()), 4),
+                "band": [round(lo, 4), round(hi, 4)],
+            }
+        )
     return out
 
 
@@ -176,6 +184,7 @@ def binomial_band(p: float, n: int, level: float = BAND_LEVEL) -> tuple[float, f
 
 # ---------------------------------------------------------------------------- baselines
 
+
 def _last_year(values: np.ndarray, exposure: np.ndarray, ends: Sequence[date], origin: date) -> tuple[float, float]:
     """Total count and exposure of the rows ending in the year before ``origin`` (else the last row)."""
     try:
@@ -189,9 +198,16 @@ def _last_year(values: np.ndarray, exposure: np.ndarray, ends: Sequence[date], o
     return float(values[recent].sum()), float(exposure[recent].sum())
 
 
-def count_persistence_samples(values: Sequence[float], exposure: Sequence[float], ends: Sequence[date],
-                              target_exposure: Sequence[float], *, origin: date, n: int = BASELINE_DRAWS,
-                              rng: np.random.Generator) -> np.ndarray:
+def count_persistence_samples(
+    values: Sequence[float],
+    exposure: Sequence[float],
+    ends: Sequence[date],
+    target_exposure: Sequence[float],
+    *,
+    origin: date,
+    n: int = BASELINE_DRAWS,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Poisson draws at the last year's rate, scaled to each target row's exposure, ``(rows, n)``.
 
     ``exposure`` is each history row's length in grid cells (quarters); a fiscal-year total has
@@ -219,8 +235,14 @@ def count_climatology_params(values: Sequence[float], exposure: Sequence[float])
     return rate, max(inv_alpha, 0.0)
 
 
-def count_climatology_samples(values: Sequence[float], exposure: Sequence[float], target_exposure: Sequence[float],
-                              *, n: int = BASELINE_DRAWS, rng: np.random.Generator) -> np.ndarray:
+def count_climatology_samples(
+    values: Sequence[float],
+    exposure: Sequence[float],
+    target_exposure: Sequence[float],
+    *,
+    n: int = BASELINE_DRAWS,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Negative-binomial draws with the historical rate and over-dispersion, ``(rows, n)``."""
     rate, inv_alpha = count_climatology_params(values, exposure)
     mu = np.broadcast_to((rate * np.asarray(target_exposure, dtype=float))[:, None], (len(target_exposure), n))
@@ -236,15 +258,22 @@ def level_persistence_samples(values: Sequence[float], ends: Sequence[date], n_r
     return np.full((n_rows, 1), last)
 
 
-def level_climatology_samples(values: Sequence[float], n_rows: int, *, n: int = BASELINE_DRAWS,
-                              rng: np.random.Generator) -> np.ndarray:
+def level_climatology_samples(
+    values: Sequence[float], n_rows: int, *, n: int = BASELINE_DRAWS, rng: np.random.Generator
+) -> np.ndarray:
     """Draws from the empirical distribution of every value recorded so far, ``(rows, n)``."""
     v = np.asarray(values, dtype=float)
     return v[rng.integers(0, len(v), size=(n_rows, n))]
 
 
-def baseline_samples(family: str, history: Mapping[str, Sequence[Any]], target_exposure: Sequence[float], *,
-                     origin: date, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def baseline_samples(
+    family: str,
+    history: Mapping[str, Sequence[Any]],
+    target_exposure: Sequence[float],
+    *,
+    origin: date,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Persistence and climatology draws for the target rows of one indicator.
 
     ``history`` holds the indicator's rows known at the origin: ``value``, ``exposure``, ``end``
@@ -253,17 +282,23 @@ def baseline_samples(family: str, history: Mapping[str, Sequence[Any]], target_e
     values, exposure, ends = history["value"], history["exposure"], list(history["end"])
     n_rows = len(target_exposure)
     if family == "count":
-        return (count_persistence_samples(values, exposure, ends, target_exposure, origin=origin, rng=rng),
-                count_climatology_samples(values, exposure, target_exposure, rng=rng))
+        return (
+            count_persistence_samples(values, exposure, ends, target_exposure, origin=origin, rng=rng),
+            count_climatology_samples(values, exposure, target_exposure, rng=rng),
+        )
     return level_persistence_samples(values, ends, n_rows), level_climatology_samples(values, n_rows, rng=rng)
 
 
 # ---------------------------------------------------------------------------- one origin
 
+
 def score_rows(samples: np.ndarray, y: np.ndarray, *, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """CRPS, coverage, PIT and P(value > 0) of each row's predictive draws."""
-    out = {"crps": crps_samples(samples, y), "pit": pit_values(samples, y, rng=rng),
-           "p_positive": (np.asarray(samples) > 0).mean(axis=1)}
+    out = {
+        "crps": crps_samples(samples, y),
+        "pit": pit_values(samples, y, rng=rng),
+        "p_positive": (np.asarray(samples) > 0).mean(axis=1),
+    }
     for level in LEVELS:
         out[f"covered_{int(level * 100)}"] = covered(samples, y, level)
         out[f"pit_covered_{int(level * 100)}"] = np.abs(out["pit"] - 0.5) <= level / 2
@@ -300,55 +335,89 @@ def score_origin(forecast: Any, case: Any, *, seed: int = 0) -> dict[str, Any]:
             continue
         target = held.iloc[sel]
         y = target["value"].to_numpy(dtype=float)
-        history = {"value": past["value"].to_numpy(dtype=float), "exposure": past["exposure"].to_numpy(dtype=float),
-                   "end": [e.date() for e in past["end"]]}
-        pers, clim = baseline_samples(ind.family, history, target["exposure"].to_numpy(dtype=float),
-                                      origin=origin, rng=rng)
+        history = {
+            "value": past["value"].to_numpy(dtype=float),
+            "exposure": past["exposure"].to_numpy(dtype=float),
+            "end": [e.date() for e in past["end"]],
+        }
+        pers, clim = baseline_samples(
+            ind.family, history, target["exposure"].to_numpy(dtype=float), origin=origin, rng=rng
+        )
         scores = score_rows(forecast.samples[sel], y, rng=rng)
         lo, hi = interval_bounds(forecast.samples[sel], 0.9)
         crps_p, crps_c = crps_samples(pers, y), crps_samples(clim, y)
         for k, rec in enumerate(target.itertuples(index=False)):
-            rows_out.append({
-                "indicator": ind.id, "family": ind.family, "start": rec.start.date().isoformat(),
-                "end": rec.end.date().isoformat(), "value": _r(y[k]),
-                "exposure": _r(rec.exposure, 3), "observation_ids": list(rec.observation_ids),
-                "pred_mean": _r(forecast.samples[sel[k]].mean()), "pred_p05": _r(lo[k]), "pred_p95": _r(hi[k]),
-                "crps": _r(scores["crps"][k], 5), "crps_persistence": _r(crps_p[k], 5),
-                "crps_climatology": _r(crps_c[k], 5), "covered_50": bool(scores["covered_50"][k]),
-                "covered_90": bool(scores["covered_90"][k]), "pit_covered_50": bool(scores["pit_covered_50"][k]),
-                "pit_covered_90": bool(scores["pit_covered_90"][k]), "pit": _r(scores["pit"][k]),
-                "p_positive": _r(scores["p_positive"][k]),
-            })
+            rows_out.append(
+                {
+                    "indicator": ind.id,
+                    "family": ind.family,
+                    "start": rec.start.date().isoformat(),
+                    "end": rec.end.date().isoformat(),
+                    "value": _r(y[k]),
+                    "exposure": _r(rec.exposure, 3),
+                    "observation_ids": list(rec.observation_ids),
+                    "pred_mean": _r(forecast.samples[sel[k]].mean()),
+                    "pred_p05": _r(lo[k]),
+                    "pred_p95": _r(hi[k]),
+                    "crps": _r(scores["crps"][k], 5),
+                    "crps_persistence": _r(crps_p[k], 5),
+                    "crps_climatology": _r(crps_c[k], 5),
+                    "covered_50": bool(scores["covered_50"][k]),
+                    "covered_90": bool(scores["covered_90"][k]),
+                    "pit_covered_50": bool(scores["pit_covered_50"][k]),
+                    "pit_covered_90": bool(scores["pit_covered_90"][k]),
+                    "pit": _r(scores["pit"][k]),
+                    "p_positive": _r(scores["p_positive"][k]),
+                }
+            )
     outcomes_out = []
     p = forecast.outcome_p
     for o, oc in enumerate(case.outcomes):
         res = oc.resolved.date if oc.resolved is not None else None
         at_risk = res is None or res > origin
-        entry: dict[str, Any] = {"id": oc.id, "as_of": origin.isoformat(), "at_risk": at_risk,
-                                 "happened": bool(at_risk and res is not None and res <= forecast.window_end),
-                                 "p": None, "p_05": None, "p_95": None}
+        entry: dict[str, Any] = {
+            "id": oc.id,
+            "as_of": origin.isoformat(),
+            "at_risk": at_risk,
+            "happened": bool(at_risk and res is not None and res <= forecast.window_end),
+            "p": None,
+            "p_05": None,
+            "p_95": None,
+        }
         if at_risk:
-            entry |= {"p": _r(p[:, o].mean(), 6), "p_05": _r(np.quantile(p[:, o], 0.05), 6),
-                      "p_95": _r(np.quantile(p[:, o], 0.95), 6)}
+            entry |= {
+                "p": _r(p[:, o].mean(), 6),
+                "p_05": _r(np.quantile(p[:, o], 0.05), 6),
+                "p_95": _r(np.quantile(p[:, o], 0.95), 6),
+            }
         outcomes_out.append(entry)
     design = forecast.design
     return {
-        "origin": origin.year, "as_of": origin.isoformat(), "window_end": forecast.window_end.isoformat(),
-        "n_observations": int(design.n_observations), "data_hash": design.data_hash,
-        "diagnostics": forecast.diagnostics, "seconds": round(float(forecast.seconds), 1),
-        "n_scored": len(rows_out), "n_unscored": unscored, "rows": rows_out, "outcomes": outcomes_out,
+        "origin": origin.year,
+        "as_of": origin.isoformat(),
+        "window_end": forecast.window_end.isoformat(),
+        "n_observations": int(design.n_observations),
+        "data_hash": design.data_hash,
+        "diagnostics": forecast.diagnostics,
+        "seconds": round(float(forecast.seconds), 1),
+        "n_scored": len(rows_out),
+        "n_unscored": unscored,
+        "rows": rows_out,
+        "outcomes": outcomes_out,
     }
 
 
 # ---------------------------------------------------------------------------- across origins
+
 
 def _mean(xs: Iterable[float | None]) -> float | None:
     vals = [float(x) for x in xs if x is not None and math.isfinite(float(x))]
     return float(np.mean(vals)) if vals else None
 
 
-def summarise(origins: list[dict[str, Any]], *, indicators: Sequence[Mapping[str, Any]],
-              outcomes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summarise(
+    origins: list[dict[str, Any]], *, indicators: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The backtest's scores across origins.
 
     Parameters
@@ -370,15 +439,22 @@ def summarise(origins: list[dict[str, Any]], *, indicators: Sequence[Mapping[str
     ind_out = []
     for ind in indicators:
         mine = [r for r in rows if r["indicator"] == ind["id"]]
-        entry: dict[str, Any] = {"id": ind["id"], "name": ind.get("name", ind["id"]), "family": ind["family"],
-                                 "n": len(mine)}
+        entry: dict[str, Any] = {
+            "id": ind["id"],
+            "name": ind.get("name", ind["id"]),
+            "family": ind["family"],
+            "n": len(mine),
+        }
         if mine:
             crps = _mean(r["crps"] for r in mine)
             pers = _mean(r["crps_persistence"] for r in mine)
             clim = _mean(r["crps_climatology"] for r in mine)
             entry |= {
-                "crps": _r(crps), "crps_persistence": _r(pers), "crps_climatology": _r(clim),
-                "skill_persistence": _r(skill(crps, pers)), "skill_climatology": _r(skill(crps, clim)),
+                "crps": _r(crps),
+                "crps_persistence": _r(pers),
+                "crps_climatology": _r(clim),
+                "skill_persistence": _r(skill(crps, pers)),
+                "skill_climatology": _r(skill(crps, clim)),
                 "coverage_50": _r(np.mean([r["covered_50"] for r in mine])),
                 "coverage_90": _r(np.mean([r["covered_90"] for r in mine])),
                 "mean_value": _r(np.mean([r["value"] for r in mine])),
@@ -386,31 +462,50 @@ def summarise(origins: list[dict[str, Any]], *, indicators: Sequence[Mapping[str
                 "pit": [_r(r["pit"]) for r in mine],
             }
         else:
-            entry |= {"crps": None, "crps_persistence": None, "crps_climatology": None,
-                      "skill_persistence": None, "skill_climatology": None, "coverage_50": None,
-                      "coverage_90": None, "mean_value": None, "origins": [], "pit": []}
+            entry |= {
+                "crps": None,
+                "crps_persistence": None,
+                "crps_climatology": None,
+                "skill_persistence": None,
+                "skill_climatology": None,
+                "coverage_50": None,
+                "coverage_90": None,
+                "mean_value": None,
+                "origins": [],
+                "pit": [],
+            }
         ind_out.append(entry)
 
     out_out = []
     for oc in outcomes:
-        forecasts = [dict(f, origin=o["origin"]) for o in origins for f in o.get("outcomes", [])
-                     if f["id"] == oc["id"]]
+        forecasts = [dict(f, origin=o["origin"]) for o in origins for f in o.get("outcomes", []) if f["id"] == oc["id"]]
         scored = [f for f in forecasts if f["at_risk"] and f.get("p") is not None]
         p = np.array([f["p"] for f in scored])
         y = np.array([1.0 if f["happened"] else 0.0 for f in scored])
         base = float(oc["base_rate"])
         entry = {
-            "id": oc["id"], "question": oc.get("question", ""), "resolution_date": oc.get("resolution_date"),
-            "n": len(scored), "events": int(y.sum()),
+            "id": oc["id"],
+            "question": oc.get("question", ""),
+            "resolution_date": oc.get("resolution_date"),
+            "n": len(scored),
+            "events": int(y.sum()),
             "brier": _r(brier(p, y).mean(), 5) if len(scored) else None,
             "log_score": _r(log_score(p, y).mean(), 4) if len(scored) else None,
             "brier_base_rate": _r(brier(base, y).mean(), 5) if len(scored) else None,
             "log_score_base_rate": _r(log_score(base, y).mean(), 4) if len(scored) else None,
             "base_rate": base,
-            "probabilities": [{"origin": f["origin"], "as_of": f.get("as_of"), "at_risk": bool(f["at_risk"]),
-                               "happened": bool(f["happened"]), "p": _r(f.get("p"), 5),
-                               "p_05": _r(f.get("p_05"), 5), "p_95": _r(f.get("p_95"), 5)}
-                              for f in forecasts],
+            "probabilities": [
+                {
+                    "origin": f["origin"],
+                    "as_of": f.get("as_of"),
+                    "at_risk": bool(f["at_risk"]),
+                    "happened": bool(f["happened"]),
+                    "p": _r(f.get("p"), 5),
+                    "p_05": _r(f.get("p_05"), 5),
+                    "p_95": _r(f.get("p_95"), 5),
+                }
+                for f in forecasts
+            ],
         }
         entry["skill_brier_base_rate"] = _r(skill(entry["brier"], entry["brier_base_rate"]))
         out_out.append(entry)
@@ -438,8 +533,12 @@ def _overall(rows: list[dict], ind_out: list[dict], origins: list[dict], out_out
     }
     pit = [r["pit"] for r in rows]
     events = [(r["p_positive"], 1.0 if r["value"] > 0 else 0.0) for r in counts]
-    outcome_pairs = [(f["p"], 1.0 if f["happened"] else 0.0) for o in out_out for f in o["probabilities"]
-                     if f["at_risk"] and f["p"] is not None]
+    outcome_pairs = [
+        (f["p"], 1.0 if f["happened"] else 0.0)
+        for o in out_out
+        for f in o["probabilities"]
+        if f["at_risk"] and f["p"] is not None
+    ]
     n = len(rows)
     return {
         "n_origins": len(origins),
@@ -466,14 +565,21 @@ def _targets(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     cov = summary["coverage_90"]
     lo, hi = COVERAGE_90_TARGET
     return [
-        {"id": "crps_vs_persistence",
-         "target": "count indicators: lower CRPS than persistence on average (skill > 0)",
-         "value": skill_p, "met": None if skill_p is None else bool(skill_p > 0),
-         "detail": f"{count['n_better_than_persistence']} of {count['n_indicators']} count indicators beat "
-                   "persistence; average of each indicator's CRPS relative to climatology"},
-        {"id": "coverage_90", "target": f"90% intervals cover {lo:.0%}–{hi:.0%} of held-out observations",
-         "value": cov, "met": None if cov is None else bool(lo <= cov <= hi),
-         "detail": f"{summary['n_rows']} held-out rows; inclusive intervals of a discrete forecast cover at least "
-                   f"their level when calibrated; the randomised (PIT) coverage, nominal when calibrated, is "
-                   f"{summary['coverage_90_randomised']}"},
+        {
+            "id": "crps_vs_persistence",
+            "target": "count indicators: lower CRPS than persistence on average (skill > 0)",
+            "value": skill_p,
+            "met": None if skill_p is None else bool(skill_p > 0),
+            "detail": f"{count['n_better_than_persistence']} of {count['n_indicators']} count indicators beat "
+            "persistence; average of each indicator's CRPS relative to climatology",
+        },
+        {
+            "id": "coverage_90",
+            "target": f"90% intervals cover {lo:.0%}–{hi:.0%} of held-out observations",
+            "value": cov,
+            "met": None if cov is None else bool(lo <= cov <= hi),
+            "detail": f"{summary['n_rows']} held-out rows; inclusive intervals of a discrete forecast cover at least "
+            f"their level when calibrated; the randomised (PIT) coverage, nominal when calibrated, is "
+            f"{summary['coverage_90_randomised']}",
+        },
     ]

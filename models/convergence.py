@@ -22,7 +22,7 @@ _BLOM = 3.0 / 8.0
 def split_chains(draws: np.ndarray) -> np.ndarray:
     """Each chain's first and last halves as two chains (the middle draw of an odd count dropped)."""
     half = draws.shape[2] // 2
-    return np.concatenate([draws[:, :, :half], draws[:, :, draws.shape[2] - half:]], axis=1)
+    return np.concatenate([draws[:, :, :half], draws[:, :, draws.shape[2] - half :]], axis=1)
 
 
 def z_scale(draws: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ def ess(draws: np.ndarray) -> np.ndarray:
     # Pairs of lags (2j, 2j + 1). Geyer's initial positive sequence reads pairs while the last one
     # read had a positive sum, up to lag n - 2; `stop` is the first pair left unread.
     n_read = max(int(np.ceil((n_draws - 2) / 2)), 1)
-    pair_sum = rho[:, 0:2 * n_read:2] + rho[:, 1:2 * n_read:2]
+    pair_sum = rho[:, 0 : 2 * n_read : 2] + rho[:, 1 : 2 * n_read : 2]
     nonpositive = pair_sum <= 0.0
     first_nonpositive = np.where(nonpositive.any(axis=1), nonpositive.argmax(axis=1), n_read)
     stop = np.minimum(first_nonpositive + 1, n_read)
@@ -96,8 +96,10 @@ def ess_tail(draws: np.ndarray) -> np.ndarray:
     """The smaller ESS of the indicators of falling below the 5% and the 95% quantiles."""
     flat = draws.reshape(draws.shape[0], -1)
     low, high = np.quantile(flat, [0.05, 0.95], axis=1)
-    return np.minimum(ess(split_chains((draws <= low[:, None, None]).astype(float))),
-                      ess(split_chains((draws <= high[:, None, None]).astype(float))))
+    return np.minimum(
+        ess(split_chains((draws <= low[:, None, None]).astype(float))),
+        ess(split_chains((draws <= high[:, None, None]).astype(float))),
+    )
 
 
 def summary(draws: np.ndarray) -> dict[str, np.ndarray]:

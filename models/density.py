@@ -50,23 +50,55 @@ from models.model import (
 
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = (
-    "persistence_logodds__", "innovation", "loading_unfolded", "loading_free", "count_intercept_offset",
-    "count_overdispersion_unfolded", "binary_intercept", "continuous_intercept", "continuous_sigma_log__",
-    "proportion_intercept", "proportion_kappa_log__", "ordinal_cut_raw", "hazard_intercept",
+    "persistence_logodds__",
+    "innovation",
+    "loading_unfolded",
+    "loading_free",
+    "count_intercept_offset",
+    "count_overdispersion_unfolded",
+    "binary_intercept",
+    "continuous_intercept",
+    "continuous_sigma_log__",
+    "proportion_intercept",
+    "proportion_kappa_log__",
+    "ordinal_cut_raw",
+    "hazard_intercept",
     "hazard_effect_log_or",
 )
-(PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE, COUNT_OFFSET, COUNT_OVERDISPERSION,
- BINARY_INTERCEPT, CONTINUOUS_INTERCEPT, CONTINUOUS_SIGMA, PROPORTION_INTERCEPT, PROPORTION_KAPPA,
- ORDINAL_CUT_RAW, HAZARD_INTERCEPT, EFFECT_LOG_OR) = range(len(VALUE_VARIABLES))
+(
+    PERSISTENCE,
+    INNOVATION,
+    LOADING_UNFOLDED,
+    LOADING_FREE,
+    COUNT_OFFSET,
+    COUNT_OVERDISPERSION,
+    BINARY_INTERCEPT,
+    CONTINUOUS_INTERCEPT,
+    CONTINUOUS_SIGMA,
+    PROPORTION_INTERCEPT,
+    PROPORTION_KAPPA,
+    ORDINAL_CUT_RAW,
+    HAZARD_INTERCEPT,
+    EFFECT_LOG_OR,
+) = range(len(VALUE_VARIABLES))
 
 #: The per-row arrays of every family, in the order the kernel takes them.
 ROW_FIELDS = ("indicator", "local", "cells", "weights", "y", "log_w", "log_1mw", "lp_spurious", "mask")
 #: The other data containers the kernel reads.
-OTHER_DATA = ("count_log_y_factorial", "count_log_rate_centre", "ordinal_levels", "outcome_at_risk",
-              "outcome_event", "centring_weight")
+OTHER_DATA = (
+    "count_log_y_factorial",
+    "count_log_rate_centre",
+    "ordinal_levels",
+    "outcome_at_risk",
+    "outcome_event",
+    "centring_weight",
+)
 
 BINARY_INTERCEPT_SD, CONTINUOUS_INTERCEPT_SD, PROPORTION_INTERCEPT_SD = (
-    FAMILY_INTERCEPT_SD["binary"], FAMILY_INTERCEPT_SD["continuous"], FAMILY_INTERCEPT_SD["proportion"])
+    FAMILY_INTERCEPT_SD["binary"],
+    FAMILY_INTERCEPT_SD["continuous"],
+    FAMILY_INTERCEPT_SD["proportion"],
+)
 KAPPA_SHAPE, KAPPA_RATE = PROPORTION_KAPPA_PRIOR
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -121,22 +153,29 @@ def structure(design: Design, model: pm.Model) -> Structure:
     prior = hazard_prior(design.case)
     e_at = effect_positions(design)
     index = {iid: i for i, iid in enumerate(design.indicator_ids)}
-    columns = tuple(np.array([index[i] for i in design.family_indicators[f]], dtype=np.int64)
-                    for f in FAMILIES)
+    columns = tuple(np.array([index[i] for i in design.family_indicators[f]], dtype=np.int64) for f in FAMILIES)
     n_cut = int(max(design.ordinal_levels.max(initial=2) - 1, 1))
+
     def signed(p, s):
         at = np.argwhere((p == 1) & (s != 0)).astype(np.int64)
         return at, s[at[:, 0], at[:, 1]].astype(np.float64), np.argwhere((p == 1) & (s == 0)).astype(np.int64)
 
     ls, lsign, lf = signed(present, sign)
     return Structure(
-        offsets=offsets, ends=ends,
-        sizes=np.array([present.shape[0], present.shape[1], len(design.case.outcomes), design.grid.n_cells, n_cut],
-                       dtype=np.int64),
-        loading_signed=ls.reshape(-1, 2), loading_sign=lsign, loading_free=lf.reshape(-1, 2),
-        effect_at=e_at, effect_mean=prior.effect_mean[e_at[:, 0], e_at[:, 1]].astype(np.float64),
-        effect_sd=prior.effect_sd[e_at[:, 0], e_at[:, 1]].astype(np.float64), family_columns=columns,
-        hazard_mean=prior.intercept_mean.astype(np.float64), hazard_sd=prior.intercept_sd.astype(np.float64),
+        offsets=offsets,
+        ends=ends,
+        sizes=np.array(
+            [present.shape[0], present.shape[1], len(design.case.outcomes), design.grid.n_cells, n_cut], dtype=np.int64
+        ),
+        loading_signed=ls.reshape(-1, 2),
+        loading_sign=lsign,
+        loading_free=lf.reshape(-1, 2),
+        effect_at=e_at,
+        effect_mean=prior.effect_mean[e_at[:, 0], e_at[:, 1]].astype(np.float64),
+        effect_sd=prior.effect_sd[e_at[:, 0], e_at[:, 1]].astype(np.float64),
+        family_columns=columns,
+        hazard_mean=prior.intercept_mean.astype(np.float64),
+        hazard_sd=prior.intercept_sd.astype(np.float64),
     )
 
 
@@ -169,8 +208,10 @@ def digamma(x):
         acc -= 1.0 / x
         x += 1.0
     f = 1.0 / (x * x)
-    tail = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132
-                + f * (691.0 / 32760 - f / 12.0))))))
+    tail = f * (
+        -1.0 / 12
+        + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132 + f * (691.0 / 32760 - f / 12.0)))))
+    )
     return acc + math.log(x) - 0.5 / x + tail
 
 
@@ -237,10 +278,33 @@ def _spread(g_eta, cells, weights, r, i, g):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, loading_free, effect_at,
-                  effect_mean, effect_sd, columns, hazard_mean, hazard_sd, count, binary, continuous, proportion,
-                  ordinal, count_log_y_factorial, count_log_rate_centre, ordinal_levels, outcome_at_risk,
-                  outcome_event, centring_weight):
+def logp_and_grad(
+    x,
+    grad,
+    offsets,
+    ends,
+    sizes,
+    loading_signed,
+    loading_sign,
+    loading_free,
+    effect_at,
+    effect_mean,
+    effect_sd,
+    columns,
+    hazard_mean,
+    hazard_sd,
+    count,
+    binary,
+    continuous,
+    proportion,
+    ordinal,
+    count_log_y_factorial,
+    count_log_rate_centre,
+    ordinal_levels,
+    outcome_at_risk,
+    outcome_event,
+    centring_weight,
+):
     """The model's log density at ``x`` (nutpie's flat unconstrained vector); its gradient is
     written into ``grad``. Each family's rows come as a tuple in :data:`ROW_FIELDS` order."""
     n_ind, n_fac, n_out, n_cells, n_cut = sizes[0], sizes[1], sizes[2], sizes[3], sizes[4]
@@ -248,10 +312,17 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
     logp = 0.0
 
     # Priors on every Normal coordinate (innovations, unfolded loadings and effects, intercepts).
-    normals = ((INNOVATION, 0.0, 1.0), (LOADING_UNFOLDED, 0.0, LOADING_SCALE), (LOADING_FREE, 0.0, LOADING_SCALE),
-               (COUNT_OFFSET, 0.0, 1.0), (COUNT_OVERDISPERSION, 0.0, OVERDISPERSION_SCALE),
-               (BINARY_INTERCEPT, 0.0, BINARY_INTERCEPT_SD), (CONTINUOUS_INTERCEPT, 0.0, CONTINUOUS_INTERCEPT_SD),
-               (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD), (ORDINAL_CUT_RAW, 0.0, 1.0))
+    normals = (
+        (INNOVATION, 0.0, 1.0),
+        (LOADING_UNFOLDED, 0.0, LOADING_SCALE),
+        (LOADING_FREE, 0.0, LOADING_SCALE),
+        (COUNT_OFFSET, 0.0, 1.0),
+        (COUNT_OVERDISPERSION, 0.0, OVERDISPERSION_SCALE),
+        (BINARY_INTERCEPT, 0.0, BINARY_INTERCEPT_SD),
+        (CONTINUOUS_INTERCEPT, 0.0, CONTINUOUS_INTERCEPT_SD),
+        (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD),
+        (ORDINAL_CUT_RAW, 0.0, 1.0),
+    )
     for v, mu, sd in normals:
         if offsets[v] < 0:
             continue
@@ -429,8 +500,12 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
         k_at = offsets[PROPORTION_KAPPA]
         for j in range(columns[3].shape[0]):  # Gamma on kappa = exp(u), Jacobian included
             u = x[k_at + j]
-            logp += (KAPPA_SHAPE * math.log(KAPPA_RATE) - math.lgamma(KAPPA_SHAPE) + KAPPA_SHAPE * u
-                     - KAPPA_RATE * math.exp(u))
+            logp += (
+                KAPPA_SHAPE * math.log(KAPPA_RATE)
+                - math.lgamma(KAPPA_SHAPE)
+                + KAPPA_SHAPE * u
+                - KAPPA_RATE * math.exp(u)
+            )
             grad[k_at + j] += KAPPA_SHAPE - KAPPA_RATE * math.exp(u)
         for r in range(y.shape[0]):
             if mask[r] == 0:
@@ -442,8 +517,7 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
             a, b = m * kappa, (1.0 - m) * kappa
             yc = min(max(y[r], PROPORTION_EPS), 1.0 - PROPORTION_EPS)
             log_y, log_1my = math.log(yc), math.log(1.0 - yc)
-            lp = (math.lgamma(kappa) - math.lgamma(a) - math.lgamma(b) + (a - 1.0) * log_y
-                  + (b - 1.0) * log_1my)
+            lp = math.lgamma(kappa) - math.lgamma(a) - math.lgamma(b) + (a - 1.0) * log_y + (b - 1.0) * log_1my
             total, share = _mixture(lp, log_w[r], log_1mw[r], lp_spurious[r])
             logp += mask[r] * total
             g = mask[r] * share
@@ -494,8 +568,11 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
             for c in range(n_cut - 1, -1, -1):  # back through the cumulative sum
                 acc += g_cut[j, c]
                 raw = x[c_at + j * n_cut + c]
-                grad[c_at + j * n_cut + c] += (ORDINAL_FIRST_CUT_SCALE * acc if c == 0
-                                               else ORDINAL_GAP_SCALE * math.exp(ORDINAL_GAP_SCALE * raw) * acc)
+                grad[c_at + j * n_cut + c] += (
+                    ORDINAL_FIRST_CUT_SCALE * acc
+                    if c == 0
+                    else ORDINAL_GAP_SCALE * math.exp(ORDINAL_GAP_SCALE * raw) * acc
+                )
 
     # Outcomes: Bernoulli per at-risk quarter on logit hazard = h0[o] + sum_k effect[o, k] f[k, t].
     g_f = np.zeros((n_fac, n_cells))
@@ -530,8 +607,9 @@ def logp_and_grad(x, grad, offsets, ends, sizes, loading_signed, loading_sign, l
             grad[offsets[var] + j] += g_intercept[columns[fam][j]]
     for n in range(loading_signed.shape[0]):
         z = x[offsets[LOADING_UNFOLDED] + n]
-        grad[offsets[LOADING_UNFOLDED] + n] += (loading_sign[n] * np.sign(z)
-                                                * g_loading[loading_signed[n, 0], loading_signed[n, 1]])
+        grad[offsets[LOADING_UNFOLDED] + n] += (
+            loading_sign[n] * np.sign(z) * g_loading[loading_signed[n, 0], loading_signed[n, 1]]
+        )
     for n in range(loading_free.shape[0]):
         grad[offsets[LOADING_FREE] + n] += g_loading[loading_free[n, 0], loading_free[n, 1]]
     for n in range(effect_at.shape[0]):
@@ -580,8 +658,9 @@ def fuse(compiled, design: Design, model: pm.Model):
     shared = list(compiled.shared_data)
     design_data = design.data()
     constants = {"np": np, "logp_and_grad": logp_and_grad}
-    for n, value in zip(("structure_" + f.name for f in dataclasses.fields(Structure)),
-                        structure(design, model).arrays()):
+    for n, value in zip(
+        ("structure_" + f.name for f in dataclasses.fields(Structure)), structure(design, model).arrays()
+    ):
         constants[n] = value
 
     def ref(name: str) -> str:
@@ -593,10 +672,12 @@ def fuse(compiled, design: Design, model: pm.Model):
     struct_args = ", ".join("structure_" + f.name for f in dataclasses.fields(Structure))
     family_args = ", ".join("(" + ", ".join(ref(n) for n in _row_names(f)) + ",)" for f in FAMILIES)
     other_args = ", ".join(ref(n) for n in OTHER_DATA)
-    source = (f"def fused(x, {', '.join(shared)}):\n"
-              f"    grad = np.empty_like(x)\n"
-              f"    logp = logp_and_grad(x, grad, {struct_args}, {family_args}, {other_args})\n"
-              f"    return logp, grad\n")
+    source = (
+        f"def fused(x, {', '.join(shared)}):\n"
+        f"    grad = np.empty_like(x)\n"
+        f"    logp = logp_and_grad(x, grad, {struct_args}, {family_args}, {other_args})\n"
+        f"    return logp, grad\n"
+    )
     exec(compile(source, "<fused density>", "exec"), constants)
     inner = numba.njit(constants["fused"])
     raw, signature = _make_c_logp_func(compiled.n_dim, inner, compiled.user_data, shared, compiled.shared_data)
@@ -610,8 +691,13 @@ def c_call(compiled, x: np.ndarray, grad: np.ndarray, logp: np.ndarray) -> tuple
     import ctypes
 
     as_double = ctypes.POINTER(ctypes.c_double)
-    args = (x.size, x.ctypes.data_as(as_double), grad.ctypes.data_as(as_double), logp.ctypes.data_as(as_double),
-            ctypes.c_void_p(compiled.user_data.ctypes.data))
+    args = (
+        x.size,
+        x.ctypes.data_as(as_double),
+        grad.ctypes.data_as(as_double),
+        logp.ctypes.data_as(as_double),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
     return compiled.compiled_logp_func.ctypes, args
 
 
@@ -646,8 +732,12 @@ def check_points(compiled, model: pm.Model) -> list[tuple[str, np.ndarray]]:
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     points = [("the initial point", np.concatenate([np.ravel(start[n]) for n in names]).astype(np.float64))]
     for seed in GUARD_JITTER_SEEDS:
-        points.append((f"a jittered starting point (seed {seed})",
-                       np.ascontiguousarray(compiled.initial_point_func(seed), dtype=np.float64)))
+        points.append(
+            (
+                f"a jittered starting point (seed {seed})",
+                np.ascontiguousarray(compiled.initial_point_func(seed), dtype=np.float64),
+            )
+        )
     return points
 
 
@@ -672,7 +762,8 @@ def disagreement(fused, generated, design: Design, model: pm.Model) -> str | Non
         excess = np.abs(grad - expected_grad) / np.maximum(np.abs(expected_grad), 1.0)
         if not excess.max() <= GUARD_GRAD_TOLERANCE:
             worst = int(np.argmax(np.where(np.isnan(excess), np.inf, excess)))
-            return (f"the fused gradient in {_coordinate(at.offsets, at.ends, worst)} is {grad[worst]:.10g} at "
-                    f"{where}, the model's {expected_grad[worst]:.10g}")
+            return (
+                f"the fused gradient in {_coordinate(at.offsets, at.ends, worst)} is {grad[worst]:.10g} at "
+                f"{where}, the model's {expected_grad[worst]:.10g}"
+            )
     return None
-

@@ -203,8 +203,7 @@ class _Row:
 SLIVER = 0.5
 
 
-def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | None,
-                obs: pd.DataFrame) -> list[_Row]:
+def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | None, obs: pd.DataFrame) -> list[_Row]:
     """The rows of an events indicator over its window ``coverage_start``..``coverage_end``
     (clipped to the grid and the as-of date; ``coverage_end`` None: an empty window).
 
@@ -336,8 +335,9 @@ def centring_weights(grid: Grid, n_indicators: int, rows: dict[str, list[_Row]])
     return w
 
 
-def build_design(case: Case, observations: pd.DataFrame, *, as_of: date,
-                 reviewed: Mapping[str, date] | None = None) -> Design:
+def build_design(
+    case: Case, observations: pd.DataFrame, *, as_of: date, reviewed: Mapping[str, date] | None = None
+) -> Design:
     """Turn validated observations into the model's arrays, as known on ``as_of``.
 
     Observations dated after ``as_of``, or whose period ends after it, are left out (and listed
@@ -424,11 +424,18 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date,
                 spurious.append(-np.log(levels[local_of[r.indicator]]))
         families[fam] = _pad(rows[fam], fam, local_of, spurious)
         for j, r in enumerate(rows[fam]):
-            table.append({
-                "family": fam, "row": j, "indicator": case.indicators[r.indicator].id,
-                "start": pd.Timestamp(r.start), "end": pd.Timestamp(r.end),
-                "value": float(r.y), "genuine": r.w, "observation_ids": list(r.ids),
-            })
+            table.append(
+                {
+                    "family": fam,
+                    "row": j,
+                    "indicator": case.indicators[r.indicator].id,
+                    "start": pd.Timestamp(r.start),
+                    "end": pd.Timestamp(r.end),
+                    "value": float(r.y),
+                    "genuine": r.w,
+                    "observation_ids": list(r.ids),
+                }
+            )
     if fam_inds["continuous"]:
         for rec in table:
             if rec["family"] == "continuous":
@@ -448,12 +455,23 @@ def build_design(case: Case, observations: pd.DataFrame, *, as_of: date,
     n_obs = 0 if frame.empty else len(frame)
     return Design(
         centring_weight=centring_weights(grid, len(case.indicators), rows),
-        case=case, grid=grid, as_of=as_of, families=families, family_indicators=fam_inds,
-        ordinal_levels=levels, count_log_rate_centre=count_centre,
-        continuous_centre=cont_centre, continuous_scale=cont_scale,
-        outcome_at_risk=at_risk, outcome_event=event,
-        rows=pd.DataFrame(table, columns=["family", "row", "indicator", "start", "end", "value",
-                                          "genuine", "observation_ids"]),
-        excluded=excluded, data_hash=observations_hash(frame, reviewed), n_observations=n_obs,
-        reviewed_through=through, reviewed=reviewed,
+        case=case,
+        grid=grid,
+        as_of=as_of,
+        families=families,
+        family_indicators=fam_inds,
+        ordinal_levels=levels,
+        count_log_rate_centre=count_centre,
+        continuous_centre=cont_centre,
+        continuous_scale=cont_scale,
+        outcome_at_risk=at_risk,
+        outcome_event=event,
+        rows=pd.DataFrame(
+            table, columns=["family", "row", "indicator", "start", "end", "value", "genuine", "observation_ids"]
+        ),
+        excluded=excluded,
+        data_hash=observations_hash(frame, reviewed),
+        n_observations=n_obs,
+        reviewed_through=through,
+        reviewed=reviewed,
     )

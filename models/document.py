@@ -100,11 +100,11 @@ class _Part(BaseModel):
     """Frozen, no unknown keys; NaN and infinities are kept as JSON's NaN / Infinity (as
     ``json.dumps`` writes them) rather than turned into null."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants",
-                              use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants", use_attribute_docstrings=True)
 
 
 # ---------------------------------------------------------------------------- the run
+
 
 class Settings(_Part):
     """The sampler settings the run was fitted with (:class:`models.fit.FitSettings`). Every
@@ -142,6 +142,7 @@ class Diagnostics(_Part):
 
 
 # ---------------------------------------------------------------------------- outcomes
+
 
 class Horizon(_Part):
     """P(the outcome happens within ``years`` years after the as-of quarter), over the posterior."""
@@ -203,6 +204,7 @@ class Outcome(_Part):
 
 
 # ---------------------------------------------------------------------------- factors and indicators
+
 
 class Factor(_Part):
     """A latent factor's posterior path, one value per quarter through the as-of quarter."""
@@ -317,11 +319,13 @@ class Excluded(_Part):
 
 # ---------------------------------------------------------------------------- the document
 
+
 class ForecastDocument(_Part):
     """A run's ``forecast.json``: its identity, diagnostics and everything it forecasts."""
 
-    model_config = ConfigDict(title="Harbinger forecast document",
-                              json_schema_extra={"x-schema-version": SCHEMA_VERSION})
+    model_config = ConfigDict(
+        title="Harbinger forecast document", json_schema_extra={"x-schema-version": SCHEMA_VERSION}
+    )
 
     schema_version: int | None = None
     """The schema the file was written with (absent: 1)."""
@@ -427,18 +431,24 @@ class ForecastDocument(_Part):
         or ``None`` when it does. A ``None`` argument is not checked."""
         reasons = []
         if case_hash is not None and self.case_hash != case_hash:
-            reasons.append(f"on a different version of case '{self.case}' than the one stored now "
-                           f"(case hash {self.case_hash[:16]}, now {case_hash[:16]})")
+            reasons.append(
+                f"on a different version of case '{self.case}' than the one stored now "
+                f"(case hash {self.case_hash[:16]}, now {case_hash[:16]})"
+            )
         if model_version is not None and self.model_version != model_version:
-            reasons.append(f"with model version {self.model_version}, not the {model_version} "
-                           f"this Harbinger runs")
+            reasons.append(f"with model version {self.model_version}, not the {model_version} this Harbinger runs")
         if not reasons:
             return None
         return f"Run {self.run_id} was fitted {' and '.join(reasons)}; refit the case."
 
-    def with_identity(self, *, run_id: str | None = None, as_of: date | None = None,
-                      diagnostics_ok: bool | None = None,
-                      created_at: datetime | None = None) -> ForecastDocument:
+    def with_identity(
+        self,
+        *,
+        run_id: str | None = None,
+        as_of: date | None = None,
+        diagnostics_ok: bool | None = None,
+        created_at: datetime | None = None,
+    ) -> ForecastDocument:
         """The document with the store row's identity put in, as the row is authoritative for
         it: its id and as-of date (when given) replace the file's; ``diagnostics.ok`` holds only
         if the row's flag also does; ``created_at`` is the row's creation time (in UTC when it
@@ -452,7 +462,8 @@ class ForecastDocument(_Part):
             update["as_of"] = as_of.date() if isinstance(as_of, datetime) else as_of
         if diagnostics_ok is not None:
             update["diagnostics"] = self.diagnostics.model_copy(
-                update={"ok": bool(diagnostics_ok) and self.diagnostics.ok})
+                update={"ok": bool(diagnostics_ok) and self.diagnostics.ok}
+            )
         return self.model_copy(update=update)
 
     # -------------------------------------------------------------- writing
@@ -475,6 +486,7 @@ def _by_id(items: tuple[Any, ...], wanted: str, kind: str) -> Any:
 
 
 # ---------------------------------------------------------------------------- the loader
+
 
 class ForecastError(ValueError):
     """A forecast file that cannot be shown as the case's current forecast."""
@@ -509,8 +521,9 @@ def forecast_path(path: str | Path) -> Path:
     return path / FORECAST_FILE if path.is_dir() or path.suffix != ".json" else path
 
 
-def read_forecast(path: str | Path, *, case_hash: str | None = None,
-                  model_version: str | None = None) -> ForecastDocument:
+def read_forecast(
+    path: str | Path, *, case_hash: str | None = None, model_version: str | None = None
+) -> ForecastDocument:
     """The forecast document in ``path`` (a ``forecast.json`` or the run directory holding it).
 
     Raises :class:`ForecastUnreadable` when the file is missing, is not JSON, or does not hold a
@@ -527,8 +540,10 @@ def read_forecast(path: str | Path, *, case_hash: str | None = None,
     try:
         text = path.read_bytes()
     except OSError as exc:
-        raise ForecastUnreadable(f"The forecast file {path} cannot be read ({exc.strerror or exc}); "
-                                 f"refit the case to write it again.", path=path) from None
+        raise ForecastUnreadable(
+            f"The forecast file {path} cannot be read ({exc.strerror or exc}); refit the case to write it again.",
+            path=path,
+        ) from None
     document = parse_forecast(text, path=path)
     reason = document.stale_reason(case_hash=case_hash, model_version=model_version)
     if reason:
@@ -548,24 +563,33 @@ def parse_forecast(text: str | bytes, *, path: str | Path = FORECAST_FILE) -> Fo
         raise ForecastUnreadable(
             f"The forecast file {path} has schema version {document.schema_version}, newer than the "
             f"{SCHEMA_VERSION} this Harbinger reads; upgrade Harbinger to show it.",
-            path=path, field="schema_version")
+            path=path,
+            field="schema_version",
+        )
     return document
 
 
 def _unreadable(exc: ValidationError, path: Path) -> ForecastUnreadable:
     first = exc.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
-        return ForecastUnreadable(f"The forecast file {path} is not valid JSON ({first['msg']}): it is "
-                                  f"damaged; refit the case to write it again.", path=path)
+        return ForecastUnreadable(
+            f"The forecast file {path} is not valid JSON ({first['msg']}): it is "
+            f"damaged; refit the case to write it again.",
+            path=path,
+        )
     if not first["loc"]:
-        return ForecastUnreadable(f"The forecast file {path} does not hold a JSON object; "
-                                  f"refit the case to write it again.", path=path)
+        return ForecastUnreadable(
+            f"The forecast file {path} does not hold a JSON object; refit the case to write it again.", path=path
+        )
     field = _field_name(first["loc"])
     more = exc.error_count() - 1
     others = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return ForecastUnreadable(
         f"The forecast file {path} is not a forecast this Harbinger reads: field {field}: "
-        f"{first['msg'].lower()}{others}; refit the case to write it again.", path=path, field=field)
+        f"{first['msg'].lower()}{others}; refit the case to write it again.",
+        path=path,
+        field=field,
+    )
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:

@@ -152,8 +152,12 @@ def _calibrate(linear: np.ndarray, z: np.ndarray, low: float, high: float) -> tu
 def _summary_of(p1: np.ndarray, p10: np.ndarray) -> dict:
     def stats(p):
         q = np.quantile(p, [0.05, 0.5, 0.95])
-        return {"mean": round(float(p.mean()), 5), "p05": round(float(q[0]), 5),
-                "p50": round(float(q[1]), 5), "p95": round(float(q[2]), 5)}
+        return {
+            "mean": round(float(p.mean()), 5),
+            "p05": round(float(q[0]), 5),
+            "p50": round(float(q[1]), 5),
+            "p95": round(float(q[2]), 5),
+        }
 
     return {"1": stats(p1), "10": stats(p10)}
 
@@ -172,10 +176,18 @@ def _build(case: Case) -> HazardPrior:
             low, high = outcome.effect_odds_ratio(f)
             present[o, k] = 1.0
             e_mean[o, k], e_sd[o, k] = _maxent_normal(float(np.log(low)), float(np.log(high)))
-            effects.append({"factor": f, "odds_ratio": [low, high], "stated": f in outcome.effect_sizes,
-                            "rationale": outcome.effect_sizes[f].rationale if f in outcome.effect_sizes else
-                            f"default range for '{outcome.effects[f]}'",
-                            "log_or_mean": round(e_mean[o, k], 4), "log_or_sd": round(e_sd[o, k], 4)})
+            effects.append(
+                {
+                    "factor": f,
+                    "odds_ratio": [low, high],
+                    "stated": f in outcome.effect_sizes,
+                    "rationale": outcome.effect_sizes[f].rationale
+                    if f in outcome.effect_sizes
+                    else f"default range for '{outcome.effects[f]}'",
+                    "log_or_mean": round(e_mean[o, k], 4),
+                    "log_or_sd": round(e_sd[o, k], 4),
+                }
+            )
         rng = np.random.default_rng(SEED + o)
         f_paths = _factor_paths(K, rng)
         z = rng.standard_normal(N_DRAWS)
@@ -186,17 +198,30 @@ def _build(case: Case) -> HazardPrior:
         i_mean[o], i_sd[o] = mu, sd
         p1, p10 = _probabilities(mu + sd * z[:, None] + linear)
         check = _summary_of(p1, p10)
-        summary.append({
-            "outcome": outcome.id,
-            "elicited": {"annual": outcome.base_rate.annual, "range": [low, high],
-                         "stated": outcome.base_rate.range is not None,
-                         "range_10y": [round(1 - (1 - low) ** 10, 5), round(1 - (1 - high) ** 10, 5)]},
-            "effects": effects,
-            "intercept_mean": round(mu, 4), "intercept_sd": round(sd, 4), "fits": bool(fits),
-            "prior_predictive": check,
-        })
-    return HazardPrior(intercept_mean=i_mean, intercept_sd=i_sd, effect_mean=e_mean, effect_sd=e_sd,
-                       present=present, summary=tuple(summary))
+        summary.append(
+            {
+                "outcome": outcome.id,
+                "elicited": {
+                    "annual": outcome.base_rate.annual,
+                    "range": [low, high],
+                    "stated": outcome.base_rate.range is not None,
+                    "range_10y": [round(1 - (1 - low) ** 10, 5), round(1 - (1 - high) ** 10, 5)],
+                },
+                "effects": effects,
+                "intercept_mean": round(mu, 4),
+                "intercept_sd": round(sd, 4),
+                "fits": bool(fits),
+                "prior_predictive": check,
+            }
+        )
+    return HazardPrior(
+        intercept_mean=i_mean,
+        intercept_sd=i_sd,
+        effect_mean=e_mean,
+        effect_sd=e_sd,
+        present=present,
+        summary=tuple(summary),
+    )
 
 
 _CACHE: dict[str, HazardPrior] = {}
@@ -204,8 +229,13 @@ _CACHE: dict[str, HazardPrior] = {}
 
 def hazard_prior(case: Case) -> HazardPrior:
     """The case's calibrated hazard prior (computed once per case and cached)."""
-    key = json.dumps([[o.model_dump(mode="json", exclude={"resolved", "question", "resolution_criteria"})
-                       for o in case.outcomes], case.factor_ids], sort_keys=True)
+    key = json.dumps(
+        [
+            [o.model_dump(mode="json", exclude={"resolved", "question", "resolution_criteria"}) for o in case.outcomes],
+            case.factor_ids,
+        ],
+        sort_keys=True,
+    )
     if key not in _CACHE:
         _CACHE[key] = _build(case)
     return _CACHE[key]
@@ -243,10 +273,13 @@ def moved_line(record: dict, posterior: dict, years: str, pulls: dict[str, float
         text = f"The data barely moved the {years}-year probability: {_pct(prior_mean)} from the elicitation alone, {_pct(post)} with the data."
     else:
         way = "raised" if ratio > 1 else "lowered"
-        text = (f"The data {way} the {years}-year probability from {_pct(prior_mean)} (elicitation alone) to "
-                f"{_pct(post)}, {ratio:.1f} times the prior." if ratio > 1 else
-                f"The data {way} the {years}-year probability from {_pct(prior_mean)} (elicitation alone) to "
-                f"{_pct(post)}, {1 / ratio:.1f} times lower.")
+        text = (
+            f"The data {way} the {years}-year probability from {_pct(prior_mean)} (elicitation alone) to "
+            f"{_pct(post)}, {ratio:.1f} times the prior."
+            if ratio > 1
+            else f"The data {way} the {years}-year probability from {_pct(prior_mean)} (elicitation alone) to "
+            f"{_pct(post)}, {1 / ratio:.1f} times lower."
+        )
     if years == "10":
         low, high = record["elicited"]["range_10y"]
     elif years == "1":
@@ -256,8 +289,14 @@ def moved_line(record: dict, posterior: dict, years: str, pulls: dict[str, float
     if low <= post <= high:
         return text + f" It is inside the elicited range ({_pct(low)}-{_pct(high)})."
     ranked = sorted(pulls.items(), key=lambda kv: -abs(kv[1]) if (kv[1] > 0) == (post > high) else 0)
-    named = [f"{f} ({'raising' if v > 0 else 'lowering'} the log odds by {abs(v):.2f})" for f, v in ranked[:2]
-             if (v > 0) == (post > high)]
-    why = ("; moved out by the current factor states: " + ", ".join(named)) if named else \
-        "; moved out by the outcome's own record (its quarters at risk without the event)"
+    named = [
+        f"{f} ({'raising' if v > 0 else 'lowering'} the log odds by {abs(v):.2f})"
+        for f, v in ranked[:2]
+        if (v > 0) == (post > high)
+    ]
+    why = (
+        ("; moved out by the current factor states: " + ", ".join(named))
+        if named
+        else "; moved out by the outcome's own record (its quarters at risk without the event)"
+    )
     return text + f" It is outside the elicited range ({_pct(low)}-{_pct(high)}){why}."

@@ -59,14 +59,23 @@ class Change:
     def label(self) -> str:
         period = self.date if self.end == self.date else f"{self.date}–{self.end}"
         if self.kind == "corrected":
-            return (f"corrected observation {self.original_id} ({self.indicator}, {period}, value "
-                    f"{self.previous_value:g} → {self.value:g})")
+            return (
+                f"corrected observation {self.original_id} ({self.indicator}, {period}, value "
+                f"{self.previous_value:g} → {self.value:g})"
+            )
         return f"{self.kind} observation {self.record_id} ({self.indicator}, {period}, value {self.value:g})"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "observation_id": self.record_id, "original_id": self.original_id,
-                "indicator": self.indicator, "date": self.date, "end": self.end, "value": self.value,
-                "previous_value": self.previous_value}
+        return {
+            "kind": self.kind,
+            "observation_id": self.record_id,
+            "original_id": self.original_id,
+            "indicator": self.indicator,
+            "date": self.date,
+            "end": self.end,
+            "value": self.value,
+            "previous_value": self.previous_value,
+        }
 
 
 def _lineage(frame: pd.DataFrame) -> pd.Series:
@@ -87,15 +96,29 @@ def observation_changes(old: pd.DataFrame, new: pd.DataFrame) -> list[Change]:
     for lid, r in new_by.items():
         before = old_by.get(lid)
         if before is None:
-            out.append(Change("new", lid, int(r["id"]), r["indicator"], _day(r["date"]), _day(r["end"]),
-                              float(r["value"])))
+            out.append(
+                Change("new", lid, int(r["id"]), r["indicator"], _day(r["date"]), _day(r["end"]), float(r["value"]))
+            )
         elif any(_norm(before[f]) != _norm(r[f]) for f in fields):
-            out.append(Change("corrected", lid, int(r["id"]), r["indicator"], _day(r["date"]), _day(r["end"]),
-                              float(r["value"]), float(before["value"])))
+            out.append(
+                Change(
+                    "corrected",
+                    lid,
+                    int(r["id"]),
+                    r["indicator"],
+                    _day(r["date"]),
+                    _day(r["end"]),
+                    float(r["value"]),
+                    float(before["value"]),
+                )
+            )
     for lid, r in old_by.items():
         if lid not in new_by:
-            out.append(Change("retracted", lid, int(r["id"]), r["indicator"], _day(r["date"]), _day(r["end"]),
-                              float(r["value"])))
+            out.append(
+                Change(
+                    "retracted", lid, int(r["id"]), r["indicator"], _day(r["date"]), _day(r["end"]), float(r["value"])
+                )
+            )
     return sorted(out, key=lambda c: (c.date, c.original_id))
 
 
@@ -134,8 +157,10 @@ def _items(changes: list[Change], max_items: int) -> tuple[list[Item], bool]:
     groups: dict[tuple[str, str], list[Change]] = {}
     for c in changes:
         groups.setdefault((c.indicator, c.kind), []).append(c)
-    return [Item(f"{len(cs)} {kind} observation{'s' if len(cs) != 1 else ''} of {ind}", cs)
-            for (ind, kind), cs in sorted(groups.items())], True
+    return [
+        Item(f"{len(cs)} {kind} observation{'s' if len(cs) != 1 else ''} of {ind}", cs)
+        for (ind, kind), cs in sorted(groups.items())
+    ], True
 
 
 def _logit(p: float) -> float:
@@ -151,8 +176,14 @@ def _p(outcomes: list[dict[str, Any]], oid: str, years: int) -> float | None:
     return None
 
 
-def explain(conditioner: Conditioner, old_observations: pd.DataFrame, before: list[dict[str, Any]], *,
-            max_items: int = MAX_ITEMS, refit: Refit | None = None) -> dict[str, Any]:
+def explain(
+    conditioner: Conditioner,
+    old_observations: pd.DataFrame,
+    before: list[dict[str, Any]],
+    *,
+    max_items: int = MAX_ITEMS,
+    refit: Refit | None = None,
+) -> dict[str, Any]:
     """Each change's contribution to each outcome's change from an older run to a newer one.
 
     Parameters
@@ -202,41 +233,65 @@ def explain(conditioner: Conditioner, old_observations: pd.DataFrame, before: li
             p_after, p_without = _p(after.outcomes, oid, years), _p(without, oid, years)
             if p_after is None or p_without is None:
                 continue
-            contrib.append({"outcome": oid, "years": years, "pp": round(100 * (p_after - p_without), 3),
-                            "log_odds": round(_logit(p_after) - _logit(p_without), 4)})
+            contrib.append(
+                {
+                    "outcome": oid,
+                    "years": years,
+                    "pp": round(100 * (p_after - p_without), 3),
+                    "log_odds": round(_logit(p_after) - _logit(p_without), 4),
+                }
+            )
         item.contributions = contrib
         kinds = sorted({c.kind for c in item.changes})
-        item_rows.append({
-            "label": item.label, "kind": kinds[0] if len(kinds) == 1 else "mixed",
-            "observation_ids": [c.record_id for c in item.changes], "indicator": item.changes[0].indicator,
-            "method": method, "khat": round(item.result.khat, 3), "reliable": bool(item.result.reliable),
-            "ignored": [{"observation": i, "reason": r} for i, r in item.result.ignored],
-            "contributions": contrib,
-        })
+        item_rows.append(
+            {
+                "label": item.label,
+                "kind": kinds[0] if len(kinds) == 1 else "mixed",
+                "observation_ids": [c.record_id for c in item.changes],
+                "indicator": item.changes[0].indicator,
+                "method": method,
+                "khat": round(item.result.khat, 3),
+                "reliable": bool(item.result.reliable),
+                "ignored": [{"observation": i, "reason": r} for i, r in item.result.ignored],
+                "contributions": contrib,
+            }
+        )
     for oid, years in keys:
         p_after, p_before = _p(after.outcomes, oid, years), _p(before, oid, years)
-        explained = sum(c["pp"] for it in item_rows for c in it["contributions"]
-                        if c["outcome"] == oid and c["years"] == years)
+        explained = sum(
+            c["pp"] for it in item_rows for c in it["contributions"] if c["outcome"] == oid and c["years"] == years
+        )
         all_pp = None
         if joint is not None:
             p_joint = _p(joint.outcomes, oid, years)
             all_pp = None if p_joint is None else round(100 * (p_after - p_joint), 3)
         total = None if p_before is None else 100 * (p_after - p_before)
-        rows_out.append({
-            "outcome": oid, "years": years, "before": p_before, "after": p_after,
-            "total_pp": None if total is None else round(total, 3),
-            "total_log_odds": None if p_before is None else round(_logit(p_after) - _logit(p_before), 4),
-            "explained_pp": round(explained, 3),
-            "unexplained_pp": None if total is None else round(total - explained, 3),
-            "all_changes_pp": all_pp,
-        })
-    return {"changes": [c.as_dict() for c in changes], "items": item_rows, "outcomes": rows_out,
-            "grouped": grouped, "khat_max": KHAT_MAX,
-            "all_changes_khat": None if joint is None else round(joint.khat, 3)}
+        rows_out.append(
+            {
+                "outcome": oid,
+                "years": years,
+                "before": p_before,
+                "after": p_after,
+                "total_pp": None if total is None else round(total, 3),
+                "total_log_odds": None if p_before is None else round(_logit(p_after) - _logit(p_before), 4),
+                "explained_pp": round(explained, 3),
+                "unexplained_pp": None if total is None else round(total - explained, 3),
+                "all_changes_pp": all_pp,
+            }
+        )
+    return {
+        "changes": [c.as_dict() for c in changes],
+        "items": item_rows,
+        "outcomes": rows_out,
+        "grouped": grouped,
+        "khat_max": KHAT_MAX,
+        "all_changes_khat": None if joint is None else round(joint.khat, 3),
+    }
 
 
-def context_changes(from_as_of: date, to_as_of: date, old_reviewed: Mapping[str, date | None],
-                    new_reviewed: Mapping[str, date | None]) -> list[dict[str, Any]]:
+def context_changes(
+    from_as_of: date, to_as_of: date, old_reviewed: Mapping[str, date | None], new_reviewed: Mapping[str, date | None]
+) -> list[dict[str, Any]]:
     """What moved a forecast between two runs besides changed observations, by name: time passing
     (the as-of date moved, so more quarters are at risk, the factors' paths run longer and the
     horizons end later) and each open-coverage series whose reviewed-through date changed (the
@@ -247,19 +302,37 @@ def context_changes(from_as_of: date, to_as_of: date, old_reviewed: Mapping[str,
     out: list[dict[str, Any]] = []
     if to_as_of != from_as_of:
         quarters = (to_as_of.year - from_as_of.year) * 4 + (to_as_of.month - 1) // 3 - (from_as_of.month - 1) // 3
-        out.append({"kind": "time", "label": f"time passing: as of {from_as_of.isoformat()} → {to_as_of.isoformat()} "
-                                                f"({quarters:+d} quarter(s) at risk, horizons moved on)",
-                    "from": from_as_of.isoformat(), "to": to_as_of.isoformat()})
+        out.append(
+            {
+                "kind": "time",
+                "label": f"time passing: as of {from_as_of.isoformat()} → {to_as_of.isoformat()} "
+                f"({quarters:+d} quarter(s) at risk, horizons moved on)",
+                "from": from_as_of.isoformat(),
+                "to": to_as_of.isoformat(),
+            }
+        )
     for iid in sorted(set(old_reviewed) | set(new_reviewed)):
         a, b = old_reviewed.get(iid), new_reviewed.get(iid)
         if a == b:
             continue
-        label = (f"{iid} reviewed through {a.isoformat() if a else 'never'} → {b.isoformat() if b else 'never'}")
-        out.append({"kind": "review", "indicator": iid, "label": label,
-                    "from": a.isoformat() if a else None, "to": b.isoformat() if b else None})
+        label = f"{iid} reviewed through {a.isoformat() if a else 'never'} → {b.isoformat() if b else 'never'}"
+        out.append(
+            {
+                "kind": "review",
+                "indicator": iid,
+                "label": label,
+                "from": a.isoformat() if a else None,
+                "to": b.isoformat() if b else None,
+            }
+        )
     stale_through = sorted({b for b in new_reviewed.values() if b is not None and b < to_as_of})
     if stale_through and to_as_of != from_as_of:
         n = sum(1 for b in new_reviewed.values() if b is not None and b < to_as_of)
-        out.append({"kind": "missing", "label": f"{n} open-coverage series read as missing after their "
-                                                 f"reviewed-through date (latest {stale_through[-1].isoformat()})"})
+        out.append(
+            {
+                "kind": "missing",
+                "label": f"{n} open-coverage series read as missing after their "
+                f"reviewed-through date (latest {stale_through[-1].isoformat()})",
+            }
+        )
     return out

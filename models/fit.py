@@ -45,8 +45,17 @@ PROGRESS_EVERY_S = 3.0
 
 #: Parameters whose convergence is reported, besides the factor states through the as-of quarter
 #: (the innovations are the sampler's coordinates for those states and are judged through them).
-MONITORED = ("persistence", "loading", "intercept", "hazard_intercept", "hazard_effect",
-             "count_dispersion", "continuous_sigma", "proportion_kappa", "ordinal_cut")
+MONITORED = (
+    "persistence",
+    "loading",
+    "intercept",
+    "hazard_intercept",
+    "hazard_effect",
+    "count_dispersion",
+    "continuous_sigma",
+    "proportion_kappa",
+    "ordinal_cut",
+)
 
 
 class _Compiled:
@@ -69,8 +78,11 @@ class _Compiled:
             fused = density.fuse(generated, design, self.model)
             self.fused_problem = density.disagreement(fused, generated, design, self.model)
             if self.fused_problem:
-                log.warning("the fused log density disagrees with the PyMC model (%s); this process samples "
-                            "with PyTensor's generated density instead (slower, same posterior)", self.fused_problem)
+                log.warning(
+                    "the fused log density disagrees with the PyMC model (%s); this process samples "
+                    "with PyTensor's generated density instead (slower, same posterior)",
+                    self.fused_problem,
+                )
             self.nutpie_models = {"pytensor": generated, "fused": generated if self.fused_problem else fused}
 
     def density_used(self, requested: str) -> str:
@@ -100,13 +112,17 @@ def _mass_matrix_options(settings: FitSettings) -> dict[str, Any]:
     window = min(settings.mass_matrix_window, max(80, settings.tune // 3))
     windows = {"window_switch_freq": window, "mass_matrix_switch_freq": window}
     if settings.low_rank_mass_matrix:
-        return {"low_rank_modified_mass_matrix": True,
-                "mass_matrix_eigval_cutoff": settings.mass_matrix_eigval_cutoff, **windows}
+        return {
+            "low_rank_modified_mass_matrix": True,
+            "mass_matrix_eigval_cutoff": settings.mass_matrix_eigval_cutoff,
+            **windows,
+        }
     return {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix, **windows}
 
 
-def sample(design: Design, settings: FitSettings | None = None, *,
-           progress: Progress | None = None) -> az.InferenceData:
+def sample(
+    design: Design, settings: FitSettings | None = None, *, progress: Progress | None = None
+) -> az.InferenceData:
     """Sample the posterior of ``design``; ``progress(fraction, message)`` is called as it goes
     (every :data:`PROGRESS_EVERY_S` seconds while nutpie samples; never read without a listener).
     The posterior's ``density`` attribute names the log density nutpie sampled with."""
@@ -123,11 +139,23 @@ def sample(design: Design, settings: FitSettings | None = None, *,
         compiled_model = compiled.nutpie_models[used]
         known = compiled_model.shared_data
         nm = compiled_model.with_data(**{k: v for k, v in data.items() if k in known})
-        report(0.02, "sampling" if used == settings.density else
-               "sampling with PyTensor's density: the fused one disagreed with the model")
-        sampler = nutpie.sample(nm, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                cores=min(settings.chains, 2), seed=settings.seed, progress_bar=False,
-                                blocking=False, **_mass_matrix_options(settings))
+        report(
+            0.02,
+            "sampling"
+            if used == settings.density
+            else "sampling with PyTensor's density: the fused one disagreed with the model",
+        )
+        sampler = nutpie.sample(
+            nm,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=min(settings.chains, 2),
+            seed=settings.seed,
+            progress_bar=False,
+            blocking=False,
+            **_mass_matrix_options(settings),
+        )
         read_at = time.monotonic()
         while not _finished(sampler):
             time.sleep(0.25)
@@ -138,8 +166,11 @@ def sample(design: Design, settings: FitSettings | None = None, *,
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # arviz complains about chains with no draws yet
                     partial = sampler.inspect()
-                done = sum(int(partial[g].sizes.get("draw", 0)) * settings.chains
-                           for g in ("warmup_posterior", "posterior") if g in partial.groups())
+                done = sum(
+                    int(partial[g].sizes.get("draw", 0)) * settings.chains
+                    for g in ("warmup_posterior", "posterior")
+                    if g in partial.groups()
+                )
                 report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
             except Exception:  # noqa: BLE001 - progress is best effort; the sample itself is not
                 pass
@@ -153,12 +184,19 @@ def sample(design: Design, settings: FitSettings | None = None, *,
             def callback(trace: Any, draw: Any) -> None:
                 counter["n"] += 1
                 if counter["n"] % 50 == 0:
-                    report(min(0.02 + 0.96 * counter["n"] / total, 0.98),
-                           f"sampling: {counter['n']} of {total} draws")
+                    report(min(0.02 + 0.96 * counter["n"] / total, 0.98), f"sampling: {counter['n']} of {total} draws")
 
-            idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                              cores=1, random_seed=settings.seed, progressbar=False, callback=callback,
-                              compute_convergence_checks=False, target_accept=0.9)
+            idata = pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=1,
+                random_seed=settings.seed,
+                progressbar=False,
+                callback=callback,
+                compute_convergence_checks=False,
+                target_accept=0.9,
+            )
     report(0.99, "sampling done")
     return idata
 
@@ -170,8 +208,9 @@ def _finished(sampler: Any) -> bool:
         return False
 
 
-def diagnostics(idata: az.InferenceData, *, outcome_probability: Any | None = None,
-                observed_periods: int | None = None) -> dict[str, Any]:
+def diagnostics(
+    idata: az.InferenceData, *, outcome_probability: Any | None = None, observed_periods: int | None = None
+) -> dict[str, Any]:
     """R-hat, bulk/tail ESS, divergences and E-BFMI, with ``ok`` and the problems in words.
 
     ``min_ess_bulk`` / ``min_ess_tail`` are those of the outcome probabilities users read
@@ -229,8 +268,9 @@ def _extreme(pick: Callable[[np.ndarray], Any], values: np.ndarray) -> float:
     return float(pick(values)) if values.size else float("nan")
 
 
-def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
-                 observed_periods: int | None) -> dict[str, Any]:
+def _diagnostics(
+    idata: az.InferenceData, outcome_probability: Any | None, observed_periods: int | None
+) -> dict[str, Any]:
     post = idata.posterior
     names = [n for n in MONITORED if n in post]
     monitored = post[names]
@@ -276,8 +316,12 @@ def _diagnostics(idata: az.InferenceData, outcome_probability: Any | None,
     if np.isfinite(min_bfmi) and min_bfmi < BFMI_MIN:
         problems.append(f"E-BFMI {min_bfmi:.2f} below {BFMI_MIN}")
     return {
-        "max_rhat": round(max_rhat, 4), "min_ess_bulk": round(min_bulk, 1), "min_ess_tail": round(min_tail, 1),
-        "divergences": divergences, "min_bfmi": None if not np.isfinite(min_bfmi) else round(min_bfmi, 3),
-        "ok": not problems, "problems": problems,
+        "max_rhat": round(max_rhat, 4),
+        "min_ess_bulk": round(min_bulk, 1),
+        "min_ess_tail": round(min_tail, 1),
+        "divergences": divergences,
+        "min_bfmi": None if not np.isfinite(min_bfmi) else round(min_bfmi, 3),
+        "ok": not problems,
+        "problems": problems,
         "failing": [text for _, text in sorted(failing, reverse=True)[:FAILING_SHOWN]],
     }

@@ -57,8 +57,11 @@ class Draws:
         if self.n <= at_most:
             return self
         keep = np.linspace(0, self.n - 1, at_most).round().astype(int)
-        arrays = {f.name: getattr(self, f.name)[keep] for f in dataclasses.fields(self)
-                  if isinstance(getattr(self, f.name), np.ndarray)}
+        arrays = {
+            f.name: getattr(self, f.name)[keep]
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        }
         params = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in self.params.items()}
         return dataclasses.replace(self, params=params, **arrays)
 
@@ -76,19 +79,29 @@ def draws_of(design: Design, idata: az.InferenceData) -> Draws:
 
     fam = design.family_indicators
     params: dict[str, Any] = {"families": [k for k, v in fam.items() if v]}
-    for key, name in (("count_alpha", "count_dispersion"), ("continuous_sigma", "continuous_sigma"),
-                      ("proportion_kappa", "proportion_kappa"), ("ordinal_cut", "ordinal_cut")):
+    for key, name in (
+        ("count_alpha", "count_dispersion"),
+        ("continuous_sigma", "continuous_sigma"),
+        ("proportion_kappa", "proportion_kappa"),
+        ("ordinal_cut", "ordinal_cut"),
+    ):
         if name in post:
             params[key] = flat(name)
     return Draws(
-        chains=post.sizes["chain"], factor_state=flat("factor_state"), persistence=flat("persistence"),
-        loading=flat("loading"), intercept=flat("intercept"), hazard_intercept=flat("hazard_intercept"),
-        hazard_effect=flat("hazard_effect"), params=params,
+        chains=post.sizes["chain"],
+        factor_state=flat("factor_state"),
+        persistence=flat("persistence"),
+        loading=flat("loading"),
+        intercept=flat("intercept"),
+        hazard_intercept=flat("hazard_intercept"),
+        hazard_effect=flat("hazard_effect"),
+        params=params,
     )
 
 
-def future_paths(draws: Draws, start_cell: int, n_cells: int, *, paths: int = PATHS_PER_DRAW,
-                 seed: int = 0) -> np.ndarray:
+def future_paths(
+    draws: Draws, start_cell: int, n_cells: int, *, paths: int = PATHS_PER_DRAW, seed: int = 0
+) -> np.ndarray:
     """Factor paths after ``start_cell``, (D, P, K, n_cells), continuing each draw's AR(1)."""
     rng = np.random.default_rng(seed)
     D, K = draws.persistence.shape
@@ -142,22 +155,31 @@ def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[l
     for o, outcome in enumerate(case.outcomes):
         resolved = outcome.resolved is not None and outcome.resolved.date <= design.as_of
         entry: dict[str, Any] = {
-            "id": outcome.id, "question": outcome.question, "resolved": resolved,
+            "id": outcome.id,
+            "question": outcome.question,
+            "resolved": resolved,
             "resolution_date": outcome.resolved.date.isoformat() if resolved else None,
-            "horizons": [], "elicitation": None,
+            "horizons": [],
+            "elicitation": None,
         }
         if not resolved:
             for h in outcome.horizons:
                 p = prob[:, o, h * CELLS_PER_YEAR - 1]
                 grid = p.reshape(chains, -1)
                 q = _quantiles(p)
-                entry["horizons"].append({
-                    "years": h, "p_mean": _r(p.mean()), **{k: _r(v) for k, v in q.items()},
-                    "mcse": _r(float(np.ravel(az.mcse(grid))[0]), 5), "ess": _r(float(np.ravel(az.ess(grid))[0]), 1),
-                })
+                entry["horizons"].append(
+                    {
+                        "years": h,
+                        "p_mean": _r(p.mean()),
+                        **{k: _r(v) for k, v in q.items()},
+                        "mcse": _r(float(np.ravel(az.mcse(grid))[0]), 5),
+                        "ess": _r(float(np.ravel(az.ess(grid))[0]), 1),
+                    }
+                )
                 monitored[f"{outcome.id}@{h}y"] = grid
-            entry["elicitation"] = elicitation_of(design, draws, o, {h: prob[:, o, h * CELLS_PER_YEAR - 1]
-                                                                     for h in outcome.horizons})
+            entry["elicitation"] = elicitation_of(
+                design, draws, o, {h: prob[:, o, h * CELLS_PER_YEAR - 1] for h in outcome.horizons}
+            )
         out.append(entry)
     names = list(monitored)
     arr = np.stack([monitored[n] for n in names], axis=-1) if names else np.zeros((chains, draws.n // chains, 0))
@@ -172,11 +194,19 @@ def factor_summaries(design: Design, draws: Draws) -> list[dict]:
     for k, factor in enumerate(design.case.factors):
         x = draws.factor_state[:, k, :last]
         q = np.quantile(x, [0.05, 0.25, 0.75, 0.95], axis=0)
-        out.append({
-            "id": factor.id, "name": factor.name, "periods": grid.labels[:last],
-            "dates": [grid.cell_start(i).isoformat() for i in range(last)],
-            "mean": _r(x.mean(0), 3), "p05": _r(q[0], 3), "p25": _r(q[1], 3), "p75": _r(q[2], 3), "p95": _r(q[3], 3),
-        })
+        out.append(
+            {
+                "id": factor.id,
+                "name": factor.name,
+                "periods": grid.labels[:last],
+                "dates": [grid.cell_start(i).isoformat() for i in range(last)],
+                "mean": _r(x.mean(0), 3),
+                "p05": _r(q[0], 3),
+                "p25": _r(q[1], 3),
+                "p75": _r(q[2], 3),
+                "p95": _r(q[3], 3),
+            }
+        )
     return out
 
 
@@ -194,9 +224,15 @@ def _expected_level(design: Design, draws: Draws, family: str, local: int, eta: 
     return (1.0 - cdf).sum(axis=-1)  # E[Y] = sum_k P(Y > k)
 
 
-def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.Generator,
-                     eta_all: np.ndarray, loo_weights: np.ndarray, khat: np.ndarray | None = None
-                     ) -> list[dict]:
+def _predictive_rows(
+    design: Design,
+    draws: Draws,
+    family: str,
+    rng: np.random.Generator,
+    eta_all: np.ndarray,
+    loo_weights: np.ndarray,
+    khat: np.ndarray | None = None,
+) -> list[dict]:
     """Predictive quantiles and leave-one-out PIT of each real row of one family, with the
     Pareto k-hat of the row's leave-one-out importance weights (``khat``, one per row)."""
     rows = design.families[family]
@@ -247,8 +283,13 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
             sim = (u[..., None] > cdf_full).sum(-1).astype(float)
             yi = y.astype(int)
             upper = np.take_along_axis(cdf_full, yi[None, :, None].repeat(cdf_full.shape[0], 0), -1)[..., 0]
-            lower = np.where(yi > 0, np.take_along_axis(
-                cdf_full, np.clip(yi - 1, 0, None)[None, :, None].repeat(cdf_full.shape[0], 0), -1)[..., 0], 0.0)
+            lower = np.where(
+                yi > 0,
+                np.take_along_axis(cdf_full, np.clip(yi - 1, 0, None)[None, :, None].repeat(cdf_full.shape[0], 0), -1)[
+                    ..., 0
+                ],
+                0.0,
+            )
             pit_d = lower + 0.5 * (upper - lower)
             lower_d, upper_d = upper, 1.0 - lower
     pit = (loo_weights[:, :n] * pit_d).sum(0)
@@ -263,16 +304,25 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
     for j in range(n):
         rec = table.iloc[j]
         k = None if khat is None else float(khat[j])
-        out.append({
-            "indicator": rec["indicator"], "start": rec["start"].date().isoformat(),
-            "end": rec["end"].date().isoformat(), "value": _r(float(rec["value"]), 4),
-            "genuine": round(float(rec["genuine"]), 3), "observation_ids": list(rec["observation_ids"]),
-            "pred_p05": _r(q[0, j], 3), "pred_p50": _r(q[1, j], 3), "pred_p95": _r(q[2, j], 3),
-            "pit": _r(pit[j], 4), "p_at_most": _r(p_at_most[j], 4), "p_at_least": _r(p_at_least[j], 4),
-            "surprise": bool(min(p_at_most[j], p_at_least[j]) < SURPRISE_TAIL),
-            "loo_khat": None if k is None or not np.isfinite(k) else round(k, 3),
-            "loo_unreliable": bool(k is not None and (not np.isfinite(k) or k > KHAT_UNRELIABLE)),
-        })
+        out.append(
+            {
+                "indicator": rec["indicator"],
+                "start": rec["start"].date().isoformat(),
+                "end": rec["end"].date().isoformat(),
+                "value": _r(float(rec["value"]), 4),
+                "genuine": round(float(rec["genuine"]), 3),
+                "observation_ids": list(rec["observation_ids"]),
+                "pred_p05": _r(q[0, j], 3),
+                "pred_p50": _r(q[1, j], 3),
+                "pred_p95": _r(q[2, j], 3),
+                "pit": _r(pit[j], 4),
+                "p_at_most": _r(p_at_most[j], 4),
+                "p_at_least": _r(p_at_least[j], 4),
+                "surprise": bool(min(p_at_most[j], p_at_least[j]) < SURPRISE_TAIL),
+                "loo_khat": None if k is None or not np.isfinite(k) else round(k, 3),
+                "loo_unreliable": bool(k is not None and (not np.isfinite(k) or k > KHAT_UNRELIABLE)),
+            }
+        )
     return out
 
 
@@ -281,8 +331,7 @@ def _predictive_rows(design: Design, draws: Draws, family: str, rng: np.random.G
 KHAT_UNRELIABLE = 0.7
 
 
-def loo_weights(design: Design, draws: Draws, eta: np.ndarray
-                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def loo_weights(design: Design, draws: Draws, eta: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Pareto-smoothed leave-one-out weights of each row, per family: (D, R), columns sum to 1;
     and each row's Pareto k-hat, per family: (R,)."""
     ll = row_logliks(NUMPY, draws.params, eta, design.data(), batched=True)
@@ -310,23 +359,30 @@ def indicator_summaries(design: Design, draws: Draws, *, seed: int = 0) -> list[
     eta_span = np.concatenate([eta[:, :last], eta_future], axis=1)
     labels = grid.labels[:last] + [
         f"{grid.cell_start(last + i).year}Q{(grid.cell_start(last + i).month - 1) // 3 + 1}"
-        for i in range(FUTURE_CELLS_SHOWN)]
+        for i in range(FUTURE_CELLS_SHOWN)
+    ]
     dates = [grid.cell_start(i).isoformat() for i in range(last + FUTURE_CELLS_SHOWN)]
     weights, khat = loo_weights(design, draws, eta)
-    rows_by_family = {fam: _predictive_rows(design, draws, fam, rng, eta, weights[fam], khat[fam])
-                      for fam in weights}
+    rows_by_family = {fam: _predictive_rows(design, draws, fam, rng, eta, weights[fam], khat[fam]) for fam in weights}
     out = []
     for i, ind in enumerate(design.case.indicators):
         fam = ind.family
         local = design.family_indicators[fam].index(ind.id)
         level = _expected_level(design, draws, fam, local, eta_span[:, :, i])
         q = np.quantile(level, [0.05, 0.95], axis=0)
-        out.append({
-            "id": ind.id, "name": ind.name, "family": fam, "unit": ind.unit, "aggregation": ind.aggregation,
-            "periods": labels, "dates": dates,
-            "expected": {"mean": _r(level.mean(0), 4), "p05": _r(q[0], 4), "p95": _r(q[1], 4)},
-            "rows": [r for r in rows_by_family.get(fam, []) if r["indicator"] == ind.id],
-        })
+        out.append(
+            {
+                "id": ind.id,
+                "name": ind.name,
+                "family": fam,
+                "unit": ind.unit,
+                "aggregation": ind.aggregation,
+                "periods": labels,
+                "dates": dates,
+                "expected": {"mean": _r(level.mean(0), 4), "p05": _r(q[0], 4), "p95": _r(q[1], 4)},
+                "rows": [r for r in rows_by_family.get(fam, []) if r["indicator"] == ind.id],
+            }
+        )
     return out
 
 
@@ -337,8 +393,15 @@ def loading_summaries(design: Design, draws: Draws) -> list[dict]:
             if factor.id not in ind.loadings:
                 continue
             x = draws.loading[:, i, k]
-            out.append({"indicator": ind.id, "factor": factor.id, "mean": _r(x.mean(), 3),
-                        "p05": _r(np.quantile(x, 0.05), 3), "p95": _r(np.quantile(x, 0.95), 3)})
+            out.append(
+                {
+                    "indicator": ind.id,
+                    "factor": factor.id,
+                    "mean": _r(x.mean(), 3),
+                    "p05": _r(np.quantile(x, 0.05), 3),
+                    "p95": _r(np.quantile(x, 0.95), 3),
+                }
+            )
     return out
 
 
@@ -348,19 +411,33 @@ def hazard_summaries(design: Design, draws: Draws) -> list[dict]:
     prior = hazard_prior(design.case)
     for o, outcome in enumerate(design.case.outcomes):
         x = draws.hazard_intercept[:, o]
-        out.append({"outcome": outcome.id, "parameter": "hazard_intercept",
-                    "prior_mean": _r(prior.intercept_mean[o], 3), "prior_sd": _r(prior.intercept_sd[o], 3),
-                    "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
-                    "post_p95": _r(np.quantile(x, 0.95), 3)})
+        out.append(
+            {
+                "outcome": outcome.id,
+                "parameter": "hazard_intercept",
+                "prior_mean": _r(prior.intercept_mean[o], 3),
+                "prior_sd": _r(prior.intercept_sd[o], 3),
+                "post_mean": _r(x.mean(), 3),
+                "post_p05": _r(np.quantile(x, 0.05), 3),
+                "post_p95": _r(np.quantile(x, 0.95), 3),
+            }
+        )
         for k, factor in enumerate(design.case.factors):
             effect = outcome.effects.get(factor.id)
             if effect is None:
                 continue
             x = draws.hazard_effect[:, o, k]
-            out.append({"outcome": outcome.id, "parameter": f"effect of {factor.id} ({effect})",
-                        "prior_mean": _r(prior.effect_mean[o, k], 3), "prior_sd": _r(prior.effect_sd[o, k], 3),
-                        "post_mean": _r(x.mean(), 3), "post_p05": _r(np.quantile(x, 0.05), 3),
-                        "post_p95": _r(np.quantile(x, 0.95), 3)})
+            out.append(
+                {
+                    "outcome": outcome.id,
+                    "parameter": f"effect of {factor.id} ({effect})",
+                    "prior_mean": _r(prior.effect_mean[o, k], 3),
+                    "prior_sd": _r(prior.effect_sd[o, k], 3),
+                    "post_mean": _r(x.mean(), 3),
+                    "post_p05": _r(np.quantile(x, 0.05), 3),
+                    "post_p95": _r(np.quantile(x, 0.95), 3),
+                }
+            )
     return out
 
 
@@ -370,8 +447,9 @@ def _hazard_log_densities(design: Design, draws: Draws, o: int) -> tuple[np.ndar
     prior = hazard_prior(design.case)
     h0, beta = draws.hazard_intercept[:, o], draws.hazard_effect[:, o, :]
     on = prior.present[o] == 1
-    log_prior = (stats.norm.logpdf(h0, prior.intercept_mean[o], prior.intercept_sd[o])
-                 + stats.norm.logpdf(beta[:, on], prior.effect_mean[o, on], prior.effect_sd[o, on]).sum(axis=1))
+    log_prior = stats.norm.logpdf(h0, prior.intercept_mean[o], prior.intercept_sd[o]) + stats.norm.logpdf(
+        beta[:, on], prior.effect_mean[o, on], prior.effect_sd[o, on]
+    ).sum(axis=1)
     logit_h = h0[:, None] + np.einsum("dk,dkt->dt", beta, draws.factor_state)
     at_risk, event = design.outcome_at_risk[o], design.outcome_event[o]
     log_lik = (at_risk * (event * -np.logaddexp(0, -logit_h) + (1 - event) * -np.logaddexp(0, logit_h))).sum(axis=1)
@@ -386,8 +464,9 @@ def _psens(p: np.ndarray, log_prior: np.ndarray, log_lik: np.ndarray, chains: in
     def ds(name: str, x: np.ndarray) -> xr.Dataset:
         return xr.Dataset({name: (("chain", "draw"), x.reshape(shape))}, coords=coords)
 
-    idata = az.InferenceData(posterior=ds("p", p), log_prior=ds("hazard", log_prior),
-                             log_likelihood=ds("outcome", log_lik))
+    idata = az.InferenceData(
+        posterior=ds("p", p), log_prior=ds("hazard", log_prior), log_likelihood=ds("outcome", log_lik)
+    )
     out: dict[str, float | None] = {}
     for component in ("prior", "likelihood"):
         try:
@@ -405,17 +484,28 @@ def elicitation_of(design: Design, draws: Draws, o: int, prob: dict[int, np.ndar
     record = hazard_prior(design.case).record()[o]
     log_prior, log_lik = _hazard_log_densities(design, draws, o)
     sens = {str(h): _psens(p, log_prior, log_lik, draws.chains) for h, p in prob.items()}
-    posterior = {str(h): {"mean": _r(p.mean(), 5), "p05": _r(np.quantile(p, 0.05), 5),
-                          "p95": _r(np.quantile(p, 0.95), 5)} for h, p in prob.items()}
+    posterior = {
+        str(h): {"mean": _r(p.mean(), 5), "p05": _r(np.quantile(p, 0.05), 5), "p95": _r(np.quantile(p, 0.95), 5)}
+        for h, p in prob.items()
+    }
     headline = "10" if "10" in posterior else str(max(prob))
     fid = design.case.factor_ids
-    pulls = {fid[k]: float(draws.hazard_effect[:, o, k].mean() * draws.factor_state[:, k, design.grid.as_of_cell].mean())
-             for k in range(len(fid)) if hazard_prior(design.case).present[o, k]}
+    pulls = {
+        fid[k]: float(draws.hazard_effect[:, o, k].mean() * draws.factor_state[:, k, design.grid.as_of_cell].mean())
+        for k in range(len(fid))
+        if hazard_prior(design.case).present[o, k]
+    }
     return {
-        "elicited": record["elicited"], "prior": {"intercept_mean": record["intercept_mean"],
-                                                   "intercept_sd": record["intercept_sd"],
-                                                   "effects": record["effects"], "fits": record["fits"]},
-        "prior_predictive": record["prior_predictive"], "posterior": posterior, "sensitivity": sens,
+        "elicited": record["elicited"],
+        "prior": {
+            "intercept_mean": record["intercept_mean"],
+            "intercept_sd": record["intercept_sd"],
+            "effects": record["effects"],
+            "fits": record["fits"],
+        },
+        "prior_predictive": record["prior_predictive"],
+        "posterior": posterior,
+        "sensitivity": sens,
         "headline_years": int(headline),
         "driven_by_prior": driven_by_prior(sens.get(headline, {})),
         "moved": moved_line(record, posterior, headline, pulls),

@@ -45,8 +45,15 @@ class Ops:
 
 
 NUMPY = Ops(
-    exp=np.exp, log=np.log, log1p=np.log1p, gammaln=special.gammaln, logaddexp=np.logaddexp, sigmoid=special.expit,
-    softplus=lambda x: np.logaddexp(0.0, x), where=np.where, clip=np.clip,
+    exp=np.exp,
+    log=np.log,
+    log1p=np.log1p,
+    gammaln=special.gammaln,
+    logaddexp=np.logaddexp,
+    sigmoid=special.expit,
+    softplus=lambda x: np.logaddexp(0.0, x),
+    where=np.where,
+    clip=np.clip,
 )
 
 
@@ -54,8 +61,15 @@ def pytensor_ops() -> Ops:
     import pytensor.tensor as pt
 
     return Ops(
-        exp=pt.exp, log=pt.log, log1p=pt.log1p, gammaln=pt.gammaln, logaddexp=pt.logaddexp, sigmoid=pt.sigmoid,
-        softplus=pt.softplus, where=pt.where, clip=pt.clip,
+        exp=pt.exp,
+        log=pt.log,
+        log1p=pt.log1p,
+        gammaln=pt.gammaln,
+        logaddexp=pt.logaddexp,
+        sigmoid=pt.sigmoid,
+        softplus=pt.softplus,
+        where=pt.where,
+        clip=pt.clip,
     )
 
 
@@ -91,8 +105,9 @@ def log_rising_excess(ops: Ops, alpha: Any, y: Any) -> Any:
     large = alpha >= STIRLING_FROM
     a_large = ops.where(large, alpha, STIRLING_FROM)
     a_small = ops.where(large, STIRLING_FROM, alpha)
-    stirling = ((a_large + y - 0.5) * ops.log1p(y / a_large) - y
-                + stirling_remainder(a_large + y) - stirling_remainder(a_large))
+    stirling = (
+        (a_large + y - 0.5) * ops.log1p(y / a_large) - y + stirling_remainder(a_large + y) - stirling_remainder(a_large)
+    )
     direct = ops.gammaln(a_small + y) - ops.gammaln(a_small) - y * ops.log(a_small)
     return ops.where(large, stirling, direct)
 
@@ -110,8 +125,7 @@ def count_loglik(ops: Ops, rate_rows: Any, weights: Any, y: Any, alpha: Any, *, 
     probability ``y log mu - mu - log y!`` as alpha grows, with no difference of large numbers.
     """
     mu = count_mean(ops, rate_rows, weights)
-    return (log_rising_excess(ops, alpha, y) - log_y_factorial + y * ops.log(mu)
-            - (alpha + y) * ops.log1p(mu / alpha))
+    return log_rising_excess(ops, alpha, y) - log_y_factorial + y * ops.log(mu) - (alpha + y) * ops.log1p(mu / alpha)
 
 
 def binary_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any) -> Any:
@@ -130,8 +144,7 @@ def proportion_loglik(ops: Ops, eta_rows: Any, weights: Any, y: Any, kappa: Any)
     a, b = m * kappa, (1.0 - m) * kappa
     yc = ops.clip(y, PROPORTION_EPS, 1.0 - PROPORTION_EPS)
     return (
-        ops.gammaln(kappa) - ops.gammaln(a) - ops.gammaln(b)
-        + (a - 1.0) * ops.log(yc) + (b - 1.0) * ops.log(1.0 - yc)
+        ops.gammaln(kappa) - ops.gammaln(a) - ops.gammaln(b) + (a - 1.0) * ops.log(yc) + (b - 1.0) * ops.log(1.0 - yc)
     )
 
 
@@ -159,8 +172,9 @@ def _gather(eta: Any, cells: Any, ind: Any) -> Any:
     return eta.reshape((-1,))[flat].reshape((n_rows, n_slots))
 
 
-def row_logliks(ops: Ops, params: dict[str, Any], eta: Any, data: dict[str, Any], *,
-                batched: bool = False) -> dict[str, Any]:
+def row_logliks(
+    ops: Ops, params: dict[str, Any], eta: Any, data: dict[str, Any], *, batched: bool = False
+) -> dict[str, Any]:
     """Masked mixture log-likelihood of every row of every family.
 
     ``eta`` is the linear predictor, ``(T, I)`` (or ``(D, T, I)`` with ``batched``); ``params``
@@ -185,10 +199,10 @@ def row_logliks(ops: Ops, params: dict[str, Any], eta: Any, data: dict[str, Any]
         if fam == "count":
             alpha = params["count_alpha"]
             # Design.data() carries log y! precomputed; rows built elsewhere (scenarios) may not
-            log_y_factorial = (data["count_log_y_factorial"] if "count_log_y_factorial" in data
-                               else ops.gammaln(y + 1.0))
-            lp = count_loglik(ops, gather(ops.exp(eta)), weights, y, take(alpha, local),
-                              log_y_factorial=log_y_factorial)
+            log_y_factorial = data["count_log_y_factorial"] if "count_log_y_factorial" in data else ops.gammaln(y + 1.0)
+            lp = count_loglik(
+                ops, gather(ops.exp(eta)), weights, y, take(alpha, local), log_y_factorial=log_y_factorial
+            )
         elif fam == "binary":
             lp = binary_loglik(ops, gather(eta), weights, y)
         elif fam == "continuous":

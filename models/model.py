@@ -189,25 +189,33 @@ def build_model(design: Design) -> pm.Model:
             intercept = pt.set_subtensor(intercept[idx], data["count_log_rate_centre"] + z)
             over = pm.Normal("count_overdispersion_unfolded", 0.0, OVERDISPERSION_SCALE, dims="count_indicator")
             params["count_alpha"] = pm.Deterministic(
-                "count_dispersion", 1.0 / (over * over + 1.0 / DISPERSION_MAX), dims="count_indicator")
+                "count_dispersion", 1.0 / (over * over + 1.0 / DISPERSION_MAX), dims="count_indicator"
+            )
         for family, sd in FAMILY_INTERCEPT_SD.items():
             if fam[family]:
                 dim = "indicator" if family == "binary" else f"{family}_indicator"
                 dim_vals = fam[family]
-                b = pm.Normal(f"{family}_intercept", 0.0, sd, shape=len(dim_vals),
-                              dims=None if family == "binary" else dim)
+                b = pm.Normal(
+                    f"{family}_intercept", 0.0, sd, shape=len(dim_vals), dims=None if family == "binary" else dim
+                )
                 intercept = pt.set_subtensor(intercept[[index[i] for i in dim_vals]], b)
         if fam["continuous"]:
-            params["continuous_sigma"] = pm.HalfNormal("continuous_sigma", CONTINUOUS_SIGMA_SCALE, dims="continuous_indicator")
+            params["continuous_sigma"] = pm.HalfNormal(
+                "continuous_sigma", CONTINUOUS_SIGMA_SCALE, dims="continuous_indicator"
+            )
         if fam["proportion"]:
-            params["proportion_kappa"] = pm.Gamma("proportion_kappa", *PROPORTION_KAPPA_PRIOR, dims="proportion_indicator")
+            params["proportion_kappa"] = pm.Gamma(
+                "proportion_kappa", *PROPORTION_KAPPA_PRIOR, dims="proportion_indicator"
+            )
         if fam["ordinal"]:
             raw = pm.Normal("ordinal_cut_raw", 0.0, 1.0, dims=("ordinal_indicator", "cut"))
             first = raw[:, :1] * ORDINAL_FIRST_CUT_SCALE
             gaps = pt.exp(ORDINAL_GAP_SCALE * raw[:, 1:])
             params["ordinal_cut"] = pm.Deterministic(
-                "ordinal_cut", pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1),
-                dims=("ordinal_indicator", "cut"))
+                "ordinal_cut",
+                pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1),
+                dims=("ordinal_indicator", "cut"),
+            )
         # The sampled intercepts are each indicator's level at its factors' average over the
         # indicator's own record; the intercept of eta subtracts that average back out. Same
         # model, but intercepts no longer trade off against the factors' overall level.
@@ -222,10 +230,17 @@ def build_model(design: Design) -> pm.Model:
         prior = hazard_prior(case)
         h0 = pm.Normal("hazard_intercept", prior.intercept_mean, prior.intercept_sd, dims="outcome")
         at = effect_positions(design)
-        value = pm.Normal("hazard_effect_log_or", prior.effect_mean[at[:, 0], at[:, 1]],
-                          prior.effect_sd[at[:, 0], at[:, 1]], shape=len(at))
-        effect = pm.Deterministic("hazard_effect", pt.set_subtensor(
-            pt.zeros(prior.present.shape)[at[:, 0], at[:, 1]], value), dims=("outcome", "factor"))
+        value = pm.Normal(
+            "hazard_effect_log_or",
+            prior.effect_mean[at[:, 0], at[:, 1]],
+            prior.effect_sd[at[:, 0], at[:, 1]],
+            shape=len(at),
+        )
+        effect = pm.Deterministic(
+            "hazard_effect",
+            pt.set_subtensor(pt.zeros(prior.present.shape)[at[:, 0], at[:, 1]], value),
+            dims=("outcome", "factor"),
+        )
         logit_h = h0[:, None] + pt.dot(effect, f)  # (O, T)
         at_risk, event = data["outcome_at_risk"], data["outcome_event"]
         pm.Potential(

@@ -49,8 +49,14 @@ def history_rows(design: Design) -> pd.DataFrame:
     return _with_exposure(design.rows, design.grid)
 
 
-def held_out_rows(case: Case, observations: pd.DataFrame, *, origin: date, window_end: date,
-                  reviewed: Mapping[str, date] | None = None) -> pd.DataFrame:
+def held_out_rows(
+    case: Case,
+    observations: pd.DataFrame,
+    *,
+    origin: date,
+    window_end: date,
+    reviewed: Mapping[str, date] | None = None,
+) -> pd.DataFrame:
     """The rows whose period ends after ``origin`` and by ``window_end``, from ``observations``.
 
     ``observations`` is what is known when scoring (recorded later than the origin). Rows are
@@ -79,8 +85,9 @@ def _factor_paths(draws: Draws, as_of_cell: int, last_cell: int, per_draw: int, 
     return np.concatenate([past, future], axis=-1)
 
 
-def predictive_samples(design: Design, draws: Draws, rows: pd.DataFrame, *, per_draw: int = 1,
-                       seed: int = 0) -> np.ndarray:
+def predictive_samples(
+    design: Design, draws: Draws, rows: pd.DataFrame, *, per_draw: int = 1, seed: int = 0
+) -> np.ndarray:
     """Posterior predictive draws of each row, ``(len(rows), D * per_draw)``.
 
     ``design`` is the fit's design (its grid, family indexing and standardisation constants);
@@ -131,8 +138,9 @@ def predictive_samples(design: Design, draws: Draws, rows: pd.DataFrame, *, per_
     return out
 
 
-def outcome_probability_draws(design: Design, draws: Draws, *, years: int = 1, paths: int = 16,
-                              seed: int = 0) -> np.ndarray:
+def outcome_probability_draws(
+    design: Design, draws: Draws, *, years: int = 1, paths: int = 16, seed: int = 0
+) -> np.ndarray:
     """P(each outcome happens within ``years`` after the as-of quarter) per draw, ``(D, O)``."""
     n_cells = years * CELLS_PER_YEAR
     future = future_paths(draws, design.grid.as_of_cell, n_cells, paths=paths, seed=seed)
@@ -155,10 +163,18 @@ class OriginForecast:
     seconds: float = 0.0
 
 
-def forecast_origin(case: Case, fit_observations: pd.DataFrame, later_observations: pd.DataFrame, *,
-                    origin: date, window_end: date, settings: Any, per_draw: int = 2,
-                    reviewed: Mapping[str, date] | None = None,
-                    progress: Progress | None = None) -> OriginForecast:
+def forecast_origin(
+    case: Case,
+    fit_observations: pd.DataFrame,
+    later_observations: pd.DataFrame,
+    *,
+    origin: date,
+    window_end: date,
+    settings: Any,
+    per_draw: int = 2,
+    reviewed: Mapping[str, date] | None = None,
+    progress: Progress | None = None,
+) -> OriginForecast:
     """Fit on ``fit_observations`` (what was recorded by ``origin``) and predict the window.
 
     ``settings`` is a :class:`models.fit.FitSettings`. The fit uses nothing recorded after the
@@ -180,10 +196,21 @@ def forecast_origin(case: Case, fit_observations: pd.DataFrame, later_observatio
     samples = predictive_samples(design, draws, held, per_draw=per_draw, seed=seed + 1)
     outcome_p = outcome_probability_draws(design, draws, seed=seed + 2)
     at_risk = [o for o, oc in enumerate(case.outcomes) if oc.resolved is None or oc.resolved.date > origin]
-    prob = xr.DataArray(outcome_p[:, at_risk].reshape(draws.chains, -1, len(at_risk)),
-                        dims=("chain", "draw", "outcome_horizon"),
-                        coords={"outcome_horizon": [f"{case.outcomes[o].id}@1y" for o in at_risk]})
+    prob = xr.DataArray(
+        outcome_p[:, at_risk].reshape(draws.chains, -1, len(at_risk)),
+        dims=("chain", "draw", "outcome_horizon"),
+        coords={"outcome_horizon": [f"{case.outcomes[o].id}@1y" for o in at_risk]},
+    )
     diag = diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1)
-    return OriginForecast(origin=origin, window_end=window_end, design=design, draws=draws,
-                          history=history_rows(design), held_out=held, samples=samples, outcome_p=outcome_p,
-                          diagnostics=diag, seconds=time.monotonic() - t0)
+    return OriginForecast(
+        origin=origin,
+        window_end=window_end,
+        design=design,
+        draws=draws,
+        history=history_rows(design),
+        held_out=held,
+        samples=samples,
+        outcome_p=outcome_p,
+        diagnostics=diag,
+        seconds=time.monotonic() - t0,
+    )

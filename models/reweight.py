@@ -84,6 +84,7 @@ FRAME_COLUMNS = ["id", "indicator", "date", "end", "value", "reliability", "cred
 
 # ---------------------------------------------------------------------------- frames
 
+
 def as_frame(rows: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
     """Observation rows (a frame or dicts with ``indicator, date, end, value, reliability,
     credibility`` and optionally ``id``) as the frame :func:`build_design` takes. Rows without an
@@ -112,6 +113,7 @@ def split_at(frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.DataFra
 
 
 # ---------------------------------------------------------------------------- rows in the window
+
 
 def rebuild(design: Design, observations: pd.DataFrame) -> Design:
     """The design of ``observations`` at ``design``'s as-of date, on ``design``'s scales.
@@ -169,6 +171,7 @@ def design_loglik(design: Design, draws: Draws) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- rows beyond the window
 
+
 @dataclass
 class FutureRows:
     """Rows beyond the as-of date, as ``Design.data()``-style arrays over a compact set of cells.
@@ -219,25 +222,64 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
             if d1 == d0:
                 c = grid.cell_of(d0)
                 key = (rec.indicator, c)
-                g = grouped.setdefault(key, {"indicator": rec.indicator, "y": 0.0, "trust": [], "ids": [],
-                                             "start": max(grid.cell_start(c), lo), "end": grid.cell_end(c)})
+                g = grouped.setdefault(
+                    key,
+                    {
+                        "indicator": rec.indicator,
+                        "y": 0.0,
+                        "trust": [],
+                        "ids": [],
+                        "start": max(grid.cell_start(c), lo),
+                        "end": grid.cell_end(c),
+                    },
+                )
                 g["y"] += float(rec.value)
                 g["trust"].append(w)
                 g["ids"].append(int(rec.id))
                 continue
             cells, weights = grid.coverage(lo, d1)
-            raw["count"].append(dict(indicator=rec.indicator, cells=cells, weights=weights, y=float(rec.value),
-                                     w=w, start=lo, end=d1, ids=[int(rec.id)]))
+            raw["count"].append(
+                dict(
+                    indicator=rec.indicator,
+                    cells=cells,
+                    weights=weights,
+                    y=float(rec.value),
+                    w=w,
+                    start=lo,
+                    end=d1,
+                    ids=[int(rec.id)],
+                )
+            )
             continue
         cells, weights = grid.coverage(d0, d1)
         if ind.aggregation == "level":
             weights = weights / weights.sum()
-        raw[ind.family].append(dict(indicator=rec.indicator, cells=cells, weights=weights, y=float(rec.value),
-                                    w=w, start=d0, end=d1, ids=[int(rec.id)]))
+        raw[ind.family].append(
+            dict(
+                indicator=rec.indicator,
+                cells=cells,
+                weights=weights,
+                y=float(rec.value),
+                w=w,
+                start=d0,
+                end=d1,
+                ids=[int(rec.id)],
+            )
+        )
     for (iid, c), g in grouped.items():
         exposure = ((g["end"] - g["start"]).days + 1) / grid.cell_days(c)
-        raw["count"].append(dict(indicator=iid, cells=np.array([c]), weights=np.array([exposure]), y=g["y"],
-                                 w=float(np.mean(g["trust"])), start=g["start"], end=g["end"], ids=g["ids"]))
+        raw["count"].append(
+            dict(
+                indicator=iid,
+                cells=np.array([c]),
+                weights=np.array([exposure]),
+                y=g["y"],
+                w=float(np.mean(g["trust"])),
+                start=g["start"],
+                end=g["end"],
+                ids=g["ids"],
+            )
+        )
 
     all_cells = sorted({int(c) for rows in raw.values() for r in rows for c in r["cells"]})
     cells = np.asarray(all_cells, dtype=np.int64)
@@ -250,10 +292,16 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
         span = max([len(r["cells"]) for r in rows] + [1])
         local_of = {index[i]: k for k, i in enumerate(design.family_indicators[fam])}
         arr = {
-            "indicator": np.zeros(n, dtype=np.int64), "local": np.zeros(n, dtype=np.int64),
-            "cells": np.zeros((n, span), dtype=np.int64), "abs_cells": np.zeros((n, span), dtype=np.int64),
-            "weights": np.zeros((n, span)), "y": np.zeros(n), "log_w": np.zeros(n), "log_1mw": np.zeros(n),
-            "lp_spurious": np.zeros(n), "mask": np.ones(n),
+            "indicator": np.zeros(n, dtype=np.int64),
+            "local": np.zeros(n, dtype=np.int64),
+            "cells": np.zeros((n, span), dtype=np.int64),
+            "abs_cells": np.zeros((n, span), dtype=np.int64),
+            "weights": np.zeros((n, span)),
+            "y": np.zeros(n),
+            "log_w": np.zeros(n),
+            "log_1mw": np.zeros(n),
+            "lp_spurious": np.zeros(n),
+            "mask": np.ones(n),
         }
         for j, r in enumerate(rows):
             i = index[r["indicator"]]
@@ -277,9 +325,18 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
                 arr["lp_spurious"][j] = float(stats.norm.logpdf(y, 0.0, SPURIOUS_SD))
             elif fam == "ordinal":
                 arr["lp_spurious"][j] = -np.log(design.ordinal_levels[loc])
-            table.append({"family": fam, "row": j, "indicator": r["indicator"], "start": pd.Timestamp(r["start"]),
-                          "end": pd.Timestamp(r["end"]), "value": float(r["y"]), "genuine": r["w"],
-                          "observation_ids": list(r["ids"])})
+            table.append(
+                {
+                    "family": fam,
+                    "row": j,
+                    "indicator": r["indicator"],
+                    "start": pd.Timestamp(r["start"]),
+                    "end": pd.Timestamp(r["end"]),
+                    "value": float(r["y"]),
+                    "genuine": r["w"],
+                    "observation_ids": list(r["ids"]),
+                }
+            )
         fam_arrays[fam] = arr
         for key in ("indicator", "local", "cells", "weights", "y", "log_w", "log_1mw", "lp_spurious", "mask"):
             data[f"{fam}_{key}"] = arr[key]
@@ -314,6 +371,7 @@ def future_loglik(design: Design, draws: Draws, paths: np.ndarray, rows: FutureR
 
 
 # ---------------------------------------------------------------------------- weights and summaries
+
 
 def psis(log_ratio: np.ndarray, *, reff: float = 1.0) -> tuple[np.ndarray, float]:
     """Pareto-smoothed, normalised log weights (same shape as ``log_ratio``) and k-hat.
@@ -379,8 +437,15 @@ def _r(x: float, nd: int = 4) -> float | None:
     return None if not np.isfinite(x) else round(float(x), nd)
 
 
-def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.ndarray | None, *,
-              khat: float = 0.0, ignored: list[tuple[int, str]] | None = None) -> Reweighted:
+def summarise(
+    design: Design,
+    draws: Draws,
+    prob: np.ndarray,
+    log_weights: np.ndarray | None,
+    *,
+    khat: float = 0.0,
+    ignored: list[tuple[int, str]] | None = None,
+) -> Reweighted:
     """Per outcome and horizon summaries of path probabilities ``prob`` (D, P, O, H) under
     normalised pair weights ``exp(log_weights)`` (D, P); ``None`` means uniform (the run itself)."""
     D, P = prob.shape[:2]
@@ -396,8 +461,11 @@ def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.nd
     for o, outcome in enumerate(case.outcomes):
         resolved = outcome.resolved is not None and outcome.resolved.date <= design.as_of
         entry: dict[str, Any] = {
-            "id": outcome.id, "question": outcome.question, "resolved": resolved,
-            "resolution_date": outcome.resolved.date.isoformat() if resolved else None, "horizons": [],
+            "id": outcome.id,
+            "question": outcome.question,
+            "resolved": resolved,
+            "resolution_date": outcome.resolved.date.isoformat() if resolved else None,
+            "horizons": [],
         }
         if not resolved:
             for h in outcome.horizons:
@@ -420,17 +488,29 @@ def summarise(design: Design, draws: Draws, prob: np.ndarray, log_weights: np.nd
                     mcse = weighted_mcse(D * draw_w * (p - mean), draws.chains)
                     spread = float((draw_w * (p - mean) ** 2).sum())
                     ess = spread / mcse**2 if mcse > 0 else float(D)
-                entry["horizons"].append({
-                    "years": h, "p_mean": _r(mean), **{k: _r(v) for k, v in q.items()},
-                    "mcse": _r(mcse, 5), "ess": _r(ess, 1),
-                })
+                entry["horizons"].append(
+                    {
+                        "years": h,
+                        "p_mean": _r(mean),
+                        **{k: _r(v) for k, v in q.items()},
+                        "mcse": _r(mcse, 5),
+                        "ess": _r(ess, 1),
+                    }
+                )
                 per_draw[(outcome.id, h)] = (p, draw_w, draws.chains)
         out.append(entry)
-    return Reweighted(outcomes=out, khat=float(khat), ess=is_ess * min_eff, per_draw=per_draw,
-                      log_weights=np.log(np.maximum(pair_w, 1e-300)), ignored=list(ignored or []))
+    return Reweighted(
+        outcomes=out,
+        khat=float(khat),
+        ess=is_ess * min_eff,
+        per_draw=per_draw,
+        log_weights=np.log(np.maximum(pair_w, 1e-300)),
+        ignored=list(ignored or []),
+    )
 
 
 # ---------------------------------------------------------------------------- the conditioner
+
 
 class Conditioner:
     """A run's draws, ready to be conditioned on changed or extra observations many times.
@@ -448,8 +528,15 @@ class Conditioner:
         :data:`models.forecast.PATHS_PER_DRAW` reproduce its forecast exactly.
     """
 
-    def __init__(self, design: Design, draws: Draws, *, observations: pd.DataFrame | None = None,
-                 seed: int = 0, paths: int = PATHS_PER_DRAW):
+    def __init__(
+        self,
+        design: Design,
+        draws: Draws,
+        *,
+        observations: pd.DataFrame | None = None,
+        seed: int = 0,
+        paths: int = PATHS_PER_DRAW,
+    ):
         self.design, self.draws = design, draws
         self.observations = observations
         self.seed, self.n_paths = int(seed), int(paths)
@@ -462,8 +549,9 @@ class Conditioner:
         """Simulated future factor paths (D, P, K, >= max(horizon, n_cells)), seeded as the forecast's."""
         need = max(self.horizon_cells, int(n_cells))
         if self._paths is None or self._paths.shape[-1] < need:
-            self._paths = future_paths(self.draws, self.design.grid.as_of_cell, need, paths=self.n_paths,
-                                       seed=self.seed)
+            self._paths = future_paths(
+                self.draws, self.design.grid.as_of_cell, need, paths=self.n_paths, seed=self.seed
+            )
         return self._paths
 
     def path_probabilities(self) -> np.ndarray:
@@ -486,8 +574,9 @@ class Conditioner:
         new = rebuild(self.design, observations_after)
         return design_loglik(new, self.draws) - self.base_loglik(), new
 
-    def condition(self, *, add: pd.DataFrame | list[dict[str, Any]] | None = None,
-                  observations_after: pd.DataFrame | None = None) -> Reweighted:
+    def condition(
+        self, *, add: pd.DataFrame | list[dict[str, Any]] | None = None, observations_after: pd.DataFrame | None = None
+    ) -> Reweighted:
         """The forecast given extra observations ``add`` and/or the run's window's observations
         replaced by ``observations_after`` (e.g. with some left out)."""
         extra = as_frame(add if add is not None else [])
@@ -498,10 +587,15 @@ class Conditioner:
         if len(past) or observations_after is not None:
             base = observations_after if observations_after is not None else self.observations
             if base is None:
-                raise ValueError("observations (the frame the run's design was built from) are needed to "
-                                 "condition on observations within the run's window")
-            after = pd.concat([as_frame(base)[FRAME_COLUMNS], past[FRAME_COLUMNS]], ignore_index=True) \
-                if len(past) else as_frame(base)
+                raise ValueError(
+                    "observations (the frame the run's design was built from) are needed to "
+                    "condition on observations within the run's window"
+                )
+            after = (
+                pd.concat([as_frame(base)[FRAME_COLUMNS], past[FRAME_COLUMNS]], ignore_index=True)
+                if len(past)
+                else as_frame(base)
+            )
             ll_past, new = self.loglik_change(after)
             used = {int(i) for ids in new.rows["observation_ids"] for i in ids}
             excluded = dict(new.excluded)
@@ -521,10 +615,16 @@ class Conditioner:
         return summarise(self.design, self.draws, self.path_probabilities(), lw, khat=khat, ignored=ignored)
 
 
-def reweighted_forecast(design_or_case: Design | Case, idata: az.InferenceData,
-                        extra: pd.DataFrame | list[dict[str, Any]], as_of: date | None = None, *,
-                        observations: pd.DataFrame | None = None, seed: int | None = None,
-                        paths: int = PATHS_PER_DRAW) -> tuple[list[dict[str, Any]], float]:
+def reweighted_forecast(
+    design_or_case: Design | Case,
+    idata: az.InferenceData,
+    extra: pd.DataFrame | list[dict[str, Any]],
+    as_of: date | None = None,
+    *,
+    observations: pd.DataFrame | None = None,
+    seed: int | None = None,
+    paths: int = PATHS_PER_DRAW,
+) -> tuple[list[dict[str, Any]], float]:
     """Outcome forecasts of a saved run conditioned on ``extra`` observations, and the k-hat.
 
     Parameters
@@ -553,8 +653,9 @@ def reweighted_forecast(design_or_case: Design | Case, idata: az.InferenceData,
             raise ValueError("a case needs observations and as_of to build the run's design")
         design = build_design(design_or_case, observations, as_of=as_of)
     draws = draws_of(design, idata)
-    result = Conditioner(design, draws, observations=observations, seed=run_seed(idata) if seed is None else seed,
-                         paths=paths).condition(add=extra)
+    result = Conditioner(
+        design, draws, observations=observations, seed=run_seed(idata) if seed is None else seed, paths=paths
+    ).condition(add=extra)
     return result.outcomes, result.khat
 
 
@@ -571,6 +672,7 @@ def run_seed(idata: az.InferenceData) -> int:
 
 # ---------------------------------------------------------------------------- extended designs (refits)
 
+
 def extended_design(design: Design, observations: pd.DataFrame, extra: pd.DataFrame) -> Design:
     """``design`` with ``extra`` observations added as data, for a refit that conditions exactly.
 
@@ -582,8 +684,11 @@ def extended_design(design: Design, observations: pd.DataFrame, extra: pd.DataFr
     """
     extra = as_frame(extra)
     past, future = split_at(extra, design.as_of)
-    base = pd.concat([as_frame(observations)[FRAME_COLUMNS], past[FRAME_COLUMNS]], ignore_index=True) \
-        if len(past) else as_frame(observations)
+    base = (
+        pd.concat([as_frame(observations)[FRAME_COLUMNS], past[FRAME_COLUMNS]], ignore_index=True)
+        if len(past)
+        else as_frame(observations)
+    )
     new = rebuild(design, base)
     rows = future_rows(design, future)
     if rows.n_rows == 0:
@@ -602,30 +707,48 @@ def extended_design(design: Design, observations: pd.DataFrame, extra: pd.DataFr
         span = max(fr.cells.shape[1], add["abs_cells"].shape[1])
         cap = capacity(n + n_add)
 
-        def stack(base_arr: np.ndarray, extra_arr: np.ndarray, fill: float = 0.0, *, n: int = n,
-                  n_add: int = n_add, cap: int = cap, span: int = span) -> np.ndarray:
+        def stack(
+            base_arr: np.ndarray,
+            extra_arr: np.ndarray,
+            fill: float = 0.0,
+            *,
+            n: int = n,
+            n_add: int = n_add,
+            cap: int = cap,
+            span: int = span,
+        ) -> np.ndarray:
             shape = (cap,) + ((span,) if base_arr.ndim == 2 else ())
             out = np.full(shape, fill, dtype=base_arr.dtype)
             if base_arr.ndim == 2:
                 out[:n, : base_arr.shape[1]] = base_arr[:n]
-                out[n: n + n_add, : extra_arr.shape[1]] = extra_arr
+                out[n : n + n_add, : extra_arr.shape[1]] = extra_arr
             else:
                 out[:n] = base_arr[:n]
-                out[n: n + n_add] = extra_arr
+                out[n : n + n_add] = extra_arr
             return out
 
         families[fam] = dataclasses.replace(
-            fr, indicator=stack(fr.indicator, add["indicator"]), local=stack(fr.local, add["local"]),
-            cells=stack(fr.cells, add["abs_cells"]), weights=stack(fr.weights, add["weights"]),
-            y=stack(fr.y, add["y"]), log_w=stack(fr.log_w, add["log_w"], np.log(0.5)),
+            fr,
+            indicator=stack(fr.indicator, add["indicator"]),
+            local=stack(fr.local, add["local"]),
+            cells=stack(fr.cells, add["abs_cells"]),
+            weights=stack(fr.weights, add["weights"]),
+            y=stack(fr.y, add["y"]),
+            log_w=stack(fr.log_w, add["log_w"], np.log(0.5)),
             log_1mw=stack(fr.log_1mw, add["log_1mw"], np.log(0.5)),
-            lp_spurious=stack(fr.lp_spurious, add["lp_spurious"]), mask=stack(fr.mask, add["mask"]),
-            n_rows=n + n_add)
+            lp_spurious=stack(fr.lp_spurious, add["lp_spurious"]),
+            mask=stack(fr.mask, add["mask"]),
+            n_rows=n + n_add,
+        )
     changes: dict[str, Any] = {"grid": grid, "families": families}
     for f in dataclasses.fields(new):
         value = getattr(new, f.name)
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[-1] == T_old and f.name not in (
-                "ordinal_levels", "count_log_rate_centre", "continuous_centre", "continuous_scale"):
+        if (
+            isinstance(value, np.ndarray)
+            and value.ndim >= 1
+            and value.shape[-1] == T_old
+            and f.name not in ("ordinal_levels", "count_log_rate_centre", "continuous_centre", "continuous_scale")
+        ):
             pad = [(0, 0)] * (value.ndim - 1) + [(0, T - T_old)]
             changes[f.name] = np.pad(value, pad)
     table = rows.table.copy()
@@ -636,8 +759,9 @@ def extended_design(design: Design, observations: pd.DataFrame, extra: pd.DataFr
     return dataclasses.replace(new, **changes)
 
 
-def extended_paths(design: Design, draws: Draws, n_cells: int, *, paths: int = PATHS_PER_DRAW,
-                   seed: int = 0) -> np.ndarray:
+def extended_paths(
+    design: Design, draws: Draws, n_cells: int, *, paths: int = PATHS_PER_DRAW, seed: int = 0
+) -> np.ndarray:
     """Future factor paths (D, P, K, n_cells) after the as-of cell of an extended design: the
     draw's sampled states for the quarters its grid holds beyond the as-of cell, then AR(1)
     continuations."""
@@ -646,7 +770,7 @@ def extended_paths(design: Design, draws: Draws, n_cells: int, *, paths: int = P
     D, K = draws.persistence.shape
     out = np.empty((D, paths, K, n_cells))
     if held > 0:
-        out[..., :held] = draws.factor_state[:, None, :, a + 1: a + 1 + held]
+        out[..., :held] = draws.factor_state[:, None, :, a + 1 : a + 1 + held]
     if n_cells > held:
         out[..., held:] = future_paths(draws, a + held, n_cells - held, paths=paths, seed=seed)
     return out

@@ -43,9 +43,14 @@ class RunMismatch(ValueError):
 
 def identity(design: Design, case_hash: str, settings: FitSettings, run_id: str) -> dict[str, Any]:
     return {
-        "case": design.case.id, "run_id": run_id, "as_of": design.as_of.isoformat(),
-        "model_version": MODEL_VERSION, "case_hash": case_hash, "data_hash": design.data_hash,
-        "n_observations": design.n_observations, "settings": settings.as_dict(),
+        "case": design.case.id,
+        "run_id": run_id,
+        "as_of": design.as_of.isoformat(),
+        "model_version": MODEL_VERSION,
+        "case_hash": case_hash,
+        "data_hash": design.data_hash,
+        "n_observations": design.n_observations,
+        "settings": settings.as_dict(),
     }
 
 
@@ -67,8 +72,15 @@ def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) ->
     }
 
 
-def fit_run(design: Design, settings: FitSettings, *, case_hash: str, run_id: str, directory: Path,
-            progress: Progress | None = None) -> dict[str, Any]:
+def fit_run(
+    design: Design,
+    settings: FitSettings,
+    *,
+    case_hash: str,
+    run_id: str,
+    directory: Path,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Sample, summarise and save a run into ``directory``; returns the forecast document."""
     idata = sample(design, settings, progress=progress)
     if progress:
@@ -84,9 +96,11 @@ def save_run(directory: Path, idata: az.InferenceData, forecast: dict[str, Any])
     directory.mkdir(parents=True, exist_ok=True)
     keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
     slim = az.InferenceData(**{g: idata[g] for g in keep})
-    attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
-             for k, v in forecast.items() if k in ("case", "run_id", "as_of", "model_version", "case_hash",
-                                                  "data_hash", "n_observations", "settings")}
+    attrs = {
+        k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+        for k, v in forecast.items()
+        if k in ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations", "settings")
+    }
     slim.posterior.attrs.update(attrs)
     tmp = directory / (POSTERIOR_FILE + ".tmp")
     slim.to_netcdf(str(tmp))

@@ -70,16 +70,26 @@ class ScenarioSpec:
 
     @classmethod
     def from_case(cls, scenario: Scenario) -> ScenarioSpec:
-        return cls(id=scenario.id, name=scenario.name, description=scenario.description,
-                   observations=[o.model_dump() for o in scenario.observations], source=scenario.source)
+        return cls(
+            id=scenario.id,
+            name=scenario.name,
+            description=scenario.description,
+            observations=[o.model_dump() for o in scenario.observations],
+            source=scenario.source,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "description": self.description, "origin": self.origin,
-                "source": self.source, "observations": self.observations}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "origin": self.origin,
+            "source": self.source,
+            "observations": self.observations,
+        }
 
 
-def hypothetical_frame(observations: Sequence[HypotheticalObservation | dict[str, Any]], as_of: date
-                       ) -> pd.DataFrame:
+def hypothetical_frame(observations: Sequence[HypotheticalObservation | dict[str, Any]], as_of: date) -> pd.DataFrame:
     """The scenario's observations as dated rows (ids -1, -2, ...).
 
     An observation ``months_ahead`` months after ``as_of`` is dated that day; with ``span_months``
@@ -91,11 +101,21 @@ def hypothetical_frame(observations: Sequence[HypotheticalObservation | dict[str
         h = raw if isinstance(raw, HypotheticalObservation) else HypotheticalObservation.model_validate(raw)
         start = add_months(as_of, h.months_ahead)
         end = add_months(start, h.span_months) - timedelta(days=1) if h.span_months else start
-        rows.append({"id": -(k + 1), "indicator": h.indicator, "date": pd.Timestamp(start),
-                     "end": pd.Timestamp(end), "value": float(h.value), "reliability": h.reliability,
-                     "credibility": int(h.credibility), "note": h.note})
-    frame = pd.DataFrame(rows, columns=["id", "indicator", "date", "end", "value", "reliability", "credibility",
-                                        "note"])
+        rows.append(
+            {
+                "id": -(k + 1),
+                "indicator": h.indicator,
+                "date": pd.Timestamp(start),
+                "end": pd.Timestamp(end),
+                "value": float(h.value),
+                "reliability": h.reliability,
+                "credibility": int(h.credibility),
+                "note": h.note,
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["id", "indicator", "date", "end", "value", "reliability", "credibility", "note"]
+    )
     return frame
 
 
@@ -117,11 +137,16 @@ class ScenarioResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario.as_dict(), "method": self.method, "khat": _r(self.khat, 3),
-            "khat_max": KHAT_MAX, "reliable": self.reliable, "reweighting_khat": _r(self.reweighting_khat, 3),
+            "scenario": self.scenario.as_dict(),
+            "method": self.method,
+            "khat": _r(self.khat, 3),
+            "khat_max": KHAT_MAX,
+            "reliable": self.reliable,
+            "reweighting_khat": _r(self.reweighting_khat, 3),
             "hypothetical_observations": self.hypothetical,
             "ignored": [{"observation": i, "reason": r} for i, r in self.ignored],
-            "refit_diagnostics": self.diagnostics, "results": self.rows,
+            "refit_diagnostics": self.diagnostics,
+            "results": self.rows,
             "resolved": [o["id"] for o in self.baseline if o.get("resolved")],
         }
 
@@ -152,14 +177,22 @@ def compare(baseline: Reweighted, scenario: Reweighted, *, method: str, common: 
                 se = weighted_mcse(len(pb) * (ws * (ps - ms) - wb * (pb - mb)), chains)
             else:
                 se = float(np.hypot(hb["mcse"] or 0.0, hs["mcse"] or 0.0))
-            rows.append({
-                "outcome": o["id"], "years": hb["years"],
-                "baseline": {k: hb[k] for k in ("p_mean", "p_05", "p_95")},
-                "scenario": {k: hs[k] for k in ("p_mean", "p_05", "p_95", "mcse")},
-                "difference": {"pp": _r(100 * diff, 2), "low_pp": _r(100 * (diff - Z90 * se), 2),
-                               "high_pp": _r(100 * (diff + Z90 * se), 2)},
-                "method": method, "khat": _r(khat, 3), "reliable": bool(reliable),
-            })
+            rows.append(
+                {
+                    "outcome": o["id"],
+                    "years": hb["years"],
+                    "baseline": {k: hb[k] for k in ("p_mean", "p_05", "p_95")},
+                    "scenario": {k: hs[k] for k in ("p_mean", "p_05", "p_95", "mcse")},
+                    "difference": {
+                        "pp": _r(100 * diff, 2),
+                        "low_pp": _r(100 * (diff - Z90 * se), 2),
+                        "high_pp": _r(100 * (diff + Z90 * se), 2),
+                    },
+                    "method": method,
+                    "khat": _r(khat, 3),
+                    "reliable": bool(reliable),
+                }
+            )
     return rows
 
 
@@ -170,13 +203,28 @@ def reweighted_scenario(conditioner: Conditioner, spec: ScenarioSpec) -> Scenari
     baseline = conditioner.baseline()
     result = conditioner.condition(add=hypo)
     rows = compare(baseline, result, method="reweighting", common=True)
-    return ScenarioResult(scenario=spec, method="reweighting", khat=result.khat, reliable=result.reliable,
-                          rows=rows, outcomes=result.outcomes, baseline=baseline.outcomes,
-                          reweighting_khat=result.khat, ignored=result.ignored, hypothetical=_records(hypo))
+    return ScenarioResult(
+        scenario=spec,
+        method="reweighting",
+        khat=result.khat,
+        reliable=result.reliable,
+        rows=rows,
+        outcomes=result.outcomes,
+        baseline=baseline.outcomes,
+        reweighting_khat=result.khat,
+        ignored=result.ignored,
+        hypothetical=_records(hypo),
+    )
 
 
-def refit_scenario(conditioner: Conditioner, spec: ScenarioSpec, settings: Any, *,
-                   progress: Progress | None = None, reweighting_khat: float | None = None) -> ScenarioResult:
+def refit_scenario(
+    conditioner: Conditioner,
+    spec: ScenarioSpec,
+    settings: Any,
+    *,
+    progress: Progress | None = None,
+    reweighting_khat: float | None = None,
+) -> ScenarioResult:
     """The scenario by fitting the model again with the hypothetical observations as data.
 
     ``settings`` are :class:`models.fit.FitSettings` (normally the run's own). The baseline is the
@@ -195,9 +243,18 @@ def refit_scenario(conditioner: Conditioner, spec: ScenarioSpec, settings: Any, 
     result = forecast_extended(ext, draws, seed=conditioner.seed, paths=conditioner.n_paths)
     baseline = conditioner.baseline()
     rows = compare(baseline, result, method="refit", common=False)
-    return ScenarioResult(scenario=spec, method="refit", khat=None, reliable=True, rows=rows,
-                          outcomes=result.outcomes, baseline=baseline.outcomes, reweighting_khat=reweighting_khat,
-                          diagnostics=diagnostics(idata), hypothetical=_records(hypo))
+    return ScenarioResult(
+        scenario=spec,
+        method="refit",
+        khat=None,
+        reliable=True,
+        rows=rows,
+        outcomes=result.outcomes,
+        baseline=baseline.outcomes,
+        reweighting_khat=reweighting_khat,
+        diagnostics=diagnostics(idata),
+        hypothetical=_records(hypo),
+    )
 
 
 def forecast_extended(design: Design, draws: Draws, *, seed: int = 0, paths: int = PATHS_PER_DRAW) -> Reweighted:
@@ -207,8 +264,9 @@ def forecast_extended(design: Design, draws: Draws, *, seed: int = 0, paths: int
     return summarise(design, draws, prob, None)
 
 
-def run_scenario(conditioner: Conditioner, spec: ScenarioSpec, *, refit_settings: Any | None = None,
-                 progress: Progress | None = None) -> ScenarioResult:
+def run_scenario(
+    conditioner: Conditioner, spec: ScenarioSpec, *, refit_settings: Any | None = None, progress: Progress | None = None
+) -> ScenarioResult:
     """Reweight; when k-hat is above :data:`KHAT_MAX` and ``refit_settings`` are given, refit.
 
     Without ``refit_settings`` an unreliable reweighting is returned marked ``reliable=False``.
@@ -222,8 +280,15 @@ def run_scenario(conditioner: Conditioner, spec: ScenarioSpec, *, refit_settings
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for rec in frame.to_dict("records"):
-        out.append({"indicator": rec["indicator"], "date": pd.Timestamp(rec["date"]).date().isoformat(),
-                    "end": pd.Timestamp(rec["end"]).date().isoformat(), "value": float(rec["value"]),
-                    "reliability": rec["reliability"], "credibility": int(rec["credibility"]),
-                    "note": rec.get("note", "")})
+        out.append(
+            {
+                "indicator": rec["indicator"],
+                "date": pd.Timestamp(rec["date"]).date().isoformat(),
+                "end": pd.Timestamp(rec["end"]).date().isoformat(),
+                "value": float(rec["value"]),
+                "reliability": rec["reliability"],
+                "credibility": int(rec["credibility"]),
+                "note": rec.get("note", ""),
+            }
+        )
     return out

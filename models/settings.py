@@ -12,6 +12,7 @@ DENSITIES = ("fused", "pytensor")
 #: The environment variable naming the density a ``FitSettings`` uses when none is given.
 DENSITY_ENV = "HARBINGER_DENSITY"
 
+
 def default_density() -> str:
     """The density named by ``HARBINGER_DENSITY`` (fused or pytensor), "fused" when unset."""
     value = os.environ.get(DENSITY_ENV, "").strip().lower() or "fused"

@@ -19,9 +19,15 @@ from models.grid import Grid
 _FAMILY_CYCLE = ("count_events", "count_total", "continuous", "binary", "ordinal", "proportion")
 
 
-def synthetic_case(*, n_factors: int = 2, n_indicators: int = 6, families: tuple[str, ...] = _FAMILY_CYCLE,
-                   start: date = date(2010, 1, 1), n_outcomes: int = 2,
-                   effect_odds_ratio: tuple[float, float] | None = None) -> Case:
+def synthetic_case(
+    *,
+    n_factors: int = 2,
+    n_indicators: int = 6,
+    families: tuple[str, ...] = _FAMILY_CYCLE,
+    start: date = date(2010, 1, 1),
+    n_outcomes: int = 2,
+    effect_odds_ratio: tuple[float, float] | None = None,
+) -> Case:
     """A valid case with ``n_indicators`` indicators cycling through ``families``.
 
     Indicator ``k`` loads on factor ``k mod n_factors`` (positive); the first indicator of each
@@ -33,34 +39,60 @@ def synthetic_case(*, n_factors: int = 2, n_indicators: int = 6, families: tuple
     for j in range(n_indicators):
         kind = families[j % len(families)]
         ind = {
-            "id": f"ind_{j}", "name": f"Indicator {j}", "description": f"synthetic {kind}",
-            "unit": "unit", "loadings": {factors[j % n_factors]: "positive"},
+            "id": f"ind_{j}",
+            "name": f"Indicator {j}",
+            "description": f"synthetic {kind}",
+            "unit": "unit",
+            "loadings": {factors[j % n_factors]: "positive"},
         }
         if kind == "count_events":
             ind |= {"family": "count", "aggregation": "events", "coverage_start": start}
         elif kind == "count_total":
             ind |= {"family": "count", "aggregation": "total"}
         elif kind == "ordinal":
-            ind |= {"family": "ordinal", "aggregation": "level", "levels": ["low", "mid", "high"],
-                    "coding": "synthetic tercile"}
+            ind |= {
+                "family": "ordinal",
+                "aggregation": "level",
+                "levels": ["low", "mid", "high"],
+                "coding": "synthetic tercile",
+            }
         else:
             ind |= {"family": kind, "aggregation": "level"}
         indicators.append(ind)
-    return Case.model_validate({
-        "id": "synthetic", "name": "Synthetic case", "description": "simulated from the model",
-        "start": start,
-        "factors": [{"id": f, "name": f, "meaning": "synthetic", "anchor": f"ind_{k}"}
-                    for k, f in enumerate(factors)],
-        "indicators": indicators,
-        "outcomes": [{
-            "id": f"outcome_{o}", "question": f"Outcome {o}?", "resolution_criteria": "synthetic",
-            "horizons": [1, 3, 5, 10], "base_rate": {"annual": 0.05, "reasoning": "synthetic"},
-            "effects": {factors[o % n_factors]: "raises"},
-            "effect_sizes": ({} if effect_odds_ratio is None else {factors[o % n_factors]: {
-                "odds_ratio": list(effect_odds_ratio), "rationale": "synthetic: a strong, known effect"}}),
-        } for o in range(n_outcomes)],
-        "scenarios": [],
-    })
+    return Case.model_validate(
+        {
+            "id": "synthetic",
+            "name": "Synthetic case",
+            "description": "simulated from the model",
+            "start": start,
+            "factors": [
+                {"id": f, "name": f, "meaning": "synthetic", "anchor": f"ind_{k}"} for k, f in enumerate(factors)
+            ],
+            "indicators": indicators,
+            "outcomes": [
+                {
+                    "id": f"outcome_{o}",
+                    "question": f"Outcome {o}?",
+                    "resolution_criteria": "synthetic",
+                    "horizons": [1, 3, 5, 10],
+                    "base_rate": {"annual": 0.05, "reasoning": "synthetic"},
+                    "effects": {factors[o % n_factors]: "raises"},
+                    "effect_sizes": (
+                        {}
+                        if effect_odds_ratio is None
+                        else {
+                            factors[o % n_factors]: {
+                                "odds_ratio": list(effect_odds_ratio),
+                                "rationale": "synthetic: a strong, known effect",
+                            }
+                        }
+                    ),
+                }
+                for o in range(n_outcomes)
+            ],
+            "scenarios": [],
+        }
+    )
 
 
 @dataclass
@@ -72,8 +104,9 @@ class Truth:
     grid: Grid
 
 
-def simulate_observations(case: Case, *, as_of: date, seed: int = 0, per_cell: int = 1,
-                          reliability: str = "B", credibility: int = 2) -> tuple[pd.DataFrame, Truth]:
+def simulate_observations(
+    case: Case, *, as_of: date, seed: int = 0, per_cell: int = 1, reliability: str = "B", credibility: int = 2
+) -> tuple[pd.DataFrame, Truth]:
     """Observations of every indicator drawn from the model with random true parameters.
 
     ``per_cell`` repeats level observations that many times per quarter (to scale the data up).

@@ -122,6 +122,7 @@ INTEGER_FAMILIES = ("count", "binary", "ordinal")
 
 # ---------------------------------------------------------------------------- batched PSIS
 
+
 def _gpdfit_rows(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """arviz's empirical-Bayes generalised Pareto fit (Zhang & Stephens 2009, with arviz's weak
     prior on k) of each row of ``t`` (sorted ascending, positive), vectorised over rows."""
@@ -141,8 +142,9 @@ def _gpdfit_rows(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (n * k_post + prior_k * 0.5) / (n + prior_k), sigma
 
 
-def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False, overwrite: bool = False
-              ) -> tuple[np.ndarray, np.ndarray]:
+def psis_rows(
+    log_ratio: np.ndarray, *, as_weights: bool = False, overwrite: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Pareto-smoothed, normalised log weights of each row of ``log_ratio`` (G, N), and each
     row's k-hat: :func:`models.reweight.psis` of every row, in one pass (``as_weights``: the
     weights themselves, saving an exponential; ``overwrite``: work in ``log_ratio``'s memory).
@@ -165,7 +167,7 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False, overwrite: boo
     rows = np.arange(G)[:, None]
     part = np.argpartition(x, n - k_tail - 1, axis=1)
     xcut = x[np.arange(G), part[:, n - k_tail - 1]]
-    tail_idx = part[:, n - k_tail:]
+    tail_idx = part[:, n - k_tail :]
     tail = np.take_along_axis(x, tail_idx, axis=1)
     order = np.argsort(tail, axis=1)
     tail_idx = np.take_along_axis(tail_idx, order, axis=1)
@@ -188,8 +190,11 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False, overwrite: boo
             probs = np.arange(0.5, k_tail) / k_tail
             small = np.abs(kg) < np.finfo(float).eps
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                inv = np.where(small[:, None], -np.log1p(-probs)[None, :],
-                               np.expm1(-kg[:, None] * np.log1p(-probs)[None, :]) / np.where(small, 1.0, kg)[:, None])
+                inv = np.where(
+                    small[:, None],
+                    -np.log1p(-probs)[None, :],
+                    np.expm1(-kg[:, None] * np.log1p(-probs)[None, :]) / np.where(small, 1.0, kg)[:, None],
+                )
             smoothed = np.log(inv * sg[:, None] + expcut[good])
             r = idx_ok[good]
             x[rows[r], tail_idx[r]] = smoothed
@@ -214,6 +219,7 @@ def psis_rows(log_ratio: np.ndarray, *, as_weights: bool = False, overwrite: boo
 
 # ---------------------------------------------------------------------------- Monte Carlo error
 
+
 def mcse_columns(u: np.ndarray, chains: int, *, block: int = 256) -> np.ndarray:
     """Monte Carlo standard error of the mean of each column of ``u`` (D, n), draws in order chain
     after chain: ``sd / sqrt(ESS)`` with arviz's ESS (split chains, Geyer's initial monotone
@@ -223,11 +229,11 @@ def mcse_columns(u: np.ndarray, chains: int, *, block: int = 256) -> np.ndarray:
     out = np.empty(n)
     draws = D // chains
     for s in range(0, n, block):
-        cols = u[:, s: s + block]
+        cols = u[:, s : s + block]
         x = cols.T.reshape(-1, chains, draws)
         half = draws // 2
-        split = np.concatenate([x[:, :, :half], x[:, :, draws - half:]], axis=1)  # (n, 2c, half)
-        out[s: s + block] = np.std(cols, axis=0, ddof=1) / np.sqrt(_ess_split(split))
+        split = np.concatenate([x[:, :, :half], x[:, :, draws - half :]], axis=1)  # (n, 2c, half)
+        out[s : s + block] = np.std(cols, axis=0, ddof=1) / np.sqrt(_ess_split(split))
     return out
 
 
@@ -252,7 +258,7 @@ def _ess_split(x: np.ndarray) -> np.ndarray:
     # previous pair's sum is positive and 2j - 1 < n_draw - 3; a pair is kept when its sum is >= 0.
     n_pairs = (n_draw - 2) // 2 + 1
     n_pairs = min(n_pairs, n_draw // 2)
-    even, odd = rho[:, 0: 2 * n_pairs: 2], rho[:, 1: 2 * n_pairs: 2]
+    even, odd = rho[:, 0 : 2 * n_pairs : 2], rho[:, 1 : 2 * n_pairs : 2]
     sums = even + odd  # (n, n_pairs)
     limit = np.arange(n_pairs)
     allowed = (2 * limit - 1) < (n_draw - 3)
@@ -279,20 +285,27 @@ def _ess_split(x: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- rows and likelihoods
 
+
 def candidate_rows(design: Design, indicator: str, period: Period, values: Sequence[float]) -> FutureRows:
     """One hypothetical report per value, each covering ``period`` (the rows a scenario with
     these observations would add), graded :data:`REPORT_GRADE`."""
     start, end = period.dates(design.as_of)
     n = len(values)
-    frame = pd.DataFrame({
-        "id": -np.arange(1, n + 1), "indicator": indicator, "date": pd.Timestamp(start), "end": pd.Timestamp(end),
-        "value": np.asarray(values, dtype=float), "reliability": REPORT_GRADE[0], "credibility": REPORT_GRADE[1],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": -np.arange(1, n + 1),
+            "indicator": indicator,
+            "date": pd.Timestamp(start),
+            "end": pd.Timestamp(end),
+            "value": np.asarray(values, dtype=float),
+            "reliability": REPORT_GRADE[0],
+            "credibility": REPORT_GRADE[1],
+        }
+    )
     return future_rows(design, frame)
 
 
-def _pair_eta(draws: Draws, paths: np.ndarray, as_of_cell: int, i: int, cells: np.ndarray,
-              sub: slice) -> np.ndarray:
+def _pair_eta(draws: Draws, paths: np.ndarray, as_of_cell: int, i: int, cells: np.ndarray, sub: slice) -> np.ndarray:
     """Indicator ``i``'s linear predictor on absolute ``cells`` for every pair of the draws in
     ``sub``: (n, P, C). Cells up to the as-of cell take the draw's state, later ones the path's."""
     load = draws.loading[sub, i, :]
@@ -307,8 +320,12 @@ def _pair_eta(draws: Draws, paths: np.ndarray, as_of_cell: int, i: int, cells: n
     return out
 
 
-FAMILY_PARAMS = {"count": "count_alpha", "continuous": "continuous_sigma", "proportion": "proportion_kappa",
-                 "ordinal": "ordinal_cut"}
+FAMILY_PARAMS = {
+    "count": "count_alpha",
+    "continuous": "continuous_sigma",
+    "proportion": "proportion_kappa",
+    "ordinal": "ordinal_cut",
+}
 
 
 def candidate_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: FutureRows) -> np.ndarray:
@@ -382,8 +399,9 @@ def _count_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: Future
         sub = slice(s, min(s + CHUNK_DRAWS, D))
         alpha = draws.params["count_alpha"][sub]
         n = alpha.shape[0]
-        reference = row_logliks(NUMPY, {"families": ["count"], "count_alpha": alpha},
-                                np.zeros((n, len(rows.cells), 1)), data, batched=True)["count"]  # (n, G)
+        reference = row_logliks(
+            NUMPY, {"families": ["count"], "count_alpha": alpha}, np.zeros((n, len(rows.cells), 1)), data, batched=True
+        )["count"]  # (n, G)
         eta = _pair_eta(draws, paths, a, i, cells, sub)  # (n, P, C)
         mu = np.clip((weights * np.exp(eta)).sum(axis=-1), 1e-9, 1e9)
         al = alpha[:, local][:, None]
@@ -400,8 +418,9 @@ def _count_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: Future
     return out
 
 
-def sample_predictive(design: Design, draws: Draws, paths: np.ndarray, rows: FutureRows, *, n: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def sample_predictive(
+    design: Design, draws: Draws, paths: np.ndarray, rows: FutureRows, *, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` draws of the report of the first row of ``rows`` from the posterior predictive: a
     random (draw, path) pair each, the genuine-report family distribution with the row's trust
     and the spurious-report distribution otherwise (as the mixture likelihood has it). Values
@@ -436,8 +455,11 @@ def sample_predictive(design: Design, draws: Draws, paths: np.ndarray, rows: Fut
         y = (rng.random(n) < special.expit(m)).astype(float)
         spurious = (rng.random(n) < 0.5).astype(float)
     elif fam == "continuous":
-        z = np.where(genuine, m + draws.params["continuous_sigma"][d, local] * rng.standard_normal(n),
-                     SPURIOUS_SD * rng.standard_normal(n))
+        z = np.where(
+            genuine,
+            m + draws.params["continuous_sigma"][d, local] * rng.standard_normal(n),
+            SPURIOUS_SD * rng.standard_normal(n),
+        )
         return z * design.continuous_scale[local] + design.continuous_centre[local]
     elif fam == "proportion":
         kappa = draws.params["proportion_kappa"][d, local]
@@ -485,6 +507,7 @@ def value_grid(design: Design, indicator: str, samples: np.ndarray) -> tuple[np.
 
 # ---------------------------------------------------------------------------- the computation
 
+
 @dataclass
 class _Baseline:
     keys: list[str]
@@ -517,15 +540,23 @@ def _baseline(conditioner: Conditioner) -> _Baseline:
     if keys:
         x = p0_draw.T.reshape(len(keys), draws.chains, -1)
         half = x.shape[2] // 2
-        ess = _ess_split(np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half:]], axis=1))
+        ess = _ess_split(np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half :]], axis=1))
         efficiency = np.clip(np.nan_to_num(ess / D, nan=1.0), 1e-3, 1.0)
     for t, m, s in zip(targets, p0, sd0):
         t["p_mean"], t["sd"] = _r(m, 6), _r(s, 6)
     return _Baseline(keys, targets, pp, p0_draw, p0, sd0, efficiency)
 
 
-def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: FutureRows, *, exact: bool,
-                         samples: np.ndarray, values: np.ndarray, curve: bool) -> dict[str, Any]:
+def _condition_on_values(
+    conditioner: Conditioner,
+    base: _Baseline,
+    rows: FutureRows,
+    *,
+    exact: bool,
+    samples: np.ndarray,
+    values: np.ndarray,
+    curve: bool,
+) -> dict[str, Any]:
     """Everything one indicator and period contribute: see the module docstring."""
     design, draws = conditioner.design, conditioner.draws
     paths = conditioner.paths(rows.last_cell - design.grid.as_of_cell)
@@ -567,19 +598,24 @@ def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: Future
     # probability m, D W_d (p_d - m) (= D wdev); of its sd, D (W_d (p_d - m)^2 - W_d var) / (2 sd)
     dev0 = base.p0_draw - base.p0  # (D, Q)
     sign = np.sign(delta)
-    psi_voi = D * np.einsum("gq,gdq->dq", pi[:, None] * sign, wdev, optimize=True) \
+    psi_voi = (
+        D * np.einsum("gq,gdq->dq", pi[:, None] * sign, wdev, optimize=True)
         - dev0 * (pi[:, None] * sign).sum(axis=0)[None, :]
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(sd_j > 0, D / (2 * sd_j), 0.0) * pi[:, None]  # (G, Q)
         infl_sd0 = np.where(base.sd0 > 0, (dev0**2 - base.sd0**2) / (2 * base.sd0), 0.0)
-    psi_red = infl_sd0 - np.einsum("gq,gdq->dq", scale, wdev2, optimize=True) \
+    psi_red = (
+        infl_sd0
+        - np.einsum("gq,gdq->dq", scale, wdev2, optimize=True)
         + np.einsum("gq,gd->dq", scale * var_j, W, optimize=True)
+    )
     if pi_draw is not None:
         dpi = (pi_draw - pi[:, None]).T  # (D, G)
         psi_voi = psi_voi + dpi @ np.abs(delta)
         psi_red = psi_red - dpi @ sd_j
     errors = mcse_columns(np.concatenate([psi_voi, psi_red], axis=1), draws.chains)
-    voi_se, red_se = errors[:Q], errors[Q: 2 * Q]
+    voi_se, red_se = errors[:Q], errors[Q : 2 * Q]
     if not exact:  # the y draws' own sampling error, for quantile grids
         spread = np.sqrt((pi[:, None] * (np.abs(delta) - voi) ** 2).sum(axis=0))
         voi_se = np.hypot(voi_se, spread / np.sqrt(len(samples)))
@@ -588,14 +624,23 @@ def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: Future
     unreliable_share = float(pi[khat > KHAT_MAX].sum())
     median = int(np.searchsorted(np.cumsum(pi), 0.5))
     out: dict[str, Any] = {
-        "grid": "exact" if exact else "quantiles", "n_values": int(G), "tail_mass": _r(tail_mass, 6),
-        "khat_max": _r(float(khat.max()), 3), "khat_median": _r(float(khat[min(median, G - 1)]), 3),
+        "grid": "exact" if exact else "quantiles",
+        "n_values": int(G),
+        "tail_mass": _r(tail_mass, 6),
+        "khat_max": _r(float(khat.max()), 3),
+        "khat_median": _r(float(khat[min(median, G - 1)]), 3),
         "unreliable_share": _r(unreliable_share, 4),
         "reliable": bool(unreliable_share <= UNRELIABLE_SHARE),
         "predictive_mean": _r(float((pi * values).sum()), 4),
-        "voi": {k: {"mean_abs_change": _r(voi[q], 6), "mcse": _r(voi_se[q], 6),
-                    "sd_reduction": _r(reduction[q], 6), "sd_reduction_mcse": _r(red_se[q], 6)}
-                for q, k in enumerate(base.keys)},
+        "voi": {
+            k: {
+                "mean_abs_change": _r(voi[q], 6),
+                "mcse": _r(voi_se[q], 6),
+                "sd_reduction": _r(reduction[q], 6),
+                "sd_reduction_mcse": _r(red_se[q], 6),
+            }
+            for q, k in enumerate(base.keys)
+        },
     }
     if curve:
         # the curve's errors (G x Q of them) take the draws' autocorrelation from the baseline's
@@ -603,21 +648,29 @@ def _condition_on_values(conditioner: Conditioner, base: _Baseline, rows: Future
         # time, and within a few percent where the weights are not extreme
         spread = D * np.sqrt(np.einsum("gdq,gdq->gq", wdev, wdev, optimize=True) / (D - 1))  # sd of D wdev
         p_se = spread / np.sqrt(D * base.efficiency)[None, :]
-        out["curve"] = {"values": _r(values, 6), "predictive": _r(pi, 6), "khat": _r(khat, 3),
-                        "p": {k: _r(m[:, q], 6) for q, k in enumerate(base.keys)},
-                        "mcse": {k: _r(p_se[:, q], 6) for q, k in enumerate(base.keys)}}
+        out["curve"] = {
+            "values": _r(values, 6),
+            "predictive": _r(pi, 6),
+            "khat": _r(khat, 3),
+            "p": {k: _r(m[:, q], 6) for q, k in enumerate(base.keys)},
+            "mcse": {k: _r(p_se[:, q], 6) for q, k in enumerate(base.keys)},
+        }
     return out
 
 
-def _indicator_entry(conditioner: Conditioner, base: _Baseline, iid: str, rng: np.random.Generator
-                     ) -> dict[str, Any]:
+def _indicator_entry(conditioner: Conditioner, base: _Baseline, iid: str, rng: np.random.Generator) -> dict[str, Any]:
     """One indicator's part of the document: both periods, and the next quarter's curve."""
     design = conditioner.design
     ind = design.case.indicator(iid)
     entry: dict[str, Any] = {
-        "id": ind.id, "name": ind.name, "family": ind.family, "aggregation": ind.aggregation,
-        "unit": ind.unit, "levels": list(ind.levels) if ind.levels else None,
-        "coverage_end": ind.coverage_end.isoformat() if ind.coverage_end else None, "periods": {},
+        "id": ind.id,
+        "name": ind.name,
+        "family": ind.family,
+        "aggregation": ind.aggregation,
+        "unit": ind.unit,
+        "levels": list(ind.levels) if ind.levels else None,
+        "coverage_end": ind.coverage_end.isoformat() if ind.coverage_end else None,
+        "periods": {},
     }
     for period in PERIODS:
         probe = candidate_rows(design, iid, period, [0.0])
@@ -625,8 +678,9 @@ def _indicator_entry(conditioner: Conditioner, base: _Baseline, iid: str, rng: n
         samples = sample_predictive(design, conditioner.draws, paths, probe, n=PREDICTIVE_DRAWS, rng=rng)
         values, exact = value_grid(design, iid, samples)
         rows = candidate_rows(design, iid, period, values)
-        result = _condition_on_values(conditioner, base, rows, exact=exact, samples=samples, values=values,
-                                      curve=period.id == TRIPWIRE_PERIOD)
+        result = _condition_on_values(
+            conditioner, base, rows, exact=exact, samples=samples, values=values, curve=period.id == TRIPWIRE_PERIOD
+        )
         curve = result.pop("curve", None)
         if curve is not None:
             entry["curve"] = curve
@@ -634,8 +688,14 @@ def _indicator_entry(conditioner: Conditioner, base: _Baseline, iid: str, rng: n
     return entry
 
 
-def watch(conditioner: Conditioner, *, indicators: Sequence[str] | None = None, seed: int = 0,
-          progress: Progress | None = None, workers: int | None = None) -> dict[str, Any]:
+def watch(
+    conditioner: Conditioner,
+    *,
+    indicators: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
     """The watch-list document of a run (see the module docstring) from its conditioner (the run's
     draws and the forecast's paths, so the baseline equals the run's forecast).
 
@@ -675,14 +735,26 @@ def watch(conditioner: Conditioner, *, indicators: Sequence[str] | None = None, 
     periods = []
     for p in PERIODS:
         start, end = p.dates(design.as_of)
-        periods.append({"id": p.id, "label": p.label, "months": p.months, "start": start.isoformat(),
-                        "end": end.isoformat()})
+        periods.append(
+            {"id": p.id, "label": p.label, "months": p.months, "start": start.isoformat(), "end": end.isoformat()}
+        )
     return {
-        "version": WATCH_VERSION, "as_of": design.as_of.isoformat(),
+        "version": WATCH_VERSION,
+        "as_of": design.as_of.isoformat(),
         "seconds": round(time.perf_counter() - started, 2),
-        "settings": {"draws": int(conditioner.draws.n), "chains": int(conditioner.draws.chains),
-                     "paths": int(conditioner.n_paths), "grid_max": GRID_MAX, "predictive_draws": PREDICTIVE_DRAWS,
-                     "plausible": list(PLAUSIBLE), "khat_max": KHAT_MAX, "unreliable_share": UNRELIABLE_SHARE,
-                     "report_grade": f"{REPORT_GRADE[0]}{REPORT_GRADE[1]}", "seed": int(seed)},
-        "periods": periods, "targets": base.targets, "indicators": out_indicators,
+        "settings": {
+            "draws": int(conditioner.draws.n),
+            "chains": int(conditioner.draws.chains),
+            "paths": int(conditioner.n_paths),
+            "grid_max": GRID_MAX,
+            "predictive_draws": PREDICTIVE_DRAWS,
+            "plausible": list(PLAUSIBLE),
+            "khat_max": KHAT_MAX,
+            "unreliable_share": UNRELIABLE_SHARE,
+            "report_grade": f"{REPORT_GRADE[0]}{REPORT_GRADE[1]}",
+            "seed": int(seed),
+        },
+        "periods": periods,
+        "targets": base.targets,
+        "indicators": out_indicators,
     }

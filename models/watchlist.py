@@ -33,8 +33,29 @@ WATCH_VERSION = 1
 PLAUSIBLE = (0.001, 0.999)
 #: Levels offered as default tripwire thresholds (the first one clearly above the forecast): finer
 #: at the low end, where the probabilities of rare outcomes live.
-ROUND_LEVELS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
-                0.9, 0.95, 0.98, 0.99)
+ROUND_LEVELS = (
+    0.005,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    0.95,
+    0.98,
+    0.99,
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +90,7 @@ def find_target(doc: dict[str, Any], outcome: str, years: float) -> dict[str, An
     return next((t for t in doc["targets"] if t["key"] == key), None)
 
 
-def ranking(doc: dict[str, Any], outcome: str, years: float, *, period: str = TRIPWIRE_PERIOD
-            ) -> list[dict[str, Any]]:
+def ranking(doc: dict[str, Any], outcome: str, years: float, *, period: str = TRIPWIRE_PERIOD) -> list[dict[str, Any]]:
     """Indicators by value of information for ``outcome`` at ``years`` and ``period``, highest
     first. Indicators whose reweighting is unreliable come last, with ``rank`` None."""
     key = target_key(outcome, years)
@@ -81,12 +101,22 @@ def ranking(doc: dict[str, Any], outcome: str, years: float, *, period: str = TR
             continue
         v = per["voi"][key]
         other = {pid: p["voi"][key]["mean_abs_change"] for pid, p in ind["periods"].items() if key in p["voi"]}
-        rows.append({"indicator": ind["id"], "name": ind["name"], "reliable": per["reliable"],
-                     "khat_max": per["khat_max"], "khat_median": per["khat_median"],
-                     "unreliable_share": per["unreliable_share"],
-                     "mean_abs_change": v["mean_abs_change"], "mcse": v["mcse"], "sd_reduction": v["sd_reduction"],
-                     "sd_reduction_mcse": v["sd_reduction_mcse"], "by_period": other,
-                     "predictive_mean": per["predictive_mean"]})
+        rows.append(
+            {
+                "indicator": ind["id"],
+                "name": ind["name"],
+                "reliable": per["reliable"],
+                "khat_max": per["khat_max"],
+                "khat_median": per["khat_median"],
+                "unreliable_share": per["unreliable_share"],
+                "mean_abs_change": v["mean_abs_change"],
+                "mcse": v["mcse"],
+                "sd_reduction": v["sd_reduction"],
+                "sd_reduction_mcse": v["sd_reduction_mcse"],
+                "by_period": other,
+                "predictive_mean": per["predictive_mean"],
+            }
+        )
     rows.sort(key=lambda r: (not r["reliable"], -(r["mean_abs_change"] or 0.0)))
     rank = 0
     for r in rows:
@@ -149,10 +179,16 @@ def tripwires(doc: dict[str, Any], outcome: str, years: float, level: float) -> 
         trusted = plausible & (khat <= khat_max)
         looked = trusted if (crossing & trusted).any() else plausible
         cross = crossing & looked
-        entry: dict[str, Any] = {"indicator": ind["id"], "name": ind["name"], "unit": ind["unit"],
-                                 "family": ind["family"], "levels": ind.get("levels"), "crosses": bool(cross.any()),
-                                 "plausible_min": float(values[plausible].min()) if plausible.any() else None,
-                                 "plausible_max": float(values[plausible].max()) if plausible.any() else None}
+        entry: dict[str, Any] = {
+            "indicator": ind["id"],
+            "name": ind["name"],
+            "unit": ind["unit"],
+            "family": ind["family"],
+            "levels": ind.get("levels"),
+            "crosses": bool(cross.any()),
+            "plausible_min": float(values[plausible].min()) if plausible.any() else None,
+            "plausible_max": float(values[plausible].max()) if plausible.any() else None,
+        }
         if cross.any():
             # a value that does not cross but lies within twice its Monte Carlo error of the level
             # does not break "this value or more": the curve is only known to that precision
@@ -172,11 +208,19 @@ def tripwires(doc: dict[str, Any], outcome: str, years: float, level: float) -> 
             else:
                 chance = float(pi[idx].sum())
             margin = abs(p[j] - level) / mcse[j] if mcse[j] > 0 else np.inf
-            entry.update({
-                "direction": direction, "value": float(values[j]), "values": [float(v) for v in values[idx]],
-                "chance": _r(chance, 6), "p": _r(p[j], 6), "mcse": _r(mcse[j], 6), "khat": _r(khat[j], 3),
-                "reliable": bool(khat[j] <= khat_max), "clear": bool(margin >= 2.0),
-            })
+            entry.update(
+                {
+                    "direction": direction,
+                    "value": float(values[j]),
+                    "values": [float(v) for v in values[idx]],
+                    "chance": _r(chance, 6),
+                    "p": _r(p[j], 6),
+                    "mcse": _r(mcse[j], 6),
+                    "khat": _r(khat[j], 3),
+                    "reliable": bool(khat[j] <= khat_max),
+                    "clear": bool(margin >= 2.0),
+                }
+            )
         out.append(entry)
     out.sort(key=lambda e: (not e["crosses"], -(e.get("chance") or 0.0)))
     return out
@@ -211,8 +255,9 @@ def outcome_label(outcome: str) -> str:
     return outcome.replace("_", " ")
 
 
-def sentence(entry: dict[str, Any], outcome: str, years: float, level: float, *, up: bool,
-             period_label: str = "next quarter") -> str:
+def sentence(
+    entry: dict[str, Any], outcome: str, years: float, level: float, *, up: bool, period_label: str = "next quarter"
+) -> str:
     """'watch for: ≥ 3 drills next quarter (Russian military drill on the disputed islands) →
     russian military escalation 1y above 5%', or that no plausible value crosses the level."""
     where = f"{outcome_label(outcome)} {int(years)}y {'above' if up else 'below'} {100 * level:g}%"

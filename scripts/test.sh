@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command. Tiers (markers in pyproject.toml, details in docs/testing.md):
 #
-#   bash scripts/test.sh              full: ruff check, lint-imports, then every test (what CI runs,
+#   bash scripts/test.sh              full: ruff check and format --check, lint-imports, then every test (what CI runs,
 #                                     through .ci/run, with PostgreSQL and Redis)
 #   bash scripts/test.sh --fast       fast: the same lints, then the tests marked none of fit,
 #                                     browser and slow: no sampler, no model compile, no Chromium
@@ -9,7 +9,7 @@
 #   bash scripts/test.sh [--fast] ARGS...
 #                                     pytest ARGS in that tier, in one process and without the
 #                                     lints, e.g. bash scripts/test.sh --fast tests/test_cli.py -k retract
-#   bash scripts/test.sh --lint       only ruff check and lint-imports
+#   bash scripts/test.sh --lint       only ruff check, ruff format --check and lint-imports
 #
 # Without ARGS the tests run on TEST_WORKERS pytest-xdist workers (default 2, one a core; 0 runs
 # them in one process), a file's tests on one worker; the shared fitted run and the synthetic fits
@@ -38,6 +38,8 @@ lint() {
   local rc=0
   echo "== ruff check"
   "$BIN/ruff" check . || rc=1
+  echo "== ruff format --check"
+  "$BIN/ruff" format --check . || { rc=1; echo "scripts/test.sh: run '$BIN/ruff format .' to format" >&2; }
   echo "== lint-imports"
   "$BIN/lint-imports" || rc=1
   return $rc

@@ -32,8 +32,11 @@ BROWSER_FIXTURES = {"chromium"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--forbid-fits", action="store_true",
-                     help="fail a test that samples or compiles a model in this process (the fast tier)")
+    parser.addoption(
+        "--forbid-fits",
+        action="store_true",
+        help="fail a test that samples or compiles a model in this process (the fast tier)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -170,8 +173,10 @@ def postgres_url() -> str:
     sets it to a server it started (``bash .ci/run --services CMD`` starts one just for CMD)."""
     url = os.environ.get("HARBINGER_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("needs PostgreSQL: set HARBINGER_TEST_POSTGRES_URL to a scratch database, or run the "
-                    "tests under 'bash .ci/run --services', which starts one")
+        pytest.skip(
+            "needs PostgreSQL: set HARBINGER_TEST_POSTGRES_URL to a scratch database, or run the "
+            "tests under 'bash .ci/run --services', which starts one"
+        )
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
@@ -198,10 +203,17 @@ def chromium() -> Any:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(path), args=["--no-sandbox", "--disable-gpu",
-                                                               "--disable-background-networking",
-                                                               "--disable-component-update", "--disable-sync",
-                                                               "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=str(path),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 

@@ -40,8 +40,9 @@ def shipped_store() -> Any:
     return store
 
 
-def register_fake_run(store: Any, case_id: str, forecast: dict[str, Any] | None = None, *,
-                      diagnostics_ok: bool | None = None) -> str:
+def register_fake_run(
+    store: Any, case_id: str, forecast: dict[str, Any] | None = None, *, diagnostics_ok: bool | None = None
+) -> str:
     """Register an ok run whose directory holds ``forecast`` (default: the sample) as forecast.json.
 
     The run row is created and finished through the store's public methods, as a real fit does;
@@ -55,15 +56,20 @@ def register_fake_run(store: Any, case_id: str, forecast: dict[str, Any] | None 
     forecast["model_version"] = MODEL_VERSION
     ok = forecast["diagnostics"]["ok"] if diagnostics_ok is None else diagnostics_ok
     run_id = store.create_run(
-        case_id, as_of=date.fromisoformat(forecast["as_of"]), case_hash=forecast["case_hash"],
-        data_hash=forecast["data_hash"], n_observations=forecast["n_observations"],
-        model_version=forecast["model_version"], settings=forecast["settings"], actor="test")
+        case_id,
+        as_of=date.fromisoformat(forecast["as_of"]),
+        case_hash=forecast["case_hash"],
+        data_hash=forecast["data_hash"],
+        n_observations=forecast["n_observations"],
+        model_version=forecast["model_version"],
+        settings=forecast["settings"],
+        actor="test",
+    )
     forecast["run_id"] = run_id
     run_dir = store.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "forecast.json").write_text(json.dumps(forecast), encoding="utf-8")
-    store.finish_run(run_id, diagnostics=forecast["diagnostics"], diagnostics_ok=ok, path=str(run_dir),
-                     actor="test")
+    store.finish_run(run_id, diagnostics=forecast["diagnostics"], diagnostics_ok=ok, path=str(run_dir), actor="test")
     return run_id
 
 

@@ -59,8 +59,9 @@ def fit_env(settings: dict[str, Any] = TINY) -> dict[str, str]:
 
 def harbinger(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """``harbinger ARGS`` through the installed console script, against ``home``."""
-    return subprocess.run([HARBINGER, *args], capture_output=True, text=True, env=harbinger_env(home),
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [HARBINGER, *args], capture_output=True, text=True, env=harbinger_env(home), timeout=timeout, check=False
+    )
 
 
 def harbinger_json(home: Path, *args: str) -> Any:
@@ -107,9 +108,25 @@ def build_shared_run(home: Path) -> SharedRun:
     done = harbinger(home, "init")
     assert done.returncode == 0, done.stderr
     today = datetime.now(UTC).date().isoformat()
-    added = harbinger(home, "observe", "add", "--indicator", "leader_summit", "--date", today, "--value", "1",
-                      "--source", HOSTILE_SOURCE, "--reliability", "C", "--credibility", "3",
-                      "--note", HOSTILE_NOTE)
+    added = harbinger(
+        home,
+        "observe",
+        "add",
+        "--indicator",
+        "leader_summit",
+        "--date",
+        today,
+        "--value",
+        "1",
+        "--source",
+        HOSTILE_SOURCE,
+        "--reliability",
+        "C",
+        "--credibility",
+        "3",
+        "--note",
+        HOSTILE_NOTE,
+    )
     assert added.returncode == 0, added.stderr
     obs_id = int(re.search(r"added observation (\d+)", added.stdout).group(1))
     fit = harbinger(home, "fit", *fit_args())
@@ -125,8 +142,10 @@ def copy_home(source: Path, target: Path) -> Path:
     values are moved from ``source`` to ``target``; nothing else in a home names its location."""
     shutil.copytree(source, target)
     with sqlite3.connect(target / "harbinger.db") as conn:
-        conn.execute("UPDATE runs SET path = ? || substr(path, ?) WHERE path LIKE ? ESCAPE '!'",
-                     (str(target), len(str(source)) + 1, _like_prefix(str(source))))
+        conn.execute(
+            "UPDATE runs SET path = ? || substr(path, ?) WHERE path LIKE ? ESCAPE '!'",
+            (str(target), len(str(source)) + 1, _like_prefix(str(source))),
+        )
     conn.close()
     return target
 

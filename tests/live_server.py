@@ -36,11 +36,20 @@ def harbinger_env(home: Path, *, database_url: str | None = None, user: str = "t
     return env
 
 
-def harbinger(*args: Any, env: dict[str, str], input: str | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess:
+def harbinger(
+    *args: Any, env: dict[str, str], input: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``harbinger ARGS`` as a real process; returns the completed process (text output)."""
-    return subprocess.run([sys.executable, "-m", "dashboard.cli.main", *[str(a) for a in args]], env=env, cwd=ROOT,
-                          input=input, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard.cli.main", *[str(a) for a in args]],
+        env=env,
+        cwd=ROOT,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def init_mini(env: dict[str, str], *, observations: bool = True) -> None:
@@ -94,8 +103,14 @@ def start_server(env: dict[str, str], *, host: str = "127.0.0.1", timeout: float
     log = Path(env["HARBINGER_HOME"]).parent / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--host", host, "--port", str(port)],
-                                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.cli.main", "serve", "--host", host, "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = LiveServer(proc, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + timeout
     while True:
@@ -111,12 +126,14 @@ def start_server(env: dict[str, str], *, host: str = "127.0.0.1", timeout: float
         time.sleep(0.2)
 
 
-def http_json(method: str, url: str, body: Any = None, *, headers: dict[str, str] | None = None,
-              timeout: float = 60) -> tuple[int, Any]:
+def http_json(
+    method: str, url: str, body: Any = None, *, headers: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, Any]:
     """One HTTP request with a JSON body; returns (status, decoded JSON or text)."""
     data = None if body is None else json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()

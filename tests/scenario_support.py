@@ -99,23 +99,56 @@ def _build(home: Path) -> Fitted:
     loaded = parse_case(synthetic_yaml(), where="synthetic case")
     store.load_case(loaded, actor="test")
     frame, _ = simulate_observations(loaded.case, as_of=AS_OF - timedelta(days=1), seed=5)
-    rows = [{"indicator": r.indicator, "date": r.date.date().isoformat(), "end": r.end.date().isoformat(),
-             "value": r.value, "source": "simulated", "reliability": "B", "credibility": 2}
-            for r in frame.itertuples(index=False)]
+    rows = [
+        {
+            "indicator": r.indicator,
+            "date": r.date.date().isoformat(),
+            "end": r.end.date().isoformat(),
+            "value": r.value,
+            "source": "simulated",
+            "reliability": "B",
+            "credibility": 2,
+        }
+        for r in frame.itertuples(index=False)
+    ]
     ids = store.add_observations(CASE_ID, rows, actor="test", where="simulated")
-    (outlier_id,) = store.add_observations(CASE_ID, [
-        {"indicator": "ind_0", "date": (AS_OF - timedelta(days=700)).isoformat(), "value": 25,
-         "source": "planted outlier", "reliability": "B", "credibility": 2}], actor="test", where="outlier")
+    (outlier_id,) = store.add_observations(
+        CASE_ID,
+        [
+            {
+                "indicator": "ind_0",
+                "date": (AS_OF - timedelta(days=700)).isoformat(),
+                "value": 25,
+                "source": "planted outlier",
+                "reliability": "B",
+                "credibility": 2,
+            }
+        ],
+        actor="test",
+        where="outlier",
+    )
     run_a = fit_case(store, CASE_ID, attempts=1, **FIT)
     # two reports that factor_1 is high, a correction and a retraction
     recent = [AS_OF - timedelta(days=d) for d in (5, 95)]
-    new_ids = store.add_observations(CASE_ID, [
-        {"indicator": "ind_3", "date": d.isoformat(), "value": 1, "source": "new report", "reliability": "A",
-         "credibility": 1} for d in recent], actor="test", where="new")
+    new_ids = store.add_observations(
+        CASE_ID,
+        [
+            {
+                "indicator": "ind_3",
+                "date": d.isoformat(),
+                "value": 1,
+                "source": "new report",
+                "reliability": "A",
+                "credibility": 1,
+            }
+            for d in recent
+        ],
+        actor="test",
+        where="new",
+    )
     obs = store.observations(CASE_ID)
     cont = obs[obs["indicator"] == "ind_2"].iloc[-1]
-    corrected = store.correct(int(cont["id"]), {"value": float(cont["value"]) + 0.5}, reason="typo",
-                              actor="test")
+    corrected = store.correct(int(cont["id"]), {"value": float(cont["value"]) + 0.5}, reason="typo", actor="test")
     retracted_id = int(obs[obs["indicator"] == "ind_5"].iloc[-1]["id"])
     store.retract(retracted_id, reason="wrong source", actor="test")
     run_b = fit_case(store, CASE_ID, attempts=1, **FIT)
@@ -133,7 +166,8 @@ def page_modules(case_id: str = CASE_ID) -> Any:
     from dashboard.web import app as shell
 
     shell.create_app(case_id)
-    return SimpleNamespace(scenarios=sys.modules["dashboard.web.pages.scenarios"],
-                           indicators=sys.modules["dashboard.web.pages.indicators"],
-                           overview=sys.modules["dashboard.web.pages.overview"])
-
+    return SimpleNamespace(
+        scenarios=sys.modules["dashboard.web.pages.scenarios"],
+        indicators=sys.modules["dashboard.web.pages.indicators"],
+        overview=sys.modules["dashboard.web.pages.overview"],
+    )

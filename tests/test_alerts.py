@@ -24,36 +24,74 @@ from tests.dashboard_support import register_fake_run
 def mini_forecast(p: dict[int, float]) -> dict[str, Any]:
     """A forecast document of the mini case: outcome 'treaty' with p_mean per horizon."""
     return {
-        "case": "mini", "run_id": "x", "as_of": "2021-06-30", "model_version": "test", "case_hash": "h",
-        "data_hash": "d", "n_observations": 5,
+        "case": "mini",
+        "run_id": "x",
+        "as_of": "2021-06-30",
+        "model_version": "test",
+        "case_hash": "h",
+        "data_hash": "d",
+        "n_observations": 5,
         "settings": {"draws": 100, "tune": 100, "chains": 2, "seed": 1, "sampler": "pymc"},
-        "diagnostics": {"ok": True, "problems": [], "max_rhat": 1.0, "min_ess_bulk": 500, "min_ess_tail": 500,
-                        "divergences": 0, "min_bfmi": 1.0},
-        "outcomes": [{"id": "treaty", "question": "Is a peace treaty signed?", "resolved": False,
-                      "resolution_date": None,
-                      "horizons": [{"years": h, "p_mean": v, "p_05": v / 2, "p_25": v, "p_50": v, "p_75": v,
-                                    "p_95": min(1, v * 2), "mcse": 0.001, "ess": 500} for h, v in p.items()]}],
-        "factors": [], "indicators": [], "loadings": [], "hazard": [],
+        "diagnostics": {
+            "ok": True,
+            "problems": [],
+            "max_rhat": 1.0,
+            "min_ess_bulk": 500,
+            "min_ess_tail": 500,
+            "divergences": 0,
+            "min_bfmi": 1.0,
+        },
+        "outcomes": [
+            {
+                "id": "treaty",
+                "question": "Is a peace treaty signed?",
+                "resolved": False,
+                "resolution_date": None,
+                "horizons": [
+                    {
+                        "years": h,
+                        "p_mean": v,
+                        "p_05": v / 2,
+                        "p_25": v,
+                        "p_50": v,
+                        "p_75": v,
+                        "p_95": min(1, v * 2),
+                        "mcse": 0.001,
+                        "ess": 500,
+                    }
+                    for h, v in p.items()
+                ],
+            }
+        ],
+        "factors": [],
+        "indicators": [],
+        "loadings": [],
+        "hazard": [],
     }
 
 
 # ---------------------------------------------------------------------------- the rules
 
-@pytest.mark.parametrize("kind,threshold,previous,current,fired", [
-    ("above", 0.20, 0.19, 0.20, True),     # reaching the level counts as crossing upward
-    ("above", 0.20, 0.19, 0.1999, False),
-    ("above", 0.20, 0.20, 0.25, False),    # already at or above: no new crossing
-    ("above", 0.20, 0.25, 0.15, False),    # downward is not upward
-    ("below", 0.20, 0.20, 0.1999, True),
-    ("below", 0.20, 0.25, 0.20, False),    # at the level is not below it
-    ("below", 0.20, 0.15, 0.10, False),
-    ("change", 0.05, 0.10, 0.1501, True),
-    ("change", 0.05, 0.10, 0.0499, True),
-    ("change", 0.05, 0.10, 0.15, False),   # exactly 5 points is not more than 5
-    ("above", 0.20, None, 0.50, False),    # no previous run: nothing can have been crossed
-])
-def test_alerts_fire_exactly_when_crossed(kind: str, threshold: float, previous: float | None, current: float,
-                                          fired: bool) -> None:
+
+@pytest.mark.parametrize(
+    "kind,threshold,previous,current,fired",
+    [
+        ("above", 0.20, 0.19, 0.20, True),  # reaching the level counts as crossing upward
+        ("above", 0.20, 0.19, 0.1999, False),
+        ("above", 0.20, 0.20, 0.25, False),  # already at or above: no new crossing
+        ("above", 0.20, 0.25, 0.15, False),  # downward is not upward
+        ("below", 0.20, 0.20, 0.1999, True),
+        ("below", 0.20, 0.25, 0.20, False),  # at the level is not below it
+        ("below", 0.20, 0.15, 0.10, False),
+        ("change", 0.05, 0.10, 0.1501, True),
+        ("change", 0.05, 0.10, 0.0499, True),
+        ("change", 0.05, 0.10, 0.15, False),  # exactly 5 points is not more than 5
+        ("above", 0.20, None, 0.50, False),  # no previous run: nothing can have been crossed
+    ],
+)
+def test_alerts_fire_exactly_when_crossed(
+    kind: str, threshold: float, previous: float | None, current: float, fired: bool
+) -> None:
     alert = {"id": 1, "outcome": "treaty", "horizon_years": 5.0, "kind": kind, "threshold": threshold}
     assert evaluate_alert(alert, current, previous)["fired"] is fired
 
@@ -68,6 +106,7 @@ def test_threshold_is_read_in_percent() -> None:
 
 # ---------------------------------------------------------------------------- the store
 
+
 def test_alerts_are_stored_audited_and_deactivated(store: Any) -> None:
     aid = add_alert(store, "mini", outcome="treaty", horizon=5, kind="above", threshold=0.2, actor="ann")
     assert [a["id"] for a in list_alerts(store, "mini")] == [aid]
@@ -81,13 +120,16 @@ def test_alerts_are_stored_audited_and_deactivated(store: Any) -> None:
         remove_alert(store, aid, actor="ann")
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"outcome": "nope"}, "not in case"),
-    ({"horizon": 3}, "not a horizon"),
-    ({"kind": "sideways"}, "not one of"),
-    ({"threshold": 1.5}, "strictly between 0 and 1"),
-    ({"threshold": float("nan")}, "strictly between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"outcome": "nope"}, "not in case"),
+        ({"horizon": 3}, "not a horizon"),
+        ({"kind": "sideways"}, "not one of"),
+        ({"threshold": 1.5}, "strictly between 0 and 1"),
+        ({"threshold": float("nan")}, "strictly between 0 and 1"),
+    ],
+)
 def test_bad_alerts_are_refused_and_change_nothing(store: Any, changes: dict[str, Any], message: str) -> None:
     before = store.snapshot()
     args = {"outcome": "treaty", "horizon": 5, "kind": "above", "threshold": 0.2} | changes
@@ -97,8 +139,10 @@ def test_bad_alerts_are_refused_and_change_nothing(store: Any, changes: dict[str
 
 
 def test_scenarios_are_saved_validated_and_unique(store: Any) -> None:
-    obs = [{"indicator": "summit_held", "months_ahead": 3, "value": 1},
-           {"indicator": "exercises", "months_ahead": 1, "span_months": 12, "value": 0, "note": "<b>none</b>"}]
+    obs = [
+        {"indicator": "summit_held", "months_ahead": 3, "value": 1},
+        {"indicator": "exercises", "months_ahead": 1, "span_months": 12, "value": 0, "note": "<b>none</b>"},
+    ]
     sid = save_scenario(store, "mini", name="Quiet year", description="no exercises", observations=obs, actor="ann")
     saved = get_scenario(store, "mini", "Quiet year")
     assert saved["id"] == sid and saved["observations"][1]["note"] == "<b>none</b>"
@@ -121,6 +165,7 @@ def test_scenarios_are_saved_validated_and_unique(store: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- command line
+
 
 def test_alert_commands_and_check_exit_code(cli: Any, store: Any) -> None:
     register_fake_run(store, "mini", mini_forecast({1: 0.05, 5: 0.18}))
@@ -154,6 +199,7 @@ def test_alert_commands_and_check_exit_code(cli: Any, store: Any) -> None:
 
 # ---------------------------------------------------------------------------- dashboard callbacks
 
+
 def test_overview_alert_callbacks_add_show_and_remove(store: Any) -> None:
     from dashboard.web import panels as panels
 
@@ -175,4 +221,3 @@ def test_overview_alert_callbacks_add_show_and_remove(store: Any) -> None:
     msg, version = panels.edit_alerts(2, 1, None, None, None, None, str(aid), "mini", 1, action="remove")
     assert "Removed alert" in str(msg)
     assert "No alerts set" in str(panels.render_alerts(None, version, "mini")[0])
-

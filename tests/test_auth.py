@@ -128,9 +128,11 @@ def test_serve_refuses_a_non_loopback_host_while_no_editor_exists(store: Any, cl
     add_user(store, "vic", PASSWORD, "viewer", actor="admin")  # a viewer is not enough
     result = cli("serve", "--host", "0.0.0.0", "--port", "1")
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("harbinger: --host: 0.0.0.0 is reachable from other machines and no editor "
-                                     "account exists; add one with 'harbinger user add NAME --role editor' or serve "
-                                     "on 127.0.0.1 (the default).")
+    assert result.stderr.strip() == (
+        "harbinger: --host: 0.0.0.0 is reachable from other machines and no editor "
+        "account exists; add one with 'harbinger user add NAME --role editor' or serve "
+        "on 127.0.0.1 (the default)."
+    )
 
 
 # ---------------------------------------------------------------------------- secret key
@@ -165,9 +167,12 @@ def make_app(store: Any) -> Any:
 
     def make(host: str | None) -> SimpleNamespace:
         app = shell.create_app("mini", host=host)
-        return SimpleNamespace(app=app, client=app.server.test_client(),
-                               ind=sys.modules["dashboard.web.pages.indicators"],
-                               overview=sys.modules["dashboard.web.pages.overview"])
+        return SimpleNamespace(
+            app=app,
+            client=app.server.test_client(),
+            ind=sys.modules["dashboard.web.pages.indicators"],
+            overview=sys.modules["dashboard.web.pages.overview"],
+        )
 
     yield make
     views.forget_stores()
@@ -176,8 +181,9 @@ def make_app(store: Any) -> Any:
 def _login(client: Any, name: str, password: str, *, next_path: str = "/") -> Any:
     page = client.get("/login", base_url=LOCAL).get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"name": name, "password": password, "csrf": token, "next": next_path},
-                       base_url=LOCAL)
+    return client.post(
+        "/login", data={"name": name, "password": password, "csrf": token, "next": next_path}, base_url=LOCAL
+    )
 
 
 def _logout(client: Any) -> Any:
@@ -188,8 +194,11 @@ def _logout(client: Any) -> Any:
 
 
 def _add(client: Any, source: str = "api test") -> Any:
-    return client.post("/api/observations", base_url=LOCAL,
-                       json={"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": source})
+    return client.post(
+        "/api/observations",
+        base_url=LOCAL,
+        json={"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": source},
+    )
 
 
 def test_loopback_without_accounts_the_local_user_edits(make_app: Any, store: Any) -> None:
@@ -216,8 +225,7 @@ def test_exposed_or_with_accounts_editing_needs_an_editor_login(make_app: Any, s
     assert _login(ui.client, "vic", PASSWORD).status_code == 303
     resp = _add(ui.client)
     assert resp.status_code == 403
-    assert resp.get_json()["error"] == ("You are logged in as 'vic', a viewer; only an editor may add "
-                                        "observations.")
+    assert resp.get_json()["error"] == ("You are logged in as 'vic', a viewer; only an editor may add observations.")
     assert store.snapshot()["observations"] == before
 
     editor = make_app("127.0.0.1").client
@@ -281,8 +289,11 @@ def test_removing_an_account_ends_its_rights_at_once(make_app: Any, store: Any) 
 def test_a_loopback_server_answers_only_loopback_host_names(make_app: Any) -> None:
     client = make_app("127.0.0.1").client
     assert client.get("/api/health", base_url="http://localhost:8050").status_code == 200
-    rebound = client.post("/api/observations", base_url="http://attacker.example:8050",
-                          json={"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": "x"})
+    rebound = client.post(
+        "/api/observations",
+        base_url="http://attacker.example:8050",
+        json={"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": "x"},
+    )
     assert rebound.status_code == 403
     assert client.get("/", base_url="http://attacker.example:8050").status_code == 403
 
@@ -291,21 +302,21 @@ def test_editing_callbacks_refuse_anonymous_callers_on_the_server(make_app: Any,
     from indicators.users import add_user
 
     add_user(store, "vic", PASSWORD, "viewer", actor="admin")
-    (obs_id,) = store.add_observations("mini", [{"indicator": "exercises", "date": "2021-06-01", "value": 1,
-                                                 "source": "MoD"}], actor="t")
+    (obs_id,) = store.add_observations(
+        "mini", [{"indicator": "exercises", "date": "2021-06-01", "value": 1, "source": "MoD"}], actor="t"
+    )
     ui = make_app("127.0.0.1")
     before = store.snapshot()
     with ui.app.server.test_request_context("/_dash-update-component", method="POST", base_url=LOCAL):
-        message, _ = plain(ui.ind.add_observation)(1, "exercises", "2021-06-02", None, "1", "MoD", None, None,
-                                                   None, "mini", 0)
+        message, _ = plain(ui.ind.add_observation)(
+            1, "exercises", "2021-06-02", None, "1", "MoD", None, None, None, "mini", 0
+        )
         assert "Only a logged-in editor may add observations" in text_of(message)
         message, _, _ = plain(ui.ind.upload_csv)("data:text/csv;base64,aW5kaWNhdG9y", "x.csv", "mini", 0)
         assert "Only a logged-in editor may import observations" in text_of(message)
-        message, _ = plain(ui.ind.edit_observation)(0, 1, [obs_id], None, None, "wrong", "mini", 0,
-                                                    action="retract")
+        message, _ = plain(ui.ind.edit_observation)(0, 1, [obs_id], None, None, "wrong", "mini", 0, action="retract")
         assert "Only a logged-in editor may retract observations" in text_of(message)
-        message, _ = plain(ui.ind.edit_observation)(1, 0, [obs_id], "value", "2", "typo", "mini", 0,
-                                                    action="correct")
+        message, _ = plain(ui.ind.edit_observation)(1, 0, [obs_id], "value", "2", "typo", "mini", 0, action="correct")
         assert "Only a logged-in editor may correct observations" in text_of(message)
         assert "Only a logged-in editor may start a fit" in text_of(plain(ui.overview.refit_refusal)(1))
         with pytest.raises(PreventUpdate):
@@ -318,10 +329,13 @@ def test_the_background_refit_cannot_be_started_without_an_editor(make_app: Any,
 
     add_user(store, "vic", PASSWORD, "viewer", actor="admin")
     client = make_app("127.0.0.1").client
-    body = {"output": "shell-fit-result.data", "outputs": {"id": "shell-fit-result", "property": "data"},
-            "inputs": [{"id": "shell-fit-request", "property": "data", "value": {"at": 1, "reason": "refit"}}],
-            "state": [{"id": "shell-case", "property": "data", "value": "mini"}],
-            "changedPropIds": ["shell-fit-request.data"]}
+    body = {
+        "output": "shell-fit-result.data",
+        "outputs": {"id": "shell-fit-result", "property": "data"},
+        "inputs": [{"id": "shell-fit-request", "property": "data", "value": {"at": 1, "reason": "refit"}}],
+        "state": [{"id": "shell-case", "property": "data", "value": "mini"}],
+        "changedPropIds": ["shell-fit-request.data"],
+    }
     resp = client.post("/_dash-update-component", json=body, base_url=LOCAL)
     assert resp.status_code == 401 and "Only a logged-in editor may start this" in resp.get_json()["error"]
     _login(client, "vic", PASSWORD)

@@ -22,6 +22,7 @@ from tests.fits import harbinger as _run
 
 # ---------------------------------------------------------------------------- scores
 
+
 def test_crps_of_a_point_mass_is_the_absolute_error() -> None:
     assert bt.crps_samples(np.full((1, 50), 3.0), np.array([5.0]))[0] == pytest.approx(2.0)
     assert bt.crps_samples(np.array([[7.0]]), np.array([4.5]))[0] == pytest.approx(2.5)
@@ -86,30 +87,50 @@ def test_reliability_bins() -> None:
     y = [0, 1, 0, 1, 1]
     bins = bt.reliability_bins(p, y)
     assert [(b["lo"], b["n"], b["mean_forecast"], b["observed"]) for b in bins] == [
-        (0.0, 2, 0.05, 0.5), (0.1, 1, 0.15, 0.0), (0.9, 2, 0.95, 1.0)]
+        (0.0, 2, 0.05, 0.5),
+        (0.1, 1, 0.15, 0.0),
+        (0.9, 2, 0.95, 1.0),
+    ]
     assert all(b["band"][0] <= b["mean_forecast"] <= b["band"][1] for b in bins)
 
 
 # ---------------------------------------------------------------------------- baselines
 
-ENDS = [date(2019, 3, 31), date(2019, 6, 30), date(2019, 9, 30), date(2019, 12, 31),
-        date(2020, 3, 31), date(2020, 6, 30), date(2020, 9, 30), date(2020, 12, 31)]
+ENDS = [
+    date(2019, 3, 31),
+    date(2019, 6, 30),
+    date(2019, 9, 30),
+    date(2019, 12, 31),
+    date(2020, 3, 31),
+    date(2020, 6, 30),
+    date(2020, 9, 30),
+    date(2020, 12, 31),
+]
 
 
 def test_count_persistence_uses_the_last_years_rate() -> None:
     values = [0, 0, 0, 0, 2, 1, 0, 1]  # 4 events in the last four quarters
     rng = np.random.default_rng(3)
-    draws = bt.count_persistence_samples(values, [1.0] * 8, ENDS, [1.0, 0.5], origin=date(2020, 12, 31), n=20_000,
-                                         rng=rng)
+    draws = bt.count_persistence_samples(
+        values, [1.0] * 8, ENDS, [1.0, 0.5], origin=date(2020, 12, 31), n=20_000, rng=rng
+    )
     assert draws.shape == (2, 20_000)
     assert draws[0].mean() == pytest.approx(1.0, abs=0.03)
     assert draws[1].mean() == pytest.approx(0.5, abs=0.03)
-    quiet = bt.count_persistence_samples([3, 0, 0, 0, 0], [1.0] * 5, ENDS[3:], [1.0], origin=date(2020, 12, 31),
-                                         rng=rng)
+    quiet = bt.count_persistence_samples(
+        [3, 0, 0, 0, 0], [1.0] * 5, ENDS[3:], [1.0], origin=date(2020, 12, 31), rng=rng
+    )
     assert (quiet == 0).all()  # nothing last year: persistence forecasts nothing, with certainty
     # A fiscal-year total (exposure 4 quarters): the last value again.
-    fy = bt.count_persistence_samples([250, 300], [4.0, 4.0], [date(2019, 3, 31), date(2020, 3, 31)], [4.0],
-                                      origin=date(2020, 12, 31), n=20_000, rng=rng)
+    fy = bt.count_persistence_samples(
+        [250, 300],
+        [4.0, 4.0],
+        [date(2019, 3, 31), date(2020, 3, 31)],
+        [4.0],
+        origin=date(2020, 12, 31),
+        n=20_000,
+        rng=rng,
+    )
     assert fy.mean() == pytest.approx(300, rel=0.01)
 
 
@@ -133,6 +154,7 @@ def test_level_baselines() -> None:
 
 
 # ---------------------------------------------------------------------------- summary
+
 
 def test_summary_of_known_rows() -> None:
     doc = sample_backtest()
@@ -167,6 +189,7 @@ def test_summary_of_known_rows() -> None:
 
 # ---------------------------------------------------------------------------- predictive sampler
 
+
 def _fake_draws(design: Any, *, n: int = 4000, alpha: float = 1e6) -> Any:
     """Posterior draws with known values: zero loadings, intercept log(2) for every indicator."""
     from models.forecast import Draws
@@ -174,13 +197,23 @@ def _fake_draws(design: Any, *, n: int = 4000, alpha: float = 1e6) -> Any:
     K, T = len(design.factor_ids), design.grid.n_cells
     I, O = len(design.indicator_ids), len(design.outcome_ids)
     fam = design.family_indicators
-    params = {"families": [k for k, v in fam.items() if v], "count_alpha": np.full((n, len(fam["count"])), alpha),
-              "continuous_sigma": np.full((n, len(fam["continuous"])), 0.5),
-              "proportion_kappa": np.full((n, len(fam["proportion"])), 30.0),
-              "ordinal_cut": np.tile(np.array([-0.7, 0.7]), (n, max(len(fam["ordinal"]), 1), 1))}
-    return Draws(chains=2, factor_state=np.zeros((n, K, T)), persistence=np.full((n, K), 0.9),
-                 loading=np.zeros((n, I, K)), intercept=np.full((n, I), np.log(2.0)),
-                 hazard_intercept=np.full((n, O), -3.0), hazard_effect=np.zeros((n, O, K)), params=params)
+    params = {
+        "families": [k for k, v in fam.items() if v],
+        "count_alpha": np.full((n, len(fam["count"])), alpha),
+        "continuous_sigma": np.full((n, len(fam["continuous"])), 0.5),
+        "proportion_kappa": np.full((n, len(fam["proportion"])), 30.0),
+        "ordinal_cut": np.tile(np.array([-0.7, 0.7]), (n, max(len(fam["ordinal"]), 1), 1)),
+    }
+    return Draws(
+        chains=2,
+        factor_state=np.zeros((n, K, T)),
+        persistence=np.full((n, K), 0.9),
+        loading=np.zeros((n, I, K)),
+        intercept=np.full((n, I), np.log(2.0)),
+        hazard_intercept=np.full((n, O), -3.0),
+        hazard_effect=np.zeros((n, O, K)),
+        params=params,
+    )
 
 
 def test_predictive_samples_follow_the_likelihood_on_held_out_rows() -> None:
@@ -188,8 +221,7 @@ def test_predictive_samples_follow_the_likelihood_on_held_out_rows() -> None:
     from models.predictive import held_out_rows, history_rows, predictive_samples
     from models.simulate import simulate_observations, synthetic_case
 
-    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "count_total", "binary"),
-                          n_outcomes=1)
+    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "count_total", "binary"), n_outcomes=1)
     origin, end = date(2016, 12, 31), date(2017, 12, 31)
     frame, _ = simulate_observations(case, as_of=end, seed=4)
     known = frame[frame["end"] <= pd.Timestamp(origin)]
@@ -214,8 +246,16 @@ def test_predictive_samples_follow_the_likelihood_on_held_out_rows() -> None:
     assert set(np.unique(binary)) <= {0.0, 1.0}
     assert binary.mean() == pytest.approx(2 / 3, abs=0.03)  # expit(log 2)
     # A fiscal-year-like total straddling the origin covers four quarters: mean 4 x 2.
-    straddle = pd.DataFrame([{"family": "count", "indicator": "ind_1", "start": pd.Timestamp("2016-07-01"),
-                              "end": pd.Timestamp("2017-06-30")}])
+    straddle = pd.DataFrame(
+        [
+            {
+                "family": "count",
+                "indicator": "ind_1",
+                "start": pd.Timestamp("2016-07-01"),
+                "end": pd.Timestamp("2017-06-30"),
+            }
+        ]
+    )
     assert predictive_samples(design, draws, straddle, seed=2).mean() == pytest.approx(8.0, abs=0.15)
 
 
@@ -235,6 +275,7 @@ def test_outcome_probability_draws_match_a_constant_hazard() -> None:
 
 # ---------------------------------------------------------------------------- origins
 
+
 def test_origins_parse_and_default() -> None:
     from dashboard.services.backtests import default_origins, parse_origins
     from indicators.errors import BadInput
@@ -244,8 +285,12 @@ def test_origins_parse_and_default() -> None:
     assert parse_origins(None, case_start=start, on=on) == list(range(2014, 2025))
     assert parse_origins("2016..2018", case_start=start, on=on) == [2016, 2017, 2018]
     assert parse_origins("2019, 2016", case_start=start, on=on) == [2016, 2019]
-    for bad, words in (("2018..2016", "backwards"), ("2016-2018", "not a year range"),
-                       ("2025", "has not ended"), ("2008", "before the case starts")):
+    for bad, words in (
+        ("2018..2016", "backwards"),
+        ("2016-2018", "not a year range"),
+        ("2025", "has not ended"),
+        ("2008", "before the case starts"),
+    ):
         with pytest.raises(BadInput, match=words) as err:
             parse_origins(bad, case_start=start, on=on)
         assert str(err.value).startswith("--origins")
@@ -281,6 +326,7 @@ def test_latest_prints_the_newest_saved_backtest(cli, harbinger_home) -> None:
 
 
 # ---------------------------------------------------------------------------- page and figures
+
 
 def test_figures_carry_the_documents_values() -> None:
     from dashboard import backtest_figures as bf
@@ -346,13 +392,24 @@ def test_page_shows_scores_targets_and_labels_failed_diagnostics(backtest_page, 
 
 # ---------------------------------------------------------------------------- a tiny real backtest
 
+
 @pytest.mark.fit
 def test_tiny_real_backtest_of_the_shipped_case(tmp_path: Path) -> None:
     """Its own fits: one per origin (a backtest refits the case as of each origin, two at once)."""
     home = tmp_path / "bt"
     assert _run(home, "init").returncode == 0
-    res = _run(home, "backtest", "--origins", "2016..2017", *fit_args(attempts=None), "--jobs", "2",
-               "--format", "json", timeout=1500)
+    res = _run(
+        home,
+        "backtest",
+        "--origins",
+        "2016..2017",
+        *fit_args(attempts=None),
+        "--jobs",
+        "2",
+        "--format",
+        "json",
+        timeout=1500,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "2 of 2 origins" in res.stderr  # progress
     doc = json.loads(res.stdout)

@@ -43,9 +43,15 @@ TASK_RECEIVED = re.compile(r"Task harbinger\.backtest_origin\[([0-9a-f-]+)\] rec
 
 
 def _backtest(team: Team, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([HARBINGER, "backtest", "--origins", ORIGINS, "--format", "json", *args],
-                            env={**team.env, **TINY}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        [HARBINGER, "backtest", "--origins", ORIGINS, "--format", "json", *args],
+        env={**team.env, **TINY},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _finish(team: Team, proc: subprocess.Popen) -> tuple[dict[str, Any], str]:
@@ -84,7 +90,8 @@ def _data(origin: dict[str, Any]) -> dict[str, Any]:
     keys = ("origin", "as_of", "window_end", "n_observations", "data_hash", "n_scored", "n_unscored")
     return {k: origin[k] for k in keys} | {
         "rows": [(r["indicator"], r["start"], r["end"], r["value"]) for r in origin["rows"]],
-        "outcomes": [(o["id"], o["at_risk"], o["happened"]) for o in origin["outcomes"]]}
+        "outcomes": [(o["id"], o["at_risk"], o["happened"]) for o in origin["outcomes"]],
+    }
 
 
 @pytest.mark.slow
@@ -103,14 +110,19 @@ def test_a_backtest_runs_its_origins_on_the_celery_worker(team: Team) -> None:
     assert team.worker_output().count("succeeded") >= 2  # Celery's own record of the two tasks
     assert "harbinger.backtest_origin" in team.worker_output()
     assert {k: doc["settings"][k] for k in ("draws", "tune", "chains", "sampler")} == {
-        "draws": 60, "tune": 60, "chains": 1, "sampler": "pymc"}
+        "draws": 60,
+        "tune": 60,
+        "chains": 1,
+        "sampler": "pymc",
+    }
 
     local, _ = _finish(team, _backtest(team, "--local", "--jobs", "1"))
     assert local["settings"]["executor"] == "local" and local["settings"]["workers"] == []
     assert _shape(doc) == _shape(local)
     assert [_data(o) for o in doc["origins"]] == [_data(o) for o in local["origins"]]
     assert {k: v for k, v in doc["settings"].items() if k not in ("jobs", "executor", "workers")} == {
-        k: v for k, v in local["settings"].items() if k not in ("jobs", "executor", "workers")}
+        k: v for k, v in local["settings"].items() if k not in ("jobs", "executor", "workers")
+    }
     for origin in local["origins"]:
         assert origin["ran_on"]["pid"] != worker_pid and _parent_pid(origin["ran_on"]["pid"]) != worker_pid
 
@@ -126,8 +138,11 @@ def test_an_origin_lost_with_its_worker_is_reported_and_the_other_still_runs(tea
     first_worker = team.worker
     log_before = team.worker_output()
     proc = _backtest(team)
-    task_id = _wait(lambda: (TASK_RECEIVED.findall(team.worker_output()[len(log_before):]) or [None])[0], 120,
-                    "the worker to take the first origin")
+    task_id = _wait(
+        lambda: (TASK_RECEIVED.findall(team.worker_output()[len(log_before) :]) or [None])[0],
+        120,
+        "the worker to take the first origin",
+    )
     _wait(lambda: AsyncResult(task_id, app=app).state in ("STARTED", "PROGRESS"), 120, "the origin to start")
     _stop(first_worker, signal.SIGKILL)  # the whole worker, pool process and all, in the middle of the origin
     team.start_worker()  # the other origin is still queued (no prefetch) and runs here
@@ -144,8 +159,14 @@ def test_an_origin_lost_with_its_worker_is_reported_and_the_other_still_runs(tea
 @pytest.mark.slow
 def test_a_backtest_with_no_worker_says_how_to_start_one(team: Team) -> None:
     _stop(team.worker)
-    done = subprocess.run([HARBINGER, "backtest", "--origins", ORIGINS], env={**team.env, **TINY}, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [HARBINGER, "backtest", "--origins", ORIGINS],
+        env={**team.env, **TINY},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert "no harbinger worker takes backtest origins" in done.stderr and "--local" in done.stderr
     assert not list((team.home / "backtests").glob("*.tmp"))
@@ -162,8 +183,9 @@ def test_backtest_with_unreachable_redis_says_so(store: Any, cli: Any, monkeypat
     assert "secretpw" not in result.output
 
 
-def test_backtest_sends_origins_to_the_workers_unless_local(store: Any, cli: Any,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backtest_sends_origins_to_the_workers_unless_local(
+    store: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[str | None] = []
 
     def capture(store: Any, case_id: str, *, broker: str | None = None, **kw: Any) -> Any:

@@ -65,16 +65,27 @@ def test_one_repeat_against_a_fake_run(tmp_path):
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    res = subprocess.run([sys.executable, str(SCRIPT), "--fake-run", "--repeats", "1"], capture_output=True,
-                         text=True, env=env, cwd=tmp_path, timeout=900)
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), "--fake-run", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout
     line = json.loads(out.strip().splitlines()[-1])
     assert 0 < line["first_render_s"] < 60 and 0 < line["serve_ready_s"] < 120
     assert line["serve_to_overview_s"] > line["first_render_s"]
     assert line["callback_p95_ms"] > 0 and line["callbacks_measured"] >= 10
-    assert set(line["per_kind_p95_ms"]) == {"horizon", "page switch", "indicator selection",
-                                           "table row selection", "add observation"}
+    assert set(line["per_kind_p95_ms"]) == {
+        "horizon",
+        "page switch",
+        "indicator selection",
+        "table row selection",
+        "add observation",
+    }
     assert line["poll_p95_ms"] is not None  # the shell's poll was seen, and kept apart
     assert set(line["client_side_ms"]) == {"table filter (in browser)", "table sort (in browser)"}
     assert line["aims_met"] == (line["first_render_s"] < 1.0 and line["callback_p95_ms"] < 200)

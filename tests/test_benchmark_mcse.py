@@ -48,7 +48,13 @@ def test_mcse_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     res = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "mcse.py"), "--seeds", "2", "--draws", "60", "--tune", "60"],
-        capture_output=True, text=True, env=env, timeout=1800, cwd=tmp_path, check=False)
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        cwd=tmp_path,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     lines = res.stdout.strip().splitlines()
     summary = json.loads(lines[-1])

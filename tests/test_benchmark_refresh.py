@@ -18,14 +18,35 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     res = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "refresh.py"), "--draws", "100", "--tune", "100",
-         "--pymc-draws", "100", "--skip-scaling", "--keep-compile-cache"],
-        capture_output=True, text=True, env=env, timeout=1800, cwd=tmp_path)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "refresh.py"),
+            "--draws",
+            "100",
+            "--tune",
+            "100",
+            "--pymc-draws",
+            "100",
+            "--skip-scaling",
+            "--keep-compile-cache",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     lines = res.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
-    assert set(summary) >= {"refresh_s", "speedup_vs_pymc", "fast_update_s", "fast_update_khat",
-                            "recompiles_on_new_data", "scaling"}
+    assert set(summary) >= {
+        "refresh_s",
+        "speedup_vs_pymc",
+        "fast_update_s",
+        "fast_update_khat",
+        "recompiles_on_new_data",
+        "scaling",
+    }
     assert summary["refresh_s"] > 0 and summary["speedup_vs_pymc"] > 0
     assert summary["recompiles_on_new_data"] == 0
     assert summary["fast_update_s"] > 0 and summary["fast_update_khat"] is not None

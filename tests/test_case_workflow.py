@@ -48,6 +48,7 @@ def documented_example() -> str:
 
 # ---------------------------------------------------------------------------- item 11: the documentation
 
+
 def test_every_field_the_validator_accepts_is_documented() -> None:
     from indicators.case import AGGREGATIONS, FAMILIES, schema_fields
 
@@ -75,13 +76,16 @@ def test_the_documented_example_is_a_valid_case_using_every_family() -> None:
 
 # ---------------------------------------------------------------------------- item 12: case validate
 
-BROKEN = (MINI_TEXT
-          .replace("    aggregation: total\n    loadings: {pressure: positive}",
-                   "    aggregation: total\n    loading: {pressure: positive}")
-          .replace("    anchor: summit_held", "    anchor: summit_hold")
-          .replace("effects: {engagement: raises, pressure: lowers}", "effects: {engagement: raises, presure: lowers}")
-          .replace("    family: binary\n", "    family: binary\n    coverage_end: 2020-01-01\n")
-          .replace("horizons: [1, 5]", "horizons: [1, 5]\n    horizons: [2]"))
+BROKEN = (
+    MINI_TEXT.replace(
+        "    aggregation: total\n    loadings: {pressure: positive}",
+        "    aggregation: total\n    loading: {pressure: positive}",
+    )
+    .replace("    anchor: summit_held", "    anchor: summit_hold")
+    .replace("effects: {engagement: raises, pressure: lowers}", "effects: {engagement: raises, presure: lowers}")
+    .replace("    family: binary\n", "    family: binary\n    coverage_end: 2020-01-01\n")
+    .replace("horizons: [1, 5]", "horizons: [1, 5]\n    horizons: [2]")
+)
 
 
 def test_case_validate_reports_every_problem_at_once_each_with_its_line(cli: Any, tmp_path: Path) -> None:
@@ -108,13 +112,22 @@ def test_case_validate_reports_every_problem_at_once_each_with_its_line(cli: Any
 def test_case_validate_of_a_valid_file_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     home = tmp_path / "never-made"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")} | {"HARBINGER_HOME": str(home)}
-    res = subprocess.run([sys.executable, "-m", "dashboard.cli.main", "case", "validate", str(MINI_CASE)],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "dashboard.cli.main", "case", "validate", str(MINI_CASE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     from indicators.case import load_case
 
-    summary = (f"{MINI_CASE}: valid case 'mini': 2 factor(s), 6 indicator(s), 1 outcome(s), 0 scenario(s) "
-               f"(hash {load_case(MINI_CASE).hash}).")
+    summary = (
+        f"{MINI_CASE}: valid case 'mini': 2 factor(s), 6 indicator(s), 1 outcome(s), 0 scenario(s) "
+        f"(hash {load_case(MINI_CASE).hash})."
+    )
     assert res.stdout.strip().splitlines() == [summary]
     assert not home.exists(), "case validate created the store"
 
@@ -122,15 +135,18 @@ def test_case_validate_of_a_valid_file_is_one_line_and_writes_nothing(tmp_path: 
 def test_cross_reference_errors_name_the_line_of_what_they_name() -> None:
     from indicators.case import CaseErrors, parse_case
 
-    text = MINI_TEXT.replace("loadings: {engagement: positive, pressure: negative}",
-                             "loadings: {engagement: positive, pressur: negative}")
+    text = MINI_TEXT.replace(
+        "loadings: {engagement: positive, pressure: negative}", "loadings: {engagement: positive, pressur: negative}"
+    )
     with pytest.raises(CaseErrors) as caught:
         parse_case(text, where="mini")
     (problem,) = caught.value.problems
     assert problem.line == line_of(text, "pressur: negative")
     assert problem.field == "indicators[tone].loadings.pressur"
-    assert str(caught.value) == (f"mini: line {problem.line}: field 'indicators[tone].loadings.pressur': indicator "
-                                 "'tone' loads on unknown factor 'pressur'.")
+    assert str(caught.value) == (
+        f"mini: line {problem.line}: field 'indicators[tone].loadings.pressur': indicator "
+        "'tone' loads on unknown factor 'pressur'."
+    )
 
 
 def test_a_case_built_in_code_obeys_the_same_rules() -> None:
@@ -150,11 +166,15 @@ def test_a_case_built_in_code_obeys_the_same_rules() -> None:
 
 # ---------------------------------------------------------------------------- item 13: init and case load
 
+
 def test_init_with_bad_observations_stores_no_case(cli: Any, tmp_path: Path) -> None:
     from indicators.store import Store
 
-    bad = write(tmp_path, MINI_HEADER + "\nexercises,2016-05-01,,1,Asahi,B,2,\nexercises,2016-06-01,,one,Asahi,B,2,\n",
-                "bad.csv")
+    bad = write(
+        tmp_path,
+        MINI_HEADER + "\nexercises,2016-05-01,,1,Asahi,B,2,\nexercises,2016-06-01,,one,Asahi,B,2,\n",
+        "bad.csv",
+    )
     result = cli("init", "--case-file", MINI_CASE, "--observations", bad)
     assert result.exit_code == 2, result.output
     assert "line 3, column 'value'" in result.stderr
@@ -169,9 +189,11 @@ def _edited_shipped_case() -> str:
     from indicators.case import shipped_case_path
 
     text = shipped_case_path().read_text(encoding="utf-8")
-    extra = ("  - id: kuril_fishing_incident\n    name: Fishing-boat incident\n    description: A Japanese fishing boat "
-             "detained near the islands.\n    family: count\n    unit: incidents\n    aggregation: events\n"
-             "    coverage_start: 2020-01-01\n    loadings: {military_pressure: positive}\n\noutcomes:\n")
+    extra = (
+        "  - id: kuril_fishing_incident\n    name: Fishing-boat incident\n    description: A Japanese fishing boat "
+        "detained near the islands.\n    family: count\n    unit: incidents\n    aggregation: events\n"
+        "    coverage_start: 2020-01-01\n    loadings: {military_pressure: positive}\n\noutcomes:\n"
+    )
     text = text.replace("\noutcomes:\n", "\n" + extra, 1)
     return text.replace("      annual: 0.003\n", "      annual: 0.004\n", 1)
 
@@ -185,8 +207,18 @@ def test_plain_init_never_reverts_a_case_edited_under_the_shipped_id(cli: Any, t
     assert loaded.exit_code == 0, loaded.output
     assert "indicators added: kuril_fishing_incident" in loaded.stdout
     assert "outcome 'territorial_transfer': base_rate 0.003 a year → 0.004 a year" in loaded.stdout
-    added = cli("observe", "add", "--indicator", "kuril_fishing_incident", "--date", "2024-05-02", "--value", "1",
-                "--source", "NHK 2024-05-02")
+    added = cli(
+        "observe",
+        "add",
+        "--indicator",
+        "kuril_fishing_incident",
+        "--date",
+        "2024-05-02",
+        "--value",
+        "1",
+        "--source",
+        "NHK 2024-05-02",
+    )
     assert added.exit_code == 0, added.output
     store = Store.from_env()
     edited_hash = store.get_case("northern_territories").hash
@@ -204,17 +236,23 @@ def test_a_changed_case_file_lists_its_changes_and_waits_for_confirmation(cli: A
     assert cli("init", "--case-file", MINI_CASE, "--observations", MINI_OBSERVATIONS).exit_code == 0
     store = Store.from_env()
     before = store.snapshot()
-    changed = (MINI_TEXT.replace("annual: 0.01", "annual: 0.02")
-               .replace("  - id: budget\n", "  - id: budget_share\n")
-               .replace("    max: 0.2\n", "    max: 0.3\n"))
+    changed = (
+        MINI_TEXT.replace("annual: 0.01", "annual: 0.02")
+        .replace("  - id: budget\n", "  - id: budget_share\n")
+        .replace("    max: 0.2\n", "    max: 0.3\n")
+    )
     path = write(tmp_path, changed, "mini.yaml")
     for args in (("case", "load", path), ("init", "--case-file", path)):
         refused = cli(*args)
         assert refused.exit_code == 2, refused.output
         out = refused.stdout
         assert "differs from the version in the store" in out
-        for change in ("indicators added: budget_share", "indicators removed: budget",
-                       "indicator 'trade_share': max 0.2 → 0.3", "outcome 'treaty': base_rate 0.01 a year → 0.02 a year"):
+        for change in (
+            "indicators added: budget_share",
+            "indicators removed: budget",
+            "indicator 'trade_share': max 0.2 → 0.3",
+            "outcome 'treaty': base_rate 0.01 a year → 0.02 a year",
+        ):
             assert f"  - {change}" in out, (change, out)
         assert "Run again with --yes" in refused.stderr
         assert store.snapshot() == before
@@ -231,8 +269,15 @@ def _run_in_terminal(args: list[str], answer: str, home: Path) -> tuple[int, str
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     env |= {"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", *args], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, cwd=ROOT, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli.main", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        close_fds=True,
+    )
     os.close(slave)
     seen, answered, deadline = b"", False, time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -277,17 +322,22 @@ def test_case_changes_name_what_the_model_reads() -> None:
 
     old = load_case(MINI_CASE).case
     assert case_changes(old, old) == []
-    new = parse_case(MINI_TEXT.replace("horizons: [1, 5]", "horizons: [1, 3, 5]")
-                     .replace("loadings: {pressure: free}", "loadings: {pressure: positive}")
-                     .replace("reasoning: Nothing for decades.", "reasoning: Nothing at all for decades.")).case
-    assert case_changes(old, new) == ["indicator 'budget': loadings {pressure: free} → {pressure: positive}",
-                                      "outcome 'treaty': horizons [1, 5] → [1, 3, 5]; base_rate reworded"]
+    new = parse_case(
+        MINI_TEXT.replace("horizons: [1, 5]", "horizons: [1, 3, 5]")
+        .replace("loadings: {pressure: free}", "loadings: {pressure: positive}")
+        .replace("reasoning: Nothing for decades.", "reasoning: Nothing at all for decades.")
+    ).case
+    assert case_changes(old, new) == [
+        "indicator 'budget': loadings {pressure: free} → {pressure: positive}",
+        "outcome 'treaty': horizons [1, 5] → [1, 3, 5]; base_rate reworded",
+    ]
 
 
 # ---------------------------------------------------------------------------- item 14: rows outside the coverage
 
-COVERED = MINI_TEXT.replace("    coverage_start: 2015-01-01\n",
-                            "    coverage_start: 2016-01-01\n    coverage_end: 2019-12-31\n")
+COVERED = MINI_TEXT.replace(
+    "    coverage_start: 2015-01-01\n", "    coverage_start: 2016-01-01\n    coverage_end: 2019-12-31\n"
+)
 
 
 def _covered_store() -> Any:
@@ -304,20 +354,28 @@ def test_observe_import_names_the_rows_the_model_will_not_count(cli: Any, write_
     from models.design import build_design
 
     store = _covered_store()
-    path = write_csv(MINI_HEADER + "\n"
-                     "exercises,2017-03-01,,1,Asahi,B,2,inside\n"
-                     "exercises,2015-06-01,,1,Asahi,B,2,before\n"
-                     "scrambles,2015-04-01,2016-03-31,40,MOD,A,1,a total: coverage means nothing to it\n"
-                     "exercises,2020-02-01,2020-02-03,1,Asahi,B,2,after\n")
+    path = write_csv(
+        MINI_HEADER + "\n"
+        "exercises,2017-03-01,,1,Asahi,B,2,inside\n"
+        "exercises,2015-06-01,,1,Asahi,B,2,before\n"
+        "scrambles,2015-04-01,2016-03-31,40,MOD,A,1,a total: coverage means nothing to it\n"
+        "exercises,2020-02-01,2020-02-03,1,Asahi,B,2,after\n"
+    )
     result = cli("observe", "import", path)
     assert result.exit_code == 0, result.output
-    ids = {note: int(i) for i, note in zip(store.observations("mini")["id"], store.observations("mini")["note"], strict=True)}
+    ids = {
+        note: int(i)
+        for i, note in zip(store.observations("mini")["id"], store.observations("mini")["note"], strict=True)
+    }
     out = result.stdout
     assert "2 row(s) lie outside their indicator's coverage: they are stored, but the model does not count them" in out
-    assert (f"line 3 (id {ids['before']}): exercises on 2015-06-01 is before its coverage (2016-01-01 to "
-            "2019-12-31)") in out
-    assert (f"line 5 (id {ids['after']}): exercises on 2020-02-01 to 2020-02-03 is after its coverage "
-            "(2016-01-01 to 2019-12-31)") in out
+    assert (
+        f"line 3 (id {ids['before']}): exercises on 2015-06-01 is before its coverage (2016-01-01 to 2019-12-31)"
+    ) in out
+    assert (
+        f"line 5 (id {ids['after']}): exercises on 2020-02-01 to 2020-02-03 is after its coverage "
+        "(2016-01-01 to 2019-12-31)"
+    ) in out
     assert "line 2 " not in out and "line 4 " not in out
     # the rows named are exactly those the model leaves out
     design = build_design(store.get_case("mini").case, store.observations("mini"), as_of=date(2024, 1, 1))

@@ -98,8 +98,9 @@ class Team:
         self._n = 0
 
     def harbinger(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([HARBINGER, *args], env=self.env, cwd=ROOT, capture_output=True, text=True,
-                              input=input, timeout=300)
+        return subprocess.run(
+            [HARBINGER, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, input=input, timeout=300
+        )
 
     def store(self) -> Any:
         from indicators.store import Store
@@ -111,8 +112,14 @@ class Team:
         self.worker_log = self.home.parent / f"worker-{self._n}.log"
         env = {**self.env, **TINY, **extra}
         with self.worker_log.open("w") as log:
-            self.worker = subprocess.Popen([HARBINGER, "worker", "--concurrency", "1"], env=env, cwd=ROOT,
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.worker = subprocess.Popen(
+                [HARBINGER, "worker", "--concurrency", "1"],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         worker, path = self.worker, self.worker_log
 
         def ready() -> bool:
@@ -160,8 +167,10 @@ def _reset_postgres(url: str) -> None:
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     redis_url = os.environ.get("HARBINGER_TEST_REDIS_URL")
     if not redis_url:
-        pytest.skip("needs Redis: set HARBINGER_TEST_REDIS_URL to a scratch Redis database, or run the tests "
-                    "under 'bash .ci/run --services', which starts one")
+        pytest.skip(
+            "needs Redis: set HARBINGER_TEST_REDIS_URL to a scratch Redis database, or run the tests "
+            "under 'bash .ci/run --services', which starts one"
+        )
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI installs it")
     import redis
@@ -172,8 +181,13 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
 
     home = tmp_path_factory.mktemp("team") / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
-    env.update(HARBINGER_HOME=str(home), HARBINGER_REDIS_URL=redis_url, HARBINGER_USER="ci",
-               HARBINGER_SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1")
+    env.update(
+        HARBINGER_HOME=str(home),
+        HARBINGER_REDIS_URL=redis_url,
+        HARBINGER_USER="ci",
+        HARBINGER_SECRET_KEY=secrets.token_hex(32),
+        PYTHONUNBUFFERED="1",
+    )
     pg_url = os.environ.get("HARBINGER_TEST_POSTGRES_URL")
     if pg_url:
         _reset_postgres(pg_url)
@@ -193,9 +207,24 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         team.start_worker()
         with web_log.open("w") as log:
             team.web = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                 "--timeout", "120", "dashboard.web.wsgi:server"],
-                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--timeout",
+                    "120",
+                    "dashboard.web.wsgi:server",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
         def up() -> bool:
             if team.web.poll() is not None:
@@ -247,8 +276,12 @@ def first_fit(team: Team, browser: Any) -> dict[str, Any]:
 
     page = _editor_page(browser, team)
     page.get_by_role("button", name="Refit").click()
-    team.wait_in_page(page, f"() => {{ const el = document.querySelector('#{ids.RUN_BAR} .run-id'); "
-                            "return !!(el && el.innerText.length > 0); }", "the first fit to finish")
+    team.wait_in_page(
+        page,
+        f"() => {{ const el = document.querySelector('#{ids.RUN_BAR} .run-id'); "
+        "return !!(el && el.innerText.length > 0); }",
+        "the first fit to finish",
+    )
     run_id = _run_bar_id(page)
     store = team.store()
     run = store.get_run(run_id)
@@ -258,8 +291,14 @@ def first_fit(team: Team, browser: Any) -> dict[str, Any]:
     message = page.locator(f"#{ids.OV_FIT_MESSAGE}").inner_text()
     page.context.close()
     team.first_run = run_id
-    return {"run_id": run_id, "run": run, "runs": runs, "parent": fit_pid_parent, "message": message,
-            "worker_pid": team.worker.pid}
+    return {
+        "run_id": run_id,
+        "run": run,
+        "runs": runs,
+        "parent": fit_pid_parent,
+        "message": message,
+        "worker_pid": team.worker.pid,
+    }
 
 
 @pytest.mark.slow
@@ -274,10 +313,11 @@ def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, firs
     assert run["host"] == socket.gethostname()
     # with the worker's sampler settings (the web servers have none)
     assert {k: run["settings"][k] for k in ("draws", "tune", "chains", "sampler")} == {
-        k: TINY_SETTINGS[k] for k in ("draws", "tune", "chains", "sampler")}
+        k: TINY_SETTINGS[k] for k in ("draws", "tune", "chains", "sampler")
+    }
     # the worker's answer reports the fit as it ended (a tiny fit may fail its diagnostics; it is
     # still an ok run, shown labelled while no run passes)
-    expected = ("Fit finished: now showing run " if run["diagnostics_ok"] else f"Run {run['id']} failed its diagnostics")
+    expected = "Fit finished: now showing run " if run["diagnostics_ok"] else f"Run {run['id']} failed its diagnostics"
     assert first_fit["message"].startswith(expected), first_fit["message"]
     assert (Path(run["path"]) / "forecast.json").is_file()
     assert Path(run["path"]).parent == team.home / "runs"  # the shared HARBINGER_HOME
@@ -287,8 +327,7 @@ def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, firs
 @pytest.mark.slow
 @pytest.mark.fit
 @pytest.mark.browser
-def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: Any,
-                                                            first_fit: dict[str, Any]) -> None:
+def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: Any, first_fit: dict[str, Any]) -> None:
     from dashboard.web import ids
 
     _stop(team.worker)
@@ -297,8 +336,12 @@ def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: 
     page.locator(f"#{ids.RUN_BAR} .run-id").wait_for()
     page.get_by_role("button", name="Refit").click()
     result = page.locator("#fit-result-text")
-    team.wait_in_page(page, "() => { const el = document.querySelector('#fit-result-text'); "
-                            "return !!(el && /failed/i.test(el.innerText)); }", "the failing fit to end")
+    team.wait_in_page(
+        page,
+        "() => { const el = document.querySelector('#fit-result-text'); "
+        "return !!(el && /failed/i.test(el.innerText)); }",
+        "the failing fit to end",
+    )
     text = result.inner_text()
     assert "previous forecast is still shown" in text
     assert _run_bar_id(page) == first_fit["run_id"]  # the good run is still the one shown
@@ -317,8 +360,7 @@ def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: 
 @pytest.mark.slow
 @pytest.mark.fit
 @pytest.mark.browser
-def test_a_worker_killed_during_a_fit_leaves_a_failed_run(team: Team, browser: Any,
-                                                          first_fit: dict[str, Any]) -> None:
+def test_a_worker_killed_during_a_fit_leaves_a_failed_run(team: Team, browser: Any, first_fit: dict[str, Any]) -> None:
     from dashboard.web import ids
 
     _stop(team.worker)
@@ -328,8 +370,11 @@ def test_a_worker_killed_during_a_fit_leaves_a_failed_run(team: Team, browser: A
     page = _editor_page(browser, team)
     page.locator(f"#{ids.RUN_BAR} .run-id").wait_for()
     page.get_by_role("button", name="Refit").click()
-    running = _wait(lambda: [r for r in store.runs("mini", status="running") if r["id"] not in known], 300,
-                    "the fit to start on the worker")
+    running = _wait(
+        lambda: [r for r in store.runs("mini", status="running") if r["id"] not in known],
+        300,
+        "the fit to start on the worker",
+    )
     killed, killed_pid = running[0]["id"], running[0]["pid"]
     _stop(team.worker, signal.SIGKILL)  # the whole worker, pool process and all, mid-fit
     page.context.close()
@@ -382,8 +427,9 @@ def test_the_dashboard_chooses_its_background_manager(store: Any, monkeypatch: p
     assert isinstance(manager, dash.CeleryManager)
     assert manager.handle is worker.celery_app()
     # every background callback of the pages is a task the workers will know by the same name
-    assert worker.task_names() and set(manager.func_registry) == {n[len("background_callback_"):]
-                                                                  for n in worker.task_names()}
+    assert worker.task_names() and set(manager.func_registry) == {
+        n[len("background_callback_") :] for n in worker.task_names()
+    }
 
 
 def test_wsgi_server_refuses_to_start_without_an_editor(store: Any, cli: Any) -> None:
@@ -392,8 +438,7 @@ def test_wsgi_server_refuses_to_start_without_an_editor(store: Any, cli: Any) ->
 
     with pytest.raises(Failure, match="no editor account exists"):
         wsgi.create_server()
-    assert cli("user", "add", EDITOR, "--role", "editor", "--password-stdin",
-               input=PASSWORD + "\n").exit_code == 0
+    assert cli("user", "add", EDITOR, "--role", "editor", "--password-stdin", input=PASSWORD + "\n").exit_code == 0
     server = wsgi.create_server("mini")
     response = server.test_client().get("/")
     assert response.status_code == 200

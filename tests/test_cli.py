@@ -150,8 +150,11 @@ BAD_ADDS = [
     ("end_before_date", _opt(ADD, "--end", "2021-06-30"), "--end: the end 2021-06-30 is before the date 2021-07-01"),
     ("negative_count", _opt(ADD, "--value", "-1"), "--value: -1 is outside the valid range"),
     ("fractional_count", _opt(ADD, "--value", "2.5"), "--value: 2.5 is not a whole number"),
-    ("proportion_above_one", _opt(_opt(ADD, "--indicator", "trade_share"), "--value", "1.2"),
-     "--value: 1.2 is outside the valid range 0..0.2"),
+    (
+        "proportion_above_one",
+        _opt(_opt(ADD, "--indicator", "trade_share"), "--value", "1.2"),
+        "--value: 1.2 is outside the valid range 0..0.2",
+    ),
     ("text_value", _opt(ADD, "--value", "several"), "--value: 'several' is not a number"),
     ("blank_source", _opt(ADD, "--source", " "), "--source: the source is missing"),
     ("reliability", ADD + ("--reliability", "X"), "--reliability: 'X' is not a reliability grade"),
@@ -237,7 +240,7 @@ def test_list_as_of(cli: Any) -> None:
 
 def test_csv_output_neutralises_formulas(cli: Any) -> None:
     assert cli(*INIT_MINI).exit_code == 0
-    assert cli(*_opt(ADD, "--source", "=HYPERLINK(\"http://evil\")"), "--note", "@SUM(A1)").exit_code == 0
+    assert cli(*_opt(ADD, "--source", '=HYPERLINK("http://evil")'), "--note", "@SUM(A1)").exit_code == 0
     assert cli(*_opt(_opt(ADD, "--indicator", "budget"), "--value", "-2.5")).exit_code == 0
     out = list(csv.DictReader(io.StringIO(cli("observe", "list", "--format", "csv").stdout)))
     evil = next(r for r in out if "HYPERLINK" in r["source"])
@@ -261,8 +264,9 @@ def _retract_and_correct(cli: Any, *, recorded: date) -> None:
     fy2019 = next(r for r in rows if r["note"] == "FY2019")
     tone = next(r for r in rows if r["indicator"] == "tone")
 
-    corrected = cli("observe", "correct", fy2019["id"], "--value", "950", "--source", "MoD revised",
-                    "--reason", "revised figure")
+    corrected = cli(
+        "observe", "correct", fy2019["id"], "--value", "950", "--source", "MoD revised", "--reason", "revised figure"
+    )
     assert corrected.exit_code == 0, corrected.stderr
     new_id = int(corrected.stdout.split()[-1].rstrip(")"))
     retracted = cli("observe", "retract", tone["id"], "--reason", "misattributed")
@@ -271,18 +275,27 @@ def _retract_and_correct(cli: Any, *, recorded: date) -> None:
     now = {r["original_id"]: r for r in json.loads(cli("observe", "list", "--format", "json").stdout)}
     assert tone["id"] not in now
     assert (now[fy2019["id"]]["id"], now[fy2019["id"]]["value"], now[fy2019["id"]]["source"]) == (
-        new_id, 950, "MoD revised")
+        new_id,
+        950,
+        "MoD revised",
+    )
     assert now[fy2019["id"]]["note"] == "FY2019"  # unchanged fields carried over
     history = json.loads(cli("observe", "history", "--format", "json").stdout)
     assert [h["kind"] for h in history[-2:]] == ["correction", "retraction"]
     assert history[-1]["reason"] == "misattributed"
     assert {h["recorded_at"][:10] for h in history[-2:]} == {recorded.isoformat()}
     # --as-of days end at midnight UTC: the day before, the record as it was; that day, as it is
-    past = {r["original_id"]: r for r in json.loads(
-        cli("observe", "list", "--as-of", (recorded - timedelta(days=1)).isoformat(), "--format", "json").stdout)}
+    past = {
+        r["original_id"]: r
+        for r in json.loads(
+            cli("observe", "list", "--as-of", (recorded - timedelta(days=1)).isoformat(), "--format", "json").stdout
+        )
+    }
     assert past[fy2019["id"]]["value"] == 947 and tone["id"] in past and len(past) == 5
-    on_the_day = {r["original_id"]: r for r in json.loads(
-        cli("observe", "list", "--as-of", recorded.isoformat(), "--format", "json").stdout)}
+    on_the_day = {
+        r["original_id"]: r
+        for r in json.loads(cli("observe", "list", "--as-of", recorded.isoformat(), "--format", "json").stdout)
+    }
     assert on_the_day == now
 
 
@@ -314,9 +327,20 @@ def test_retract_and_correct_refusals(cli: Any) -> None:
 # ------------------------------------------------------------------------- help and errors
 
 
-@pytest.mark.parametrize("args", [(), ("init",), ("observe",), ("observe", "add"), ("observe", "import"),
-                                  ("observe", "list"), ("observe", "retract"), ("observe", "correct"),
-                                  ("observe", "history")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("init",),
+        ("observe",),
+        ("observe", "add"),
+        ("observe", "import"),
+        ("observe", "list"),
+        ("observe", "retract"),
+        ("observe", "correct"),
+        ("observe", "history"),
+    ],
+)
 def test_help_everywhere(cli: Any, args: tuple[str, ...], harbinger_home: Path) -> None:
     result = cli(*args, "--help")
     assert result.exit_code == 0
@@ -345,11 +369,26 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
     env.pop("HARBINGER_DATABASE_URL", None)
     init = subprocess.run([str(exe), *map(str, INIT_MINI)], env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
-    bad = subprocess.run([str(exe), "observe", "add", "--indicator", "exercises", "--date", "2023-02-30",
-                          "--value", "1", "--source", "x"], env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            str(exe),
+            "observe",
+            "add",
+            "--indicator",
+            "exercises",
+            "--date",
+            "2023-02-30",
+            "--value",
+            "1",
+            "--source",
+            "x",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2
-    assert bad.stderr.strip() == ("harbinger: observation not added: --date: '2023-02-30' is not a real "
-                                  "calendar date.")
+    assert bad.stderr.strip() == ("harbinger: observation not added: --date: '2023-02-30' is not a real calendar date.")
 
 
 # ------------------------------------------------------------------------- hostile text and bytes
@@ -367,10 +406,21 @@ def test_stored_control_characters_are_escaped_on_output(cli: Any) -> None:
     assert cli(*INIT_MINI).exit_code == 0
     store = Store.from_env()
     with store._write() as conn:
-        conn.execute(observations.insert().values(
-            case_id="mini", indicator="exercises", date=date(2021, 7, 1), value=1.0, source=HOSTILE_SOURCE,
-            reliability="C", credibility=3, note=HOSTILE_NOTE, recorded_at=datetime(2021, 7, 2),
-            recorded_by="by\x1b[2Jhand", kind="observation"))
+        conn.execute(
+            observations.insert().values(
+                case_id="mini",
+                indicator="exercises",
+                date=date(2021, 7, 1),
+                value=1.0,
+                source=HOSTILE_SOURCE,
+                reliability="C",
+                credibility=3,
+                note=HOSTILE_NOTE,
+                recorded_at=datetime(2021, 7, 2),
+                recorded_by="by\x1b[2Jhand",
+                kind="observation",
+            )
+        )
     store.close()
     for command in ("list", "history"):
         outputs = {fmt: cli("observe", command, "--format", fmt) for fmt in ("table", "csv", "json")}
@@ -396,10 +446,21 @@ def test_an_argument_that_is_not_utf8_is_bad_input(tmp_path: Path) -> None:
         pytest.skip("the harbinger console script is not installed in this environment")
     env = {**os.environ, "HARBINGER_HOME": str(tmp_path / "h"), "HARBINGER_USER": "sub", "LC_ALL": "C.UTF-8"}
     env.pop("HARBINGER_DATABASE_URL", None)
-    args = [b"observe", b"add", b"--indicator", b"exercises", b"--date", b"2021-06-01", b"--value", b"1",
-            b"--source", b"caf\xe9 \xff"]
+    args = [
+        b"observe",
+        b"add",
+        b"--indicator",
+        b"exercises",
+        b"--date",
+        b"2021-06-01",
+        b"--value",
+        b"1",
+        b"--source",
+        b"caf\xe9 \xff",
+    ]
     res = subprocess.run([str(exe).encode(), *args], env=env, capture_output=True)
     assert res.returncode == 2, res.stderr
-    assert res.stderr.decode("utf-8") == ("harbinger: --source: the value is not UTF-8 text (byte 0xe9 is not "
-                                          "UTF-8); give it in UTF-8.\n")
+    assert res.stderr.decode("utf-8") == (
+        "harbinger: --source: the value is not UTF-8 text (byte 0xe9 is not UTF-8); give it in UTF-8.\n"
+    )
     assert not (tmp_path / "h").exists()  # refused before the store was opened

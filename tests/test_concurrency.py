@@ -89,8 +89,10 @@ def _store(env: dict[str, str]) -> Any:
 
 def _run_at_once(commands: list[list[str]], env: dict[str, str], go: Path, timeout: float = 600) -> list[str]:
     """Start every command, let them all go at once, and return their stdout (asserting success)."""
-    procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for cmd in commands]
+    procs = [
+        subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]
     time.sleep(1.0)  # let the interpreters start and import before the signal
     go.touch()
     outputs = []
@@ -122,14 +124,14 @@ def _check_exactly_once(env: dict[str, str], sources: list[str]) -> None:
 def test_eight_command_line_writers_adding_one_observation_per_call(backend: dict[str, str], tmp_path: Path) -> None:
     go = tmp_path / "go"
     started = time.monotonic()
-    outputs = _run_at_once([[sys.executable, "-c", CLI_WORKER, str(w), str(N_EACH), str(go)]
-                            for w in range(N_PROCESSES)], backend, go)
+    outputs = _run_at_once(
+        [[sys.executable, "-c", CLI_WORKER, str(w), str(N_EACH), str(go)] for w in range(N_PROCESSES)], backend, go
+    )
     elapsed = time.monotonic() - started
     for out in outputs:
         assert "FAILED none" in out, out[-500:]
         assert out.count("added observation") == N_EACH
-    _check_exactly_once(backend, [f"cli worker {w} observation {i}"
-                                  for w in range(N_PROCESSES) for i in range(N_EACH)])
+    _check_exactly_once(backend, [f"cli worker {w} observation {i}" for w in range(N_PROCESSES) for i in range(N_EACH)])
     print(f"{N_PROCESSES * N_EACH} command-line adds by {N_PROCESSES} processes in {elapsed:.1f} s")
 
 
@@ -157,8 +159,9 @@ def test_the_same_observation_from_eight_writers_is_stored_once(backend: dict[st
     """Duplicate detection holds under concurrency: the check and the insert are one serialised step."""
     n = 20
     go = tmp_path / "go"
-    outputs = _run_at_once([[sys.executable, "-c", SAME_WORKER, str(n), str(go)] for _ in range(N_PROCESSES)],
-                           backend, go)
+    outputs = _run_at_once(
+        [[sys.executable, "-c", SAME_WORKER, str(n), str(go)] for _ in range(N_PROCESSES)], backend, go
+    )
     codes = [line.split()[1:] for out in outputs for line in out.splitlines() if line.startswith("CODES")]
     assert len(codes) == N_PROCESSES
     for i in range(n):
@@ -173,13 +176,23 @@ def test_eight_command_line_imports_at_once(backend: dict[str, str], tmp_path: P
     files = []
     for w in range(N_PROCESSES):
         path = tmp_path / f"worker{w}.csv"
-        path.write_text("indicator,date,value,source\n" + "".join(
-            f"exercises,2021-06-02,1,import worker {w} row {i}\n" for i in range(N_EACH)), encoding="utf-8")
+        path.write_text(
+            "indicator,date,value,source\n"
+            + "".join(f"exercises,2021-06-02,1,import worker {w} row {i}\n" for i in range(N_EACH)),
+            encoding="utf-8",
+        )
         files.append(path)
     go = tmp_path / "go"
     # real `harbinger` processes; a tiny shell wait loop holds each until the signal
-    commands = [["sh", "-c", (f'while [ ! -e "{go}" ]; do sleep 0.01; done; exec "$0" -m dashboard.cli.main observe '
-                             f'import "{path}"'), sys.executable] for path in files]
+    commands = [
+        [
+            "sh",
+            "-c",
+            (f'while [ ! -e "{go}" ]; do sleep 0.01; done; exec "$0" -m dashboard.cli.main observe import "{path}"'),
+            sys.executable,
+        ]
+        for path in files
+    ]
     outputs = _run_at_once(commands, backend, go)
     for out in outputs:
         assert f"imported {N_EACH} observation(s)" in out
@@ -192,8 +205,11 @@ def test_eight_http_clients_adding_through_a_running_server(backend: dict[str, s
     try:
         go = tmp_path / "go"
         started = time.monotonic()
-        outputs = _run_at_once([[sys.executable, "-c", HTTP_WORKER, server.url, str(w), str(N_EACH), str(go)]
-                                for w in range(N_PROCESSES)], backend, go)
+        outputs = _run_at_once(
+            [[sys.executable, "-c", HTTP_WORKER, server.url, str(w), str(N_EACH), str(go)] for w in range(N_PROCESSES)],
+            backend,
+            go,
+        )
         elapsed = time.monotonic() - started
     finally:
         server.stop()
@@ -203,8 +219,9 @@ def test_eight_http_clients_adding_through_a_running_server(backend: dict[str, s
         assert result["bad"] == []
         ids += result["ids"]
     assert len(ids) == len(set(ids)) == N_PROCESSES * N_EACH
-    _check_exactly_once(backend, [f"http worker {w} observation {i}"
-                                  for w in range(N_PROCESSES) for i in range(N_EACH)])
+    _check_exactly_once(
+        backend, [f"http worker {w} observation {i}" for w in range(N_PROCESSES) for i in range(N_EACH)]
+    )
     store = _store(backend)
     try:
         stored = set(store.observations("mini")["id"])
@@ -223,7 +240,11 @@ def test_eight_http_clients_adding_through_a_running_server(backend: dict[str, s
 def store_url(request: Any, tmp_path: Path, mini_case: Any) -> str:
     from indicators.store import Store
 
-    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'race.db'}"
+    url = (
+        request.getfixturevalue("postgres_url")
+        if request.param == "postgresql"
+        else f"sqlite:///{tmp_path / 'race.db'}"
+    )
     store = Store(url)
     store.upgrade()
     store.load_case(mini_case)
@@ -258,8 +279,11 @@ def test_check_then_insert_is_not_raced_by_another_writer(store_url: str, monkey
         store = Store(store_url)
         try:
             barrier.wait()
-            store.add_observations("mini", [{"indicator": "exercises", "date": "2021-06-04", "value": 1,
-                                             "source": "one report"}], actor="racer")
+            store.add_observations(
+                "mini",
+                [{"indicator": "exercises", "date": "2021-06-04", "value": 1, "source": "one report"}],
+                actor="racer",
+            )
             results.append("stored")
         except RowErrors as exc:
             results.append("duplicate" if "already stored" in str(exc) else str(exc))

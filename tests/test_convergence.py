@@ -26,15 +26,15 @@ def _ar1(rng: np.random.Generator, n_chains: int, n_draws: int, rho: float) -> n
 def _mixed_quantities(n_chains: int, n_draws: int) -> np.ndarray:
     rng = np.random.default_rng(11)
     quantities = [
-        rng.normal(size=(n_chains, n_draws)),                              # independent draws
-        _ar1(rng, n_chains, n_draws, 0.9),                                 # autocorrelated
-        _ar1(rng, n_chains, n_draws, 0.995),                               # barely mixing
+        rng.normal(size=(n_chains, n_draws)),  # independent draws
+        _ar1(rng, n_chains, n_draws, 0.9),  # autocorrelated
+        _ar1(rng, n_chains, n_draws, 0.995),  # barely mixing
         _ar1(rng, n_chains, n_draws, 0.5) + np.arange(n_chains)[:, None],  # chains disagree
-        np.exp(3 * rng.normal(size=(n_chains, n_draws))),                  # heavy right tail
-        rng.integers(0, 3, size=(n_chains, n_draws)).astype(float),        # many ties
-        (rng.random((n_chains, n_draws)) < 0.03).astype(float),            # a rare binary event
-        np.zeros((n_chains, n_draws)),                                     # no spread (absent loading)
-        -_ar1(rng, n_chains, n_draws, -0.6),                               # anticorrelated draws
+        np.exp(3 * rng.normal(size=(n_chains, n_draws))),  # heavy right tail
+        rng.integers(0, 3, size=(n_chains, n_draws)).astype(float),  # many ties
+        (rng.random((n_chains, n_draws)) < 0.03).astype(float),  # a rare binary event
+        np.zeros((n_chains, n_draws)),  # no spread (absent loading)
+        -_ar1(rng, n_chains, n_draws, -0.6),  # anticorrelated draws
     ]
     return np.stack(quantities)
 

@@ -53,10 +53,13 @@ def _run_bar(url: str) -> str:
     deps = requests.get(url + "/_dash-dependencies", timeout=30).json()
     (dep,) = [d for d in deps if d["output"] == "shell-run-bar.children"]
     values = {"shell-run-state.data": {}, "shell-case.data": "mini"}
-    body = {"output": dep["output"], "outputs": {"id": "shell-run-bar", "property": "children"},
-            "inputs": [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in dep["inputs"]],
-            "state": [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in dep["state"]],
-            "changedPropIds": ["shell-run-state.data"]}
+    body = {
+        "output": dep["output"],
+        "outputs": {"id": "shell-run-bar", "property": "children"},
+        "inputs": [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in dep["inputs"]],
+        "state": [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in dep["state"]],
+        "changedPropIds": ["shell-run-state.data"],
+    }
     resp = requests.post(url + "/_dash-update-component", json=body, timeout=60)
     assert resp.status_code == 200, resp.text
     return resp.text
@@ -73,9 +76,27 @@ def test_a_fit_killed_mid_sampling_leaves_the_previous_run_current(tmp_path: Pat
 
     log = tmp_path / "killed-fit.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "fit", "--draws", "100000", "--tune", "20",
-                                 "--chains", "1", "--sampler", "pymc"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dashboard.cli.main",
+                "fit",
+                "--draws",
+                "100000",
+                "--tune",
+                "20",
+                "--chains",
+                "1",
+                "--sampler",
+                "pymc",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 600
     while "sampling: " not in log.read_text(errors="replace"):
         assert proc.poll() is None, log.read_text()
@@ -135,7 +156,8 @@ def _import_in_progress(env: dict[str, str]) -> bool:
             with engine.connect() as conn:
                 held = conn.exec_driver_sql(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    f"AND ((classid::bigint << 32) | objid::bigint) = {WRITERS_LOCK}").scalar()
+                    f"AND ((classid::bigint << 32) | objid::bigint) = {WRITERS_LOCK}"
+                ).scalar()
         finally:
             engine.dispose()
         return bool(held)
@@ -155,8 +177,15 @@ def test_a_server_killed_during_an_import_leaves_no_trace(backend: dict[str, str
     store = _store(env)
     before = store.snapshot()
     store.close()
-    rows = [{"indicator": "budget", "date": f"20{15 + i % 9}-0{1 + i % 9}-1{i % 10}", "value": i / 7,
-             "source": f"bulk import row {i}"} for i in range(30000)]
+    rows = [
+        {
+            "indicator": "budget",
+            "date": f"20{15 + i % 9}-0{1 + i % 9}-1{i % 10}",
+            "value": i / 7,
+            "source": f"bulk import row {i}",
+        }
+        for i in range(30000)
+    ]
     server = start_server(env)
     outcome: dict[str, Any] = {}
 

@@ -21,8 +21,6 @@ from tests.dashboard_support import plain, register_fake_run, sample_forecast, s
 CASE = "northern_territories"
 
 
-
-
 def find(component: Any, predicate) -> list[Any]:
     out = []
     if isinstance(component, (list, tuple)):
@@ -48,12 +46,15 @@ def nt_store(harbinger_home):
 def pages(nt_store):
     """The page modules as the app runs them (Dash executes them when the app is created)."""
     shell.create_app(CASE)
-    return SimpleNamespace(overview=sys.modules["dashboard.web.pages.overview"],
-                           ind=sys.modules["dashboard.web.pages.indicators"],
-                           model=sys.modules["dashboard.web.pages.model"])
+    return SimpleNamespace(
+        overview=sys.modules["dashboard.web.pages.overview"],
+        ind=sys.modules["dashboard.web.pages.indicators"],
+        model=sys.modules["dashboard.web.pages.model"],
+    )
 
 
 # ---------------------------------------------------------------------------- overview
+
 
 def test_overview_without_a_run_says_so(pages, nt_store):
     content = plain(pages.overview.render_overview)(1, None, CASE)
@@ -106,8 +107,9 @@ def test_a_refit_is_requested_when_records_were_made_since_the_run(pages, nt_sto
     with pytest.raises(PreventUpdate):
         plain(pages.overview.autofit_trigger)(CASE)
     time.sleep(0.01)
-    nt_store.add_observations(CASE, [{"indicator": "leader_summit", "date": "2025-06-01", "value": 1,
-                                      "source": "test"}], actor="tester")
+    nt_store.add_observations(
+        CASE, [{"indicator": "leader_summit", "date": "2025-06-01", "value": 1, "source": "test"}], actor="tester"
+    )
     assert isinstance(plain(pages.overview.autofit_trigger)(CASE), float)
     monkeypatch.setenv("HARBINGER_AUTO_REFIT", "0")
     with pytest.raises(PreventUpdate):
@@ -117,22 +119,49 @@ def test_a_refit_is_requested_when_records_were_made_since_the_run(pages, nt_sto
 def test_fast_update_panel_labels_the_reweighting_and_its_reliability(pages):
     panel = pages.overview.fast_update_panel
     assert panel(None, 1) is None
-    assert "no saved posterior" in text_of(panel({"run_id": "r1", "records": 2, "error": "run r1 has no saved posterior"}, 1))
-    outcomes = [{"id": "a", "question": "Will A happen?", "resolved": False,
-                 "horizons": [{"years": 1, "p_mean": 0.1234, "p_05": 0.05, "p_95": 0.2}]},
-                {"id": "b", "question": "Will B happen?", "resolved": True, "horizons": []}]
-    good = text_of(panel({"run_id": "r1", "records": 2, "khat": 0.31, "reliable": True, "outcomes": outcomes,
-                          "ignored": [[7, "outside the indicator's coverage window"]]}, 1))
+    assert "no saved posterior" in text_of(
+        panel({"run_id": "r1", "records": 2, "error": "run r1 has no saved posterior"}, 1)
+    )
+    outcomes = [
+        {
+            "id": "a",
+            "question": "Will A happen?",
+            "resolved": False,
+            "horizons": [{"years": 1, "p_mean": 0.1234, "p_05": 0.05, "p_95": 0.2}],
+        },
+        {"id": "b", "question": "Will B happen?", "resolved": True, "horizons": []},
+    ]
+    good = text_of(
+        panel(
+            {
+                "run_id": "r1",
+                "records": 2,
+                "khat": 0.31,
+                "reliable": True,
+                "outcomes": outcomes,
+                "ignored": [[7, "outside the indicator's coverage window"]],
+            },
+            1,
+        )
+    )
     assert "Fast update" in good and "12.3% (90% interval 5.0–20.0%)" in good and "Reliable (k-hat 0.31" in good
     assert "Observation 7: not used by the model (outside the indicator's coverage window)" in good
-    bad = text_of(panel({"run_id": "r1", "records": 2, "khat": 1.2, "reliable": False, "outcomes": outcomes,
-                         "ignored": []}, 1))
+    bad = text_of(
+        panel({"run_id": "r1", "records": 2, "khat": 1.2, "reliable": False, "outcomes": outcomes, "ignored": []}, 1)
+    )
     assert "NOT RELIABLE (k-hat 1.20 > 0.7)" in bad
 
 
 def test_first_fit_is_not_requested_while_a_fit_runs(pages, nt_store):
-    nt_store.create_run(CASE, as_of=__import__("datetime").date(2025, 1, 1), case_hash="h", data_hash="d",
-                        n_observations=1, model_version="m", settings={})
+    nt_store.create_run(
+        CASE,
+        as_of=__import__("datetime").date(2025, 1, 1),
+        case_hash="h",
+        data_hash="d",
+        n_observations=1,
+        model_version="m",
+        settings={},
+    )
     with pytest.raises(PreventUpdate):
         plain(pages.overview.autofit_trigger)(CASE)
     content = plain(pages.overview.render_overview)(1, None, CASE)
@@ -200,8 +229,9 @@ def test_run_fit_unexpected_error_is_explained(pages, nt_store):
 def test_run_fit_refuses_a_second_concurrent_fit(pages, nt_store):
     import datetime as dt
 
-    running = nt_store.create_run(CASE, as_of=dt.date(2025, 1, 1), case_hash="h", data_hash="d",
-                                  n_observations=1, model_version="m", settings={})
+    running = nt_store.create_run(
+        CASE, as_of=dt.date(2025, 1, 1), case_hash="h", data_hash="d", n_observations=1, model_version="m", settings={}
+    )
     fit = FakeFit()
     result = pages.overview.run_fit(lambda *_: None, CASE, fit=fit)
     assert result["status"] == "busy" and running in result["message"] and fit.calls == []
@@ -218,6 +248,7 @@ def test_refit_uses_the_injectable_fit_function(pages, nt_store, monkeypatch):
 
 # ---------------------------------------------------------------------------- shell
 
+
 def test_run_bar_names_the_run_and_flags_failed_diagnostics_and_staleness(nt_store):
     bad = sample_forecast()
     bad["diagnostics"].update(ok=False, problems=["12 divergent transitions"])
@@ -228,8 +259,9 @@ def test_run_bar_names_the_run_and_flags_failed_diagnostics_and_staleness(nt_sto
     assert run_id in bar and "2025-12-15" in bar
     assert "Diagnostics failed: 12 divergent transitions — do not treat as a clean forecast" in bar
     assert "Stale" not in bar
-    nt_store.add_observations(CASE, [{"indicator": "leader_summit", "date": "2025-12-01", "value": 1,
-                                      "source": "test"}], actor="tester")
+    nt_store.add_observations(
+        CASE, [{"indicator": "leader_summit", "date": "2025-12-01", "value": 1, "source": "test"}], actor="tester"
+    )
     bar = text_of(shell.render_run_bar(shell.poll_run_state(1, None, 0, CASE, state), CASE))
     assert "Stale: 1 observation recorded since this run" in bar
 
@@ -250,11 +282,19 @@ def test_poll_run_state_fails_a_fit_whose_process_died(nt_store):
 
     import sqlalchemy as sa
 
-    run_id = nt_store.create_run(CASE, as_of=date(2025, 12, 15), case_hash="c" * 16, data_hash="d" * 16,
-                                 n_observations=174, model_version="m1", settings={"draws": 100, "seed": 1})
+    run_id = nt_store.create_run(
+        CASE,
+        as_of=date(2025, 12, 15),
+        case_hash="c" * 16,
+        data_hash="d" * 16,
+        n_observations=174,
+        model_version="m1",
+        settings={"draws": 100, "seed": 1},
+    )
     assert shell.poll_run_state(0, None, 0, CASE, None)["running"] == [run_id]  # this process: alive
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     with nt_store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id = :id"), {"pid": int(gone.stdout), "id": run_id})
     state = shell.poll_run_state(1, None, 0, CASE, None)
@@ -288,14 +328,25 @@ def test_app_builds_with_pages_and_one_registration_per_output(pages, nt_store):
 
 # ---------------------------------------------------------------------------- indicators
 
+
 def add(pages, n, fields: dict[str, Any], version: int = 0):
     keys = ["indicator", "date", "end", "value", "source", "reliability", "credibility", "note"]
     return plain(pages.ind.add_observation)(n, *[fields.get(k) for k in keys], CASE, version)
 
 
 def test_add_observation_stores_it_with_the_acting_user(pages, nt_store):
-    message, version = add(pages, 1, {"indicator": "leader_summit", "date": "2025-11-20", "value": "1",
-                               "source": "Kyodo 2025-11-20", "reliability": "B", "note": "<b>not html</b>"})
+    message, version = add(
+        pages,
+        1,
+        {
+            "indicator": "leader_summit",
+            "date": "2025-11-20",
+            "value": "1",
+            "source": "Kyodo 2025-11-20",
+            "reliability": "B",
+            "note": "<b>not html</b>",
+        },
+    )
     assert version == 1
     frame = nt_store.observations(CASE, indicator="leader_summit")
     row = frame[frame["date"] == "2025-11-20"].iloc[0]
@@ -309,8 +360,7 @@ def test_add_observation_stores_it_with_the_acting_user(pages, nt_store):
 
 def test_add_observation_errors_name_the_fields_and_store_nothing(pages, nt_store):
     before = nt_store.snapshot()
-    message, version = add(pages, 1, {"indicator": "leader_summit", "date": "2025-02-30", "value": "1.5",
-                               "source": ""})
+    message, version = add(pages, 1, {"indicator": "leader_summit", "date": "2025-02-30", "value": "1.5", "source": ""})
     assert version is no_update
     text = text_of(message)
     assert "Observation not added" in text
@@ -327,8 +377,9 @@ def upload(pages, content: bytes, name: str = "new.csv", version: int = 0):
 
 
 def test_upload_imports_all_rows(pages, nt_store):
-    csv = (MINI_HEADER + "\nleader_summit,2025-10-01,,1,Kyodo,B,2,\n"
-           "island_exercise,2025-10-02,,1,TASS,C,3,drill\n").encode()
+    csv = (
+        MINI_HEADER + "\nleader_summit,2025-10-01,,1,Kyodo,B,2,\nisland_exercise,2025-10-02,,1,TASS,C,3,drill\n"
+    ).encode()
     message, version, contents = upload(pages, csv)
     assert version == 1 and contents is None
     assert "Imported 2 observation(s) from new.csv" in text_of(message)
@@ -337,9 +388,11 @@ def test_upload_imports_all_rows(pages, nt_store):
 
 def test_upload_with_bad_rows_lists_each_line_and_stores_nothing(pages, nt_store):
     before = nt_store.snapshot()
-    csv = (MINI_HEADER + "\nleader_summit,2025-10-01,,1,Kyodo,B,2,\n"
-           "no_such_indicator,2025-10-02,,1,TASS,C,3,\n"
-           "leader_summit,2025-10-03,,1,,Z,3,\n").encode()
+    csv = (
+        MINI_HEADER + "\nleader_summit,2025-10-01,,1,Kyodo,B,2,\n"
+        "no_such_indicator,2025-10-02,,1,TASS,C,3,\n"
+        "leader_summit,2025-10-03,,1,,Z,3,\n"
+    ).encode()
     message, version, _ = upload(pages, csv, "bad.csv")
     assert version is no_update
     text = text_of(message)
@@ -351,11 +404,14 @@ def test_upload_with_bad_rows_lists_each_line_and_stores_nothing(pages, nt_store
 
 
 def test_upload_line_numbers_are_file_lines(pages, nt_store):
-    csv = (MINI_HEADER + "\n\nleader_summit,2025-10-01,,1,Kyodo,B,2,\n"
-           "leader_summit,2025-10-01,,1,Kyodo,B,2,\n").encode()
+    csv = (
+        MINI_HEADER + "\n\nleader_summit,2025-10-01,,1,Kyodo,B,2,\nleader_summit,2025-10-01,,1,Kyodo,B,2,\n"
+    ).encode()
     text = text_of(upload(pages, csv, "dup.csv")[0])
-    assert "line 4, column 'value': the same observation (indicator, date, end, value, source) is already " \
-           "on line 3" in text
+    assert (
+        "line 4, column 'value': the same observation (indicator, date, end, value, source) is already "
+        "on line 3" in text
+    )
 
 
 def test_upload_of_a_non_csv_file_is_refused(pages, nt_store):
@@ -411,6 +467,7 @@ def test_charts_without_a_run_show_observations(pages, nt_store):
 
 
 # ---------------------------------------------------------------------------- model
+
 
 def test_model_page_shows_diagnostics_and_figures(pages, nt_store):
     assert "No run yet" in text_of(plain(pages.model.render_model)(None, CASE))

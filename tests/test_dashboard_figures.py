@@ -31,6 +31,7 @@ def _outcome(forecast, oid):
 
 # ---------------------------------------------------------------------------- the sample itself
 
+
 def test_sample_follows_the_run_schema(forecast):
     assert forecast.to_json_dict() == sample_forecast()  # the document reads every key of the sample
     assert len(forecast.outcomes) == 4
@@ -44,6 +45,7 @@ def test_sample_follows_the_run_schema(forecast):
 
 
 # ---------------------------------------------------------------------------- outcomes
+
 
 def test_horizon_figure_traces_are_the_horizon_curve_with_bands(forecast):
     fig = figures.horizon_figure(forecast, outcome_id="peace_treaty")
@@ -80,6 +82,7 @@ def test_outcome_colours_are_stable_per_position():
 
 # ---------------------------------------------------------------------------- indicators
 
+
 def test_indicator_figure_band_observations_and_surprises(forecast):
     ind = views.forecast_indicator(forecast, "russian_statement_tone")
     fig = figures.indicator_figure("russian_statement_tone", forecast=forecast)
@@ -112,10 +115,16 @@ def test_indicator_figure_puts_period_totals_on_the_per_quarter_scale(forecast):
 
 
 def test_indicator_figure_without_a_run_shows_the_observations():
-    frame = pd.DataFrame({
-        "id": [1, 2], "indicator": ["x", "x"], "date": pd.to_datetime(["2020-01-05", "2021-03-01"]),
-        "end": pd.to_datetime(["2020-01-05", "2021-03-31"]), "value": [1.0, 3.0], "reliability": ["B", "C"],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2],
+            "indicator": ["x", "x"],
+            "date": pd.to_datetime(["2020-01-05", "2021-03-01"]),
+            "end": pd.to_datetime(["2020-01-05", "2021-03-31"]),
+            "value": [1.0, 3.0],
+            "reliability": ["B", "C"],
+        }
+    )
     fig = figures.indicator_figure("x", forecast=None, observations=frame, title="X", unit="events")
     assert [t.name for t in fig.data] == ["Observed"]
     assert list(fig.data[0].y) == [1.0, 3.0]
@@ -123,10 +132,16 @@ def test_indicator_figure_without_a_run_shows_the_observations():
 
 
 def test_indicator_figure_marks_observations_not_in_the_run(forecast):
-    frame = pd.DataFrame({
-        "id": [999], "indicator": ["leader_summit"], "date": pd.to_datetime(["2025-11-01"]),
-        "end": pd.to_datetime(["2025-11-01"]), "value": [1.0], "reliability": ["A"],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [999],
+            "indicator": ["leader_summit"],
+            "date": pd.to_datetime(["2025-11-01"]),
+            "end": pd.to_datetime(["2025-11-01"]),
+            "value": [1.0],
+            "reliability": ["A"],
+        }
+    )
     fig = figures.indicator_figure("leader_summit", forecast=forecast, observations=frame)
     new = _trace(fig, "Not in this run")
     assert list(new.y) == [1.0] and new.customdata[0][0] == 999
@@ -138,6 +153,7 @@ def test_indicator_figure_with_nothing_says_so():
 
 
 # ---------------------------------------------------------------------------- model
+
 
 def test_factor_figure_has_mean_and_bands_per_factor(forecast):
     fig = figures.factor_figure(forecast)
@@ -168,8 +184,7 @@ def test_hazard_figure_prior_vs_posterior_on_the_prior_scale(forecast):
     assert list(prior.x) == [0.0] * len(rows)
     assert list(prior.error_x.array) == pytest.approx([1.6449] * len(rows))
     assert list(post.x) == pytest.approx([(r.post_mean - r.prior_mean) / r.prior_sd for r in rows])
-    assert list(post.error_x.array) == pytest.approx(
-        [(r.post_p95 - r.post_mean) / r.prior_sd for r in rows])
+    assert list(post.error_x.array) == pytest.approx([(r.post_p95 - r.post_mean) / r.prior_sd for r in rows])
     # long labels on two lines, outcome then parameter, so they do not squeeze the plot (issue 20, item 8)
     assert list(fig.layout.yaxis.ticktext)[0] == f"{rows[0].outcome}:<br>{rows[0].parameter}"
     assert all(len(line) <= 60 for t in fig.layout.yaxis.ticktext for line in t.split("<br>"))
@@ -179,8 +194,20 @@ def test_hazard_figure_prior_vs_posterior_on_the_prior_scale(forecast):
 
 # ---------------------------------------------------------------------------- views
 
-@pytest.mark.parametrize("p, text", [(0.0, "0%"), (0.0004, "<0.1%"), (0.0042, "0.4%"), (0.042, "4.2%"),
-                                     (0.42, "42%"), (0.9996, ">99.9%"), (1.0, "100%"), (None, "—")])
+
+@pytest.mark.parametrize(
+    "p, text",
+    [
+        (0.0, "0%"),
+        (0.0004, "<0.1%"),
+        (0.0042, "0.4%"),
+        (0.042, "4.2%"),
+        (0.42, "42%"),
+        (0.9996, ">99.9%"),
+        (1.0, "100%"),
+        (None, "—"),
+    ],
+)
 def test_fmt_prob(p, text):
     assert views.fmt_prob(p) == text
 
@@ -217,9 +244,17 @@ def _run(tmp_path, forecast: dict, **kw):
     d = tmp_path / "run"
     d.mkdir(exist_ok=True)
     (d / "forecast.json").write_text(json.dumps({**forecast, "model_version": MODEL_VERSION}))
-    return {"id": "r1", "status": "ok", "path": str(d), "as_of": "2025-12-15", "diagnostics_ok": True,
-            "created_at": datetime(2026, 1, 1, tzinfo=UTC), "n_observations": 174,
-            "model_version": MODEL_VERSION, **kw}
+    return {
+        "id": "r1",
+        "status": "ok",
+        "path": str(d),
+        "as_of": "2025-12-15",
+        "diagnostics_ok": True,
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "n_observations": 174,
+        "model_version": MODEL_VERSION,
+        **kw,
+    }
 
 
 def test_the_reports_load_forecast_is_the_file_as_a_dict_with_the_store_identity(tmp_path):
@@ -240,8 +275,9 @@ def test_run_summary_labels_failed_diagnostics_and_staleness(tmp_path):
     from dashboard.services.forecasts import load_forecast
 
     bad = sample_forecast()
-    bad["diagnostics"].update(ok=False, max_rhat=1.08, divergences=12,
-                              problems=["R-hat 1.08 > 1.01", "12 divergent transitions"])
+    bad["diagnostics"].update(
+        ok=False, max_rhat=1.08, divergences=12, problems=["R-hat 1.08 > 1.01", "12 divergent transitions"]
+    )
     run = _run(tmp_path, bad, diagnostics_ok=False)
     summary = views.run_summary(run, load_forecast(None, run), stale_records=3)
     assert summary["diagnostics_ok"] is False
@@ -268,15 +304,24 @@ def test_diagnostics_problems_fall_back_to_thresholds():
 
 def test_records_since_counts_later_records():
     created = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    history = pd.DataFrame({"recorded_at": pd.to_datetime(
-        [created - timedelta(days=1), created + timedelta(seconds=1), created + timedelta(days=2)], utc=True)})
+    history = pd.DataFrame(
+        {
+            "recorded_at": pd.to_datetime(
+                [created - timedelta(days=1), created + timedelta(seconds=1), created + timedelta(days=2)], utc=True
+            )
+        }
+    )
     assert views.records_since(history, {"created_at": created}) == 2
     assert views.records_since(history, None) == 0
 
 
 def test_previous_ok_run_skips_failed_runs():
-    runs = [{"id": "d", "status": "ok", "diagnostics_ok": True}, {"id": "c", "status": "ok", "diagnostics_ok": False},
-            {"id": "b", "status": "failed"}, {"id": "a", "status": "ok", "diagnostics_ok": True}]
+    runs = [
+        {"id": "d", "status": "ok", "diagnostics_ok": True},
+        {"id": "c", "status": "ok", "diagnostics_ok": False},
+        {"id": "b", "status": "failed"},
+        {"id": "a", "status": "ok", "diagnostics_ok": True},
+    ]
     assert forecasts.previous_ok_run(runs, "d")["id"] == "a"  # a run failing its diagnostics is no baseline
     assert forecasts.previous_ok_run(runs, "a") is None
 
@@ -288,6 +333,14 @@ def test_default_chart_selection_prefers_surprises(forecast):
 
 
 def test_form_row_drops_blank_fields():
-    row = views.form_row(indicator=" leader_summit ", date="2024-01-02", end="", value="1", source="x",
-                         reliability=None, credibility="", note="  ")
+    row = views.form_row(
+        indicator=" leader_summit ",
+        date="2024-01-02",
+        end="",
+        value="1",
+        source="x",
+        reliability=None,
+        credibility="",
+        note="  ",
+    )
     assert row == {"indicator": "leader_summit", "date": "2024-01-02", "value": "1", "source": "x"}

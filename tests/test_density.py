@@ -46,7 +46,7 @@ def _points(model, n: int, seed: int):
         point, at = {}, 0
         for name in names:
             size = start[name].size
-            point[name] = flat[at:at + size].reshape(start[name].shape)
+            point[name] = flat[at : at + size].reshape(start[name].shape)
             at += size
         yield flat, point
 
@@ -82,8 +82,11 @@ def test_fused_density_follows_new_data_without_a_new_kernel() -> None:
     design = _shipped_design()
     model = build_model(design)
     frame = shipped_frame()
-    extra = frame[frame.indicator == "leader_summit"].iloc[[0]].assign(id=10**6, date=np.datetime64("2025-11-01"),
-                                                                      end=np.datetime64("2025-11-01"), value=2.0)
+    extra = (
+        frame[frame.indicator == "leader_summit"]
+        .iloc[[0]]
+        .assign(id=10**6, date=np.datetime64("2025-11-01"), end=np.datetime64("2025-11-01"), value=2.0)
+    )
     after = build_design(design.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
     assert after.shape_key() == design.shape_key()
     flat, point = next(_points(model, 1, seed=3))
@@ -135,8 +138,11 @@ def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
 
     design = _shipped_design()
     frame = shipped_frame()
-    extra = frame[frame.indicator == "leader_summit"].iloc[[0]].assign(
-        id=10**6, date=np.datetime64("2025-11-01"), end=np.datetime64("2025-11-01"), value=3.0)
+    extra = (
+        frame[frame.indicator == "leader_summit"]
+        .iloc[[0]]
+        .assign(id=10**6, date=np.datetime64("2025-11-01"), end=np.datetime64("2025-11-01"), value=3.0)
+    )
     after = build_design(design.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
     compiled = compiled_for(design, "nutpie")
     assert compiled.fused_problem is None  # the compile-time check found the two densities equal
@@ -188,13 +194,27 @@ def test_count_likelihood_is_the_negative_binomial_and_tends_to_the_poisson(alph
     from models.likelihood import NUMPY, count_loglik
 
     mu = 480.0 if y > 100 else 3.2
-    lp = float(count_loglik(NUMPY, np.array([mu]), np.array([1.0]), np.array(y), np.array(alpha),
-                            log_y_factorial=special.gammaln(y + 1.0)))
+    lp = float(
+        count_loglik(
+            NUMPY,
+            np.array([mu]),
+            np.array([1.0]),
+            np.array(y),
+            np.array(alpha),
+            log_y_factorial=special.gammaln(y + 1.0),
+        )
+    )
     if alpha <= 1e6:  # SciPy's own negative binomial keeps about 9 digits there
         p = alpha / (alpha + mu)
-        reference = (special.gammaln(y + alpha) - special.gammaln(alpha) - special.gammaln(y + 1.0)
-                     + alpha * np.log(p) + y * np.log1p(-p))
+        reference = (
+            special.gammaln(y + alpha)
+            - special.gammaln(alpha)
+            - special.gammaln(y + 1.0)
+            + alpha * np.log(p)
+            + y * np.log1p(-p)
+        )
         assert lp == pytest.approx(reference, abs=1e-9 if alpha < 1e6 else 1e-6)
     else:
-        assert lp == pytest.approx(stats.poisson.logpmf(y, mu) if y == int(y) else
-                                   y * np.log(mu) - mu - special.gammaln(y + 1.0), abs=1e-6)
+        assert lp == pytest.approx(
+            stats.poisson.logpmf(y, mu) if y == int(y) else y * np.log(mu) - mu - special.gammaln(y + 1.0), abs=1e-6
+        )

@@ -22,8 +22,7 @@ TINY = {"draws": 30, "tune": 30, "chains": 2, "seed": 5}
 
 
 def _design():
-    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "binary", "continuous"),
-                          n_outcomes=1)
+    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "binary", "continuous"), n_outcomes=1)
     frame, _ = simulate_observations(case, as_of=AS_OF, seed=3)
     return build_design(case, frame, as_of=AS_OF)
 
@@ -37,12 +36,16 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.slow
 @pytest.mark.fit
 def test_a_fused_density_that_disagrees_with_the_model_is_not_sampled(
-        fresh_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    fresh_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """The graph gets a wider prior on the hazard intercepts than the kernel was written with:
     the compile-time check catches it, warns, and the fit samples the graph's density."""
     calibrated = model_module.hazard_prior
-    monkeypatch.setattr(model_module, "hazard_prior", lambda case: dataclasses.replace(
-        calibrated(case), intercept_sd=2.0 * calibrated(case).intercept_sd))
+    monkeypatch.setattr(
+        model_module,
+        "hazard_prior",
+        lambda case: dataclasses.replace(calibrated(case), intercept_sd=2.0 * calibrated(case).intercept_sd),
+    )
     design = _design()
     messages: list[str] = []
     with caplog.at_level(logging.WARNING, logger="models.fit"):

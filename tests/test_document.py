@@ -59,7 +59,8 @@ def written() -> dict[str, Any]:
     import arviz as az
 
     posterior = fake_idata(design, draws=100).posterior.rename(
-        {"factor_state_dim_0": "factor", "factor_state_dim_1": "period"})  # the dims diagnostics read
+        {"factor_state_dim_0": "factor", "factor_state_dim_1": "period"}
+    )  # the dims diagnostics read
     stats = {"diverging": np.zeros((2, 100), bool), "energy": np.random.default_rng(1).normal(size=(2, 100))}
     idata = az.InferenceData(posterior=posterior, sample_stats=az.from_dict(sample_stats=stats).sample_stats)
     settings = FitSettings(draws=100, tune=100, sampler="pymc", density="fused")
@@ -68,6 +69,7 @@ def written() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- round trips
+
 
 def test_the_writers_document_round_trips_to_the_same_json(written: dict[str, Any], tmp_path: Path) -> None:
     path = write(tmp_path / "run", written)
@@ -110,11 +112,11 @@ def test_sampler_options_the_schema_does_not_name_are_kept_in_order(tmp_path: Pa
     forecast["settings"] |= {"density": "fused", "mass_matrix_window": 400, "low_rank_mass_matrix": False}
     doc = read_forecast(write(tmp_path, forecast))
     assert list(doc.to_json_dict()["settings"]) == list(forecast["settings"])
-    assert doc.settings.model_extra == {"density": "fused", "mass_matrix_window": 400,
-                                        "low_rank_mass_matrix": False}
+    assert doc.settings.model_extra == {"density": "fused", "mass_matrix_window": 400, "low_rank_mass_matrix": False}
 
 
 # ---------------------------------------------------------------------------- reading it
+
 
 def test_accessors_find_outcomes_horizons_indicators_and_rows() -> None:
     doc = ForecastDocument.model_validate(sample_forecast())
@@ -164,16 +166,21 @@ def test_the_store_rows_identity_replaces_the_files() -> None:
 
 # ---------------------------------------------------------------------------- what it refuses
 
-@pytest.mark.parametrize(("change", "field"), [
-    (lambda f: f["outcomes"][1]["horizons"][0].update(p_mean="high"), "outcomes[1].horizons[0].p_mean"),
-    (lambda f: f["indicators"][2]["rows"][0].pop("surprise"), "indicators[2].rows[0].surprise"),
-    (lambda f: f.pop("case_hash"), "case_hash"),
-    (lambda f: f.update(as_of="15/12/2025"), "as_of"),
-    (lambda f: f["diagnostics"].update(rhat_max=1.0), "diagnostics.rhat_max"),
-    (lambda f: f["loadings"][0].update(mean=[0.1]), "loadings[0].mean"),
-])
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda f: f["outcomes"][1]["horizons"][0].update(p_mean="high"), "outcomes[1].horizons[0].p_mean"),
+        (lambda f: f["indicators"][2]["rows"][0].pop("surprise"), "indicators[2].rows[0].surprise"),
+        (lambda f: f.pop("case_hash"), "case_hash"),
+        (lambda f: f.update(as_of="15/12/2025"), "as_of"),
+        (lambda f: f["diagnostics"].update(rhat_max=1.0), "diagnostics.rhat_max"),
+        (lambda f: f["loadings"][0].update(mean=[0.1]), "loadings[0].mean"),
+    ],
+)
 def test_an_invalid_file_is_unreadable_and_names_the_file_and_the_first_bad_field(
-        tmp_path: Path, change: Any, field: str) -> None:
+    tmp_path: Path, change: Any, field: str
+) -> None:
     forecast = sample_forecast()
     change(forecast)
     path = write(tmp_path / "run", forecast)
@@ -216,8 +223,9 @@ def test_a_run_of_another_case_version_is_stale(tmp_path: Path) -> None:
     with pytest.raises(ForecastStale) as err:
         read_forecast(path, case_hash="f" * 64)
     message = str(err.value)
-    assert message.startswith(f"Run {forecast['run_id']} was fitted on a different version of case "
-                              f"'{forecast['case']}'") and message.endswith("refit the case.")
+    assert message.startswith(
+        f"Run {forecast['run_id']} was fitted on a different version of case '{forecast['case']}'"
+    ) and message.endswith("refit the case.")
     assert err.value.document.run_id == forecast["run_id"] and err.value.path == path
 
 
@@ -234,6 +242,7 @@ def test_a_run_of_another_model_version_is_stale(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- schema and import
 
+
 def test_the_json_schema_describes_the_file() -> None:
     schema = forecast_json_schema()
     assert schema["x-schema-version"] == SCHEMA_VERSION
@@ -244,7 +253,9 @@ def test_the_json_schema_describes_the_file() -> None:
 
 
 def test_reading_a_forecast_loads_no_sampler() -> None:
-    code = ("import sys, models.document; "
-            "print(sorted(m for m in ('pymc', 'pytensor', 'arviz', 'nutpie', 'xarray') if m in sys.modules))")
+    code = (
+        "import sys, models.document; "
+        "print(sorted(m for m in ('pymc', 'pytensor', 'arviz', 'nutpie', 'xarray') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

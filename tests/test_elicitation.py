@@ -51,6 +51,7 @@ def test_the_calibration_is_deterministic() -> None:
     case = load_case(shipped_case_path()).case
     a = hazard_prior(case).record()
     from models import elicitation
+
     elicitation._CACHE.clear()
     assert hazard_prior(case).record() == a
 
@@ -60,9 +61,11 @@ def test_a_base_rate_point_reads_as_the_default_range_and_bad_ranges_are_refused
     case = Case.model_validate(spec)
     point = case.outcomes[0].base_rate.annual
     assert case.outcomes[0].base_rate.annual_range == pytest.approx((point / 4, point * 4))
-    bad = [({"base_rate": {"annual": 0.05, "range": [0.06, 0.1], "reasoning": "x"}}, "0 < low < annual"),
-           ({"effect_sizes": {"factor_0": {"odds_ratio": [0.5, 0.9], "rationale": "x"}}}, "contradicts"),
-           ({"effect_sizes": {"nope": {"odds_ratio": [1.1, 2], "rationale": "x"}}}, "not in effects")]
+    bad = [
+        ({"base_rate": {"annual": 0.05, "range": [0.06, 0.1], "reasoning": "x"}}, "0 < low < annual"),
+        ({"effect_sizes": {"factor_0": {"odds_ratio": [0.5, 0.9], "rationale": "x"}}}, "contradicts"),
+        ({"effect_sizes": {"nope": {"odds_ratio": [1.1, 2], "rationale": "x"}}}, "not in effects"),
+    ]
     for change, message in bad:
         s = synthetic_case(n_factors=1, n_indicators=2, n_outcomes=1).model_dump()
         s["outcomes"][0]["effects"] = {"factor_0": "raises"}
@@ -83,7 +86,10 @@ def test_the_driven_by_prior_label() -> None:
 def test_the_moved_line_says_whether_the_data_moved_it_out_of_the_range_and_which() -> None:
     from models.elicitation import moved_line
 
-    record = {"prior_predictive": {"10": {"mean": 0.04}}, "elicited": {"range_10y": [0.01, 0.1], "range": [0.001, 0.01]}}
+    record = {
+        "prior_predictive": {"10": {"mean": 0.04}},
+        "elicited": {"range_10y": [0.01, 0.1], "range": [0.001, 0.01]},
+    }
     inside = moved_line(record, {"10": {"mean": 0.041}}, "10", {"f": 0.1})
     assert "barely moved" in inside and "inside the elicited range" in inside
     out = moved_line(record, {"10": {"mean": 0.2}}, "10", {"military_pressure": 0.8, "china_alignment": -0.3})
@@ -94,11 +100,21 @@ def test_the_moved_line_says_whether_the_data_moved_it_out_of_the_range_and_whic
 def test_the_document_round_trips_the_elicitation_fields(tmp_path) -> None:
     from models.document import ForecastDocument
 
-    doc = {"id": "o", "question": "q", "resolved": False, "resolution_date": None, "horizons": [],
-           "elicitation": {"elicited": {"annual": 0.003, "range": [0.00075, 0.012]},
-                           "prior_predictive": {"10": {"mean": 0.04, "p05": 0.01, "p95": 0.1}},
-                           "posterior": {"10": {"mean": 0.03, "p05": 0.01, "p95": 0.08}},
-                           "sensitivity": {"10": {"prior": 0.1, "likelihood": 0.0}}, "headline_years": 10,
-                           "driven_by_prior": True, "moved": "The data barely moved it."}}
+    doc = {
+        "id": "o",
+        "question": "q",
+        "resolved": False,
+        "resolution_date": None,
+        "horizons": [],
+        "elicitation": {
+            "elicited": {"annual": 0.003, "range": [0.00075, 0.012]},
+            "prior_predictive": {"10": {"mean": 0.04, "p05": 0.01, "p95": 0.1}},
+            "posterior": {"10": {"mean": 0.03, "p05": 0.01, "p95": 0.08}},
+            "sensitivity": {"10": {"prior": 0.1, "likelihood": 0.0}},
+            "headline_years": 10,
+            "driven_by_prior": True,
+            "moved": "The data barely moved it.",
+        },
+    }
     outcome = ForecastDocument.model_fields["outcomes"].annotation.__args__[0].model_validate(doc)
     assert outcome.elicitation.driven_by_prior and outcome.model_dump(mode="json", exclude_unset=True) == doc

@@ -15,9 +15,21 @@ from tests.scenario_support import CASE_ID
 
 
 def frame(rows: list[tuple[int, int, str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"id": i, "original_id": o, "indicator": ind, "date": pd.Timestamp(d),
-                          "end": pd.Timestamp(d), "value": v, "reliability": "B", "credibility": 2}
-                         for i, o, ind, d, v in rows])
+    return pd.DataFrame(
+        [
+            {
+                "id": i,
+                "original_id": o,
+                "indicator": ind,
+                "date": pd.Timestamp(d),
+                "end": pd.Timestamp(d),
+                "value": v,
+                "reliability": "B",
+                "credibility": 2,
+            }
+            for i, o, ind, d, v in rows
+        ]
+    )
 
 
 def test_changes_are_found_by_lineage_and_undone_exactly() -> None:
@@ -25,7 +37,10 @@ def test_changes_are_found_by_lineage_and_undone_exactly() -> None:
     new = frame([(1, 1, "a", "2020-01-01", 1.0), (5, 2, "a", "2020-02-01", 4.0), (6, 6, "b", "2020-04-01", 1.0)])
     changes = observation_changes(old, new)
     assert [(c.kind, c.original_id, c.record_id) for c in changes] == [
-        ("corrected", 2, 5), ("retracted", 3, 3), ("new", 6, 6)]
+        ("corrected", 2, 5),
+        ("retracted", 3, 3),
+        ("new", 6, 6),
+    ]
     assert changes[0].previous_value == 2.0 and "2 → 4" in changes[0].label()
     back = undo(new, old, changes).sort_values("id").reset_index(drop=True)
     pd.testing.assert_frame_equal(back, old.sort_values("id").reset_index(drop=True), check_dtype=False)
@@ -60,8 +75,12 @@ def test_contributions_add_up_to_the_observed_change(synthetic_home: Any) -> Non
         assert o["total_pp"] == pytest.approx(100 * (hb["p_mean"] - ha["p_mean"]), abs=1e-6)
         assert o["explained_pp"] + o["unexplained_pp"] == pytest.approx(o["total_pp"], abs=0.01)
         mc = 100 * 3 * (ha["mcse"] ** 2 + hb["mcse"] ** 2) ** 0.5
-        sizes = sum(abs(c["pp"]) for it in doc["items"] for c in it["contributions"]
-                    if (c["outcome"], c["years"]) == (o["outcome"], o["years"]))
+        sizes = sum(
+            abs(c["pp"])
+            for it in doc["items"]
+            for c in it["contributions"]
+            if (c["outcome"], c["years"]) == (o["outcome"], o["years"])
+        )
         assert abs(o["unexplained_pp"]) <= mc + 0.25 * sizes + 0.5, o
         assert abs(o["all_changes_pp"] - o["total_pp"]) <= mc + 0.5, o
     # the corrected continuous report (ind_2, on factor_0, +0.5 in the latest quarter) matters for

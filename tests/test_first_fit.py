@@ -16,19 +16,23 @@ def _request_fit(client: Any, *, clicks: int, autofit: float | None, changed: li
     body = {
         "output": f"{ids.FIT_REQUEST}.data",
         "outputs": {"id": ids.FIT_REQUEST, "property": "data"},
-        "inputs": [{"id": ids.OV_REFIT, "property": "n_clicks", "value": clicks},
-                   {"id": ids.OV_AUTOFIT, "property": "data", "value": autofit}],
+        "inputs": [
+            {"id": ids.OV_REFIT, "property": "n_clicks", "value": clicks},
+            {"id": ids.OV_AUTOFIT, "property": "data", "value": autofit},
+        ],
         "changedPropIds": changed,
     }
-    return client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json",
-                       base_url=LOCAL)
+    return client.post(
+        "/_dash-update-component", data=json.dumps(body), content_type="application/json", base_url=LOCAL
+    )
 
 
 def test_the_first_fit_trigger_starts_a_fit_when_refit_is_listed_first(make_app: Any) -> None:
     ui = make_app("127.0.0.1")  # loopback, no accounts: the local user is an editor
     assert ui.client.get("/", base_url=LOCAL).status_code == 200
-    res = _request_fit(ui.client, clicks=0, autofit=1733300000.0,
-                       changed=[f"{ids.OV_REFIT}.n_clicks", f"{ids.OV_AUTOFIT}.data"])
+    res = _request_fit(
+        ui.client, clicks=0, autofit=1733300000.0, changed=[f"{ids.OV_REFIT}.n_clicks", f"{ids.OV_AUTOFIT}.data"]
+    )
     assert res.status_code == 200, res.get_data(as_text=True)
     assert res.get_json()["response"][ids.FIT_REQUEST]["data"]["reason"] == "first fit"
 

@@ -40,8 +40,9 @@ class ScriptedSampler:
         self.passes = list(passes)
         self.settings: list[Any] = []
 
-    def __call__(self, design: Any, settings: Any, *, case_hash: str, run_id: str, directory: Path,
-                 progress: Any = None) -> dict[str, Any]:
+    def __call__(
+        self, design: Any, settings: Any, *, case_hash: str, run_id: str, directory: Path, progress: Any = None
+    ) -> dict[str, Any]:
         ok = self.passes[len(self.settings)]
         self.settings.append(settings)
         forecast = sample_forecast()
@@ -71,8 +72,9 @@ def test_a_failing_fit_is_retried_with_more_tuning_and_a_new_seed(nt_store: Any,
 
     fake = sampler(False, True)
     messages: list[str] = []
-    run_id = fit_case(nt_store, CASE, as_of=AS_OF, progress=lambda f, m: messages.append(m),
-                      tune=100, seed=7, draws=50, attempts=2)
+    run_id = fit_case(
+        nt_store, CASE, as_of=AS_OF, progress=lambda f, m: messages.append(m), tune=100, seed=7, draws=50, attempts=2
+    )
     first, second = fake.settings
     assert (second.tune, second.seed) == (2 * first.tune, first.seed + 1) == (200, 8)
     runs = nt_store.runs(CASE, status="ok")

@@ -104,14 +104,16 @@ def test_fit_as_of_in_the_future_is_bad_input(tmp_path: Path) -> None:
     assert "future" in res.stderr
 
 
-def test_failed_fit_keeps_previous_run_and_is_recorded(store: Any, monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_failed_fit_keeps_previous_run_and_is_recorded(
+    store: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import models.runs
     from dashboard.services.runs import FitFailed, fit_case
 
     case_id = store.case_ids()[0]
-    good = store.create_run(case_id, as_of=date(2020, 1, 1), case_hash="h", data_hash="d", n_observations=0,
-                            model_version="x", settings={})
+    good = store.create_run(
+        case_id, as_of=date(2020, 1, 1), case_hash="h", data_hash="d", n_observations=0, model_version="x", settings={}
+    )
     store.finish_run(good, diagnostics={"ok": True}, diagnostics_ok=True, path=str(tmp_path))
 
     def broken(*args: Any, **kwargs: Any) -> None:

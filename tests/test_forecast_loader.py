@@ -22,8 +22,10 @@ from models.version import MODEL_VERSION
 from tests.dashboard_support import plain, register_fake_run, sample_forecast, shipped_store, text_of
 
 CASE = "northern_territories"
-STALE_CASE = re.compile(r"Run (\S+) was fitted on a different version of case 'northern_territories' than the one "
-                        r"stored now \(case hash \w{16}, now \w{16}\); refit the case\.")
+STALE_CASE = re.compile(
+    r"Run (\S+) was fitted on a different version of case 'northern_territories' than the one "
+    r"stored now \(case hash \w{16}, now \w{16}\); refit the case\."
+)
 
 
 @pytest.fixture
@@ -37,8 +39,9 @@ def nt_store(harbinger_home: Path) -> Any:
 @pytest.fixture
 def pages(nt_store: Any) -> SimpleNamespace:
     shell.create_app(CASE)
-    return SimpleNamespace(overview=sys.modules["dashboard.web.pages.overview"],
-                           reports=sys.modules["dashboard.web.pages.reports"])
+    return SimpleNamespace(
+        overview=sys.modules["dashboard.web.pages.overview"], reports=sys.modules["dashboard.web.pages.reports"]
+    )
 
 
 def change_the_case(store: Any, tmp_path: Path) -> str:
@@ -54,6 +57,7 @@ def change_the_case(store: Any, tmp_path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------- the loader
+
 
 def test_the_loader_reads_the_typed_document_with_the_rows_identity_once_per_file_version(nt_store: Any) -> None:
     run_id = register_fake_run(nt_store, CASE, diagnostics_ok=False)
@@ -94,8 +98,10 @@ def test_a_run_without_a_readable_forecast_has_none_and_read_run_says_why(nt_sto
 
 # ---------------------------------------------------------------------------- the stale case
 
-def test_a_run_of_an_earlier_case_version_is_shown_labelled_everywhere(pages: Any, nt_store: Any, cli: Any,
-                                                                       tmp_path: Path) -> None:
+
+def test_a_run_of_an_earlier_case_version_is_shown_labelled_everywhere(
+    pages: Any, nt_store: Any, cli: Any, tmp_path: Path
+) -> None:
     run_id = register_fake_run(nt_store, CASE)
     assert forecasts.load_forecast(nt_store, nt_store.get_run(run_id)).stale is None
     before = cli("forecast")
@@ -132,10 +138,13 @@ def test_a_run_of_another_model_version_is_labelled_too(pages: Any, nt_store: An
     run_id = register_fake_run(nt_store, CASE)
     run = nt_store.get_run(run_id)
     path = Path(run["path"]) / "forecast.json"
-    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8")) | {"model_version": "0.9.0"}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(json.loads(path.read_text(encoding="utf-8")) | {"model_version": "0.9.0"}), encoding="utf-8"
+    )
     forecast = forecasts.load_forecast(nt_store, run)
-    assert forecast.stale == (f"Run {run_id} was fitted with model version 0.9.0, not the {MODEL_VERSION} this "
-                              "Harbinger runs; refit the case.")
+    assert forecast.stale == (
+        f"Run {run_id} was fitted with model version 0.9.0, not the {MODEL_VERSION} this "
+        "Harbinger runs; refit the case."
+    )
     assert forecast.stale in cli("forecast").stderr
     assert forecast.stale in text_of(plain(pages.overview.render_overview)(1, None, CASE))

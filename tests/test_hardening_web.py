@@ -38,16 +38,24 @@ def served(make_app: Any, store: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(auth, "PROTECTED_OUTPUTS", set(auth.PROTECTED_OUTPUTS))
     ui = make_app("127.0.0.1")
     app = ui.app
-    app.callback(Output(PROBE_PATTERN, "data"), Input({"type": "probe-request", "index": MATCH}, "data"),
-                 background=True, prevent_initial_call=True)(lambda value: value)
+    app.callback(
+        Output(PROBE_PATTERN, "data"),
+        Input({"type": "probe-request", "index": MATCH}, "data"),
+        background=True,
+        prevent_initial_call=True,
+    )(lambda value: value)
     ui.calls, ui.jobs = [], []
 
     def pair(value: Any) -> tuple[Any, Any]:
         ui.calls.append(value)
         return value, value
 
-    app.callback(Output("probe-open", "data"), Output("probe-locked", "data"), Input("probe-in", "data"),
-                 prevent_initial_call=True)(pair)
+    app.callback(
+        Output("probe-open", "data"),
+        Output("probe-locked", "data"),
+        Input("probe-in", "data"),
+        prevent_initial_call=True,
+    )(pair)
     auth.protect_output("probe-locked", "data")
 
     def record_job(key: str, job_fn: Any, args: Any, context: Any) -> int:
@@ -69,24 +77,42 @@ def _requests(ui: Any) -> dict[str, dict[str, Any]]:
     ``output`` alone (Dash's real dispatch key) and with ``outputs`` (what the renderer sends)."""
     pattern_key = json.dumps({"index": ["MATCH"], "type": "probe-result"}, separators=(",", ":")) + ".data"
     specs = {
-        "refit": (f"{ids.FIT_RESULT}.data", [(ids.FIT_REQUEST, "data", {"at": 1, "reason": "refit"})],
-                  [(ids.CASE, "data", "mini")], {"id": ids.FIT_RESULT, "property": "data"}),
-        "scenario refit": (f"{ids.SC_REFIT_RESULT}.data",
-                           [(ids.SC_REFIT_REQUEST, "data", {"spec": {}, "run_id": "r", "at": 1})],
-                           [(ids.CASE, "data", "mini")], {"id": ids.SC_REFIT_RESULT, "property": "data"}),
-        "pattern-matching": (pattern_key, [({"type": "probe-request", "index": 1}, "data", 7)], [],
-                             {"id": {"type": "probe-result", "index": 1}, "property": "data"}),
-        "multi-output": (f"..{PROBE_PAIR[0]}...{PROBE_PAIR[1]}..", [("probe-in", "data", 7)], [],
-                         [dict(zip(("id", "property"), o.split("."), strict=True)) for o in PROBE_PAIR]),
+        "refit": (
+            f"{ids.FIT_RESULT}.data",
+            [(ids.FIT_REQUEST, "data", {"at": 1, "reason": "refit"})],
+            [(ids.CASE, "data", "mini")],
+            {"id": ids.FIT_RESULT, "property": "data"},
+        ),
+        "scenario refit": (
+            f"{ids.SC_REFIT_RESULT}.data",
+            [(ids.SC_REFIT_REQUEST, "data", {"spec": {}, "run_id": "r", "at": 1})],
+            [(ids.CASE, "data", "mini")],
+            {"id": ids.SC_REFIT_RESULT, "property": "data"},
+        ),
+        "pattern-matching": (
+            pattern_key,
+            [({"type": "probe-request", "index": 1}, "data", 7)],
+            [],
+            {"id": {"type": "probe-result", "index": 1}, "property": "data"},
+        ),
+        "multi-output": (
+            f"..{PROBE_PAIR[0]}...{PROBE_PAIR[1]}..",
+            [("probe-in", "data", 7)],
+            [],
+            [dict(zip(("id", "property"), o.split("."), strict=True)) for o in PROBE_PAIR],
+        ),
     }
     bodies = {}
     for name, (output, inputs, state, outputs) in specs.items():
         assert output in ui.app.callback_map, (name, output)
-        body = {"output": output,
-                "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-                "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
-                "changedPropIds": [f"{json.dumps(i, separators=(',', ':')) if isinstance(i, dict) else i}.{p}"
-                                   for i, p, _ in inputs]}
+        body = {
+            "output": output,
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+            "changedPropIds": [
+                f"{json.dumps(i, separators=(',', ':')) if isinstance(i, dict) else i}.{p}" for i, p, _ in inputs
+            ],
+        }
         bodies[f"{name}, output only"] = body
         bodies[f"{name}, with outputs"] = {**body, "outputs": outputs}
     return bodies
@@ -100,8 +126,7 @@ def _dash(ui: Any, body: Any, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize("who", [None, VIEWER], ids=["anonymous", "viewer"])
-def test_protected_callbacks_are_refused_in_every_shape_dash_accepts(served: Any, store: Any,
-                                                                      who: str | None) -> None:
+def test_protected_callbacks_are_refused_in_every_shape_dash_accepts(served: Any, store: Any, who: str | None) -> None:
     if who is not None:
         assert _login(served.client, who, PASSWORD).status_code == 303
     status = 401 if who is None else 403
@@ -138,23 +163,30 @@ def test_every_background_callback_needs_an_editor(served: Any) -> None:
     assert served.jobs == []
 
 
-@pytest.mark.parametrize("body", [
-    {"inputs": [], "state": []},
-    {"output": None},
-    {"output": ["shell-fit-result.data"]},
-    {"output": {"id": "shell-fit-result", "property": "data"}},
-    {"output": "shell-fit-result.data "},
-    {"output": "..shell-fit-result.data.."},
-    {"output": "..shell-fit-result.data...scenarios-refit-result.data.."},
-    {"output": '{"type":"probe-result","index":["MATCH"]}.data'},  # the keys in another order
-    {"output": "no-such-component.children"},
-    ["shell-fit-result.data"],
-    "shell-fit-result.data",
-], ids=lambda b: json.dumps(b)[:60])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": [], "state": []},
+        {"output": None},
+        {"output": ["shell-fit-result.data"]},
+        {"output": {"id": "shell-fit-result", "property": "data"}},
+        {"output": "shell-fit-result.data "},
+        {"output": "..shell-fit-result.data.."},
+        {"output": "..shell-fit-result.data...scenarios-refit-result.data.."},
+        {"output": '{"type":"probe-result","index":["MATCH"]}.data'},  # the keys in another order
+        {"output": "no-such-component.children"},
+        ["shell-fit-result.data"],
+        "shell-fit-result.data",
+    ],
+    ids=lambda b: json.dumps(b)[:60],
+)
 def test_callback_requests_that_name_no_registered_callback_are_refused(served: Any, body: Any) -> None:
     if isinstance(body, dict):
-        body = {**body, "outputs": {"id": ids.FIT_RESULT, "property": "data"},
-                "inputs": [{"id": ids.FIT_REQUEST, "property": "data", "value": {"at": 1}}]}
+        body = {
+            **body,
+            "outputs": {"id": ids.FIT_RESULT, "property": "data"},
+            "inputs": [{"id": ids.FIT_REQUEST, "property": "data", "value": {"at": 1}}],
+        }
     resp = _dash(served, body)
     assert resp.status_code == 400
     assert resp.get_json() == {"error": "The callback request names no callback of this dashboard."}
@@ -162,11 +194,13 @@ def test_callback_requests_that_name_no_registered_callback_are_refused(served: 
 
 
 def test_callback_requests_that_are_not_json_or_nested_too_deeply_are_refused(served: Any) -> None:
-    plain = served.client.post("/_dash-update-component", base_url=LOCAL, data='{"output": "shell-fit-result.data"}',
-                               content_type="text/plain")
+    plain = served.client.post(
+        "/_dash-update-component", base_url=LOCAL, data='{"output": "shell-fit-result.data"}', content_type="text/plain"
+    )
     assert plain.status_code == 400
-    deep = served.client.post("/_dash-update-component", base_url=LOCAL, data="[" * 100_000 + "]" * 100_000,
-                              content_type="application/json")
+    deep = served.client.post(
+        "/_dash-update-component", base_url=LOCAL, data="[" * 100_000 + "]" * 100_000, content_type="application/json"
+    )
     assert deep.status_code == 400 and deep.get_json() == {"error": "The callback request is nested too deeply."}
     assert served.jobs == []
 
@@ -178,8 +212,12 @@ def _try_login(client: Any, name: str, password: str, *, address: str = "127.0.0
     env = {"REMOTE_ADDR": address}
     page = client.get("/login", base_url=LOCAL, environ_base=env).get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"name": name, "password": password, "csrf": token, "next": "/"},
-                       base_url=LOCAL, environ_base=env)
+    return client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf": token, "next": "/"},
+        base_url=LOCAL,
+        environ_base=env,
+    )
 
 
 class Clock:
@@ -349,17 +387,20 @@ def _post_raw(client: Any, data: str | bytes) -> Any:
     return client.post("/api/observations", data=data, content_type="application/json", base_url=LOCAL)
 
 
-@pytest.mark.parametrize("data, reason", [
-    ('{"observations": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
-    (b"\xff\xfe not text", "not valid JSON"),
-    ('{"indicator": "exercises", "date": "2021-06-01", "value": NaN, "source": "x"}', "not valid JSON"),
-    ("[1, 2]", "item 1 of the request is not an object"),
-    ('"text"', "must be an observation object"),
-], ids=["nested observations", "nested list", "nested objects", "not UTF-8", "NaN", "numbers", "a string"])
-def test_the_api_answers_malformed_bodies_with_one_sentence(make_app: Any, store: Any, data: Any,
-                                                            reason: str) -> None:
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        ('{"observations": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
+        (b"\xff\xfe not text", "not valid JSON"),
+        ('{"indicator": "exercises", "date": "2021-06-01", "value": NaN, "source": "x"}', "not valid JSON"),
+        ("[1, 2]", "item 1 of the request is not an object"),
+        ('"text"', "must be an observation object"),
+    ],
+    ids=["nested observations", "nested list", "nested objects", "not UTF-8", "NaN", "numbers", "a string"],
+)
+def test_the_api_answers_malformed_bodies_with_one_sentence(make_app: Any, store: Any, data: Any, reason: str) -> None:
     before = store.snapshot()["observations"]
     resp = _post_raw(make_app("127.0.0.1").client, data)
     assert resp.status_code == 400
@@ -368,8 +409,9 @@ def test_the_api_answers_malformed_bodies_with_one_sentence(make_app: Any, store
     assert store.snapshot()["observations"] == before
 
 
-def test_the_api_answers_values_the_store_refuses_with_400(make_app: Any, store: Any,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_api_answers_values_the_store_refuses_with_400(
+    make_app: Any, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sqlalchemy as sa
 
     client = make_app("127.0.0.1").client

@@ -60,8 +60,12 @@ def _session(url: str, who: tuple[str, str] | None) -> requests.Session:
     if who is not None:
         page = s.get(url + "/login", timeout=30)
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        resp = s.post(url + "/login", data={"name": who[0], "password": who[1], "csrf": token, "next": "/"},
-                      allow_redirects=False, timeout=60)
+        resp = s.post(
+            url + "/login",
+            data={"name": who[0], "password": who[1], "csrf": token, "next": "/"},
+            allow_redirects=False,
+            timeout=60,
+        )
         assert resp.status_code == 303, resp.text
         s.last_login = resp  # type: ignore[attr-defined]
     return s
@@ -97,33 +101,71 @@ class DashClient:
             key = f"{spec['id']}.{spec['property']}"
             return {"id": spec["id"], "property": spec["property"], "value": values.get(key)}
 
-        body = {"output": out, "outputs": outputs if out.startswith("..") else outputs[0],
-                "inputs": [item(i) for i in dep["inputs"]], "state": [item(s) for s in dep["state"]],
-                "changedPropIds": [k for k in values if any(f"{i['id']}.{i['property']}" == k for i in dep["inputs"])]}
+        body = {
+            "output": out,
+            "outputs": outputs if out.startswith("..") else outputs[0],
+            "inputs": [item(i) for i in dep["inputs"]],
+            "state": [item(s) for s in dep["state"]],
+            "changedPropIds": [k for k in values if any(f"{i['id']}.{i['property']}" == k for i in dep["inputs"])],
+        }
         if not with_outputs:
             del body["outputs"]
         return self.session.post(self.url + "/_dash-update-component", json=body, timeout=60)
 
 
-ADD = ("add-message.children", {"add-button.n_clicks": 1, "add-indicator.value": "exercises",
-                                 "add-date.value": "2021-06-06", "add-value.value": "1", "add-source.value": "form",
-                                 "shell-case.data": "mini", "shell-obs-version.data": 0})
-UPLOAD = ("upload-message.children", {
-    "upload-csv.contents": "data:text/csv;base64," + base64.b64encode(
-        b"indicator,date,value,source\nexercises,2021-06-07,1,upload\n").decode(),
-    "upload-csv.filename": "obs.csv", "shell-case.data": "mini", "shell-obs-version.data": 0})
-RETRACT = ("edit-message.children", {"edit-retract.n_clicks": 1, "indicators-table.selected_row_ids": [1],
-                                     "edit-reason.value": "vandalism", "shell-case.data": "mini",
-                                     "shell-obs-version.data": 0})
-CORRECT = ("edit-message.children", {"edit-correct.n_clicks": 1, "indicators-table.selected_row_ids": [1],
-                                     "edit-field.value": "value", "edit-value.value": "948",
-                                     "edit-reason.value": "typo", "shell-case.data": "mini",
-                                     "shell-obs-version.data": 0})
+ADD = (
+    "add-message.children",
+    {
+        "add-button.n_clicks": 1,
+        "add-indicator.value": "exercises",
+        "add-date.value": "2021-06-06",
+        "add-value.value": "1",
+        "add-source.value": "form",
+        "shell-case.data": "mini",
+        "shell-obs-version.data": 0,
+    },
+)
+UPLOAD = (
+    "upload-message.children",
+    {
+        "upload-csv.contents": "data:text/csv;base64,"
+        + base64.b64encode(b"indicator,date,value,source\nexercises,2021-06-07,1,upload\n").decode(),
+        "upload-csv.filename": "obs.csv",
+        "shell-case.data": "mini",
+        "shell-obs-version.data": 0,
+    },
+)
+RETRACT = (
+    "edit-message.children",
+    {
+        "edit-retract.n_clicks": 1,
+        "indicators-table.selected_row_ids": [1],
+        "edit-reason.value": "vandalism",
+        "shell-case.data": "mini",
+        "shell-obs-version.data": 0,
+    },
+)
+CORRECT = (
+    "edit-message.children",
+    {
+        "edit-correct.n_clicks": 1,
+        "indicators-table.selected_row_ids": [1],
+        "edit-field.value": "value",
+        "edit-value.value": "948",
+        "edit-reason.value": "typo",
+        "shell-case.data": "mini",
+        "shell-obs-version.data": 0,
+    },
+)
 REFIT_MESSAGE = ("overview-fit-message.children@", {"overview-refit.n_clicks": 1})
-REFIT_JOB = ("shell-fit-result.data", {"shell-fit-request.data": {"at": 1, "reason": "refit"},
-                                       "shell-case.data": "mini"})
-SCENARIO_REFIT_JOB = ("scenarios-refit-result.data", {
-    "scenarios-refit-request.data": {"spec": {}, "run_id": "x", "at": 1}, "shell-case.data": "mini"})
+REFIT_JOB = (
+    "shell-fit-result.data",
+    {"shell-fit-request.data": {"at": 1, "reason": "refit"}, "shell-case.data": "mini"},
+)
+SCENARIO_REFIT_JOB = (
+    "scenarios-refit-result.data",
+    {"scenarios-refit-request.data": {"spec": {}, "run_id": "x", "at": 1}, "shell-case.data": "mini"},
+)
 
 
 @pytest.mark.parametrize("who", [None, VIEWER], ids=["anonymous", "viewer"])
@@ -132,15 +174,23 @@ def test_writes_by_anonymous_and_viewer_are_refused(served: Any, who: tuple[str,
     session = _session(server.url, who)
     before = _snapshot(env)
     expected_status = 401 if who is None else 403
-    expected = ("Only a logged-in editor may" if who is None else
-                f"You are logged in as '{who[0]}', a viewer; only an editor may")
+    expected = (
+        "Only a logged-in editor may"
+        if who is None
+        else f"You are logged in as '{who[0]}', a viewer; only an editor may"
+    )
 
     resp = session.post(server.url + "/api/observations", json=_observation("api"), timeout=60)
     assert resp.status_code == expected_status and expected in resp.json()["error"]
 
     dash = DashClient(session, server.url)
-    for name, (output, values) in {"add": ADD, "upload": UPLOAD, "retract": RETRACT, "correct": CORRECT,
-                                   "refit": REFIT_MESSAGE}.items():
+    for name, (output, values) in {
+        "add": ADD,
+        "upload": UPLOAD,
+        "retract": RETRACT,
+        "correct": CORRECT,
+        "refit": REFIT_MESSAGE,
+    }.items():
         resp = dash.call(output, values)
         assert resp.status_code == 200, (name, resp.text)
         assert expected in resp.text, (name, resp.text[:300])
@@ -183,8 +233,9 @@ def test_an_editor_logs_in_and_writes(served: Any) -> None:
     assert session.post(server.url + "/api/observations", json=_observation("still in"), timeout=60).status_code == 201
     page = session.get(server.url + "/logout", timeout=30).text
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    assert session.post(server.url + "/logout", data={"csrf": token}, allow_redirects=False,
-                        timeout=30).status_code == 303
+    assert (
+        session.post(server.url + "/logout", data={"csrf": token}, allow_redirects=False, timeout=30).status_code == 303
+    )
     resp = session.post(server.url + "/api/observations", json=_observation("after logout"), timeout=60)
     assert resp.status_code == 401
 
@@ -208,8 +259,7 @@ def test_serve_beyond_loopback_needs_an_editor_account(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "no editor account exists; add one with 'harbinger user add NAME --role editor'" in refused.stderr
 
-    done = harbinger("user", "add", EDITOR[0], "--role", "editor", "--password-stdin", env=env,
-                     input=EDITOR[1] + "\n")
+    done = harbinger("user", "add", EDITOR[0], "--role", "editor", "--password-stdin", env=env, input=EDITOR[1] + "\n")
     assert done.returncode == 0, done.stderr
     server = start_server(env, host="0.0.0.0")
     try:

@@ -26,72 +26,156 @@ GOOD = "exercises,2021-06-10,,1,TASS,B,2,Etorofu"
 
 # (id, file content, exit code, fragments the error must contain)
 BAD_FILES: list[tuple[str, str | bytes, list[str]]] = [
-    ("unknown_indicator", _csv(GOOD, "missiles,2021-06-10,,1,TASS,B,2,"),
-     ["line 3, column 'indicator'", "'missiles' is not an indicator of case 'mini'"]),
-    ("unparseable_date", _csv("exercises,10/06/2021,,1,TASS,B,2,"),
-     ["line 2, column 'date'", "'10/06/2021' is not a date in the form YYYY-MM-DD"]),
-    ("impossible_date", _csv("exercises,2023-02-30,,1,TASS,B,2,"),
-     ["line 2, column 'date'", "'2023-02-30' is not a real calendar date"]),
-    ("impossible_end", _csv("scrambles,2023-01-01,2023-13-01,4,MoD,B,2,"),
-     ["line 2, column 'end'", "not a real calendar date"]),
-    ("end_before_date", _csv("scrambles,2021-04-01,2021-03-31,5,MoD,A,1,"),
-     ["line 2, column 'end'", "the end 2021-03-31 is before the date 2021-04-01"]),
-    ("negative_count", _csv("scrambles,2020-04-01,2021-03-31,-3,MoD,A,1,"),
-     ["line 2, column 'value'", "-3 is outside the valid range 0..∞ of 'scrambles' (count)"]),
-    ("non_integer_count", _csv("exercises,2021-06-10,,1.5,TASS,B,2,"),
-     ["line 2, column 'value'", "1.5 is not a whole number"]),
-    ("proportion_above_one", _csv("trade_share,2021-01-01,2021-12-31,1.4,MOF,A,1,"),
-     ["line 2, column 'value'", "1.4 is outside the valid range 0..0.2 of 'trade_share' (proportion)"]),
-    ("above_case_max", _csv("trade_share,2021-01-01,2021-12-31,0.5,MOF,A,1,"),
-     ["line 2, column 'value'", "outside the valid range 0..0.2"]),
-    ("binary_two", _csv("summit_held,2021-01-01,2021-12-31,2,MOFA,A,1,"),
-     ["line 2, column 'value'", "outside the valid range 0..1"]),
-    ("non_integer_ordinal", _csv("tone,2021-01-01,,0.5,MOFA,A,1,"),
-     ["line 2, column 'value'", "0.5 is not a whole number, and 'tone' (ordinal)"]),
-    ("ordinal_above_levels", _csv("tone,2021-01-01,,3,MOFA,A,1,"),
-     ["line 2, column 'value'", "3 is outside the valid range 0..2 of 'tone'"]),
-    ("text_in_number_column", _csv("budget,2021-01-01,2021-12-31,about five,MOD,A,1,"),
-     ["line 2, column 'value'", "'about five' is not a number"]),
-    ("nan_value", _csv("budget,2021-01-01,2021-12-31,nan,MOD,A,1,"),
-     ["line 2, column 'value'", "not a finite number"]),
-    ("missing_value", _csv("budget,2021-01-01,2021-12-31,,MOD,A,1,"),
-     ["line 2, column 'value'", "the value is missing"]),
-    ("missing_source", _csv("exercises,2021-06-10,,1,  ,B,2,"),
-     ["line 2, column 'source'", "the source is missing"]),
-    ("bad_reliability", _csv("exercises,2021-06-10,,1,TASS,G,2,"),
-     ["line 2, column 'reliability'", "'G' is not a reliability grade; use one letter A-F"]),
-    ("bad_credibility", _csv("exercises,2021-06-10,,1,TASS,B,7,"),
-     ["line 2, column 'credibility'", "'7' is not a credibility grade; use a whole number 1-6"]),
-    ("credibility_text", _csv("exercises,2021-06-10,,1,TASS,B,high,"),
-     ["line 2, column 'credibility'", "'high' is not a credibility grade"]),
-    ("future_date", _csv(f"exercises,{TOMORROW},,1,TASS,B,2,"),
-     ["line 2, column 'date'", f"{TOMORROW} is in the future"]),
-    ("future_end", _csv(f"scrambles,2021-04-01,{TOMORROW},1,TASS,B,2,"),
-     ["line 2, column 'end'", f"{TOMORROW} is in the future"]),
-    ("future_recorded_at", _csv(f"exercises,2021-06-10,,1,TASS,B,2,,{TOMORROW}T00:00:00Z",
-                                header=MINI_HEADER + ",recorded_at"),
-     ["line 2, column 'recorded_at'", "is in the future"]),
-    ("bad_recorded_at", _csv("exercises,2021-06-10,,1,TASS,B,2,,last week", header=MINI_HEADER + ",recorded_at"),
-     ["line 2, column 'recorded_at'", "'last week' is not an ISO 8601 time"]),
-    ("duplicate_in_file", _csv(GOOD, "exercises,2021-06-11,,1,TASS,B,2,", "exercises,2021-06-10,,1,TASS,C,3,again"),
-     ["line 4, column 'value'", "is already on line 2"]),
-    ("wrong_field_count", _csv(GOOD, "exercises,2021-06-10,1,TASS"),
-     ["line 3", "expected 8 fields as in the header, found 4"]),
-    ("missing_columns", _csv("exercises,2021-06-10,1", header="indicator,date,value"),
-     [":1: wrong header: missing column(s) source"]),
-    ("unknown_columns", _csv("exercises,2021-06-10,1,TASS,x", header="indicator,date,value,source,confidence"),
-     [":1: wrong header", "unknown column(s) 'confidence'"]),
-    ("misspelt_header", _csv(GOOD, header="indicator,day,end,value,source,reliability,credibility,note"),
-     ["missing column(s) date", "unknown column(s) 'day'"]),
-    ("repeated_column", _csv("exercises,2021-06-10,1,TASS,TASS", header="indicator,date,value,source,source"),
-     ["repeated column(s) source"]),
-    ("no_header_at_all", "exercises,2021-06-10,,1,TASS,B,2,\n",
-     ["wrong header", "missing column(s) indicator, date, value, source"]),
+    (
+        "unknown_indicator",
+        _csv(GOOD, "missiles,2021-06-10,,1,TASS,B,2,"),
+        ["line 3, column 'indicator'", "'missiles' is not an indicator of case 'mini'"],
+    ),
+    (
+        "unparseable_date",
+        _csv("exercises,10/06/2021,,1,TASS,B,2,"),
+        ["line 2, column 'date'", "'10/06/2021' is not a date in the form YYYY-MM-DD"],
+    ),
+    (
+        "impossible_date",
+        _csv("exercises,2023-02-30,,1,TASS,B,2,"),
+        ["line 2, column 'date'", "'2023-02-30' is not a real calendar date"],
+    ),
+    (
+        "impossible_end",
+        _csv("scrambles,2023-01-01,2023-13-01,4,MoD,B,2,"),
+        ["line 2, column 'end'", "not a real calendar date"],
+    ),
+    (
+        "end_before_date",
+        _csv("scrambles,2021-04-01,2021-03-31,5,MoD,A,1,"),
+        ["line 2, column 'end'", "the end 2021-03-31 is before the date 2021-04-01"],
+    ),
+    (
+        "negative_count",
+        _csv("scrambles,2020-04-01,2021-03-31,-3,MoD,A,1,"),
+        ["line 2, column 'value'", "-3 is outside the valid range 0..∞ of 'scrambles' (count)"],
+    ),
+    (
+        "non_integer_count",
+        _csv("exercises,2021-06-10,,1.5,TASS,B,2,"),
+        ["line 2, column 'value'", "1.5 is not a whole number"],
+    ),
+    (
+        "proportion_above_one",
+        _csv("trade_share,2021-01-01,2021-12-31,1.4,MOF,A,1,"),
+        ["line 2, column 'value'", "1.4 is outside the valid range 0..0.2 of 'trade_share' (proportion)"],
+    ),
+    (
+        "above_case_max",
+        _csv("trade_share,2021-01-01,2021-12-31,0.5,MOF,A,1,"),
+        ["line 2, column 'value'", "outside the valid range 0..0.2"],
+    ),
+    (
+        "binary_two",
+        _csv("summit_held,2021-01-01,2021-12-31,2,MOFA,A,1,"),
+        ["line 2, column 'value'", "outside the valid range 0..1"],
+    ),
+    (
+        "non_integer_ordinal",
+        _csv("tone,2021-01-01,,0.5,MOFA,A,1,"),
+        ["line 2, column 'value'", "0.5 is not a whole number, and 'tone' (ordinal)"],
+    ),
+    (
+        "ordinal_above_levels",
+        _csv("tone,2021-01-01,,3,MOFA,A,1,"),
+        ["line 2, column 'value'", "3 is outside the valid range 0..2 of 'tone'"],
+    ),
+    (
+        "text_in_number_column",
+        _csv("budget,2021-01-01,2021-12-31,about five,MOD,A,1,"),
+        ["line 2, column 'value'", "'about five' is not a number"],
+    ),
+    ("nan_value", _csv("budget,2021-01-01,2021-12-31,nan,MOD,A,1,"), ["line 2, column 'value'", "not a finite number"]),
+    (
+        "missing_value",
+        _csv("budget,2021-01-01,2021-12-31,,MOD,A,1,"),
+        ["line 2, column 'value'", "the value is missing"],
+    ),
+    ("missing_source", _csv("exercises,2021-06-10,,1,  ,B,2,"), ["line 2, column 'source'", "the source is missing"]),
+    (
+        "bad_reliability",
+        _csv("exercises,2021-06-10,,1,TASS,G,2,"),
+        ["line 2, column 'reliability'", "'G' is not a reliability grade; use one letter A-F"],
+    ),
+    (
+        "bad_credibility",
+        _csv("exercises,2021-06-10,,1,TASS,B,7,"),
+        ["line 2, column 'credibility'", "'7' is not a credibility grade; use a whole number 1-6"],
+    ),
+    (
+        "credibility_text",
+        _csv("exercises,2021-06-10,,1,TASS,B,high,"),
+        ["line 2, column 'credibility'", "'high' is not a credibility grade"],
+    ),
+    (
+        "future_date",
+        _csv(f"exercises,{TOMORROW},,1,TASS,B,2,"),
+        ["line 2, column 'date'", f"{TOMORROW} is in the future"],
+    ),
+    (
+        "future_end",
+        _csv(f"scrambles,2021-04-01,{TOMORROW},1,TASS,B,2,"),
+        ["line 2, column 'end'", f"{TOMORROW} is in the future"],
+    ),
+    (
+        "future_recorded_at",
+        _csv(f"exercises,2021-06-10,,1,TASS,B,2,,{TOMORROW}T00:00:00Z", header=MINI_HEADER + ",recorded_at"),
+        ["line 2, column 'recorded_at'", "is in the future"],
+    ),
+    (
+        "bad_recorded_at",
+        _csv("exercises,2021-06-10,,1,TASS,B,2,,last week", header=MINI_HEADER + ",recorded_at"),
+        ["line 2, column 'recorded_at'", "'last week' is not an ISO 8601 time"],
+    ),
+    (
+        "duplicate_in_file",
+        _csv(GOOD, "exercises,2021-06-11,,1,TASS,B,2,", "exercises,2021-06-10,,1,TASS,C,3,again"),
+        ["line 4, column 'value'", "is already on line 2"],
+    ),
+    (
+        "wrong_field_count",
+        _csv(GOOD, "exercises,2021-06-10,1,TASS"),
+        ["line 3", "expected 8 fields as in the header, found 4"],
+    ),
+    (
+        "missing_columns",
+        _csv("exercises,2021-06-10,1", header="indicator,date,value"),
+        [":1: wrong header: missing column(s) source"],
+    ),
+    (
+        "unknown_columns",
+        _csv("exercises,2021-06-10,1,TASS,x", header="indicator,date,value,source,confidence"),
+        [":1: wrong header", "unknown column(s) 'confidence'"],
+    ),
+    (
+        "misspelt_header",
+        _csv(GOOD, header="indicator,day,end,value,source,reliability,credibility,note"),
+        ["missing column(s) date", "unknown column(s) 'day'"],
+    ),
+    (
+        "repeated_column",
+        _csv("exercises,2021-06-10,1,TASS,TASS", header="indicator,date,value,source,source"),
+        ["repeated column(s) source"],
+    ),
+    (
+        "no_header_at_all",
+        "exercises,2021-06-10,,1,TASS,B,2,\n",
+        ["wrong header", "missing column(s) indicator, date, value, source"],
+    ),
     ("empty_file", b"", ["the file is empty"]),
     ("blank_file", "\n  \n\n", ["the file is empty"]),
     ("header_only", MINI_HEADER + "\n", ["the file has a header but no observations"]),
-    ("latin1_file", _csv("exercises,2021-06-10,,1,Asahi Shimbun — Sakhalin,B,2,Itérup").encode("cp1252"),
-     ["the file is not UTF-8 text"]),
+    (
+        "latin1_file",
+        _csv("exercises,2021-06-10,,1,Asahi Shimbun — Sakhalin,B,2,Itérup").encode("cp1252"),
+        ["the file is not UTF-8 text"],
+    ),
     ("binary_file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", ["not UTF-8 text"]),
     ("nul_bytes", b"indicator,date,value,source\n\x00\x00\x00\n", ["not text (it contains NUL bytes)"]),
 ]
@@ -103,9 +187,9 @@ def _no_traceback(result: Any) -> None:
 
 @pytest.mark.parametrize("name,content,fragments", BAD_FILES, ids=[b[0] for b in BAD_FILES])
 def test_bad_file_is_refused_with_a_clear_message_and_changes_nothing(
-        store: Store, cli: Any, write_csv: Any, name: str, content: str | bytes, fragments: list[str]) -> None:
-    store.add_observations("mini", [{"indicator": "tone", "date": "2020-01-01", "value": 1, "source": "x"}],
-                           actor="t")
+    store: Store, cli: Any, write_csv: Any, name: str, content: str | bytes, fragments: list[str]
+) -> None:
+    store.add_observations("mini", [{"indicator": "tone", "date": "2020-01-01", "value": 1, "source": "x"}], actor="t")
     before = store.snapshot()
     path = write_csv(content)
     result = cli("observe", "import", path)
@@ -119,8 +203,9 @@ def test_bad_file_is_refused_with_a_clear_message_and_changes_nothing(
 
 
 def test_identical_to_stored_observation_is_refused_naming_the_id(store: Store, cli: Any, write_csv: Any) -> None:
-    (oid,) = store.add_observations("mini", [{"indicator": "exercises", "date": "2021-06-10", "value": 1,
-                                              "source": "TASS"}], actor="t")
+    (oid,) = store.add_observations(
+        "mini", [{"indicator": "exercises", "date": "2021-06-10", "value": 1, "source": "TASS"}], actor="t"
+    )
     before = store.snapshot()
     result = cli("observe", "import", write_csv(_csv("exercises,2021-06-11,,1,TASS,B,2,", GOOD)))
     assert result.exit_code == 2
@@ -136,8 +221,13 @@ def test_every_bad_row_is_reported(store: Store, cli: Any, write_csv: Any) -> No
     lines = result.stderr.strip().splitlines()
     assert lines[0] == f"{path}: 6 bad row(s); nothing was imported."
     assert [ln.split(":")[0].strip() for ln in lines[1:]] == [
-        "line 3, column 'date'", "line 4, column 'value'", "line 4, column 'source'",
-        "line 4, column 'reliability'", "line 4, column 'credibility'", "line 5, column 'value'"]
+        "line 3, column 'date'",
+        "line 4, column 'value'",
+        "line 4, column 'source'",
+        "line 4, column 'reliability'",
+        "line 4, column 'credibility'",
+        "line 5, column 'value'",
+    ]
     assert store.snapshot() == before
 
 
@@ -160,11 +250,13 @@ def test_missing_file(store: Store, cli: Any, tmp_path: Path) -> None:
 
 
 def test_good_import_adds_rows(store: Store, cli: Any, write_csv: Any) -> None:
-    content = ('\ufeff' + "note,value,indicator,date,source,credibility\r\n"  # BOM, CRLF, any column order
-               '"FY2020, preliminary",725,scrambles,2020-04-01,"Japan MoD, Joint Staff",1\r\n'
-               ",1,exercises,2021-06-10,TASS,\r\n"
-               "\r\n"
-               '"multi\nline note",0,tone,2022-03-21,MOFA,2\r\n')
+    content = (
+        "\ufeff" + "note,value,indicator,date,source,credibility\r\n"  # BOM, CRLF, any column order
+        '"FY2020, preliminary",725,scrambles,2020-04-01,"Japan MoD, Joint Staff",1\r\n'
+        ",1,exercises,2021-06-10,TASS,\r\n"
+        "\r\n"
+        '"multi\nline note",0,tone,2022-03-21,MOFA,2\r\n'
+    )
     path = write_csv(content)
     before = store.snapshot()
     result = cli("observe", "import", path)

@@ -49,8 +49,9 @@ echo "case 'northern_territories': inserted"
 
 def run_setup(root: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     env = os.environ | {"TMPDIR": str(tmp_path)}
-    return subprocess.run(["bash", str(root / "scripts" / "setup.sh")], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    return subprocess.run(
+        ["bash", str(root / "scripts" / "setup.sh")], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
 
 
 def test_setup_is_quiet_when_the_install_works(tmp_path: Path) -> None:
@@ -58,8 +59,10 @@ def test_setup_is_quiet_when_the_install_works(tmp_path: Path) -> None:
     res = run_setup(root, tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
-    assert res.stdout.splitlines() == ["store sqlite:///somewhere/harbinger.db: schema created (revision 0002)",
-                                       "case 'northern_territories': inserted"]
+    assert res.stdout.splitlines() == [
+        "store sqlite:///somewhere/harbinger.db: schema created (revision 0002)",
+        "case 'northern_territories': inserted",
+    ]
     assert "-m pip install -q -e .[test,report,team]" in (root / "pip-calls").read_text()
     assert not list(tmp_path.glob("harbinger-setup.*")), "the log of a good install is left behind"
 

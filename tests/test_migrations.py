@@ -52,50 +52,137 @@ def build_old_store(url: str, mini_case: Any) -> dict[str, Any]:
         t.reflect(conn, only=list(OLD_TABLES))
         assert set(t.tables) == set(OLD_TABLES)
         cases, obs, audit, runs = (t.tables[n] for n in OLD_TABLES)
-        conn.execute(cases.insert().values(id="mini", name="Mini test case", yaml=mini_case.text,
-                                           hash=mini_case.hash, loaded_at=datetime(2020, 1, 1, 9)))
+        conn.execute(
+            cases.insert().values(
+                id="mini",
+                name="Mini test case",
+                yaml=mini_case.text,
+                hash=mini_case.hash,
+                loaded_at=datetime(2020, 1, 1, 9),
+            )
+        )
 
         def add(**values: Any) -> int:
-            base = {"case_id": "mini", "source": "TASS", "reliability": "C", "credibility": 3, "note": "",
-                    "recorded_by": "alice", "kind": "observation"}
+            base = {
+                "case_id": "mini",
+                "source": "TASS",
+                "reliability": "C",
+                "credibility": 3,
+                "note": "",
+                "recorded_by": "alice",
+                "kind": "observation",
+            }
             return conn.execute(obs.insert().returning(obs.c.id).values(**{**base, **values})).scalar_one()
 
-        scr = add(indicator="scrambles", date=date(2019, 4, 1), end=date(2020, 3, 31), value=947,
-                  source="Japan MoD", reliability="A", credibility=1, note="FY2019",
-                  recorded_at=datetime(2020, 4, 9, 6))
-        ex = add(indicator="exercises", date=date(2021, 6, 10), value=1, note="Etorofu, ünïcödé “quotes”",
-                 recorded_at=datetime(2021, 6, 11))
+        scr = add(
+            indicator="scrambles",
+            date=date(2019, 4, 1),
+            end=date(2020, 3, 31),
+            value=947,
+            source="Japan MoD",
+            reliability="A",
+            credibility=1,
+            note="FY2019",
+            recorded_at=datetime(2020, 4, 9, 6),
+        )
+        ex = add(
+            indicator="exercises",
+            date=date(2021, 6, 10),
+            value=1,
+            note="Etorofu, ünïcödé “quotes”",
+            recorded_at=datetime(2021, 6, 11),
+        )
         tone = add(indicator="tone", date=date(2021, 9, 1), value=2, recorded_at=datetime(2021, 9, 2))
-        hoax = add(indicator="exercises", date=date(2021, 7, 1), value=1, reliability="E", credibility=5,
-                   recorded_at=datetime(2021, 7, 2))
-        cor = add(indicator="exercises", date=date(2021, 6, 10), value=2, note="two exercises",
-                  recorded_at=datetime(2021, 8, 1), recorded_by="bob", kind="correction", supersedes=ex,
-                  reason="recount")
-        ret = add(indicator="exercises", date=date(2021, 7, 1), value=1, reliability="E", credibility=5,
-                  recorded_at=datetime(2021, 8, 2), recorded_by="bob", kind="retraction", supersedes=hoax,
-                  reason="hoax")
+        hoax = add(
+            indicator="exercises",
+            date=date(2021, 7, 1),
+            value=1,
+            reliability="E",
+            credibility=5,
+            recorded_at=datetime(2021, 7, 2),
+        )
+        cor = add(
+            indicator="exercises",
+            date=date(2021, 6, 10),
+            value=2,
+            note="two exercises",
+            recorded_at=datetime(2021, 8, 1),
+            recorded_by="bob",
+            kind="correction",
+            supersedes=ex,
+            reason="recount",
+        )
+        ret = add(
+            indicator="exercises",
+            date=date(2021, 7, 1),
+            value=1,
+            reliability="E",
+            credibility=5,
+            recorded_at=datetime(2021, 8, 2),
+            recorded_by="bob",
+            kind="retraction",
+            supersedes=hoax,
+            reason="hoax",
+        )
         for at, actor, action, detail in [
             (datetime(2020, 1, 1, 9), "harbinger init", "case.load", {"case": "mini", "hash": mini_case.hash}),
-            (datetime(2021, 7, 2), "alice", "observation.add", {"case": "mini", "n": 4,
-                                                                "ids": [scr, ex, tone, hoax]}),
-            (datetime(2021, 8, 1), "bob", "observation.correct", {"case": "mini", "id": cor, "supersedes": ex,
-                                                                  "reason": "recount", "changes": {"value": 2}}),
-            (datetime(2021, 8, 2), "bob", "observation.retract", {"case": "mini", "id": ret, "supersedes": hoax,
-                                                                  "reason": "hoax"}),
+            (datetime(2021, 7, 2), "alice", "observation.add", {"case": "mini", "n": 4, "ids": [scr, ex, tone, hoax]}),
+            (
+                datetime(2021, 8, 1),
+                "bob",
+                "observation.correct",
+                {"case": "mini", "id": cor, "supersedes": ex, "reason": "recount", "changes": {"value": 2}},
+            ),
+            (
+                datetime(2021, 8, 2),
+                "bob",
+                "observation.retract",
+                {"case": "mini", "id": ret, "supersedes": hoax, "reason": "hoax"},
+            ),
         ]:
             conn.execute(audit.insert().values(at=at, actor=actor, action=action, detail=detail))
-        run_common = {"case_id": "mini", "case_hash": mini_case.hash, "data_hash": "d" * 16, "n_observations": 3,
-                      "model_version": "m1", "settings": {"draws": 60, "sampler": "pymc", "seed": 7}}
+        run_common = {
+            "case_id": "mini",
+            "case_hash": mini_case.hash,
+            "data_hash": "d" * 16,
+            "n_observations": 3,
+            "model_version": "m1",
+            "settings": {"draws": 60, "sampler": "pymc", "seed": 7},
+        }
         for run in [
-            {**run_common, "id": "r20210901T000000-aaaa", "created_at": datetime(2021, 9, 1),
-             "finished_at": datetime(2021, 9, 1, 0, 5), "as_of": date(2021, 9, 1), "status": "ok",
-             "diagnostics": {"ok": False, "max_rhat": 1.08, "problems": ["R-hat 1.08 > 1.01"]},
-             "diagnostics_ok": False, "path": "/runs/r20210901T000000-aaaa", "pid": 4242, "host": "old-host"},
-            {**run_common, "id": "r20210902T000000-bbbb", "created_at": datetime(2021, 9, 2),
-             "finished_at": datetime(2021, 9, 2, 0, 1), "as_of": date(2021, 9, 2), "status": "failed",
-             "error": "interrupted", "pid": 4243, "host": "old-host"},
-            {**run_common, "id": "r20210903T000000-cccc", "created_at": datetime(2021, 9, 3),
-             "as_of": date(2021, 9, 3), "status": "running", "pid": 4244, "host": "old-host"},
+            {
+                **run_common,
+                "id": "r20210901T000000-aaaa",
+                "created_at": datetime(2021, 9, 1),
+                "finished_at": datetime(2021, 9, 1, 0, 5),
+                "as_of": date(2021, 9, 1),
+                "status": "ok",
+                "diagnostics": {"ok": False, "max_rhat": 1.08, "problems": ["R-hat 1.08 > 1.01"]},
+                "diagnostics_ok": False,
+                "path": "/runs/r20210901T000000-aaaa",
+                "pid": 4242,
+                "host": "old-host",
+            },
+            {
+                **run_common,
+                "id": "r20210902T000000-bbbb",
+                "created_at": datetime(2021, 9, 2),
+                "finished_at": datetime(2021, 9, 2, 0, 1),
+                "as_of": date(2021, 9, 2),
+                "status": "failed",
+                "error": "interrupted",
+                "pid": 4243,
+                "host": "old-host",
+            },
+            {
+                **run_common,
+                "id": "r20210903T000000-cccc",
+                "created_at": datetime(2021, 9, 3),
+                "as_of": date(2021, 9, 3),
+                "status": "running",
+                "pid": 4244,
+                "host": "old-host",
+            },
         ]:
             conn.execute(runs.insert().values(**run))
     store.close()
@@ -152,13 +239,18 @@ def test_old_store_upgrades_to_head_without_loss(old_store_url: str, mini_case: 
     assert ok["settings"] == {"draws": 60, "sampler": "pymc", "seed": 7}
     assert ok["created_at"] == datetime(2021, 9, 1, tzinfo=UTC)
     log = store.audit_log(limit=None)
-    assert [a["action"] for a in log][-4:] == ["observation.retract", "observation.correct", "observation.add",
-                                               "case.load"]
+    assert [a["action"] for a in log][-4:] == [
+        "observation.retract",
+        "observation.correct",
+        "observation.add",
+        "case.load",
+    ]
     assert log[-2]["detail"]["ids"] == [ids["scrambles"], ids["exercises"], ids["tone"], ids["hoax"]]
 
     # and it keeps working: new records get new ids, history stays append-only
-    (new,) = store.add_observations("mini", [{"indicator": "exercises", "date": "2022-01-05", "value": 1,
-                                              "source": "Kyodo"}], actor="carol")
+    (new,) = store.add_observations(
+        "mini", [{"indicator": "exercises", "date": "2022-01-05", "value": 1, "source": "Kyodo"}], actor="carol"
+    )
     assert new > max(ids.values())
     again = store.correct(ids["correction"], {"value": 3}, reason="second recount", actor="carol")
     assert store.history("mini").set_index("id").loc[again, "supersedes"] == ids["correction"]
@@ -180,4 +272,3 @@ def test_upgrade_of_an_up_to_date_store_changes_nothing(old_store_url: str, mini
     store = Store(old_store_url)
     assert store.snapshot() == before
     store.close()
-

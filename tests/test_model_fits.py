@@ -34,17 +34,28 @@ def _p_one_year(case, frame, settings: FitSettings) -> float:
 
 
 def test_a_grade_f_report_moves_the_outcome_less_than_the_same_report_graded_a() -> None:
-    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "binary", "continuous"),
-                          n_outcomes=1)
+    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "binary", "continuous"), n_outcomes=1)
     frame, truth = simulate_observations(case, as_of=AS_OF, seed=11)
     settings = FitSettings(draws=400, tune=400, chains=2, seed=3, sampler="pymc")
     # The report: 25 events of the anchor indicator (which raises the outcome) in the last
     # quarter, far above its usual rate.
     usual = frame.loc[frame.indicator == "ind_0", "value"].sum() / (AS_OF.year - case.start.year) / 4
     assert usual < 5
-    report = pd.DataFrame([{
-        "id": 100_000, "indicator": "ind_0", "date": pd.Timestamp("2020-11-15"), "end": pd.Timestamp("2020-11-15"),
-        "value": 25.0, "source": "test report", "note": "", "reliability": "A", "credibility": 1}])
+    report = pd.DataFrame(
+        [
+            {
+                "id": 100_000,
+                "indicator": "ind_0",
+                "date": pd.Timestamp("2020-11-15"),
+                "end": pd.Timestamp("2020-11-15"),
+                "value": 25.0,
+                "source": "test report",
+                "note": "",
+                "reliability": "A",
+                "credibility": 1,
+            }
+        ]
+    )
     graded_f = report.assign(reliability="F", credibility=6)
     assert genuine_probability("F", 6) < genuine_probability("A", 1)
 
@@ -64,8 +75,9 @@ def _coverage(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def test_parameter_recovery_covers_the_truth_at_close_to_the_nominal_rate() -> None:
-    case = synthetic_case(n_factors=2, n_indicators=8,
-                          families=("count_events", "binary", "proportion", "count_total"), n_outcomes=2)
+    case = synthetic_case(
+        n_factors=2, n_indicators=8, families=("count_events", "binary", "proportion", "count_total"), n_outcomes=2
+    )
     frame, truth = simulate_observations(case, as_of=AS_OF, seed=21, per_cell=2)
     design = build_design(case, frame, as_of=AS_OF)
     idata = sample(design, FitSettings(draws=500, tune=600, chains=2, seed=8, sampler="pymc"))

@@ -38,8 +38,7 @@ def test_grid_fiscal_year_covers_four_quarters_exactly() -> None:
 def test_events_become_counts_per_quarter_with_zeros_inside_coverage() -> None:
     loaded = load_case(shipped_case_path())
     frame = shipped_frame()
-    design = build_design(loaded.case, frame, as_of=date(2025, 12, 31),
-                          reviewed=shipped_reviews(loaded.case.id))
+    design = build_design(loaded.case, frame, as_of=date(2025, 12, 31), reviewed=shipped_reviews(loaded.case.id))
     rows = design.rows[design.rows.indicator == "leader_summit"]
     # coverage 2012-05-07 .. reviewed through 2025-12-31: one row per quarter from 2012Q2 to 2025Q4
     assert len(rows) == (2025 - 2012) * 4 + 3
@@ -164,9 +163,10 @@ def test_diagnostics_judge_unrounded_r_hat() -> None:
             break
     else:
         pytest.fail("no shift gave an R-hat between 1.011 and 1.015")
-    idata = az.from_dict(posterior={"persistence": x, "innovation": base[:, :, None]},
-                         sample_stats={"diverging": np.zeros((2, 2000), dtype=bool),
-                                       "energy": rng.normal(size=(2, 2000))})
+    idata = az.from_dict(
+        posterior={"persistence": x, "innovation": base[:, :, None]},
+        sample_stats={"diverging": np.zeros((2, 2000), dtype=bool), "energy": rng.normal(size=(2, 2000))},
+    )
     diag = diagnostics(idata)
     assert diag["max_rhat"] == pytest.approx(rhat, abs=1e-4)
     assert not diag["ok"] and any("R-hat" in p for p in diag["problems"])
@@ -184,7 +184,8 @@ def test_diagnostics_judge_factor_states_through_the_as_of_quarter_not_innovatio
         return az.from_dict(
             posterior={"persistence": rng.normal(size=shape + (1,)), "factor_state": states, "innovation": innovation},
             sample_stats={"diverging": np.zeros(shape, dtype=bool), "energy": rng.normal(size=shape)},
-            dims={"persistence": ["factor"], "factor_state": ["factor", "period"], "innovation": ["factor", "period"]})
+            dims={"persistence": ["factor"], "factor_state": ["factor", "period"], "innovation": ["factor", "period"]},
+        )
 
     def stuck_at(period: int) -> np.ndarray:
         x = rng.normal(size=shape + (1, 8))
@@ -221,8 +222,11 @@ def test_fit_settings_name_mass_matrix_options_nutpie_accepts() -> None:
     assert _mass_matrix_options(FitSettings(tune=100))["mass_matrix_switch_freq"] == 80
     for options in (default, low_rank):
         options = dict(options)
-        kind = _lib.PyNutsSettings.LowRank if options.pop("low_rank_modified_mass_matrix", False) \
+        kind = (
+            _lib.PyNutsSettings.LowRank
+            if options.pop("low_rank_modified_mass_matrix", False)
             else _lib.PyNutsSettings.Diag
+        )
         nuts = kind(1)
         for name, value in options.items():
             setattr(nuts, name, value)
@@ -235,8 +239,10 @@ def test_fit_settings_load_without_the_sampler() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, dashboard.services.runs as r, dashboard.cli.main; "
-            "print(sorted(m for m in ('pymc', 'pytensor', 'nutpie') if m in sys.modules)); print(r.DEFAULT_SETTINGS)")
+    code = (
+        "import sys, dashboard.services.runs as r, dashboard.cli.main; "
+        "print(sorted(m for m in ('pymc', 'pytensor', 'nutpie') if m in sys.modules)); print(r.DEFAULT_SETTINGS)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"
     from models.settings import FitSettings
@@ -298,14 +304,16 @@ def _fake_posterior(design, *, chains: int = 2, draws: int = 50, seed: int = 0) 
     K, T = len(design.factor_ids), design.grid.n_cells
     I, O = len(design.indicator_ids), len(design.outcome_ids)
     shape = (chains, draws)
-    return az.from_dict(posterior={
-        "factor_state": rng.normal(size=shape + (K, T)),
-        "persistence": rng.uniform(0.8, 0.95, size=shape + (K,)),
-        "loading": rng.normal(size=shape + (I, K)),
-        "intercept": rng.normal(size=shape + (I,)),
-        "hazard_intercept": rng.normal(-4, 0.5, size=shape + (O,)),
-        "hazard_effect": rng.normal(0, 0.5, size=shape + (O, K)),
-    })
+    return az.from_dict(
+        posterior={
+            "factor_state": rng.normal(size=shape + (K, T)),
+            "persistence": rng.uniform(0.8, 0.95, size=shape + (K,)),
+            "loading": rng.normal(size=shape + (I, K)),
+            "intercept": rng.normal(size=shape + (I,)),
+            "hazard_intercept": rng.normal(-4, 0.5, size=shape + (O,)),
+            "hazard_effect": rng.normal(0, 0.5, size=shape + (O, K)),
+        }
+    )
 
 
 def test_forecasts_are_probabilities_that_never_decrease_with_horizon() -> None:

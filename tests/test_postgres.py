@@ -34,8 +34,12 @@ SQLITE_ONLY = {
 #: Tests of tests/test_store.py that build their store from the environment without the fixture.
 FROM_ENV = {"test_concurrent_writers_queue_instead_of_failing", "test_postgresql_round_trip"}
 #: Store-level tests of tests/test_import.py (the CLI writes through Store.from_env()).
-IMPORT_TESTS = ("test_identical_to_stored_observation_is_refused_naming_the_id", "test_every_bad_row_is_reported",
-                "test_good_import_adds_rows", "test_recorded_at_back_fills_knowledge")
+IMPORT_TESTS = (
+    "test_identical_to_stored_observation_is_refused_naming_the_id",
+    "test_every_bad_row_is_reported",
+    "test_good_import_adds_rows",
+    "test_recorded_at_back_fills_knowledge",
+)
 
 
 def _store_tests() -> dict[str, Any]:
@@ -64,9 +68,14 @@ def on_postgres(harbinger_home: Path, postgres_url: str, monkeypatch: pytest.Mon
 def test_the_store_tests_are_really_collected_here() -> None:
     # a guard against this module silently running nothing if test_store.py is reorganised
     assert len(STORE_TESTS) >= 20
-    for name in ("test_as_of_time_travel_through_correction_and_retraction", "test_run_lifecycle",
-                 "test_observations_and_audit_are_append_only", "test_migrations_match_the_table_definitions",
-                 "test_concurrent_writers_queue_instead_of_failing", "test_postgresql_round_trip"):
+    for name in (
+        "test_as_of_time_travel_through_correction_and_retraction",
+        "test_run_lifecycle",
+        "test_observations_and_audit_are_append_only",
+        "test_migrations_match_the_table_definitions",
+        "test_concurrent_writers_queue_instead_of_failing",
+        "test_postgresql_round_trip",
+    ):
         assert name in STORE_TESTS
 
 
@@ -85,8 +94,9 @@ def test_migrations_create_all_tables_on_an_empty_database(postgres_url: str) ->
     assert store.schema_version() == SCHEMA_HEAD
     # the append-only triggers are PostgreSQL triggers here
     with store.engine.connect() as conn:
-        triggers = set(conn.exec_driver_sql(
-            "SELECT DISTINCT event_object_table FROM information_schema.triggers").scalars())
+        triggers = set(
+            conn.exec_driver_sql("SELECT DISTINCT event_object_table FROM information_schema.triggers").scalars()
+        )
     assert {"observations", "audit"} <= triggers
     store.close()
 
@@ -124,8 +134,8 @@ def test_writes_fail_whole_on_postgresql(store: Store) -> None:
     """A failing statement inside a write transaction leaves nothing behind (no partial import)."""
     before = store.snapshot()
     with pytest.raises(sa.exc.IntegrityError), store._write() as conn:
-        conn.execute(sa.text("INSERT INTO audit (at, actor, action, detail) "
-                             "VALUES (now(), 't', 'x', '{}')"))
-        conn.execute(sa.text("INSERT INTO cases (id, name, yaml, hash, loaded_at) "
-                             "VALUES ('mini', 'dup', '', '', now())"))
+        conn.execute(sa.text("INSERT INTO audit (at, actor, action, detail) VALUES (now(), 't', 'x', '{}')"))
+        conn.execute(
+            sa.text("INSERT INTO cases (id, name, yaml, hash, loaded_at) VALUES ('mini', 'dup', '', '', now())")
+        )
     assert store.snapshot() == before

@@ -28,16 +28,22 @@ from tests.fits import CASE, TINY, copy_home, harbinger_json
 from tests.fits import HOSTILE_SOURCE as FORMULA_SOURCE
 from tests.fits import harbinger as run
 
-FORMATS = {"html": "report.html", "pdf": "report.pdf", "csv": "forecast.csv", "json": "forecast.json",
-           "netcdf": "posterior.nc"}
+FORMATS = {
+    "html": "report.html",
+    "pdf": "report.pdf",
+    "csv": "forecast.csv",
+    "json": "forecast.json",
+    "netcdf": "posterior.nc",
+}
 
 
 def invoke(home: Path, *args: str) -> Any:
     """``harbinger ARGS`` in this process against ``home``."""
     from dashboard.cli.main import main
 
-    return CliRunner().invoke(main, list(args), env={"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"},
-                              catch_exceptions=False)
+    return CliRunner().invoke(
+        main, list(args), env={"HARBINGER_HOME": str(home), "HARBINGER_USER": "tester"}, catch_exceptions=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +63,18 @@ def fitted(shared_run: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         assert res.exit_code == 0, res.output
         files[fmt] = out / FORMATS[fmt]
     forecast = harbinger_json(home, "forecast")
-    return {"home": home, "files": files, "forecast": forecast, "obs_id": shared_run.hostile_obs_id,
-            "pdf_stdout": pdf.stdout, "pdf_stderr": pdf.stderr}
+    return {
+        "home": home,
+        "files": files,
+        "forecast": forecast,
+        "obs_id": shared_run.hostile_obs_id,
+        "pdf_stdout": pdf.stdout,
+        "pdf_stderr": pdf.stderr,
+    }
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 class Tags(HTMLParser):
     """Every start tag with its attributes, the text of <style> elements, and the plain text."""
@@ -115,6 +128,7 @@ def summary_cells(html_text: str) -> dict[tuple[str, int], dict[str, str]]:
 
 # ---------------------------------------------------------------------------- PDF
 
+
 def test_pdf_has_every_question_the_as_of_date_and_the_run_id(fitted: dict[str, Any]) -> None:
     fc = fitted["forecast"]
     pages = pdf_pages(fitted["files"]["pdf"])
@@ -135,8 +149,16 @@ def test_pdf_has_page_numbers_a_table_of_contents_with_pages_and_the_failing_lab
         assert f"Page {i} of {n}" in page
     toc = squash(pages[0])
     numbers = {}
-    for title in ("Summary", "Horizon curves", "Latent factor paths", "Indicators", "Evidence", "Diagnostics",
-                  "Methods", "Data provenance and caveats"):
+    for title in (
+        "Summary",
+        "Horizon curves",
+        "Latent factor paths",
+        "Indicators",
+        "Evidence",
+        "Diagnostics",
+        "Methods",
+        "Data provenance and caveats",
+    ):
         m = re.search(re.escape(title) + r"[ .]*?(\d+)\b", toc)
         assert m, f"no page number for {title} in the contents"
         numbers[title] = int(m.group(1))
@@ -155,8 +177,13 @@ def test_pdf_opens_renders_to_png_pages_and_its_charts_are_vector(fitted: dict[s
 
     path = fitted["files"]["pdf"]
     reader = PdfReader(str(path))
-    res = subprocess.run(["pdftoppm", "-png", "-r", "30", str(path), str(tmp_path / "page")],
-                         capture_output=True, text=True, timeout=300, check=False)
+    res = subprocess.run(
+        ["pdftoppm", "-png", "-r", "30", str(path), str(tmp_path / "page")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == len(reader.pages)
@@ -174,6 +201,7 @@ def test_pdf_opens_renders_to_png_pages_and_its_charts_are_vector(fitted: dict[s
 
 
 # ---------------------------------------------------------------------------- HTML
+
 
 def test_html_references_nothing_outside_itself(fitted: dict[str, Any]) -> None:
     text = fitted["files"]["html"].read_text(encoding="utf-8")
@@ -210,7 +238,9 @@ def test_html_shows_the_same_numbers_as_the_json(fitted: dict[str, Any]) -> None
         assert float(c["p-mean"]) == row["p_mean"] and float(c["p-05"]) == row["p_05"]
         assert float(c["p-95"]) == row["p_95"]
         assert c["text"].startswith(fmt_prob(row["p_mean"]))
-        assert f"90%: {fmt_prob(row['p_05'])} – {fmt_prob(row['p_95'])}" in c["text"]  # every probability has its interval
+        assert (
+            f"90%: {fmt_prob(row['p_05'])} – {fmt_prob(row['p_95'])}" in c["text"]
+        )  # every probability has its interval
     for key in ("run_id", "as_of", "case_hash", "model_version", "data_hash"):
         assert doc[key] in text
     resolved = [r for r in doc["rows"] if r["status"].startswith("resolved")]
@@ -220,8 +250,7 @@ def test_html_shows_the_same_numbers_as_the_json(fitted: dict[str, Any]) -> None
 
 def test_html_has_every_section_and_a_chart_per_indicator(fitted: dict[str, Any]) -> None:
     text = fitted["files"]["html"].read_text(encoding="utf-8")
-    for sec in ("summary", "horizons", "factors", "indicators", "evidence", "diagnostics", "methods",
-                "provenance"):
+    for sec in ("summary", "horizons", "factors", "indicators", "evidence", "diagnostics", "methods", "provenance"):
         assert f'id="sec-{sec}"' in text and f'href="#sec-{sec}"' in text
     indicators = re.search(r'id="sec-indicators"(.*?)</section>', text, flags=re.DOTALL).group(1)
     from indicators.case import load_case, shipped_case_path
@@ -235,11 +264,14 @@ def test_html_has_every_section_and_a_chart_per_indicator(fitted: dict[str, Any]
 
 # ---------------------------------------------------------------------------- hostile text
 
+
 def test_script_note_and_formula_source_come_out_inert(fitted: dict[str, Any]) -> None:
     html_text = fitted["files"]["html"].read_text(encoding="utf-8")
     assert "<script" not in html_text.lower() and "<b>bold" not in html_text
-    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in html_text or \
-           "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html_text
+    assert (
+        "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in html_text
+        or "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html_text
+    )
     doc = parse_html(html_text)
     visible = squash("".join(doc.text))
     assert '<script>alert("pwned")</script>' in visible  # shown as text
@@ -268,8 +300,18 @@ def test_csv_cells_starting_like_formulas_are_neutralised(cli: Any, harbinger_ho
     for question in questions:
         got = set(frame["question"])
         assert "'" + question in got and question not in got
-    text_columns = ["case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "diagnostics",
-                    "outcome", "question", "status"]
+    text_columns = [
+        "case",
+        "run_id",
+        "as_of",
+        "model_version",
+        "case_hash",
+        "data_hash",
+        "diagnostics",
+        "outcome",
+        "question",
+        "status",
+    ]
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
     for column in text_columns:
         for value in raw[column]:
@@ -278,11 +320,20 @@ def test_csv_cells_starting_like_formulas_are_neutralised(cli: Any, harbinger_ho
 
 # ---------------------------------------------------------------------------- CSV, JSON, netCDF
 
+
 def test_csv_round_trips_through_pandas(fitted: dict[str, Any]) -> None:
     doc = json.loads(fitted["files"]["json"].read_text(encoding="utf-8"))
     frame = pd.read_csv(fitted["files"]["csv"])
-    assert list(frame.columns[:8]) == ["case", "run_id", "as_of", "model_version", "case_hash", "data_hash",
-                                       "diagnostics_ok", "diagnostics"]
+    assert list(frame.columns[:8]) == [
+        "case",
+        "run_id",
+        "as_of",
+        "model_version",
+        "case_hash",
+        "data_hash",
+        "diagnostics_ok",
+        "diagnostics",
+    ]
     assert len(frame) == len(doc["rows"])
     assert set(frame["run_id"]) == {doc["run_id"]} and set(frame["as_of"]) == {doc["as_of"]}
     assert set(frame["case_hash"].astype(str)) == {doc["case_hash"]}
@@ -299,8 +350,9 @@ def test_csv_round_trips_through_pandas(fitted: dict[str, Any]) -> None:
 def test_json_matches_the_forecast_and_has_the_documented_shape(fitted: dict[str, Any]) -> None:
     doc = json.loads(fitted["files"]["json"].read_text(encoding="utf-8"))
     fc = fitted["forecast"]
-    assert {k: doc[k] for k in ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash")} == \
-           {k: fc[k] for k in ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash")}
+    assert {k: doc[k] for k in ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash")} == {
+        k: fc[k] for k in ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash")
+    }
     assert doc["diagnostics"]["ok"] is False and doc["diagnostics"]["problems"]
     assert doc["previous_run_id"] is None
     by_key = {(r["outcome"], r["years"]): r for r in doc["rows"]}
@@ -331,6 +383,7 @@ def test_netcdf_opens_with_arviz_and_xarray_and_carries_the_run_identity(fitted:
 
 
 # ---------------------------------------------------------------------------- bad input, names
+
 
 def test_unknown_run_unknown_format_and_unwritable_paths_are_bad_input(fitted: dict[str, Any], tmp_path: Path) -> None:
     home = fitted["home"]
@@ -373,8 +426,18 @@ def test_report_as_of_and_into_a_directory_gets_a_sanitised_name(fitted: dict[st
 def test_file_names_are_sanitised() -> None:
     from dashboard import report
 
-    for raw in ["../../etc/passwd", "a/b\\c", "x\x00y\r\nz", "<script>.pdf", "  .hidden", "-rf --no", "Ünïcödé",
-                "", "...", "con:aux|nul*?"]:
+    for raw in [
+        "../../etc/passwd",
+        "a/b\\c",
+        "x\x00y\r\nz",
+        "<script>.pdf",
+        "  .hidden",
+        "-rf --no",
+        "Ünïcödé",
+        "",
+        "...",
+        "con:aux|nul*?",
+    ]:
         name = report.safe_filename(raw)
         assert name and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name), (raw, name)
         assert ".." not in name and len(name) <= 120
@@ -384,6 +447,7 @@ def test_file_names_are_sanitised() -> None:
 
 
 # ---------------------------------------------------------------------------- content (fake runs)
+
 
 def _shipped(cli: Any) -> Any:
     from indicators.store import Store
@@ -405,8 +469,9 @@ def test_change_since_the_previous_run_is_the_overviews(cli: Any, harbinger_home
     changes = [r["change_pp"] for r in content["table"] if r["status"] == "forecast"]
     assert changes and all(c == pytest.approx(1.0, abs=1e-9) for c in changes if c is not None)
     # the same numbers as the Overview's cards
-    cards = views.outcome_cards(views.load_forecast(store.get_run(second)), horizon=1,
-                                previous=views.load_forecast(store.get_run(first)))
+    cards = views.outcome_cards(
+        views.load_forecast(store.get_run(second)), horizon=1, previous=views.load_forecast(store.get_run(first))
+    )
     for card in cards:
         if card["change_pp"] is not None:
             row = next(r for r in content["table"] if r["outcome"] == card["id"] and r["years"] == 1)
@@ -437,7 +502,9 @@ def test_a_failing_run_is_labelled_failing_in_every_format(cli: Any, harbinger_h
     store.close()
 
 
-def test_netcdf_of_a_run_without_posterior_is_one_clear_sentence(cli: Any, harbinger_home: Path, tmp_path: Path) -> None:
+def test_netcdf_of_a_run_without_posterior_is_one_clear_sentence(
+    cli: Any, harbinger_home: Path, tmp_path: Path
+) -> None:
     store = _shipped(cli)
     run_id = register_fake_run(store, CASE)
     store.close()
@@ -455,20 +522,29 @@ def test_a_section_is_one_added_function(cli: Any, harbinger_home: Path, monkeyp
     register_fake_run(store, CASE)
 
     def scenarios(inputs: Any) -> dict[str, Any]:
-        return report_content.section("scenarios", "Scenarios against the baseline", [
-            report_content.paragraph(f"{len(inputs.case.case.scenarios)} scenarios <i>here</i>")])
+        return report_content.section(
+            "scenarios",
+            "Scenarios against the baseline",
+            [report_content.paragraph(f"{len(inputs.case.case.scenarios)} scenarios <i>here</i>")],
+        )
 
-    monkeypatch.setattr(report_content, "SECTIONS", report_content.SECTIONS[:1] + (scenarios,)
-                        + report_content.SECTIONS[1:])
+    monkeypatch.setattr(
+        report_content, "SECTIONS", report_content.SECTIONS[:1] + (scenarios,) + report_content.SECTIONS[1:]
+    )
     html_text = report.render(report.build(store, CASE), "html").decode()
     assert 'href="#sec-scenarios">Scenarios against the baseline</a>' in html_text
     assert 'id="sec-scenarios"' in html_text and "scenarios &lt;i&gt;here&lt;/i&gt;" in html_text
-    assert html_text.index('id="sec-summary"') < html_text.index('id="sec-scenarios"') < \
-           html_text.index('id="sec-horizons"')
+    assert (
+        html_text.index('id="sec-summary"')
+        < html_text.index('id="sec-scenarios"')
+        < html_text.index('id="sec-horizons"')
+    )
     store.close()
 
 
-def test_exports_without_sections_draw_no_charts(cli: Any, harbinger_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exports_without_sections_draw_no_charts(
+    cli: Any, harbinger_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dashboard import report
     from dashboard.report import charts
 
@@ -488,8 +564,11 @@ def test_chart_svg_is_clean_inline_markup() -> None:
     from dashboard.report import charts
 
     fc = sample_forecast()
-    svgs = [charts.horizon_curves(fc), charts.factor_paths(fc),
-            charts.indicator_chart(fc["indicators"][0], as_of=fc["as_of"])]
+    svgs = [
+        charts.horizon_curves(fc),
+        charts.factor_paths(fc),
+        charts.indicator_chart(fc["indicators"][0], as_of=fc["as_of"]),
+    ]
     ids: list[str] = []
     for svg in svgs:
         assert svg.startswith("<svg ") and svg.endswith("</svg>")

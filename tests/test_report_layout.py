@@ -20,8 +20,10 @@ import pytest
 from tests.dashboard_support import register_fake_run, sample_forecast, shifted
 
 CASE = "northern_territories"
-HEADER_FOOTER = re.compile(r"^(Page \d+ of \d+|Harbinger forecast report|Run \S+ · as of .*|Russia–Japan relations.*"
-                           r"|Territories|DIAGNOSTICS FAILED|FAILED)$")
+HEADER_FOOTER = re.compile(
+    r"^(Page \d+ of \d+|Harbinger forecast report|Run \S+ · as of .*|Russia–Japan relations.*"
+    r"|Territories|DIAGNOSTICS FAILED|FAILED)$"
+)
 
 
 def squash(text: str) -> str:
@@ -49,26 +51,67 @@ def explain_document(inputs: Any, n_changes: int) -> dict[str, Any]:
     outcomes, items = [], []
     open_outcomes = [o for o in inputs.forecast["outcomes"] if not o.get("resolved")]
     for k in range(n_changes):
-        contributions = [{"outcome": o["id"], "years": h["years"], "pp": round((-1) ** k * (k + 1) * 0.01 * h["years"], 4),
-                          "log_odds": 0.01 * (k + 1)} for o in open_outcomes for h in o["horizons"]]
-        items.append({"label": f"new observation {500 + k} (leader_summit, 2025-{1 + k % 12:02d}-10, value 1)",
-                      "kind": "new", "observation_ids": [500 + k], "indicator": "leader_summit",
-                      "method": "reweighting", "khat": 0.2 if k else 0.9, "reliable": bool(k), "ignored": [],
-                      "contributions": contributions})
+        contributions = [
+            {
+                "outcome": o["id"],
+                "years": h["years"],
+                "pp": round((-1) ** k * (k + 1) * 0.01 * h["years"], 4),
+                "log_odds": 0.01 * (k + 1),
+            }
+            for o in open_outcomes
+            for h in o["horizons"]
+        ]
+        items.append(
+            {
+                "label": f"new observation {500 + k} (leader_summit, 2025-{1 + k % 12:02d}-10, value 1)",
+                "kind": "new",
+                "observation_ids": [500 + k],
+                "indicator": "leader_summit",
+                "method": "reweighting",
+                "khat": 0.2 if k else 0.9,
+                "reliable": bool(k),
+                "ignored": [],
+                "contributions": contributions,
+            }
+        )
     for o in open_outcomes:
         for h in o["horizons"]:
-            explained = sum(c["pp"] for it in items for c in it["contributions"]
-                            if c["outcome"] == o["id"] and c["years"] == h["years"])
-            outcomes.append({"outcome": o["id"], "years": h["years"], "before": h["p_mean"] - 0.01,
-                             "after": h["p_mean"], "total_pp": 1.0, "total_log_odds": 0.1,
-                             "explained_pp": round(explained, 4), "unexplained_pp": round(1.0 - explained, 4)})
-    return {"case": CASE, "from_run": inputs.previous_run["id"], "to_run": inputs.run["id"],
-            "from_as_of": "2025-12-15", "to_as_of": "2025-12-15", "same_case_version": True,
-            "changes": [{}] * n_changes, "items": items, "outcomes": outcomes, "grouped": False, "khat_max": 0.7}
+            explained = sum(
+                c["pp"]
+                for it in items
+                for c in it["contributions"]
+                if c["outcome"] == o["id"] and c["years"] == h["years"]
+            )
+            outcomes.append(
+                {
+                    "outcome": o["id"],
+                    "years": h["years"],
+                    "before": h["p_mean"] - 0.01,
+                    "after": h["p_mean"],
+                    "total_pp": 1.0,
+                    "total_log_odds": 0.1,
+                    "explained_pp": round(explained, 4),
+                    "unexplained_pp": round(1.0 - explained, 4),
+                }
+            )
+    return {
+        "case": CASE,
+        "from_run": inputs.previous_run["id"],
+        "to_run": inputs.run["id"],
+        "from_as_of": "2025-12-15",
+        "to_as_of": "2025-12-15",
+        "same_case_version": True,
+        "changes": [{}] * n_changes,
+        "items": items,
+        "outcomes": outcomes,
+        "grouped": False,
+        "khat_max": 0.7,
+    }
 
 
-def scenario_document(store: Any, case_id: str, spec: Any, *, run_id: str | None = None, refit: bool = True,
-                      progress: Any = None) -> dict[str, Any]:
+def scenario_document(
+    store: Any, case_id: str, spec: Any, *, run_id: str | None = None, refit: bool = True, progress: Any = None
+) -> dict[str, Any]:
     """A scenario document of the real shape (reweighting, one unreliable scenario)."""
     from dashboard.services.views import load_forecast
 
@@ -79,17 +122,41 @@ def scenario_document(store: Any, case_id: str, spec: Any, *, run_id: str | None
         if o.get("resolved"):
             continue
         for h in o["horizons"]:
-            results.append({"outcome": o["id"], "years": h["years"],
-                            "baseline": {"p_mean": h["p_mean"], "p_05": h["p_05"], "p_95": h["p_95"]},
-                            "scenario": {"p_mean": h["p_mean"] + 0.01, "p_05": h["p_05"], "p_95": h["p_95"] + 0.02,
-                                         "mcse": 0.001},
-                            "difference": {"pp": 1.0, "low_pp": 0.6, "high_pp": 1.4}, "method": "reweighting",
-                            "khat": 0.3 if reliable else 0.9, "reliable": reliable})
-    return {"case": case_id, "run_id": run_id, "scenario": spec.as_dict(), "method": "reweighting",
-            "khat": results[0]["khat"], "khat_max": 0.7, "reliable": reliable, "reweighting_khat": results[0]["khat"],
-            "hypothetical_observations": [{"indicator": h["indicator"], "date": "2026-06-15", "end": None,
-                                           "value": h["value"]} for h in spec.observations],
-            "ignored": [], "refit_diagnostics": None, "results": results, "resolved": ["japan_hardline_shift"]}
+            results.append(
+                {
+                    "outcome": o["id"],
+                    "years": h["years"],
+                    "baseline": {"p_mean": h["p_mean"], "p_05": h["p_05"], "p_95": h["p_95"]},
+                    "scenario": {
+                        "p_mean": h["p_mean"] + 0.01,
+                        "p_05": h["p_05"],
+                        "p_95": h["p_95"] + 0.02,
+                        "mcse": 0.001,
+                    },
+                    "difference": {"pp": 1.0, "low_pp": 0.6, "high_pp": 1.4},
+                    "method": "reweighting",
+                    "khat": 0.3 if reliable else 0.9,
+                    "reliable": reliable,
+                }
+            )
+    return {
+        "case": case_id,
+        "run_id": run_id,
+        "scenario": spec.as_dict(),
+        "method": "reweighting",
+        "khat": results[0]["khat"],
+        "khat_max": 0.7,
+        "reliable": reliable,
+        "reweighting_khat": results[0]["khat"],
+        "hypothetical_observations": [
+            {"indicator": h["indicator"], "date": "2026-06-15", "end": None, "value": h["value"]}
+            for h in spec.observations
+        ],
+        "ignored": [],
+        "refit_diagnostics": None,
+        "results": results,
+        "resolved": ["japan_hardline_shift"],
+    }
 
 
 @pytest.fixture
@@ -138,6 +205,7 @@ def tables(content: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- item 9: tables fit the page
 
+
 def test_the_pdf_shows_every_column_header_of_every_table_whole(report_of: Any) -> None:
     from dashboard import report
 
@@ -148,8 +216,14 @@ def test_the_pdf_shows_every_column_header_of_every_table_whole(report_of: Any) 
         headers = " ".join(squash(c["label"]) for c in t["columns"])
         assert headers in text, f"{t['id']}: the header row '{headers}' is not in the PDF's text whole"
     assert "Within 10 years Status" in text  # the summary's last columns, cut off when it overflowed
-    assert {"summary-table", "surprise-table", "evidence-table", "diagnostics-table", "outcomes-table",
-            "explain-peace_treaty"} <= {t["id"] for t in found}
+    assert {
+        "summary-table",
+        "surprise-table",
+        "evidence-table",
+        "diagnostics-table",
+        "outcomes-table",
+        "explain-peace_treaty",
+    } <= {t["id"] for t in found}
 
 
 @pytest.mark.browser
@@ -183,6 +257,7 @@ def test_no_element_of_the_html_is_wider_than_its_container(report_of: Any, chro
 
 
 # ---------------------------------------------------------------------------- item 10: a report to sign
+
 
 def test_the_shipped_case_prints_in_at_most_15_pages_with_an_appendix(report_of: Any) -> None:
     from dashboard import report
@@ -239,7 +314,7 @@ def test_no_page_ends_with_a_heading(report_of: Any, n_changes: int) -> None:
     headings = {squash(s["title"]).lower() for s in content["sections"]}
     for s in content["sections"]:
         for b in s["blocks"]:
-            for inner in (b["blocks"] if b["kind"] == "group" else [b]):
+            for inner in b["blocks"] if b["kind"] == "group" else [b]:
                 if inner["kind"] == "subheading":
                     headings.add(squash(inner["text"]).lower())
     headings |= {squash(t["caption"]).lower() for t in tables(content) if t["caption"]}
@@ -282,8 +357,10 @@ def test_long_sources_and_notes_are_cut_in_the_tables(report_of: Any, cli: Any, 
     from dashboard.report.content import NOTE_CHARS, SOURCE_CHARS
 
     source = "https://example.org/" + "a" * 300
-    path = write_csv("indicator,date,value,source,note,recorded_at\n"
-                     f"leader_summit,2025-12-01,1,{source},{'n' * 400},2025-12-02T00:00:00Z\n")
+    path = write_csv(
+        "indicator,date,value,source,note,recorded_at\n"
+        f"leader_summit,2025-12-01,1,{source},{'n' * 400},2025-12-02T00:00:00Z\n"
+    )
     added = cli("observe", "import", path)
     assert added.exit_code == 0, added.output
     content = report_of(1)

@@ -55,8 +55,7 @@ def test_an_existing_file_is_replaced_only_with_force(home: Path, cli: Any, tmp_
     assert out.read_text().startswith("case,run_id,")
 
 
-def test_an_existing_file_in_an_output_directory_is_kept_without_force(home: Path, cli: Any,
-                                                                        tmp_path: Path) -> None:
+def test_an_existing_file_in_an_output_directory_is_kept_without_force(home: Path, cli: Any, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
     assert cli("report", "--format", "json", "--output", reports).exit_code == 0
@@ -95,16 +94,27 @@ def test_the_store_s_own_files_are_never_written(home: Path, cli: Any, tmp_path:
     os.link(db, hard)
     dir_link = tmp_path / "runs-link"
     dir_link.symlink_to(home / "runs")
-    targets = [db, home / "harbinger.db-wal", home / "harbinger.db-shm", home / "harbinger.db-journal",
-               home / SECRET_KEY_FILE, run_dir / "forecast.json", run_dir / "new.csv", link, hard,
-               dir_link / run_dir.name / "forecast.json", tmp_path / ".." / tmp_path.name / "innocent.csv"]
+    targets = [
+        db,
+        home / "harbinger.db-wal",
+        home / "harbinger.db-shm",
+        home / "harbinger.db-journal",
+        home / SECRET_KEY_FILE,
+        run_dir / "forecast.json",
+        run_dir / "new.csv",
+        link,
+        hard,
+        dir_link / run_dir.name / "forecast.json",
+        tmp_path / ".." / tmp_path.name / "innocent.csv",
+    ]
     watched = [db, home / SECRET_KEY_FILE, run_dir / "forecast.json"]
     digests = {p: _digest(p) for p in watched}
     before = store.snapshot()
     for target in targets:
         for extra in ([], ["--force"]):
-            _refused(cli("report", "--format", "csv", "--output", target, *extra), "store's own file",
-                     "never written there")
+            _refused(
+                cli("report", "--format", "csv", "--output", target, *extra), "store's own file", "never written there"
+            )
     assert {p: _digest(p) for p in watched} == digests
     assert not (run_dir / "new.csv").exists() and not (home / "harbinger.db-journal").exists()
     assert link.is_symlink() and store.snapshot() == before
@@ -114,8 +124,9 @@ def test_the_store_s_own_files_are_never_written(home: Path, cli: Any, tmp_path:
     store.close()
 
 
-def test_a_database_named_by_url_is_protected_too(home: Path, cli: Any, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_named_by_url_is_protected_too(
+    home: Path, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     elsewhere = tmp_path / "elsewhere.db"
     monkeypatch.setenv("HARBINGER_DATABASE_URL", f"sqlite:///{elsewhere}")
     assert cli("init").exit_code == 0
@@ -123,10 +134,10 @@ def test_a_database_named_by_url_is_protected_too(home: Path, cli: Any, tmp_path
     assert cli("observe", "list").exit_code == 0
 
 
-@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600), (0o002, 0o664)],
-                         ids=["022", "027", "077", "002"])
-def test_reports_get_the_mode_of_the_user_s_umask(home: Path, cli: Any, tmp_path: Path, umask: int,
-                                                  mode: int) -> None:
+@pytest.mark.parametrize(
+    "umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600), (0o002, 0o664)], ids=["022", "027", "077", "002"]
+)
+def test_reports_get_the_mode_of_the_user_s_umask(home: Path, cli: Any, tmp_path: Path, umask: int, mode: int) -> None:
     old = os.umask(umask)
     try:
         for fmt, force in (("csv", []), ("csv", ["--force"]), ("json", [])):

@@ -55,13 +55,21 @@ def fitted(shared_run: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     assert pdf.returncode == 0, pdf.stderr
     res = run(home, "report", "--run", current, "--format", "html", "--output", str(root / "report.html"))
     assert res.returncode == 0, res.stderr
-    scenarios = {sid: harbinger_json(home, "scenario", "run", sid, "--run", current, "--no-refit")
-                 for sid in scenario_ids}
+    scenarios = {
+        sid: harbinger_json(home, "scenario", "run", sid, "--run", current, "--no-refit") for sid in scenario_ids
+    }
     explained = harbinger_json(home, "explain", "--from", previous, "--to", current)
     print(f"PDF report with the analysis sections: {pdf_seconds:.1f} s")
-    return {"home": home, "html": (root / "report.html").read_text(encoding="utf-8"), "pdf": root / "report.pdf",
-            "scenarios": scenarios, "explain": explained, "previous": previous,
-            "current": current, "pdf_seconds": pdf_seconds}
+    return {
+        "home": home,
+        "html": (root / "report.html").read_text(encoding="utf-8"),
+        "pdf": root / "report.pdf",
+        "scenarios": scenarios,
+        "explain": explained,
+        "previous": previous,
+        "current": current,
+        "pdf_seconds": pdf_seconds,
+    }
 
 
 def section_html(html_text: str, sec: str) -> str:
@@ -87,13 +95,16 @@ def pdf_text(path: Path) -> str:
 
 # ---------------------------------------------------------------------------- real fit
 
+
 def test_the_three_sections_are_in_the_html_and_its_contents(fitted: dict[str, Any]) -> None:
     text = fitted["html"]
     for sec, title in (("scenarios", "Scenarios"), ("why-it-moved", "Why it moved"), ("track-record", "Track record")):
         assert f'<a href="#sec-{sec}">{title}</a>' in text
         assert f"<h2>{title}</h2>" in section_html(text, sec)
-    order = [text.index(f'id="sec-{s}"') for s in ("summary", "why-it-moved", "evidence", "scenarios",
-                                                    "track-record", "diagnostics")]
+    order = [
+        text.index(f'id="sec-{s}"')
+        for s in ("summary", "why-it-moved", "evidence", "scenarios", "track-record", "diagnostics")
+    ]
     assert order == sorted(order)
 
 
@@ -175,6 +186,7 @@ def test_pdf_build_time_is_reasonable(fitted: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------- fake runs
 
+
 def _shipped(cli: Any) -> Any:
     from indicators.store import Store
 
@@ -196,7 +208,9 @@ def test_a_run_without_posterior_gets_a_sentence_in_each_section(cli: Any, harbi
     assert by_id["sec-why-it-moved"]["blocks"][0]["text"].startswith("There is no earlier good run")
     assert by_id["sec-track-record"]["blocks"] == [{"kind": "paragraph", "text": NO_BACKTEST}]
     html_text = report.render(content, "html").decode()
-    assert "Scenarios cannot be computed for this run" in html_text and "run <code>harbinger backtest</code>" in html_text
+    assert (
+        "Scenarios cannot be computed for this run" in html_text and "run <code>harbinger backtest</code>" in html_text
+    )
     # a second fake run: there is a previous run, but no posterior to explain the move with
     second = register_fake_run(store, CASE, sample_forecast())
     content = report.build(store, CASE, run_id=second)
@@ -219,8 +233,9 @@ def test_a_saved_backtest_appears_for_a_fake_run(cli: Any, harbinger_home: Path)
     store.close()
 
 
-def test_scenarios_never_refit_and_an_unreliable_one_is_marked(cli: Any, harbinger_home: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scenarios_never_refit_and_an_unreliable_one_is_marked(
+    cli: Any, harbinger_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dashboard import report
     from dashboard.services import analysis as sa
 
@@ -228,17 +243,35 @@ def test_scenarios_never_refit_and_an_unreliable_one_is_marked(cli: Any, harbing
     register_fake_run(store, CASE)
     calls = []
 
-    def fake_run_scenario(store: Any, case_id: str, spec: Any, *, run_id: str | None = None, refit: bool = True,
-                          progress: Any = None) -> dict[str, Any]:
+    def fake_run_scenario(
+        store: Any, case_id: str, spec: Any, *, run_id: str | None = None, refit: bool = True, progress: Any = None
+    ) -> dict[str, Any]:
         calls.append(refit)
-        row = {"outcome": "peace_treaty", "years": 1, "baseline": {"p_mean": 0.01, "p_05": 0.0, "p_95": 0.03},
-               "scenario": {"p_mean": 0.02, "p_05": 0.0, "p_95": 0.05, "mcse": 0.001},
-               "difference": {"pp": 1.0, "low_pp": 0.5, "high_pp": 1.5}, "method": "reweighting", "khat": 0.93,
-               "reliable": False}
-        return {"case": case_id, "run_id": run_id, "scenario": spec.as_dict(), "method": "reweighting",
-                "khat": 0.93, "khat_max": 0.7, "reliable": False, "reweighting_khat": 0.93,
-                "hypothetical_observations": [], "ignored": [], "refit_diagnostics": None, "results": [row],
-                "resolved": []}
+        row = {
+            "outcome": "peace_treaty",
+            "years": 1,
+            "baseline": {"p_mean": 0.01, "p_05": 0.0, "p_95": 0.03},
+            "scenario": {"p_mean": 0.02, "p_05": 0.0, "p_95": 0.05, "mcse": 0.001},
+            "difference": {"pp": 1.0, "low_pp": 0.5, "high_pp": 1.5},
+            "method": "reweighting",
+            "khat": 0.93,
+            "reliable": False,
+        }
+        return {
+            "case": case_id,
+            "run_id": run_id,
+            "scenario": spec.as_dict(),
+            "method": "reweighting",
+            "khat": 0.93,
+            "khat_max": 0.7,
+            "reliable": False,
+            "reweighting_khat": 0.93,
+            "hypothetical_observations": [],
+            "ignored": [],
+            "refit_diagnostics": None,
+            "results": [row],
+            "resolved": [],
+        }
 
     monkeypatch.setattr(sa, "run_scenario", fake_run_scenario)
     html_text = report.render(report.build(store, CASE), "html").decode()
@@ -249,15 +282,18 @@ def test_scenarios_never_refit_and_an_unreliable_one_is_marked(cli: Any, harbing
     store.close()
 
 
-def test_a_failing_analysis_is_a_sentence_not_a_failed_report(cli: Any, harbinger_home: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_analysis_is_a_sentence_not_a_failed_report(
+    cli: Any, harbinger_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dashboard import report
     from dashboard.services import analysis as sa
 
     store = _shipped(cli)
     register_fake_run(store, CASE)
     (harbinger_home / "backtests").mkdir(parents=True, exist_ok=True)
-    (harbinger_home / "backtests" / f"backtest-{CASE}-20260101T000000Z.json").write_text('{"schema": 1, "indicators": [1]}')
+    (harbinger_home / "backtests" / f"backtest-{CASE}-20260101T000000Z.json").write_text(
+        '{"schema": 1, "indicators": [1]}'
+    )
 
     def boom(*_a: Any, **_k: Any) -> None:
         raise ZeroDivisionError("broken")
@@ -265,6 +301,9 @@ def test_a_failing_analysis_is_a_sentence_not_a_failed_report(cli: Any, harbinge
     monkeypatch.setattr(sa, "run_scenario", boom)
     content = report.build(store, CASE)
     by_id = {s["id"]: s for s in content["sections"]}
-    assert "could not be computed for this report (ZeroDivisionError: broken.)" in by_id["sec-scenarios"]["blocks"][1]["text"]
+    assert (
+        "could not be computed for this report (ZeroDivisionError: broken.)"
+        in by_id["sec-scenarios"]["blocks"][1]["text"]
+    )
     assert "could not be shown" in by_id["sec-track-record"]["blocks"][0]["text"]
     store.close()

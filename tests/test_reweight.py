@@ -42,9 +42,12 @@ def fake_idata(design: Any, *, chains: int = 2, draws: int = 100, seed: int = 0)
     fam = design.family_indicators
     s = (chains, draws)
     post = {
-        "factor_state": rng.normal(size=s + (K, T)), "persistence": rng.uniform(0.8, 0.95, size=s + (K,)),
-        "loading": np.abs(rng.normal(size=s + (I, K))), "intercept": rng.normal(size=s + (I,)),
-        "hazard_intercept": rng.normal(-4, 0.5, size=s + (O,)), "hazard_effect": rng.normal(0.5, 0.3, size=s + (O, K)),
+        "factor_state": rng.normal(size=s + (K, T)),
+        "persistence": rng.uniform(0.8, 0.95, size=s + (K,)),
+        "loading": np.abs(rng.normal(size=s + (I, K))),
+        "intercept": rng.normal(size=s + (I,)),
+        "hazard_intercept": rng.normal(-4, 0.5, size=s + (O,)),
+        "hazard_effect": rng.normal(0.5, 0.3, size=s + (O, K)),
         "count_dispersion": rng.uniform(5, 30, size=s + (len(fam["count"]),)),
         "continuous_sigma": rng.uniform(0.5, 1.0, size=s + (len(fam["continuous"]),)),
         "proportion_kappa": rng.uniform(10, 30, size=s + (len(fam["proportion"]),)),
@@ -76,7 +79,10 @@ def test_nothing_changed_means_uniform_weights_and_the_same_forecast(setup: dict
     change, _ = c.loglik_change(setup["frame"])
     assert np.all(change == 0.0)
     same = c.condition(observations_after=setup["frame"])
-    assert same.khat == 0.0 and same.outcomes[0]["horizons"][0]["p_mean"] == c.baseline().outcomes[0]["horizons"][0]["p_mean"]
+    assert (
+        same.khat == 0.0
+        and same.outcomes[0]["horizons"][0]["p_mean"] == c.baseline().outcomes[0]["horizons"][0]["p_mean"]
+    )
 
 
 def test_rebuild_keeps_the_runs_scales(setup: dict[str, Any]) -> None:
@@ -94,7 +100,9 @@ def test_a_past_event_joins_its_quarters_count(setup: dict[str, Any]) -> None:
     day = pd.Timestamp("2015-08-10")
     extra = as_frame([{"indicator": "ind_0", "date": day, "value": 2}])
     new = rebuild(design, pd.concat([frame, extra], ignore_index=True))
-    rows_before = design.rows[(design.rows.indicator == "ind_0") & (design.rows.start <= day) & (design.rows.end >= day)]
+    rows_before = design.rows[
+        (design.rows.indicator == "ind_0") & (design.rows.start <= day) & (design.rows.end >= day)
+    ]
     rows_after = new.rows[(new.rows.indicator == "ind_0") & (new.rows.start <= day) & (new.rows.end >= day)]
     assert len(rows_before) == len(rows_after) == 1
     assert rows_after["value"].iloc[0] == rows_before["value"].iloc[0] + 2
@@ -105,10 +113,21 @@ def test_the_two_row_paths_agree_on_a_past_level_observation(setup: dict[str, An
     """A binary report in a past quarter: the design-rebuild path and the path used for future rows
     (draw states at past cells) give the same log-likelihood change, draw by draw."""
     design, frame, draws = setup["design"], setup["frame"], setup["draws"]
-    extra = as_frame([{"indicator": "ind_3", "date": "2015-11-03", "end": "2016-02-20", "value": 1,
-                       "reliability": "C", "credibility": 3}])
-    via_rebuild = design_loglik(rebuild(design, pd.concat([frame, extra], ignore_index=True)), draws) \
-        - design_loglik(design, draws)
+    extra = as_frame(
+        [
+            {
+                "indicator": "ind_3",
+                "date": "2015-11-03",
+                "end": "2016-02-20",
+                "value": 1,
+                "reliability": "C",
+                "credibility": 3,
+            }
+        ]
+    )
+    via_rebuild = design_loglik(rebuild(design, pd.concat([frame, extra], ignore_index=True)), draws) - design_loglik(
+        design, draws
+    )
     rows = future_rows(design, extra)
     paths = np.zeros((draws.n, 3, 2, 4))
     via_rows = future_loglik(design, draws, paths, rows)
@@ -124,9 +143,13 @@ def test_the_two_row_paths_agree_on_a_past_level_observation(setup: dict[str, An
 
 def test_future_rows_use_the_paths_and_group_events_by_quarter(setup: dict[str, Any]) -> None:
     design, draws = setup["design"], setup["draws"]
-    extra = as_frame([{"indicator": "ind_0", "date": "2016-08-01", "value": 1},
-                      {"indicator": "ind_0", "date": "2016-09-15", "value": 1},
-                      {"indicator": "ind_0", "date": "2016-10-01", "end": "2017-09-30", "value": 0}])
+    extra = as_frame(
+        [
+            {"indicator": "ind_0", "date": "2016-08-01", "value": 1},
+            {"indicator": "ind_0", "date": "2016-09-15", "value": 1},
+            {"indicator": "ind_0", "date": "2016-10-01", "end": "2017-09-30", "value": 0},
+        ]
+    )
     rows = future_rows(design, extra)
     assert rows.n_rows == 2
     grouped = rows.table[rows.table["end"] == pd.Timestamp("2016-09-30")].iloc[0]
@@ -192,13 +215,17 @@ def test_extended_design_adds_future_rows_and_builds(setup: dict[str, Any]) -> N
     from models.model import build_model
 
     design, frame = setup["design"], setup["frame"]
-    extra = as_frame([{"indicator": "ind_2", "date": "2019-01-10", "value": 1.0},
-                      {"indicator": "ind_0", "date": "2016-12-01", "value": 2}])
+    extra = as_frame(
+        [
+            {"indicator": "ind_2", "date": "2019-01-10", "value": 1.0},
+            {"indicator": "ind_0", "date": "2016-12-01", "value": 2},
+        ]
+    )
     ext = extended_design(design, frame, extra)
     assert ext.grid.n_cells > design.grid.n_cells and ext.grid.n_cells % 8 == 0
     assert ext.grid.as_of == design.as_of
     assert ext.outcome_at_risk.shape[1] == ext.grid.n_cells
-    assert ext.outcome_at_risk[:, design.grid.as_of_cell + 1:].sum() == 0
+    assert ext.outcome_at_risk[:, design.grid.as_of_cell + 1 :].sum() == 0
     assert ext.families["continuous"].n_rows == design.families["continuous"].n_rows + 1
     assert ext.families["count"].n_rows == design.families["count"].n_rows + 1
     model = build_model(ext)
@@ -224,12 +251,12 @@ def test_reweighted_forecast_api_on_a_saved_run(synthetic_home: Any) -> None:
         saved = json.load(fh)
     assert k0 == 0.0
     assert [h["p_mean"] for h in same[0]["horizons"]] == [h["p_mean"] for h in saved["outcomes"][0]["horizons"]]
+
     # ind_4 (ordinal: low, mid, high) reflects factor_0, which raises outcome_0. A "high" report
     # must leave outcome_0 likelier than a "low" one (both reweight the same draws, so the
     # comparison does not hang on how far one report moves a small fit's Monte Carlo mean).
     def report(level: int) -> list[dict]:
-        return [{"indicator": "ind_4", "date": as_of.isoformat(), "value": level, "reliability": "A",
-                 "credibility": 1}]
+        return [{"indicator": "ind_4", "date": as_of.isoformat(), "value": level, "reliability": "A", "credibility": 1}]
 
     moved, k = reweighted_forecast(case, idata, report(2), as_of, observations=frame)
     lowered, k_low = reweighted_forecast(case, idata, report(0), as_of, observations=frame)
@@ -261,7 +288,9 @@ def test_planted_outlier_is_flagged(synthetic_home: Any) -> None:
     assert out.exit_code == 0, out.stderr
     listed = json.loads(out.stdout)
     cols = list(listed[0])
-    assert cols.index("surprise") == cols.index("credibility") + 1 and cols.index("reliability") + 1 == cols.index("credibility")
+    assert cols.index("surprise") == cols.index("credibility") + 1 and cols.index("reliability") + 1 == cols.index(
+        "credibility"
+    )
     mine = next(r for r in listed if r["id"] == f.outlier_id)
     assert mine["surprise"] == "yes" and mine["reliability"] == "B" and mine["pit"] > 0.97
 

@@ -26,10 +26,14 @@ EXTREME = [{"indicator": "ind_0", "months_ahead": m, "value": 5} for m in (1, 4,
 
 
 def test_hypothetical_observations_are_dated_from_the_as_of_date() -> None:
-    frame = hypothetical_frame([{"indicator": "a_b", "months_ahead": 6, "value": 1},
-                                {"indicator": "a_b", "months_ahead": 0, "span_months": 24, "value": 0},
-                                {"indicator": "a_b", "months_ahead": 1, "value": 1, "reliability": "E"}],
-                               date(2025, 8, 31))
+    frame = hypothetical_frame(
+        [
+            {"indicator": "a_b", "months_ahead": 6, "value": 1},
+            {"indicator": "a_b", "months_ahead": 0, "span_months": 24, "value": 0},
+            {"indicator": "a_b", "months_ahead": 1, "value": 1, "reliability": "E"},
+        ],
+        date(2025, 8, 31),
+    )
     assert [d.date().isoformat() for d in frame["date"]] == ["2026-02-28", "2025-08-31", "2025-09-30"]
     assert [d.date().isoformat() for d in frame["end"]] == ["2026-02-28", "2027-08-30", "2025-09-30"]
     assert list(frame["id"]) == [-1, -2, -3] and list(frame["reliability"]) == ["B", "B", "E"]
@@ -78,14 +82,20 @@ def test_scenario_commands(synthetic_home: Any) -> None:
     f = synthetic_home
     store = f.store()
     if get_scenario(store, CASE_ID, "Tone up") is None:
-        save_scenario(store, CASE_ID, name="Tone up", description="top tone for a year", observations=HIGH_F0,
-                      actor="test")
+        save_scenario(
+            store, CASE_ID, name="Tone up", description="top tone for a year", observations=HIGH_F0, actor="test"
+        )
     store.close()
     runner = CliRunner()
     listed = runner.invoke(main, ["scenario", "list", "--format", "json"])
     assert listed.exit_code == 0, listed.stderr
-    assert {"id": "Tone up", "name": "Tone up", "origin": "saved", "observations": 4,
-            "description": "top tone for a year"} in json.loads(listed.stdout)
+    assert {
+        "id": "Tone up",
+        "name": "Tone up",
+        "origin": "saved",
+        "observations": 4,
+        "description": "top tone for a year",
+    } in json.loads(listed.stdout)
     ran = runner.invoke(main, ["scenario", "run", "Tone up", "--format", "json"])
     assert ran.exit_code == 0, ran.stderr
     doc = json.loads(ran.stdout)
@@ -106,13 +116,31 @@ def test_scenarios_page_callbacks(synthetic_home: Any) -> None:
     from tests.scenario_support import page_modules, plain
 
     mod = page_modules().scenarios
-    page = type("Page", (), {name: staticmethod(plain(getattr(mod, name))) for name in (
-        "run", "show", "save", "scenario_options", "load_scenario")})
+    page = type(
+        "Page",
+        (),
+        {
+            name: staticmethod(plain(getattr(mod, name)))
+            for name in ("run", "show", "save", "scenario_options", "load_scenario")
+        },
+    )
     page.table_observations, page.run_refit, page.BLANK_ROW = mod.table_observations, mod.run_refit, mod.BLANK_ROW
 
-    rows = [{"indicator": o["indicator"], "months_ahead": str(o["months_ahead"]), "span_months": "0",
-             "value": str(o["value"]), "reliability": "B", "credibility": "2", "note": "<b>x</b>"} for o in HIGH_F0]
-    assert page.table_observations(rows + [dict(page.BLANK_ROW, reliability="", credibility="")])[0]["months_ahead"] == 1
+    rows = [
+        {
+            "indicator": o["indicator"],
+            "months_ahead": str(o["months_ahead"]),
+            "span_months": "0",
+            "value": str(o["value"]),
+            "reliability": "B",
+            "credibility": "2",
+            "note": "<b>x</b>",
+        }
+        for o in HIGH_F0
+    ]
+    assert (
+        page.table_observations(rows + [dict(page.BLANK_ROW, reliability="", credibility="")])[0]["months_ahead"] == 1
+    )
     with pytest.raises(BadInput, match="row 1: 'Months ahead' is not a number"):
         page.table_observations([dict(rows[0], months_ahead="soon")])
     doc, message, request = page.run(1, None, rows, "page test", "", CASE_ID)
@@ -123,8 +151,9 @@ def test_scenarios_page_callbacks(synthetic_home: Any) -> None:
     _, bad, _ = page.run(1, None, [dict(rows[0], indicator="nope")], "bad", "", CASE_ID)
     assert "not in case" in str(bad)
     # an unreliable result asks for a refit, which runs in the background (here a fake refit)
-    extreme = [dict(rows[0], indicator="ind_0", value=str(o["value"]), months_ahead=str(o["months_ahead"]))
-               for o in EXTREME]
+    extreme = [
+        dict(rows[0], indicator="ind_0", value=str(o["value"]), months_ahead=str(o["months_ahead"])) for o in EXTREME
+    ]
     doc, note, request = page.run(1, None, extreme, "extreme", "", CASE_ID)
     assert doc["reliable"] is False and "refitting" in str(note) and request["spec"]["name"] == "extreme"
     seen = []

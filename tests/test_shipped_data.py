@@ -19,9 +19,16 @@ HEADER = ["indicator", "date", "end", "value", "source", "reliability", "credibi
 
 REQUIRED_FACTORS = {"military_pressure", "diplomatic_engagement", "china_alignment"}
 REQUIRED_INDICATORS = {
-    "asdf_scrambles_russia", "china_russia_joint_sea", "china_russia_joint_air_patrol",
-    "china_russia_joint_naval_patrol", "island_deployment", "island_exercise", "leader_summit",
-    "russian_leader_island_visit", "japan_sanctions_package", "russian_statement_tone",
+    "asdf_scrambles_russia",
+    "china_russia_joint_sea",
+    "china_russia_joint_air_patrol",
+    "china_russia_joint_naval_patrol",
+    "island_deployment",
+    "island_exercise",
+    "leader_summit",
+    "russian_leader_island_visit",
+    "japan_sanctions_package",
+    "russian_statement_tone",
 }
 EVENT_INDICATORS = REQUIRED_INDICATORS - {"asdf_scrambles_russia", "russian_statement_tone"}
 REQUIRED_OUTCOMES = {"territorial_transfer", "peace_treaty", "japan_hardline_shift", "russian_military_escalation"}
@@ -88,7 +95,9 @@ def test_factor_anchors_and_identifiability(case):
         loading = [i for i in case.indicators if f.id in i.loadings]
         assert len(loading) >= 3, f"{f.id} has fewer than 3 indicators"
     assert case.factors[[f.id for f in case.factors].index("china_alignment")].anchor in {
-        "china_russia_joint_sea", "china_russia_joint_air_patrol"}
+        "china_russia_joint_sea",
+        "china_russia_joint_air_patrol",
+    }
     for ind in case.indicators:
         assert 1 <= len(ind.loadings) <= 2, ind.id
 
@@ -113,8 +122,12 @@ def test_scenarios(case):
         for h in s.observations:
             assert 0 <= h.months_ahead <= 120
     ids = {s.id for s in case.scenarios}
-    assert {"vostok_japan_enemy", "etorofu_air_defence_helicopters", "japan_cuts_economic_cooperation",
-            "pm_tenure_cut_short"} <= ids
+    assert {
+        "vostok_japan_enemy",
+        "etorofu_air_defence_helicopters",
+        "japan_cuts_economic_cooperation",
+        "pm_tenure_cut_short",
+    } <= ids
 
 
 # ---------------------------------------------------------------- the observations

@@ -56,8 +56,10 @@ def test_case_whose_last_record_is_four_quarters_old() -> None:
     s2 = later.rows[later.rows.indicator == "leader_summit"]
     assert s2["end"].max() == pd.Timestamp("2026-09-30") and s2["value"].iloc[-3:].sum() == 0
     assert later.data_hash != design.data_hash
-    assert not any(s.indicator == "leader_summit"
-                   for s in stale_series(case, frame, reviews | {"leader_summit": date(2026, 9, 30)}, today=TODAY))
+    assert not any(
+        s.indicator == "leader_summit"
+        for s in stale_series(case, frame, reviews | {"leader_summit": date(2026, 9, 30)}, today=TODAY)
+    )
 
 
 def test_stale_threshold_is_configurable(monkeypatch) -> None:
@@ -78,8 +80,12 @@ def test_reviewed_through_is_newest_record_or_review() -> None:
     through = reviewed_through(case, frame)
     joint = frame[frame.indicator == "china_russia_joint_air_patrol"]
     assert through["china_russia_joint_air_patrol"] == joint["end"].max().date()
-    assert reviewed_through(case, frame, {"china_russia_joint_air_patrol": date(2020, 1, 1)}
-                            )["china_russia_joint_air_patrol"] == joint["end"].max().date()
+    assert (
+        reviewed_through(case, frame, {"china_russia_joint_air_patrol": date(2020, 1, 1)})[
+            "china_russia_joint_air_patrol"
+        ]
+        == joint["end"].max().date()
+    )
 
 
 def test_coverage_window_ending_on_an_event_is_no_sliver() -> None:
@@ -133,8 +139,12 @@ def test_explain_names_time_passing_and_review_changes() -> None:
 def test_explain_table_names_the_remainder() -> None:
     from dashboard.services.analysis import explain_table
 
-    doc = {"items": [], "outcomes": [{"outcome": "peace_treaty", "years": 1, "total_pp": 1.0,
-                                       "total_log_odds": 0.1, "unexplained_pp": 1.0}],
-           "context": [{"kind": "time", "label": "time passing: as of 2025-12-31 → 2026-12-04"}]}
+    doc = {
+        "items": [],
+        "outcomes": [
+            {"outcome": "peace_treaty", "years": 1, "total_pp": 1.0, "total_log_odds": 0.1, "unexplained_pp": 1.0}
+        ],
+        "context": [{"kind": "time", "label": "time passing: as of 2025-12-31 → 2026-12-04"}],
+    }
     last = explain_table(doc)[-1]
     assert "time passing" in last["what"] and "unexplained" not in last["what"]

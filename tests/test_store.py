@@ -51,12 +51,43 @@ def test_migrations_create_all_tables_on_an_empty_sqlite_file(tmp_path: Path) ->
     inspector = sa.inspect(sa.create_engine(f"sqlite:///{db}"))
     assert set(inspector.get_table_names()) >= EXPECTED_TABLES
     obs_cols = {c["name"] for c in inspector.get_columns("observations")}
-    assert obs_cols == {"id", "case_id", "indicator", "date", "end", "value", "source", "reliability",
-                        "credibility", "note", "recorded_at", "recorded_by", "kind", "supersedes", "reason"}
+    assert obs_cols == {
+        "id",
+        "case_id",
+        "indicator",
+        "date",
+        "end",
+        "value",
+        "source",
+        "reliability",
+        "credibility",
+        "note",
+        "recorded_at",
+        "recorded_by",
+        "kind",
+        "supersedes",
+        "reason",
+    }
     run_cols = {c["name"] for c in inspector.get_columns("runs")}
-    assert run_cols == {"id", "case_id", "created_at", "finished_at", "as_of", "status", "case_hash",
-                        "data_hash", "n_observations", "model_version", "settings", "diagnostics",
-                        "diagnostics_ok", "path", "error", "pid", "host"}
+    assert run_cols == {
+        "id",
+        "case_id",
+        "created_at",
+        "finished_at",
+        "as_of",
+        "status",
+        "case_hash",
+        "data_hash",
+        "n_observations",
+        "model_version",
+        "settings",
+        "diagnostics",
+        "diagnostics_ok",
+        "path",
+        "error",
+        "pid",
+        "host",
+    }
     assert {c["name"] for c in inspector.get_columns("audit")} == {"id", "at", "actor", "action", "detail"}
     assert store.schema_version() == SCHEMA_HEAD
 
@@ -87,8 +118,7 @@ def test_default_location_is_harbinger_home(harbinger_home: Path) -> None:
     assert store.runs_dir == harbinger_home / "runs" and store.runs_dir.is_dir()
 
 
-def test_database_url_overrides_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     harbinger_home: Path) -> None:
+def test_database_url_overrides_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, harbinger_home: Path) -> None:
     other = tmp_path / "elsewhere.db"
     monkeypatch.setenv("HARBINGER_DATABASE_URL", f"sqlite:///{other}")
     store = Store.from_env()
@@ -106,8 +136,12 @@ def test_sqlite_pragmas(store: Store) -> None:
 
 def test_observations_and_audit_are_append_only(store: Store) -> None:
     (oid,) = store.add_observations("mini", [_row()], actor="t")
-    for sql in (f"UPDATE observations SET value = 5 WHERE id = {oid}", f"DELETE FROM observations WHERE id = {oid}",
-                "DELETE FROM audit", "UPDATE audit SET actor = 'x'"):
+    for sql in (
+        f"UPDATE observations SET value = 5 WHERE id = {oid}",
+        f"DELETE FROM observations WHERE id = {oid}",
+        "DELETE FROM audit",
+        "UPDATE audit SET actor = 'x'",
+    ):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
             conn.exec_driver_sql(sql)
     assert store.observations("mini")["value"].tolist() == [1.0]
@@ -149,11 +183,22 @@ def test_case_update_that_drops_a_used_indicator_is_refused(store: Store, mini_c
 
 
 def test_add_observations_returns_ids_and_frame_has_the_documented_shape(store: Store) -> None:
-    ids = store.add_observations("mini", [
-        _row(),
-        _row(indicator="scrambles", date="2020-04-01", end="2021-03-31", value=725, reliability="a",
-             credibility="1", note="FY2020"),
-    ], actor="alice")
+    ids = store.add_observations(
+        "mini",
+        [
+            _row(),
+            _row(
+                indicator="scrambles",
+                date="2020-04-01",
+                end="2021-03-31",
+                value=725,
+                reliability="a",
+                credibility="1",
+                note="FY2020",
+            ),
+        ],
+        actor="alice",
+    )
     assert len(ids) == 2 and ids[0] < ids[1]
     df = store.observations("mini")
     assert list(df.columns) == OBSERVATION_COLUMNS
@@ -178,8 +223,7 @@ def test_empty_result_has_the_same_columns(store: Store) -> None:
 def test_add_is_all_or_nothing_and_reports_every_bad_row(store: Store) -> None:
     before = store.snapshot()
     with pytest.raises(RowErrors) as info:
-        store.add_observations("mini", [_row(), _row(value=-1), _row(date="2021-02-30", source="")],
-                               actor="t")
+        store.add_observations("mini", [_row(), _row(value=-1), _row(date="2021-02-30", source="")], actor="t")
     lines = {(line, col) for line, col, _ in info.value.errors}
     assert lines == {(2, "value"), (3, "date"), (3, "source")}
     assert store.snapshot() == before
@@ -201,7 +245,10 @@ def test_every_write_adds_an_audit_row(store: Store) -> None:
     log = store.audit_log(limit=None)
     assert len(log) == n0 + 3
     assert [(a["action"], a["actor"]) for a in log[:3]] == [
-        ("observation.retract", "carol"), ("observation.correct", "bob"), ("observation.add", "alice")]
+        ("observation.retract", "carol"),
+        ("observation.correct", "bob"),
+        ("observation.add", "alice"),
+    ]
     assert log[2]["detail"]["ids"] == [oid]
     assert log[0]["at"].tzinfo is not None
 
@@ -222,8 +269,7 @@ def test_history_keeps_every_record(store: Store) -> None:
 # ------------------------------------------------------------------------- as-of semantics
 
 
-def test_as_of_time_travel_through_correction_and_retraction(store: Store,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_as_of_time_travel_through_correction_and_retraction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock(monkeypatch)
     clock.set(2021, 1, 10, 12)
     (oid,) = store.add_observations("mini", [_row(date="2021-01-05", value=1)], actor="t")
@@ -244,11 +290,15 @@ def test_as_of_time_travel_through_correction_and_retraction(store: Store,
 
 
 def test_as_of_excludes_later_records_and_later_periods(store: Store) -> None:
-    store.add_observations("mini", [
-        _row(date="2019-06-01", recorded_at="2019-06-02T10:00:00Z"),
-        _row(date="2020-06-01", recorded_at="2021-01-01T00:00:00+09:00"),  # = 2020-12-31T15:00Z
-        _row(date="2018-06-01", recorded_at="2022-01-01"),  # learned late about an old event
-    ], actor="t")
+    store.add_observations(
+        "mini",
+        [
+            _row(date="2019-06-01", recorded_at="2019-06-02T10:00:00Z"),
+            _row(date="2020-06-01", recorded_at="2021-01-01T00:00:00+09:00"),  # = 2020-12-31T15:00Z
+            _row(date="2018-06-01", recorded_at="2022-01-01"),  # learned late about an old event
+        ],
+        actor="t",
+    )
     assert store.observations("mini", as_of=date(2019, 12, 31))["date"].dt.year.tolist() == [2019]
     assert store.observations("mini", as_of=date(2020, 12, 31))["date"].dt.year.tolist() == [2019, 2020]
     assert store.observations("mini", as_of=date(2022, 1, 1))["date"].dt.year.tolist() == [2018, 2019, 2020]
@@ -257,8 +307,9 @@ def test_as_of_excludes_later_records_and_later_periods(store: Store) -> None:
     assert 2020 not in store.observations("mini", as_of=date(2020, 2, 29))["date"].dt.year.tolist()
 
 
-def test_correction_that_moves_the_date_is_filtered_by_the_new_date(store: Store,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_correction_that_moves_the_date_is_filtered_by_the_new_date(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = Clock(monkeypatch)
     clock.set(2021, 6, 1)
     (oid,) = store.add_observations("mini", [_row(date="2021-01-05")], actor="t")
@@ -323,9 +374,20 @@ def _insert_unchecked(store: Store, **values: Any) -> int:
     """Store a record as an older version did, without today's validation."""
     from indicators.store import observations
 
-    row = {"case_id": "mini", "indicator": "exercises", "date": date(2021, 1, 5), "value": 1.0, "source": "old",
-           "reliability": "C", "credibility": 3, "note": "", "recorded_at": datetime(2021, 2, 1),
-           "recorded_by": "an older version", "kind": "observation", **values}
+    row = {
+        "case_id": "mini",
+        "indicator": "exercises",
+        "date": date(2021, 1, 5),
+        "value": 1.0,
+        "source": "old",
+        "reliability": "C",
+        "credibility": 3,
+        "note": "",
+        "recorded_at": datetime(2021, 2, 1),
+        "recorded_by": "an older version",
+        "kind": "observation",
+        **values,
+    }
     with store._write() as conn:
         return conn.execute(observations.insert().returning(observations.c.id).values(**row)).scalar_one()
 
@@ -364,13 +426,17 @@ def test_no_observation_before_1900_whatever_the_case_says(store: Store, mini_ca
     assert store.date_problems("mini") == []
 
 
-@pytest.mark.parametrize("field,text,reason", [
-    ("source", "Asahi\x00Shimbun", "contains a NUL byte"),
-    ("note", "a\x00b", "contains a NUL byte"),
-    ("source", "\udcff", "is not valid UTF-8 text"),
-    ("note", "\ud800", "is not valid UTF-8 text"),
-    ("source", "x" * 2001, "above the limit of 2,000"),
-], ids=["nul_source", "nul_note", "surrogate_source", "surrogate_note", "long_source"])
+@pytest.mark.parametrize(
+    "field,text,reason",
+    [
+        ("source", "Asahi\x00Shimbun", "contains a NUL byte"),
+        ("note", "a\x00b", "contains a NUL byte"),
+        ("source", "\udcff", "is not valid UTF-8 text"),
+        ("note", "\ud800", "is not valid UTF-8 text"),
+        ("source", "x" * 2001, "above the limit of 2,000"),
+    ],
+    ids=["nul_source", "nul_note", "surrogate_source", "surrogate_note", "long_source"],
+)
 def test_text_every_database_takes_the_same(store: Store, field: str, text: str, reason: str) -> None:
     """NUL bytes (which PostgreSQL refuses) and lone surrogates (which no database encodes) are bad
     input on every store, never a database error."""
@@ -379,9 +445,11 @@ def test_text_every_database_takes_the_same(store: Store, field: str, text: str,
         store.add_observations("mini", [_row(**{field: text})], actor="t")
     (oid,) = store.add_observations("mini", [_row()], actor="t")
     after = store.snapshot()
-    for call in (lambda: store.retract(oid, reason=text, actor="t"),
-                 lambda: store.correct(oid, {"value": 2}, reason=text, actor="t"),
-                 lambda: store.correct(oid, {field: text}, reason="fix", actor="t")):
+    for call in (
+        lambda: store.retract(oid, reason=text, actor="t"),
+        lambda: store.correct(oid, {"value": 2}, reason=text, actor="t"),
+        lambda: store.correct(oid, {field: text}, reason="fix", actor="t"),
+    ):
         with pytest.raises(BadInput, match=reason):
             call()
     assert store.snapshot() == after and len(after["observations"]) == len(before["observations"]) + 1
@@ -391,8 +459,14 @@ def test_text_every_database_takes_the_same(store: Store, field: str, text: str,
 
 
 def _new_run(store: Store, **kw: Any) -> str:
-    args = dict(as_of=date(2024, 1, 1), case_hash="c" * 16, data_hash="d" * 16, n_observations=5,
-                model_version="m1", settings={"draws": 100, "seed": 1})
+    args = dict(
+        as_of=date(2024, 1, 1),
+        case_hash="c" * 16,
+        data_hash="d" * 16,
+        n_observations=5,
+        model_version="m1",
+        settings={"draws": 100, "seed": 1},
+    )
     return store.create_run("mini", **{**args, **kw})
 
 
@@ -431,8 +505,9 @@ def test_run_lifecycle(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fail_stale_runs_marks_only_dead_processes(store: Store) -> None:
     alive = _new_run(store)
     dead = _new_run(store)
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(proc.stdout)
     with store.engine.begin() as conn:  # runs are not append-only: a run's row moves through states
         conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id = :id"), {"pid": dead_pid, "id": dead})
@@ -508,8 +583,9 @@ def test_concurrent_writers_queue_instead_of_failing(harbinger_home: Path, mini_
             s.upgrade()
             s.load_case(mini_case)
             for i in range(10):
-                s.add_observations("mini", [_row(date=f"2021-01-{i + 1:02d}", source=f"worker {worker}")],
-                                   actor=f"w{worker}")
+                s.add_observations(
+                    "mini", [_row(date=f"2021-01-{i + 1:02d}", source=f"worker {worker}")], actor=f"w{worker}"
+                )
             s.close()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

@@ -46,16 +46,31 @@ def nt(harbinger_home: Path) -> Any:
     ]
     early = [_insert(store, date=date(1900, 1, 1), recorded_at=now, source="before the case")]
     app = shell.create_app(CASE, host="127.0.0.1")
-    yield SimpleNamespace(store=store, app=app, unreadable=unreadable, early=early,
-                          ind=sys.modules["dashboard.web.pages.indicators"], shell=shell)
+    yield SimpleNamespace(
+        store=store,
+        app=app,
+        unreadable=unreadable,
+        early=early,
+        ind=sys.modules["dashboard.web.pages.indicators"],
+        shell=shell,
+    )
     views.forget_stores()
 
 
 def _insert(store: Any, **values: Any) -> int:
     from indicators.store import observations
 
-    row = {"case_id": CASE, "indicator": INDICATOR, "value": 1.0, "reliability": "C", "credibility": 3,
-           "note": "", "recorded_by": "an older version", "kind": "observation", **values}
+    row = {
+        "case_id": CASE,
+        "indicator": INDICATOR,
+        "value": 1.0,
+        "reliability": "C",
+        "credibility": 3,
+        "note": "",
+        "recorded_by": "an older version",
+        "kind": "observation",
+        **values,
+    }
     with store._write() as conn:
         return int(conn.execute(observations.insert().returning(observations.c.id).values(**row)).scalar_one())
 
@@ -84,16 +99,27 @@ def _check_reads(nt: Any, cli: Any, tmp_path: Path, *, name: str) -> dict[str, A
     report = cli("report", "--format", "json", "--output", tmp_path / f"{name}.json")
     assert report.exit_code == 0, report.output
     assert json.loads((tmp_path / f"{name}.json").read_text())["case"] == CASE
-    return {"frame": frame, "history": history, "listed": json.loads(listed.stdout), "stderr": listed.stderr,
-            "history_json": json.loads(shown.stdout), "api": api.get_json(), "table_rows": rows}
+    return {
+        "frame": frame,
+        "history": history,
+        "listed": json.loads(listed.stdout),
+        "stderr": listed.stderr,
+        "history_json": json.loads(shown.stdout),
+        "api": api.get_json(),
+        "table_rows": rows,
+    }
 
 
 def test_every_read_works_while_unreadable_dates_are_stored(nt: Any, cli: Any, tmp_path: Path) -> None:
     register_fake_run(nt.store, CASE)
     got = _check_reads(nt, cli, tmp_path, name="before")
     # rows no reader can hold are left out of what is in effect (and so of every fit) ...
-    for ids in (set(got["frame"]["id"]), {r["id"] for r in got["listed"]}, {r["id"] for r in got["api"]},
-                {r["id"] for r in got["table_rows"]}):
+    for ids in (
+        set(got["frame"]["id"]),
+        {r["id"] for r in got["listed"]},
+        {r["id"] for r in got["api"]},
+        {r["id"] for r in got["table_rows"]},
+    ):
         assert not ids & set(nt.unreadable) and set(nt.early) <= ids
     # ... shown as missing times in the history ...
     hist = got["history"].set_index("id")

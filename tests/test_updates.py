@@ -36,17 +36,39 @@ def test_fast_update_reweights_the_current_run_by_the_records_made_since(cli: An
 
     # A drill on the islands after that series' recorded coverage ends (2023) carries no
     # information for the model: the update says so instead of silently using it.
-    [drill] = store.add_observations(case_id, [
-        {"indicator": "island_exercise", "date": "2025-12-05", "value": 1, "source": "test report",
-         "reliability": "A", "credibility": 1}], actor="tester")
+    [drill] = store.add_observations(
+        case_id,
+        [
+            {
+                "indicator": "island_exercise",
+                "date": "2025-12-05",
+                "value": 1,
+                "source": "test report",
+                "reliability": "A",
+                "credibility": 1,
+            }
+        ],
+        actor="tester",
+    )
     update = fast_update(store, case_id)
     assert update is not None and update["records"] == 1
     assert [drill, "outside the indicator's coverage window"] in update["ignored"]
 
     # An airspace violation: military pressure, which raises the chance of escalation.
-    store.add_observations(case_id, [
-        {"indicator": "russian_airspace_violation", "date": "2025-12-10", "value": 1,
-         "source": "test report", "reliability": "A", "credibility": 1}], actor="tester")
+    store.add_observations(
+        case_id,
+        [
+            {
+                "indicator": "russian_airspace_violation",
+                "date": "2025-12-10",
+                "value": 1,
+                "source": "test report",
+                "reliability": "A",
+                "credibility": 1,
+            }
+        ],
+        actor="tester",
+    )
     update = fast_update(store, case_id)
     assert update is not None and "error" not in update, update
     assert update["run_id"] == run_id and update["records"] == 2
@@ -55,8 +77,11 @@ def test_fast_update_reweights_the_current_run_by_the_records_made_since(cli: An
     # The reweighting changed the forecast (the direction and size of such changes are checked
     # on strongly diagnostic evidence in tests/test_scenarios.py, through the same Conditioner).
     run_forecast = forecast_of(store, case_id, run_id=run_id)
-    changed = [abs(_p(update["outcomes"], o["id"], h["years"]) - h["p_mean"])
-               for o in run_forecast["outcomes"] for h in o["horizons"]]
+    changed = [
+        abs(_p(update["outcomes"], o["id"], h["years"]) - h["p_mean"])
+        for o in run_forecast["outcomes"]
+        for h in o["horizons"]
+    ]
     assert max(changed) > 0, changed
     for o in update["outcomes"]:
         for h in o["horizons"]:
@@ -71,7 +96,8 @@ def test_fast_update_says_why_when_the_run_has_no_posterior(store: Any) -> None:
     forecast = sample_forecast()
     forecast["case"] = "mini"
     register_fake_run(store, "mini", forecast)
-    store.add_observations("mini", [{"indicator": "summit_held", "date": "2016-05-01", "value": 1,
-                                     "source": "test"}], actor="tester")
+    store.add_observations(
+        "mini", [{"indicator": "summit_held", "date": "2016-05-01", "value": 1, "source": "test"}], actor="tester"
+    )
     update = fast_update(store, "mini")
     assert update is not None and "no saved posterior" in update["error"]

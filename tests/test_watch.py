@@ -31,19 +31,22 @@ NEXT_QUARTER = PERIODS[0]
 
 # ---------------------------------------------------------------------------- batched PSIS and MCSE
 
+
 def test_psis_rows_equals_psis_row_by_row() -> None:
     from models.reweight import psis
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(6, 3000))
-    rows = np.stack([
-        -0.5 * (x[0] - 0.3) ** 2 + 0.5 * x[0] ** 2,  # mild
-        -0.5 * (x[1] - 3.0) ** 2 + 0.5 * x[1] ** 2,  # far in the tail: k-hat > 0.7
-        2.0 * x[2],
-        np.full(3000, 1.5),  # constant: uniform weights, k-hat 0
-        np.round(x[4], 1),  # ties at the cut-off: the one-by-one path
-        rng.standard_t(2, size=3000),
-    ])
+    rows = np.stack(
+        [
+            -0.5 * (x[0] - 0.3) ** 2 + 0.5 * x[0] ** 2,  # mild
+            -0.5 * (x[1] - 3.0) ** 2 + 0.5 * x[1] ** 2,  # far in the tail: k-hat > 0.7
+            2.0 * x[2],
+            np.full(3000, 1.5),  # constant: uniform weights, k-hat 0
+            np.round(x[4], 1),  # ties at the cut-off: the one-by-one path
+            rng.standard_t(2, size=3000),
+        ]
+    )
     lw, k = psis_rows(rows)
     w, k_w = psis_rows(rows, as_weights=True)
     for g in range(len(rows)):
@@ -76,6 +79,7 @@ def test_mcse_columns_equals_arviz() -> None:
 
 # ---------------------------------------------------------------------------- likelihoods and conditioning
 
+
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, Any]:
     case = synthetic_case(n_factors=2, n_indicators=6)
@@ -89,8 +93,12 @@ def test_the_count_shortcut_equals_the_models_likelihood(synthetic: dict[str, An
     for iid, period in (("ind_0", PERIODS[0]), ("ind_1", PERIODS[1])):  # events and totals
         rows = candidate_rows(design, iid, period, [0, 1, 3, 7, 40])
         paths = cond.paths(rows.last_cell - design.grid.as_of_cell)
-        np.testing.assert_allclose(_count_logliks(design, cond.draws, paths, rows),
-                                   _generic_logliks(design, cond.draws, paths, rows), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            _count_logliks(design, cond.draws, paths, rows),
+            _generic_logliks(design, cond.draws, paths, rows),
+            rtol=1e-9,
+            atol=1e-9,
+        )
 
 
 def test_a_value_reweighted_here_equals_the_same_report_as_a_scenario(synthetic: dict[str, Any]) -> None:
@@ -103,8 +111,18 @@ def test_a_value_reweighted_here_equals_the_same_report_as_a_scenario(synthetic:
         curve = ind["curve"]
         for j in (0, len(curve["values"]) - 1):
             v = curve["values"][j]
-            result = cond.condition(add=[{"indicator": ind["id"], "date": start, "end": end, "value": v,
-                                          "reliability": "A", "credibility": 1}])
+            result = cond.condition(
+                add=[
+                    {
+                        "indicator": ind["id"],
+                        "date": start,
+                        "end": end,
+                        "value": v,
+                        "reliability": "A",
+                        "credibility": 1,
+                    }
+                ]
+            )
             assert curve["khat"][j] == pytest.approx(result.khat, abs=1e-3)
             for key, p in curve["p"].items():
                 outcome, years = key.split("@")
@@ -144,34 +162,64 @@ def test_the_document_has_every_indicator_period_and_target(synthetic: dict[str,
 
 # ---------------------------------------------------------------------------- checked against truth
 
+
 def _signal_and_noise_case() -> tuple[Any, Any]:
     """Two count indicators of one factor, which raises outcome_0: 'signal' reflects the factor
     strongly, 'noise' not at all (in the fake posterior below)."""
     from indicators.case import Case
 
     start = date(2010, 1, 1)
-    case = Case.model_validate({
-        "id": "signal_noise", "name": "signal and noise", "description": "synthetic", "start": start,
-        "factors": [{"id": "f", "name": "f", "meaning": "synthetic", "anchor": "signal"}],
-        "indicators": [
-            {"id": "signal", "name": "Signal", "description": "reflects f", "unit": "events", "family": "count",
-             "aggregation": "events", "coverage_start": start, "loadings": {"f": "positive"}},
-            {"id": "noise", "name": "Noise", "description": "reflects nothing", "unit": "events",
-             "family": "count", "aggregation": "events", "coverage_start": start, "loadings": {"f": "free"}},
-        ],
-        "outcomes": [{"id": "outcome_0", "question": "Outcome?", "resolution_criteria": "synthetic",
-                      "horizons": [1, 3], "base_rate": {"annual": 0.05, "reasoning": "synthetic"},
-                      "effects": {"f": "raises"}}],
-        "scenarios": [],
-    })
+    case = Case.model_validate(
+        {
+            "id": "signal_noise",
+            "name": "signal and noise",
+            "description": "synthetic",
+            "start": start,
+            "factors": [{"id": "f", "name": "f", "meaning": "synthetic", "anchor": "signal"}],
+            "indicators": [
+                {
+                    "id": "signal",
+                    "name": "Signal",
+                    "description": "reflects f",
+                    "unit": "events",
+                    "family": "count",
+                    "aggregation": "events",
+                    "coverage_start": start,
+                    "loadings": {"f": "positive"},
+                },
+                {
+                    "id": "noise",
+                    "name": "Noise",
+                    "description": "reflects nothing",
+                    "unit": "events",
+                    "family": "count",
+                    "aggregation": "events",
+                    "coverage_start": start,
+                    "loadings": {"f": "free"},
+                },
+            ],
+            "outcomes": [
+                {
+                    "id": "outcome_0",
+                    "question": "Outcome?",
+                    "resolution_criteria": "synthetic",
+                    "horizons": [1, 3],
+                    "base_rate": {"annual": 0.05, "reasoning": "synthetic"},
+                    "effects": {"f": "raises"},
+                }
+            ],
+            "scenarios": [],
+        }
+    )
     frame, _ = simulate_observations(case, as_of=AS_OF, seed=4)
     return case, frame
 
 
 def test_an_informative_indicator_ranks_above_noise() -> None:
     case, frame = _signal_and_noise_case()
-    cond = conditioner(case, frame, AS_OF, draws=200, loading=[[1.2], [0.0]], hazard_effect=[[1.0]],
-                       hazard_intercept=-3.0)
+    cond = conditioner(
+        case, frame, AS_OF, draws=200, loading=[[1.2], [0.0]], hazard_effect=[[1.0]], hazard_intercept=-3.0
+    )
     doc = watch(cond)
     for years in (1, 3):
         rows = {r["indicator"]: r for r in ranking(doc, "outcome_0", years)}
@@ -194,18 +242,37 @@ def test_an_informative_indicator_ranks_above_noise() -> None:
 
 # ---------------------------------------------------------------------------- reading: tripwires
 
-def _doc(p: list[float], *, khat: list[float] | None = None, mcse: float = 0.001, p_now: float = 0.03,
-         values: list[float] | None = None, family: str = "count") -> dict[str, Any]:
+
+def _doc(
+    p: list[float],
+    *,
+    khat: list[float] | None = None,
+    mcse: float = 0.001,
+    p_now: float = 0.03,
+    values: list[float] | None = None,
+    family: str = "count",
+) -> dict[str, Any]:
     values = values if values is not None else [float(v) for v in range(len(p))]
     n = len(values)
     return {
         "settings": {"khat_max": 0.7},
         "targets": [{"key": "esc@1", "outcome": "esc", "years": 1, "p_mean": p_now, "sd": 0.01, "question": "?"}],
-        "indicators": [{
-            "id": "drills", "name": "Island drill", "unit": "drills", "family": family, "levels": None,
-            "curve": {"values": values, "predictive": [1.0 / n] * n, "khat": khat or [0.1] * n,
-                      "p": {"esc@1": p}, "mcse": {"esc@1": [mcse] * n}},
-        }],
+        "indicators": [
+            {
+                "id": "drills",
+                "name": "Island drill",
+                "unit": "drills",
+                "family": family,
+                "levels": None,
+                "curve": {
+                    "values": values,
+                    "predictive": [1.0 / n] * n,
+                    "khat": khat or [0.1] * n,
+                    "p": {"esc@1": p},
+                    "mcse": {"esc@1": [mcse] * n},
+                },
+            }
+        ],
     }
 
 
@@ -295,10 +362,14 @@ def test_the_reported_monte_carlo_errors_match_the_spread_over_posteriors() -> N
     estimates: dict[str, list[float]] = {"voi": [], "sd_reduction": [], "curve": []}
     errors: dict[str, list[float]] = {"voi": [], "sd_reduction": [], "curve": []}
     for seed in range(20):
-        idata = fake_idata(design, draws=150, seed=seed, loading=[[1.2], [0.0]], hazard_effect=[[1.0]],
-                           hazard_intercept=-3.0)
-        doc = watch(Conditioner(design, draws_of(design, idata), observations=frame, seed=100 + seed),
-                    indicators=["signal"], seed=seed)
+        idata = fake_idata(
+            design, draws=150, seed=seed, loading=[[1.2], [0.0]], hazard_effect=[[1.0]], hazard_intercept=-3.0
+        )
+        doc = watch(
+            Conditioner(design, draws_of(design, idata), observations=frame, seed=100 + seed),
+            indicators=["signal"],
+            seed=seed,
+        )
         (ind,) = doc["indicators"]
         v = ind["periods"]["next_quarter"]["voi"]["outcome_0@1"]
         estimates["voi"].append(v["mean_abs_change"])

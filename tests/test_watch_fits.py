@@ -92,15 +92,25 @@ def test_a_tripwire_agrees_with_a_refit_at_its_value(shared: dict[str, Any]) -> 
     assert wire["crosses"] and wire["reliable"] and wire["direction"] in ("at_least", "at_most")
 
     start, end = PERIODS[0].dates(ctx.conditioner.design.as_of)
-    report = [{"indicator": indicator, "date": start, "end": end, "value": wire["value"],
-               "reliability": REPORT_GRADE[0], "credibility": REPORT_GRADE[1]}]
+    report = [
+        {
+            "indicator": indicator,
+            "date": start,
+            "end": end,
+            "value": wire["value"],
+            "reliability": REPORT_GRADE[0],
+            "credibility": REPORT_GRADE[1],
+        }
+    ]
     design = extended_design(ctx.conditioner.design, ctx.observations, report)
     settings = FitSettings(**{k: v for k, v in ctx.settings.items() if k in FitSettings.__dataclass_fields__})
     draws = draws_of(design, sample(design, settings))
     refit = forecast_extended(design, draws, seed=ctx.conditioner.seed, paths=ctx.conditioner.n_paths)
     h = refit.horizon(outcome, 1)
     error = np.hypot(wire["mcse"], h["mcse"])
-    print(f"{indicator} {wire['direction']} {wire['value']:g} -> {outcome}@1 across {level:.4f} (now {p_now:.4f}): "
-          f"reweighting {wire['p']:.4f} ± {wire['mcse']:.4f} (k-hat {wire['khat']}), refit {h['p_mean']:.4f} ± "
-          f"{h['mcse']:.4f}")
+    print(
+        f"{indicator} {wire['direction']} {wire['value']:g} -> {outcome}@1 across {level:.4f} (now {p_now:.4f}): "
+        f"reweighting {wire['p']:.4f} ± {wire['mcse']:.4f} (k-hat {wire['khat']}), refit {h['p_mean']:.4f} ± "
+        f"{h['mcse']:.4f}"
+    )
     assert abs(h["p_mean"] - wire["p"]) <= 3 * error, (h, wire)

@@ -42,6 +42,7 @@ def home(cli: Any, fake_doc: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- the use case
 
+
 def test_the_view_ranks_every_indicator_for_each_open_outcome(home: dict[str, Any]) -> None:
     from dashboard.services.watch import watch_document, watch_view
 
@@ -69,12 +70,15 @@ def test_a_threshold_and_the_users_alerts_add_tripwires(home: dict[str, Any]) ->
     from indicators.alerts import add_alert
 
     store = home["store"]
-    add_alert(store, CASE, outcome="russian_military_escalation", horizon=3, kind="above", threshold=0.3,
-              actor="tester")
-    add_alert(store, CASE, outcome="russian_military_escalation", horizon=1, kind="change", threshold=0.02,
-              actor="tester")
-    view = watch_view(store, CASE, watch_document(store, CASE), outcome="russian_military_escalation",
-                      years=1, threshold=0.5)
+    add_alert(
+        store, CASE, outcome="russian_military_escalation", horizon=3, kind="above", threshold=0.3, actor="tester"
+    )
+    add_alert(
+        store, CASE, outcome="russian_military_escalation", horizon=1, kind="change", threshold=0.02, actor="tester"
+    )
+    view = watch_view(
+        store, CASE, watch_document(store, CASE), outcome="russian_military_escalation", years=1, threshold=0.5
+    )
     (o,) = view["outcomes"]
     assert [w["source"] for w in o["tripwires"]] == ["threshold"] and o["tripwires"][0]["level"] == 0.5
     kinds = {(a["kind"], a["years"]): a for a in view["alerts"]}
@@ -84,15 +88,19 @@ def test_a_threshold_and_the_users_alerts_add_tripwires(home: dict[str, Any]) ->
     assert [w["direction"] for w in change["tripwires"]] == ["above", "below"][: len(change["tripwires"])]
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"outcome": "nope"}, "--outcome: unknown outcome 'nope'"),
-    ({"outcome": "japan_hardline_shift"}, "--outcome: outcome 'japan_hardline_shift' is resolved on 2022-02-23"),
-    ({"years": 2.0}, "--horizon: 2 years is not a horizon of any outcome (horizons: 1, 3, 5, 10 years)."),
-    ({"years": 1.5, "outcome": "peace_treaty"}, "--horizon: 1.5 years is not a horizon of 'peace_treaty'"),
-    ({"period": "next_decade"}, "--period: unknown period 'next_decade'"),
-])
-def test_bad_options_are_bad_input_naming_the_option(home: dict[str, Any], options: dict[str, Any],
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"outcome": "nope"}, "--outcome: unknown outcome 'nope'"),
+        ({"outcome": "japan_hardline_shift"}, "--outcome: outcome 'japan_hardline_shift' is resolved on 2022-02-23"),
+        ({"years": 2.0}, "--horizon: 2 years is not a horizon of any outcome (horizons: 1, 3, 5, 10 years)."),
+        ({"years": 1.5, "outcome": "peace_treaty"}, "--horizon: 1.5 years is not a horizon of 'peace_treaty'"),
+        ({"period": "next_decade"}, "--period: unknown period 'next_decade'"),
+    ],
+)
+def test_bad_options_are_bad_input_naming_the_option(
+    home: dict[str, Any], options: dict[str, Any], message: str
+) -> None:
     from dashboard.services.watch import watch_document, watch_view
     from indicators.errors import BadInput
 
@@ -137,14 +145,18 @@ def test_the_report_section_has_the_data_of_every_open_outcome(home: dict[str, A
 
     section = report_section(home["store"], CASE)
     assert section["available"] and section["run_id"] == home["run_id"]
-    assert {o["outcome"] for o in section["outcomes"]} == {"territorial_transfer", "peace_treaty",
-                                                         "russian_military_escalation"}
+    assert {o["outcome"] for o in section["outcomes"]} == {
+        "territorial_transfer",
+        "peace_treaty",
+        "russian_military_escalation",
+    }
     home["path"].unlink()
     missing = report_section(home["store"], CASE)
     assert not missing["available"] and "posterior" in missing["reason"]
 
 
 # ---------------------------------------------------------------------------- the command
+
 
 def test_watch_prints_the_ranking_and_the_tripwires(home: dict[str, Any], cli: Any) -> None:
     res = cli("watch", "--outcome", "russian_military_escalation")
@@ -161,21 +173,31 @@ def test_watch_json_is_the_view(home: dict[str, Any], cli: Any) -> None:
     assert res.exit_code == 0, res.output
     view = json.loads(res.stdout)
     assert view["years"] == 3 and view["period"]["id"] == "next_year" and view["run_id"] == home["run_id"]
-    assert {o["outcome"] for o in view["outcomes"]} == {"territorial_transfer", "peace_treaty",
-                                                      "russian_military_escalation"}
+    assert {o["outcome"] for o in view["outcomes"]} == {
+        "territorial_transfer",
+        "peace_treaty",
+        "russian_military_escalation",
+    }
     assert all(o["tripwires"][0]["level"] == 0.4 for o in view["outcomes"])
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--outcome", "nope"], "harbinger: --outcome: unknown outcome 'nope'"),
-    (["--horizon", "2"], "harbinger: --horizon: 2 years is not a horizon of any outcome"),
-    (["--outcome", "peace_treaty", "--horizon", "7"], "harbinger: --horizon: 7 years is not a horizon of 'peace_treaty'"),
-    (["--horizon", "soon"], "harbinger: --horizon: 'soon' is not a number of years."),
-    (["--threshold", "150"], "harbinger: --threshold: threshold 150% must lie strictly between 0 and 100."),
-    (["--run", "r-none"], "harbinger: --run: no run 'r-none'"),
-])
-def test_watch_bad_input_exits_2_with_one_sentence(home: dict[str, Any], cli: Any, args: list[str],
-                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--outcome", "nope"], "harbinger: --outcome: unknown outcome 'nope'"),
+        (["--horizon", "2"], "harbinger: --horizon: 2 years is not a horizon of any outcome"),
+        (
+            ["--outcome", "peace_treaty", "--horizon", "7"],
+            "harbinger: --horizon: 7 years is not a horizon of 'peace_treaty'",
+        ),
+        (["--horizon", "soon"], "harbinger: --horizon: 'soon' is not a number of years."),
+        (["--threshold", "150"], "harbinger: --threshold: threshold 150% must lie strictly between 0 and 100."),
+        (["--run", "r-none"], "harbinger: --run: no run 'r-none'"),
+    ],
+)
+def test_watch_bad_input_exits_2_with_one_sentence(
+    home: dict[str, Any], cli: Any, args: list[str], message: str
+) -> None:
     res = cli("watch", *args)
     assert res.exit_code == 2
     assert res.stderr.startswith(message) and len(res.stderr.strip().splitlines()) == 1 and not res.stdout
@@ -196,6 +218,7 @@ def test_watch_before_any_fit_is_bad_input(cli: Any) -> None:
 
 # ---------------------------------------------------------------------------- the API
 
+
 @pytest.fixture
 def client(home: dict[str, Any]) -> Any:
     from dashboard.web.app import create_app
@@ -212,12 +235,15 @@ def test_api_watch_answers_the_view(client: Any, home: dict[str, Any]) -> None:
     assert o["outcome"] == "peace_treaty" and o["tripwires"][0]["level"] == 0.025
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("outcome=nope", "outcome: unknown outcome 'nope'"),
-    ("horizon=4", "horizon: 4 years is not a horizon of any outcome"),
-    ("threshold=x", "threshold: threshold 'x' is not a number of percent"),
-    ("period=forever", "period: unknown period 'forever'"),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("outcome=nope", "outcome: unknown outcome 'nope'"),
+        ("horizon=4", "horizon: 4 years is not a horizon of any outcome"),
+        ("threshold=x", "threshold: threshold 'x' is not a number of percent"),
+        ("period=forever", "period: unknown period 'forever'"),
+    ],
+)
 def test_api_watch_bad_input_is_400(client: Any, query: str, message: str) -> None:
     res = client.get(f"/api/watch?{query}")
     assert res.status_code == 400 and res.get_json()["error"].startswith(message)
@@ -249,6 +275,7 @@ def test_api_watch_without_a_run_is_404(cli: Any) -> None:
 
 # ---------------------------------------------------------------------------- the page
 
+
 @pytest.fixture
 def page(home: dict[str, Any]) -> Any:
     import sys
@@ -275,8 +302,7 @@ def test_the_page_opens_from_the_cache_with_the_ranking_and_tripwires(page: Any,
 
 def test_the_page_follows_outcome_horizon_and_threshold(page: Any, home: dict[str, Any]) -> None:
     _app, module = page
-    body, poll_disabled = plain(module.render_watch)(None, "russian_military_escalation", 3, "next_year", "35",
-                                                    0, CASE)
+    body, poll_disabled = plain(module.render_watch)(None, "russian_military_escalation", 3, "next_year", "35", 0, CASE)
     text = text_of(body)
     assert poll_disabled
     assert "russian military escalation within 3 years" in text and "Above 35% (your threshold" in text

@@ -12,8 +12,16 @@ from typing import Any
 import numpy as np
 
 
-def fake_idata(design: Any, *, chains: int = 2, draws: int = 100, seed: int = 0, loading: Any = None,
-               hazard_effect: Any = None, hazard_intercept: float = -4.0) -> Any:
+def fake_idata(
+    design: Any,
+    *,
+    chains: int = 2,
+    draws: int = 100,
+    seed: int = 0,
+    loading: Any = None,
+    hazard_effect: Any = None,
+    hazard_intercept: float = -4.0,
+) -> Any:
     """A fake posterior with every variable the forecasts read. ``loading`` (I, K) and
     ``hazard_effect`` (O, K), when given, are held at those values in every draw (plus a little
     noise), so a test decides which indicator tells about which outcome."""
@@ -24,14 +32,23 @@ def fake_idata(design: Any, *, chains: int = 2, draws: int = 100, seed: int = 0,
     I, O = len(design.indicator_ids), len(design.outcome_ids)
     fam = design.family_indicators
     s = (chains, draws)
-    load = np.abs(rng.normal(size=s + (I, K))) if loading is None else \
-        np.asarray(loading, dtype=float) + 0.02 * rng.normal(size=s + (I, K))
-    effect = rng.normal(0.5, 0.3, size=s + (O, K)) if hazard_effect is None else \
-        np.asarray(hazard_effect, dtype=float) + 0.05 * rng.normal(size=s + (O, K))
+    load = (
+        np.abs(rng.normal(size=s + (I, K)))
+        if loading is None
+        else np.asarray(loading, dtype=float) + 0.02 * rng.normal(size=s + (I, K))
+    )
+    effect = (
+        rng.normal(0.5, 0.3, size=s + (O, K))
+        if hazard_effect is None
+        else np.asarray(hazard_effect, dtype=float) + 0.05 * rng.normal(size=s + (O, K))
+    )
     post = {
-        "factor_state": rng.normal(size=s + (K, T)), "persistence": rng.uniform(0.8, 0.95, size=s + (K,)),
-        "loading": load, "intercept": rng.normal(0.0, 0.3, size=s + (I,)),
-        "hazard_intercept": rng.normal(hazard_intercept, 0.3, size=s + (O,)), "hazard_effect": effect,
+        "factor_state": rng.normal(size=s + (K, T)),
+        "persistence": rng.uniform(0.8, 0.95, size=s + (K,)),
+        "loading": load,
+        "intercept": rng.normal(0.0, 0.3, size=s + (I,)),
+        "hazard_intercept": rng.normal(hazard_intercept, 0.3, size=s + (O,)),
+        "hazard_effect": effect,
     }
     family_params = {
         "count": ("count_dispersion", lambda n: rng.uniform(5, 30, size=s + (n,))),
@@ -72,8 +89,15 @@ def shipped_watch_doc(as_of: date, run_id: str, *, draws: int = 60) -> dict[str,
     frame["end"] = pd.to_datetime(frame["end"]).fillna(frame["date"])
     frame = frame[frame["date"].dt.date <= as_of]
     doc = watch(conditioner(case, frame, as_of, draws=draws), seed=1)
-    return {"run_id": run_id, "case": case.id, "diagnostics_ok": True, "model_version": "test",
-            "computed_at": datetime.now(UTC).isoformat(timespec="seconds"), **doc, "seconds_total": doc["seconds"]}
+    return {
+        "run_id": run_id,
+        "case": case.id,
+        "diagnostics_ok": True,
+        "model_version": "test",
+        "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **doc,
+        "seconds_total": doc["seconds"],
+    }
 
 
 def write_watch(run_dir: Path, doc: dict[str, Any]) -> Path:

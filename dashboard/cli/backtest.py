@@ -64,9 +64,11 @@ def _fmt(x: Any, pct: bool = False) -> Any:
 def print_tables(doc: dict[str, Any]) -> None:
     s = doc["settings"]
     origins = [o["origin"] for o in doc["origins"]]
-    click.echo(f"backtest of case {doc['case']}: origins {', '.join(map(str, origins))} "
-               f"(each fitted on what was recorded by 31 Dec of that year, scored on the next year); "
-               f"sampler {s.get('sampler')}, {s.get('draws')} draws, {s.get('tune')} tune, {s.get('chains')} chains")
+    click.echo(
+        f"backtest of case {doc['case']}: origins {', '.join(map(str, origins))} "
+        f"(each fitted on what was recorded by 31 Dec of that year, scored on the next year); "
+        f"sampler {s.get('sampler')}, {s.get('draws')} draws, {s.get('tune')} tune, {s.get('chains')} chains"
+    )
     if s.get("executor") == "celery":
         ran = sorted({f"{o['ran_on']['host']}:{o['ran_on']['pid']}" for o in doc["origins"] if o.get("ran_on")})
         click.echo(f"origins fitted by Celery workers, in {len(ran)} process(es): {', '.join(ran)}")
@@ -76,20 +78,47 @@ def print_tables(doc: dict[str, Any]) -> None:
     for f in doc.get("failed_origins") or []:
         click.echo(f"origin {f['origin']} FAILED: {f['error']}")
     click.echo("")
-    emit([{"indicator": i["id"], "family": i["family"], "n": i["n"], "crps": _fmt(i["crps"]),
-           "persistence": _fmt(i["crps_persistence"]), "climatology": _fmt(i["crps_climatology"]),
-           "skill_pers": _fmt(i["skill_persistence"]), "skill_clim": _fmt(i["skill_climatology"]),
-           "cov50": _fmt(i["coverage_50"], True), "cov90": _fmt(i["coverage_90"], True)}
-          for i in doc["indicators"]], "table")
+    emit(
+        [
+            {
+                "indicator": i["id"],
+                "family": i["family"],
+                "n": i["n"],
+                "crps": _fmt(i["crps"]),
+                "persistence": _fmt(i["crps_persistence"]),
+                "climatology": _fmt(i["crps_climatology"]),
+                "skill_pers": _fmt(i["skill_persistence"]),
+                "skill_clim": _fmt(i["skill_climatology"]),
+                "cov50": _fmt(i["coverage_50"], True),
+                "cov90": _fmt(i["coverage_90"], True),
+            }
+            for i in doc["indicators"]
+        ],
+        "table",
+    )
     click.echo("")
-    emit([{"outcome": o["id"], "forecasts": o["n"], "events": o["events"], "brier": o["brier"],
-           "brier_base_rate": o["brier_base_rate"], "log_score": o["log_score"],
-           "log_score_base_rate": o["log_score_base_rate"]} for o in doc["outcomes"]], "table")
+    emit(
+        [
+            {
+                "outcome": o["id"],
+                "forecasts": o["n"],
+                "events": o["events"],
+                "brier": o["brier"],
+                "brier_base_rate": o["brier_base_rate"],
+                "log_score": o["log_score"],
+                "log_score_base_rate": o["log_score_base_rate"],
+            }
+            for o in doc["outcomes"]
+        ],
+        "table",
+    )
     click.echo("")
     summ = doc["summary"]
-    click.echo(f"held-out rows: {summ['n_rows']}; coverage of 50% intervals {_fmt(summ['coverage_50'], True)}, "
-               f"of 90% intervals {_fmt(summ['coverage_90'], True)} (randomised, nominal if calibrated: "
-               f"{_fmt(summ.get('coverage_50_randomised'), True)}, {_fmt(summ.get('coverage_90_randomised'), True)})")
+    click.echo(
+        f"held-out rows: {summ['n_rows']}; coverage of 50% intervals {_fmt(summ['coverage_50'], True)}, "
+        f"of 90% intervals {_fmt(summ['coverage_90'], True)} (randomised, nominal if calibrated: "
+        f"{_fmt(summ.get('coverage_50_randomised'), True)}, {_fmt(summ.get('coverage_90_randomised'), True)})"
+    )
     for t in doc["targets"]:
         state = "not measurable" if t["met"] is None else ("met" if t["met"] else "MISSED")
         click.echo(f"target {t['id']}: {state} (value {t['value']}) — {t['target']}; {t['detail']}")
@@ -97,28 +126,63 @@ def print_tables(doc: dict[str, Any]) -> None:
 
 def register(main: click.Group) -> None:
     @main.command()
-    @click.option("--origins", default=None, metavar="A..B",
-                  help="Origin years: a range 2014..2024, a year, or a list 2016,2019 (default: every year "
-                       "from the case's fifth to the last whose following year has ended).")
-    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help="Posterior draws per chain (default: the fit default).")
-    @click.option("--tune", type=click.IntRange(10, 100000), default=None, help="Warm-up draws per chain (default: the fit default).")
+    @click.option(
+        "--origins",
+        default=None,
+        metavar="A..B",
+        help="Origin years: a range 2014..2024, a year, or a list 2016,2019 (default: every year "
+        "from the case's fifth to the last whose following year has ended).",
+    )
+    @click.option(
+        "--draws",
+        type=click.IntRange(10, 100000),
+        default=None,
+        help="Posterior draws per chain (default: the fit default).",
+    )
+    @click.option(
+        "--tune",
+        type=click.IntRange(10, 100000),
+        default=None,
+        help="Warm-up draws per chain (default: the fit default).",
+    )
     @click.option("--chains", type=click.IntRange(1, 16), default=None, help="Chains (default: the fit default).")
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so backtests repeat).")
-    @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None, help="Sampler (default: the fit default).")
+    @click.option(
+        "--sampler", type=click.Choice(["nutpie", "pymc"]), default=None, help="Sampler (default: the fit default)."
+    )
     @DENSITY_OPTION
-    @click.option("--jobs", type=click.IntRange(1, 256), default=None,
-                  help="Origins fitted at once, each in its own process (default: the number of cores); "
-                       "not used when the origins go to Celery workers.")
-    @click.option("--local", is_flag=True,
-                  help="Fit the origins on this machine even when HARBINGER_REDIS_URL is set (by default they "
-                       "are then sent to the team's 'harbinger worker' processes).")
+    @click.option(
+        "--jobs",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Origins fitted at once, each in its own process (default: the number of cores); "
+        "not used when the origins go to Celery workers.",
+    )
+    @click.option(
+        "--local",
+        is_flag=True,
+        help="Fit the origins on this machine even when HARBINGER_REDIS_URL is set (by default they "
+        "are then sent to the team's 'harbinger worker' processes).",
+    )
     @click.option("--latest", is_flag=True, help="Print the newest saved backtest instead of running one.")
-    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                  help="Output format.")
+    @click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+    )
     @pass_env
-    def backtest(env: Env, origins: str | None, draws: int | None, tune: int | None, chains: int | None,
-                 seed: int | None, sampler: str | None, density: str | None, jobs: int | None, local: bool,
-                 latest: bool, fmt: str) -> None:
+    def backtest(
+        env: Env,
+        origins: str | None,
+        draws: int | None,
+        tune: int | None,
+        chains: int | None,
+        seed: int | None,
+        sampler: str | None,
+        density: str | None,
+        jobs: int | None,
+        local: bool,
+        latest: bool,
+        fmt: str,
+    ) -> None:
         """Refit as of past dates with only what was recorded then, and score what followed.
 
         Scores each indicator's next-year observations (CRPS, 50%/90% interval coverage, PIT)
@@ -138,16 +202,30 @@ def register(main: click.Group) -> None:
         else:
             case = store.get_case(case_id).case
             years = backtests.parse_origins(origins, case_start=case.start)
-            settings = default_settings() | {k: v for k, v in dict(draws=draws, tune=tune, chains=chains, seed=seed,
-                                                                  sampler=sampler, density=density).items()
-                                        if v is not None}
+            settings = default_settings() | {
+                k: v
+                for k, v in dict(
+                    draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, density=density
+                ).items()
+                if v is not None
+            }
             broker = None if local else tasks.redis_url()
             if broker:
                 broker = tasks.require_url(broker)
-                click.echo(f"sending {len(years)} origin(s) to the harbinger workers on Redis "
-                           f"{tasks.safe_url(broker)} (--local runs them here)", err=True)
-            path, doc = backtests.run_backtest(store, case_id, origins=years, jobs=jobs or _jobs_default(),
-                                               settings=settings, progress=progress_printer(), broker=broker)
+                click.echo(
+                    f"sending {len(years)} origin(s) to the harbinger workers on Redis "
+                    f"{tasks.safe_url(broker)} (--local runs them here)",
+                    err=True,
+                )
+            path, doc = backtests.run_backtest(
+                store,
+                case_id,
+                origins=years,
+                jobs=jobs or _jobs_default(),
+                settings=settings,
+                progress=progress_printer(),
+                broker=broker,
+            )
             doc["file"] = str(path)
         click.echo(f"backtest saved in {doc['file']}", err=True)
         if fmt == "json":

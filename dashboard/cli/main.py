@@ -23,8 +23,9 @@ INIT_ACTOR = "harbinger init"
 
 
 @click.group(cls=HarbingerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--case", "case_option", metavar="ID", default=None,
-              help="The case to work on (default: the only case loaded).")
+@click.option(
+    "--case", "case_option", metavar="ID", default=None, help="The case to work on (default: the only case loaded)."
+)
 @click.version_option(package_name="harbinger", prog_name="harbinger")
 @click.pass_context
 def main(ctx: click.Context, case_option: str | None) -> None:
@@ -38,15 +39,25 @@ def main(ctx: click.Context, case_option: str | None) -> None:
 
 # ---------------------------------------------------------------------------- init and cases
 
-YES_OPTION = click.option("--yes", "-y", "yes", is_flag=True,
-                          help="Apply a changed case file without asking (the changes are still listed).")
+YES_OPTION = click.option(
+    "--yes", "-y", "yes", is_flag=True, help="Apply a changed case file without asking (the changes are still listed)."
+)
 
 
 @main.command()
-@click.option("--case-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Case YAML to load instead of the shipped Northern Territories case (as 'case load').")
-@click.option("--observations", "observations_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Observations CSV to load with it (default: the shipped file of that case).")
+@click.option(
+    "--case-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Case YAML to load instead of the shipped Northern Territories case (as 'case load').",
+)
+@click.option(
+    "--observations",
+    "observations_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Observations CSV to load with it (default: the shipped file of that case).",
+)
 @YES_OPTION
 @pass_env
 def init(env: Env, case_file: Path | None, observations_file: Path | None, yes: bool) -> None:
@@ -88,16 +99,22 @@ def init(env: Env, case_file: Path | None, observations_file: Path | None, yes: 
     if stored.hash == loaded.hash:
         click.echo(f"case '{loaded.case.id}': unchanged (hash {loaded.hash})")
     else:
-        click.echo(f"case '{loaded.case.id}': kept the version in the store (hash {stored.hash}); the shipped file "
-                   f"{path} differs (hash {loaded.hash}). 'harbinger case load {path}' lists the changes and "
-                   "applies them when confirmed.")
+        click.echo(
+            f"case '{loaded.case.id}': kept the version in the store (hash {stored.hash}); the shipped file "
+            f"{path} differs (hash {loaded.hash}). 'harbinger case load {path}' lists the changes and "
+            "applies them when confirmed."
+        )
     n_records = store.n_records(loaded.case.id)
-    click.echo(f"observations: case '{loaded.case.id}' already has {n_records} record(s); none loaded"
-               if n_records else f"observations: case '{loaded.case.id}' has no records")
+    click.echo(
+        f"observations: case '{loaded.case.id}' already has {n_records} record(s); none loaded"
+        if n_records
+        else f"observations: case '{loaded.case.id}' has no records"
+    )
 
 
-def _load_case_file(store: Any, path: Path, observations_file: Path | None, *, yes: bool,
-                    loaded: Any = None, keep_stored: bool = False) -> None:
+def _load_case_file(
+    store: Any, path: Path, observations_file: Path | None, *, yes: bool, loaded: Any = None, keep_stored: bool = False
+) -> None:
     """Load the case file at ``path`` (validated) and, while the case has no records, its
     observations, in one transaction. A changed case under an existing id is listed and applied
     only when confirmed; with ``keep_stored`` the stored version is never replaced."""
@@ -120,8 +137,13 @@ def _load_case_file(store: Any, path: Path, observations_file: Path | None, *, y
     n_records = store.n_records(case_id) if stored is not None else 0
     numbered = read_csv_file(obs_path) if obs_path is not None and not n_records else None
     status, ids = store.load_case_with_observations(
-        loaded, numbered, actor=INIT_ACTOR, where=str(obs_path), extra={"file": str(obs_path)},
-        stored_hash=stored.hash if stored is not None else None)
+        loaded,
+        numbered,
+        actor=INIT_ACTOR,
+        where=str(obs_path),
+        extra={"file": str(obs_path)},
+        stored_hash=stored.hash if stored is not None else None,
+    )
     shown = f"{status} (hash {loaded.hash})" + ("" if loaded is stored else f" from {path}")
     click.echo(f"case '{case_id}': {shown}")
     if obs_path is None:
@@ -151,8 +173,10 @@ def _confirm_changes(case_id: str, stored: Any, loaded: Any, path: Path, changes
     if yes:
         return
     if not sys.stdin.isatty():
-        raise BadInput(f"case '{case_id}': the case file changes the stored case (listed above); nothing was "
-                       "changed. Run again with --yes to apply these changes.")
+        raise BadInput(
+            f"case '{case_id}': the case file changes the stored case (listed above); nothing was "
+            "changed. Run again with --yes to apply these changes."
+        )
     if not click.confirm("Apply these changes to the stored case?", default=False):
         raise Failure(f"case '{case_id}': not applied; nothing was changed.")
 
@@ -177,15 +201,22 @@ def case_validate(file: Path) -> None:
     if loaded is None:
         raise CaseErrors(str(file), problems)
     case = loaded.case
-    click.echo(f"{file}: valid case '{case.id}': {len(case.factors)} factor(s), {len(case.indicators)} indicator(s), "
-               f"{len(case.outcomes)} outcome(s), {len(case.scenarios)} scenario(s) (hash {loaded.hash}).")
+    click.echo(
+        f"{file}: valid case '{case.id}': {len(case.factors)} factor(s), {len(case.indicators)} indicator(s), "
+        f"{len(case.outcomes)} outcome(s), {len(case.scenarios)} scenario(s) (hash {loaded.hash})."
+    )
 
 
 @case_group.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--observations", "observations_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Observations CSV to load with it while the case has no records "
-                                 "(default: the shipped file of that case, if any).")
+@click.option(
+    "--observations",
+    "observations_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Observations CSV to load with it while the case has no records "
+    "(default: the shipped file of that case, if any).",
+)
 @YES_OPTION
 @pass_env
 def case_load(env: Env, file: Path, observations_file: Path | None, yes: bool) -> None:
@@ -204,14 +235,22 @@ def case_load(env: Env, file: Path, observations_file: Path | None, yes: bool) -
 
 # ---------------------------------------------------------------------------- observe
 
+
 @main.group()
 def observe() -> None:
     """Add, import, list, correct, retract and repair observations."""
 
 
-_OPTION_NAMES = {"indicator": "--indicator", "date": "--date", "end": "--end", "value": "--value",
-                 "source": "--source", "reliability": "--reliability", "credibility": "--credibility",
-                 "note": "--note"}
+_OPTION_NAMES = {
+    "indicator": "--indicator",
+    "date": "--date",
+    "end": "--end",
+    "value": "--value",
+    "source": "--source",
+    "reliability": "--reliability",
+    "credibility": "--credibility",
+    "note": "--note",
+}
 
 
 def _row_errors_as_options(exc: RowErrors, what: str) -> BadInput:
@@ -221,21 +260,48 @@ def _row_errors_as_options(exc: RowErrors, what: str) -> BadInput:
 
 @observe.command("add")
 @click.option("--indicator", required=True, metavar="ID", help="Indicator id from the case file.")
-@click.option("--date", "day", required=True, metavar="YYYY-MM-DD", help="Day of the event, or first day of the period.")
+@click.option(
+    "--date", "day", required=True, metavar="YYYY-MM-DD", help="Day of the event, or first day of the period."
+)
 @click.option("--end", default=None, metavar="YYYY-MM-DD", help="Last day of the period (default: a single day).")
 @click.option("--value", required=True, metavar="V", help="The observed value (a number).")
 @click.option("--source", required=True, metavar="TEXT", help="Where it comes from (text or URL).")
-@click.option("--reliability", default=None, metavar="A-F",
-              help=f"Admiralty source reliability grade (default {DEFAULT_RELIABILITY}).")
-@click.option("--credibility", default=None, metavar="1-6",
-              help=f"Admiralty information credibility grade (default {DEFAULT_CREDIBILITY}).")
+@click.option(
+    "--reliability",
+    default=None,
+    metavar="A-F",
+    help=f"Admiralty source reliability grade (default {DEFAULT_RELIABILITY}).",
+)
+@click.option(
+    "--credibility",
+    default=None,
+    metavar="1-6",
+    help=f"Admiralty information credibility grade (default {DEFAULT_CREDIBILITY}).",
+)
 @click.option("--note", default=None, metavar="TEXT", help="Free-text note.")
 @pass_env
-def observe_add(env: Env, indicator: str, day: str, end: str | None, value: str, source: str,
-                reliability: str | None, credibility: str | None, note: str | None) -> None:
+def observe_add(
+    env: Env,
+    indicator: str,
+    day: str,
+    end: str | None,
+    value: str,
+    source: str,
+    reliability: str | None,
+    credibility: str | None,
+    note: str | None,
+) -> None:
     """Record one observation."""
-    row: dict[str, Any] = {"indicator": indicator, "date": day, "end": end, "value": value, "source": source,
-                           "reliability": reliability, "credibility": credibility, "note": note}
+    row: dict[str, Any] = {
+        "indicator": indicator,
+        "date": day,
+        "end": end,
+        "value": value,
+        "source": source,
+        "reliability": reliability,
+        "credibility": credibility,
+        "note": note,
+    }
     try:
         (new_id,) = env.store.add_observations(env.case_id, [row], actor=env.actor, where="observation")
     except RowErrors as exc:
@@ -247,8 +313,10 @@ def observe_add(env: Env, indicator: str, day: str, end: str | None, value: str,
     obs, _ = validate_row(case, row)
     problem = coverage_problem(case, obs) if obs is not None else None
     if problem:
-        click.echo(f"  note: {problem}: it is stored, but the model does not count it (widen coverage_start or "
-                   "coverage_end in the case file to count it).")
+        click.echo(
+            f"  note: {problem}: it is stored, but the model does not count it (widen coverage_start or "
+            "coverage_end in the case file to count it)."
+        )
 
 
 @observe.command("import")
@@ -276,8 +344,13 @@ def observe_import(env: Env, file: Path) -> None:
 
 @observe.command("list")
 @click.option("--indicator", default=None, metavar="ID", help="Only this indicator.")
-@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
-              help="As known at the end of this day (UTC): later records, corrections and retractions are ignored.")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="As known at the end of this day (UTC): later records, corrections and retractions are ignored.",
+)
 @FORMAT_OPTION
 @pass_env
 def observe_list(env: Env, indicator: str | None, as_of: str | None, fmt: str) -> None:
@@ -296,9 +369,12 @@ def observe_list(env: Env, indicator: str | None, as_of: str | None, fmt: str) -
     problems = env.store.date_problems(case_id)
     if problems:
         ids = ", ".join(str(p["id"]) for p in problems[:10]) + (", ..." if len(problems) > 10 else "")
-        click.echo(f"harbinger: warning: {len(problems)} observation(s) in effect have dates the case refuses "
-                   f"(ids {ids}); those the store cannot read are left out above and out of every fit. "
-                   "'harbinger observe repair' lists them and retracts them.", err=True)
+        click.echo(
+            f"harbinger: warning: {len(problems)} observation(s) in effect have dates the case refuses "
+            f"(ids {ids}); those the store cannot read are left out above and out of every fit. "
+            "'harbinger observe repair' lists them and retracts them.",
+            err=True,
+        )
 
 
 def _with_surprise_flags(env: Env, frame: Any, day: Any) -> Any:
@@ -337,10 +413,19 @@ REPAIR_REASON = "date outside the range the case accepts"
 
 
 @observe.command("repair")
-@click.option("--retract", "retract", is_flag=True,
-              help="Retract every observation listed (a retraction record each; nothing is deleted).")
-@click.option("--reason", default=REPAIR_REASON, show_default=True, metavar="TEXT",
-              help="The retractions' reason (each also names its problem).")
+@click.option(
+    "--retract",
+    "retract",
+    is_flag=True,
+    help="Retract every observation listed (a retraction record each; nothing is deleted).",
+)
+@click.option(
+    "--reason",
+    default=REPAIR_REASON,
+    show_default=True,
+    metavar="TEXT",
+    help="The retractions' reason (each also names its problem).",
+)
 @FORMAT_OPTION
 @pass_env
 def observe_repair(env: Env, retract: bool, reason: str, fmt: str) -> None:
@@ -355,8 +440,10 @@ def observe_repair(env: Env, retract: bool, reason: str, fmt: str) -> None:
         problems = env.store.date_problems(env.case_id)
         emit(problems, fmt, empty="no observations with dates the case refuses; nothing to repair")
         if problems:
-            click.echo(f"harbinger: 'harbinger observe repair --retract' retracts these {len(problems)} "
-                       "observation(s).", err=True)
+            click.echo(
+                f"harbinger: 'harbinger observe repair --retract' retracts these {len(problems)} observation(s).",
+                err=True,
+            )
         return
     done = env.store.repair_dates(env.case_id, reason=reason, actor=env.actor)
     emit(done, fmt, empty="no observations with dates the case refuses; nothing retracted")
@@ -388,9 +475,16 @@ def observe_correct(env: Env, obs_id: int, reason: str, **changes: Any) -> None:
 # ---------------------------------------------------------------------------- more commands
 
 #: Modules that add command groups: each defines ``register(main)``. Add a module here to add commands.
-COMMAND_MODULES = ("dashboard.cli.runs", "dashboard.cli.users", "dashboard.cli.backtest",
-                   "dashboard.cli.scenarios", "dashboard.cli.report", "dashboard.cli.worker", "dashboard.cli.watch",
-                   "dashboard.cli.reviews")
+COMMAND_MODULES = (
+    "dashboard.cli.runs",
+    "dashboard.cli.users",
+    "dashboard.cli.backtest",
+    "dashboard.cli.scenarios",
+    "dashboard.cli.report",
+    "dashboard.cli.worker",
+    "dashboard.cli.watch",
+    "dashboard.cli.reviews",
+)
 
 
 def _register_more() -> None:

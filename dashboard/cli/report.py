@@ -17,8 +17,7 @@ from indicators.errors import BadInput
 SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".pdf": "pdf", ".csv": "csv", ".json": "json", ".nc": "netcdf"}
 
 
-def output_target(output: str, default_name: str, *, store: Any, force: bool = False,
-                  final: bool = True) -> Path:
+def output_target(output: str, default_name: str, *, store: Any, force: bool = False, final: bool = True) -> Path:
     """The file to write: ``output``, or ``default_name`` inside it when it is a directory.
 
     Raises :class:`BadInput` when the directory does not exist or cannot be written, when the
@@ -60,8 +59,10 @@ def _refuse_store_file(path: Path, store: Any) -> None:
         inside = target == own or own in target.parents
         same = own.exists() and path.exists() and os.path.samefile(path, own)
         if inside or same:
-            raise BadInput(f"--output: {path} is the store's own file {own}; reports are never written "
-                           "there, --force or not. Choose another path.")
+            raise BadInput(
+                f"--output: {path} is the store's own file {own}; reports are never written "
+                "there, --force or not. Choose another path."
+            )
 
 
 def _umask() -> int:
@@ -96,16 +97,27 @@ def write_atomically(path: Path, data: bytes, *, force: bool = False) -> None:
 
 def register(main: click.Group) -> None:
     @main.command()
-    @click.option("--format", "fmt", metavar="html|pdf|csv|json|netcdf", default=None,
-                  help="What to write (default: from the --output suffix: .html, .pdf, .csv, .json, .nc).")
-    @click.option("--output", "output", required=True, metavar="PATH",
-                  help="File to write, or a directory to write a file with a sanitised default name into.")
-    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="The run fitted as of this date (or the latest before it).")
+    @click.option(
+        "--format",
+        "fmt",
+        metavar="html|pdf|csv|json|netcdf",
+        default=None,
+        help="What to write (default: from the --output suffix: .html, .pdf, .csv, .json, .nc).",
+    )
+    @click.option(
+        "--output",
+        "output",
+        required=True,
+        metavar="PATH",
+        help="File to write, or a directory to write a file with a sanitised default name into.",
+    )
+    @click.option(
+        "--as-of", "as_of", metavar="YYYY-MM-DD", help="The run fitted as of this date (or the latest before it)."
+    )
     @click.option("--run", "run_id", metavar="ID", help="A particular run (default: the current good run).")
     @click.option("--force", is_flag=True, help="Replace the output file if it exists (never the store's own files).")
     @pass_env
-    def report(env: Env, fmt: str | None, output: str, as_of: str | None, run_id: str | None,
-               force: bool) -> None:
+    def report(env: Env, fmt: str | None, output: str, as_of: str | None, run_id: str | None, force: bool) -> None:
         """Write a run's forecast report: HTML or PDF (a document to send), CSV or JSON (the
         forecast table), or netCDF (the posterior). Each carries the run id, as-of date, case
         hash and model version; a run that failed its diagnostics is labelled as failing.
@@ -117,8 +129,10 @@ def register(main: click.Group) -> None:
         if fmt is None:
             fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower())
             if fmt is None:
-                raise BadInput(f"--format: not given and the --output suffix '{Path(output).suffix}' does not say "
-                               f"which; use one of {', '.join(reports.FORMATS)}.")
+                raise BadInput(
+                    f"--format: not given and the --output suffix '{Path(output).suffix}' does not say "
+                    f"which; use one of {', '.join(reports.FORMATS)}."
+                )
         fmt = reports.check_format(fmt.lower())
         day = parse_date_option(as_of, "--as-of")
         # check the output before gathering the content and rendering (which take seconds)
@@ -128,11 +142,15 @@ def register(main: click.Group) -> None:
         data = reports.render(content, fmt)
         write_atomically(target, data, force=force)
         ident = content["identity"]
-        click.echo(f"wrote {reports.FORMAT_LABELS[fmt]} report of run {ident['run_id']} (as of {ident['as_of']}) "
-                   f"to {target} ({len(data):,} bytes)")
+        click.echo(
+            f"wrote {reports.FORMAT_LABELS[fmt]} report of run {ident['run_id']} (as of {ident['as_of']}) "
+            f"to {target} ({len(data):,} bytes)"
+        )
         if not content["diagnostics"]["ok"]:
-            _warn(f"run {ident['run_id']} FAILED its diagnostics ({content['diagnostics']['problems_text']}); "
-                  "the report says so.")
+            _warn(
+                f"run {ident['run_id']} FAILED its diagnostics ({content['diagnostics']['problems_text']}); "
+                "the report says so."
+            )
 
 
 def _warn(text: str) -> Any:

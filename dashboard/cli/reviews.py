@@ -33,14 +33,17 @@ def register(main: click.Group) -> None:
 
     @observe.command("reviewed")
     @click.argument("indicator", required=False)
-    @click.option("--through", metavar="YYYY-MM-DD", default=None,
-                  help="The last day through which the indicator's record is complete.")
+    @click.option(
+        "--through",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="The last day through which the indicator's record is complete.",
+    )
     @click.option("--note", default="", help="What was checked (kept with the review record).")
     @click.option("--list", "show", is_flag=True, help="List every open-coverage series and its reviewed-through date.")
     @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
     @pass_env
-    def observe_reviewed(env: Env, indicator: str | None, through: str | None, note: str, show: bool,
-                         fmt: str) -> None:
+    def observe_reviewed(env: Env, indicator: str | None, through: str | None, note: str, show: bool, fmt: str) -> None:
         """Record that INDICATOR's record is complete through --through (an open-coverage events
         series: quarters after its reviewed-through date are missing to the model, not zero)."""
         from dashboard.services.reviews import add_review, stale_view

@@ -32,20 +32,51 @@ def _progress_printer() -> Any:
 
 def register(main: click.Group) -> None:
     @main.command()
-    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Fit on what was recorded by this date (default: today).")
-    @click.option("--draws", type=click.IntRange(10, 100000), default=None, help=f"Posterior draws per chain (default {DEFAULT_SETTINGS['draws']}).")
-    @click.option("--tune", type=click.IntRange(10, 100000), default=None, help=f"Warm-up draws per chain (default {DEFAULT_SETTINGS['tune']}).")
-    @click.option("--chains", type=click.IntRange(1, 16), default=None, help=f"Chains (default {DEFAULT_SETTINGS['chains']}).")
+    @click.option(
+        "--as-of", "as_of", metavar="YYYY-MM-DD", help="Fit on what was recorded by this date (default: today)."
+    )
+    @click.option(
+        "--draws",
+        type=click.IntRange(10, 100000),
+        default=None,
+        help=f"Posterior draws per chain (default {DEFAULT_SETTINGS['draws']}).",
+    )
+    @click.option(
+        "--tune",
+        type=click.IntRange(10, 100000),
+        default=None,
+        help=f"Warm-up draws per chain (default {DEFAULT_SETTINGS['tune']}).",
+    )
+    @click.option(
+        "--chains", type=click.IntRange(1, 16), default=None, help=f"Chains (default {DEFAULT_SETTINGS['chains']})."
+    )
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")
-    @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default=None,
-                  help="nutpie (default, fastest) or PyMC's own NUTS.")
+    @click.option(
+        "--sampler",
+        type=click.Choice(["nutpie", "pymc"]),
+        default=None,
+        help="nutpie (default, fastest) or PyMC's own NUTS.",
+    )
     @DENSITY_OPTION
-    @click.option("--attempts", type=click.IntRange(1, 10), default=None,
-                  help="Fits to try when one fails its diagnostics, each with twice the tuning and the next seed "
-                       f"(default {DEFAULT_ATTEMPTS}, or HARBINGER_FIT_ATTEMPTS).")
+    @click.option(
+        "--attempts",
+        type=click.IntRange(1, 10),
+        default=None,
+        help="Fits to try when one fails its diagnostics, each with twice the tuning and the next seed "
+        f"(default {DEFAULT_ATTEMPTS}, or HARBINGER_FIT_ATTEMPTS).",
+    )
     @pass_env
-    def fit(env: Env, as_of: str | None, draws: int | None, tune: int | None, chains: int | None,
-            seed: int | None, sampler: str | None, density: str | None, attempts: int | None) -> None:
+    def fit(
+        env: Env,
+        as_of: str | None,
+        draws: int | None,
+        tune: int | None,
+        chains: int | None,
+        seed: int | None,
+        sampler: str | None,
+        density: str | None,
+        attempts: int | None,
+    ) -> None:
         """Sample the posterior and record a run (the previous run stays if this one fails).
 
         A fit that fails its diagnostics is retried with more tuning; every attempt is a run, and
@@ -55,16 +86,28 @@ def register(main: click.Group) -> None:
 
         day = parse_date_option(as_of, "--as-of")
         try:
-            run_id = fit_case(env.store, env.case_id, as_of=day, progress=_progress_printer(), draws=draws,
-                              tune=tune, chains=chains, seed=seed, sampler=sampler, density=density,
-                              attempts=attempts)
+            run_id = fit_case(
+                env.store,
+                env.case_id,
+                as_of=day,
+                progress=_progress_printer(),
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=seed,
+                sampler=sampler,
+                density=density,
+                attempts=attempts,
+            )
         except FitFailed as exc:
             raise Failure(str(exc)) from None
         run = env.store.get_run(run_id)
         diag = run["diagnostics"]
         status = "diagnostics ok" if run["diagnostics_ok"] else "DIAGNOSTICS FAILED: " + "; ".join(diag["problems"])
-        click.echo(f"run {run_id} (as of {run['as_of']}): max R-hat {diag['max_rhat']}, "
-                   f"min bulk ESS {diag['min_ess_bulk']}, {diag['divergences']} divergences — {status}")
+        click.echo(
+            f"run {run_id} (as of {run['as_of']}): max R-hat {diag['max_rhat']}, "
+            f"min bulk ESS {diag['min_ess_bulk']}, {diag['divergences']} divergences — {status}"
+        )
         from dashboard.cli.reviews import warn_stale
 
         warn_stale(env, parse_date_option(str(run["as_of"])[:10], "--as-of"))
@@ -91,13 +134,25 @@ def register(main: click.Group) -> None:
             click.echo(f"harbinger: warning: {forecast.stale}", err=True)
         doc = forecast.document
         if fmt == "json":
-            keep = ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations",
-                    "settings", "diagnostics", "outcomes")
+            keep = (
+                "case",
+                "run_id",
+                "as_of",
+                "model_version",
+                "case_hash",
+                "data_hash",
+                "n_observations",
+                "settings",
+                "diagnostics",
+                "outcomes",
+            )
             whole = doc.to_json_dict()
             click.echo(json.dumps({k: whole[k] for k in keep}, indent=2))
             return
         if fmt == "table":
             d = doc.diagnostics
-            click.echo(f"case {doc.case}  run {doc.run_id}  as of {doc.as_of}  "
-                       f"{'diagnostics ok' if d.ok else 'DIAGNOSTICS FAILED: ' + '; '.join(d.problems)}")
+            click.echo(
+                f"case {doc.case}  run {doc.run_id}  as of {doc.as_of}  "
+                f"{'diagnostics ok' if d.ok else 'DIAGNOSTICS FAILED: ' + '; '.join(d.problems)}"
+            )
         emit(forecast_table(doc), fmt)

@@ -27,8 +27,9 @@ import click
 from dashboard.cli.support import FORMAT_OPTION, Env, emit, pass_env
 from dashboard.services.context import Failure
 
-TABLE_OR_JSON = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                             show_default=True, help="Output format.")
+TABLE_OR_JSON = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
+)
 ALERT_FIRED_EXIT = 3
 
 
@@ -59,8 +60,12 @@ def register(main: click.Group) -> None:
     @scenario.command("run")
     @click.argument("name")
     @click.option("--run", "run_id", metavar="ID", default=None, help="Run to condition (default: the current run).")
-    @click.option("--no-refit", is_flag=True, default=False,
-                  help="Never refit: report an unreliable reweighting (k-hat > 0.7) as such instead.")
+    @click.option(
+        "--no-refit",
+        is_flag=True,
+        default=False,
+        help="Never refit: report an unreliable reweighting (k-hat > 0.7) as such instead.",
+    )
     @TABLE_OR_JSON
     @pass_env
     def scenario_run(env: Env, name: str, run_id: str | None, no_refit: bool, fmt: str) -> None:
@@ -73,28 +78,36 @@ def register(main: click.Group) -> None:
 
         spec = sa.find_scenario(env.store, env.case_id, name)
         try:
-            doc = sa.run_scenario(env.store, env.case_id, spec, run_id=run_id, refit=not no_refit,
-                                  progress=_progress())
+            doc = sa.run_scenario(env.store, env.case_id, spec, run_id=run_id, refit=not no_refit, progress=_progress())
         except sa.AnalysisUnavailable as exc:
             raise _unavailable(exc) from None
         if fmt == "json":
             click.echo(json.dumps(doc, indent=2))
             return
         k = doc["reweighting_khat"]
-        head = (f"scenario {spec.id} ({spec.origin}) against run {doc['run_id']} as of {doc['as_of']}: "
-                f"method {doc['method']}, reweighting k-hat {k:.2f}" if k is not None else "")
+        head = (
+            f"scenario {spec.id} ({spec.origin}) against run {doc['run_id']} as of {doc['as_of']}: "
+            f"method {doc['method']}, reweighting k-hat {k:.2f}"
+            if k is not None
+            else ""
+        )
         click.echo(head)
         if not doc["reliable"]:
-            click.echo("WARNING: k-hat above 0.7 — the reweighted result is NOT reliable; run without "
-                       "--no-refit to refit.")
+            click.echo(
+                "WARNING: k-hat above 0.7 — the reweighted result is NOT reliable; run without --no-refit to refit."
+            )
         emit(sa.scenario_table(doc), "table")
         click.echo("change_mc90: 90% Monte Carlo interval of the change in points; *_90: 90% credible intervals.")
 
     @main.command()
     @click.option("--from", "from_run", metavar="RUN", default=None, help="Older run (default: the previous run).")
     @click.option("--to", "to_run", metavar="RUN", default=None, help="Newer run (default: the current run).")
-    @click.option("--refit", is_flag=True, default=False,
-                  help="Refit without a change where its reweighting is unreliable (k-hat > 0.7); slow.")
+    @click.option(
+        "--refit",
+        is_flag=True,
+        default=False,
+        help="Refit without a change where its reweighting is unreliable (k-hat > 0.7); slow.",
+    )
     @TABLE_OR_JSON
     @pass_env
     def explain(env: Env, from_run: str | None, to_run: str | None, refit: bool, fmt: str) -> None:
@@ -102,20 +115,30 @@ def register(main: click.Group) -> None:
         from dashboard.services import analysis as sa
 
         try:
-            doc = sa.explain_runs(env.store, env.case_id, from_run=from_run, to_run=to_run, refit=refit,
-                                  progress=_progress() if refit else None)
+            doc = sa.explain_runs(
+                env.store,
+                env.case_id,
+                from_run=from_run,
+                to_run=to_run,
+                refit=refit,
+                progress=_progress() if refit else None,
+            )
         except sa.AnalysisUnavailable as exc:
             raise _unavailable(exc) from None
         if fmt == "json":
             click.echo(json.dumps(doc, indent=2))
             return
-        click.echo(f"from run {doc['from_run']} (as of {doc['from_as_of']}) to run {doc['to_run']} "
-                   f"(as of {doc['to_as_of']}): {len(doc['changes'])} changed observation(s)"
-                   + (", grouped by indicator" if doc["grouped"] else ""))
+        click.echo(
+            f"from run {doc['from_run']} (as of {doc['from_as_of']}) to run {doc['to_run']} "
+            f"(as of {doc['to_as_of']}): {len(doc['changes'])} changed observation(s)"
+            + (", grouped by indicator" if doc["grouped"] else "")
+        )
         emit(sa.explain_table(doc), "table", empty="no forecast to explain")
-        click.echo("pts: percentage points; contributions from leave-new-out PSIS reweighting of the newer run; "
-                   "the remainder is what no single observation explains (interactions, time passing, "
-                   "Monte Carlo error of the two fits).")
+        click.echo(
+            "pts: percentage points; contributions from leave-new-out PSIS reweighting of the newer run; "
+            "the remainder is what no single observation explains (interactions, time passing, "
+            "Monte Carlo error of the two fits)."
+        )
 
     @main.group()
     def alert() -> None:
@@ -126,10 +149,13 @@ def register(main: click.Group) -> None:
     @click.option("--horizon", type=float, required=True, metavar="YEARS", help="Horizon in years.")
     @click.option("--above", metavar="PCT", default=None, help="Fire when the probability rises to PCT% or more.")
     @click.option("--below", metavar="PCT", default=None, help="Fire when it falls below PCT%.")
-    @click.option("--change", metavar="PTS", default=None, help="Fire when it moves by more than PTS points between runs.")
+    @click.option(
+        "--change", metavar="PTS", default=None, help="Fire when it moves by more than PTS points between runs."
+    )
     @pass_env
-    def alert_add(env: Env, outcome: str, horizon: float, above: str | None, below: str | None,
-                  change: str | None) -> None:
+    def alert_add(
+        env: Env, outcome: str, horizon: float, above: str | None, below: str | None, change: str | None
+    ) -> None:
         """Watch OUTCOME at a horizon (exactly one of --above, --below, --change)."""
         from dashboard.services.analysis import parse_threshold
         from indicators.alerts import add_alert
@@ -139,8 +165,15 @@ def register(main: click.Group) -> None:
         if len(given) != 1:
             raise BadInput("alert add: give exactly one of --above, --below or --change.")
         kind, text = given[0]
-        new_id = add_alert(env.store, env.case_id, outcome=outcome, horizon=horizon, kind=kind,
-                           threshold=parse_threshold(text), actor=env.actor)
+        new_id = add_alert(
+            env.store,
+            env.case_id,
+            outcome=outcome,
+            horizon=horizon,
+            kind=kind,
+            threshold=parse_threshold(text),
+            actor=env.actor,
+        )
         click.echo(f"added alert {new_id}")
 
     @alert.command("list")
@@ -151,10 +184,19 @@ def register(main: click.Group) -> None:
         """List the alerts."""
         from indicators.alerts import list_alerts
 
-        rows = [{"id": a["id"], "outcome": a["outcome"], "years": a["horizon_years"], "kind": a["kind"],
-                 "threshold_pct": round(100 * a["threshold"], 4), "active": a["active"],
-                 "created_at": a["created_at"], "created_by": a["created_by"]}
-                for a in list_alerts(env.store, env.case_id, include_inactive=show_all)]
+        rows = [
+            {
+                "id": a["id"],
+                "outcome": a["outcome"],
+                "years": a["horizon_years"],
+                "kind": a["kind"],
+                "threshold_pct": round(100 * a["threshold"], 4),
+                "active": a["active"],
+                "created_at": a["created_at"],
+                "created_by": a["created_by"],
+            }
+            for a in list_alerts(env.store, env.case_id, include_inactive=show_all)
+        ]
         emit(rows, fmt, empty="no alerts")
 
     @alert.command("remove")
@@ -175,8 +217,10 @@ def register(main: click.Group) -> None:
         from dashboard.services.analysis import check_alerts
 
         doc = check_alerts(env.store, env.case_id)
-        rows = [{k: a[k] for k in ("id", "outcome", "years", "kind", "threshold", "previous", "current",
-                                   "fired", "state")} for a in doc["alerts"]]
+        rows = [
+            {k: a[k] for k in ("id", "outcome", "years", "kind", "threshold", "previous", "current", "fired", "state")}
+            for a in doc["alerts"]
+        ]
         if fmt == "json":
             click.echo(json.dumps(doc, indent=2, default=str))
         else:

@@ -21,17 +21,22 @@ def check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host.strip("[]"), port))
         except OSError as exc:
-            raise Failure(f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server "
-                          "running there? Choose another --port.") from None
+            raise Failure(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server "
+                "running there? Choose another --port."
+            ) from None
 
 
 def register(main: click.Group) -> None:
     @main.command()
-    @click.option("--host", default="127.0.0.1", show_default=True,
-                  help="Address to listen on. A non-loopback address needs an editor account "
-                       "('harbinger user add NAME --role editor'); editing there needs a login.")
-    @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535),
-                  help="Port to listen on.")
+    @click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to listen on. A non-loopback address needs an editor account "
+        "('harbinger user add NAME --role editor'); editing there needs a login.",
+    )
+    @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
     @click.option("--debug/--no-debug", default=False, hidden=True, help="Dash debug mode (development only).")
     @click.pass_context
     @pass_env
@@ -51,9 +56,11 @@ def register(main: click.Group) -> None:
             from indicators.users import has_editor
 
             if not has_editor(store):
-                raise BadInput(f"--host: {host} is reachable from other machines and no editor account "
-                               "exists; add one with 'harbinger user add NAME --role editor' or serve on "
-                               "127.0.0.1 (the default).")
+                raise BadInput(
+                    f"--host: {host} is reachable from other machines and no editor account "
+                    "exists; add one with 'harbinger user add NAME --role editor' or serve on "
+                    "127.0.0.1 (the default)."
+                )
         check_port_free(host, port)
         if not store.case_ids() and env.case_option is None:
             click.echo("no case is loaded yet; loading the shipped case first")

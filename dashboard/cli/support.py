@@ -41,8 +41,14 @@ from dashboard.services.tables import FORMATS, render
 from indicators.errors import BadInput, RowErrors
 from indicators.text import printable
 
-FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                             help="Output format (json: a list of objects; csv: with a header row).")
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format (json: a list of objects; csv: with a header row).",
+)
 
 
 class Env:
@@ -67,10 +73,13 @@ class Env:
 pass_env = click.make_pass_decorator(Env, ensure=True)
 
 DENSITY_OPTION = click.option(
-    "--density", type=click.Choice(["fused", "pytensor"]), default=None,
+    "--density",
+    type=click.Choice(["fused", "pytensor"]),
+    default=None,
     help="The log density nutpie samples: 'fused' (the fast hand-written kernel, checked against the PyMC "
-         "model when compiled) or 'pytensor' (PyTensor's generated function). Default: HARBINGER_DENSITY, "
-         "else fused.")
+    "model when compiled) or 'pytensor' (PyTensor's generated function). Default: HARBINGER_DENSITY, "
+    "else fused.",
+)
 
 
 def _say(text: str) -> None:
@@ -88,8 +97,7 @@ def report_error(exc: BaseException) -> int:
     if os.environ.get("HARBINGER_DEBUG"):
         traceback.print_exception(exc, file=sys.stderr)
     else:
-        _say(f"harbinger: unexpected error: {type(exc).__name__}: {exc} "
-             "(set HARBINGER_DEBUG=1 to see the traceback).")
+        _say(f"harbinger: unexpected error: {type(exc).__name__}: {exc} (set HARBINGER_DEBUG=1 to see the traceback).")
     return 1
 
 
@@ -127,8 +135,7 @@ def check_arguments(args: Sequence[str]) -> None:
         else:
             shown = "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in arg)
             where = f"argument {k + 1} ('{printable(shown[:60])}')"
-        raise BadArgument(f"{where}: the value is not UTF-8 text (byte 0x{byte:02x} is not UTF-8); "
-                          "give it in UTF-8.")
+        raise BadArgument(f"{where}: the value is not UTF-8 text (byte 0x{byte:02x} is not UTF-8); give it in UTF-8.")
 
 
 class HarbingerGroup(click.Group):
@@ -149,6 +156,7 @@ class HarbingerGroup(click.Group):
 
 
 # ---------------------------------------------------------------------------- output
+
 
 def emit(data: pd.DataFrame | Sequence[Mapping[str, Any]], fmt: str, *, empty: str = "(nothing to show)") -> None:
     """Print :func:`render` of ``data`` to stdout."""

@@ -25,8 +25,7 @@ def _read_password(from_stdin: bool) -> str:
             raise BadInput("--password-stdin: standard input is empty; give the password on its first line.")
         return check_password(line.rstrip("\r\n"))
     while True:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password",
-                                err=True)
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password", err=True)
         try:
             return check_password(password)
         except BadInput as exc:
@@ -42,10 +41,18 @@ def register(main: click.Group) -> None:
 
     @user.command("add")
     @click.argument("name")
-    @click.option("--role", type=click.Choice(["editor", "viewer"]), required=True,
-                  help="viewer: may read; editor: may also add, correct, retract, fit, save scenarios, set alerts.")
-    @click.option("--password-stdin", is_flag=True, default=False,
-                  help="Read the password from the first line of standard input instead of prompting.")
+    @click.option(
+        "--role",
+        type=click.Choice(["editor", "viewer"]),
+        required=True,
+        help="viewer: may read; editor: may also add, correct, retract, fit, save scenarios, set alerts.",
+    )
+    @click.option(
+        "--password-stdin",
+        is_flag=True,
+        default=False,
+        help="Read the password from the first line of standard input instead of prompting.",
+    )
     @pass_env
     def user_add(env: Env, name: str, role: str, password_stdin: bool) -> None:
         """Add an account NAME (or re-activate a removed one) with a password."""

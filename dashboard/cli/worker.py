@@ -23,10 +23,16 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def register(main: click.Group) -> None:
     @main.command()
-    @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256),
-                  help="How many fits (or backtest origins) this worker runs at once (one child process each).")
-    @click.option("--loglevel", default="info", show_default=True, type=click.Choice(LOG_LEVELS),
-                  help="Celery's log level.")
+    @click.option(
+        "--concurrency",
+        default=1,
+        show_default=True,
+        type=click.IntRange(1, 256),
+        help="How many fits (or backtest origins) this worker runs at once (one child process each).",
+    )
+    @click.option(
+        "--loglevel", default="info", show_default=True, type=click.Choice(LOG_LEVELS), help="Celery's log level."
+    )
     @pass_env
     def worker(env: Env, concurrency: int, loglevel: str) -> None:
         """Run background fits and backtest origins for a team on HARBINGER_REDIS_URL (a Celery worker).
@@ -54,11 +60,21 @@ def register(main: click.Group) -> None:
         if not tasks:
             raise Failure("the dashboard declares no background callbacks; there is nothing for a worker to run.")
         queues = celery_worker.worker_queues(app)
-        click.echo(f"harbinger worker: {concurrency} process(es) on Redis {celery_worker.safe_url(url)}, "
-                   f"store {where}, runs in {store.runs_dir}; {len(tasks)} background task(s) and "
-                   f"backtest origins (queues {', '.join(queues)})")
+        click.echo(
+            f"harbinger worker: {concurrency} process(es) on Redis {celery_worker.safe_url(url)}, "
+            f"store {where}, runs in {store.runs_dir}; {len(tasks)} background task(s) and "
+            f"backtest origins (queues {', '.join(queues)})"
+        )
         store.close()
         name = f"harbinger-{os.getpid()}@{socket.gethostname()}"
-        app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel.upper()}",
-                         f"--hostname={name}", f"--queues={','.join(queues)}", "--without-gossip",
-                         "--without-mingle"])
+        app.worker_main(
+            [
+                "worker",
+                f"--concurrency={concurrency}",
+                f"--loglevel={loglevel.upper()}",
+                f"--hostname={name}",
+                f"--queues={','.join(queues)}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )

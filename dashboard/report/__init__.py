@@ -54,8 +54,9 @@ def check_format(fmt: str | None) -> str:
 DOCUMENT_FORMATS = ("html", "pdf")
 
 
-def build(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None,
-          fmt: str | None = None) -> dict[str, Any]:
+def build(
+    store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None, fmt: str | None = None
+) -> dict[str, Any]:
     """The content of the report of a run (see :func:`dashboard.report.content.gather`); for a
     ``fmt`` other than HTML or PDF, without the sections (no charts are drawn)."""
     from dashboard.report.content import gather

@@ -79,6 +79,7 @@ def _failure_text(exc: Exception) -> str:
 
 # ---------------------------------------------------------------------------- scenarios
 
+
 def scenario_documents(inputs: Inputs) -> tuple[list[dict[str, Any]], str | None]:
     """Every case-file scenario run against the report's run by reweighting only (the document of
     ``harbinger scenario run NAME --no-refit --format json``), and a sentence when none can be
@@ -112,19 +113,25 @@ def scenario_section(inputs: Inputs) -> dict[str, Any]:
         "percentage points, the baseline and scenario probabilities (“baseline → scenario”), and a last line "
         "with the half-width of the change's Monte Carlo 90% interval (“MC ±”: how precisely the reweighting "
         "computes the change, not how uncertain the change is) and the k-hat. The reweighting is trusted when its k-hat is at most 0.7; "
-        "reports never refit, so a scenario above that is marked unreliable.")
+        "reports never refit, so a scenario above that is marked unreliable."
+    )
     try:
         docs, reason = scenario_documents(inputs)
     except Exception as exc:  # one failed analysis must not sink the report
         log.exception("report: scenarios failed")
-        docs, reason = [], f"Scenarios could not be computed for this report ({type(exc).__name__}: {_failure_text(exc)})"
+        docs, reason = (
+            [],
+            f"Scenarios could not be computed for this report ({type(exc).__name__}: {_failure_text(exc)})",
+        )
     if reason is not None:
         return section("scenarios", "Scenarios", [intro, paragraph(reason)])
     blocks: list[dict[str, Any] | None] = [intro]
     resolved = sorted({r for doc in docs for r in doc.get("resolved") or []})
     if resolved:
-        blocks[0] = paragraph(blocks[0]["text"] + " Resolved before the as-of date, so not forecast under any "
-                              "scenario: " + ", ".join(_question(inputs, r) for r in resolved) + ".")
+        blocks[0] = paragraph(
+            blocks[0]["text"] + " Resolved before the as-of date, so not forecast under any "
+            "scenario: " + ", ".join(_question(inputs, r) for r in resolved) + "."
+        )
     for doc in docs:
         spec = doc["scenario"]
         khat = doc.get("reweighting_khat") if doc.get("reweighting_khat") is not None else doc.get("khat")
@@ -134,12 +141,18 @@ def scenario_section(inputs: Inputs) -> dict[str, Any]:
         text = (spec.get("description") or "").strip()
         if hypo:
             text += (" " if text else "") + "Supposes: " + "; ".join(_hypothetical_text(h) for h in hypo) + "."
-        text += (f" Method: {', '.join(methods) or doc.get('method')}; k-hat {_num(khat, '.2f')} "
-                 f"({'reliable' if doc.get('reliable') else UNRELIABLE}).")
+        text += (
+            f" Method: {', '.join(methods) or doc.get('method')}; k-hat {_num(khat, '.2f')} "
+            f"({'reliable' if doc.get('reliable') else UNRELIABLE})."
+        )
         part: list[dict[str, Any] | None] = [subheading(spec["name"]), paragraph(text.strip())]
         if not doc.get("reliable"):
-            part.append(notice(f"k-hat {_num(khat, '.2f')} is above {doc.get('khat_max', 0.7):g}: these numbers are "
-                               f"{UNRELIABLE}.", "alert"))
+            part.append(
+                notice(
+                    f"k-hat {_num(khat, '.2f')} is above {doc.get('khat_max', 0.7):g}: these numbers are {UNRELIABLE}.",
+                    "alert",
+                )
+            )
         horizons = sorted({float(r["years"]) for r in results})
         by_outcome: dict[str, dict[float, dict[str, Any]]] = {}
         for r in results:
@@ -154,22 +167,43 @@ def scenario_section(inputs: Inputs) -> dict[str, Any]:
                     continue
                 b, sc, d = r["baseline"], r["scenario"], r["difference"]
                 reliable = bool(r.get("reliable"))
-                data = _data(scenario=spec["id"], outcome=outcome, years=r["years"], pp=d["pp"],
-                             low_pp=d["low_pp"], high_pp=d["high_pp"], khat=r.get("khat"), method=r["method"],
-                             reliable="yes" if reliable else "no", scenario_p05=sc.get("p_05"),
-                             scenario_p95=sc.get("p_95"))
+                data = _data(
+                    scenario=spec["id"],
+                    outcome=outcome,
+                    years=r["years"],
+                    pp=d["pp"],
+                    low_pp=d["low_pp"],
+                    high_pp=d["high_pp"],
+                    khat=r.get("khat"),
+                    method=r["method"],
+                    reliable="yes" if reliable else "no",
+                    scenario_p05=sc.get("p_05"),
+                    scenario_p95=sc.get("p_95"),
+                )
                 mc = max(abs(d["pp"] - d["low_pp"]), abs(d["high_pp"] - d["pp"]))
-                row.append(cell(_pts(d["pp"]), f"{_pct(b['p_mean'])} → {_pct(sc['p_mean'])}",
-                                f"MC ±{mc:.2f} · k-hat {_num(r.get('khat'), '.2f')}"
-                                + ("" if r["method"] == "reweighting" else f" · {r['method']}"),
-                                "" if reliable else "UNRELIABLE",
-                                cls="num scenario-change" + ("" if reliable else " flag"), data=data))
+                row.append(
+                    cell(
+                        _pts(d["pp"]),
+                        f"{_pct(b['p_mean'])} → {_pct(sc['p_mean'])}",
+                        f"MC ±{mc:.2f} · k-hat {_num(r.get('khat'), '.2f')}"
+                        + ("" if r["method"] == "reweighting" else f" · {r['method']}"),
+                        "" if reliable else "UNRELIABLE",
+                        cls="num scenario-change" + ("" if reliable else " flag"),
+                        data=data,
+                    )
+                )
             rows.append(row)
         if rows:
             share = 66.0 / max(len(horizons), 1)
-            part.append(table([("Outcome", "", 34.0)] + [(f"Within {_years(h)}", "num", share) for h in horizons],
-                              rows, id=f"scenario-{spec['id']}",
-                              caption=f"“{spec['name']}”: change against the baseline", keep=True))
+            part.append(
+                table(
+                    [("Outcome", "", 34.0)] + [(f"Within {_years(h)}", "num", share) for h in horizons],
+                    rows,
+                    id=f"scenario-{spec['id']}",
+                    caption=f"“{spec['name']}”: change against the baseline",
+                    keep=True,
+                )
+            )
         else:
             part.append(paragraph("No open outcome to compare under this scenario."))
         blocks.append(group(part))
@@ -188,14 +222,18 @@ def _hypothetical_text(h: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- why it moved
 
+
 def explain_section(inputs: Inputs) -> dict[str, Any]:
     """Why each outcome moved between the previous run and this one: one compact table per
     outcome with the total change at each horizon, the largest contributions
     (:data:`TOP_CONTRIBUTIONS` changes, the rest grouped in one row) and the unexplained remainder."""
     prev = inputs.previous_run
     if prev is None:
-        return section("why-it-moved", "Why it moved", [paragraph(
-            "There is no earlier good run of this case to compare with, so there is no change to explain.")])
+        return section(
+            "why-it-moved",
+            "Why it moved",
+            [paragraph("There is no earlier good run of this case to compare with, so there is no change to explain.")],
+        )
     try:
         doc = _explain_document(inputs)
     except Exception as exc:  # as above
@@ -204,22 +242,34 @@ def explain_section(inputs: Inputs) -> dict[str, Any]:
 
         if not isinstance(exc, (sa.AnalysisUnavailable, BadInput)):
             log.exception("report: explanation failed")
-        return section("why-it-moved", "Why it moved", [paragraph(
-            f"The change since run {prev['id']} cannot be explained for this run: {_failure_text(exc)}")])
+        return section(
+            "why-it-moved",
+            "Why it moved",
+            [paragraph(f"The change since run {prev['id']} cannot be explained for this run: {_failure_text(exc)}")],
+        )
     items = doc.get("items") or []
-    blocks: list[dict[str, Any] | None] = [paragraph(
-        f"From run {doc['from_run']} (as of {doc['from_as_of']}) to this run ({doc['to_run']}, as of "
-        f"{doc['to_as_of']}): "
-        f"{len(doc.get('changes', []))} new, corrected or retracted observation(s)"
-        + (", grouped by indicator" if doc.get("grouped") else "") + ". For each outcome, the total change in "
-        "percentage points at each horizon, then the contribution of each change: this run's probability "
-        "minus the probability with that one change undone (this run's draws reweighted, PSIS). The "
-        f"{TOP_CONTRIBUTIONS} largest are listed and the others summed in one row. The remainder is what no "
-        "single change explains: interactions between changes, time passing between the as-of dates, and the "
-        "Monte Carlo error of two independent fits. `harbinger explain` lists every contribution.")]
+    blocks: list[dict[str, Any] | None] = [
+        paragraph(
+            f"From run {doc['from_run']} (as of {doc['from_as_of']}) to this run ({doc['to_run']}, as of "
+            f"{doc['to_as_of']}): "
+            f"{len(doc.get('changes', []))} new, corrected or retracted observation(s)"
+            + (", grouped by indicator" if doc.get("grouped") else "")
+            + ". For each outcome, the total change in "
+            "percentage points at each horizon, then the contribution of each change: this run's probability "
+            "minus the probability with that one change undone (this run's draws reweighted, PSIS). The "
+            f"{TOP_CONTRIBUTIONS} largest are listed and the others summed in one row. The remainder is what no "
+            "single change explains: interactions between changes, time passing between the as-of dates, and the "
+            "Monte Carlo error of two independent fits. `harbinger explain` lists every contribution."
+        )
+    ]
     if not doc.get("same_case_version", True):
-        blocks.append(notice("The case file changed between the two runs; part of the move comes from that, and "
-                             "it sits in the remainder.", "alert"))
+        blocks.append(
+            notice(
+                "The case file changed between the two runs; part of the move comes from that, and "
+                "it sits in the remainder.",
+                "alert",
+            )
+        )
     totals: dict[str, dict[float, dict[str, Any]]] = {}
     for o in doc.get("outcomes", []):
         totals.setdefault(o["outcome"], {})[float(o["years"])] = o
@@ -227,16 +277,22 @@ def explain_section(inputs: Inputs) -> dict[str, Any]:
         blocks.append(paragraph("No open outcome to compare between the two runs."))
         return section("why-it-moved", "Why it moved", blocks)
     context = doc.get("context") or []
-    remainder = ("Not from observations: " + "; ".join(c["label"] for c in context)) if context \
-        else "Unexplained remainder"
+    remainder = (
+        ("Not from observations: " + "; ".join(c["label"] for c in context)) if context else "Unexplained remainder"
+    )
     for outcome, by_years in totals.items():
         blocks.append(_explain_table(inputs, outcome, by_years, items, remainder))
     if not items:
         blocks.append(paragraph("No observation changed between the two runs: the whole move is in the remainder."))
     elif any(not _reliable(it) for it in items):
-        blocks.append(notice("Contributions marked “not reliable” have a k-hat above 0.7 (reweighting cannot "
-                             "undo that change faithfully); `harbinger explain --refit` or the Overview's "
-                             "explanation refits them.", "alert"))
+        blocks.append(
+            notice(
+                "Contributions marked “not reliable” have a k-hat above 0.7 (reweighting cannot "
+                "undo that change faithfully); `harbinger explain --refit` or the Overview's "
+                "explanation refits them.",
+                "alert",
+            )
+        )
     return section("why-it-moved", "Why it moved", blocks)
 
 
@@ -244,21 +300,41 @@ def _reliable(item: dict[str, Any]) -> bool:
     return bool(item.get("reliable") or item.get("method") == "refit")
 
 
-def _explain_table(inputs: Inputs, outcome: str, by_years: dict[float, dict[str, Any]],
-                   items: list[dict[str, Any]], remainder: str = "Unexplained remainder") -> dict[str, Any]:
+def _explain_table(
+    inputs: Inputs,
+    outcome: str,
+    by_years: dict[float, dict[str, Any]],
+    items: list[dict[str, Any]],
+    remainder: str = "Unexplained remainder",
+) -> dict[str, Any]:
     """One outcome's table: rows for the probabilities, the total, the largest contributions, the
     rest grouped, and the remainder (``remainder`` names it); a column per horizon."""
     horizons = sorted(by_years)
     share = 56.0 / max(len(horizons), 1)
     columns: list[tuple[str, str, float]] = [("Change", "", 44.0)] + [
-        (f"Within {_years(h)}", "num", share) for h in horizons]
-    rows = [[cell("Probability, previous → this run")] + [
-        cell(f"{_pct(by_years[h].get('before'))} → {_pct(by_years[h].get('after'))}", cls="num") for h in horizons]]
-    rows.append([cell("Total change", cls="question")] + [
-        cell(_pts(by_years[h]["total_pp"]), cls="num explain-total",
-             data=_data(outcome=outcome, years=by_years[h]["years"], total_pp=by_years[h]["total_pp"],
-                        explained_pp=by_years[h]["explained_pp"], unexplained_pp=by_years[h]["unexplained_pp"]))
-        for h in horizons])
+        (f"Within {_years(h)}", "num", share) for h in horizons
+    ]
+    rows = [
+        [cell("Probability, previous → this run")]
+        + [cell(f"{_pct(by_years[h].get('before'))} → {_pct(by_years[h].get('after'))}", cls="num") for h in horizons]
+    ]
+    rows.append(
+        [cell("Total change", cls="question")]
+        + [
+            cell(
+                _pts(by_years[h]["total_pp"]),
+                cls="num explain-total",
+                data=_data(
+                    outcome=outcome,
+                    years=by_years[h]["years"],
+                    total_pp=by_years[h]["total_pp"],
+                    explained_pp=by_years[h]["explained_pp"],
+                    unexplained_pp=by_years[h]["unexplained_pp"],
+                ),
+            )
+            for h in horizons
+        ]
+    )
     ranked = []
     for it in items:
         mine = {float(c["years"]): c for c in it.get("contributions", []) if c["outcome"] == outcome}
@@ -267,13 +343,24 @@ def _explain_table(inputs: Inputs, outcome: str, by_years: dict[float, dict[str,
     ranked.sort(key=lambda r: -r[0])
     for _size, it, mine in ranked[:TOP_CONTRIBUTIONS]:
         reliable = _reliable(it)
-        row = [cell(it["label"], "" if reliable else f"not reliable (k-hat {_num(it.get('khat'), '.2f')})",
-                    cls="change-label" + ("" if reliable else " flag"))]
+        row = [
+            cell(
+                it["label"],
+                "" if reliable else f"not reliable (k-hat {_num(it.get('khat'), '.2f')})",
+                cls="change-label" + ("" if reliable else " flag"),
+            )
+        ]
         for h in horizons:
             c = mine.get(h)
-            row.append(cell("—", cls="num muted") if c is None else
-                       cell(_pts(c["pp"]), cls="num explain-contribution",
-                            data=_data(outcome=outcome, years=c["years"], pp=c["pp"], log_odds=c.get("log_odds"))))
+            row.append(
+                cell("—", cls="num muted")
+                if c is None
+                else cell(
+                    _pts(c["pp"]),
+                    cls="num explain-contribution",
+                    data=_data(outcome=outcome, years=c["years"], pp=c["pp"], log_odds=c.get("log_odds")),
+                )
+            )
         rows.append(row)
     rest = ranked[TOP_CONTRIBUTIONS:]
     if rest:
@@ -291,8 +378,9 @@ def _explain_document(inputs: Inputs) -> dict[str, Any]:
 
     if inputs.store is None:
         raise sa.AnalysisUnavailable("the report was built without access to the store.")
-    return sa.explain_runs(inputs.store, inputs.case.case.id, from_run=inputs.previous_run["id"],
-                           to_run=inputs.run["id"], refit=False)
+    return sa.explain_runs(
+        inputs.store, inputs.case.case.id, from_run=inputs.previous_run["id"], to_run=inputs.run["id"], refit=False
+    )
 
 
 # ---------------------------------------------------------------------------- watch list
@@ -314,29 +402,52 @@ def watch_section(inputs: Inputs) -> dict[str, Any]:
         data = watch.report_section(inputs.store, inputs.case.case.id, run_id=inputs.run["id"])
     except Exception as exc:  # as above: a section that fails says so, the report stands
         log.exception("report: the watch list failed")
-        return section("watch", title, [paragraph(
-            f"The watch list could not be computed ({type(exc).__name__}: {_failure_text(exc)}).")])
+        return section(
+            "watch",
+            title,
+            [paragraph(f"The watch list could not be computed ({type(exc).__name__}: {_failure_text(exc)}).")],
+        )
     if not data.get("available"):
         return section("watch", title, [paragraph(f"No watch list for this run: {data.get('reason', '')}")])
     period = (data.get("period") or {}).get("label", "the next quarter")
-    blocks: list[dict[str, Any] | None] = [paragraph(
-        f"Value of information of a confirmed report over {period}: the expected absolute change of each "
-        f"forecast within {_years(data.get('years'))}, in probability points, averaged over what the report "
-        "may say (Pareto-smoothed importance reweighting of this run's draws). k-hat is the median over the "
-        "report's possible values, with the largest below it; an indicator whose k-hat is above 0.7 for most "
-        "of them is not ranked.")]
+    blocks: list[dict[str, Any] | None] = [
+        paragraph(
+            f"Value of information of a confirmed report over {period}: the expected absolute change of each "
+            f"forecast within {_years(data.get('years'))}, in probability points, averaged over what the report "
+            "may say (Pareto-smoothed importance reweighting of this run's draws). k-hat is the median over the "
+            "report's possible values, with the largest below it; an indicator whose k-hat is above 0.7 for most "
+            "of them is not ranked."
+        )
+    ]
     for o in data["outcomes"]:
         ranked = [r for r in o["ranking"] if r.get("rank") is not None][:WATCH_ROWS]
-        rows = [[cell(r["rank"], cls="num"), cell(r["name"]), cell(f"{100 * r['mean_abs_change']:.3f}",
-                 f"± {100 * r['mcse']:.3f} MC", cls="num"),
-                 cell(f"{100 * r['sd_reduction']:.3f}", cls="num"), cell(_num(r.get("khat_median"), ".2f"),
-                      f"max {_num(r.get('khat_max'), '.2f')}", cls="num"),
-                 cell(r.get("last_observed") or "—")] for r in ranked]
+        rows = [
+            [
+                cell(r["rank"], cls="num"),
+                cell(r["name"]),
+                cell(f"{100 * r['mean_abs_change']:.3f}", f"± {100 * r['mcse']:.3f} MC", cls="num"),
+                cell(f"{100 * r['sd_reduction']:.3f}", cls="num"),
+                cell(_num(r.get("khat_median"), ".2f"), f"max {_num(r.get('khat_max'), '.2f')}", cls="num"),
+                cell(r.get("last_observed") or "—"),
+            ]
+            for r in ranked
+        ]
         unranked = [r["name"] for r in o["ranking"] if r.get("rank") is None]
-        blocks.append(table([("Rank", "num", 7), ("Indicator", "", 37), ("Expected change (pts)", "num", 18),
-                             ("SD reduction (pts)", "num", 13), ("k-hat", "num", 9), ("Last observed", "", 16)],
-                            rows, id=f"watch-{o['outcome']}",
-                            caption=f"{o['question']} Now {100 * o['p_mean']:.2f}%."))
+        blocks.append(
+            table(
+                [
+                    ("Rank", "num", 7),
+                    ("Indicator", "", 37),
+                    ("Expected change (pts)", "num", 18),
+                    ("SD reduction (pts)", "num", 13),
+                    ("k-hat", "num", 9),
+                    ("Last observed", "", 16),
+                ],
+                rows,
+                id=f"watch-{o['outcome']}",
+                caption=f"{o['question']} Now {100 * o['p_mean']:.2f}%.",
+            )
+        )
         if unranked:
             blocks.append(paragraph("Not ranked (reweighting unreliable): " + ", ".join(unranked) + "."))
         sentences = [t for w in o.get("tripwires", []) for t in w.get("sentences", [])]
@@ -347,9 +458,11 @@ def watch_section(inputs: Inputs) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- track record
 
-NO_BACKTEST = ("No backtest has been saved for this case yet: run `harbinger backtest` (for example "
-               "`harbinger backtest --origins 2014..2024`) to replay and score past forecasts, then build the "
-               "report again.")
+NO_BACKTEST = (
+    "No backtest has been saved for this case yet: run `harbinger backtest` (for example "
+    "`harbinger backtest --origins 2014..2024`) to replay and score past forecasts, then build the "
+    "report again."
+)
 
 
 def latest_backtest(inputs: Inputs) -> dict[str, Any] | None:
@@ -367,17 +480,27 @@ def track_record_section(inputs: Inputs) -> dict[str, Any]:
         doc = latest_backtest(inputs)
     except Exception as exc:  # as above
         log.exception("report: reading the backtest failed")
-        return section("track-record", "Track record", [paragraph(
-            f"The saved backtest could not be read ({type(exc).__name__}: {_failure_text(exc)})")])
+        return section(
+            "track-record",
+            "Track record",
+            [paragraph(f"The saved backtest could not be read ({type(exc).__name__}: {_failure_text(exc)})")],
+        )
     if doc is None:
         return section("track-record", "Track record", [paragraph(NO_BACKTEST)])
     try:
         return section("track-record", "Track record", _track_record_blocks(inputs, doc))
     except Exception as exc:  # as above
         log.exception("report: the backtest could not be shown")
-        return section("track-record", "Track record", [paragraph(
-            f"The saved backtest {doc.get('file', '')} could not be shown ({type(exc).__name__}: "
-            f"{_failure_text(exc)}); run `harbinger backtest` again.")])
+        return section(
+            "track-record",
+            "Track record",
+            [
+                paragraph(
+                    f"The saved backtest {doc.get('file', '')} could not be shown ({type(exc).__name__}: "
+                    f"{_failure_text(exc)}); run `harbinger backtest` again."
+                )
+            ],
+        )
 
 
 def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -387,99 +510,192 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
     origins = [o["origin"] for o in doc.get("origins", [])]
     settings = doc.get("settings") or {}
     blocks: list[dict[str, Any] | None] = [
-        paragraph("How good were past forecasts? The model was refitted as of the end of each origin year on only "
-                  "what had been recorded by then, and scored on the following year's observations against two "
-                  "baselines fitted on the same information: persistence (the last value or rate) and climatology "
-                  "(the historical rate). CRPS is lower for better forecasts; skill is 1 − model CRPS ÷ baseline "
-                  "CRPS (above 0: better than the baseline). The case file itself is today's, written with "
-                  "hindsight; only the observations are replayed."),
-        keyvalue([
-            ("Backtest saved (UTC)", str(doc.get("created_at", ""))[:19].replace("T", " ")),
-            ("Origins scored", ", ".join(str(y) for y in origins) or "none"),
-            ("Held-out rows scored", summary.get("n_rows")),
-            ("Sampler", ", ".join(f"{k} {v}" for k, v in settings.items()) or "not recorded"),
-            ("Model version / case hash", f"{doc.get('model_version')} / {doc.get('case_hash')}"),
-        ]),
+        paragraph(
+            "How good were past forecasts? The model was refitted as of the end of each origin year on only "
+            "what had been recorded by then, and scored on the following year's observations against two "
+            "baselines fitted on the same information: persistence (the last value or rate) and climatology "
+            "(the historical rate). CRPS is lower for better forecasts; skill is 1 − model CRPS ÷ baseline "
+            "CRPS (above 0: better than the baseline). The case file itself is today's, written with "
+            "hindsight; only the observations are replayed."
+        ),
+        keyvalue(
+            [
+                ("Backtest saved (UTC)", str(doc.get("created_at", ""))[:19].replace("T", " ")),
+                ("Origins scored", ", ".join(str(y) for y in origins) or "none"),
+                ("Held-out rows scored", summary.get("n_rows")),
+                ("Sampler", ", ".join(f"{k} {v}" for k, v in settings.items()) or "not recorded"),
+                ("Model version / case hash", f"{doc.get('model_version')} / {doc.get('case_hash')}"),
+            ]
+        ),
     ]
     if doc.get("case_hash") and inputs.run.get("case_hash") and doc["case_hash"] != inputs.run["case_hash"]:
         blocks.append(notice("The backtest was made with another version of the case file than this run.", "info"))
     failed = doc.get("failed_origins") or []
     if failed:
-        blocks.append(notice(f"{len(failed)} origin(s) failed and are not scored: "
-                             + "; ".join(f"{f['origin']}: {f['error']}" for f in failed)[:600], "alert"))
+        blocks.append(
+            notice(
+                f"{len(failed)} origin(s) failed and are not scored: "
+                + "; ".join(f"{f['origin']}: {f['error']}" for f in failed)[:600],
+                "alert",
+            )
+        )
     failing = summary.get("origins_failing_diagnostics") or []
     if failing:
-        blocks.append(notice("Origins whose fit failed its diagnostics (scored, but read with care): "
-                             + ", ".join(str(y) for y in failing) + ".", "alert"))
+        blocks.append(
+            notice(
+                "Origins whose fit failed its diagnostics (scored, but read with care): "
+                + ", ".join(str(y) for y in failing)
+                + ".",
+                "alert",
+            )
+        )
     targets = doc.get("targets") or []
     if targets:
         blocks.append(subheading("Targets"))
-        blocks.append(bullet_list([f"{'MET' if t.get('met') else 'MISSED'}: {t.get('target')} — value "
-                                   f"{_num(t.get('value'), '.3f')}. {t.get('detail', '')}".strip()
-                                   for t in targets]))
+        blocks.append(
+            bullet_list(
+                [
+                    f"{'MET' if t.get('met') else 'MISSED'}: {t.get('target')} — value "
+                    f"{_num(t.get('value'), '.3f')}. {t.get('detail', '')}".strip()
+                    for t in targets
+                ]
+            )
+        )
     blocks.append(subheading("Indicators"))
     rows = []
     for ind in doc.get("indicators", []):
         if not ind.get("n"):
             continue
-        data = _data(indicator=ind["id"], crps=ind.get("crps"), crps_persistence=ind.get("crps_persistence"),
-                     crps_climatology=ind.get("crps_climatology"), coverage_50=ind.get("coverage_50"),
-                     coverage_90=ind.get("coverage_90"))
-        rows.append([
-            cell(ind.get("name", ind["id"]), ind["id"], cls="question"),
-            cell(ind.get("family", ""), f"{ind['n']} row(s)"),
-            cell(_num(ind.get("crps")), cls="num backtest-crps", data=data),
-            cell(_num(ind.get("crps_persistence")), f"skill {_num(ind.get('skill_persistence'), '+.2f')}", cls="num"),
-            cell(_num(ind.get("crps_climatology")), f"skill {_num(ind.get('skill_climatology'), '+.2f')}", cls="num"),
-            cell(_share(ind.get("coverage_50")), cls="num"),
-            cell(_share(ind.get("coverage_90")), cls="num"),
-        ])
+        data = _data(
+            indicator=ind["id"],
+            crps=ind.get("crps"),
+            crps_persistence=ind.get("crps_persistence"),
+            crps_climatology=ind.get("crps_climatology"),
+            coverage_50=ind.get("coverage_50"),
+            coverage_90=ind.get("coverage_90"),
+        )
+        rows.append(
+            [
+                cell(ind.get("name", ind["id"]), ind["id"], cls="question"),
+                cell(ind.get("family", ""), f"{ind['n']} row(s)"),
+                cell(_num(ind.get("crps")), cls="num backtest-crps", data=data),
+                cell(
+                    _num(ind.get("crps_persistence")), f"skill {_num(ind.get('skill_persistence'), '+.2f')}", cls="num"
+                ),
+                cell(
+                    _num(ind.get("crps_climatology")), f"skill {_num(ind.get('skill_climatology'), '+.2f')}", cls="num"
+                ),
+                cell(_share(ind.get("coverage_50")), cls="num"),
+                cell(_share(ind.get("coverage_90")), cls="num"),
+            ]
+        )
     if rows:
-        blocks.append(table([("Indicator", ""), ("Family", ""), ("CRPS", "num"), ("Persistence", "num"),
-                             ("Climatology", "num"), ("50% cov.", "num"), ("90% cov.", "num")], rows,
-                            id="backtest-indicators", caption="Held-out scores per indicator (mean CRPS; skill "
-                            "against each baseline; interval coverage)", fixed=True))
+        blocks.append(
+            table(
+                [
+                    ("Indicator", ""),
+                    ("Family", ""),
+                    ("CRPS", "num"),
+                    ("Persistence", "num"),
+                    ("Climatology", "num"),
+                    ("50% cov.", "num"),
+                    ("90% cov.", "num"),
+                ],
+                rows,
+                id="backtest-indicators",
+                caption="Held-out scores per indicator (mean CRPS; skill against each baseline; interval coverage)",
+                fixed=True,
+            )
+        )
     else:
         blocks.append(paragraph("No indicator had a held-out observation to score."))
     count = summary.get("count") or {}
-    blocks.append(keyvalue([
-        ("90% interval coverage (all rows)", (f"{_share(summary.get('coverage_90'))} (band if calibrated "
-         f"{_band(summary.get('coverage_90_band'))}; randomised {_share(summary.get('coverage_90_randomised'))})")),
-        ("50% interval coverage (all rows)", (f"{_share(summary.get('coverage_50'))} (band if calibrated "
-         f"{_band(summary.get('coverage_50_band'))}; randomised {_share(summary.get('coverage_50_randomised'))})")),
-        ("Count indicators: skill against persistence", _num(count.get("skill_persistence"), "+.3f")),
-        ("Count indicators: skill against climatology", _num(count.get("skill_climatology"), "+.3f")),
-        ("Count indicators better than persistence",
-         f"{count.get('n_better_than_persistence', '—')} of {count.get('n_indicators', '—')}"),
-    ]))
-    blocks.append(chart(charts.pit_histogram(doc), "PIT histogram of the held-out observations: a calibrated "
-                        "forecast gives a flat histogram (dashed line, grey 95% band); a U shape means intervals "
-                        "too narrow, a hump too wide, a slope a bias.", wide=False, title="PIT histogram"))
+    blocks.append(
+        keyvalue(
+            [
+                (
+                    "90% interval coverage (all rows)",
+                    (
+                        f"{_share(summary.get('coverage_90'))} (band if calibrated "
+                        f"{_band(summary.get('coverage_90_band'))}; randomised {_share(summary.get('coverage_90_randomised'))})"
+                    ),
+                ),
+                (
+                    "50% interval coverage (all rows)",
+                    (
+                        f"{_share(summary.get('coverage_50'))} (band if calibrated "
+                        f"{_band(summary.get('coverage_50_band'))}; randomised {_share(summary.get('coverage_50_randomised'))})"
+                    ),
+                ),
+                ("Count indicators: skill against persistence", _num(count.get("skill_persistence"), "+.3f")),
+                ("Count indicators: skill against climatology", _num(count.get("skill_climatology"), "+.3f")),
+                (
+                    "Count indicators better than persistence",
+                    f"{count.get('n_better_than_persistence', '—')} of {count.get('n_indicators', '—')}",
+                ),
+            ]
+        )
+    )
+    blocks.append(
+        chart(
+            charts.pit_histogram(doc),
+            "PIT histogram of the held-out observations: a calibrated "
+            "forecast gives a flat histogram (dashed line, grey 95% band); a U shape means intervals "
+            "too narrow, a hump too wide, a slope a bias.",
+            wide=False,
+            title="PIT histogram",
+        )
+    )
     blocks.append(subheading("Outcomes"))
     orows = []
     for o in doc.get("outcomes", []):
         if not o.get("n"):
             continue
         data = _data(outcome=o["id"], brier=o.get("brier"), log_score=o.get("log_score"))
-        orows.append([
-            cell(o.get("question", o["id"]), o["id"], cls="question"),
-            cell(o["n"], f"{o.get('events', 0)} event(s)", cls="num"),
-            cell(_num(o.get("brier"), ".4f"), cls="num backtest-brier", data=data),
-            cell(_num(o.get("log_score"), ".4f"), cls="num"),
-            cell(_num(o.get("brier_base_rate"), ".4f"), _num(o.get("log_score_base_rate"), ".4f"), cls="num"),
-            cell(o.get("resolution_date") or "open"),
-        ])
+        orows.append(
+            [
+                cell(o.get("question", o["id"]), o["id"], cls="question"),
+                cell(o["n"], f"{o.get('events', 0)} event(s)", cls="num"),
+                cell(_num(o.get("brier"), ".4f"), cls="num backtest-brier", data=data),
+                cell(_num(o.get("log_score"), ".4f"), cls="num"),
+                cell(_num(o.get("brier_base_rate"), ".4f"), _num(o.get("log_score_base_rate"), ".4f"), cls="num"),
+                cell(o.get("resolution_date") or "open"),
+            ]
+        )
     if orows:
-        blocks.append(paragraph("Each origin's probability that the outcome happens within the following year, "
-                                "scored on what happened: Brier score (squared error, lower is better) and log "
-                                "score (minus the log probability of what happened, lower is better), beside the "
-                                "same scores of the case's elicited base rate."))
-        blocks.append(table([("Outcome", ""), ("Origins", "num"), ("Brier", "num"), ("Log score", "num"),
-                             ("Base rate: Brier / log", "num"), ("Resolved", "")], orows, id="backtest-outcomes",
-                            caption="Outcome scores across origins", fixed=True))
-        blocks.append(chart(charts.probability_over_origins(doc), "P(outcome within a year) at each origin with "
-                            "its 90% interval; red stars where it happened within that year, the red dotted line "
-                            "at the resolution date.", title="Probability over origins"))
+        blocks.append(
+            paragraph(
+                "Each origin's probability that the outcome happens within the following year, "
+                "scored on what happened: Brier score (squared error, lower is better) and log "
+                "score (minus the log probability of what happened, lower is better), beside the "
+                "same scores of the case's elicited base rate."
+            )
+        )
+        blocks.append(
+            table(
+                [
+                    ("Outcome", ""),
+                    ("Origins", "num"),
+                    ("Brier", "num"),
+                    ("Log score", "num"),
+                    ("Base rate: Brier / log", "num"),
+                    ("Resolved", ""),
+                ],
+                orows,
+                id="backtest-outcomes",
+                caption="Outcome scores across origins",
+                fixed=True,
+            )
+        )
+        blocks.append(
+            chart(
+                charts.probability_over_origins(doc),
+                "P(outcome within a year) at each origin with "
+                "its 90% interval; red stars where it happened within that year, the red dotted line "
+                "at the resolution date.",
+                title="Probability over origins",
+            )
+        )
     else:
         blocks.append(paragraph("No outcome was at risk in a scored window, so no outcome score exists."))
     return blocks
@@ -491,5 +707,13 @@ def _band(band: Any) -> str:
     return f"{_share(band[0])}–{_share(band[1])}"
 
 
-__all__ = ["NO_BACKTEST", "UNRELIABLE", "WATCH_ROWS", "explain_section", "scenario_documents", "scenario_section",
-           "track_record_section", "watch_section"]
+__all__ = [
+    "NO_BACKTEST",
+    "UNRELIABLE",
+    "WATCH_ROWS",
+    "explain_section",
+    "scenario_documents",
+    "scenario_section",
+    "track_record_section",
+    "watch_section",
+]

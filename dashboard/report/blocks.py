@@ -16,14 +16,14 @@ import pandas as pd
 class Inputs:
     """What the section functions read."""
 
-    case: Any                       # indicators.case.LoadedCase
-    run: dict[str, Any]             # the run row
-    forecast: dict[str, Any]        # its forecast.json, with the store's identity
+    case: Any  # indicators.case.LoadedCase
+    run: dict[str, Any]  # the run row
+    forecast: dict[str, Any]  # its forecast.json, with the store's identity
     previous_run: dict[str, Any] | None
     previous: dict[str, Any] | None  # the previous ok run's forecast (for changes)
-    observations: pd.DataFrame      # in effect at the end of the run's as-of date
-    stale_records: int              # records recorded after the run was created
-    store: Any = None               # the store (scenarios, explanations, backtests); None: those say so
+    observations: pd.DataFrame  # in effect at the end of the run's as-of date
+    stale_records: int  # records recorded after the run was created
+    store: Any = None  # the store (scenarios, explanations, backtests); None: those say so
 
 
 def paragraph(text: str) -> dict[str, Any]:
@@ -47,16 +47,27 @@ def keyvalue(rows: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def cell(text: Any, *lines: str, cls: str = "", data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"text": "" if text is None else str(text), "lines": [line for line in lines if line],
-            "cls": cls, "data": data or {}}
+    return {
+        "text": "" if text is None else str(text),
+        "lines": [line for line in lines if line],
+        "cls": cls,
+        "data": data or {},
+    }
 
 
 #: Tables with at most this many rows are kept on one page with their caption (unless told otherwise).
 KEEP_ROWS = 8
 
 
-def table(columns: list[tuple[str, str] | tuple[str, str, float]], rows: list[list[dict[str, Any]]], *, id: str,
-          caption: str = "", fixed: bool = False, keep: bool | None = None) -> dict[str, Any]:
+def table(
+    columns: list[tuple[str, str] | tuple[str, str, float]],
+    rows: list[list[dict[str, Any]]],
+    *,
+    id: str,
+    caption: str = "",
+    fixed: bool = False,
+    keep: bool | None = None,
+) -> dict[str, Any]:
     """A table block. Every table fits the width of the page: columns share it, and text wraps
     inside its cell. A column may give its share of the width in percent as a third item
     (the others share what is left); ``fixed`` is kept for callers and means the same. ``keep``
@@ -68,16 +79,16 @@ def table(columns: list[tuple[str, str] | tuple[str, str, float]], rows: list[li
     for spec in columns:
         label, cls, *width = spec
         cols.append({"label": label, "cls": cls, "width": float(width[0]) if width else None})
-    return {"kind": "table", "id": id, "caption": caption, "fixed": fixed, "keep": keep, "columns": cols,
-            "rows": rows}
+    return {"kind": "table", "id": id, "caption": caption, "fixed": fixed, "keep": keep, "columns": cols, "rows": rows}
 
 
 #: Chart sizes: the full width, half of it, or a third (small multiples).
 CHART_SIZES = ("wide", "half", "third")
 
 
-def chart(svg: str | None, caption: str = "", *, wide: bool = True, title: str = "", size: str | None = None
-          ) -> dict[str, Any] | None:
+def chart(
+    svg: str | None, caption: str = "", *, wide: bool = True, title: str = "", size: str | None = None
+) -> dict[str, Any] | None:
     """A chart block (``size`` one of :data:`CHART_SIZES`; by default ``wide`` or ``half``)."""
     if not svg:
         return None
@@ -94,5 +105,4 @@ def group(blocks: list[dict[str, Any] | None]) -> dict[str, Any]:
 
 def section(id: str, title: str, blocks: list[dict[str, Any] | None], *, appendix: bool = False) -> dict[str, Any]:
     """A section; an ``appendix`` one is printed after the others, under "Appendix", for details."""
-    return {"id": f"sec-{id}", "title": title, "blocks": [b for b in blocks if b is not None],
-            "appendix": appendix}
+    return {"id": f"sec-{id}", "title": title, "blocks": [b for b in blocks if b is not None], "appendix": appendix}

@@ -76,8 +76,11 @@ def _svg(fig: Figure) -> str:
     ids = set(re.findall(r'\bid="([^"]+)"', text))
     for old in sorted(ids, key=len, reverse=True):
         new = prefix + old
-        text = (text.replace(f'id="{old}"', f'id="{new}"').replace(f'"#{old}"', f'"#{new}"')
-                .replace(f"url(#{old})", f"url(#{new})"))
+        text = (
+            text.replace(f'id="{old}"', f'id="{new}"')
+            .replace(f'"#{old}"', f'"#{new}"')
+            .replace(f"url(#{old})", f"url(#{new})")
+        )
     text = text.replace("<svg ", '<svg role="img" class="chart-svg" ', 1)
     return text.strip()
 
@@ -112,8 +115,17 @@ def _figure_legend(fig: Figure, *axes: Any) -> None:
     strip = 0.25 / fig.get_figheight() if handles else 0.0
     fig.tight_layout(h_pad=1.2, w_pad=1.0, rect=(0.0, 0.0, 1.0, 1.0 - strip))
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="center", bbox_to_anchor=(0.5, 1.0 - strip / 2),
-                   ncols=len(handles), fontsize=6.5, handlelength=1.6, columnspacing=1.4, frameon=False)
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="center",
+            bbox_to_anchor=(0.5, 1.0 - strip / 2),
+            ncols=len(handles),
+            fontsize=6.5,
+            handlelength=1.6,
+            columnspacing=1.4,
+            frameon=False,
+        )
 
 
 def _wrap(text: str, width: int, lines: int = 3) -> str:
@@ -125,6 +137,7 @@ def _wrap(text: str, width: int, lines: int = 3) -> str:
 
 
 # ---------------------------------------------------------------------------- outcomes
+
 
 def horizon_curves(forecast: Mapping[str, Any], *, columns: int = 3) -> str | None:
     """Small multiples: P(outcome within H years) against H for every open outcome, with the
@@ -162,6 +175,7 @@ def horizon_curves(forecast: Mapping[str, Any], *, columns: int = 3) -> str | No
 
 # ---------------------------------------------------------------------------- factors
 
+
 def factor_paths(forecast: Mapping[str, Any]) -> str | None:
     """One panel per latent factor: posterior mean with 50% and 90% bands, the as-of date dotted."""
     factors = list(forecast.get("factors", []))
@@ -188,8 +202,16 @@ def factor_paths(forecast: Mapping[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------------------- indicators
 
-def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
-                    width: float = 3.4, height: float = 2.1, legend: bool = True) -> str:
+
+def indicator_chart(
+    indicator: Mapping[str, Any],
+    *,
+    as_of: str,
+    years: int = 8,
+    width: float = 3.4,
+    height: float = 2.1,
+    legend: bool = True,
+) -> str:
     """One indicator over the ``years`` before ``as_of`` and the projected quarters after it.
 
     The model's expected value per grid cell (90% band, dotted mean); the modelled rows with an
@@ -209,10 +231,18 @@ def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
         keep = [k for k, d in enumerate(dates) if _day(d) >= start - timedelta(days=92)]
         if keep and exp:
             x = [_day(dates[k]) + timedelta(days=45) for k in keep]
-            ax.fill_between(x, [exp["p05"][k] for k in keep], [exp["p95"][k] for k in keep], color=ACCENT,
-                            alpha=0.16, linewidth=0, label="Expected (90%)")
-            ax.plot(x, [exp["mean"][k] for k in keep], color=ACCENT, linewidth=1.0, linestyle=":",
-                    label="Expected mean")
+            ax.fill_between(
+                x,
+                [exp["p05"][k] for k in keep],
+                [exp["p95"][k] for k in keep],
+                color=ACCENT,
+                alpha=0.16,
+                linewidth=0,
+                label="Expected (90%)",
+            )
+            ax.plot(
+                x, [exp["mean"][k] for k in keep], color=ACCENT, linewidth=1.0, linestyle=":", label="Expected mean"
+            )
         per_cell = False
         points: dict[bool, list[tuple[Any, float, float, float, float]]] = {True: [], False: []}
         flagged = []
@@ -232,18 +262,49 @@ def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
                 flagged.append((mid, y))
         observed, empty = points[True], points[False]
         if empty:  # periods inside the coverage with nothing recorded: zero events, no bar
-            ax.scatter([p[0] for p in empty], [p[1] for p in empty], s=7, facecolors="white", edgecolors=MUTED,
-                       linewidths=0.6, zorder=3, label="No event recorded")
+            ax.scatter(
+                [p[0] for p in empty],
+                [p[1] for p in empty],
+                s=7,
+                facecolors="white",
+                edgecolors=MUTED,
+                linewidths=0.6,
+                zorder=3,
+                label="No event recorded",
+            )
         if observed:
-            ax.errorbar([p[0] for p in observed], [p[1] for p in observed],
-                        yerr=[[p[2] for p in observed], [p[3] for p in observed]], fmt="none", ecolor=INK,
-                        alpha=0.3, elinewidth=0.8, capsize=0)
+            ax.errorbar(
+                [p[0] for p in observed],
+                [p[1] for p in observed],
+                yerr=[[p[2] for p in observed], [p[3] for p in observed]],
+                fmt="none",
+                ecolor=INK,
+                alpha=0.3,
+                elinewidth=0.8,
+                capsize=0,
+            )
             shades = [(0.77 - 0.66 * p[4], 0.80 - 0.66 * p[4], 0.85 - 0.65 * p[4]) for p in observed]
-            ax.scatter([p[0] for p in observed], [p[1] for p in observed], s=[6 + 14 * p[4] for p in observed],
-                       c=shades, edgecolors="white", linewidths=0.4, zorder=3, label="Observed")
+            ax.scatter(
+                [p[0] for p in observed],
+                [p[1] for p in observed],
+                s=[6 + 14 * p[4] for p in observed],
+                c=shades,
+                edgecolors="white",
+                linewidths=0.4,
+                zorder=3,
+                label="Observed",
+            )
         if flagged:
-            ax.scatter([p[0] for p in flagged], [p[1] for p in flagged], s=70, facecolors="none",
-                       edgecolors=ALERT, linewidths=1.3, zorder=4, label="Surprise")
+            ax.scatter(
+                [p[0] for p in flagged],
+                [p[1] for p in flagged],
+                s=70,
+                facecolors="none",
+                edgecolors=ALERT,
+                linewidths=1.3,
+                zorder=4,
+                label="Surprise",
+            )
         ax.axvline(_day(as_of), color=MUTED, linewidth=0.8, linestyle=":")
         end = _day(dates[-1]) + timedelta(days=91) if dates else _day(as_of) + timedelta(days=365)
         ax.set_xlim(start, end)
@@ -254,8 +315,16 @@ def indicator_chart(indicator: Mapping[str, Any], *, as_of: str, years: int = 8,
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.tick_params(axis="x", labelsize=6.5)
         if not (observed or empty or keep):
-            ax.text(0.5, 0.5, "No observations or model band in this period", transform=ax.transAxes,
-                    ha="center", va="center", color=MUTED, fontsize=7)
+            ax.text(
+                0.5,
+                0.5,
+                "No observations or model band in this period",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color=MUTED,
+                fontsize=7,
+            )
         if legend:
             ax.legend(loc="upper left", fontsize=5.5, ncols=2, handlelength=1.2, columnspacing=0.8)
         else:
@@ -273,20 +342,39 @@ def indicator_legend(width: float = 6.8) -> str:
         handles = [
             matplotlib.patches.Patch(color=ACCENT, alpha=0.16, label="Expected per quarter (90%)"),
             matplotlib.lines.Line2D([], [], color=ACCENT, linewidth=1.0, linestyle=":", label="Expected mean"),
-            matplotlib.lines.Line2D([], [], marker="o", linestyle="none", markersize=4, color=INK,
-                                    label="Observed (pale: likely spurious)"),
-            matplotlib.lines.Line2D([], [], marker="o", linestyle="none", markersize=3, markerfacecolor="white",
-                                    markeredgecolor=MUTED, label="No event recorded"),
-            matplotlib.lines.Line2D([], [], marker="o", linestyle="none", markersize=7, markerfacecolor="none",
-                                    markeredgecolor=ALERT, label="Surprise"),
+            matplotlib.lines.Line2D(
+                [], [], marker="o", linestyle="none", markersize=4, color=INK, label="Observed (pale: likely spurious)"
+            ),
+            matplotlib.lines.Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markersize=3,
+                markerfacecolor="white",
+                markeredgecolor=MUTED,
+                label="No event recorded",
+            ),
+            matplotlib.lines.Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markersize=7,
+                markerfacecolor="none",
+                markeredgecolor=ALERT,
+                label="Surprise",
+            ),
             matplotlib.lines.Line2D([], [], color=MUTED, linewidth=0.8, linestyle=":", label="As-of date"),
         ]
-        fig.legend(handles=handles, loc="center", ncols=3, fontsize=6.5, handlelength=1.6, columnspacing=1.6,
-                   frameon=False)
+        fig.legend(
+            handles=handles, loc="center", ncols=3, fontsize=6.5, handlelength=1.6, columnspacing=1.6, frameon=False
+        )
         return _svg(fig)
 
 
 # ---------------------------------------------------------------------------- backtests
+
 
 def pit_histogram(doc: Mapping[str, Any]) -> str | None:
     """Histogram of a saved backtest's held-out PIT values (``summary.pit_histogram``), with the
@@ -304,8 +392,17 @@ def pit_histogram(doc: Mapping[str, Any]) -> str | None:
         ax = fig.subplots()
         _style(ax)
         ax.axhspan(band[0], band[1], color=MUTED, alpha=0.15, linewidth=0, label="95% band if calibrated")
-        ax.bar(edges[:-1], counts, width=[b - a for a, b in itertools.pairwise(edges)], align="edge",
-               color=ACCENT, alpha=0.8, edgecolor="white", linewidth=0.8, label="Held-out rows")
+        ax.bar(
+            edges[:-1],
+            counts,
+            width=[b - a for a, b in itertools.pairwise(edges)],
+            align="edge",
+            color=ACCENT,
+            alpha=0.8,
+            edgecolor="white",
+            linewidth=0.8,
+            label="Held-out rows",
+        )
         ax.axhline(expected, color=MUTED, linewidth=1.0, linestyle="--", label="Uniform")
         ax.set_xlim(0, 1)
         ax.set_xlabel("PIT of the held-out observation", fontsize=7)
@@ -320,8 +417,11 @@ def probability_over_origins(doc: Mapping[str, Any], *, columns: int = 2) -> str
     """Small multiples, one per outcome of a saved backtest: P(outcome within a year) at each
     origin with its 90% interval; origins after which the outcome happened within the year as red
     stars; a resolved outcome's resolution date as a red dotted line. ``None`` without outcomes."""
-    outcomes = [o for o in doc.get("outcomes", [])
-                if any(p.get("at_risk") and p.get("p") is not None for p in o.get("probabilities", []))]
+    outcomes = [
+        o
+        for o in doc.get("outcomes", [])
+        if any(p.get("at_risk") and p.get("p") is not None for p in o.get("probabilities", []))
+    ]
     if not outcomes:
         return None
     n = len(outcomes)
@@ -337,17 +437,43 @@ def probability_over_origins(doc: Mapping[str, Any], *, columns: int = 2) -> str
             color = color_for(index)
             pts = [p for p in o["probabilities"] if p.get("at_risk") and p.get("p") is not None]
             x = [_day(p["as_of"]) for p in pts]
-            ax.fill_between(x, [100 * p["p_05"] for p in pts], [100 * p["p_95"] for p in pts], color=color,
-                            alpha=0.18, linewidth=0, label="90% interval")
-            ax.plot(x, [100 * p["p"] for p in pts], color=color, marker="o", markersize=3, linewidth=1.2,
-                    label="P(within a year)")
+            ax.fill_between(
+                x,
+                [100 * p["p_05"] for p in pts],
+                [100 * p["p_95"] for p in pts],
+                color=color,
+                alpha=0.18,
+                linewidth=0,
+                label="90% interval",
+            )
+            ax.plot(
+                x,
+                [100 * p["p"] for p in pts],
+                color=color,
+                marker="o",
+                markersize=3,
+                linewidth=1.2,
+                label="P(within a year)",
+            )
             hit = [(d, 100 * p["p"]) for d, p in zip(x, pts) if p.get("happened")]
             if hit:
-                ax.scatter([h[0] for h in hit], [h[1] for h in hit], marker="*", s=60, color=ALERT, zorder=4,
-                           label="happened within the year")
+                ax.scatter(
+                    [h[0] for h in hit],
+                    [h[1] for h in hit],
+                    marker="*",
+                    s=60,
+                    color=ALERT,
+                    zorder=4,
+                    label="happened within the year",
+                )
             if o.get("resolution_date"):
-                ax.axvline(_day(o["resolution_date"]), color=ALERT, linewidth=1.0, linestyle=":",
-                           label=f"resolved {o['resolution_date']}")
+                ax.axvline(
+                    _day(o["resolution_date"]),
+                    color=ALERT,
+                    linewidth=1.0,
+                    linestyle=":",
+                    label=f"resolved {o['resolution_date']}",
+                )
             ax.set_title(_wrap(o.get("question", o["id"]), 48, 2), fontsize=7.5, loc="left")
             ax.set_ylim(bottom=0)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
@@ -356,5 +482,11 @@ def probability_over_origins(doc: Mapping[str, Any], *, columns: int = 2) -> str
         return _svg(fig)
 
 
-__all__ = ["factor_paths", "horizon_curves", "indicator_chart", "indicator_legend", "pit_histogram",
-           "probability_over_origins"]
+__all__ = [
+    "factor_paths",
+    "horizon_curves",
+    "indicator_chart",
+    "indicator_legend",
+    "pit_histogram",
+    "probability_over_origins",
+]

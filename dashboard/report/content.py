@@ -74,8 +74,8 @@ SMALL_CHART = (2.3, 1.6)
 
 # ---------------------------------------------------------------------------- gathering
 
-def select_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
-               ) -> dict[str, Any]:
+
+def select_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> dict[str, Any]:
     """The run a report is about: ``run_id``, else the latest good run as of ``as_of`` (its
     as-of date on or before it), else the current run — as ``harbinger forecast`` chooses."""
     doc = forecast_of(store, case_id, run_id=run_id, as_of=as_of)
@@ -85,8 +85,9 @@ def select_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: da
     return run
 
 
-def gather(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None,
-           sections: bool = True) -> dict[str, Any]:
+def gather(
+    store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None, sections: bool = True
+) -> dict[str, Any]:
     """The report content of a run (see the module docstring).
 
     ``sections=False`` leaves ``sections`` empty (no charts are drawn): enough for the CSV, JSON
@@ -98,14 +99,22 @@ def gather(store: Any, case_id: str, *, run_id: str | None = None, as_of: date |
     run = select_run(store, case_id, run_id=run_id, as_of=as_of)
     forecast = views.load_forecast(run)
     if forecast is None:
-        raise BadInput(f"the forecast file of run '{run['id']}' cannot be read ({run.get('path')}); "
-                       "refit to make a new one.")
+        raise BadInput(
+            f"the forecast file of run '{run['id']}' cannot be read ({run.get('path')}); refit to make a new one."
+        )
     previous_run = previous_ok_run(store.runs(case_id), run["id"])
     previous = views.load_forecast(previous_run)
     run_as_of = date.fromisoformat(str(forecast["as_of"])[:10])
-    inputs = Inputs(case=store.get_case(case_id), run=run, forecast=forecast, previous_run=previous_run,
-                    previous=previous, observations=store.observations(case_id, as_of=run_as_of),
-                    stale_records=views.records_since(store.history(case_id), run), store=store)
+    inputs = Inputs(
+        case=store.get_case(case_id),
+        run=run,
+        forecast=forecast,
+        previous_run=previous_run,
+        previous=previous,
+        observations=store.observations(case_id, as_of=run_as_of),
+        stale_records=views.records_since(store.history(case_id), run),
+        store=store,
+    )
     return assemble(inputs, sections=sections)
 
 
@@ -121,11 +130,15 @@ def assemble(inputs: Inputs, *, sections: bool = True) -> dict[str, Any]:
     run = inputs.run
     # the store's row is authoritative for the run's identity (as in views.load_forecast)
     identity = {
-        "case": case.id, "run_id": fc["run_id"], "as_of": fc["as_of"], "created_at": fc.get("created_at"),
+        "case": case.id,
+        "run_id": fc["run_id"],
+        "as_of": fc["as_of"],
+        "created_at": fc.get("created_at"),
         "case_hash": run.get("case_hash") or fc.get("case_hash"),
         "data_hash": run.get("data_hash") or fc.get("data_hash"),
         "model_version": run.get("model_version") or fc.get("model_version"),
-        "n_observations": run.get("n_observations") if run.get("n_observations") is not None
+        "n_observations": run.get("n_observations")
+        if run.get("n_observations") is not None
         else fc.get("n_observations"),
         "settings": fc.get("settings") or {},
         "previous_run_id": inputs.previous_run["id"] if inputs.previous_run else None,
@@ -140,8 +153,7 @@ def assemble(inputs: Inputs, *, sections: bool = True) -> dict[str, Any]:
     return {
         "title": f"{case.name}: forecast report",
         "subtitle": f"As of {fc['as_of']} · run {fc['run_id']}",
-        "case": {"id": case.id, "name": case.name, "description": case.description,
-                 "start": case.start.isoformat()},
+        "case": {"id": case.id, "name": case.name, "description": case.description, "start": case.start.isoformat()},
         "identity": identity,
         "diagnostics": diag,
         "warnings": list(summary["warnings"]),
@@ -165,16 +177,26 @@ def forecast_rows(forecast: dict[str, Any], previous: dict[str, Any] | None) -> 
     for o in forecast.get("outcomes", []):
         base = {"outcome": o["id"], "question": o.get("question", o["id"])}
         if o.get("resolved"):
-            rows.append(base | {"status": f"resolved {o.get('resolution_date') or ''}".strip(), "years": None,
-                                **{k: None for k in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
-                                                     "mcse", "change_pp")}})
+            rows.append(
+                base
+                | {
+                    "status": f"resolved {o.get('resolution_date') or ''}".strip(),
+                    "years": None,
+                    **{k: None for k in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95", "mcse", "change_pp")},
+                }
+            )
             continue
         for h in sorted(o.get("horizons", []), key=lambda h: h["years"]):
             years = int(h["years"])
-            rows.append(base | {"status": "forecast", "years": years,
-                                **{k: h.get(k) for k in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
-                                                         "mcse")},
-                                "change_pp": changes.get((o["id"], years), {}).get("change_pp")})
+            rows.append(
+                base
+                | {
+                    "status": "forecast",
+                    "years": years,
+                    **{k: h.get(k) for k in ("p_mean", "p_05", "p_25", "p_50", "p_75", "p_95", "mcse")},
+                    "change_pp": changes.get((o["id"], years), {}).get("change_pp"),
+                }
+            )
     return rows
 
 
@@ -191,12 +213,14 @@ def _changes(forecast: dict[str, Any], previous: dict[str, Any] | None) -> dict[
 
 # ---------------------------------------------------------------------------- sections
 
+
 def _failing_notice(inputs: Inputs) -> dict[str, Any] | None:
     diag = inputs.forecast.get("diagnostics") or {}
     ok = views.run_summary(inputs.run, inputs.forecast)["diagnostics_ok"]
     if ok is False:
-        return notice(f"Diagnostics failed: {views.diagnostics_problems(diag)} — do not treat as a clean "
-                      "forecast.", "alert")
+        return notice(
+            f"Diagnostics failed: {views.diagnostics_problems(diag)} — do not treat as a clean forecast.", "alert"
+        )
     return None
 
 
@@ -206,8 +230,11 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
     hs = views.horizons(fc)
     changes = _changes(fc, inputs.previous)
     share = (100.0 - 28.0 - 12.0) / max(len(hs), 1)
-    columns = [("Outcome", "", 28.0)] + [(f"Within {h} year{'s' if h != 1 else ''}", "num", share) for h in hs] + \
-              [("Status", "", 12.0)]
+    columns = (
+        [("Outcome", "", 28.0)]
+        + [(f"Within {h} year{'s' if h != 1 else ''}", "num", share) for h in hs]
+        + [("Status", "", 12.0)]
+    )
     rows = []
     for o in fc.get("outcomes", []):
         row = [cell(o.get("question", o["id"]), o["id"], cls="question")]
@@ -218,34 +245,53 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
                 row.append(cell("—", cls="num muted"))
                 continue
             card = changes.get((o["id"], years), {})
-            data = {"outcome": o["id"], "years": years, "p-mean": h["p_mean"], "p-05": h["p_05"],
-                    "p-95": h["p_95"]}
+            data = {"outcome": o["id"], "years": years, "p-mean": h["p_mean"], "p-05": h["p_05"], "p-95": h["p_95"]}
             if card.get("change_pp") is not None:
                 data["change-pp"] = round(card["change_pp"], 4)
             change = card.get("change") if inputs.previous is not None else ""
-            row.append(cell(views.fmt_prob(h["p_mean"]),
-                            f"90%: {views.fmt_prob(h['p_05'])} – {views.fmt_prob(h['p_95'])}",
-                            change or "", cls="num prob-cell", data=data))
+            row.append(
+                cell(
+                    views.fmt_prob(h["p_mean"]),
+                    f"90%: {views.fmt_prob(h['p_05'])} – {views.fmt_prob(h['p_95'])}",
+                    change or "",
+                    cls="num prob-cell",
+                    data=data,
+                )
+            )
         if o.get("resolved"):
-            row.append(cell("Resolved", f"on {o.get('resolution_date') or 'an unrecorded date'}",
-                            cls="status-resolved"))
+            row.append(
+                cell("Resolved", f"on {o.get('resolution_date') or 'an unrecorded date'}", cls="status-resolved")
+            )
         else:
             row.append(cell("Open", cls="status-open"))
         rows.append(row)
     prev = inputs.previous_run
-    against = (f"Changes are against run {prev['id']} (as of {(inputs.previous or {}).get('as_of')}), the good "
-               "run fitted just before this one." if prev else "There is no earlier run to compare with, so no "
-               "change is shown.")
-    return section("summary", "Summary", [
-        _failing_notice(inputs),
-        paragraph(f"Probability that each outcome happens within the horizon after {fc['as_of']}: the "
-                  "posterior mean in bold, with its 90% credible interval beneath (“90%: low – high”; the "
-                  "probability lies in that range with 90% posterior probability). An open outcome has not "
-                  f"happened by the as-of date. {against}"),
-        table(columns, rows, id="summary-table",
-              caption="Outcome probabilities by horizon" + (" — from a run that FAILED its diagnostics"
-                                                            if _failing_notice(inputs) else "")),
-    ])
+    against = (
+        f"Changes are against run {prev['id']} (as of {(inputs.previous or {}).get('as_of')}), the good "
+        "run fitted just before this one."
+        if prev
+        else "There is no earlier run to compare with, so no change is shown."
+    )
+    return section(
+        "summary",
+        "Summary",
+        [
+            _failing_notice(inputs),
+            paragraph(
+                f"Probability that each outcome happens within the horizon after {fc['as_of']}: the "
+                "posterior mean in bold, with its 90% credible interval beneath (“90%: low – high”; the "
+                "probability lies in that range with 90% posterior probability). An open outcome has not "
+                f"happened by the as-of date. {against}"
+            ),
+            table(
+                columns,
+                rows,
+                id="summary-table",
+                caption="Outcome probabilities by horizon"
+                + (" — from a run that FAILED its diagnostics" if _failing_notice(inputs) else ""),
+            ),
+        ],
+    )
 
 
 def horizon_section(inputs: Inputs) -> dict[str, Any] | None:
@@ -254,12 +300,22 @@ def horizon_section(inputs: Inputs) -> dict[str, Any] | None:
     svg = charts.horizon_curves(inputs.forecast)
     if svg is None:
         return None
-    return section("horizons", "Horizon curves", [group([
-        paragraph("How each open outcome's probability grows with the horizon: posterior mean (line) with "
-                  "50% and 90% credible bands. The curves never fall with the horizon, because an outcome "
-                  "that happens within three years has also happened within five."),
-        chart(svg, "P(outcome within the horizon), by horizon in years."),
-    ])])
+    return section(
+        "horizons",
+        "Horizon curves",
+        [
+            group(
+                [
+                    paragraph(
+                        "How each open outcome's probability grows with the horizon: posterior mean (line) with "
+                        "50% and 90% credible bands. The curves never fall with the horizon, because an outcome "
+                        "that happens within three years has also happened within five."
+                    ),
+                    chart(svg, "P(outcome within the horizon), by horizon in years."),
+                ]
+            )
+        ],
+    )
 
 
 def factor_section(inputs: Inputs) -> dict[str, Any] | None:
@@ -268,39 +324,54 @@ def factor_section(inputs: Inputs) -> dict[str, Any] | None:
     svg = charts.factor_paths(inputs.forecast)
     if svg is None:
         return None
-    return section("factors", "Latent factor paths", [group([
-        paragraph("The model's latent factors, quarter by quarter: posterior mean with 50% and 90% credible "
-                  "bands. Each is on a standard scale (0 is its long-run average, ±1 one standard deviation); "
-                  "the dotted line marks the as-of date, and later quarters are projections. What each factor "
-                  "means is in the appendix."),
-        chart(svg, "Latent factor paths."),
-    ])])
+    return section(
+        "factors",
+        "Latent factor paths",
+        [
+            group(
+                [
+                    paragraph(
+                        "The model's latent factors, quarter by quarter: posterior mean with 50% and 90% credible "
+                        "bands. Each is on a standard scale (0 is its long-run average, ±1 one standard deviation); "
+                        "the dotted line marks the as-of date, and later quarters are projections. What each factor "
+                        "means is in the appendix."
+                    ),
+                    chart(svg, "Latent factor paths."),
+                ]
+            )
+        ],
+    )
 
 
 def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
     from dashboard.report import charts
 
     case = inputs.case.case
-    blocks: list[dict[str, Any] | None] = [paragraph(
-        f"One chart per indicator over the last {RECENT_YEARS} years before the as-of date and the quarters "
-        "after it. The shaded band is the model's expected value per quarter (90% interval) and the dotted "
-        "line its mean; dots are the modelled observations (a period total is drawn per quarter), with the "
-        "90% posterior predictive interval of each as a vertical bar; pale dots are reports the model "
-        "thinks likely spurious; red rings mark surprises (outside the central 95% of the predictive "
-        "distribution). What each indicator measures is in the appendix."),
-        chart(charts.indicator_legend(), "", size="wide")]
+    blocks: list[dict[str, Any] | None] = [
+        paragraph(
+            f"One chart per indicator over the last {RECENT_YEARS} years before the as-of date and the quarters "
+            "after it. The shaded band is the model's expected value per quarter (90% interval) and the dotted "
+            "line its mean; dots are the modelled observations (a period total is drawn per quarter), with the "
+            "90% posterior predictive interval of each as a vertical bar; pale dots are reports the model "
+            "thinks likely spurious; red rings mark surprises (outside the central 95% of the predictive "
+            "distribution). What each indicator measures is in the appendix."
+        ),
+        chart(charts.indicator_legend(), "", size="wide"),
+    ]
     width, height = SMALL_CHART
     for ind in inputs.forecast.get("indicators", []):
         try:
             name = case.indicator(ind["id"]).name
         except KeyError:
             name = ind.get("name", ind["id"])
-        svg = charts.indicator_chart(ind, as_of=inputs.forecast["as_of"], years=RECENT_YEARS, width=width,
-                                     height=height, legend=False)
+        svg = charts.indicator_chart(
+            ind, as_of=inputs.forecast["as_of"], years=RECENT_YEARS, width=width, height=height, legend=False
+        )
         n_surprise = sum(1 for r in ind.get("rows", []) if r.get("surprise"))
         n_obs = len({i for r in ind.get("rows", []) for i in r.get("observation_ids", [])})
-        blocks.append(chart(svg, f"{n_obs} observation(s) in this run; {n_surprise} surprise(s).", size="third",
-                            title=name))
+        blocks.append(
+            chart(svg, f"{n_obs} observation(s) in this run; {n_surprise} surprise(s).", size="third", title=name)
+        )
     return section("indicators", "Indicators", blocks)
 
 
@@ -314,30 +385,52 @@ def indicator_definitions_section(inputs: Inputs) -> dict[str, Any]:
             until = ind.coverage_end.isoformat() if ind.coverage_end else "now"
             coverage = f"; coverage {ind.coverage_start.isoformat()} to {until}"
         loads = ", ".join(f"{f} ({s})" for f, s in ind.loadings.items())
-        rows.append([cell(ind.name, f"{ind.id}: {ind.family}, {ind.aggregation}{coverage}; loads on {loads}",
-                          cls="question"),
-                     cell(f"{ind.description} Unit: {ind.unit}.", cls="note")])
-    return section("indicator-definitions", "Factors and indicators", [
-        bullet_list([f"{f.name} ({f.id}): {f.meaning} Anchor: {f.anchor}." for f in case.factors]),
-        table([("Indicator", "", 32.0), ("What it records", "", 68.0)], rows, id="indicator-definitions",
-              caption="Indicators of the case"),
-    ], appendix=True)
+        rows.append(
+            [
+                cell(
+                    ind.name, f"{ind.id}: {ind.family}, {ind.aggregation}{coverage}; loads on {loads}", cls="question"
+                ),
+                cell(f"{ind.description} Unit: {ind.unit}.", cls="note"),
+            ]
+        )
+    return section(
+        "indicator-definitions",
+        "Factors and indicators",
+        [
+            bullet_list([f"{f.name} ({f.id}): {f.meaning} Anchor: {f.anchor}." for f in case.factors]),
+            table(
+                [("Indicator", "", 32.0), ("What it records", "", 68.0)],
+                rows,
+                id="indicator-definitions",
+                caption="Indicators of the case",
+            ),
+        ],
+        appendix=True,
+    )
 
 
 def _short(text: Any, limit: int) -> str:
     text = str(text or "")
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def evidence_section(inputs: Inputs) -> dict[str, Any]:
     """The observations the model found surprising (the latest observations are in the appendix)."""
     blocks = _surprise_blocks(inputs)
-    blocks.append(paragraph(f"The {min(EVIDENCE_ROWS, len(inputs.observations))} most recent observations, with "
-                            "their sources and grades, are listed in the appendix."))
+    blocks.append(
+        paragraph(
+            f"The {min(EVIDENCE_ROWS, len(inputs.observations))} most recent observations, with "
+            "their sources and grades, are listed in the appendix."
+        )
+    )
     if inputs.stale_records:
-        blocks.append(notice(f"{inputs.stale_records} record(s) (observations, corrections or retractions) were "
-                             "added after this run was fitted; they are not in this report's forecast.",
-                             "alert"))
+        blocks.append(
+            notice(
+                f"{inputs.stale_records} record(s) (observations, corrections or retractions) were "
+                "added after this run was fitted; they are not in this report's forecast.",
+                "alert",
+            )
+        )
     return section("evidence", "Evidence", blocks)
 
 
@@ -346,34 +439,53 @@ def observations_section(inputs: Inputs) -> dict[str, Any]:
     fc = inputs.forecast
     obs = views.observation_table(inputs.observations, fc)[:EVIDENCE_ROWS]
     names = {i.id: i.name for i in inputs.case.case.indicators}
-    columns = [("Date", "", 11.5), ("Indicator", "", 18.0), ("Value", "num", 6.0), ("Grade", "center", 7.0),
-               ("P(genuine)", "num", 11.0), ("Surprise", "center", 8.5), ("Source", "source", 17.0),
-               ("Note", "note", 21.0)]
+    columns = [
+        ("Date", "", 11.5),
+        ("Indicator", "", 18.0),
+        ("Value", "num", 6.0),
+        ("Grade", "center", 7.0),
+        ("P(genuine)", "num", 11.0),
+        ("Surprise", "center", 8.5),
+        ("Source", "source", 17.0),
+        ("Note", "note", 21.0),
+    ]
     rows = []
     for r in obs:
         until = f"to {r['end']}" if r["end"] else ""
         surprise = {"yes": "yes", "no": "no", "": "not in run"}[r["surprise"]]
-        rows.append([
-            cell(r["date"], until, f"obs. {r['id']}"),
-            cell(names.get(r["indicator"], r["indicator"])),
-            cell(f"{r['value']:g}", cls="num"),
-            cell(f"{r['reliability']}{r['credibility']}", cls="center",
-                 data={"reliability": r["reliability"], "credibility": r["credibility"]}),
-            cell("—" if r["genuine"] is None else f"{r['genuine']:.2f}", cls="num"),
-            cell(surprise, cls="center" + (" flag" if surprise == "yes" else "")),
-            cell(_short(r["source"], SOURCE_CHARS), cls="source"),
-            cell(_short(r["note"], NOTE_CHARS), cls="note"),
-        ])
-    return section("observations", "Latest observations", [
-        paragraph(f"The {len(obs)} most recent observations in effect at the end of {fc['as_of']} (of "
-                  f"{len(inputs.observations)}), newest first, with their source and Admiralty grade: the "
-                  "source's reliability (A completely reliable … E unreliable, F cannot be judged) and the "
-                  "information's credibility (1 confirmed … 5 improbable, 6 cannot be judged), so “B2” is a "
-                  "usually reliable source reporting something probably true. P(genuine) is the model's "
-                  "posterior probability that the report is genuine rather than spurious. Long sources and "
-                  "notes are cut (…); `harbinger observe list` shows them whole."),
-        table(columns, rows, id="evidence-table", caption="Latest observations"),
-    ], appendix=True)
+        rows.append(
+            [
+                cell(r["date"], until, f"obs. {r['id']}"),
+                cell(names.get(r["indicator"], r["indicator"])),
+                cell(f"{r['value']:g}", cls="num"),
+                cell(
+                    f"{r['reliability']}{r['credibility']}",
+                    cls="center",
+                    data={"reliability": r["reliability"], "credibility": r["credibility"]},
+                ),
+                cell("—" if r["genuine"] is None else f"{r['genuine']:.2f}", cls="num"),
+                cell(surprise, cls="center" + (" flag" if surprise == "yes" else "")),
+                cell(_short(r["source"], SOURCE_CHARS), cls="source"),
+                cell(_short(r["note"], NOTE_CHARS), cls="note"),
+            ]
+        )
+    return section(
+        "observations",
+        "Latest observations",
+        [
+            paragraph(
+                f"The {len(obs)} most recent observations in effect at the end of {fc['as_of']} (of "
+                f"{len(inputs.observations)}), newest first, with their source and Admiralty grade: the "
+                "source's reliability (A completely reliable … E unreliable, F cannot be judged) and the "
+                "information's credibility (1 confirmed … 5 improbable, 6 cannot be judged), so “B2” is a "
+                "usually reliable source reporting something probably true. P(genuine) is the model's "
+                "posterior probability that the report is genuine rather than spurious. Long sources and "
+                "notes are cut (…); `harbinger observe list` shows them whole."
+            ),
+            table(columns, rows, id="evidence-table", caption="Latest observations"),
+        ],
+        appendix=True,
+    )
 
 
 def _surprise_blocks(inputs: Inputs) -> list[dict[str, Any] | None]:
@@ -386,29 +498,49 @@ def _surprise_blocks(inputs: Inputs) -> list[dict[str, Any] | None]:
                 continue
             ids = [int(i) for i in r.get("observation_ids", [])]
             sources = list(dict.fromkeys(str(by_id[i]["source"]) for i in ids if i in by_id))
-            shown = _short(sources[0], 60) + (f" (+{len(sources) - 1} more)" if len(sources) > 1 else "") \
-                if sources else ""
+            shown = (
+                _short(sources[0], 60) + (f" (+{len(sources) - 1} more)" if len(sources) > 1 else "") if sources else ""
+            )
             period = [r["start"]] if r["start"] == r["end"] else [r["start"], f"to {r['end']}"]
             pit = r.get("pit")
-            reading = ("higher than expected" if pit is not None and pit > 0.5 else
-                       "lower than expected" if pit is not None else "outside the predictive range")
-            rows.append([
-                cell(*period),
-                cell(ind.get("name", ind["id"]), data={"indicator": ind["id"]}),
-                cell(f"{r['value']:g}", cls="num"),
-                cell(_interval_text(r.get("pred_p05"), r.get("pred_p95")), cls="num"),
-                cell(reading, "" if pit is None else f"PIT {pit:.3f}"),
-                cell(", ".join(str(i) for i in ids) or "none (no event recorded)", shown, cls="source"),
-            ])
+            reading = (
+                "higher than expected"
+                if pit is not None and pit > 0.5
+                else "lower than expected"
+                if pit is not None
+                else "outside the predictive range"
+            )
+            rows.append(
+                [
+                    cell(*period),
+                    cell(ind.get("name", ind["id"]), data={"indicator": ind["id"]}),
+                    cell(f"{r['value']:g}", cls="num"),
+                    cell(_interval_text(r.get("pred_p05"), r.get("pred_p95")), cls="num"),
+                    cell(reading, "" if pit is None else f"PIT {pit:.3f}"),
+                    cell(", ".join(str(i) for i in ids) or "none (no event recorded)", shown, cls="source"),
+                ]
+            )
     if not rows:
         return [paragraph("No observation of this run is flagged as surprising.")]
     return [
-        paragraph(f"{len(rows)} modelled row(s) fall outside the central 95% of their leave-one-out posterior "
-                  "predictive distribution. A surprise asks a question — bad data, or a real change? — "
-                  "rather than answering it: check the source before reading it as a shift."),
-        table([("Period", "", 12.0), ("Indicator", "", 25.0), ("Value", "num", 7.0), ("Predictive 90%", "num", 12.0),
-               ("Reading", "", 14.0), ("Observations and sources", "source", 30.0)], rows, id="surprise-table",
-              caption="Observations flagged as surprising"),
+        paragraph(
+            f"{len(rows)} modelled row(s) fall outside the central 95% of their leave-one-out posterior "
+            "predictive distribution. A surprise asks a question — bad data, or a real change? — "
+            "rather than answering it: check the source before reading it as a shift."
+        ),
+        table(
+            [
+                ("Period", "", 12.0),
+                ("Indicator", "", 25.0),
+                ("Value", "num", 7.0),
+                ("Predictive 90%", "num", 12.0),
+                ("Reading", "", 14.0),
+                ("Observations and sources", "source", 30.0),
+            ],
+            rows,
+            id="surprise-table",
+            caption="Observations flagged as surprising",
+        ),
     ]
 
 
@@ -422,19 +554,39 @@ def diagnostics_section(inputs: Inputs) -> dict[str, Any]:
     diag = inputs.forecast.get("diagnostics") or {}
     failing = _failing_notice(inputs)
     settings = inputs.forecast.get("settings") or {}
-    rows = [[cell(r["check"]), cell(r["value"], cls="num"), cell(r["threshold"], cls="num"),
-             cell(r["status"], cls="flag" if r["status"] == "outside" else "")]
-            for r in views.diagnostics_rows(diag)]
-    return section("diagnostics", "Diagnostics", [
-        group([failing or notice("Diagnostics passed: no sign that the sampler failed to converge.", "ok"),
-               table([("Check", ""), ("Value", "num"), ("Usual threshold", "num"), ("Status", "")], rows,
-                     id="diagnostics-table", caption="Sampler diagnostics")]),
-        paragraph("R-hat compares the chains (near 1 when they agree); ESS is the effective number of "
-                  "independent draws; divergent transitions and a low E-BFMI signal a posterior the sampler "
-                  "could not explore. The run's own check decides the label; the thresholds are the usual "
-                  "rules of thumb."),
-        paragraph("Sampler: " + (", ".join(f"{k} {v}" for k, v in settings.items()) or "not recorded") + "."),
-    ])
+    rows = [
+        [
+            cell(r["check"]),
+            cell(r["value"], cls="num"),
+            cell(r["threshold"], cls="num"),
+            cell(r["status"], cls="flag" if r["status"] == "outside" else ""),
+        ]
+        for r in views.diagnostics_rows(diag)
+    ]
+    return section(
+        "diagnostics",
+        "Diagnostics",
+        [
+            group(
+                [
+                    failing or notice("Diagnostics passed: no sign that the sampler failed to converge.", "ok"),
+                    table(
+                        [("Check", ""), ("Value", "num"), ("Usual threshold", "num"), ("Status", "")],
+                        rows,
+                        id="diagnostics-table",
+                        caption="Sampler diagnostics",
+                    ),
+                ]
+            ),
+            paragraph(
+                "R-hat compares the chains (near 1 when they agree); ESS is the effective number of "
+                "independent draws; divergent transitions and a low E-BFMI signal a posterior the sampler "
+                "could not explore. The run's own check decides the label; the thresholds are the usual "
+                "rules of thumb."
+            ),
+            paragraph("Sampler: " + (", ".join(f"{k} {v}" for k, v in settings.items()) or "not recorded") + "."),
+        ],
+    )
 
 
 def methods_section(inputs: Inputs) -> dict[str, Any]:
@@ -448,32 +600,47 @@ def methods_section(inputs: Inputs) -> dict[str, Any]:
     rel = ", ".join(f"{g} {p:g}" for g, p in RELIABILITY_GENUINE.items())
     cred = ", ".join(f"{g}: {p:g}" for g, p in CREDIBILITY_FACTOR.items())
     factor_names = "; ".join(f.name for f in case.factors)
-    return section("methods", "Methods", appendix=True, blocks=[
-        paragraph(f"Time runs in calendar quarters from {case.start.isoformat()} to the as-of date. "
-                  f"{len(case.factors)} latent factors ({factor_names}) each drift slowly from quarter to "
-                  "quarter (a stationary autoregressive process with persistence near 0.9 per quarter); each "
-                  "has an anchor indicator whose loading is fixed positive, which fixes what “higher” means."),
-        paragraph(f"{len(case.indicators)} indicators ({fam_text}) reflect the factors through loadings whose "
-                  "signs the case file states. Counts are negative binomial; a total over a period (such as a "
-                  "Japanese fiscal year) is the sum of the quarterly rates it covers, so yearly, quarterly and "
-                  "event data live in one model. For event indicators, quarters inside the recorded coverage "
-                  "with no event count as zero, and quarters outside it as missing."),
-        paragraph("Each report is genuine with a probability set by its source's reliability grade "
-                  f"({rel}) times a credibility factor ({cred}); otherwise it comes from a diffuse "
-                  "“spurious report” distribution, so a doubtful report moves the forecast less than a "
-                  "confirmed one."),
-        paragraph("Each outcome has a quarterly hazard whose log-odds are linear in the factors, with the "
-                  "prior centred on the case's elicited annual base rate and the effect signs from the case "
-                  "file. A resolved outcome contributes its event; an open one is censored at the as-of date. "
-                  "The forecast continues every posterior draw's factors into the future along simulated "
-                  "paths and averages the probability that the outcome happens within each horizon, so the "
-                  "intervals carry both parameter and future uncertainty."),
-        paragraph(f"The posterior is sampled with the No-U-Turn sampler (model version "
-                  f"{inputs.forecast.get('model_version')}); convergence is checked with R-hat, effective "
-                  "sample sizes, divergences and E-BFMI, and a run that fails them is labelled so. An "
-                  "observation is flagged as a surprise when it lies outside the central 95% of its "
-                  "leave-one-out (Pareto-smoothed importance sampling) posterior predictive distribution."),
-    ])
+    return section(
+        "methods",
+        "Methods",
+        appendix=True,
+        blocks=[
+            paragraph(
+                f"Time runs in calendar quarters from {case.start.isoformat()} to the as-of date. "
+                f"{len(case.factors)} latent factors ({factor_names}) each drift slowly from quarter to "
+                "quarter (a stationary autoregressive process with persistence near 0.9 per quarter); each "
+                "has an anchor indicator whose loading is fixed positive, which fixes what “higher” means."
+            ),
+            paragraph(
+                f"{len(case.indicators)} indicators ({fam_text}) reflect the factors through loadings whose "
+                "signs the case file states. Counts are negative binomial; a total over a period (such as a "
+                "Japanese fiscal year) is the sum of the quarterly rates it covers, so yearly, quarterly and "
+                "event data live in one model. For event indicators, quarters inside the recorded coverage "
+                "with no event count as zero, and quarters outside it as missing."
+            ),
+            paragraph(
+                "Each report is genuine with a probability set by its source's reliability grade "
+                f"({rel}) times a credibility factor ({cred}); otherwise it comes from a diffuse "
+                "“spurious report” distribution, so a doubtful report moves the forecast less than a "
+                "confirmed one."
+            ),
+            paragraph(
+                "Each outcome has a quarterly hazard whose log-odds are linear in the factors, with the "
+                "prior centred on the case's elicited annual base rate and the effect signs from the case "
+                "file. A resolved outcome contributes its event; an open one is censored at the as-of date. "
+                "The forecast continues every posterior draw's factors into the future along simulated "
+                "paths and averages the probability that the outcome happens within each horizon, so the "
+                "intervals carry both parameter and future uncertainty."
+            ),
+            paragraph(
+                f"The posterior is sampled with the No-U-Turn sampler (model version "
+                f"{inputs.forecast.get('model_version')}); convergence is checked with R-hat, effective "
+                "sample sizes, divergences and E-BFMI, and a run that fails them is labelled so. An "
+                "observation is flagged as a surprise when it lies outside the central 95% of its "
+                "leave-one-out (Pareto-smoothed importance sampling) posterior predictive distribution."
+            ),
+        ],
+    )
 
 
 def provenance_section(inputs: Inputs) -> dict[str, Any]:
@@ -486,44 +653,77 @@ def provenance_section(inputs: Inputs) -> dict[str, Any]:
     last = frame["end"].max().strftime("%Y-%m-%d") if len(frame) else "—"
     blocks: list[dict[str, Any] | None] = [
         paragraph(case.description),
-        keyvalue([
-            ("Case", f"{case.name} ({case.id})"), ("Case version (hash)", _ident(inputs, "case_hash")),
-            ("Observations in this run", _ident(inputs, "n_observations")),
-            ("Observations in effect at the as-of date", len(frame)),
-            ("Period covered", f"{first} to {last}"),
-            ("Distinct sources", int(frame["source"].nunique()) if len(frame) else 0),
-            ("By source reliability", ", ".join(f"{g}: {int(n)}" for g, n in grades.items()) or "—"),
-            ("Data hash", _ident(inputs, "data_hash")),
-        ]),
-        paragraph("Every observation carries its source and grades and is never overwritten: corrections "
-                  "and retractions are new records, and this run saw only what had been recorded by the end "
-                  "of its as-of date, so it can be replayed exactly."),
+        keyvalue(
+            [
+                ("Case", f"{case.name} ({case.id})"),
+                ("Case version (hash)", _ident(inputs, "case_hash")),
+                ("Observations in this run", _ident(inputs, "n_observations")),
+                ("Observations in effect at the as-of date", len(frame)),
+                ("Period covered", f"{first} to {last}"),
+                ("Distinct sources", int(frame["source"].nunique()) if len(frame) else 0),
+                ("By source reliability", ", ".join(f"{g}: {int(n)}" for g, n in grades.items()) or "—"),
+                ("Data hash", _ident(inputs, "data_hash")),
+            ]
+        ),
+        paragraph(
+            "Every observation carries its source and grades and is never overwritten: corrections "
+            "and retractions are new records, and this run saw only what had been recorded by the end "
+            "of its as-of date, so it can be replayed exactly."
+        ),
     ]
     excluded = fc.get("excluded") or []
     if excluded:
-        blocks.append(paragraph(f"{len(excluded)} observation(s) were left out of the model: " + "; ".join(
-            f"{e.get('observation_id')}: {e.get('reason')}" for e in excluded[:20]) + "."))
+        blocks.append(
+            paragraph(
+                f"{len(excluded)} observation(s) were left out of the model: "
+                + "; ".join(f"{e.get('observation_id')}: {e.get('reason')}" for e in excluded[:20])
+                + "."
+            )
+        )
     blocks.append(subheading("Outcomes: resolution criteria and base rates"))
     rows = []
     for o in case.outcomes:
         status = f"resolved {o.resolved.date.isoformat()}" if o.resolved else "open"
-        rows.append([cell(o.question, f"{o.id} · {status}", o.resolution_criteria, cls="question definition"),
-                     cell(f"{o.base_rate.annual:g} a year: {o.base_rate.reasoning}", cls="note")])
-    blocks.append(table([("Outcome, and when it resolves", "", 56.0), ("Prior base rate", "", 44.0)],
-                        rows, id="outcomes-table", caption="Outcome definitions"))
+        rows.append(
+            [
+                cell(o.question, f"{o.id} · {status}", o.resolution_criteria, cls="question definition"),
+                cell(f"{o.base_rate.annual:g} a year: {o.base_rate.reasoning}", cls="note"),
+            ]
+        )
+    blocks.append(
+        table(
+            [("Outcome, and when it resolves", "", 56.0), ("Prior base rate", "", 44.0)],
+            rows,
+            id="outcomes-table",
+            caption="Outcome definitions",
+        )
+    )
     for o in case.outcomes:
         if o.resolved:
-            blocks.append(paragraph(f"Resolution of “{o.question}” ({o.id}) on {o.resolved.date.isoformat()}: "
-                                    f"{o.resolved.evidence}"))
+            blocks.append(
+                paragraph(
+                    f"Resolution of “{o.question}” ({o.id}) on {o.resolved.date.isoformat()}: {o.resolved.evidence}"
+                )
+            )
     blocks.append(subheading("Caveats"))
-    blocks.append(bullet_list([
-        ("The model knows only what is recorded as an observation; events not recorded are invisible to it "
-         "(and, for event indicators inside their coverage, read as “nothing happened”)."),
-        ("Base rates are judgements, reasoned in the case file; with rare outcomes the hazards are mostly "
-         "driven by these priors. Read the intervals, not just the means."),
-        ("A forecast is conditional on the case's structure (factors, loadings, effect signs); another "
-         "structure could give other numbers."),
-    ]))
+    blocks.append(
+        bullet_list(
+            [
+                (
+                    "The model knows only what is recorded as an observation; events not recorded are invisible to it "
+                    "(and, for event indicators inside their coverage, read as “nothing happened”)."
+                ),
+                (
+                    "Base rates are judgements, reasoned in the case file; with rare outcomes the hazards are mostly "
+                    "driven by these priors. Read the intervals, not just the means."
+                ),
+                (
+                    "A forecast is conditional on the case's structure (factors, loadings, effect signs); another "
+                    "structure could give other numbers."
+                ),
+            ]
+        )
+    )
     shipped = shipped_caveats(case.id)
     if shipped:
         blocks.append(paragraph("From the data notes shipped with this case:"))
@@ -565,8 +765,18 @@ def shipped_caveats(case_id: str) -> list[str]:
 #: The report's sections, in order: the body, then the appendix (sections made with
 #: ``appendix=True`` are printed after the others whatever their place here).
 SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
-    summary_section, horizon_section, analysis.explain_section, factor_section, indicator_section,
-    evidence_section, analysis.scenario_section, analysis.watch_section, analysis.track_record_section,
+    summary_section,
+    horizon_section,
+    analysis.explain_section,
+    factor_section,
+    indicator_section,
+    evidence_section,
+    analysis.scenario_section,
+    analysis.watch_section,
+    analysis.track_record_section,
     diagnostics_section,
-    methods_section, observations_section, indicator_definitions_section, provenance_section,
+    methods_section,
+    observations_section,
+    indicator_definitions_section,
+    provenance_section,
 )

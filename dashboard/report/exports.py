@@ -55,9 +55,15 @@ def forecast_csv(content: dict[str, Any]) -> bytes:
 def forecast_document(content: dict[str, Any]) -> dict[str, Any]:
     ident = content["identity"]
     diag = {k: v for k, v in content["diagnostics"].items() if k not in ("text", "problems_text")}
-    return {**{k: ident[k] for k in IDENTITY_COLUMNS}, "n_observations": ident["n_observations"],
-            "settings": ident["settings"], "diagnostics": diag, "previous_run_id": ident["previous_run_id"],
-            "generated_at": ident["generated_at"], "rows": content["table"]}
+    return {
+        **{k: ident[k] for k in IDENTITY_COLUMNS},
+        "n_observations": ident["n_observations"],
+        "settings": ident["settings"],
+        "diagnostics": diag,
+        "previous_run_id": ident["previous_run_id"],
+        "generated_at": ident["generated_at"],
+        "rows": content["table"],
+    }
 
 
 def forecast_json(content: dict[str, Any]) -> bytes:
@@ -70,8 +76,10 @@ def posterior_path(content: dict[str, Any]) -> Path:
     run_id = content["identity"]["run_id"]
     path = Path(content.get("run_path") or "") / POSTERIOR_FILE
     if not content.get("run_path") or not path.is_file():
-        raise BadInput(f"run '{run_id}' has no saved posterior ({POSTERIOR_FILE} is missing), so it cannot be "
-                       "exported as netCDF; choose a fitted run or refit.")
+        raise BadInput(
+            f"run '{run_id}' has no saved posterior ({POSTERIOR_FILE} is missing), so it cannot be "
+            "exported as netCDF; choose a fitted run or refit."
+        )
     return path
 
 
@@ -89,7 +97,8 @@ def write_netcdf(content: dict[str, Any], target: Path) -> None:
         "settings": json.dumps(ident["settings"]),
         "diagnostics_ok": int(bool(content["diagnostics"]["ok"])),
         "diagnostics": json.dumps(diag),
-        "exported_at": ident["generated_at"], "exported_by": actor(),
+        "exported_at": ident["generated_at"],
+        "exported_by": actor(),
     }
     try:
         export_posterior(source.parent, target, case_hash=ident["case_hash"], attrs=attrs)

@@ -43,6 +43,7 @@ class AnalysisUnavailable(RuntimeError):
 
 # ---------------------------------------------------------------------------- runs
 
+
 def baseline_run(store: Any, case_id: str, run: dict[str, Any]) -> dict[str, Any] | None:
     """The run ``run``'s change is measured from: the newest run before it that passed its
     diagnostics (:func:`previous_ok_run`); with none, the newest earlier finished run, whose
@@ -52,7 +53,7 @@ def baseline_run(store: Any, case_id: str, run: dict[str, Any]) -> dict[str, Any
     if found is not None:
         return found
     ids = [r["id"] for r in runs]
-    earlier = runs[ids.index(run["id"]) + 1:] if run["id"] in ids else []
+    earlier = runs[ids.index(run["id"]) + 1 :] if run["id"] in ids else []
     return next((r for r in earlier if r.get("status") == "ok"), None)
 
 
@@ -115,11 +116,12 @@ def run_context(store: Any, case_id: str, run: dict[str, Any]) -> RunContext:
     reviewed = store.reviews(case_id, as_of=as_date(run["as_of"]), known_at=run["created_at"])
     design = build_design(loaded.case, frame, as_of=as_date(run["as_of"]), reviewed=reviewed)
     if design.data_hash != run["data_hash"]:
-        raise AnalysisUnavailable(f"the observations run {run['id']} was fitted on cannot be reconstructed "
-                                  "from the store (data hash differs); refit.")
+        raise AnalysisUnavailable(
+            f"the observations run {run['id']} was fitted on cannot be reconstructed "
+            "from the store (data hash differs); refit."
+        )
     settings = dict(run.get("settings") or {})
-    conditioner = Conditioner(design, draws_of(design, idata), observations=frame,
-                              seed=int(settings.get("seed", 0)))
+    conditioner = Conditioner(design, draws_of(design, idata), observations=frame, seed=int(settings.get("seed", 0)))
     ctx = RunContext(run=run, observations=frame, conditioner=conditioner, settings=settings)
     if len(_CONTEXTS) >= 2:
         _CONTEXTS.pop(next(iter(_CONTEXTS)))
@@ -129,6 +131,7 @@ def run_context(store: Any, case_id: str, run: dict[str, Any]) -> RunContext:
 
 # ---------------------------------------------------------------------------- scenarios
 
+
 def scenario_specs(store: Any, case_id: str) -> list[Any]:
     """The case file's scenarios, then the saved ones."""
     from models.scenarios import ScenarioSpec
@@ -136,9 +139,16 @@ def scenario_specs(store: Any, case_id: str) -> list[Any]:
     case = store.get_case(case_id).case
     specs = [ScenarioSpec.from_case(s) for s in case.scenarios]
     for row in alert_store.list_scenarios(store, case_id):
-        specs.append(ScenarioSpec(id=row["name"], name=row["name"], description=row["description"],
-                                  observations=list(row["observations"]), origin="saved",
-                                  source=f"saved by {row['created_by']}"))
+        specs.append(
+            ScenarioSpec(
+                id=row["name"],
+                name=row["name"],
+                description=row["description"],
+                observations=list(row["observations"]),
+                origin="saved",
+                source=f"saved by {row['created_by']}",
+            )
+        )
     return specs
 
 
@@ -152,8 +162,16 @@ def find_scenario(store: Any, case_id: str, name: str) -> Any:
 
 def scenario_list(store: Any, case_id: str) -> list[dict[str, Any]]:
     """Rows for ``harbinger scenario list``."""
-    return [{"id": s.id, "name": s.name, "origin": s.origin, "observations": len(s.observations),
-             "description": s.description} for s in scenario_specs(store, case_id)]
+    return [
+        {
+            "id": s.id,
+            "name": s.name,
+            "origin": s.origin,
+            "observations": len(s.observations),
+            "description": s.description,
+        }
+        for s in scenario_specs(store, case_id)
+    ]
 
 
 def adhoc_spec(store: Any, case_id: str, *, name: str, description: str, observations: list[dict[str, Any]]) -> Any:
@@ -162,12 +180,24 @@ def adhoc_spec(store: Any, case_id: str, *, name: str, description: str, observa
 
     case = store.get_case(case_id).case
     clean = alert_store.validate_scenario(case, name or "ad-hoc scenario", observations)
-    return ScenarioSpec(id=name or "ad-hoc scenario", name=name or "ad-hoc scenario", description=description or "",
-                        observations=clean, origin="ad hoc")
+    return ScenarioSpec(
+        id=name or "ad-hoc scenario",
+        name=name or "ad-hoc scenario",
+        description=description or "",
+        observations=clean,
+        origin="ad hoc",
+    )
 
 
-def run_scenario(store: Any, case_id: str, spec: Any, *, run_id: str | None = None, refit: bool = True,
-                 progress: Progress | None = None) -> dict[str, Any]:
+def run_scenario(
+    store: Any,
+    case_id: str,
+    spec: Any,
+    *,
+    run_id: str | None = None,
+    refit: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """A scenario against a run (default: the current run). Reweighting first; when its k-hat is
     above 0.7 and ``refit``, the model is fitted again with the hypothetical observations (slow:
     call from a background job or the command line). Returns the JSON document."""
@@ -181,8 +211,13 @@ def run_scenario(store: Any, case_id: str, spec: Any, *, run_id: str | None = No
         keep = {k: v for k, v in ctx.settings.items() if k in FitSettings.__dataclass_fields__}
         settings = FitSettings(**keep)
     result = model_run_scenario(ctx.conditioner, spec, refit_settings=settings, progress=progress)
-    return {"case": case_id, "run_id": run["id"], "as_of": as_date(run["as_of"]).isoformat(),
-            "diagnostics_ok": bool(run.get("diagnostics_ok")), **result.as_dict()}
+    return {
+        "case": case_id,
+        "run_id": run["id"],
+        "as_of": as_date(run["as_of"]).isoformat(),
+        "diagnostics_ok": bool(run.get("diagnostics_ok")),
+        **result.as_dict(),
+    }
 
 
 def scenario_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -190,11 +225,21 @@ def scenario_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for r in doc["results"]:
         b, s, d = r["baseline"], r["scenario"], r["difference"]
-        rows.append({"outcome": r["outcome"], "years": r["years"], "baseline": _pct(b["p_mean"]),
-                     "baseline_90": f"{_pct(b['p_05'])}–{_pct(b['p_95'])}", "scenario": _pct(s["p_mean"]),
-                     "scenario_90": f"{_pct(s['p_05'])}–{_pct(s['p_95'])}", "change_pts": d["pp"],
-                     "change_mc90": f"{d['low_pp']:+.2f}..{d['high_pp']:+.2f}", "method": r["method"],
-                     "khat": r["khat"], "reliable": "yes" if r["reliable"] else "NO"})
+        rows.append(
+            {
+                "outcome": r["outcome"],
+                "years": r["years"],
+                "baseline": _pct(b["p_mean"]),
+                "baseline_90": f"{_pct(b['p_05'])}–{_pct(b['p_95'])}",
+                "scenario": _pct(s["p_mean"]),
+                "scenario_90": f"{_pct(s['p_05'])}–{_pct(s['p_95'])}",
+                "change_pts": d["pp"],
+                "change_mc90": f"{d['low_pp']:+.2f}..{d['high_pp']:+.2f}",
+                "method": r["method"],
+                "khat": r["khat"],
+                "reliable": "yes" if r["reliable"] else "NO",
+            }
+        )
     return rows
 
 
@@ -204,8 +249,16 @@ def _pct(p: float | None) -> str:
 
 # ---------------------------------------------------------------------------- explanations
 
-def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_run: str | None = None,
-                 refit: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+
+def explain_runs(
+    store: Any,
+    case_id: str,
+    *,
+    from_run: str | None = None,
+    to_run: str | None = None,
+    refit: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Why the forecast moved from ``from_run`` (default: the previous run) to ``to_run``
     (default: the current run). Cached in the newer run's directory (without refits)."""
     from models.explain import explain
@@ -229,13 +282,18 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
     before = run_forecast(store, frm)
     old_frame = run_observations(store, frm)
     refit_fn = _refit_function(store, case_id, ctx, progress) if refit else None
-    doc = explain(ctx.conditioner, old_frame, [o.model_dump(mode="json") for o in before.outcomes],
-                  refit=refit_fn)
+    doc = explain(ctx.conditioner, old_frame, [o.model_dump(mode="json") for o in before.outcomes], refit=refit_fn)
     doc["context"] = _context(store, case_id, frm, to, old_frame, ctx.conditioner.design)
-    doc = {"case": case_id, "from_run": frm["id"], "to_run": to["id"],
-           "from_as_of": as_date(frm["as_of"]).isoformat(), "to_as_of": as_date(to["as_of"]).isoformat(),
-           "same_case_version": frm["case_hash"] == to["case_hash"],
-           "from_diagnostics_ok": bool(frm.get("diagnostics_ok")), **doc}
+    doc = {
+        "case": case_id,
+        "from_run": frm["id"],
+        "to_run": to["id"],
+        "from_as_of": as_date(frm["as_of"]).isoformat(),
+        "to_as_of": as_date(to["as_of"]).isoformat(),
+        "same_case_version": frm["case_hash"] == to["case_hash"],
+        "from_diagnostics_ok": bool(frm.get("diagnostics_ok")),
+        **doc,
+    }
     if not refit:
         try:
             cache.write_text(json.dumps(doc), encoding="utf-8")
@@ -244,8 +302,9 @@ def explain_runs(store: Any, case_id: str, *, from_run: str | None = None, to_ru
     return doc
 
 
-def _context(store: Any, case_id: str, frm: dict[str, Any], to: dict[str, Any], old_frame: Any,
-             new_design: Any) -> list[dict[str, Any]]:
+def _context(
+    store: Any, case_id: str, frm: dict[str, Any], to: dict[str, Any], old_frame: Any, new_design: Any
+) -> list[dict[str, Any]]:
     """:func:`models.explain.context_changes` of two runs: time passing and reviewed-through
     changes, each run's reviews read as the store held them when the run was created."""
     from indicators.reviews import reviewed_through
@@ -256,8 +315,7 @@ def _context(store: Any, case_id: str, frm: dict[str, Any], to: dict[str, Any], 
     new_reviews = store.reviews(case_id, as_of=as_date(to["as_of"]), known_at=to["created_at"])
     clip = lambda m, d: {k: (min(v, d) if v is not None else None) for k, v in m.items()}  # noqa: E731
     old_through = clip(reviewed_through(case, old_frame, old_reviews), as_date(frm["as_of"]))
-    new_through = clip(reviewed_through(case, run_observations(store, to), new_reviews),
-                       as_date(to["as_of"]))
+    new_through = clip(reviewed_through(case, run_observations(store, to), new_reviews), as_date(to["as_of"]))
     return context_changes(as_date(frm["as_of"]), as_date(to["as_of"]), old_through, new_through)
 
 
@@ -284,25 +342,52 @@ def explain_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for o in doc["outcomes"]:
         key = (o["outcome"], o["years"])
-        rows.append({"outcome": key[0], "years": key[1], "what": "total change",
-                     "pts": o["total_pp"], "log_odds": o["total_log_odds"], "method": "", "khat": None})
+        rows.append(
+            {
+                "outcome": key[0],
+                "years": key[1],
+                "what": "total change",
+                "pts": o["total_pp"],
+                "log_odds": o["total_log_odds"],
+                "method": "",
+                "khat": None,
+            }
+        )
         for it in doc["items"]:
             c = next((c for c in it["contributions"] if (c["outcome"], c["years"]) == key), None)
             if c is None:
                 continue
-            rows.append({"outcome": key[0], "years": key[1], "what": it["label"], "pts": c["pp"],
-                         "log_odds": c["log_odds"],
-                         "method": it["method"] + ("" if it["reliable"] or it["method"] == "refit" else " (UNRELIABLE)"),
-                         "khat": it["khat"]})
+            rows.append(
+                {
+                    "outcome": key[0],
+                    "years": key[1],
+                    "what": it["label"],
+                    "pts": c["pp"],
+                    "log_odds": c["log_odds"],
+                    "method": it["method"] + ("" if it["reliable"] or it["method"] == "refit" else " (UNRELIABLE)"),
+                    "khat": it["khat"],
+                }
+            )
         context = doc.get("context") or []
-        what = ("not from observations: " + "; ".join(c["label"] for c in context)) if context \
-            else "unexplained remainder"
-        rows.append({"outcome": key[0], "years": key[1], "what": what,
-                     "pts": o["unexplained_pp"], "log_odds": None, "method": "", "khat": None})
+        what = (
+            ("not from observations: " + "; ".join(c["label"] for c in context)) if context else "unexplained remainder"
+        )
+        rows.append(
+            {
+                "outcome": key[0],
+                "years": key[1],
+                "what": what,
+                "pts": o["unexplained_pp"],
+                "log_odds": None,
+                "method": "",
+                "khat": None,
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------------------- alerts
+
 
 def evaluate_alert(alert: dict[str, Any], current: float | None, previous: float | None) -> dict[str, Any]:
     """Whether ``alert`` fired between a previous and a current probability (see
@@ -322,15 +407,29 @@ def evaluate_alert(alert: dict[str, Any], current: float | None, previous: float
         state = "no previous run" if previous is None else f"moved {100 * (current - previous):+.1f} pts"
     else:
         state = "at or above" if current >= t else "below"
-    what = {"above": f"rises to {100 * t:g}% or more", "below": f"falls below {100 * t:g}%",
-            "change": f"moves by more than {100 * t:g} pts"}[kind]
-    message = (f"{alert['outcome']} within {alert['horizon_years']:g} years {what}: "
-               + ("FIRED, " if fired else "")
-               + ("no forecast" if current is None else f"now {100 * current:.1f}%")
-               + ("" if previous is None else f", previously {100 * previous:.1f}%"))
-    return {"id": alert["id"], "outcome": alert["outcome"], "years": alert["horizon_years"], "kind": kind,
-            "threshold": t, "previous": previous, "current": current, "fired": bool(fired), "state": state,
-            "message": message}
+    what = {
+        "above": f"rises to {100 * t:g}% or more",
+        "below": f"falls below {100 * t:g}%",
+        "change": f"moves by more than {100 * t:g} pts",
+    }[kind]
+    message = (
+        f"{alert['outcome']} within {alert['horizon_years']:g} years {what}: "
+        + ("FIRED, " if fired else "")
+        + ("no forecast" if current is None else f"now {100 * current:.1f}%")
+        + ("" if previous is None else f", previously {100 * previous:.1f}%")
+    )
+    return {
+        "id": alert["id"],
+        "outcome": alert["outcome"],
+        "years": alert["horizon_years"],
+        "kind": kind,
+        "threshold": t,
+        "previous": previous,
+        "current": current,
+        "fired": bool(fired),
+        "state": state,
+        "message": message,
+    }
 
 
 def check_alerts(store: Any, case_id: str) -> dict[str, Any]:
@@ -342,11 +441,14 @@ def check_alerts(store: Any, case_id: str) -> dict[str, Any]:
     out = []
     for a in alert_store.list_alerts(store, case_id):
         at = (a["outcome"], a["horizon_years"])
-        out.append(evaluate_alert(a, current.p_at(*at) if current else None,
-                                  previous.p_at(*at) if previous else None))
-    return {"case": case_id, "run_id": now["id"] if now else None,
-            "previous_run_id": before["id"] if before else None,
-            "alerts": out, "fired": [a for a in out if a["fired"]]}
+        out.append(evaluate_alert(a, current.p_at(*at) if current else None, previous.p_at(*at) if previous else None))
+    return {
+        "case": case_id,
+        "run_id": now["id"] if now else None,
+        "previous_run_id": before["id"] if before else None,
+        "alerts": out,
+        "fired": [a for a in out if a["fired"]],
+    }
 
 
 def parse_threshold(text: Any) -> float:
@@ -362,6 +464,7 @@ def parse_threshold(text: Any) -> float:
 
 
 # ---------------------------------------------------------------------------- surprise flags
+
 
 def observation_flags(forecast: ForecastDocument | None) -> dict[int, dict[str, Any]]:
     """Per observation id: the run's ``surprise`` flag and ``pit`` of the row it is in."""

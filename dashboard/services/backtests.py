@@ -66,8 +66,10 @@ def parse_origins(text: str | None, *, case_start: date, on: date | None = None)
     if text is None or not text.strip():
         years = default_origins(case_start, on=on)
         if not years:
-            raise BadInput(f"no default origins: the case starts {case_start} and needs {WARMUP_YEARS} years of "
-                           "data and a full scored year; give --origins.")
+            raise BadInput(
+                f"no default origins: the case starts {case_start} and needs {WARMUP_YEARS} years of "
+                "data and a full scored year; give --origins."
+            )
         return years
     spec = text.strip()
     m = re.fullmatch(r"(\d{4})\s*\.\.\s*(\d{4})", spec)
@@ -82,12 +84,16 @@ def parse_origins(text: str | None, *, case_start: date, on: date | None = None)
         raise BadInput(f"--origins: '{spec}' is not a year range like 2014..2024 or a list of years like 2016,2019.")
     for y in years:
         if origin_date(y) < case_start:
-            raise BadInput(f"--origins: {y} is before the case starts ({case_start}); the first possible origin "
-                           f"is {case_start.year}.")
+            raise BadInput(
+                f"--origins: {y} is before the case starts ({case_start}); the first possible origin "
+                f"is {case_start.year}."
+            )
         if window_end(y) > on:
             last = on.year - 1 if window_end(on.year - 1) <= on else on.year - 2
-            raise BadInput(f"--origins: the year scored for origin {y} ({y + 1}) has not ended yet; the last "
-                           f"possible origin is {last}.")
+            raise BadInput(
+                f"--origins: the year scored for origin {y} ({y + 1}) has not ended yet; the last "
+                f"possible origin is {last}."
+            )
     return years
 
 
@@ -135,8 +141,9 @@ def _worker(args: tuple) -> dict[str, Any]:
     return evaluate_origin(*args)
 
 
-def _run_here(tasks: list[tuple], jobs: int, report: Progress,
-              finished: Callable[[int, dict[str, Any] | None, str | None], None]) -> int:
+def _run_here(
+    tasks: list[tuple], jobs: int, report: Progress, finished: Callable[[int, dict[str, Any] | None, str | None], None]
+) -> int:
     """Run ``tasks`` (:func:`evaluate_origin`'s arguments) on this machine, ``jobs`` at a time: in
     this process (reporting sampling progress) or in spawned processes; returns the jobs used."""
     total = len(tasks)
@@ -171,9 +178,17 @@ def _run_here(tasks: list[tuple], jobs: int, report: Progress,
     return jobs
 
 
-def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1, settings: dict[str, Any],
-                 per_draw: int = PER_DRAW, progress: Progress | None = None,
-                 broker: str | None = None) -> tuple[Path, dict[str, Any]]:
+def run_backtest(
+    store: Any,
+    case_id: str,
+    *,
+    origins: list[int],
+    jobs: int = 1,
+    settings: dict[str, Any],
+    per_draw: int = PER_DRAW,
+    progress: Progress | None = None,
+    broker: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
     """Run every origin, summarise, save under ``HARBINGER_HOME/backtests/``; returns (path, document).
 
     ``broker``: the Redis URL of the team's Celery workers (``HARBINGER_REDIS_URL``); the origins
@@ -244,11 +259,26 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
             busy = [s for s in status.values() if s["state"] == "running"]
             hosts = {s["hostname"] for s in busy}
             fraction = (done + sum(min(s["fraction"], 0.99) for s in busy)) / total
-            report(fraction, f"{done} of {total} origins ({len(busy)} running on {len(hosts)} worker(s), "
-                             f"{len(status) - len(busy)} queued; {time.monotonic() - t0:.0f} s)")
+            report(
+                fraction,
+                f"{done} of {total} origins ({len(busy)} running on {len(hosts)} worker(s), "
+                f"{len(status) - len(busy)} queued; {time.monotonic() - t0:.0f} s)",
+            )
 
-        calls = [(y, {"case_id": case_id, "year": y, "settings": dict(settings), "case_hash": loaded.hash,
-                      "known_at": known_at.isoformat(), "per_draw": per_draw}) for y in origins]
+        calls = [
+            (
+                y,
+                {
+                    "case_id": case_id,
+                    "year": y,
+                    "settings": dict(settings),
+                    "case_hash": loaded.hash,
+                    "known_at": known_at.isoformat(),
+                    "per_draw": per_draw,
+                },
+            )
+            for y in origins
+        ]
         report(0.0, f"0 of {total} origins (sending them to the Celery workers)")
         workers = celery_tasks.run_origins(broker, calls, finished=finished, running=running)
         jobs_used: int | None = None
@@ -264,16 +294,28 @@ def run_backtest(store: Any, case_id: str, *, origins: list[int], jobs: int = 1,
         raise Failure("every backtest origin failed: " + "; ".join(f"{f['origin']}: {f['error']}" for f in failures))
     ordered = [results[y] for y in sorted(results)]
     doc = {
-        "schema": SCHEMA_VERSION, "case": case_id, "case_hash": loaded.hash, "model_version": MODEL_VERSION,
+        "schema": SCHEMA_VERSION,
+        "case": case_id,
+        "case_hash": loaded.hash,
+        "model_version": MODEL_VERSION,
         "created_at": created.isoformat(),
-        "settings": dict(settings) | {"per_draw": per_draw, "jobs": jobs_used,
-                                      "executor": "celery" if broker else "local", "workers": workers},
-        "origins": ordered, "failed_origins": sorted(failures, key=lambda f: f["origin"]),
-        **summarise(ordered,
-                    indicators=[{"id": i.id, "name": i.name, "family": i.family} for i in case.indicators],
-                    outcomes=[{"id": o.id, "question": o.question, "base_rate": o.base_rate.annual,
-                               "resolution_date": o.resolved.date.isoformat() if o.resolved else None}
-                              for o in case.outcomes]),
+        "settings": dict(settings)
+        | {"per_draw": per_draw, "jobs": jobs_used, "executor": "celery" if broker else "local", "workers": workers},
+        "origins": ordered,
+        "failed_origins": sorted(failures, key=lambda f: f["origin"]),
+        **summarise(
+            ordered,
+            indicators=[{"id": i.id, "name": i.name, "family": i.family} for i in case.indicators],
+            outcomes=[
+                {
+                    "id": o.id,
+                    "question": o.question,
+                    "base_rate": o.base_rate.annual,
+                    "resolution_date": o.resolved.date.isoformat() if o.resolved else None,
+                }
+                for o in case.outcomes
+            ],
+        ),
     }
     path = save(store.home, doc)
     report(1.0, f"{len(results)} of {total} origins scored in {time.monotonic() - t0:.0f} s; saved {path.name}")

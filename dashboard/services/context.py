@@ -22,6 +22,7 @@ from indicators.observations import today
 
 __all__ = ["Failure", "actor", "as_date", "choose_case", "default_case", "open_store", "parse_date_option", "today"]
 
+
 class Failure(Exception):
     """An expected failure that is not the user's input (exit code 1), e.g. no case loaded."""
 
@@ -72,7 +73,6 @@ def choose_case(store: Any, case_option: str | None) -> str:
     return ids[0]
 
 
-
 def default_case(store: Any, wanted: str | None = None) -> str:
     """The case a server shows when a URL names none: ``wanted`` (``serve --case``,
     ``HARBINGER_CASE``), else the first case loaded. Unlike :func:`choose_case`, several loaded
@@ -95,5 +95,3 @@ def parse_date_option(value: str | None, option: str) -> date | None:
         return parse_date(value)
     except ValueError as exc:
         raise BadInput(f"{option}: {exc}.") from None
-
-

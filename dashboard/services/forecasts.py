@@ -85,8 +85,12 @@ def read_run(store: Any, run: Mapping[str, Any]) -> RunForecast:
         mtime_ns = path.stat().st_mtime_ns
     except OSError:
         mtime_ns = None  # read_forecast names the problem
-    identity = (str(run["id"]), _day(run.get("as_of")), _flag(run.get("diagnostics_ok")),
-                _moment(run.get("created_at")))
+    identity = (
+        str(run["id"]),
+        _day(run.get("as_of")),
+        _flag(run.get("diagnostics_ok")),
+        _moment(run.get("created_at")),
+    )
     return _read(str(path), mtime_ns, identity, _stored_case_hash(store, run.get("case_id")), MODEL_VERSION)
 
 
@@ -96,18 +100,19 @@ def forget() -> None:
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _read(path: str, mtime_ns: int | None, identity: tuple[Any, ...], case_hash: str | None,
-          model_version: str) -> RunForecast:
+def _read(
+    path: str, mtime_ns: int | None, identity: tuple[Any, ...], case_hash: str | None, model_version: str
+) -> RunForecast:
     run_id, as_of, diagnostics_ok, created_at = identity
     try:
         document = read_forecast(path, case_hash=case_hash, model_version=model_version)
         stale = None
     except ForecastStale as exc:
         document, stale = exc.document, str(exc)
-    document = document.with_identity(run_id=run_id, as_of=as_of, diagnostics_ok=diagnostics_ok,
-                                      created_at=created_at)
-    return RunForecast(document=document, key=("forecast", path, mtime_ns, *identity, case_hash, model_version),
-                       stale=stale)
+    document = document.with_identity(run_id=run_id, as_of=as_of, diagnostics_ok=diagnostics_ok, created_at=created_at)
+    return RunForecast(
+        document=document, key=("forecast", path, mtime_ns, *identity, case_hash, model_version), stale=stale
+    )
 
 
 def _stored_case_hash(store: Any, case_id: str | None) -> str | None:
@@ -136,14 +141,16 @@ def _moment(value: Any) -> datetime | None:
 
 # ---------------------------------------------------------------------------- which run
 
+
 def current_runs(store: Any, case_id: str) -> list[dict[str, Any]]:
     """Good runs, most current first: runs passing their diagnostics before those failing them
     (a failing fit never displaces a passing forecast; it is shown, labelled, only while no run
     passes), then the latest as-of date, then the newest fit (a replay of the past fitted today
     does not displace today's forecast)."""
     runs = store.runs(case_id, status="ok")
-    return sorted(runs, key=lambda r: (bool(r.get("diagnostics_ok")), as_date(r["as_of"]), r["created_at"]),
-                  reverse=True)
+    return sorted(
+        runs, key=lambda r: (bool(r.get("diagnostics_ok")), as_date(r["as_of"]), r["created_at"]), reverse=True
+    )
 
 
 def current_run(store: Any, case_id: str) -> dict[str, Any] | None:
@@ -159,11 +166,19 @@ def previous_ok_run(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any] |
     ids = [r["id"] for r in runs]
     if run_id not in ids:
         return None
-    for r in runs[ids.index(run_id) + 1:]:
+    for r in runs[ids.index(run_id) + 1 :]:
         if r.get("status") == "ok" and r.get("diagnostics_ok"):
             return r
     return None
 
 
-__all__ = ["CACHE_SIZE", "RunForecast", "current_run", "current_runs", "forget", "load_forecast",
-           "previous_ok_run", "read_run"]
+__all__ = [
+    "CACHE_SIZE",
+    "RunForecast",
+    "current_run",
+    "current_runs",
+    "forget",
+    "load_forecast",
+    "previous_ok_run",
+    "read_run",
+]

@@ -39,9 +39,14 @@ PROGRESS_SUFFIX = ".progress.json"
 WRITE_EVERY_S = 1.0
 
 STAGES = ("building", "compiling", "tuning", "sampling", "summarising")
-STAGE_TEXT = {"building": "Building the model", "compiling": "Compiling the model",
-              "tuning": "Tuning the sampler (warm-up)", "sampling": "Sampling the posterior",
-              "summarising": "Summarising: diagnostics and forecasts", "starting": "Starting the fit"}
+STAGE_TEXT = {
+    "building": "Building the model",
+    "compiling": "Compiling the model",
+    "tuning": "Tuning the sampler (warm-up)",
+    "sampling": "Sampling the posterior",
+    "summarising": "Summarising: diagnostics and forecasts",
+    "starting": "Starting the fit",
+}
 
 _DRAWS = re.compile(r"sampling: (\d+) of (\d+) draws")
 _ATTEMPT = re.compile(r"attempt (\d+) of (\d+)")
@@ -54,8 +59,9 @@ def progress_path(runs_dir: Path | str, run_id: str) -> Path:
     return Path(runs_dir) / f"{run_id}{PROGRESS_SUFFIX}"
 
 
-def recorder(path: Path, progress: Progress | None, *, suffix: str = "",
-             clock: Callable[[], float] = time.monotonic) -> Progress:
+def recorder(
+    path: Path, progress: Progress | None, *, suffix: str = "", clock: Callable[[], float] = time.monotonic
+) -> Progress:
     """``progress`` (may be ``None``), also writing each reading to ``path`` (:func:`progress_path`)
     (its message followed by ``suffix``, e.g. " · attempt 2 of 2"): at most every
     :data:`WRITE_EVERY_S` seconds, and always when the stage changes. Writing is best effort: a
@@ -81,8 +87,10 @@ def write(path: Path, fraction: float, message: str) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"fraction": float(fraction), "message": str(message),
-                                   "at": datetime.now(UTC).isoformat()}), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"fraction": float(fraction), "message": str(message), "at": datetime.now(UTC).isoformat()}),
+            encoding="utf-8",
+        )
         tmp.replace(path)
     except OSError:
         pass
@@ -151,8 +159,11 @@ def last_duration(runs: list[Mapping[str, Any]]) -> float | None:
 
     A first attempt is preferred: a retry reuses the compiled model of its process, so it is
     shorter than a fit that starts afresh (as every fit requested from the dashboard does)."""
-    finished = [(r, _seconds(r.get("created_at"), r.get("finished_at"))) for r in runs
-                if r.get("status") == "ok" and r.get("finished_at") is not None]
+    finished = [
+        (r, _seconds(r.get("created_at"), r.get("finished_at")))
+        for r in runs
+        if r.get("status") == "ok" and r.get("finished_at") is not None
+    ]
     finished = [(r, s) for r, s in finished if s is not None and s > 0]
     first = [s for r, s in finished if int((r.get("settings") or {}).get("attempt") or 1) == 1]
     return first[0] if first else (finished[0][1] if finished else None)
@@ -203,10 +214,30 @@ def fit_progress(store: Any, case_id: str, *, now: datetime | None = None) -> di
         parts.append(f"about {fmt_duration(remaining)} left (the last fit took {fmt_duration(estimate)})")
     else:
         parts.append(f"taking longer than the last fit ({fmt_duration(estimate)})")
-    return {"run_id": run["id"], "stage": stage, "stage_text": STAGE_TEXT[stage], "percent": percent,
-            "message": message, "attempt": attempt.group(0) if attempt else None, "elapsed_s": elapsed,
-            "estimate_s": estimate, "remaining_s": remaining, "text": " · ".join(parts)}
+    return {
+        "run_id": run["id"],
+        "stage": stage,
+        "stage_text": STAGE_TEXT[stage],
+        "percent": percent,
+        "message": message,
+        "attempt": attempt.group(0) if attempt else None,
+        "elapsed_s": elapsed,
+        "estimate_s": estimate,
+        "remaining_s": remaining,
+        "text": " · ".join(parts),
+    }
 
 
-__all__ = ["PROGRESS_SUFFIX", "STAGES", "clear", "fit_progress", "fmt_duration", "last_duration",
-           "progress_path", "read", "recorder", "stage_of", "write"]
+__all__ = [
+    "PROGRESS_SUFFIX",
+    "STAGES",
+    "clear",
+    "fit_progress",
+    "fmt_duration",
+    "last_duration",
+    "progress_path",
+    "read",
+    "recorder",
+    "stage_of",
+    "write",
+]

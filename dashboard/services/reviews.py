@@ -31,8 +31,9 @@ def load_shipped_reviews(store: Any, case_id: str, *, actor: str) -> int:
     return store.add_reviews(case_id, rows, actor=actor)
 
 
-def stale_view(store: Any, case_id: str, *, as_of: date | None = None, on: date | None = None,
-               max_days: int | None = None) -> dict[str, Any]:
+def stale_view(
+    store: Any, case_id: str, *, as_of: date | None = None, on: date | None = None, max_days: int | None = None
+) -> dict[str, Any]:
     """Every open-coverage series' reviewed-through date as known at ``as_of`` (default: now),
     judged on ``on`` (default: ``as_of`` or today): ``{"max_days", "series": [...], "stale": [...]}``,
     each item :meth:`indicators.reviews.Staleness.as_dict` (``message`` is the warning's sentence)."""
@@ -50,6 +51,8 @@ def stale_warning(view: dict[str, Any]) -> str | None:
     if not stale:
         return None
     names = ", ".join(f"{s['indicator']} (through {s['reviewed_through'] or 'never'})" for s in stale)
-    return (f"{len(stale)} series not reviewed for more than {view['max_days']} days: {names}. "
-            "The model reads their quarters after that date as missing, not zero; record new events or "
-            "'harbinger observe reviewed ID --through DATE'.")
+    return (
+        f"{len(stale)} series not reviewed for more than {view['max_days']} days: {names}. "
+        "The model reads their quarters after that date as missing, not zero; record new events or "
+        "'harbinger observe reviewed ID --through DATE'."
+    )

@@ -72,8 +72,15 @@ def fit_attempts(attempts: int | None = None) -> int:
     return attempts
 
 
-def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: Progress | None = None,
-             attempts: int | None = None, **settings: Any) -> str:
+def fit_case(
+    store: Any,
+    case_id: str,
+    *,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+    attempts: int | None = None,
+    **settings: Any,
+) -> str:
     """Fit the case on what the store knew at the end of ``as_of`` (default: today) and record
     the run. Returns the id of the run that the views now show for this fit.
 
@@ -96,13 +103,16 @@ def fit_case(store: Any, case_id: str, *, as_of: date | None = None, progress: P
 
             fit_settings = replace(fit_settings, tune=2 * fit_settings.tune, seed=fit_settings.seed + 1)
             failed = store.get_run(run_id)["diagnostics"].get("problems") or ["diagnostics failed"]
-            note = (f"attempt {attempt} of {total} ({'; '.join(failed)} in the last attempt; now "
-                    f"{fit_settings.tune} tuning steps, seed {fit_settings.seed})")
+            note = (
+                f"attempt {attempt} of {total} ({'; '.join(failed)} in the last attempt; now "
+                f"{fit_settings.tune} tuning steps, seed {fit_settings.seed})"
+            )
             say = _prefixed(progress, note)
             if say is not None:
                 say(0.0, note)
-        run_id = _fit_once(store, case_id, as_of=as_of, progress=say, fit_settings=fit_settings,
-                           attempt=(attempt, total))
+        run_id = _fit_once(
+            store, case_id, as_of=as_of, progress=say, fit_settings=fit_settings, attempt=(attempt, total)
+        )
         if store.get_run(run_id)["diagnostics_ok"]:
             break
     # The watch list of the run the views now show (issue 23), cached beside its posterior; a few
@@ -120,8 +130,11 @@ def fit_outcome(store: Any, run_id: str) -> str:
         return f"Fit finished: now showing run {run_id}."
     problems = "; ".join(run["diagnostics"].get("problems") or []) or "its diagnostics failed"
     current = current_run(store, run["case_id"])
-    kept = (f"the previous passing forecast (run {current['id']}) is still shown" if current and current["id"] != run_id
-            else f"run {run_id} is shown, labelled as failing its diagnostics")
+    kept = (
+        f"the previous passing forecast (run {current['id']}) is still shown"
+        if current and current["id"] != run_id
+        else f"run {run_id} is shown, labelled as failing its diagnostics"
+    )
     retried = ", also when retried with more tuning" if (run.get("settings") or {}).get("attempt", 1) > 1 else ""
     return f"Run {run_id} failed its diagnostics ({problems}){retried}; {kept}. Refit to try again."
 
@@ -132,8 +145,15 @@ def _prefixed(progress: Progress | None, note: str) -> Progress | None:
     return lambda fraction, message: progress(fraction, f"{message} · {note}")
 
 
-def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progress | None,
-              fit_settings: Any, attempt: tuple[int, int] = (1, 1)) -> str:
+def _fit_once(
+    store: Any,
+    case_id: str,
+    *,
+    as_of: date | None,
+    progress: Progress | None,
+    fit_settings: Any,
+    attempt: tuple[int, int] = (1, 1),
+) -> str:
     """One fit and its run (see :func:`fit_case`); the run's settings record ``attempt`` as
     ``attempt`` (this one) and ``attempts`` (allowed)."""
     import shutil
@@ -150,22 +170,35 @@ def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progres
     store.fail_stale_runs()
     frame = store.observations(case_id, as_of=as_of)
     design = build_design(loaded.case, frame, as_of=as_of, reviewed=store.reviews(case_id, as_of=as_of))
-    run_id = store.create_run(case_id, as_of=as_of, case_hash=loaded.hash, data_hash=design.data_hash,
-                              n_observations=design.n_observations, model_version=MODEL_VERSION,
-                              settings=fit_settings.as_dict() | {"attempt": attempt[0], "attempts": attempt[1]})
+    run_id = store.create_run(
+        case_id,
+        as_of=as_of,
+        case_hash=loaded.hash,
+        data_hash=design.data_hash,
+        n_observations=design.n_observations,
+        model_version=MODEL_VERSION,
+        settings=fit_settings.as_dict() | {"attempt": attempt[0], "attempts": attempt[1]},
+    )
     directory = store.runs_dir / run_id
     # every reader (any page, any process) follows the fit through its progress file
     progress_file = fit_progress.progress_path(store.runs_dir, run_id)
-    say = fit_progress.recorder(progress_file, progress,
-                                suffix=f" · attempt {attempt[0]} of {attempt[1]}" if attempt[0] > 1 else "")
+    say = fit_progress.recorder(
+        progress_file, progress, suffix=f" · attempt {attempt[0]} of {attempt[1]}" if attempt[0] > 1 else ""
+    )
     try:
         say(0.0, "building the model")
         from models.fit import compiled_for
 
         say(0.01, "compiling the model")
         compiled_for(design, fit_settings.sampler)  # kept for the sampler: fit_run reuses it
-        forecast = fit_run(design, fit_settings, case_hash=loaded.hash, run_id=run_id,
-                           directory=directory, progress=_after_compiling(say))
+        forecast = fit_run(
+            design,
+            fit_settings,
+            case_hash=loaded.hash,
+            run_id=run_id,
+            directory=directory,
+            progress=_after_compiling(say),
+        )
     except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise as FitFailed
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         store.fail_run(run_id, reason)
@@ -183,6 +216,7 @@ def _fit_once(store: Any, case_id: str, *, as_of: date | None, progress: Progres
 def _after_compiling(say: Progress) -> Progress:
     """``say`` without the sampler's opening "building the model": the model is built and
     compiled by then, and the bar must not step back."""
+
     def forward(fraction: float, message: str) -> None:
         if not message.startswith("building the model"):
             say(fraction, message)
@@ -190,8 +224,7 @@ def _after_compiling(say: Progress) -> Progress:
     return forward
 
 
-def forecast_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
-                 ) -> dict[str, Any]:
+def forecast_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> dict[str, Any]:
     """The run whose forecast ``harbinger forecast`` and the reports show: the named one, else the
     latest good run as of ``as_of`` (its as-of date on or before it), else the latest good run."""
     if run_id is not None:
@@ -199,22 +232,24 @@ def forecast_run(store: Any, case_id: str, *, run_id: str | None = None, as_of: 
         if run is None or run["case_id"] != case_id:
             raise BadInput(f"--run: no run '{run_id}' for case '{case_id}'.")
         if run["status"] != "ok":
-            raise BadInput(f"--run: run '{run_id}' is {run['status']}"
-                           f"{': ' + run['error'] if run.get('error') else ''}; it has no forecast.")
+            raise BadInput(
+                f"--run: run '{run_id}' is {run['status']}"
+                f"{': ' + run['error'] if run.get('error') else ''}; it has no forecast."
+            )
         return run
     runs = current_runs(store, case_id)
     if as_of is not None:
-        runs = [r for r in runs if as_date(r["as_of"]) == as_of] or \
-               [r for r in runs if as_date(r["as_of"]) <= as_of]
+        runs = [r for r in runs if as_date(r["as_of"]) == as_of] or [r for r in runs if as_date(r["as_of"]) <= as_of]
     if not runs:
         when = f" as of {as_of}" if as_of else ""
-        raise BadInput(f"no fitted run{when} for case '{case_id}'; run 'harbinger fit"
-                       f"{' --as-of ' + as_of.isoformat() if as_of else ''}' first.")
+        raise BadInput(
+            f"no fitted run{when} for case '{case_id}'; run 'harbinger fit"
+            f"{' --as-of ' + as_of.isoformat() if as_of else ''}' first."
+        )
     return runs[0]
 
 
-def select_forecast(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
-                    ) -> RunForecast:
+def select_forecast(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> RunForecast:
     """The forecast of :func:`forecast_run` (:func:`dashboard.services.forecasts.read_run`: the
     row's identity put in, labelled when stale); ``BadInput`` naming the file and its first bad
     field when the run's forecast cannot be read."""
@@ -225,8 +260,7 @@ def select_forecast(store: Any, case_id: str, *, run_id: str | None = None, as_o
         raise BadInput(str(exc)) from None
 
 
-def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None
-                ) -> dict[str, Any]:
+def forecast_of(store: Any, case_id: str, *, run_id: str | None = None, as_of: date | None = None) -> dict[str, Any]:
     """:func:`select_forecast` as the plain JSON object of its file, for :mod:`dashboard.report`
     until it reads the typed document (everything else uses :func:`select_forecast`)."""
     return select_forecast(store, case_id, run_id=run_id, as_of=as_of).document.to_json_dict()
@@ -238,10 +272,30 @@ def forecast_table(doc: ForecastDocument) -> list[dict[str, Any]]:
     diag = "ok" if doc.diagnostics.ok else "FAILED: " + "; ".join(doc.diagnostics.problems)
     for o in doc.outcomes:
         if o.resolved:
-            rows.append({"outcome": o.id, "years": None, "p_mean": None, "p_05": None, "p_95": None,
-                         "mcse": None, "status": f"resolved {o.resolution_date}", "diagnostics": diag})
+            rows.append(
+                {
+                    "outcome": o.id,
+                    "years": None,
+                    "p_mean": None,
+                    "p_05": None,
+                    "p_95": None,
+                    "mcse": None,
+                    "status": f"resolved {o.resolution_date}",
+                    "diagnostics": diag,
+                }
+            )
             continue
         for h in o.horizons:
-            rows.append({"outcome": o.id, "years": h.years, "p_mean": h.p_mean, "p_05": h.p_05,
-                         "p_95": h.p_95, "mcse": h.mcse, "status": "forecast", "diagnostics": diag})
+            rows.append(
+                {
+                    "outcome": o.id,
+                    "years": h.years,
+                    "p_mean": h.p_mean,
+                    "p_05": h.p_05,
+                    "p_95": h.p_95,
+                    "mcse": h.mcse,
+                    "status": "forecast",
+                    "diagnostics": diag,
+                }
+            )
     return rows

@@ -29,6 +29,7 @@ from indicators.text import printable, unsafe
 
 FORMATS = ("table", "csv", "json")
 
+
 def _cell(value: Any, *, date_only: bool) -> Any:
     if value is None:
         return None
@@ -66,8 +67,10 @@ def to_records(data: pd.DataFrame | Sequence[Mapping[str, Any]]) -> tuple[list[s
                 date_only[c] = bool((nonnull == nonnull.dt.normalize()).all())
             else:
                 date_only[c] = False
-        rows = [{str(c): _cell(v, date_only=date_only[c]) for c, v in zip(data.columns, row)}
-                for row in data.itertuples(index=False, name=None)]
+        rows = [
+            {str(c): _cell(v, date_only=date_only[c]) for c, v in zip(data.columns, row)}
+            for row in data.itertuples(index=False, name=None)
+        ]
         return columns, rows
     rows_in = list(data)
     columns = []
@@ -124,5 +127,3 @@ def render(data: pd.DataFrame | Sequence[Mapping[str, Any]], fmt: str, *, empty:
     if fmt == "table":
         return format_table(columns, rows) if rows else empty
     raise BadInput(f"--format: unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
-
-

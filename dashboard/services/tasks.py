@@ -72,11 +72,13 @@ def require_url(url: str | None) -> str:
     """``url``, else ``HARBINGER_REDIS_URL``; BadInput when neither is a Redis URL."""
     url = url or redis_url()
     if not url:
-        raise BadInput(f"{REDIS_URL_ENV} is not set; set it to the Redis URL the dashboard uses, "
-                       "e.g. redis://localhost:6379/0.")
+        raise BadInput(
+            f"{REDIS_URL_ENV} is not set; set it to the Redis URL the dashboard uses, e.g. redis://localhost:6379/0."
+        )
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise BadInput(f"{REDIS_URL_ENV}: '{safe_url(url)}' is not a Redis URL; it must start with "
-                       "redis://, rediss:// or unix://.")
+        raise BadInput(
+            f"{REDIS_URL_ENV}: '{safe_url(url)}' is not a Redis URL; it must start with redis://, rediss:// or unix://."
+        )
     return url
 
 
@@ -93,8 +95,10 @@ def celery_app(url: str | None = None) -> Any:
     try:
         from celery import Celery
     except ImportError:
-        raise BadInput(f"{REDIS_URL_ENV} is set but Celery is not installed; install the team extra: "
-                       "pip install 'harbinger[team]'.") from None
+        raise BadInput(
+            f"{REDIS_URL_ENV} is set but Celery is not installed; install the team extra: "
+            "pip install 'harbinger[team]'."
+        ) from None
     app = Celery("harbinger", broker=url, backend=url)
     app.conf.update(
         task_serializer="json",
@@ -123,8 +127,10 @@ def check_redis(url: str | None = None, *, timeout: float = 5.0) -> None:
     try:
         import redis
     except ImportError:
-        raise BadInput(f"{REDIS_URL_ENV} is set but the redis client is not installed; install the team "
-                       "extra: pip install 'harbinger[team]'.") from None
+        raise BadInput(
+            f"{REDIS_URL_ENV} is set but the redis client is not installed; install the team "
+            "extra: pip install 'harbinger[team]'."
+        ) from None
     client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
@@ -139,8 +145,9 @@ def check_redis(url: str | None = None, *, timeout: float = 5.0) -> None:
 
 def _register_origin_task(app: Any) -> None:
     @app.task(name=ORIGIN_TASK, bind=True)
-    def backtest_origin(self: Any, case_id: str, year: int, settings: dict[str, Any], case_hash: str,
-                        known_at: str, per_draw: int) -> dict[str, Any]:
+    def backtest_origin(
+        self: Any, case_id: str, year: int, settings: dict[str, Any], case_hash: str, known_at: str, per_draw: int
+    ) -> dict[str, Any]:
         """Fit and score one origin on the store of the worker's environment (JSON result)."""
         from dashboard.services.origins import evaluate_stored_origin
 
@@ -154,8 +161,9 @@ def _register_origin_task(app: Any) -> None:
             state["at"] = now
             self.update_state(state="PROGRESS", meta=meta | {"fraction": float(fraction), "message": message})
 
-        return evaluate_stored_origin(case_id, year, settings, case_hash=case_hash, known_at=known_at,
-                                      per_draw=per_draw, progress=progress)
+        return evaluate_stored_origin(
+            case_id, year, settings, case_hash=case_hash, known_at=known_at, per_draw=per_draw, progress=progress
+        )
 
 
 def backtest_workers(app: Any, *, timeout: float = 2.0) -> list[str]:
@@ -171,9 +179,14 @@ def _error(result: Any) -> str:
     return f"task {result.state.lower()}: {exc}"
 
 
-def run_origins(url: str, calls: list[tuple[int, dict[str, Any]]], *,
-                finished: Callable[[int, dict[str, Any] | None, str | None], None],
-                running: Callable[[dict[int, dict[str, Any]]], None], poll_s: float = 1.0) -> list[str]:
+def run_origins(
+    url: str,
+    calls: list[tuple[int, dict[str, Any]]],
+    *,
+    finished: Callable[[int, dict[str, Any] | None, str | None], None],
+    running: Callable[[dict[int, dict[str, Any]]], None],
+    poll_s: float = 1.0,
+) -> list[str]:
     """Run each ``(year, kwargs)`` of ``calls`` as an :data:`ORIGIN_TASK` on the workers of ``url``.
 
     ``finished(year, result, error)`` is called once per origin, as it ends (``result`` is the
@@ -189,9 +202,11 @@ def run_origins(url: str, calls: list[tuple[int, dict[str, Any]]], *,
     check_redis(url)
     workers = backtest_workers(app)
     if not workers:
-        raise Failure(f"no harbinger worker takes backtest origins on Redis {safe_url(url)}; start one with "
-                      "'harbinger worker' where the store and HARBINGER_HOME are shared, or run the backtest "
-                      "here with --local.")
+        raise Failure(
+            f"no harbinger worker takes backtest origins on Redis {safe_url(url)}; start one with "
+            "'harbinger worker' where the store and HARBINGER_HOME are shared, or run the backtest "
+            "here with --local."
+        )
     pending = {year: app.send_task(ORIGIN_TASK, kwargs=kwargs, queue=BACKTEST_QUEUE) for year, kwargs in calls}
     silent_since: dict[str, float] = {}  # worker -> when it first missed a ping, while it runs an origin
     checked = time.monotonic()
@@ -210,15 +225,19 @@ def run_origins(url: str, calls: list[tuple[int, dict[str, Any]]], *,
                     continue
                 info = result.info if state in (states.STARTED, "PROGRESS") else None
                 info = info if isinstance(info, dict) else {}
-                status[year] = {"state": "running" if state in (states.STARTED, "PROGRESS") else "queued",
-                                "fraction": float(info.get("fraction", 0.0)), "message": info.get("message", ""),
-                                "hostname": info.get("hostname")}
+                status[year] = {
+                    "state": "running" if state in (states.STARTED, "PROGRESS") else "queued",
+                    "fraction": float(info.get("fraction", 0.0)),
+                    "message": info.get("message", ""),
+                    "hostname": info.get("hostname"),
+                }
             now = time.monotonic()
             busy = {s["hostname"] for s in status.values() if s["hostname"]}
             if busy and now - checked >= LIVENESS_EVERY_S:
                 checked = now
-                answered = {name for reply in app.control.ping(destination=sorted(busy), timeout=2.0) or []
-                            for name in reply}
+                answered = {
+                    name for reply in app.control.ping(destination=sorted(busy), timeout=2.0) or [] for name in reply
+                }
                 for host in busy:
                     if host in answered:
                         silent_since.pop(host, None)
@@ -229,8 +248,12 @@ def run_origins(url: str, calls: list[tuple[int, dict[str, Any]]], *,
                     if host in silent_since and now - silent_since[host] >= LOST_AFTER_S:
                         pending.pop(year).revoke()
                         del status[year]
-                        finished(year, None, f"WorkerLost: the worker {host} running this origin stopped "
-                                             f"answering for {now - silent_since[host]:.0f} s")
+                        finished(
+                            year,
+                            None,
+                            f"WorkerLost: the worker {host} running this origin stopped "
+                            f"answering for {now - silent_since[host]:.0f} s",
+                        )
             if status:
                 running(status)
                 time.sleep(poll_s)
@@ -241,5 +264,16 @@ def run_origins(url: str, calls: list[tuple[int, dict[str, Any]]], *,
     return workers
 
 
-__all__ = ["BACKTEST_QUEUE", "ORIGIN_TASK", "REDIS_URL_ENV", "backtest_workers", "celery_app", "check_redis",
-           "redis_url", "require_url", "run_origins", "safe_url", "worker_queues"]
+__all__ = [
+    "BACKTEST_QUEUE",
+    "ORIGIN_TASK",
+    "REDIS_URL_ENV",
+    "backtest_workers",
+    "celery_app",
+    "check_redis",
+    "redis_url",
+    "require_url",
+    "run_origins",
+    "safe_url",
+    "worker_queues",
+]

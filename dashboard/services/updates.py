@@ -62,12 +62,17 @@ def fast_update(store: Any, case_id: str) -> dict[str, Any] | None:
         known = now["id"].isin(ctx.observations["id"])  # records the run read (still in effect)
         # Everything new (added, or a correction's new record) is conditioned on as an addition;
         # what the run read and is still in effect stays its data (retracted rows drop out).
-        reweighted = ctx.conditioner.condition(observations_after=now[known & (now["date"].dt.date <= as_of)],
-                                               add=now[~known] if (~known).any() else None)
+        reweighted = ctx.conditioner.condition(
+            observations_after=now[known & (now["date"].dt.date <= as_of)], add=now[~known] if (~known).any() else None
+        )
         result = {
-            "run_id": run["id"], "records": since, "khat": round(float(reweighted.khat), 3),
-            "reliable": bool(reweighted.reliable), "seconds": round(time.perf_counter() - started, 2),
-            "outcomes": reweighted.outcomes, "ignored": [list(x) for x in reweighted.ignored],
+            "run_id": run["id"],
+            "records": since,
+            "khat": round(float(reweighted.khat), 3),
+            "reliable": bool(reweighted.reliable),
+            "seconds": round(time.perf_counter() - started, 2),
+            "outcomes": reweighted.outcomes,
+            "ignored": [list(x) for x in reweighted.ignored],
         }
     with _LOCK:
         if len(_CACHE) > 8:

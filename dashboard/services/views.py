@@ -51,19 +51,47 @@ DIAGNOSTIC_RULES = (
 )
 
 #: Fields an analyst may correct, with their labels (the order of the correction dropdown).
-CORRECTABLE_FIELDS = {"value": "Value", "date": "Date", "end": "End date", "source": "Source",
-                      "reliability": "Reliability", "credibility": "Credibility", "note": "Note",
-                      "indicator": "Indicator"}
+CORRECTABLE_FIELDS = {
+    "value": "Value",
+    "date": "Date",
+    "end": "End date",
+    "source": "Source",
+    "reliability": "Reliability",
+    "credibility": "Credibility",
+    "note": "Note",
+    "indicator": "Indicator",
+}
 
-RELIABILITY_MEANING = {"A": "completely reliable", "B": "usually reliable", "C": "fairly reliable",
-                       "D": "not usually reliable", "E": "unreliable", "F": "reliability cannot be judged"}
-CREDIBILITY_MEANING = {1: "confirmed", 2: "probably true", 3: "possibly true", 4: "doubtful",
-                       5: "improbable", 6: "truth cannot be judged"}
+RELIABILITY_MEANING = {
+    "A": "completely reliable",
+    "B": "usually reliable",
+    "C": "fairly reliable",
+    "D": "not usually reliable",
+    "E": "unreliable",
+    "F": "reliability cannot be judged",
+}
+CREDIBILITY_MEANING = {
+    1: "confirmed",
+    2: "probably true",
+    3: "possibly true",
+    4: "doubtful",
+    5: "improbable",
+    6: "truth cannot be judged",
+}
 
 TABLE_COLUMNS = [
-    ("id", "Id"), ("indicator", "Indicator"), ("date", "Date"), ("end", "End date"), ("value", "Value"),
-    ("source", "Source"), ("reliability", "Rel."), ("credibility", "Cred."), ("note", "Note"),
-    ("genuine", "P(genuine)"), ("surprise", "Surprise"), ("recorded_at", "Recorded (UTC)"),
+    ("id", "Id"),
+    ("indicator", "Indicator"),
+    ("date", "Date"),
+    ("end", "End date"),
+    ("value", "Value"),
+    ("source", "Source"),
+    ("reliability", "Rel."),
+    ("credibility", "Cred."),
+    ("note", "Note"),
+    ("genuine", "P(genuine)"),
+    ("surprise", "Surprise"),
+    ("recorded_at", "Recorded (UTC)"),
     ("recorded_by", "By"),
 ]
 
@@ -141,8 +169,7 @@ def figure_of(forecast: RunForecast, make: Callable[..., Any], **options: Any) -
     document; hashable options) as the plain dict a ``dcc.Graph`` is sent, built once per run and
     options (:func:`run_cached`). Shared: read-only. (Sending a plain dict skips plotly's
     per-response conversion of a ``go.Figure``, ~10 ms for a large figure.)"""
-    return run_cached(forecast, (make, *sorted(options.items())),
-                      lambda: make(forecast.document, **options).to_dict())
+    return run_cached(forecast, (make, *sorted(options.items())), lambda: make(forecast.document, **options).to_dict())
 
 
 def rows_key(frame: pd.DataFrame) -> tuple[Any, ...]:
@@ -175,11 +202,14 @@ def stale_records(store: Any, case_id: str, run: Mapping[str, Any] | None) -> in
     if run is None:
         return 0
     n = store.n_records(case_id)
-    return cached(("stale", store.url, case_id, run["id"], _iso(run.get("created_at")), n),
-                  lambda: records_since(store.history(case_id), run))
+    return cached(
+        ("stale", store.url, case_id, run["id"], _iso(run.get("created_at")), n),
+        lambda: records_since(store.history(case_id), run),
+    )
 
 
 # ---------------------------------------------------------------------------- runs
+
 
 def load_forecast(run: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The run's forecast as the plain JSON object of its file, with the row's identity: only for
@@ -208,12 +238,16 @@ def run_state(store: Any, case_id: str) -> dict[str, Any]:
     running = store.runs(case_id, status="running")
     if running and store.fail_stale_runs():
         running = store.runs(case_id, status="running")
-    return {"latest": latest["id"] if latest else None, "running": [r["id"] for r in running],
-            "n_records": int(store.n_records(case_id))}
+    return {
+        "latest": latest["id"] if latest else None,
+        "running": [r["id"] for r in running],
+        "n_records": int(store.n_records(case_id)),
+    }
 
 
-def run_summary(run: Mapping[str, Any] | None, forecast: RunForecast | Mapping[str, Any] | None,
-                *, stale_records: int = 0) -> dict[str, Any]:
+def run_summary(
+    run: Mapping[str, Any] | None, forecast: RunForecast | Mapping[str, Any] | None, *, stale_records: int = 0
+) -> dict[str, Any]:
     """The identity and health of the run shown: id, as-of, diagnostics and staleness.
 
     ``forecast`` is the run's :class:`~dashboard.services.forecasts.RunForecast` (from
@@ -227,13 +261,22 @@ def run_summary(run: Mapping[str, Any] | None, forecast: RunForecast | Mapping[s
     ("Stale: N observations recorded since this run").
     """
     if run is None:
-        return {"exists": False, "run_id": None, "as_of": None, "n_observations": None,
-                "model_version": None, "diagnostics_ok": None, "diagnostics_text": "",
-                "stale_case": None, "warnings": []}
+        return {
+            "exists": False,
+            "run_id": None,
+            "as_of": None,
+            "n_observations": None,
+            "model_version": None,
+            "diagnostics_ok": None,
+            "diagnostics_text": "",
+            "stale_case": None,
+            "warnings": [],
+        }
     stale_case = forecast.stale if isinstance(forecast, RunForecast) else None
     document = forecast.document if isinstance(forecast, RunForecast) else _document(forecast)
-    diag: Diagnostics | Mapping[str, Any] = document.diagnostics if document is not None else \
-        (run.get("diagnostics") or {})
+    diag: Diagnostics | Mapping[str, Any] = (
+        document.diagnostics if document is not None else (run.get("diagnostics") or {})
+    )
     ok = _diag_value(diag, "ok")
     if run.get("diagnostics_ok") is not None:
         ok = bool(run["diagnostics_ok"]) and (ok is None or bool(ok))
@@ -247,18 +290,28 @@ def run_summary(run: Mapping[str, Any] | None, forecast: RunForecast | Mapping[s
     if stale_records > 0:
         noun = "observation" if stale_records == 1 else "observations"
         warnings.append(f"Stale: {stale_records} {noun} recorded since this run")
-    return {"exists": True, "run_id": run["id"], "as_of": _iso(run.get("as_of")),
-            "n_observations": run.get("n_observations"), "model_version": run.get("model_version"),
-            "diagnostics_ok": ok, "diagnostics_text": diagnostics_text(diag), "stale_case": stale_case,
-            "warnings": warnings}
+    return {
+        "exists": True,
+        "run_id": run["id"],
+        "as_of": _iso(run.get("as_of")),
+        "n_observations": run.get("n_observations"),
+        "model_version": run.get("model_version"),
+        "diagnostics_ok": ok,
+        "diagnostics_text": diagnostics_text(diag),
+        "stale_case": stale_case,
+        "warnings": warnings,
+    }
 
 
 def diagnostics_problems(diag: Diagnostics | Mapping[str, Any] | None) -> str:
     """The run's own list of problems, or the checks outside the usual thresholds."""
     problems = [str(p) for p in _diag_value(diag, "problems") or []]
     if not problems:
-        problems = [f"{label} {_num(value)} (want {rule})" for key, label, rule, good in DIAGNOSTIC_RULES
-                    if (value := _diag_value(diag, key)) is not None and not good(value)]
+        problems = [
+            f"{label} {_num(value)} (want {rule})"
+            for key, label, rule, good in DIAGNOSTIC_RULES
+            if (value := _diag_value(diag, key)) is not None and not good(value)
+        ]
     return "; ".join(problems) if problems else "see the Model page"
 
 
@@ -315,19 +368,30 @@ def diagnostics_rows(diag: Diagnostics | Mapping[str, Any] | None) -> list[dict[
             param = problem_for("min_param_ess")
             number = re.search(r"ESS (\d+(?:\.\d+)?)", param or "")
             limit = re.search(r"below (\d+)", param or "")
-            rows.append({"check": "Smallest ESS of parameters and factor states",
-                         "value": number.group(1) if number else ("—" if param is None else param),
-                         "threshold": f"≥ {limit.group(1)}" if limit else "≥ 100 per chain",
-                         "status": "outside" if param else ("ok" if judged else "not reported")})
+            rows.append(
+                {
+                    "check": "Smallest ESS of parameters and factor states",
+                    "value": number.group(1) if number else ("—" if param is None else param),
+                    "threshold": f"≥ {limit.group(1)}" if limit else "≥ 100 per chain",
+                    "status": "outside" if param else ("ok" if judged else "not reported"),
+                }
+            )
         value = _diag_value(diag, key)
         problem = problem_for(key)
         if value is None:
-            rows.append({"check": label, "value": problem or "—", "threshold": rule,
-                         "status": "outside" if problem else "not reported"})
+            rows.append(
+                {
+                    "check": label,
+                    "value": problem or "—",
+                    "threshold": rule,
+                    "status": "outside" if problem else "not reported",
+                }
+            )
             continue
         failed = problem is not None if judged else not good(value)
-        rows.append({"check": label, "value": _num(value, 4), "threshold": rule,
-                     "status": "outside" if failed else "ok"})
+        rows.append(
+            {"check": label, "value": _num(value, 4), "threshold": rule, "status": "outside" if failed else "ok"}
+        )
     for p in problems:
         if p not in matched:
             rows.append({"check": p[:1].upper() + p[1:], "value": "—", "threshold": "", "status": "outside"})
@@ -350,14 +414,19 @@ def _diag_value(diag: Diagnostics | Mapping[str, Any] | None, key: str) -> Any:
 
 # ---------------------------------------------------------------------------- outcomes
 
+
 def horizons(forecast: ForecastDocument | Mapping[str, Any] | None) -> list[int]:
     """Every horizon (years) of the forecast's unresolved outcomes, ascending."""
     document = _document(forecast)
     return document.horizon_years if document is not None else []
 
 
-def outcome_cards(forecast: ForecastDocument | Mapping[str, Any], *, horizon: int,
-                  previous: ForecastDocument | Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def outcome_cards(
+    forecast: ForecastDocument | Mapping[str, Any],
+    *,
+    horizon: int,
+    previous: ForecastDocument | Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """One card per outcome at ``horizon`` years.
 
     Each card: ``id``, ``question``, ``resolved``, ``resolution_date`` (a date or ``None``), and
@@ -370,17 +439,30 @@ def outcome_cards(forecast: ForecastDocument | Mapping[str, Any], *, horizon: in
     document, before_run = _document(forecast), _document(previous)
     cards = []
     for o in document.outcomes:
-        card: dict[str, Any] = {"id": o.id, "question": o.question, "resolved": o.resolved,
-                                "resolution_date": o.resolution_date, "horizon": horizon,
-                                "p_mean": None, "probability": None, "interval": None,
-                                "change_pp": None, "change": None,
-                                "driven_by_prior": bool(o.elicitation and o.elicitation.driven_by_prior),
-                                "moved": o.elicitation.moved if o.elicitation else None}
+        card: dict[str, Any] = {
+            "id": o.id,
+            "question": o.question,
+            "resolved": o.resolved,
+            "resolution_date": o.resolution_date,
+            "horizon": horizon,
+            "p_mean": None,
+            "probability": None,
+            "interval": None,
+            "change_pp": None,
+            "change": None,
+            "driven_by_prior": bool(o.elicitation and o.elicitation.driven_by_prior),
+            "moved": o.elicitation.moved if o.elicitation else None,
+        }
         h = o.horizon(horizon)
         if h is not None and not o.resolved:
-            card.update(p_mean=h.p_mean, p_05=h.p_05, p_95=h.p_95, mcse=h.mcse,
-                        probability=fmt_prob(h.p_mean),
-                        interval=f"90% interval {fmt_prob(h.p_05)} – {fmt_prob(h.p_95)}")
+            card.update(
+                p_mean=h.p_mean,
+                p_05=h.p_05,
+                p_95=h.p_95,
+                mcse=h.mcse,
+                probability=fmt_prob(h.p_mean),
+                interval=f"90% interval {fmt_prob(h.p_05)} – {fmt_prob(h.p_95)}",
+            )
             before = before_run.horizon(o.id, horizon) if before_run is not None else None
             if before_run is None:
                 card["change"] = "no previous run to compare"
@@ -410,15 +492,22 @@ def elicitation_rows(forecast: ForecastDocument | Mapping[str, Any]) -> list[dic
         low, high = e.elicited.get("range_10y" if years == "10" else "range", [None, None])
         pp, post = e.prior_predictive.get(years, {}), e.posterior.get(years, {})
         sens = (e.sensitivity or {}).get(years, {})
-        rows.append({
-            "outcome": o.id, "years": int(years),
-            "elicited": f"{fmt_prob(low)} – {fmt_prob(high)}",
-            "prior": f"{fmt_prob(pp.get('mean'))} ({fmt_prob(pp.get('p05'))} – {fmt_prob(pp.get('p95'))})",
-            "posterior": f"{fmt_prob(post.get('mean'))} ({fmt_prob(post.get('p05'))} – {fmt_prob(post.get('p95'))})",
-            "sensitivity": (f"prior {sens['prior']:.3f}, likelihood {sens['likelihood']:.3f}"
-                            if sens.get("prior") is not None and sens.get("likelihood") is not None else "—"),
-            "driven_by_prior": e.driven_by_prior, "moved": e.moved or "",
-        })
+        rows.append(
+            {
+                "outcome": o.id,
+                "years": int(years),
+                "elicited": f"{fmt_prob(low)} – {fmt_prob(high)}",
+                "prior": f"{fmt_prob(pp.get('mean'))} ({fmt_prob(pp.get('p05'))} – {fmt_prob(pp.get('p95'))})",
+                "posterior": f"{fmt_prob(post.get('mean'))} ({fmt_prob(post.get('p05'))} – {fmt_prob(post.get('p95'))})",
+                "sensitivity": (
+                    f"prior {sens['prior']:.3f}, likelihood {sens['likelihood']:.3f}"
+                    if sens.get("prior") is not None and sens.get("likelihood") is not None
+                    else "—"
+                ),
+                "driven_by_prior": e.driven_by_prior,
+                "moved": e.moved or "",
+            }
+        )
     return rows
 
 
@@ -447,6 +536,7 @@ def fmt_change(delta_pp: float) -> str:
 
 # ---------------------------------------------------------------------------- indicators
 
+
 def forecast_indicator(forecast: ForecastDocument | None, indicator_id: str) -> IndicatorSummary | None:
     """The run's summary of ``indicator_id``; ``None`` without a forecast or when the run has none."""
     if forecast is None:
@@ -461,8 +551,9 @@ def row_flags(forecast: ForecastDocument | None) -> dict[int, dict[str, Any]]:
     """Per observation id: the model's ``genuine`` probability and ``surprise`` flag of its row."""
     if forecast is None:
         return {}
-    return {oid: {"genuine": row.genuine, "surprise": row.surprise}
-            for oid, row in forecast.rows_by_observation().items()}
+    return {
+        oid: {"genuine": row.genuine, "surprise": row.surprise} for oid, row in forecast.rows_by_observation().items()
+    }
 
 
 def surprising_indicators(forecast: ForecastDocument | None) -> list[str]:
@@ -470,15 +561,13 @@ def surprising_indicators(forecast: ForecastDocument | None) -> list[str]:
     return forecast.surprising_indicators if forecast is not None else []
 
 
-def default_chart_selection(indicator_ids: list[str], forecast: ForecastDocument | None,
-                            *, n: int = 4) -> list[str]:
+def default_chart_selection(indicator_ids: list[str], forecast: ForecastDocument | None, *, n: int = 4) -> list[str]:
     """Charts shown first: indicators with surprise flags (up to ``n``), else the first ``n``."""
     flagged = [i for i in surprising_indicators(forecast) if i in indicator_ids][:n]
     return flagged or indicator_ids[:n]
 
 
-def new_observations(frame: pd.DataFrame, forecast: ForecastDocument | None, indicator_id: str
-                     ) -> pd.DataFrame:
+def new_observations(frame: pd.DataFrame, forecast: ForecastDocument | None, indicator_id: str) -> pd.DataFrame:
     """Observations of ``indicator_id`` in effect now that the run's rows do not contain.
 
     These are recorded (or corrected) after the run, or outside what the run modelled; charts
@@ -491,8 +580,9 @@ def new_observations(frame: pd.DataFrame, forecast: ForecastDocument | None, ind
     return sub[~sub["id"].isin(list(ind.observation_ids))]
 
 
-def new_observations_by_indicator(frame: pd.DataFrame, forecast: ForecastDocument | None
-                                  ) -> dict[str, tuple[pd.DataFrame, tuple[Any, ...]]]:
+def new_observations_by_indicator(
+    frame: pd.DataFrame, forecast: ForecastDocument | None
+) -> dict[str, tuple[pd.DataFrame, tuple[Any, ...]]]:
     """:func:`new_observations` of every indicator in ``frame``, each with its :func:`rows_key`."""
     out = {}
     for indicator_id in frame["indicator"].unique():
@@ -501,8 +591,9 @@ def new_observations_by_indicator(frame: pd.DataFrame, forecast: ForecastDocumen
     return out
 
 
-def observation_table(frame: pd.DataFrame, forecast: ForecastDocument | Mapping[str, Any] | None = None
-                      ) -> list[dict[str, Any]]:
+def observation_table(
+    frame: pd.DataFrame, forecast: ForecastDocument | Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Rows for the observations table (newest date first): text dates, the run's flags per id."""
     flags = row_flags(_document(forecast))
     rows = []
@@ -511,21 +602,27 @@ def observation_table(frame: pd.DataFrame, forecast: ForecastDocument | Mapping[
         oid = int(rec["id"])
         flag = flags.get(oid)
         end = rec["end"]
-        rows.append({
-            "id": oid, "indicator": rec["indicator"], "date": _day(rec["date"]),
-            "end": "" if end == rec["date"] else _day(end), "value": float(rec["value"]),
-            "source": rec["source"], "reliability": rec["reliability"], "credibility": int(rec["credibility"]),
-            "note": rec["note"],
-            "genuine": None if flag is None or flag["genuine"] is None else round(float(flag["genuine"]), 2),
-            "surprise": "" if flag is None else ("yes" if flag["surprise"] else "no"),
-            "recorded_at": pd.Timestamp(rec["recorded_at"]).strftime("%Y-%m-%d %H:%M"),
-            "recorded_by": rec["recorded_by"],
-        })
+        rows.append(
+            {
+                "id": oid,
+                "indicator": rec["indicator"],
+                "date": _day(rec["date"]),
+                "end": "" if end == rec["date"] else _day(end),
+                "value": float(rec["value"]),
+                "source": rec["source"],
+                "reliability": rec["reliability"],
+                "credibility": int(rec["credibility"]),
+                "note": rec["note"],
+                "genuine": None if flag is None or flag["genuine"] is None else round(float(flag["genuine"]), 2),
+                "surprise": "" if flag is None else ("yes" if flag["surprise"] else "no"),
+                "recorded_at": pd.Timestamp(rec["recorded_at"]).strftime("%Y-%m-%d %H:%M"),
+                "recorded_by": rec["recorded_by"],
+            }
+        )
     return rows
 
 
-def table_tooltips(rows: list[dict[str, Any]], columns: tuple[str, ...] = ("source", "note")
-                   ) -> list[dict[str, Any]]:
+def table_tooltips(rows: list[dict[str, Any]], columns: tuple[str, ...] = ("source", "note")) -> list[dict[str, Any]]:
     """DataTable ``tooltip_data``: the full text of long cells, shown as plain text."""
     return [{c: {"value": str(r.get(c) or ""), "type": "text"} for c in columns if r.get(c)} for r in rows]
 
@@ -544,13 +641,26 @@ def describe_observation(frame: pd.DataFrame, obs_id: int | None) -> str:
 
 # ---------------------------------------------------------------------------- writes
 
-def form_row(*, indicator: Any, date: Any, end: Any, value: Any, source: Any, reliability: Any,
-             credibility: Any, note: Any) -> dict[str, Any]:
+
+def form_row(
+    *, indicator: Any, date: Any, end: Any, value: Any, source: Any, reliability: Any, credibility: Any, note: Any
+) -> dict[str, Any]:
     """The add form's fields as a store row (blank fields left out, so defaults apply)."""
-    raw = {"indicator": indicator, "date": date, "end": end, "value": value, "source": source,
-           "reliability": reliability, "credibility": credibility, "note": note}
-    return {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items()
-            if v is not None and not (isinstance(v, str) and not v.strip())}
+    raw = {
+        "indicator": indicator,
+        "date": date,
+        "end": end,
+        "value": value,
+        "source": source,
+        "reliability": reliability,
+        "credibility": credibility,
+        "note": note,
+    }
+    return {
+        k: (v.strip() if isinstance(v, str) else v)
+        for k, v in raw.items()
+        if v is not None and not (isinstance(v, str) and not v.strip())
+    }
 
 
 def form_errors(exc: BadInput) -> list[str]:
@@ -568,8 +678,7 @@ def _error_label(column: str, reason: str) -> str:
     return CORRECTABLE_FIELDS.get(column, column)
 
 
-def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor: str
-                  ) -> tuple[list[int], list[str]]:
+def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor: str) -> tuple[list[int], list[str]]:
     """Import an uploaded observation CSV all or nothing; errors name the file's lines.
 
     The same format and rules as ``harbinger observe import`` (:mod:`indicators.observations`).
@@ -589,9 +698,14 @@ def import_upload(store: Any, case_id: str, data: bytes, *, filename: str, actor
         def to_line(pos: int) -> int:
             return lines[pos - 1] if 1 <= pos <= len(lines) else pos
 
-        errors = [(to_line(pos), col, re.sub(r"already on line (\d+)",
-                                              lambda m: f"already on line {to_line(int(m.group(1)))}", reason))
-                  for pos, col, reason in exc.errors]
+        errors = [
+            (
+                to_line(pos),
+                col,
+                re.sub(r"already on line (\d+)", lambda m: f"already on line {to_line(int(m.group(1)))}", reason),
+            )
+            for pos, col, reason in exc.errors
+        ]
         raise RowErrors(filename, errors) from None
     outside = outside_coverage(store.get_case(case_id).case, numbered)
     return ids, coverage_summary(outside, dict(zip(lines, ids)))
@@ -606,6 +720,7 @@ def upload_errors(exc: BadInput) -> tuple[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 def _iso(value: Any) -> str | None:
     if value is None:

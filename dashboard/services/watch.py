@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------- the cache
 
+
 def cache_path(run: dict[str, Any]) -> Path:
     return Path(run["path"]) / WATCH_FILE
 
@@ -91,10 +92,15 @@ def compute(store: Any, case_id: str, run: dict[str, Any], *, progress: Progress
     started = time.perf_counter()
     ctx = run_context(store, case_id, run)
     doc = watch(ctx.conditioner, seed=int(ctx.settings.get("seed", 0)), progress=progress)
-    doc = {"run_id": run["id"], "case": case_id, "diagnostics_ok": bool(run.get("diagnostics_ok")),
-           "model_version": run.get("model_version"),
-           "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-           **doc, "seconds_total": round(time.perf_counter() - started, 2)}
+    doc = {
+        "run_id": run["id"],
+        "case": case_id,
+        "diagnostics_ok": bool(run.get("diagnostics_ok")),
+        "model_version": run.get("model_version"),
+        "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **doc,
+        "seconds_total": round(time.perf_counter() - started, 2),
+    }
     _write_atomically(cache_path(run), json.dumps(doc))
     with _LOCK:
         _FAILED.pop(run["id"], None)
@@ -114,8 +120,9 @@ def pick_run(store: Any, case_id: str, run_id: str | None = None) -> dict[str, A
     return pick(store, case_id, run_id)
 
 
-def watch_document(store: Any, case_id: str, *, run_id: str | None = None, progress: Progress | None = None
-                   ) -> dict[str, Any]:
+def watch_document(
+    store: Any, case_id: str, *, run_id: str | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """The run's document (default: the current run): the cached one, else computed now (a few
     seconds; for the command line and the report)."""
     run = pick_run(store, case_id, run_id)
@@ -191,6 +198,7 @@ def _fail(run_id: str, exc: Exception) -> None:
 
 # ---------------------------------------------------------------------------- what readers show
 
+
 def last_seen(store: Any, case_id: str) -> dict[str, dict[str, Any]]:
     """Per indicator, from the observations in effect now: the end of the latest observed period
     (``last_observed``), when the latest of them was recorded (``last_recorded``) and how many
@@ -209,8 +217,9 @@ def last_seen(store: Any, case_id: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def validate(case: Any, as_of: Any, outcome: str | None, years: float | None,
-             names: dict[str, str] = CLI_OPTIONS) -> tuple[list[str], int]:
+def validate(
+    case: Any, as_of: Any, outcome: str | None, years: float | None, names: dict[str, str] = CLI_OPTIONS
+) -> tuple[list[str], int]:
     """The outcomes to show (those unresolved as of the run's ``as_of``) and the horizon, or
     BadInput naming the option."""
     from dashboard.services.context import as_date
@@ -219,8 +228,9 @@ def validate(case: Any, as_of: Any, outcome: str | None, years: float | None,
     offered = {o.id: list(o.horizons) for o in case.outcomes if o.resolved is None or o.resolved.date > day}
     if outcome is not None:
         if outcome not in case.outcome_ids:
-            raise BadInput(f"{names['outcome']}: unknown outcome '{outcome}' (outcomes: "
-                           f"{', '.join(case.outcome_ids)}).")
+            raise BadInput(
+                f"{names['outcome']}: unknown outcome '{outcome}' (outcomes: {', '.join(case.outcome_ids)})."
+            )
         if outcome not in offered:
             resolved = case.outcome(outcome).resolved
             when = f" on {resolved.date}" if resolved is not None else ""
@@ -235,14 +245,24 @@ def validate(case: Any, as_of: Any, outcome: str | None, years: float | None,
         return chosen, all_years[0]
     if float(years) != int(years) or int(years) not in all_years:
         where = f"of '{outcome}'" if outcome is not None else "of any outcome"
-        raise BadInput(f"{names['horizon']}: {years:g} years is not a horizon {where} (horizons: "
-                       f"{', '.join(str(y) for y in all_years)} years).")
+        raise BadInput(
+            f"{names['horizon']}: {years:g} years is not a horizon {where} (horizons: "
+            f"{', '.join(str(y) for y in all_years)} years)."
+        )
     return [o for o in chosen if int(years) in offered[o]], int(years)
 
 
-def watch_view(store: Any, case_id: str, doc: dict[str, Any], *, outcome: str | None = None,
-               years: float | None = None, threshold: float | None = None, period: str | None = None,
-               names: dict[str, str] = CLI_OPTIONS) -> dict[str, Any]:
+def watch_view(
+    store: Any,
+    case_id: str,
+    doc: dict[str, Any],
+    *,
+    outcome: str | None = None,
+    years: float | None = None,
+    threshold: float | None = None,
+    period: str | None = None,
+    names: dict[str, str] = CLI_OPTIONS,
+) -> dict[str, Any]:
     """What the page, the command and the API show (one shape for all three)::
 
         {"case", "run_id", "as_of", "diagnostics_ok", "computed_at", "seconds", "report_grade",
@@ -269,8 +289,9 @@ def watch_view(store: Any, case_id: str, doc: dict[str, Any], *, outcome: str | 
     outcomes, years = validate(case, doc["as_of"], outcome, years, names)
     period_id = period or TRIPWIRE_PERIOD
     if period_id not in {p.id for p in PERIODS}:
-        raise BadInput(f"{names['period']}: unknown period '{period_id}' "
-                       f"(periods: {', '.join(p.id for p in PERIODS)}).")
+        raise BadInput(
+            f"{names['period']}: unknown period '{period_id}' (periods: {', '.join(p.id for p in PERIODS)})."
+        )
     seen = last_seen(store, case_id)
     coverage = {i["id"]: i.get("coverage_end") for i in doc["indicators"]}
     out_outcomes = []
@@ -280,27 +301,48 @@ def watch_view(store: Any, case_id: str, doc: dict[str, Any], *, outcome: str | 
             continue
         rows = ranking(doc, oid, years, period=period_id)
         for r in rows:
-            r.update({"last_observed": None, "last_recorded": None, "observations": 0}
-                     | seen.get(r["indicator"], {}))
+            r.update({"last_observed": None, "last_recorded": None, "observations": 0} | seen.get(r["indicator"], {}))
             r["coverage_end"] = coverage.get(r["indicator"])
         level = float(threshold) if threshold is not None else default_level(float(target["p_mean"]))
-        wires = [] if level is None else [
-            tripwire_set(doc, oid, years, level, source="threshold" if threshold is not None else "default")]
-        out_outcomes.append({"outcome": oid, "question": target["question"], "years": years,
-                             "p_mean": target["p_mean"], "sd": target["sd"], "ranking": rows, "tripwires": wires})
+        wires = (
+            []
+            if level is None
+            else [tripwire_set(doc, oid, years, level, source="threshold" if threshold is not None else "default")]
+        )
+        out_outcomes.append(
+            {
+                "outcome": oid,
+                "question": target["question"],
+                "years": years,
+                "p_mean": target["p_mean"],
+                "sd": target["sd"],
+                "ranking": rows,
+                "tripwires": wires,
+            }
+        )
     chosen_period = next(p for p in doc["periods"] if p["id"] == period_id)
     shown = outcome_alerts(store, case_id, doc, outcomes=set(outcomes) if outcome is not None else None)
     return {
-        "case": case_id, "run_id": doc["run_id"], "as_of": doc["as_of"], "diagnostics_ok": doc.get("diagnostics_ok"),
-        "computed_at": doc.get("computed_at"), "seconds": doc.get("seconds_total", doc.get("seconds")),
-        "report_grade": doc["settings"]["report_grade"], "khat_max": doc["settings"]["khat_max"],
-        "draws": doc["settings"]["draws"], "period": chosen_period, "periods": doc["periods"], "years": years,
-        "outcomes": out_outcomes, "alerts": shown,
+        "case": case_id,
+        "run_id": doc["run_id"],
+        "as_of": doc["as_of"],
+        "diagnostics_ok": doc.get("diagnostics_ok"),
+        "computed_at": doc.get("computed_at"),
+        "seconds": doc.get("seconds_total", doc.get("seconds")),
+        "report_grade": doc["settings"]["report_grade"],
+        "khat_max": doc["settings"]["khat_max"],
+        "draws": doc["settings"]["draws"],
+        "period": chosen_period,
+        "periods": doc["periods"],
+        "years": years,
+        "outcomes": out_outcomes,
+        "alerts": shown,
     }
 
 
-def outcome_alerts(store: Any, case_id: str, doc: dict[str, Any], *, outcomes: set[str] | None = None
-                   ) -> list[dict[str, Any]]:
+def outcome_alerts(
+    store: Any, case_id: str, doc: dict[str, Any], *, outcomes: set[str] | None = None
+) -> list[dict[str, Any]]:
     """Every active alert (on ``outcomes``, default all) with the tripwires of its level(s), at
     its own horizon: "above"/"below" at its threshold, "change" at the forecast plus and minus it."""
     from models.watchlist import find_target
@@ -314,14 +356,24 @@ def outcome_alerts(store: Any, case_id: str, doc: dict[str, Any], *, outcomes: s
             continue
         years = int(a["horizon_years"])
         if a["kind"] == "change":
-            levels = [lvl for lvl in (target["p_mean"] + a["threshold"], target["p_mean"] - a["threshold"])
-                      if 0.0 < lvl < 1.0]
+            levels = [
+                lvl for lvl in (target["p_mean"] + a["threshold"], target["p_mean"] - a["threshold"]) if 0.0 < lvl < 1.0
+            ]
         else:
             levels = [float(a["threshold"])]
-        out.append({"id": a["id"], "outcome": a["outcome"], "years": years, "kind": a["kind"],
-                    "threshold": a["threshold"], "p_mean": target["p_mean"],
-                    "tripwires": [tripwire_set(doc, a["outcome"], years, round(lvl, 6), source=f"alert {a['id']}")
-                                  for lvl in levels]})
+        out.append(
+            {
+                "id": a["id"],
+                "outcome": a["outcome"],
+                "years": years,
+                "kind": a["kind"],
+                "threshold": a["threshold"],
+                "p_mean": target["p_mean"],
+                "tripwires": [
+                    tripwire_set(doc, a["outcome"], years, round(lvl, 6), source=f"alert {a['id']}") for lvl in levels
+                ],
+            }
+        )
     return out
 
 
@@ -335,9 +387,14 @@ def tripwire_set(doc: dict[str, Any], outcome: str, years: int, level: float, *,
     label = next(p["label"] for p in doc["periods"] if p["id"] == "next_quarter")
     for e in entries:
         e["sentence"] = sentence(e, outcome, years, level, up=up, period_label=label)
-    return {"source": source, "level": level, "direction": "above" if up else "below",
-            "sentences": [e["sentence"] for e in entries if e["crosses"]],
-            "no_crossing": [e["indicator"] for e in entries if not e["crosses"]], "entries": entries}
+    return {
+        "source": source,
+        "level": level,
+        "direction": "above" if up else "below",
+        "sentences": [e["sentence"] for e in entries if e["crosses"]],
+        "no_crossing": [e["indicator"] for e in entries if not e["crosses"]],
+        "entries": entries,
+    }
 
 
 def ranking_table(view: dict[str, Any]) -> list[dict[str, Any]]:
@@ -346,16 +403,24 @@ def ranking_table(view: dict[str, Any]) -> list[dict[str, Any]]:
     other = next((p["id"] for p in view["periods"] if p["id"] != view["period"]["id"]), None)
     for o in view["outcomes"]:
         for r in o["ranking"]:
-            rows.append({
-                "outcome": o["outcome"], "years": o["years"], "rank": r["rank"] if r["rank"] is not None else "—",
-                "indicator": r["indicator"], "change_pts": _pts(r["mean_abs_change"]), "mc_err_pts": _pts(r["mcse"]),
-                **({f"{other}_pts": _pts(r["by_period"].get(other))} if other else {}),
-                "sd_cut_pts": _pts(r["sd_reduction"]),
-                "khat_typical": r["khat_median"],
-                "khat_over_0.7_pct": round(100 * (r["unreliable_share"] or 0.0), 1)
-                if r["reliable"] else f"{100 * (r['unreliable_share'] or 0.0):.0f} (UNRELIABLE)",
-                "last_observed": r["last_observed"] or "never", "last_recorded": (r["last_recorded"] or "")[:10],
-            })
+            rows.append(
+                {
+                    "outcome": o["outcome"],
+                    "years": o["years"],
+                    "rank": r["rank"] if r["rank"] is not None else "—",
+                    "indicator": r["indicator"],
+                    "change_pts": _pts(r["mean_abs_change"]),
+                    "mc_err_pts": _pts(r["mcse"]),
+                    **({f"{other}_pts": _pts(r["by_period"].get(other))} if other else {}),
+                    "sd_cut_pts": _pts(r["sd_reduction"]),
+                    "khat_typical": r["khat_median"],
+                    "khat_over_0.7_pct": round(100 * (r["unreliable_share"] or 0.0), 1)
+                    if r["reliable"]
+                    else f"{100 * (r['unreliable_share'] or 0.0):.0f} (UNRELIABLE)",
+                    "last_observed": r["last_observed"] or "never",
+                    "last_recorded": (r["last_recorded"] or "")[:10],
+                }
+            )
     return rows
 
 
@@ -409,8 +474,9 @@ def current_view(store: Any, case_id: str, **options: Any) -> tuple[str, dict[st
     return "ready", watch_view(store, case_id, doc, **options), run
 
 
-def report_section(store: Any, case_id: str, *, run_id: str | None = None, years: float | None = None
-                   ) -> dict[str, Any]:
+def report_section(
+    store: Any, case_id: str, *, run_id: str | None = None, years: float | None = None
+) -> dict[str, Any]:
     """The data of the report's watch-list section for a run (default: the current run), computed
     if not cached: the view at the shortest horizon (or ``years``), every outcome, default
     tripwire levels and the user's alerts. For :mod:`dashboard.report` (not wired in yet)."""
@@ -422,5 +488,18 @@ def report_section(store: Any, case_id: str, *, run_id: str | None = None, years
     return {"available": True, **view}
 
 
-__all__ = ["WATCH_FILE", "after_fit", "compute", "current_view", "last_seen", "ranking_table", "read_cached",
-           "report_section", "start_background", "status", "tripwire_set", "watch_document", "watch_view"]
+__all__ = [
+    "WATCH_FILE",
+    "after_fit",
+    "compute",
+    "current_view",
+    "last_seen",
+    "ranking_table",
+    "read_cached",
+    "report_section",
+    "start_background",
+    "status",
+    "tripwire_set",
+    "watch_document",
+    "watch_view",
+]

@@ -111,14 +111,20 @@ def install(app: Any, case_id: str) -> None:
         except auth.NotAllowed as exc:
             return _error(str(exc), exc.status)
         if request.content_length is not None and request.content_length > MAX_IMPORT_BYTES:
-            return _error(f"the request body is {request.content_length / 1e6:.1f} MB, above the limit of "
-                          f"{MAX_IMPORT_BYTES / 1024 / 1024:g} MB; send fewer observations at a time.", 413)
+            return _error(
+                f"the request body is {request.content_length / 1e6:.1f} MB, above the limit of "
+                f"{MAX_IMPORT_BYTES / 1024 / 1024:g} MB; send fewer observations at a time.",
+                413,
+            )
         if not request.is_json:
             return _error("send the observations as JSON (Content-Type: application/json).", 415)
         raw = request.get_data(cache=False)
         if len(raw) > MAX_IMPORT_BYTES:
-            return _error(f"the request body is above the limit of {MAX_IMPORT_BYTES / 1024 / 1024:g} MB; "
-                          "send fewer observations at a time.", 413)
+            return _error(
+                f"the request body is above the limit of {MAX_IMPORT_BYTES / 1024 / 1024:g} MB; "
+                "send fewer observations at a time.",
+                413,
+            )
         try:
             body = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -129,8 +135,9 @@ def install(app: Any, case_id: str) -> None:
         if isinstance(rows, dict):
             rows = [rows]
         if not isinstance(rows, list):
-            return _error("the request body must be an observation object, a list of them, or "
-                          "{\"observations\": [...]}.", 400)
+            return _error(
+                'the request body must be an observation object, a list of them, or {"observations": [...]}.', 400
+            )
         bad = [i for i, r in enumerate(rows, start=1) if not isinstance(r, dict)]
         if bad:
             return _error(f"item {bad[0]} of the request is not an object with observation fields.", 400)
@@ -138,13 +145,17 @@ def install(app: Any, case_id: str) -> None:
             case = chosen_case()
             ids = store().add_observations(case, rows, actor=actor, where="request")
         except RowErrors as exc:
-            return _error(str(exc).splitlines()[0], 400,
-                          errors=[{"row": r, "column": c, "reason": why} for r, c, why in exc.errors])
+            return _error(
+                str(exc).splitlines()[0],
+                400,
+                errors=[{"row": r, "column": c, "reason": why} for r, c, why in exc.errors],
+            )
         except BadInput as exc:
             return _error(str(exc), 400)
         except REFUSED_BY_DATABASE as exc:
-            return _error(f"the database refused a value of the request ({type(exc.orig).__name__}); nothing "
-                          "was stored.", 400)
+            return _error(
+                f"the database refused a value of the request ({type(exc.orig).__name__}); nothing was stored.", 400
+            )
         except sa.exc.DBAPIError:
             raise
         except (sa.exc.StatementError, TypeError, ValueError, RecursionError) as exc:
@@ -157,10 +168,13 @@ def install(app: Any, case_id: str) -> None:
 
         try:
             case = chosen_case()
-            options = {"outcome": request.args.get("outcome") or None,
-                       "years": ws.parse_years(request.args.get("horizon"), ws.API_OPTIONS),
-                       "threshold": ws.parse_level(request.args.get("threshold"), ws.API_OPTIONS),
-                       "period": request.args.get("period") or None, "names": ws.API_OPTIONS}
+            options = {
+                "outcome": request.args.get("outcome") or None,
+                "years": ws.parse_years(request.args.get("horizon"), ws.API_OPTIONS),
+                "threshold": ws.parse_level(request.args.get("threshold"), ws.API_OPTIONS),
+                "period": request.args.get("period") or None,
+                "names": ws.API_OPTIONS,
+            }
             state, view, run = ws.current_view(store(), case, **options)
         except BadInput as exc:
             return _error(str(exc), 400)

@@ -120,8 +120,10 @@ def secret_key(home: Path) -> bytes:
     env = os.environ.get("HARBINGER_SECRET_KEY")
     if env:
         if len(env) < 32:
-            raise Failure("HARBINGER_SECRET_KEY is shorter than 32 characters; use a long random value, e.g. "
-                          "from 'python -c \"import secrets; print(secrets.token_hex(32))\"'.")
+            raise Failure(
+                "HARBINGER_SECRET_KEY is shorter than 32 characters; use a long random value, e.g. "
+                "from 'python -c \"import secrets; print(secrets.token_hex(32))\"'."
+            )
         return env.encode("utf-8")
     home.mkdir(parents=True, exist_ok=True)
     path = home / SECRET_FILE
@@ -138,8 +140,10 @@ def secret_key(home: Path) -> bytes:
             tmp.unlink()
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
-        raise Failure(f"{path} is readable by other users (mode {mode:04o}); run 'chmod 600 {path}', or delete "
-                      "it to make a new key (everyone is logged out).")
+        raise Failure(
+            f"{path} is readable by other users (mode {mode:04o}); run 'chmod 600 {path}', or delete "
+            "it to make a new key (everyone is logged out)."
+        )
     key = path.read_text().strip()
     if len(key) < 32:
         raise Failure(f"{path} does not hold a usable key; delete it to make a new one.")
@@ -270,8 +274,11 @@ def _needs_editor(callback: dict[str, Any]) -> bool:
         return True
     outputs = callback.get("output")
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return any((o.component_id_str(), o.component_property) in PROTECTED_OUTPUTS
-               for o in outputs if hasattr(o, "component_id_str"))
+    return any(
+        (o.component_id_str(), o.component_property) in PROTECTED_OUTPUTS
+        for o in outputs
+        if hasattr(o, "component_id_str")
+    )
 
 
 def _callback_refusal(dash_app: Any) -> Any:
@@ -294,10 +301,16 @@ def _callback_refusal(dash_app: Any) -> Any:
 
 def _guard_requests() -> Any:
     if current_app.config.get("HARBINGER_LOCAL") and not _is_loopback_host(request.host):
-        return flask.Response("This server listens on loopback only and answers requests addressed to "
-                              "127.0.0.1 or localhost.\n", status=403, mimetype="text/plain")
+        return flask.Response(
+            "This server listens on loopback only and answers requests addressed to 127.0.0.1 or localhost.\n",
+            status=403,
+            mimetype="text/plain",
+        )
     dash_app = current_app.extensions["harbinger_dash"]
-    if request.method == "POST" and request.endpoint == dash_app.config.routes_pathname_prefix + "_dash-update-component":
+    if (
+        request.method == "POST"
+        and request.endpoint == dash_app.config.routes_pathname_prefix + "_dash-update-component"
+    ):
         return _callback_refusal(dash_app)
     return None
 
@@ -335,9 +348,11 @@ def _csrf_ok() -> bool:
 
 
 def _logout_form() -> str:
-    return (f'<form method="post" action="/logout" class="logout-form" style="display: inline;">'
-            f'<button class="btn" type="submit" name="csrf" value="{html_lib.escape(_csrf_token())}" '
-            f'id="logout-button">Log out</button></form>')
+    return (
+        f'<form method="post" action="/logout" class="logout-form" style="display: inline;">'
+        f'<button class="btn" type="submit" name="csrf" value="{html_lib.escape(_csrf_token())}" '
+        f'id="logout-button">Log out</button></form>'
+    )
 
 
 def _page(title: str, body: str, status: int) -> Any:
@@ -359,10 +374,18 @@ def _login_page(*, error: str | None = None, next_path: str = "/", name: str = "
     token = _csrf_token()
     esc = html_lib.escape
     user = current_user()
-    who = (f'<p class="muted">You are logged in as <strong>{esc(user["name"])}</strong> ({esc(user["role"])}). '
-           f'{_logout_form()}</p>') if user else ""
+    who = (
+        (
+            f'<p class="muted">You are logged in as <strong>{esc(user["name"])}</strong> ({esc(user["role"])}). '
+            f"{_logout_form()}</p>"
+        )
+        if user
+        else ""
+    )
     error_html = f'<div class="notice notice-alert" role="alert" id="login-error">{esc(error)}</div>' if error else ""
-    return _page("Log in", f"""<h1>Log in to Harbinger</h1>
+    return _page(
+        "Log in",
+        f"""<h1>Log in to Harbinger</h1>
 <p class="muted">Anyone who can open the dashboard may read it; changing the record needs an editor account
 (made with <code>harbinger user add NAME --role editor</code>).</p>
 {who}{error_html}
@@ -376,7 +399,9 @@ def _login_page(*, error: str | None = None, next_path: str = "/", name: str = "
 required></div>
 <button class="btn btn-primary" type="submit" id="login-submit">Log in</button>
 </form>
-<p><a href="{esc(next_path)}">Back to the dashboard</a></p>""", status)
+<p><a href="{esc(next_path)}">Back to the dashboard</a></p>""",
+        status,
+    )
 
 
 def _locked_page(lock: Any, now: datetime, *, next_path: str, name: str) -> Any:
@@ -391,8 +416,9 @@ def login_view() -> Any:
     if request.method == "GET":
         return _login_page(next_path=next_path)
     if not _csrf_ok():
-        return _login_page(error="The login form expired; please enter your name and password again.",
-                           next_path=next_path, status=400)
+        return _login_page(
+            error="The login form expired; please enter your name and password again.", next_path=next_path, status=400
+        )
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     from indicators.users import login_lock, verify
@@ -432,13 +458,26 @@ def logout_view() -> Any:
         return flask.redirect("/", code=303)
     user = current_user()
     if user is None:
-        return _page("Log out", '<h1>Log out</h1><p>You are not logged in.</p><p><a href="/">Back to the '
-                     'dashboard</a></p>', 400 if request.method == "POST" else 200)
-    expired = ('<div class="notice notice-alert" role="alert" id="logout-error">The log-out form expired; '
-               'press Log out again.</div>') if request.method == "POST" else ""
-    return _page("Log out", f"""<h1>Log out</h1>{expired}
+        return _page(
+            "Log out",
+            '<h1>Log out</h1><p>You are not logged in.</p><p><a href="/">Back to the dashboard</a></p>',
+            400 if request.method == "POST" else 200,
+        )
+    expired = (
+        (
+            '<div class="notice notice-alert" role="alert" id="logout-error">The log-out form expired; '
+            "press Log out again.</div>"
+        )
+        if request.method == "POST"
+        else ""
+    )
+    return _page(
+        "Log out",
+        f"""<h1>Log out</h1>{expired}
 <p>You are logged in as <strong>{html_lib.escape(user["name"])}</strong>. {_logout_form()}</p>
-<p><a href="/">Back to the dashboard</a></p>""", 400 if request.method == "POST" else 200)
+<p><a href="/">Back to the dashboard</a></p>""",
+        400 if request.method == "POST" else 200,
+    )
 
 
 def user_box(pathname: str | None = None) -> list[Any]:
@@ -448,19 +487,40 @@ def user_box(pathname: str | None = None) -> list[Any]:
 
     user = current_user()
     if user is not None:
-        return [html.Span(["Logged in as ", html.Strong(user["name"]), f" ({user['role']})"], className="user-name"),
-                html.Form(html.Button("Log out", type="submit", name="csrf", value=_csrf_token(),
-                                      className="nav-link user-link", id="logout-button",
-                                      style={"background": "none", "border": "none", "font": "inherit",
-                                             "cursor": "pointer"}),
-                          method="post", action="/logout", id="logout-form", style={"margin": 0})]
+        return [
+            html.Span(["Logged in as ", html.Strong(user["name"]), f" ({user['role']})"], className="user-name"),
+            html.Form(
+                html.Button(
+                    "Log out",
+                    type="submit",
+                    name="csrf",
+                    value=_csrf_token(),
+                    className="nav-link user-link",
+                    id="logout-button",
+                    style={"background": "none", "border": "none", "font": "inherit", "cursor": "pointer"},
+                ),
+                method="post",
+                action="/logout",
+                id="logout-form",
+                style={"margin": 0},
+            ),
+        ]
     role = current_role()
     if role == "editor":
-        return [html.Span("Local editor (no accounts)", className="user-name",
-                          title="Served on loopback with no user accounts: this machine's user may edit.")]
+        return [
+            html.Span(
+                "Local editor (no accounts)",
+                className="user-name",
+                title="Served on loopback with no user accounts: this machine's user may edit.",
+            )
+        ]
     target = _safe_next(pathname)
-    return [html.Span("Viewing only", className="user-name"),
-            html.A("Log in", href=f"/login?next={quote(target, safe='/')}", className="nav-link user-link", id="login-link")]
+    return [
+        html.Span("Viewing only", className="user-name"),
+        html.A(
+            "Log in", href=f"/login?next={quote(target, safe='/')}", className="nav-link user-link", id="login-link"
+        ),
+    ]
 
 
 __all__ = [

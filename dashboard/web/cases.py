@@ -48,8 +48,11 @@ def request_case(wanted: str | None = None) -> str | None:
     if not flask.has_request_context():
         return valid_case(wanted) or default_case()
     referrer = flask.request.referrer
-    for candidate in (wanted, flask.request.args.get(CASE_PARAM),
-                      case_in(urlsplit(referrer).query) if referrer else None):
+    for candidate in (
+        wanted,
+        flask.request.args.get(CASE_PARAM),
+        case_in(urlsplit(referrer).query) if referrer else None,
+    ):
         if valid_case(candidate):
             return candidate
     return default_case()
@@ -79,5 +82,13 @@ def case_options() -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["CASE_PARAM", "case_in", "case_options", "default_case", "loaded_cases", "request_case", "valid_case",
-           "with_case"]
+__all__ = [
+    "CASE_PARAM",
+    "case_in",
+    "case_options",
+    "default_case",
+    "loaded_cases",
+    "request_case",
+    "valid_case",
+    "with_case",
+]

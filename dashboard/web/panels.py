@@ -20,50 +20,86 @@ from dashboard.web import auth, ids
 from indicators.errors import BadInput
 
 TOP_CONTRIBUTIONS = 5
-KIND_OPTIONS = [{"label": "rises to (%)", "value": "above"}, {"label": "falls below (%)", "value": "below"},
-                {"label": "moves by more than (pts)", "value": "change"}]
+KIND_OPTIONS = [
+    {"label": "rises to (%)", "value": "above"},
+    {"label": "falls below (%)", "value": "below"},
+    {"label": "moves by more than (pts)", "value": "change"},
+]
 
 
 def _field(label: str, component_id: str, control: Any) -> html.Div:
-    return html.Div(className="field", children=[html.Label(label, htmlFor=component_id, className="field-label"),
-                                                 control])
+    return html.Div(
+        className="field", children=[html.Label(label, htmlFor=component_id, className="field-label"), control]
+    )
 
 
 def overview_sections() -> list[Any]:
     """The two sections below the outcome cards."""
     return [
-        html.Section(className="card section", children=[
-            html.H2("Why it moved"),
-            html.Div(id=ids.OV_EXPLAIN),
-        ]),
-        html.Section(className="card section", children=[
-            html.H2("Alerts"),
-            html.Div(id=ids.OV_ALERTS),
-            html.Div(className="form-grid", children=[
-                _field("Alert outcome", ids.OV_ALERT_OUTCOME,
-                       dcc.Dropdown(id=ids.OV_ALERT_OUTCOME, className="dropdown", placeholder="outcome")),
-                _field("Alert horizon (years)", ids.OV_ALERT_HORIZON,
-                       dcc.Input(id=ids.OV_ALERT_HORIZON, type="text", className="input", placeholder="e.g. 5")),
-                _field("Alert when the probability", ids.OV_ALERT_KIND,
-                       dcc.Dropdown(id=ids.OV_ALERT_KIND, options=KIND_OPTIONS, value="above", clearable=False,
-                                    className="dropdown")),
-                _field("Alert threshold", ids.OV_ALERT_THRESHOLD,
-                       dcc.Input(id=ids.OV_ALERT_THRESHOLD, type="text", className="input", placeholder="e.g. 20")),
-            ]),
-            html.Div(className="button-row", children=[
-                html.Button("Add alert", id=ids.OV_ALERT_ADD, n_clicks=0, className="btn btn-primary"),
-            ]),
-            html.Div(id=ids.OV_ALERT_MESSAGE, role="status"),
-            dcc.Store(id=ids.OV_ALERT_VERSION, data=0),
-        ]),
+        html.Section(
+            className="card section",
+            children=[
+                html.H2("Why it moved"),
+                html.Div(id=ids.OV_EXPLAIN),
+            ],
+        ),
+        html.Section(
+            className="card section",
+            children=[
+                html.H2("Alerts"),
+                html.Div(id=ids.OV_ALERTS),
+                html.Div(
+                    className="form-grid",
+                    children=[
+                        _field(
+                            "Alert outcome",
+                            ids.OV_ALERT_OUTCOME,
+                            dcc.Dropdown(id=ids.OV_ALERT_OUTCOME, className="dropdown", placeholder="outcome"),
+                        ),
+                        _field(
+                            "Alert horizon (years)",
+                            ids.OV_ALERT_HORIZON,
+                            dcc.Input(id=ids.OV_ALERT_HORIZON, type="text", className="input", placeholder="e.g. 5"),
+                        ),
+                        _field(
+                            "Alert when the probability",
+                            ids.OV_ALERT_KIND,
+                            dcc.Dropdown(
+                                id=ids.OV_ALERT_KIND,
+                                options=KIND_OPTIONS,
+                                value="above",
+                                clearable=False,
+                                className="dropdown",
+                            ),
+                        ),
+                        _field(
+                            "Alert threshold",
+                            ids.OV_ALERT_THRESHOLD,
+                            dcc.Input(id=ids.OV_ALERT_THRESHOLD, type="text", className="input", placeholder="e.g. 20"),
+                        ),
+                    ],
+                ),
+                html.Div(
+                    className="button-row",
+                    children=[
+                        html.Button("Add alert", id=ids.OV_ALERT_ADD, n_clicks=0, className="btn btn-primary"),
+                    ],
+                ),
+                html.Div(id=ids.OV_ALERT_MESSAGE, role="status"),
+                dcc.Store(id=ids.OV_ALERT_VERSION, data=0),
+            ],
+        ),
     ]
 
 
 # ---------------------------------------------------------------------------- why it moved
 
+
 @dash.callback(
     Output(ids.OV_EXPLAIN, "children"),
-    Input(ids.RUN_STATE, "data"), Input(ids.OV_HORIZON, "value"), State(ids.CASE, "data"),
+    Input(ids.RUN_STATE, "data"),
+    Input(ids.OV_HORIZON, "value"),
+    State(ids.CASE, "data"),
 )
 def render_explain(_state: Any, horizon: int | None, case_id: str) -> Any:
     """Each changed observation's contribution to the last change, at the chosen horizon."""
@@ -83,19 +119,35 @@ def render_explain(_state: Any, horizon: int | None, case_id: str) -> Any:
 def explain_view(doc: dict[str, Any], *, horizon: int | None) -> Any:
     """A table per outcome at ``horizon``: total change, the largest contributions, the remainder."""
     years = horizon or min((o["years"] for o in doc["outcomes"]), default=1)
-    failed = "" if doc.get("from_diagnostics_ok", True) else (
-        " No earlier run passed its diagnostics, so the change is measured from one that failed them.")
-    head = html.P(f"From run {doc['from_run']} (as of {doc['from_as_of']}) to run {doc['to_run']} (as of "
-                  f"{doc['to_as_of']}): {len(doc['changes'])} changed observation(s)"
-                  + (", grouped by indicator and kind." if doc["grouped"] else ".") + failed, className="muted")
+    failed = (
+        ""
+        if doc.get("from_diagnostics_ok", True)
+        else (" No earlier run passed its diagnostics, so the change is measured from one that failed them.")
+    )
+    head = html.P(
+        f"From run {doc['from_run']} (as of {doc['from_as_of']}) to run {doc['to_run']} (as of "
+        f"{doc['to_as_of']}): {len(doc['changes'])} changed observation(s)"
+        + (", grouped by indicator and kind." if doc["grouped"] else ".")
+        + failed,
+        className="muted",
+    )
     rows = []
     for o in doc["outcomes"]:
         if o["years"] != years:
             continue
         total = "—" if o["total_pp"] is None else f"{o['total_pp']:+.2f} pts"
-        rows.append(html.Tr(className="explain-total", children=[
-            html.Td(html.Strong(o["outcome"])), html.Td("total change"), html.Td(total),
-            html.Td("" if o["total_log_odds"] is None else f"{o['total_log_odds']:+.3f}"), html.Td("")]))
+        rows.append(
+            html.Tr(
+                className="explain-total",
+                children=[
+                    html.Td(html.Strong(o["outcome"])),
+                    html.Td("total change"),
+                    html.Td(total),
+                    html.Td("" if o["total_log_odds"] is None else f"{o['total_log_odds']:+.3f}"),
+                    html.Td(""),
+                ],
+            )
+        )
         contributions = []
         for it in doc["items"]:
             c = next((c for c in it["contributions"] if c["outcome"] == o["outcome"] and c["years"] == years), None)
@@ -104,32 +156,71 @@ def explain_view(doc: dict[str, Any], *, horizon: int | None) -> Any:
         contributions.sort(key=lambda ic: -abs(ic[1]["pp"]))
         for it, c in contributions[:TOP_CONTRIBUTIONS]:
             khat = f"{it['khat']:.2f}" + ("" if it["reliable"] or it["method"] == "refit" else " (unreliable)")
-            rows.append(html.Tr([html.Td(""), html.Td(it["label"]), html.Td(f"{c['pp']:+.2f} pts"),
-                                 html.Td(f"{c['log_odds']:+.3f}"), html.Td(khat)]))
+            rows.append(
+                html.Tr(
+                    [
+                        html.Td(""),
+                        html.Td(it["label"]),
+                        html.Td(f"{c['pp']:+.2f} pts"),
+                        html.Td(f"{c['log_odds']:+.3f}"),
+                        html.Td(khat),
+                    ]
+                )
+            )
         if len(contributions) > TOP_CONTRIBUTIONS:
             rest = sum(c["pp"] for _, c in contributions[TOP_CONTRIBUTIONS:])
-            rows.append(html.Tr([html.Td(""), html.Td(f"{len(contributions) - TOP_CONTRIBUTIONS} other change(s)"),
-                                 html.Td(f"{rest:+.2f} pts"), html.Td(""), html.Td("")]))
-        rows.append(html.Tr(className="explain-remainder", children=[
-            html.Td(""), html.Td("unexplained remainder"),
-            html.Td("—" if o["unexplained_pp"] is None else f"{o['unexplained_pp']:+.2f} pts"), html.Td(""),
-            html.Td("")]))
-    table = html.Table(className="table", id="explain-table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("Outcome", "What changed", f"Change ({years} y)", "Log-odds",
-                                                 "k-hat")])),
-        html.Tbody(rows)])
-    note = html.P("Contribution = current probability minus the probability with that change undone, from "
-                  "leave-new-out importance reweighting of the current run (k-hat above 0.7: unreliable). The "
-                  "remainder is what no single observation explains: interactions, the passing of time between "
-                  "as-of dates, and the Monte Carlo error of the two fits.", className="footnote")
+            rows.append(
+                html.Tr(
+                    [
+                        html.Td(""),
+                        html.Td(f"{len(contributions) - TOP_CONTRIBUTIONS} other change(s)"),
+                        html.Td(f"{rest:+.2f} pts"),
+                        html.Td(""),
+                        html.Td(""),
+                    ]
+                )
+            )
+        rows.append(
+            html.Tr(
+                className="explain-remainder",
+                children=[
+                    html.Td(""),
+                    html.Td("unexplained remainder"),
+                    html.Td("—" if o["unexplained_pp"] is None else f"{o['unexplained_pp']:+.2f} pts"),
+                    html.Td(""),
+                    html.Td(""),
+                ],
+            )
+        )
+    table = html.Table(
+        className="table",
+        id="explain-table",
+        children=[
+            html.Thead(
+                html.Tr([html.Th(h) for h in ("Outcome", "What changed", f"Change ({years} y)", "Log-odds", "k-hat")])
+            ),
+            html.Tbody(rows),
+        ],
+    )
+    note = html.P(
+        "Contribution = current probability minus the probability with that change undone, from "
+        "leave-new-out importance reweighting of the current run (k-hat above 0.7: unreliable). The "
+        "remainder is what no single observation explains: interactions, the passing of time between "
+        "as-of dates, and the Monte Carlo error of the two fits.",
+        className="footnote",
+    )
     return [head, table, note]
 
 
 # ---------------------------------------------------------------------------- alerts
 
+
 @dash.callback(
-    Output(ids.OV_ALERTS, "children"), Output(ids.OV_ALERT_OUTCOME, "options"),
-    Input(ids.RUN_STATE, "data"), Input(ids.OV_ALERT_VERSION, "data"), State(ids.CASE, "data"),
+    Output(ids.OV_ALERTS, "children"),
+    Output(ids.OV_ALERT_OUTCOME, "options"),
+    Input(ids.RUN_STATE, "data"),
+    Input(ids.OV_ALERT_VERSION, "data"),
+    State(ids.CASE, "data"),
 )
 def render_alerts(_state: Any, _version: Any, case_id: str) -> tuple[Any, list[dict[str, str]]]:
     from dashboard.services.analysis import check_alerts
@@ -142,36 +233,86 @@ def render_alerts(_state: Any, _version: Any, case_id: str) -> tuple[Any, list[d
 
 def alerts_view(doc: dict[str, Any]) -> Any:
     if not doc["alerts"]:
-        return html.P("No alerts set. Add one below (or with 'harbinger alert add').", className="muted",
-                      id="alerts-empty")
-    fired = [html.Div(a["message"], className="notice notice-alert alert-fired", role="alert")
-             for a in doc["fired"]]
-    rows = [html.Tr(className="alert-row fired" if a["fired"] else "alert-row", children=[
-        html.Td(str(a["id"])), html.Td(a["outcome"]), html.Td(f"{a['years']:g}"), html.Td(a["kind"]),
-        html.Td(f"{100 * a['threshold']:g}" + (" pts" if a["kind"] == "change" else "%")),
-        html.Td("—" if a["previous"] is None else views.fmt_prob(a["previous"])),
-        html.Td("—" if a["current"] is None else views.fmt_prob(a["current"])),
-        html.Td("FIRED" if a["fired"] else a["state"]),
-        html.Td(html.Button("Remove", id={"type": ids.OV_ALERT_REMOVE, "alert": int(a["id"])}, n_clicks=0,
-                            className="btn btn-danger btn-small", title=f"Remove alert {a['id']}",
-                            **{"aria-label": f"Remove alert {a['id']}"}))]) for a in doc["alerts"]]
-    table = html.Table(className="table", id="alerts-table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("Id", "Outcome", "Years", "Kind", "Threshold", "Previous run",
-                                                 "Current run", "Status", "")])),
-        html.Tbody(rows)])
+        return html.P(
+            "No alerts set. Add one below (or with 'harbinger alert add').", className="muted", id="alerts-empty"
+        )
+    fired = [html.Div(a["message"], className="notice notice-alert alert-fired", role="alert") for a in doc["fired"]]
+    rows = [
+        html.Tr(
+            className="alert-row fired" if a["fired"] else "alert-row",
+            children=[
+                html.Td(str(a["id"])),
+                html.Td(a["outcome"]),
+                html.Td(f"{a['years']:g}"),
+                html.Td(a["kind"]),
+                html.Td(f"{100 * a['threshold']:g}" + (" pts" if a["kind"] == "change" else "%")),
+                html.Td("—" if a["previous"] is None else views.fmt_prob(a["previous"])),
+                html.Td("—" if a["current"] is None else views.fmt_prob(a["current"])),
+                html.Td("FIRED" if a["fired"] else a["state"]),
+                html.Td(
+                    html.Button(
+                        "Remove",
+                        id={"type": ids.OV_ALERT_REMOVE, "alert": int(a["id"])},
+                        n_clicks=0,
+                        className="btn btn-danger btn-small",
+                        title=f"Remove alert {a['id']}",
+                        **{"aria-label": f"Remove alert {a['id']}"},
+                    )
+                ),
+            ],
+        )
+        for a in doc["alerts"]
+    ]
+    table = html.Table(
+        className="table",
+        id="alerts-table",
+        children=[
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th(h)
+                        for h in (
+                            "Id",
+                            "Outcome",
+                            "Years",
+                            "Kind",
+                            "Threshold",
+                            "Previous run",
+                            "Current run",
+                            "Status",
+                            "",
+                        )
+                    ]
+                )
+            ),
+            html.Tbody(rows),
+        ],
+    )
     return fired + [table]
 
 
 @dash.callback(
-    Output(ids.OV_ALERT_MESSAGE, "children"), Output(ids.OV_ALERT_VERSION, "data"),
+    Output(ids.OV_ALERT_MESSAGE, "children"),
+    Output(ids.OV_ALERT_VERSION, "data"),
     Input(ids.OV_ALERT_ADD, "n_clicks"),
-    State(ids.OV_ALERT_OUTCOME, "value"), State(ids.OV_ALERT_HORIZON, "value"), State(ids.OV_ALERT_KIND, "value"),
-    State(ids.OV_ALERT_THRESHOLD, "value"), State(ids.CASE, "data"), State(ids.OV_ALERT_VERSION, "data"),
+    State(ids.OV_ALERT_OUTCOME, "value"),
+    State(ids.OV_ALERT_HORIZON, "value"),
+    State(ids.OV_ALERT_KIND, "value"),
+    State(ids.OV_ALERT_THRESHOLD, "value"),
+    State(ids.CASE, "data"),
+    State(ids.OV_ALERT_VERSION, "data"),
     prevent_initial_call=True,
 )
-def add_clicked(n_add: int | None, outcome: str | None, horizon: Any, kind: str | None, threshold: Any,
-                case_id: str, version: int | None) -> tuple[Any, Any]:
-    """"Add alert" was pressed."""
+def add_clicked(
+    n_add: int | None,
+    outcome: str | None,
+    horizon: Any,
+    kind: str | None,
+    threshold: Any,
+    case_id: str,
+    version: int | None,
+) -> tuple[Any, Any]:
+    """ "Add alert" was pressed."""
     if not n_add:
         raise PreventUpdate
     return edit_alerts(n_add, 0, outcome, horizon, kind, threshold, None, case_id, version, action="add")
@@ -181,7 +322,8 @@ def add_clicked(n_add: int | None, outcome: str | None, horizon: Any, kind: str 
     Output(ids.OV_ALERT_MESSAGE, "children", allow_duplicate=True),
     Output(ids.OV_ALERT_VERSION, "data", allow_duplicate=True),
     Input({"type": ids.OV_ALERT_REMOVE, "alert": ALL}, "n_clicks"),
-    State(ids.CASE, "data"), State(ids.OV_ALERT_VERSION, "data"),
+    State(ids.CASE, "data"),
+    State(ids.OV_ALERT_VERSION, "data"),
     prevent_initial_call=True,
 )
 def remove_clicked(clicks: list[int | None], case_id: str, version: int | None) -> tuple[Any, Any]:
@@ -193,9 +335,19 @@ def remove_clicked(clicks: list[int | None], case_id: str, version: int | None) 
     return edit_alerts(0, 1, None, None, None, None, trigger["alert"], case_id, version, action="remove")
 
 
-def edit_alerts(n_add: int | None, n_remove: int | None, outcome: str | None, horizon: Any, kind: str | None,
-                threshold: Any, remove_id: Any, case_id: str, version: int | None, *,
-                action: str | None = None) -> tuple[Any, Any]:
+def edit_alerts(
+    n_add: int | None,
+    n_remove: int | None,
+    outcome: str | None,
+    horizon: Any,
+    kind: str | None,
+    threshold: Any,
+    remove_id: Any,
+    case_id: str,
+    version: int | None,
+    *,
+    action: str | None = None,
+) -> tuple[Any, Any]:
     """Add or remove an alert (editors only); problems are shown and nothing changes."""
     from dashboard.services.analysis import parse_threshold
     from indicators.alerts import add_alert, remove_alert
@@ -218,8 +370,15 @@ def edit_alerts(n_add: int | None, n_remove: int | None, outcome: str | None, ho
                 years = float(str(horizon).strip())
             except ValueError:
                 raise BadInput(f"the horizon '{horizon or ''}' is not a number of years.") from None
-            new_id = add_alert(store, case_id, outcome=outcome, horizon=years, kind=kind or "above",
-                               threshold=parse_threshold(threshold if threshold is not None else ""), actor=actor)
+            new_id = add_alert(
+                store,
+                case_id,
+                outcome=outcome,
+                horizon=years,
+                kind=kind or "above",
+                threshold=parse_threshold(threshold if threshold is not None else ""),
+                actor=actor,
+            )
             text = f"Added alert {new_id}."
         else:
             try:

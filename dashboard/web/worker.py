@@ -74,8 +74,14 @@ def register_callbacks(url: str | None = None) -> Any:
     from dashboard.web import ASSETS_FOLDER, PAGES_FOLDER
 
     manager = background_manager(url)
-    Dash("dashboard", use_pages=True, pages_folder=str(PAGES_FOLDER), assets_folder=str(ASSETS_FOLDER),
-         background_callback_manager=manager, suppress_callback_exceptions=True)
+    Dash(
+        "dashboard",
+        use_pages=True,
+        pages_folder=str(PAGES_FOLDER),
+        assets_folder=str(ASSETS_FOLDER),
+        background_callback_manager=manager,
+        suppress_callback_exceptions=True,
+    )
     return manager.handle
 
 
@@ -84,5 +90,15 @@ def task_names(url: str | None = None) -> list[str]:
     return sorted(name for name in celery_app(url).tasks if name.startswith("background_callback_"))
 
 
-__all__ = ["REDIS_URL_ENV", "background_manager", "celery_app", "check_redis", "redis_url", "register_callbacks",
-           "require_url", "safe_url", "task_names", "worker_queues"]
+__all__ = [
+    "REDIS_URL_ENV",
+    "background_manager",
+    "celery_app",
+    "check_redis",
+    "redis_url",
+    "register_callbacks",
+    "require_url",
+    "safe_url",
+    "task_names",
+    "worker_queues",
+]

@@ -46,8 +46,10 @@ def create_server(case: str | None = None) -> Any:
     except ImportError:  # pragma: no cover - accounts are part of the package
         has_editor = None
     if has_editor is not None and not has_editor(store):
-        raise Failure(f"no editor account exists in the store {where}, and a server under gunicorn is "
-                      "reachable by others; add one with 'harbinger user add NAME --role editor' first.")
+        raise Failure(
+            f"no editor account exists in the store {where}, and a server under gunicorn is "
+            "reachable by others; add one with 'harbinger user add NAME --role editor' first."
+        )
     app = create_app(case or os.environ.get(CASE_ENV) or None)
     return app.server
 

@@ -23,8 +23,14 @@ import pytest
 from tests.fits import fit_env
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CASE = "northern_territories"
@@ -38,8 +44,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
             if not CHROMIUM.exists():
-                item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium); "
-                                                        "CI installs it"))
+                item.add_marker(
+                    pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium); CI installs it")
+                )
 
 
 def _free_port() -> int:
@@ -49,8 +56,14 @@ def _free_port() -> int:
 
 
 def _harbinger(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dashboard.cli.main", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard.cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 class Server:
@@ -71,8 +84,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("browser") / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     # the Refit test's fit: tests/fits.py's tiny settings, one attempt
-    env.update(HARBINGER_HOME=str(home), HARBINGER_USER="browser-tester", PYTHONUNBUFFERED="1",
-               HARBINGER_AUTO_REFIT="0", **fit_env())
+    env.update(
+        HARBINGER_HOME=str(home),
+        HARBINGER_USER="browser-tester",
+        PYTHONUNBUFFERED="1",
+        HARBINGER_AUTO_REFIT="0",
+        **fit_env(),
+    )
     done = _harbinger("init", env=env)
     assert done.returncode == 0, done.stderr
 
@@ -89,8 +107,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     port = _free_port()
     log = (home.parent / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)], env=env,
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -33,8 +33,13 @@ def test_backtest_page_shows_the_saved_scores(page, server, console):
         assert "Sampler diagnostics failed for origins 2021" in page.locator(f"#{ids.BT_CONTENT}").inner_text()
 
         # Every chart is drawn: scores, PIT, reliability, and one probability chart per outcome.
-        for graph in ("backtest-scores", "backtest-pit", "backtest-reliability",
-                      "backtest-prob-japan_hardline_shift", "backtest-prob-peace_treaty"):
+        for graph in (
+            "backtest-scores",
+            "backtest-pit",
+            "backtest-reliability",
+            "backtest-prob-japan_hardline_shift",
+            "backtest-prob-peace_treaty",
+        ):
             page.wait_for_selector(f"#{graph} .main-svg")
         assert "resolved 2022-02-23" in page.locator("#backtest-prob-japan_hardline_shift").inner_text()
         screenshot(page, "backtest")

@@ -22,8 +22,14 @@ def empty_home_server(tmp_path: Path) -> Any:
     home = tmp_path / "home"  # does not exist yet: a machine that never ran Harbinger
     # a small fit with PyMC's sampler keeps the test short; one attempt, so the first forecast
     # shown is this fit's whatever its diagnostics (tiny fits fail them, and say so)
-    env = harbinger_env(home, HARBINGER_DRAWS="60", HARBINGER_TUNE="60", HARBINGER_CHAINS="1",
-                        HARBINGER_SAMPLER="pymc", HARBINGER_FIT_ATTEMPTS="1")
+    env = harbinger_env(
+        home,
+        HARBINGER_DRAWS="60",
+        HARBINGER_TUNE="60",
+        HARBINGER_CHAINS="1",
+        HARBINGER_SAMPLER="pymc",
+        HARBINGER_FIT_ATTEMPTS="1",
+    )
     env.pop("HARBINGER_USER", None)
     env["HARBINGER_USER"] = os.environ.get("USER", "analyst")
     server = start_server(env, timeout=180)
@@ -31,8 +37,9 @@ def empty_home_server(tmp_path: Path) -> Any:
     server.stop()
 
 
-def test_the_first_fit_starts_by_itself_shows_progress_and_ends_in_a_forecast(browser: Any,
-                                                                              empty_home_server: Any) -> None:
+def test_the_first_fit_starts_by_itself_shows_progress_and_ends_in_a_forecast(
+    browser: Any, empty_home_server: Any
+) -> None:
     context = browser.new_context(viewport=LAPTOP)
     page = context.new_page()
     try:

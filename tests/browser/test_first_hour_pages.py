@@ -58,9 +58,14 @@ def two_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     port = free_port()
     log = home.parent / "serve.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
-                                env=env | {"HARBINGER_CASE": CASE}, cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
+            env=env | {"HARBINGER_CASE": CASE},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -91,8 +96,9 @@ def _took(store: Any, run_id: str, seconds: float) -> None:
 
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(runs.c.finished_at).where(runs.c.id == run_id)).one()
-        conn.execute(runs.update().where(runs.c.id == run_id).values(
-            created_at=row.finished_at - timedelta(seconds=seconds)))
+        conn.execute(
+            runs.update().where(runs.c.id == run_id).values(created_at=row.finished_at - timedelta(seconds=seconds))
+        )
 
 
 @pytest.fixture
@@ -106,8 +112,10 @@ def tab(browser: Any) -> Iterator[Any]:
 
 # ---------------------------------------------------------------------------- 2. progress
 
-def test_a_page_opened_mid_fit_shows_the_stage_bar_and_estimate_and_refit_is_disabled(tab: Any, two_cases: Served,
-                                                                                        monkeypatch: Any) -> None:
+
+def test_a_page_opened_mid_fit_shows_the_stage_bar_and_estimate_and_refit_is_disabled(
+    tab: Any, two_cases: Served, monkeypatch: Any
+) -> None:
     from dashboard.services import progress
 
     monkeypatch.setenv("HARBINGER_HOME", str(two_cases.home))
@@ -115,12 +123,19 @@ def test_a_page_opened_mid_fit_shows_the_stage_bar_and_estimate_and_refit_is_dis
     from indicators.store import Store
 
     store = Store.from_env()
-    run_id = store.create_run(CASE, as_of=date(2026, 1, 1), case_hash=store.get_case(CASE).hash, data_hash="x",
-                              n_observations=1, model_version="test",
-                              settings={"chains": 2, "tune": 100, "draws": 100, "attempt": 2})
+    run_id = store.create_run(
+        CASE,
+        as_of=date(2026, 1, 1),
+        case_hash=store.get_case(CASE).hash,
+        data_hash="x",
+        n_observations=1,
+        model_version="test",
+        settings={"chains": 2, "tune": 100, "draws": 100, "attempt": 2},
+    )
     try:  # a fit started elsewhere (harbinger fit), retried, tuning
-        progress.write(progress.progress_path(store.runs_dir, run_id), 0.3,
-                       "sampling: 120 of 400 draws · attempt 2 of 2")
+        progress.write(
+            progress.progress_path(store.runs_dir, run_id), 0.3, "sampling: 120 of 400 draws · attempt 2 of 2"
+        )
         tab.goto(two_cases.url + "/indicators")
         bar = tab.locator(f"#{ids.FIT_PROGRESS_BOX}:not(.hidden)")
         bar.wait_for()
@@ -135,8 +150,9 @@ def test_a_page_opened_mid_fit_shows_the_stage_bar_and_estimate_and_refit_is_dis
         progress.write(progress.progress_path(store.runs_dir, run_id), 0.99, "computing forecasts")
         tab.goto(two_cases.url + "/")
         tab.locator(f"#{ids.FIT_PROGRESS_BOX}:not(.hidden)").wait_for()
-        tab.wait_for_function(f"() => document.querySelector('#{ids.FIT_PROGRESS_LABEL}').innerText"
-                              ".startsWith('Summarising')")
+        tab.wait_for_function(
+            f"() => document.querySelector('#{ids.FIT_PROGRESS_LABEL}').innerText.startsWith('Summarising')"
+        )
         tab.wait_for_function(f"() => document.getElementById('{ids.OV_REFIT}').disabled === true")
         screenshot(tab, "first-hour-progress-mid-fit-overview")
     finally:
@@ -148,6 +164,7 @@ def test_a_page_opened_mid_fit_shows_the_stage_bar_and_estimate_and_refit_is_dis
 
 
 # ---------------------------------------------------------------------------- 7. several cases
+
 
 def test_every_loaded_case_is_served_and_the_url_names_it(tab: Any, two_cases: Served) -> None:
     tab.goto(two_cases.url + "/indicators")
@@ -177,10 +194,13 @@ def test_every_loaded_case_is_served_and_the_url_names_it(tab: Any, two_cases: S
 
 
 def _note_ready(tab: Any) -> None:
-    tab.wait_for_function(f"() => (document.getElementById('{ids.IND_TABLE_NOTE}') || {{}}).innerText?.includes('observations')")
+    tab.wait_for_function(
+        f"() => (document.getElementById('{ids.IND_TABLE_NOTE}') || {{}}).innerText?.includes('observations')"
+    )
 
 
 # ---------------------------------------------------------------------------- 8. polish
+
 
 def _an_observation(served: Served) -> dict[str, str]:
     """A stored observation of the shipped case, as the add form takes it."""
@@ -192,8 +212,13 @@ def _an_observation(served: Served) -> dict[str, str]:
     finally:
         store.close()
     day = lambda v: str(v)[:10]  # noqa: E731
-    return {"indicator": r["indicator"], "date": day(r["date"]), "end": day(r["end"]) if day(r["end"]) != day(r["date"])
-            else "", "value": f"{float(r['value']):g}", "source": r["source"]}
+    return {
+        "indicator": r["indicator"],
+        "date": day(r["date"]),
+        "end": day(r["end"]) if day(r["end"]) != day(r["date"]) else "",
+        "value": f"{float(r['value']):g}",
+        "source": r["source"],
+    }
 
 
 def test_polish_alert_buttons_table_filter_and_note_duplicate_label_and_pdf_busy(tab: Any, two_cases: Served) -> None:

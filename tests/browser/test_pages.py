@@ -13,9 +13,11 @@ from dashboard.web import ids
 from tests.browser.conftest import CASE, LARGE, screenshot
 from tests.dashboard_support import sample_forecast
 
-PAGES = [("/", "overview", f"#{ids.OV_CONTENT} .outcome-card"),
-         ("/indicators", "indicators", f"#{ids.IND_TABLE} td"),
-         ("/model", "model", "#diagnostics-table")]
+PAGES = [
+    ("/", "overview", f"#{ids.OV_CONTENT} .outcome-card"),
+    ("/indicators", "indicators", f"#{ids.IND_TABLE} td"),
+    ("/model", "model", "#diagnostics-table"),
+]
 
 
 def _open(page, server, path: str, ready: str) -> None:
@@ -41,7 +43,8 @@ def test_overview_shows_every_outcome_probability(page, server):
             prob.wait_for()
             assert prob.inner_text() == views.fmt_prob(h["p_mean"])
             assert card.locator(".interval").inner_text() == (
-                f"90% interval {views.fmt_prob(h['p_05'])} – {views.fmt_prob(h['p_95'])}")
+                f"90% interval {views.fmt_prob(h['p_05'])} – {views.fmt_prob(h['p_95'])}"
+            )
             assert f"within {horizon} year" in card.inner_text()
 
     check(1)
@@ -75,7 +78,12 @@ def test_observation_added_through_the_form_is_in_the_table_and_the_store(page, 
     frame = store.observations(CASE)
     row = frame[frame["id"] == new_id].iloc[0]
     assert (row["indicator"], row["source"], row["value"], row["reliability"], row["credibility"]) == (
-        "leader_summit", source, 1.0, "B", 2)
+        "leader_summit",
+        source,
+        1.0,
+        "B",
+        2,
+    )
     assert row["recorded_by"] == "browser-tester"
     store.close()
     # the run bar now says the run is stale
@@ -104,12 +112,15 @@ def test_bad_csv_upload_shows_row_errors_and_stores_nothing(page, server):
     _open(page, server, "/indicators", f"#{ids.IND_TABLE} td")
     store = server.store()
     before = store.snapshot()
-    content = (b"indicator,date,end,value,source,reliability,credibility,note\n"
-               b"leader_summit,2024-05-01,,1,Kyodo,B,2,fine row\n"
-               b"no_such_indicator,2024-05-02,,1,TASS,C,3,\n"
-               b"leader_summit,2024-05-03,,x,,B,9,\n")
+    content = (
+        b"indicator,date,end,value,source,reliability,credibility,note\n"
+        b"leader_summit,2024-05-01,,1,Kyodo,B,2,fine row\n"
+        b"no_such_indicator,2024-05-02,,1,TASS,C,3,\n"
+        b"leader_summit,2024-05-03,,x,,B,9,\n"
+    )
     page.locator(f"#{ids.UPLOAD} input[type=file]").set_input_files(
-        files=[{"name": "bad-rows.csv", "mimeType": "text/csv", "buffer": content}])
+        files=[{"name": "bad-rows.csv", "mimeType": "text/csv", "buffer": content}]
+    )
     errors = page.locator("#upload-errors")
     errors.wait_for()
     text = errors.inner_text()
@@ -160,6 +171,7 @@ def test_every_page_shows_the_run_and_diagnostics(page, server):
 
 # ---------------------------------------------------------------------------- Refit
 
+
 @pytest.mark.slow
 @pytest.mark.fit
 def test_refit_produces_a_new_run_id(page, server):
@@ -172,7 +184,9 @@ def test_refit_produces_a_new_run_id(page, server):
     page.locator(f"#{ids.OV_PROGRESS_BOX}:not(.hidden)").wait_for(timeout=180_000)
     page.wait_for_function(
         f"() => {{ const el = document.querySelector('#{ids.OV_FIT_MESSAGE}'); "
-        "return el && /Fit finished|failed its diagnostics/.test(el.innerText); }", timeout=600_000)
+        "return el && /Fit finished|failed its diagnostics/.test(el.innerText); }",
+        timeout=600_000,
+    )
     message = page.locator(f"#{ids.OV_FIT_MESSAGE}").inner_text()
     store = server.store()
     newest = store.runs(CASE)[0]
@@ -180,7 +194,8 @@ def test_refit_produces_a_new_run_id(page, server):
     assert newest["id"] != old and newest["status"] == "ok"
     if newest["diagnostics_ok"]:
         page.wait_for_function(
-            f"(run) => document.querySelector('#{ids.RUN_BAR} .run-id').innerText === run", arg=newest["id"])
+            f"(run) => document.querySelector('#{ids.RUN_BAR} .run-id').innerText === run", arg=newest["id"]
+        )
         assert message.startswith(f"Fit finished: now showing run {newest['id']}")
     else:
         assert f"Run {newest['id']} failed its diagnostics" in message

@@ -50,8 +50,7 @@ def test_page_offers_the_run_with_visible_labels(page: Any, server: Any, console
     assert group.is_visible()
     choice = group.get_by_label(re.compile(re.escape(run_id)))
     assert choice.is_checked() and run_id in page.locator(f"#{ids.RP_RUN}").inner_text()
-    for label in ("Download HTML report", "Download PDF report", "Download CSV", "Download JSON",
-                  "Download netCDF"):
+    for label in ("Download HTML report", "Download PDF report", "Download CSV", "Download JSON", "Download netCDF"):
         assert page.get_by_role("button", name=label).is_visible()
     screenshot(page, "reports")
     assert console.errors == []
@@ -94,9 +93,11 @@ def _fake_posterior(path: Path, case_hash: str, run_id: str) -> None:
     import numpy as np
 
     rng = np.random.default_rng(3)
-    idata = az.from_dict(posterior={"persistence": rng.uniform(0.8, 0.99, size=(2, 10, 3))},
-                         dims={"persistence": ["factor"]},
-                         coords={"factor": ["military_pressure", "diplomatic_engagement", "china_alignment"]})
+    idata = az.from_dict(
+        posterior={"persistence": rng.uniform(0.8, 0.99, size=(2, 10, 3))},
+        dims={"persistence": ["factor"]},
+        coords={"factor": ["military_pressure", "diplomatic_engagement", "china_alignment"]},
+    )
     idata.posterior.attrs.update({"case_hash": case_hash, "run_id": run_id})
     idata.to_netcdf(str(path))
 

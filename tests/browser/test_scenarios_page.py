@@ -29,16 +29,23 @@ def synthetic_server(synthetic_runs: Any) -> Iterator[str]:
     f = synthetic_runs
     store = f.store()
     if get_scenario(store, CASE_ID, "Browser tone") is None:
-        save_scenario(store, CASE_ID, name="Browser tone", description="top tone for a year",
-                      observations=HIGH_F0, actor="test")
+        save_scenario(
+            store, CASE_ID, name="Browser tone", description="top tone for a year", observations=HIGH_F0, actor="test"
+        )
     add_alert(store, CASE_ID, outcome="outcome_0", horizon=1, kind="change", threshold=0.0001, actor="test")
     store.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARBINGER_")}
     env.update(HARBINGER_HOME=str(f.home), HARBINGER_USER="browser-tester", PYTHONUNBUFFERED="1")
     port = _free_port()
     log = (f.home.parent / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)], env=env,
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli.main", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -67,8 +74,9 @@ def synthetic_server(synthetic_runs: Any) -> Iterator[str]:
         log.close()
 
 
-def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthetic_server: str,
-                                                synthetic_runs: Any) -> None:
+def test_scenarios_page_runs_saves_and_compares(
+    page: Any, console: Any, synthetic_server: str, synthetic_runs: Any
+) -> None:
     page.set_default_timeout(60_000)
     page.goto(synthetic_server + "/scenarios")
     page.wait_for_selector(f"#{ids.SC_SELECT}")
@@ -79,7 +87,9 @@ def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthet
     page.locator("#scenario-description-text").wait_for()
     assert "top tone for a year" in page.locator("#scenario-description-text").inner_text()
     cells = page.locator(f"#{ids.SC_TABLE} td[data-dash-column='indicator']")
-    page.wait_for_function(f"document.querySelectorAll(\"#{ids.SC_TABLE} td[data-dash-column='indicator']\").length == 4")
+    page.wait_for_function(
+        f"document.querySelectorAll(\"#{ids.SC_TABLE} td[data-dash-column='indicator']\").length == 4"
+    )
     assert cells.first.inner_text().strip() == "ind_4"
     # run it: comparison table, method, k-hat and chart
     page.get_by_role("button", name="Run scenario").click()
@@ -95,7 +105,9 @@ def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthet
     screenshot(page, "scenarios-page")
     # add a row, then save the table under a new name
     page.get_by_role("button", name="Add a row").click()
-    page.wait_for_function(f"document.querySelectorAll(\"#{ids.SC_TABLE} td[data-dash-column='indicator']\").length == 5")
+    page.wait_for_function(
+        f"document.querySelectorAll(\"#{ids.SC_TABLE} td[data-dash-column='indicator']\").length == 5"
+    )
     page.get_by_label("Scenario name", exact=True).fill("Browser copy")
     page.get_by_role("button", name="Save scenario").click()
     page.locator("#scenario-saved-text").wait_for()
@@ -108,8 +120,9 @@ def test_scenarios_page_runs_saves_and_compares(page: Any, console: Any, synthet
     assert console.errors == []
 
 
-def test_overview_explains_the_last_change_and_shows_the_fired_alert(page: Any, console: Any,
-                                                                      synthetic_server: str) -> None:
+def test_overview_explains_the_last_change_and_shows_the_fired_alert(
+    page: Any, console: Any, synthetic_server: str
+) -> None:
     page.set_default_timeout(90_000)
     page.goto(synthetic_server + "/")
     page.locator("#explain-table").wait_for()

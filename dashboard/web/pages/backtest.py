@@ -25,10 +25,13 @@ RUN_HINT = "harbinger backtest --origins 2014..2024 --jobs 2"
 
 
 def layout(**_kwargs: Any) -> html.Div:
-    return html.Div(className="backtest", children=[
-        html.Div(className="page-head", children=[html.H1("Backtest")]),
-        html.Div(id=ids.BT_CONTENT),
-    ])
+    return html.Div(
+        className="backtest",
+        children=[
+            html.Div(className="page-head", children=[html.H1("Backtest")]),
+            html.Div(id=ids.BT_CONTENT),
+        ],
+    )
 
 
 @dash.callback(Output(ids.BT_CONTENT, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))
@@ -43,68 +46,123 @@ def render_backtest(_state: Any, case_id: str) -> list[Any]:
 def content(doc: Mapping[str, Any] | None) -> list[Any]:
     """The page body for a backtest document (None: no backtest saved yet)."""
     if doc is None:
-        return [html.Div(className="panel empty", children=[
-            html.H3("No backtest yet"),
-            html.P("A backtest refits the model as of past dates, using only what had been recorded by each "
-                   "date, and scores its forecasts of the following year against naive baselines. Run one "
-                   "from the command line (it fits one model per origin year, so it takes a while):"),
-            html.Pre(html.Code(RUN_HINT)),
-            html.P("This page shows the newest saved backtest once it has finished.", className="muted"),
-        ])]
+        return [
+            html.Div(
+                className="panel empty",
+                children=[
+                    html.H3("No backtest yet"),
+                    html.P(
+                        "A backtest refits the model as of past dates, using only what had been recorded by each "
+                        "date, and scores its forecasts of the following year against naive baselines. Run one "
+                        "from the command line (it fits one model per origin year, so it takes a while):"
+                    ),
+                    html.Pre(html.Code(RUN_HINT)),
+                    html.P("This page shows the newest saved backtest once it has finished.", className="muted"),
+                ],
+            )
+        ]
     return [
         header(doc),
-        html.Section(className="card section", id=ids.BT_TARGETS, children=[
-            html.H2("Targets"),
-            html.Ul([target_item(t) for t in doc.get("targets", [])]),
-            html.P(coverage_text(doc["summary"]), className="muted"),
-        ]),
-        html.Section(className="card section", children=[
-            html.H2("Indicators: next-year forecasts against baselines"),
-            html.P("CRPS (continuous ranked probability score, in the indicator's unit, lower is better) of the "
-                   "model's predictive distribution for each held-out observation (for an events indicator: "
-                   "each quarter's count), averaged over origins; persistence repeats the last year's rate, "
-                   "climatology the historical rate with its spread. Skill = 1 − CRPS / baseline CRPS "
-                   "(positive: the model is better). Coverage: share of held-out values inside the 50% and "
-                   "90% predictive intervals.", className="muted"),
-            indicator_table(doc),
-            dcc.Graph(figure=bf.scores_figure(doc), config=GRAPH_CONFIG, id="backtest-scores"),
-        ]),
-        html.Section(className="card section", children=[
-            html.H2("Outcomes: one-year probabilities"),
-            html.P("At each origin, the probability that each unresolved outcome resolves within the next year, "
-                   "scored against what happened: Brier score and log score (lower is better), beside the "
-                   "same scores of the case's elicited base rate.", className="muted"),
-            outcome_table(doc),
-        ]),
-        html.Div(className="grid-2", children=[
-            html.Section(className="card section", children=[
-                html.H2("PIT histogram"),
-                html.P("Where each held-out value fell in its forecast distribution (randomised PIT). Flat within "
-                       "the grey band: calibrated; U-shaped: intervals too narrow; hump: too wide.",
-                       className="muted"),
-                dcc.Graph(figure=bf.pit_figure(doc), config=GRAPH_CONFIG, id="backtest-pit"),
-            ]),
-            html.Section(className="card section", children=[
-                html.H2("Reliability diagram"),
-                html.P("Forecast probability against observed frequency: of at least one event in a quarter "
-                       "(count indicators) and of outcomes within a year. Points on the diagonal are reliable; "
-                       "bars show the binomial 95% band.", className="muted"),
-                dcc.Graph(figure=bf.reliability_figure(doc), config=GRAPH_CONFIG, id="backtest-reliability"),
-            ]),
-        ]),
-        html.Section(className="card section", children=[
-            html.H2("Outcome probabilities across origins"),
-            html.P("Each origin's one-year probability with its 90% interval; a star marks a year in which the "
-                   "outcome happened, the dotted line its resolution date.", className="muted"),
-            *[html.Div(className="chart-card", children=[
-                html.H3(o["id"]), html.P(o.get("question", ""), className="muted small"),
-                dcc.Graph(figure=bf.probability_figure(doc, outcome_id=o["id"]), config=GRAPH_CONFIG,
-                          id=f"backtest-prob-{o['id']}"),
-            ]) for o in doc["outcomes"]],
-        ]),
-        html.P("Only the observations are replayed as of each origin: the case file (indicator definitions, "
-               "coverage windows, priors and base rates) is today's and was written with hindsight.",
-               className="footnote muted small"),
+        html.Section(
+            className="card section",
+            id=ids.BT_TARGETS,
+            children=[
+                html.H2("Targets"),
+                html.Ul([target_item(t) for t in doc.get("targets", [])]),
+                html.P(coverage_text(doc["summary"]), className="muted"),
+            ],
+        ),
+        html.Section(
+            className="card section",
+            children=[
+                html.H2("Indicators: next-year forecasts against baselines"),
+                html.P(
+                    "CRPS (continuous ranked probability score, in the indicator's unit, lower is better) of the "
+                    "model's predictive distribution for each held-out observation (for an events indicator: "
+                    "each quarter's count), averaged over origins; persistence repeats the last year's rate, "
+                    "climatology the historical rate with its spread. Skill = 1 − CRPS / baseline CRPS "
+                    "(positive: the model is better). Coverage: share of held-out values inside the 50% and "
+                    "90% predictive intervals.",
+                    className="muted",
+                ),
+                indicator_table(doc),
+                dcc.Graph(figure=bf.scores_figure(doc), config=GRAPH_CONFIG, id="backtest-scores"),
+            ],
+        ),
+        html.Section(
+            className="card section",
+            children=[
+                html.H2("Outcomes: one-year probabilities"),
+                html.P(
+                    "At each origin, the probability that each unresolved outcome resolves within the next year, "
+                    "scored against what happened: Brier score and log score (lower is better), beside the "
+                    "same scores of the case's elicited base rate.",
+                    className="muted",
+                ),
+                outcome_table(doc),
+            ],
+        ),
+        html.Div(
+            className="grid-2",
+            children=[
+                html.Section(
+                    className="card section",
+                    children=[
+                        html.H2("PIT histogram"),
+                        html.P(
+                            "Where each held-out value fell in its forecast distribution (randomised PIT). Flat within "
+                            "the grey band: calibrated; U-shaped: intervals too narrow; hump: too wide.",
+                            className="muted",
+                        ),
+                        dcc.Graph(figure=bf.pit_figure(doc), config=GRAPH_CONFIG, id="backtest-pit"),
+                    ],
+                ),
+                html.Section(
+                    className="card section",
+                    children=[
+                        html.H2("Reliability diagram"),
+                        html.P(
+                            "Forecast probability against observed frequency: of at least one event in a quarter "
+                            "(count indicators) and of outcomes within a year. Points on the diagonal are reliable; "
+                            "bars show the binomial 95% band.",
+                            className="muted",
+                        ),
+                        dcc.Graph(figure=bf.reliability_figure(doc), config=GRAPH_CONFIG, id="backtest-reliability"),
+                    ],
+                ),
+            ],
+        ),
+        html.Section(
+            className="card section",
+            children=[
+                html.H2("Outcome probabilities across origins"),
+                html.P(
+                    "Each origin's one-year probability with its 90% interval; a star marks a year in which the "
+                    "outcome happened, the dotted line its resolution date.",
+                    className="muted",
+                ),
+                *[
+                    html.Div(
+                        className="chart-card",
+                        children=[
+                            html.H3(o["id"]),
+                            html.P(o.get("question", ""), className="muted small"),
+                            dcc.Graph(
+                                figure=bf.probability_figure(doc, outcome_id=o["id"]),
+                                config=GRAPH_CONFIG,
+                                id=f"backtest-prob-{o['id']}",
+                            ),
+                        ],
+                    )
+                    for o in doc["outcomes"]
+                ],
+            ],
+        ),
+        html.P(
+            "Only the observations are replayed as of each origin: the case file (indicator definitions, "
+            "coverage windows, priors and base rates) is today's and was written with hindsight.",
+            className="footnote muted small",
+        ),
     ]
 
 
@@ -112,16 +170,32 @@ def header(doc: Mapping[str, Any]) -> html.Div:
     s = doc.get("settings", {})
     origins = [o["origin"] for o in doc.get("origins", [])]
     span = f"{origins[0]}–{origins[-1]}" if origins else "none"
-    items: list[Any] = [html.Div(className="notice notice-info", children=[(
-        f"Backtest of {doc.get('created_at', '')[:16].replace('T', ' ')} UTC: {len(origins)} origins ({span}); "
-        f"each fitted on what was recorded by 31 December of its year and scored on the following year. "
-        f"Sampler {s.get('sampler')}, {s.get('draws')} draws and {s.get('tune')} tuning steps × {s.get('chains')} "
-        f"chains; model {doc.get('model_version')}.")])]
+    items: list[Any] = [
+        html.Div(
+            className="notice notice-info",
+            children=[
+                (
+                    f"Backtest of {doc.get('created_at', '')[:16].replace('T', ' ')} UTC: {len(origins)} origins ({span}); "
+                    f"each fitted on what was recorded by 31 December of its year and scored on the following year. "
+                    f"Sampler {s.get('sampler')}, {s.get('draws')} draws and {s.get('tune')} tuning steps × {s.get('chains')} "
+                    f"chains; model {doc.get('model_version')}."
+                )
+            ],
+        )
+    ]
     failing = (doc.get("summary") or {}).get("origins_failing_diagnostics") or []
     if failing:
-        items.append(html.Div(className="notice notice-alert", children=[(
-            f"Sampler diagnostics failed for origins {', '.join(map(str, failing))}: those fits are not clean, "
-            "so their scores are not a fair measure of the model.")]))
+        items.append(
+            html.Div(
+                className="notice notice-alert",
+                children=[
+                    (
+                        f"Sampler diagnostics failed for origins {', '.join(map(str, failing))}: those fits are not clean, "
+                        "so their scores are not a fair measure of the model."
+                    )
+                ],
+            )
+        )
     for f in doc.get("failed_origins") or []:
         items.append(html.Div(className="notice notice-alert", children=[f"Origin {f['origin']} failed: {f['error']}"]))
     return html.Div(items)
@@ -130,9 +204,14 @@ def header(doc: Mapping[str, Any]) -> html.Div:
 def target_item(t: Mapping[str, Any]) -> html.Li:
     state = "not measurable" if t.get("met") is None else ("met" if t["met"] else "missed")
     value = "—" if t.get("value") is None else f"{t['value']:.3f}"
-    return html.Li(className=f"target target-{state.replace(' ', '-')}", children=[
-        html.Strong(f"{state.capitalize()}: "), f"{t['target']} — measured {value}. ", html.Span(t.get("detail", ""),
-                                                                                                 className="muted")])
+    return html.Li(
+        className=f"target target-{state.replace(' ', '-')}",
+        children=[
+            html.Strong(f"{state.capitalize()}: "),
+            f"{t['target']} — measured {value}. ",
+            html.Span(t.get("detail", ""), className="muted"),
+        ],
+    )
 
 
 def coverage_text(summary: Mapping[str, Any]) -> str:
@@ -140,10 +219,12 @@ def coverage_text(summary: Mapping[str, Any]) -> str:
         return "—" if x is None else f"{100 * x:.0f}%"
 
     band = summary.get("coverage_90_band") or [None, None]
-    return (f"{summary.get('n_rows', 0)} held-out rows. Interval coverage: 50% intervals {pct(summary.get('coverage_50'))}, "
-            f"90% intervals {pct(summary.get('coverage_90'))} (binomial 95% band around 90%: {pct(band[0])}–"
-            f"{pct(band[1])}). Randomised coverage, which is nominal for a calibrated forecast even for counts: "
-            f"{pct(summary.get('coverage_50_randomised'))} and {pct(summary.get('coverage_90_randomised'))}.")
+    return (
+        f"{summary.get('n_rows', 0)} held-out rows. Interval coverage: 50% intervals {pct(summary.get('coverage_50'))}, "
+        f"90% intervals {pct(summary.get('coverage_90'))} (binomial 95% band around 90%: {pct(band[0])}–"
+        f"{pct(band[1])}). Randomised coverage, which is nominal for a calibrated forecast even for counts: "
+        f"{pct(summary.get('coverage_50_randomised'))} and {pct(summary.get('coverage_90_randomised'))}."
+    )
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -163,34 +244,76 @@ def _skill(x: Any) -> html.Td:
 
 
 def indicator_table(doc: Mapping[str, Any]) -> html.Table:
-    head = ["Indicator", "Family", "Rows", "CRPS", "Persistence", "Climatology", "Skill vs persistence",
-            "Skill vs climatology", "50% coverage", "90% coverage"]
+    head = [
+        "Indicator",
+        "Family",
+        "Rows",
+        "CRPS",
+        "Persistence",
+        "Climatology",
+        "Skill vs persistence",
+        "Skill vs climatology",
+        "50% coverage",
+        "90% coverage",
+    ]
     body = []
     for i in doc["indicators"]:
         if not i.get("n"):
-            body.append(html.Tr([html.Td(i["id"]), html.Td(i["family"]), html.Td("0", className="num"),
-                                 html.Td("not scored: no held-out observation after a first record", colSpan=7,
-                                         className="muted")]))
+            body.append(
+                html.Tr(
+                    [
+                        html.Td(i["id"]),
+                        html.Td(i["family"]),
+                        html.Td("0", className="num"),
+                        html.Td(
+                            "not scored: no held-out observation after a first record", colSpan=7, className="muted"
+                        ),
+                    ]
+                )
+            )
             continue
-        body.append(html.Tr([
-            html.Td(i["id"]), html.Td(i["family"]), html.Td(str(i["n"]), className="num"),
-            html.Td(_num(i["crps"]), className="num"), html.Td(_num(i["crps_persistence"]), className="num"),
-            html.Td(_num(i["crps_climatology"]), className="num"), _skill(i["skill_persistence"]),
-            _skill(i["skill_climatology"]), html.Td(_pct(i["coverage_50"]), className="num"),
-            html.Td(_pct(i["coverage_90"]), className="num"),
-        ]))
-    return html.Table(className="table", id=ids.BT_INDICATORS, children=[
-        html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)])
+        body.append(
+            html.Tr(
+                [
+                    html.Td(i["id"]),
+                    html.Td(i["family"]),
+                    html.Td(str(i["n"]), className="num"),
+                    html.Td(_num(i["crps"]), className="num"),
+                    html.Td(_num(i["crps_persistence"]), className="num"),
+                    html.Td(_num(i["crps_climatology"]), className="num"),
+                    _skill(i["skill_persistence"]),
+                    _skill(i["skill_climatology"]),
+                    html.Td(_pct(i["coverage_50"]), className="num"),
+                    html.Td(_pct(i["coverage_90"]), className="num"),
+                ]
+            )
+        )
+    return html.Table(
+        className="table",
+        id=ids.BT_INDICATORS,
+        children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+    )
 
 
 def outcome_table(doc: Mapping[str, Any]) -> html.Table:
     head = ["Outcome", "Forecasts", "Happened", "Brier", "Brier (base rate)", "Log score", "Log score (base rate)"]
     body = []
     for o in doc["outcomes"]:
-        body.append(html.Tr([
-            html.Td(o["id"]), html.Td(str(o["n"]), className="num"), html.Td(str(o["events"]), className="num"),
-            html.Td(_num(o["brier"]), className="num"), html.Td(_num(o["brier_base_rate"]), className="num"),
-            html.Td(_num(o["log_score"]), className="num"), html.Td(_num(o["log_score_base_rate"]), className="num"),
-        ]))
-    return html.Table(className="table", id=ids.BT_OUTCOMES, children=[
-        html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)])
+        body.append(
+            html.Tr(
+                [
+                    html.Td(o["id"]),
+                    html.Td(str(o["n"]), className="num"),
+                    html.Td(str(o["events"]), className="num"),
+                    html.Td(_num(o["brier"]), className="num"),
+                    html.Td(_num(o["brier_base_rate"]), className="num"),
+                    html.Td(_num(o["log_score"]), className="num"),
+                    html.Td(_num(o["log_score_base_rate"]), className="num"),
+                ]
+            )
+        )
+    return html.Table(
+        className="table",
+        id=ids.BT_OUTCOMES,
+        children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+    )

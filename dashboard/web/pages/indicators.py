@@ -38,8 +38,7 @@ from models.document import ForecastDocument
 
 dash.register_page(__name__, path="/indicators", name="Indicators", order=1, title="Harbinger · Indicators")
 
-GRAPH_CONFIG = {"displaylogo": False,
-                "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
 
 
 def _field(label: str, component_id: str, control: Any, hint: str | None = None) -> html.Div:
@@ -50,32 +49,63 @@ def _field(label: str, component_id: str, control: Any, hint: str | None = None)
 
 
 def _text(component_id: str, placeholder: str = "", **kw: Any) -> dcc.Input:
-    return dcc.Input(id=component_id, type="text", placeholder=placeholder, debounce=False,
-                     className="input", autoComplete="off", **kw)
+    return dcc.Input(
+        id=component_id,
+        type="text",
+        placeholder=placeholder,
+        debounce=False,
+        className="input",
+        autoComplete="off",
+        **kw,
+    )
 
 
 def layout(**_kwargs: Any) -> html.Div:
-    return html.Div(className="indicators", children=[
-        html.Div(className="page-head", children=[
-            html.H1("Indicators"),
-            html.Div(className="controls", children=[
-                html.Div(className="control control-wide", children=[
-                    html.Label("Charts shown", htmlFor=ids.IND_SELECT, className="control-label"),
-                    dcc.Dropdown(id=ids.IND_SELECT, multi=True, placeholder="Choose indicators to chart",
-                                 className="dropdown"),
-                ]),
-            ]),
-        ]),
-        html.Div(id=ids.IND_CHARTS, className="charts"),
-        html.Section(className="card section", children=[
-            html.H2("Observations"),
-            html.P(id=ids.IND_TABLE_NOTE, className="muted"),
-            _observations_table(),
-        ]),
-        html.Div(className="forms", children=[
-            add_form(), upload_panel(), edit_panel(),
-        ]),
-    ])
+    return html.Div(
+        className="indicators",
+        children=[
+            html.Div(
+                className="page-head",
+                children=[
+                    html.H1("Indicators"),
+                    html.Div(
+                        className="controls",
+                        children=[
+                            html.Div(
+                                className="control control-wide",
+                                children=[
+                                    html.Label("Charts shown", htmlFor=ids.IND_SELECT, className="control-label"),
+                                    dcc.Dropdown(
+                                        id=ids.IND_SELECT,
+                                        multi=True,
+                                        placeholder="Choose indicators to chart",
+                                        className="dropdown",
+                                    ),
+                                ],
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(id=ids.IND_CHARTS, className="charts"),
+            html.Section(
+                className="card section",
+                children=[
+                    html.H2("Observations"),
+                    html.P(id=ids.IND_TABLE_NOTE, className="muted"),
+                    _observations_table(),
+                ],
+            ),
+            html.Div(
+                className="forms",
+                children=[
+                    add_form(),
+                    upload_panel(),
+                    edit_panel(),
+                ],
+            ),
+        ],
+    )
 
 
 def table_columns() -> list[tuple[str, str]]:
@@ -91,104 +121,198 @@ def _observations_table() -> Any:
     # DataTable warns that it will leave the built-in components in a future Dash; dash-ag-grid
     # is not a dependency yet, so the warning is acknowledged here rather than on every page view.
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"(?s).*dash_table\.DataTable will be removed",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"(?s).*dash_table\.DataTable will be removed", category=DeprecationWarning
+        )
         return dash_table.DataTable(
             id=ids.IND_TABLE,
-            columns=[{"name": name, "id": key, "type": "numeric" if key in ("id", "value", "credibility",
-                                                                               "genuine", "pit") else "text"}
-                     for key, name in table_columns()],
-            data=[], filter_action="native", sort_action="native", sort_mode="multi",
-            row_selectable="single", selected_rows=[], page_action="native", page_size=15,
+            columns=[
+                {
+                    "name": name,
+                    "id": key,
+                    "type": "numeric" if key in ("id", "value", "credibility", "genuine", "pit") else "text",
+                }
+                for key, name in table_columns()
+            ],
+            data=[],
+            filter_action="native",
+            sort_action="native",
+            sort_mode="multi",
+            row_selectable="single",
+            selected_rows=[],
+            page_action="native",
+            page_size=15,
             filter_options={"placeholder_text": "filter"},
             style_table={"overflowX": "auto"},
-            style_cell={"textAlign": "left", "whiteSpace": "nowrap", "overflow": "hidden",
-                        "textOverflow": "ellipsis", "maxWidth": "14rem", "minWidth": "3rem", "fontSize": "13px",
-                        "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, 'DejaVu Sans', sans-serif",
-                        "padding": "5px 8px", "border": "1px solid #e6e9ef"},
+            style_cell={
+                "textAlign": "left",
+                "whiteSpace": "nowrap",
+                "overflow": "hidden",
+                "textOverflow": "ellipsis",
+                "maxWidth": "14rem",
+                "minWidth": "3rem",
+                "fontSize": "13px",
+                "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, 'DejaVu Sans', sans-serif",
+                "padding": "5px 8px",
+                "border": "1px solid #e6e9ef",
+            },
             style_header={"fontWeight": "600", "backgroundColor": "#f4f6fa", "color": "#1d2433"},
             style_cell_conditional=[
                 # long texts wrap instead of being cut off (the full text is also the tooltip)
-                {"if": {"column_id": c}, "minWidth": w, "width": w, "maxWidth": w, "whiteSpace": "normal",
-                 "overflowWrap": "anywhere"}
-                for c, w in (("source", "13rem"), ("note", "15rem"), ("indicator", "11rem"),
-                             ("recorded_at", "6rem"), ("recorded_by", "6rem"), ("date", "6rem"), ("end", "6rem"))
-            ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in ("id", "value", "credibility", "genuine")]
-              + [{"if": {"column_id": "id"}, "minWidth": "4.5rem"}],
+                {
+                    "if": {"column_id": c},
+                    "minWidth": w,
+                    "width": w,
+                    "maxWidth": w,
+                    "whiteSpace": "normal",
+                    "overflowWrap": "anywhere",
+                }
+                for c, w in (
+                    ("source", "13rem"),
+                    ("note", "15rem"),
+                    ("indicator", "11rem"),
+                    ("recorded_at", "6rem"),
+                    ("recorded_by", "6rem"),
+                    ("date", "6rem"),
+                    ("end", "6rem"),
+                )
+            ]
+            + [{"if": {"column_id": c}, "textAlign": "right"} for c in ("id", "value", "credibility", "genuine")]
+            + [{"if": {"column_id": "id"}, "minWidth": "4.5rem"}],
             style_data_conditional=[
                 {"if": {"filter_query": '{surprise} = "yes"'}, "backgroundColor": "#fdf0ee"},
             ],
-            tooltip_delay=300, tooltip_duration=None,
+            tooltip_delay=300,
+            tooltip_duration=None,
         )
 
 
 def add_form() -> html.Section:
-    return html.Section(className="card section form", children=[
-        html.H2("Add an observation"),
-        html.Datalist(id=ids.ADD_INDICATOR_LIST),
-        html.Datalist(id="reliability-grades", children=[
-            html.Option(value=g, label=f"{g} — {m}") for g, m in views.RELIABILITY_MEANING.items()]),
-        html.Datalist(id="credibility-grades", children=[
-            html.Option(value=str(g), label=f"{g} — {m}") for g, m in views.CREDIBILITY_MEANING.items()]),
-        html.Div(className="form-grid", children=[
-            _field("Indicator", ids.ADD_INDICATOR, _text(ids.ADD_INDICATOR, "indicator id", list=ids.ADD_INDICATOR_LIST)),
-            _field("Date", ids.ADD_DATE, _text(ids.ADD_DATE, "YYYY-MM-DD"), "day of the event or first day"),
-            _field("End date", ids.ADD_END, _text(ids.ADD_END, "YYYY-MM-DD (optional)"), "last day of a period"),
-            _field("Value", ids.ADD_VALUE, _text(ids.ADD_VALUE, "number", inputMode="numeric")),
-            _field("Source", ids.ADD_SOURCE, _text(ids.ADD_SOURCE, "publication, URL"), None),
-            _field("Reliability", ids.ADD_RELIABILITY,
-                   _text(ids.ADD_RELIABILITY, f"A–F (default {DEFAULT_RELIABILITY})", list="reliability-grades"),
-                   "Admiralty source grade"),
-            _field("Credibility", ids.ADD_CREDIBILITY,
-                   _text(ids.ADD_CREDIBILITY, f"1–6 (default {DEFAULT_CREDIBILITY})", list="credibility-grades"),
-                   "Admiralty information grade"),
-            _field("Note", ids.ADD_NOTE, _text(ids.ADD_NOTE, "optional")),
-        ]),
-        html.Button("Add observation", id=ids.ADD_BUTTON, n_clicks=0, className="btn btn-primary"),
-        html.Div(id=ids.ADD_MESSAGE, role="status"),
-    ])
+    return html.Section(
+        className="card section form",
+        children=[
+            html.H2("Add an observation"),
+            html.Datalist(id=ids.ADD_INDICATOR_LIST),
+            html.Datalist(
+                id="reliability-grades",
+                children=[html.Option(value=g, label=f"{g} — {m}") for g, m in views.RELIABILITY_MEANING.items()],
+            ),
+            html.Datalist(
+                id="credibility-grades",
+                children=[html.Option(value=str(g), label=f"{g} — {m}") for g, m in views.CREDIBILITY_MEANING.items()],
+            ),
+            html.Div(
+                className="form-grid",
+                children=[
+                    _field(
+                        "Indicator",
+                        ids.ADD_INDICATOR,
+                        _text(ids.ADD_INDICATOR, "indicator id", list=ids.ADD_INDICATOR_LIST),
+                    ),
+                    _field("Date", ids.ADD_DATE, _text(ids.ADD_DATE, "YYYY-MM-DD"), "day of the event or first day"),
+                    _field(
+                        "End date", ids.ADD_END, _text(ids.ADD_END, "YYYY-MM-DD (optional)"), "last day of a period"
+                    ),
+                    _field("Value", ids.ADD_VALUE, _text(ids.ADD_VALUE, "number", inputMode="numeric")),
+                    _field("Source", ids.ADD_SOURCE, _text(ids.ADD_SOURCE, "publication, URL"), None),
+                    _field(
+                        "Reliability",
+                        ids.ADD_RELIABILITY,
+                        _text(ids.ADD_RELIABILITY, f"A–F (default {DEFAULT_RELIABILITY})", list="reliability-grades"),
+                        "Admiralty source grade",
+                    ),
+                    _field(
+                        "Credibility",
+                        ids.ADD_CREDIBILITY,
+                        _text(ids.ADD_CREDIBILITY, f"1–6 (default {DEFAULT_CREDIBILITY})", list="credibility-grades"),
+                        "Admiralty information grade",
+                    ),
+                    _field("Note", ids.ADD_NOTE, _text(ids.ADD_NOTE, "optional")),
+                ],
+            ),
+            html.Button("Add observation", id=ids.ADD_BUTTON, n_clicks=0, className="btn btn-primary"),
+            html.Div(id=ids.ADD_MESSAGE, role="status"),
+        ],
+    )
 
 
 def upload_panel() -> html.Section:
-    return html.Section(className="card section form", children=[
-        html.H2("Import a CSV file"),
-        html.P(["Header ", html.Code("indicator,date,end,value,source,reliability,credibility,note"),
-                " (end, reliability, credibility and note optional; an optional recorded_at column "
-                "back-fills when each fact became known). All or nothing: one bad row and nothing is stored."],
-               className="muted"),
-        dcc.Upload(id=ids.UPLOAD, className="upload", max_size=MAX_IMPORT_BYTES, multiple=False,
-                   accept=".csv,text/csv",
-                   children=html.Div(["Drop a CSV file here or ", html.Span("choose a file", className="link")])),
-        html.Div(id=ids.UPLOAD_MESSAGE, role="status"),
-    ])
+    return html.Section(
+        className="card section form",
+        children=[
+            html.H2("Import a CSV file"),
+            html.P(
+                [
+                    "Header ",
+                    html.Code("indicator,date,end,value,source,reliability,credibility,note"),
+                    " (end, reliability, credibility and note optional; an optional recorded_at column "
+                    "back-fills when each fact became known). All or nothing: one bad row and nothing is stored.",
+                ],
+                className="muted",
+            ),
+            dcc.Upload(
+                id=ids.UPLOAD,
+                className="upload",
+                max_size=MAX_IMPORT_BYTES,
+                multiple=False,
+                accept=".csv,text/csv",
+                children=html.Div(["Drop a CSV file here or ", html.Span("choose a file", className="link")]),
+            ),
+            html.Div(id=ids.UPLOAD_MESSAGE, role="status"),
+        ],
+    )
 
 
 def edit_panel() -> html.Section:
-    return html.Section(className="card section form", children=[
-        html.H2("Correct or retract"),
-        html.P(id=ids.EDIT_SELECTED, className="selected-obs"),
-        html.Div(className="form-grid", children=[
-            # options named as the CSV columns, and no default: a selected dropdown is named by its
-            # value, which must not compete with the add form's labels ("Value", "Date", ...)
-            _field("Field to correct", ids.EDIT_FIELD, dcc.Dropdown(
-                id=ids.EDIT_FIELD, options=[{"label": key, "value": key} for key in views.CORRECTABLE_FIELDS],
-                value=None, placeholder="choose a field", clearable=True, className="dropdown")),
-            _field("Corrected entry", ids.EDIT_VALUE, _text(ids.EDIT_VALUE, "the new entry for that field")),
-            _field("Reason for change", ids.EDIT_REASON, _text(ids.EDIT_REASON, "required; kept in the record")),
-        ]),
-        html.Div(className="button-row", children=[
-            html.Button("Correct observation", id=ids.CORRECT_BUTTON, n_clicks=0, className="btn btn-primary"),
-            html.Button("Retract observation", id=ids.RETRACT_BUTTON, n_clicks=0, className="btn btn-danger"),
-        ]),
-        html.Div(id=ids.EDIT_MESSAGE, role="status"),
-    ])
+    return html.Section(
+        className="card section form",
+        children=[
+            html.H2("Correct or retract"),
+            html.P(id=ids.EDIT_SELECTED, className="selected-obs"),
+            html.Div(
+                className="form-grid",
+                children=[
+                    # options named as the CSV columns, and no default: a selected dropdown is named by its
+                    # value, which must not compete with the add form's labels ("Value", "Date", ...)
+                    _field(
+                        "Field to correct",
+                        ids.EDIT_FIELD,
+                        dcc.Dropdown(
+                            id=ids.EDIT_FIELD,
+                            options=[{"label": key, "value": key} for key in views.CORRECTABLE_FIELDS],
+                            value=None,
+                            placeholder="choose a field",
+                            clearable=True,
+                            className="dropdown",
+                        ),
+                    ),
+                    _field("Corrected entry", ids.EDIT_VALUE, _text(ids.EDIT_VALUE, "the new entry for that field")),
+                    _field(
+                        "Reason for change", ids.EDIT_REASON, _text(ids.EDIT_REASON, "required; kept in the record")
+                    ),
+                ],
+            ),
+            html.Div(
+                className="button-row",
+                children=[
+                    html.Button("Correct observation", id=ids.CORRECT_BUTTON, n_clicks=0, className="btn btn-primary"),
+                    html.Button("Retract observation", id=ids.RETRACT_BUTTON, n_clicks=0, className="btn btn-danger"),
+                ],
+            ),
+            html.Div(id=ids.EDIT_MESSAGE, role="status"),
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------- charts
 
+
 @dash.callback(
-    Output(ids.IND_SELECT, "options"), Output(ids.IND_SELECT, "value"), Output(ids.ADD_INDICATOR_LIST, "children"),
-    Input(ids.CASE, "data"), State(ids.IND_SELECT, "value"),
+    Output(ids.IND_SELECT, "options"),
+    Output(ids.IND_SELECT, "value"),
+    Output(ids.ADD_INDICATOR_LIST, "children"),
+    Input(ids.CASE, "data"),
+    State(ids.IND_SELECT, "value"),
 )
 def indicator_choices(case_id: str, current: list[str] | None) -> tuple[list[dict], list[str], list[Any]]:
     """The case's indicators for the chart selector and the form's suggestions."""
@@ -203,7 +327,9 @@ def indicator_choices(case_id: str, current: list[str] | None) -> tuple[list[dic
 
 @dash.callback(
     Output(ids.IND_CHARTS, "children"),
-    Input(ids.IND_SELECT, "value"), Input(ids.RUN_STATE, "data"), Input(ids.OBS_VERSION, "data"),
+    Input(ids.IND_SELECT, "value"),
+    Input(ids.RUN_STATE, "data"),
+    Input(ids.OBS_VERSION, "data"),
     State(ids.CASE, "data"),
 )
 def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_id: str) -> list[Any]:
@@ -215,8 +341,11 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
     forecast = load_forecast(store, current_run(store, case_id))
     doc = forecast.document if forecast else None
     frame = views.observations_now(store, case_id)
-    news = views.run_cached(forecast, ("new_observations", views.frame_version(frame)),
-                            lambda: views.new_observations_by_indicator(frame, doc))
+    news = views.run_cached(
+        forecast,
+        ("new_observations", views.frame_version(frame)),
+        lambda: views.new_observations_by_indicator(frame, doc),
+    )
     out = []
     for ind_id in selected:
         if ind_id not in case.indicator_ids:
@@ -228,10 +357,16 @@ def render_charts(selected: list[str] | None, _state: Any, _version: Any, case_i
         build = functools.partial(_indicator_figure, ind, doc, new)
         key = ("indicator_figure", ind_id, ind.name, ind.unit, new_key)
         fig = views.run_cached(forecast, key, lambda b=build: b().to_dict()) if forecast is not None else build()
-        out.append(html.Div(className="card chart-card", id=f"chart-{ind_id}", children=[
-            dcc.Graph(figure=fig, config=GRAPH_CONFIG),
-            html.P(ind.description, className="chart-caption"),
-        ]))
+        out.append(
+            html.Div(
+                className="card chart-card",
+                id=f"chart-{ind_id}",
+                children=[
+                    dcc.Graph(figure=fig, config=GRAPH_CONFIG),
+                    html.P(ind.description, className="chart-caption"),
+                ],
+            )
+        )
     return out
 
 
@@ -241,10 +376,15 @@ def _indicator_figure(ind: Any, forecast: ForecastDocument | None, new: Any) -> 
 
 # ---------------------------------------------------------------------------- table
 
+
 @dash.callback(
-    Output(ids.IND_TABLE, "data"), Output(ids.IND_TABLE, "tooltip_data"), Output(ids.IND_TABLE, "selected_rows"),
+    Output(ids.IND_TABLE, "data"),
+    Output(ids.IND_TABLE, "tooltip_data"),
+    Output(ids.IND_TABLE, "selected_rows"),
     Output(ids.IND_TABLE_NOTE, "children"),
-    Input(ids.RUN_STATE, "data"), Input(ids.OBS_VERSION, "data"), State(ids.CASE, "data"),
+    Input(ids.RUN_STATE, "data"),
+    Input(ids.OBS_VERSION, "data"),
+    State(ids.CASE, "data"),
 )
 def render_table(_state: Any, _version: Any, case_id: str) -> tuple[list[dict], list[dict], list[int], str]:
     """The observations in effect now, with the latest run's genuine/surprise flags."""
@@ -252,36 +392,57 @@ def render_table(_state: Any, _version: Any, case_id: str) -> tuple[list[dict], 
     frame = views.observations_now(store, case_id)
     forecast = load_forecast(store, current_run(store, case_id))
     doc = forecast.document if forecast else None
-    rows = views.run_cached(forecast, ("observation_table", views.frame_version(frame)),
-                            lambda: views.observation_table(frame, doc))
+    rows = views.run_cached(
+        forecast, ("observation_table", views.frame_version(frame)), lambda: views.observation_table(frame, doc)
+    )
     from dashboard.services.analysis import observation_flags
 
     flags = observation_flags(doc)
     for r in rows:
         r["pit"] = (flags.get(int(r["id"])) or {}).get("pit")
-    note = (f"{len(rows)} observations in effect (corrections applied, retractions removed). "
-            "Filter with the row under the headers (e.g. 'leader' or '> 100'); sort by clicking a header; "
-            "hover a source or note for the full text. "
-            "Rel./Cred.: Admiralty grades; P(genuine), Surprise (outside the central 95% of the "
-            "leave-one-out posterior predictive) and PIT come from "
-            + (f"run {forecast.run_id}." if forecast else "the latest run (none yet)."))
+    note = (
+        f"{len(rows)} observations in effect (corrections applied, retractions removed). "
+        "Filter with the row under the headers (e.g. 'leader' or '> 100'); sort by clicking a header; "
+        "hover a source or note for the full text. "
+        "Rel./Cred.: Admiralty grades; P(genuine), Surprise (outside the central 95% of the "
+        "leave-one-out posterior predictive) and PIT come from "
+        + (f"run {forecast.run_id}." if forecast else "the latest run (none yet).")
+    )
     return rows, views.table_tooltips(rows), [], note
 
 
 # ---------------------------------------------------------------------------- add form
 
+
 @dash.callback(
-    Output(ids.ADD_MESSAGE, "children"), Output(ids.OBS_VERSION, "data", allow_duplicate=True),
+    Output(ids.ADD_MESSAGE, "children"),
+    Output(ids.OBS_VERSION, "data", allow_duplicate=True),
     Input(ids.ADD_BUTTON, "n_clicks"),
-    State(ids.ADD_INDICATOR, "value"), State(ids.ADD_DATE, "value"), State(ids.ADD_END, "value"),
-    State(ids.ADD_VALUE, "value"), State(ids.ADD_SOURCE, "value"), State(ids.ADD_RELIABILITY, "value"),
-    State(ids.ADD_CREDIBILITY, "value"), State(ids.ADD_NOTE, "value"),
-    State(ids.CASE, "data"), State(ids.OBS_VERSION, "data"),
+    State(ids.ADD_INDICATOR, "value"),
+    State(ids.ADD_DATE, "value"),
+    State(ids.ADD_END, "value"),
+    State(ids.ADD_VALUE, "value"),
+    State(ids.ADD_SOURCE, "value"),
+    State(ids.ADD_RELIABILITY, "value"),
+    State(ids.ADD_CREDIBILITY, "value"),
+    State(ids.ADD_NOTE, "value"),
+    State(ids.CASE, "data"),
+    State(ids.OBS_VERSION, "data"),
     prevent_initial_call=True,
 )
-def add_observation(n_clicks: int | None, indicator: Any, date: Any, end: Any, value: Any, source: Any,
-                    reliability: Any, credibility: Any, note: Any, case_id: str, version: int | None
-                    ) -> tuple[Any, Any]:
+def add_observation(
+    n_clicks: int | None,
+    indicator: Any,
+    date: Any,
+    end: Any,
+    value: Any,
+    source: Any,
+    reliability: Any,
+    credibility: Any,
+    note: Any,
+    case_id: str,
+    version: int | None,
+) -> tuple[Any, Any]:
     """Store one observation from the form, or show every problem (nothing stored then)."""
     if not n_clicks:
         raise PreventUpdate
@@ -289,8 +450,16 @@ def add_observation(n_clicks: int | None, indicator: Any, date: Any, end: Any, v
         actor = auth.require_editor("add observations")
     except auth.NotAllowed as exc:
         return _refused(exc), no_update
-    row = views.form_row(indicator=indicator, date=date, end=end, value=value, source=source,
-                         reliability=reliability, credibility=credibility, note=note)
+    row = views.form_row(
+        indicator=indicator,
+        date=date,
+        end=end,
+        value=value,
+        source=source,
+        reliability=reliability,
+        credibility=credibility,
+        note=note,
+    )
     try:
         (new_id,) = views.get_store().add_observations(case_id, [row], actor=actor, where="observation")
     except BadInput as exc:
@@ -299,6 +468,7 @@ def add_observation(n_clicks: int | None, indicator: Any, date: Any, end: Any, v
 
 
 # ---------------------------------------------------------------------------- upload
+
 
 def decode_upload(contents: str) -> bytes:
     """The bytes of a dcc.Upload ``contents`` data URL."""
@@ -310,14 +480,16 @@ def decode_upload(contents: str) -> bytes:
 
 
 @dash.callback(
-    Output(ids.UPLOAD_MESSAGE, "children"), Output(ids.OBS_VERSION, "data", allow_duplicate=True),
+    Output(ids.UPLOAD_MESSAGE, "children"),
+    Output(ids.OBS_VERSION, "data", allow_duplicate=True),
     Output(ids.UPLOAD, "contents"),
-    Input(ids.UPLOAD, "contents"), State(ids.UPLOAD, "filename"), State(ids.CASE, "data"),
+    Input(ids.UPLOAD, "contents"),
+    State(ids.UPLOAD, "filename"),
+    State(ids.CASE, "data"),
     State(ids.OBS_VERSION, "data"),
     prevent_initial_call=True,
 )
-def upload_csv(contents: str | None, filename: str | None, case_id: str, version: int | None
-               ) -> tuple[Any, Any, None]:
+def upload_csv(contents: str | None, filename: str | None, case_id: str, version: int | None) -> tuple[Any, Any, None]:
     """Import an uploaded CSV all or nothing; list every bad row with its line and reason."""
     if not contents:
         raise PreventUpdate
@@ -327,24 +499,30 @@ def upload_csv(contents: str | None, filename: str | None, case_id: str, version
     except auth.NotAllowed as exc:
         return _refused(exc), no_update, None
     try:
-        new_ids, outside = views.import_upload(views.get_store(), case_id, decode_upload(contents), filename=name,
-                                               actor=actor)
+        new_ids, outside = views.import_upload(
+            views.get_store(), case_id, decode_upload(contents), filename=name, actor=actor
+        )
     except BadInput as exc:
         headline, rows = views.upload_errors(exc)
         return _alert(headline, rows, element_id="upload-errors"), no_update, None
     done = f"Imported {len(new_ids)} observation(s) from {name} (ids {new_ids[0]}–{new_ids[-1]})."
     if outside:  # stored, but outside their indicator's coverage: say which rows the model ignores
-        message = html.Div([html.Div(done), html.Strong(outside[0]), html.Ul([html.Li(t) for t in outside[1:]])],
-                           className="notice notice-info", id="upload-coverage")
+        message = html.Div(
+            [html.Div(done), html.Strong(outside[0]), html.Ul([html.Li(t) for t in outside[1:]])],
+            className="notice notice-info",
+            id="upload-coverage",
+        )
         return message, (version or 0) + 1, None
     return _ok(done), (version or 0) + 1, None
 
 
 # ---------------------------------------------------------------------------- correct / retract
 
+
 @dash.callback(
     Output(ids.EDIT_SELECTED, "children"),
-    Input(ids.IND_TABLE, "selected_row_ids"), State(ids.CASE, "data"),
+    Input(ids.IND_TABLE, "selected_row_ids"),
+    State(ids.CASE, "data"),
 )
 def show_selected(selected_ids: list[int] | None, case_id: str) -> str:
     obs_id = selected_ids[0] if selected_ids else None
@@ -353,15 +531,30 @@ def show_selected(selected_ids: list[int] | None, case_id: str) -> str:
 
 
 @dash.callback(
-    Output(ids.EDIT_MESSAGE, "children"), Output(ids.OBS_VERSION, "data", allow_duplicate=True),
-    Input(ids.CORRECT_BUTTON, "n_clicks"), Input(ids.RETRACT_BUTTON, "n_clicks"),
-    State(ids.IND_TABLE, "selected_row_ids"), State(ids.EDIT_FIELD, "value"), State(ids.EDIT_VALUE, "value"),
-    State(ids.EDIT_REASON, "value"), State(ids.CASE, "data"), State(ids.OBS_VERSION, "data"),
+    Output(ids.EDIT_MESSAGE, "children"),
+    Output(ids.OBS_VERSION, "data", allow_duplicate=True),
+    Input(ids.CORRECT_BUTTON, "n_clicks"),
+    Input(ids.RETRACT_BUTTON, "n_clicks"),
+    State(ids.IND_TABLE, "selected_row_ids"),
+    State(ids.EDIT_FIELD, "value"),
+    State(ids.EDIT_VALUE, "value"),
+    State(ids.EDIT_REASON, "value"),
+    State(ids.CASE, "data"),
+    State(ids.OBS_VERSION, "data"),
     prevent_initial_call=True,
 )
-def edit_observation(n_correct: int | None, n_retract: int | None, selected_ids: list[int] | None,
-                     field: str | None, new_value: Any, reason: str | None, case_id: str,
-                     version: int | None, *, action: str | None = None) -> tuple[Any, Any]:
+def edit_observation(
+    n_correct: int | None,
+    n_retract: int | None,
+    selected_ids: list[int] | None,
+    field: str | None,
+    new_value: Any,
+    reason: str | None,
+    case_id: str,
+    version: int | None,
+    *,
+    action: str | None = None,
+) -> tuple[Any, Any]:
     """Correct (one field) or retract the selected observation, with a reason."""
     if action is None:
         trigger = dash.ctx.triggered_id
@@ -397,14 +590,18 @@ def edit_observation(n_correct: int | None, n_retract: int | None, selected_ids:
 
 # ---------------------------------------------------------------------------- helpers
 
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
 def _refused(exc: auth.NotAllowed) -> html.Div:
     """The editing check's refusal, with a link to the login page."""
-    return html.Div([html.Strong("Not allowed: "), str(exc), " ", html.A("Log in", href="/login?next=/indicators")],
-                    className="notice notice-alert not-allowed", role="alert")
+    return html.Div(
+        [html.Strong("Not allowed: "), str(exc), " ", html.A("Log in", href="/login?next=/indicators")],
+        className="notice notice-alert not-allowed",
+        role="alert",
+    )
 
 
 def _ok(text: str) -> html.Div:

@@ -39,28 +39,53 @@ GRAPH_CONFIG = {"displayModeBar": False}
 
 
 def layout(**_kwargs: Any) -> html.Div:
-    return html.Div(className="overview", children=[
-        html.Div(className="page-head", children=[
-            html.H1("Overview"),
-            html.Div(className="controls", children=[
-                html.Div(className="control", children=[
-                    html.Label("Horizon", htmlFor=ids.OV_HORIZON, className="control-label"),
-                    dcc.RadioItems(id=ids.OV_HORIZON, options=_horizon_options(DEFAULT_HORIZONS),
-                                   value=DEFAULT_HORIZONS[0], inline=True, className="segmented"),
-                ]),
-                html.Div(className="control refit", children=[
-                    # disabled while any fit of the case runs (refit_enabled); its bar is the shell's
-                    html.Button("Refit", id=ids.OV_REFIT, n_clicks=0, className="btn btn-primary",
-                                title="Fit the model to the observations recorded now (runs in the background)"),
-                ]),
-            ]),
-        ]),
-        html.Div(id=ids.OV_FIT_MESSAGE, role="status"),
-        html.Div(id=ids.OV_FAST_UPDATE, className="fast-update", role="status"),
-        html.Div(id=ids.OV_CONTENT, children=first_content(_kwargs.get("case"))),
-        *panels.overview_sections(),  # "Why it moved" and alerts
-        dcc.Store(id=ids.OV_AUTOFIT),
-    ])
+    return html.Div(
+        className="overview",
+        children=[
+            html.Div(
+                className="page-head",
+                children=[
+                    html.H1("Overview"),
+                    html.Div(
+                        className="controls",
+                        children=[
+                            html.Div(
+                                className="control",
+                                children=[
+                                    html.Label("Horizon", htmlFor=ids.OV_HORIZON, className="control-label"),
+                                    dcc.RadioItems(
+                                        id=ids.OV_HORIZON,
+                                        options=_horizon_options(DEFAULT_HORIZONS),
+                                        value=DEFAULT_HORIZONS[0],
+                                        inline=True,
+                                        className="segmented",
+                                    ),
+                                ],
+                            ),
+                            html.Div(
+                                className="control refit",
+                                children=[
+                                    # disabled while any fit of the case runs (refit_enabled); its bar is the shell's
+                                    html.Button(
+                                        "Refit",
+                                        id=ids.OV_REFIT,
+                                        n_clicks=0,
+                                        className="btn btn-primary",
+                                        title="Fit the model to the observations recorded now (runs in the background)",
+                                    ),
+                                ],
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(id=ids.OV_FIT_MESSAGE, role="status"),
+            html.Div(id=ids.OV_FAST_UPDATE, className="fast-update", role="status"),
+            html.Div(id=ids.OV_CONTENT, children=first_content(_kwargs.get("case"))),
+            *panels.overview_sections(),  # "Why it moved" and alerts
+            dcc.Store(id=ids.OV_AUTOFIT),
+        ],
+    )
 
 
 def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
@@ -69,9 +94,13 @@ def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- content
 
+
 @dash.callback(
-    Output(ids.OV_HORIZON, "options"), Output(ids.OV_HORIZON, "value"),
-    Input(ids.RUN_STATE, "data"), State(ids.OV_HORIZON, "value"), State(ids.CASE, "data"),
+    Output(ids.OV_HORIZON, "options"),
+    Output(ids.OV_HORIZON, "value"),
+    Input(ids.RUN_STATE, "data"),
+    State(ids.OV_HORIZON, "value"),
+    State(ids.CASE, "data"),
 )
 def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], int]:
     """The horizons of the latest run; the chosen one kept when it still exists."""
@@ -83,7 +112,9 @@ def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[lis
 
 @dash.callback(
     Output(ids.OV_CONTENT, "children"),
-    Input(ids.OV_HORIZON, "value"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"),
+    Input(ids.OV_HORIZON, "value"),
+    Input(ids.RUN_STATE, "data"),
+    State(ids.CASE, "data"),
 )
 def render_overview(horizon: int | None, state: dict | None, case_id: str) -> list[Any]:
     """Outcome cards of the latest run at ``horizon``, or what to do when there is no run."""
@@ -111,9 +142,15 @@ def overview_content(horizon: int | None, case_id: str) -> list[Any]:
         return [no_run_panel(running)]
     forecast = load_forecast(store, latest)
     if forecast is None:
-        return [html.Div(className="panel alert", children=(
-            f"The forecast file of run {latest['id']} cannot be read ({latest.get('path')}); refit to "
-            "make a new one."))]
+        return [
+            html.Div(
+                className="panel alert",
+                children=(
+                    f"The forecast file of run {latest['id']} cannot be read ({latest.get('path')}); refit to "
+                    "make a new one."
+                ),
+            )
+        ]
     doc = forecast.document
     previous_run = previous_ok_run(runs, latest["id"])
     previous = load_forecast(store, previous_run)
@@ -124,12 +161,19 @@ def overview_content(horizon: int | None, case_id: str) -> list[Any]:
     return [
         stale_case_notice(forecast),
         html.Div(className="cards", children=[outcome_card(c, forecast, order.index(c["id"])) for c in cards]),
-        html.P(className="footnote", children=(
-            f"Probabilities are posterior means of P(outcome happens within the horizon) from run "
-            f"{doc.run_id} (as of {doc.as_of}); intervals are 90% credible intervals; "
-            "shaded bands on the curves are 50% and 90% intervals. "
-            + (f"Change is against run {previous_run['id']}." if previous_run else
-               "There is no earlier run to compare with."))),
+        html.P(
+            className="footnote",
+            children=(
+                f"Probabilities are posterior means of P(outcome happens within the horizon) from run "
+                f"{doc.run_id} (as of {doc.as_of}); intervals are 90% credible intervals; "
+                "shaded bands on the curves are 50% and 90% intervals. "
+                + (
+                    f"Change is against run {previous_run['id']}."
+                    if previous_run
+                    else "There is no earlier run to compare with."
+                )
+            ),
+        ),
     ]
 
 
@@ -138,9 +182,16 @@ def stale_case_notice(forecast: RunForecast) -> html.Div | None:
     version), offering Refit; ``None`` for a run of the case as stored."""
     if not forecast.stale:
         return None
-    return html.Div(className="notice notice-alert stale-case", id="overview-stale-case", role="alert", children=[
-        html.Strong("Out of date: "), forecast.stale,
-        " Its forecast is shown until then; press Refit to fit the case as it is stored now."])
+    return html.Div(
+        className="notice notice-alert stale-case",
+        id="overview-stale-case",
+        role="alert",
+        children=[
+            html.Strong("Out of date: "),
+            forecast.stale,
+            " Its forecast is shown until then; press Refit to fit the case as it is stored now.",
+        ],
+    )
 
 
 def outcome_card(card: dict[str, Any], forecast: RunForecast, index: int) -> html.Div:
@@ -148,53 +199,86 @@ def outcome_card(card: dict[str, Any], forecast: RunForecast, index: int) -> htm
     head = [html.Span(card["id"], className="outcome-id")]
     if card["resolved"]:
         head.append(html.Span("Resolved", className="badge badge-resolved"))
-    body: list[Any] = [html.Div(className="card-head", children=head),
-                       html.H3(card["question"], className="question")]
+    body: list[Any] = [html.Div(className="card-head", children=head), html.H3(card["question"], className="question")]
     if card["resolved"]:
         when = card.get("resolution_date") or "date not recorded"
-        body.append(html.P(f"Resolved YES on {when}; no forecast is made for it. Its event informs "
-                           "the hazard model of the other outcomes.", className="resolved-text"))
+        body.append(
+            html.P(
+                f"Resolved YES on {when}; no forecast is made for it. Its event informs "
+                "the hazard model of the other outcomes.",
+                className="resolved-text",
+            )
+        )
     elif card["probability"] is not None:
         change_class = "change"
         if card["change_pp"] is not None and abs(card["change_pp"]) >= 0.05:
             change_class += " up" if card["change_pp"] > 0 else " down"
         body += [
-            html.Div(className="prob-row", children=[
-                html.Span(card["probability"], className="prob"),
-                html.Span(f"within {card['horizon']} year{'s' if card['horizon'] != 1 else ''}",
-                          className="prob-horizon"),
-            ]),
+            html.Div(
+                className="prob-row",
+                children=[
+                    html.Span(card["probability"], className="prob"),
+                    html.Span(
+                        f"within {card['horizon']} year{'s' if card['horizon'] != 1 else ''}", className="prob-horizon"
+                    ),
+                ],
+            ),
             html.Div(card["interval"], className="interval"),
             html.Div(card["change"], className=change_class),
         ]
         if card.get("driven_by_prior"):
-            body.append(html.Div("driven by the prior", className="badge prior-driven",
-                                 title=card.get("moved") or "The data hardly move this forecast (power-scaling sensitivity)."))
+            body.append(
+                html.Div(
+                    "driven by the prior",
+                    className="badge prior-driven",
+                    title=card.get("moved") or "The data hardly move this forecast (power-scaling sensitivity).",
+                )
+            )
     else:
         body.append(html.P(card["change"], className="muted"))
     if not card["resolved"]:
-        body.append(dcc.Graph(figure=views.figure_of(forecast, figures.horizon_figure, outcome_id=card["id"],
-                                                     color=figures.color_for(index),
-                                                     selected_horizon=card["horizon"]),
-                              config=GRAPH_CONFIG, className="card-graph"))
-    return html.Div(className="card outcome-card" + (" resolved" if card["resolved"] else ""),
-                    id=f"outcome-{card['id']}", children=body,
-                    style={"borderTopColor": figures.color_for(index)})
+        body.append(
+            dcc.Graph(
+                figure=views.figure_of(
+                    forecast,
+                    figures.horizon_figure,
+                    outcome_id=card["id"],
+                    color=figures.color_for(index),
+                    selected_horizon=card["horizon"],
+                ),
+                config=GRAPH_CONFIG,
+                className="card-graph",
+            )
+        )
+    return html.Div(
+        className="card outcome-card" + (" resolved" if card["resolved"] else ""),
+        id=f"outcome-{card['id']}",
+        children=body,
+        style={"borderTopColor": figures.color_for(index)},
+    )
 
 
 def no_run_panel(running: list[str]) -> html.Div:
     """What the Overview shows with no forecast: while a fit runs, that the first forecast is on
     its way (its bar is above); otherwise how to get one."""
     if running:
-        return html.Div(className="panel empty", id="overview-fitting", children=[
-            html.H3("Fitting the first forecast"),
-            html.P(f"The first forecast is on its way: a fit is running (run {', '.join(running)}); its progress is shown above and "
-                   "the forecast appears here when it finishes. Meanwhile the observations are on the "
-                   "Indicators page.")])
-    text = ("No forecast yet: no fit has finished for this case. Press Refit to fit the model in the "
-            "background; meanwhile the observations are on the Indicators page.")
-    return html.Div(className="panel empty", id="overview-no-run", children=[
-        html.H3("No forecast yet"), html.P(text)])
+        return html.Div(
+            className="panel empty",
+            id="overview-fitting",
+            children=[
+                html.H3("Fitting the first forecast"),
+                html.P(
+                    f"The first forecast is on its way: a fit is running (run {', '.join(running)}); its progress is shown above and "
+                    "the forecast appears here when it finishes. Meanwhile the observations are on the "
+                    "Indicators page."
+                ),
+            ],
+        )
+    text = (
+        "No forecast yet: no fit has finished for this case. Press Refit to fit the model in the "
+        "background; meanwhile the observations are on the Indicators page."
+    )
+    return html.Div(className="panel empty", id="overview-no-run", children=[html.H3("No forecast yet"), html.P(text)])
 
 
 @dash.callback(Output(ids.OV_REFIT, "disabled"), Input(ids.RUN_STATE, "data"))
@@ -205,9 +289,12 @@ def refit_enabled(state: dict | None) -> bool:
 
 # ---------------------------------------------------------------------------- fast update
 
+
 @dash.callback(
     Output(ids.OV_FAST_UPDATE, "children"),
-    Input(ids.OV_HORIZON, "value"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"),
+    Input(ids.OV_HORIZON, "value"),
+    Input(ids.RUN_STATE, "data"),
+    State(ids.CASE, "data"),
 )
 def render_fast_update(horizon: int | None, _state: Any, case_id: str) -> Any:
     """Records made since the current run: its forecast reweighted by them, labelled as such."""
@@ -221,31 +308,51 @@ def fast_update_panel(update: dict[str, Any] | None, horizon: int) -> Any:
     """The fast-update panel for :func:`dashboard.services.updates.fast_update`'s result (None: nothing new)."""
     if update is None:
         return None
-    head = (f"Fast update: run {update['run_id']} reweighted by the {update['records']} record(s) made "
-            "since it (Pareto-smoothed importance sampling). A refit gives the full answer.")
+    head = (
+        f"Fast update: run {update['run_id']} reweighted by the {update['records']} record(s) made "
+        "since it (Pareto-smoothed importance sampling). A refit gives the full answer."
+    )
     if "error" in update:
         return html.Div([html.Strong("No fast update: "), update["error"]], className="notice")
     rows = []
     for o in update["outcomes"]:
         h = next((h for h in o["horizons"] if h["years"] == horizon), None)
-        text = "resolved" if o["resolved"] else (
-            f"{100 * h['p_mean']:.1f}% (90% interval {100 * h['p_05']:.1f}–{100 * h['p_95']:.1f}%)" if h else "—")
+        text = (
+            "resolved"
+            if o["resolved"]
+            else (f"{100 * h['p_mean']:.1f}% (90% interval {100 * h['p_05']:.1f}–{100 * h['p_95']:.1f}%)" if h else "—")
+        )
         rows.append(html.Tr([html.Td(o["question"]), html.Td(text, className="num")]))
     khat = f"k-hat {update['khat']:.2f}"
-    label = (html.Span(f"Reliable ({khat} ≤ 0.7)", className="diag-ok") if update["reliable"] else
-             html.Span(f"NOT RELIABLE ({khat} > 0.7): the new evidence is too far from the run's "
-                       "posterior for reweighting; only a refit counts.", className="label-alert"))
+    label = (
+        html.Span(f"Reliable ({khat} ≤ 0.7)", className="diag-ok")
+        if update["reliable"]
+        else html.Span(
+            f"NOT RELIABLE ({khat} > 0.7): the new evidence is too far from the run's "
+            "posterior for reweighting; only a refit counts.",
+            className="label-alert",
+        )
+    )
     ignored = [html.Li(f"Observation {oid}: not used by the model ({why}).") for oid, why in update["ignored"]]
-    return html.Div(className="notice fast-update-panel", children=[
-        html.Strong(head), html.Div(label),
-        html.Table(className="table", children=[
-            html.Thead(html.Tr([html.Th("Outcome"), html.Th(f"P(by {horizon} y), fast update")])),
-            html.Tbody(rows)]),
-        html.Ul(ignored) if ignored else None,
-    ])
+    return html.Div(
+        className="notice fast-update-panel",
+        children=[
+            html.Strong(head),
+            html.Div(label),
+            html.Table(
+                className="table",
+                children=[
+                    html.Thead(html.Tr([html.Th("Outcome"), html.Th(f"P(by {horizon} y), fast update")])),
+                    html.Tbody(rows),
+                ],
+            ),
+            html.Ul(ignored) if ignored else None,
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------- fitting
+
 
 @dash.callback(Output(ids.OV_AUTOFIT, "data"), Input(ids.CASE, "data"))
 def autofit_trigger(case_id: str) -> float:
@@ -278,8 +385,9 @@ def resolve_fit_function() -> Callable[..., str]:
     return fit_case
 
 
-def run_fit(set_progress: Callable[[Any], None], case_id: str, *,
-            fit: Callable[..., str] | None = None) -> dict[str, Any]:
+def run_fit(
+    set_progress: Callable[[Any], None], case_id: str, *, fit: Callable[..., str] | None = None
+) -> dict[str, Any]:
     """Run one fit for ``case_id`` and describe how it ended (the background callback's body).
 
     ``fit(store, case_id, progress=callback) -> run_id`` (default :func:`resolve_fit_function`)
@@ -294,9 +402,12 @@ def run_fit(set_progress: Callable[[Any], None], case_id: str, *,
     store.fail_stale_runs()
     running = store.runs(case_id, status="running")
     if running:
-        return {"status": "busy", "run_id": running[0]["id"], "at": now,
-                "message": f"A fit is already running (run {running[0]['id']}); the page switches to it "
-                           "when it finishes."}
+        return {
+            "status": "busy",
+            "run_id": running[0]["id"],
+            "at": now,
+            "message": f"A fit is already running (run {running[0]['id']}); the page switches to it when it finishes.",
+        }
 
     def progress(fraction: float, message: str) -> None:
         set_progress((str(round(100 * max(0.0, min(1.0, float(fraction))))), str(message)))
@@ -309,12 +420,20 @@ def run_fit(set_progress: Callable[[Any], None], case_id: str, *,
     try:
         run_id = fit(store, case_id, progress=progress)
     except (FitFailed, BadInput) as exc:
-        return {"status": "failed", "run_id": getattr(exc, "run_id", None), "at": time.time(),
-                "message": _sentence(str(exc))}
+        return {
+            "status": "failed",
+            "run_id": getattr(exc, "run_id", None),
+            "at": time.time(),
+            "message": _sentence(str(exc)),
+        }
     except Exception as exc:  # noqa: BLE001 - the reason is shown to the user, the old run stays
-        return {"status": "failed", "run_id": None, "at": time.time(),
-                "message": f"The fit failed unexpectedly ({type(exc).__name__}: {exc}); the previous "
-                           "forecast is still shown."}
+        return {
+            "status": "failed",
+            "run_id": None,
+            "at": time.time(),
+            "message": f"The fit failed unexpectedly ({type(exc).__name__}: {exc}); the previous "
+            "forecast is still shown.",
+        }
     from dashboard.services.runs import fit_outcome
 
     return {"status": "ok", "run_id": run_id, "at": time.time(), "message": fit_outcome(store, run_id)}
@@ -327,11 +446,13 @@ def _sentence(text: str) -> str:
 
 @dash.callback(
     Output(ids.FIT_REQUEST, "data"),
-    Input(ids.OV_REFIT, "n_clicks"), Input(ids.OV_AUTOFIT, "data"),
+    Input(ids.OV_REFIT, "n_clicks"),
+    Input(ids.OV_AUTOFIT, "data"),
     prevent_initial_call=True,
 )
-def request_fit(n_clicks: int | None, autofit: float | None, *,
-                trigger: str | list[str] | None = None) -> dict[str, Any]:
+def request_fit(
+    n_clicks: int | None, autofit: float | None, *, trigger: str | list[str] | None = None
+) -> dict[str, Any]:
     """Ask for a fit when Refit is pressed or the first-fit trigger fires (not on page display).
 
     Dash may report both inputs as changed in one call (the first-fit trigger fires while the
@@ -365,20 +486,24 @@ def refit_refusal(n_clicks: int | None) -> Any:
     try:
         auth.require_editor("start a fit")
     except auth.NotAllowed as exc:
-        return html.Div([html.Strong("Not allowed: "), str(exc), " ", html.A("Log in", href="/login?next=/")],
-                        className="notice notice-alert not-allowed", role="alert", id="fit-result-text")
+        return html.Div(
+            [html.Strong("Not allowed: "), str(exc), " ", html.A("Log in", href="/login?next=/")],
+            className="notice notice-alert not-allowed",
+            role="alert",
+            id="fit-result-text",
+        )
     raise PreventUpdate
 
 
 @dash.callback(
     Output(ids.FIT_RESULT, "data"),
-    Input(ids.FIT_REQUEST, "data"), State(ids.CASE, "data"),
+    Input(ids.FIT_REQUEST, "data"),
+    State(ids.CASE, "data"),
     background=True,
     # the shell's bar reads the store; this browser's own fit also nudges it at once (ids.FIT_FEED)
     progress=[Output(ids.FIT_FEED, "title"), Output(ids.FIT_FEED, "children")],
     progress_default=["0", ""],
-    running=[(Output(ids.OV_REFIT, "disabled"), True, False),
-             (Output(ids.OV_CONTENT, "className"), "fitting", "")],
+    running=[(Output(ids.OV_REFIT, "disabled"), True, False), (Output(ids.OV_CONTENT, "className"), "fitting", "")],
     prevent_initial_call=True,
     interval=1000,
 )

@@ -50,14 +50,15 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_observations"),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_observations_case_id_cases"),
-        sa.ForeignKeyConstraint(["supersedes"], ["observations.id"],
-                                name="fk_observations_supersedes_observations"),
+        sa.ForeignKeyConstraint(["supersedes"], ["observations.id"], name="fk_observations_supersedes_observations"),
         sa.CheckConstraint("reliability IN ('A','B','C','D','E','F')", name="ck_observations_reliability"),
         sa.CheckConstraint("credibility BETWEEN 1 AND 6", name="ck_observations_credibility"),
         sa.CheckConstraint("kind IN ('observation','correction','retraction')", name="ck_observations_kind"),
-        sa.CheckConstraint("(kind = 'observation' AND supersedes IS NULL) OR "
-                           "(kind <> 'observation' AND supersedes IS NOT NULL AND reason IS NOT NULL)",
-                           name="ck_observations_supersedes"),
+        sa.CheckConstraint(
+            "(kind = 'observation' AND supersedes IS NULL) OR "
+            "(kind <> 'observation' AND supersedes IS NOT NULL AND reason IS NOT NULL)",
+            name="ck_observations_supersedes",
+        ),
     )
     op.create_index("ix_observations_case_indicator", "observations", ["case_id", "indicator"])
     op.create_index("ix_observations_supersedes", "observations", ["supersedes"])
@@ -99,14 +100,20 @@ def upgrade() -> None:
     if dialect == "sqlite":
         for table in _APPEND_ONLY:
             for verb in ("UPDATE", "DELETE"):
-                op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: no {verb}'); END")
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: no {verb}'); END"
+                )
     elif dialect == "postgresql":
-        op.execute("CREATE FUNCTION harbinger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                   "BEGIN RAISE EXCEPTION '% is append-only: no %', TG_TABLE_NAME, TG_OP; END $$")
+        op.execute(
+            "CREATE FUNCTION harbinger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only: no %', TG_TABLE_NAME, TG_OP; END $$"
+        )
         for table in _APPEND_ONLY:
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       "FOR EACH ROW EXECUTE FUNCTION harbinger_append_only()")
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION harbinger_append_only()"
+            )
 
 
 def downgrade() -> None:
