@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""How long the watch list takes after a fit of the shipped case (issue 23: at most 10 s).
+"""How long the watch list takes after a fit of the shipped case (the target: at most 10 s).
 
 Run from the repository root::
 

@@ -133,7 +133,7 @@ def ar1_paths(persistence, innovation, n_cells: int):
     The recursion ``f[t] = phi * f[t-1] + b[t]`` is unrolled by doubling (a Hillis-Steele scan):
     after the step with offset ``d``, ``b[t]`` holds the sum of ``phi^(t-s) * b[s]`` over the last
     ``2d`` quarters, so ``ceil(log2(T))`` shifted multiply-adds give every path exactly, with a
-    gradient as cheap as the value (a dense ``(K, T, T)`` kernel took five times as long).
+    gradient as cheap as the value (a dense ``(K, T, T)`` kernel costs T times more per factor).
     """
     n_factors = innovation.shape[0]
     first = np.r_[1.0, np.zeros(n_cells - 1)][None, :]

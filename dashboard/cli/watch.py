@@ -1,4 +1,4 @@
-"""``harbinger watch``: the watch list of the current run (issue 23).
+"""``harbinger watch``: the watch list of the current run.
 
 Which indicator's next report would move each outcome's forecast most (value of information: the
 expected absolute change of the probability, in points, with its Monte Carlo error), and which

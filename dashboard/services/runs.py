@@ -115,7 +115,7 @@ def fit_case(
         )
         if store.get_run(run_id)["diagnostics_ok"]:
             break
-    # The watch list of the run the views now show (issue 23), cached beside its posterior; a few
+    # The watch list of the run the views now show, cached beside its posterior; a few
     # seconds, never raises (dashboard.services.watch.after_fit).
     from dashboard.services.watch import after_fit
 

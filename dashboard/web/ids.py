@@ -105,7 +105,7 @@ SC_SUMMARY = "scenarios-summary"  # method, k-hat, run
 SC_COMPARISON = "scenarios-comparison"  # table: baseline vs scenario per outcome and horizon
 SC_CHART = "scenarios-chart"  # dcc.Graph: baseline vs scenario
 
-# ---------------------------------------------------------------- Overview additions (issue 5)
+# ---------------------------------------------------------------- Overview: why it moved, alerts
 OV_EXPLAIN = "overview-explain"  # "Why it moved" panel
 OV_ALERTS = "overview-alerts"  # fired alerts and alert states
 OV_ALERT_VERSION = "overview-alert-version"  # dcc.Store: bumped when an alert is added or removed

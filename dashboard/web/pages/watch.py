@@ -1,5 +1,5 @@
 """Watch list: which indicator to collect next, and which next-quarter observation would trip a
-warning (issue 23).
+warning.
 
 Reads the current run's cached watch list (``watch.json``, computed after each fit by
 :mod:`dashboard.services.watch`), so it opens at once; when a run has none yet (a fit made with
