@@ -65,6 +65,31 @@ def test_the_view_ranks_every_indicator_for_each_open_outcome(home: dict[str, An
         assert all(s.startswith("watch for: ") for s in wires["sentences"])
 
 
+def test_each_open_coverage_series_says_when_it_was_last_reviewed(home: dict[str, Any], cli: Any, page: Any) -> None:
+    """The ranking carries each open-coverage series' reviewed-through date as known now (a review
+    recorded after the run shows at once), and the page's table shows it, red once stale."""
+    from dashboard.services.reviews import stale_view
+    from dashboard.services.watch import watch_document, watch_view
+
+    series = stale_view(home["store"], CASE)["series"]
+    assert series, "the shipped case has open-coverage series"
+    chosen = series[0]["indicator"]
+    before = watch_view(home["store"], CASE, watch_document(home["store"], CASE))
+    row = next(r for r in before["outcomes"][0]["ranking"] if r["indicator"] == chosen)
+    assert row["reviewed_through"]["date"] == series[0]["reviewed_through"]
+    closed = {i.id for i in home["store"].get_case(CASE).case.indicators} - {s["indicator"] for s in series}
+    assert all(r["reviewed_through"] is None for r in before["outcomes"][0]["ranking"] if r["indicator"] in closed)
+
+    done = cli("observe", "reviewed", chosen, "--through", "2026-03-31")
+    assert done.exit_code == 0, done.output
+    after = watch_view(home["store"], CASE, watch_document(home["store"], CASE))
+    row = next(r for r in after["outcomes"][0]["ranking"] if r["indicator"] == chosen)
+    assert row["reviewed_through"]["date"] == "2026-03-31" and row["reviewed_through"]["days"] >= 0
+
+    table = text_of(page[1].ranking_table(after, after["outcomes"][0]))
+    assert "Reviewed through" in table and "2026-03-31 (" in table
+
+
 def test_a_threshold_and_the_users_alerts_add_tripwires(home: dict[str, Any]) -> None:
     from dashboard.services.watch import watch_document, watch_view
     from indicators.alerts import add_alert

@@ -217,6 +217,18 @@ def last_seen(store: Any, case_id: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def reviewed_through(store: Any, case_id: str) -> dict[str, dict[str, Any]]:
+    """Per open-coverage indicator, as known now: the date through which its record was last
+    confirmed complete (``date``, None if never), how many days ago, and whether that is longer
+    than the stale limit (:func:`dashboard.services.reviews.stale_view`)."""
+    from dashboard.services.reviews import stale_view
+
+    return {
+        s["indicator"]: {"date": s["reviewed_through"], "days": s["days"], "stale": s["stale"]}
+        for s in stale_view(store, case_id)["series"]
+    }
+
+
 def validate(
     case: Any, as_of: Any, outcome: str | None, years: float | None, names: dict[str, str] = CLI_OPTIONS
 ) -> tuple[list[str], int]:
@@ -294,6 +306,7 @@ def watch_view(
         )
     seen = last_seen(store, case_id)
     coverage = {i["id"]: i.get("coverage_end") for i in doc["indicators"]}
+    reviewed = reviewed_through(store, case_id)
     out_outcomes = []
     for oid in outcomes:
         target = find_target(doc, oid, years)
@@ -303,6 +316,7 @@ def watch_view(
         for r in rows:
             r.update({"last_observed": None, "last_recorded": None, "observations": 0} | seen.get(r["indicator"], {}))
             r["coverage_end"] = coverage.get(r["indicator"])
+            r["reviewed_through"] = reviewed.get(r["indicator"])
         level = float(threshold) if threshold is not None else default_level(float(target["p_mean"]))
         wires = (
             []
@@ -419,6 +433,7 @@ def ranking_table(view: dict[str, Any]) -> list[dict[str, Any]]:
                     else f"{100 * (r['unreliable_share'] or 0.0):.0f} (UNRELIABLE)",
                     "last_observed": r["last_observed"] or "never",
                     "last_recorded": (r["last_recorded"] or "")[:10],
+                    "reviewed_through": (r.get("reviewed_through") or {}).get("date") or "",
                 }
             )
     return rows

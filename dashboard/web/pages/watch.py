@@ -253,11 +253,22 @@ def _pts(p: float | None, digits: int = 2) -> str:
     return "—" if p is None else f"{100 * p:.{digits}f}"
 
 
+def _reviewed_cell(reviewed: dict[str, Any] | None) -> html.Td:
+    """When an open-coverage series was last confirmed complete; red when longer ago than the
+    stale limit. Empty for a series whose coverage is closed (its record is complete by definition)."""
+    if not reviewed:
+        return html.Td("")
+    text = reviewed["date"] or "never"
+    if reviewed["days"] is not None:
+        text += f" ({reviewed['days']} days ago)"
+    return html.Td(text, className="label-alert" if reviewed["stale"] else None)
+
+
 def ranking_table(view: dict[str, Any], o: dict[str, Any]) -> html.Table:
     other = next((p for p in view["periods"] if p["id"] != view["period"]["id"]), None)
     head = ["Rank", "Indicator", "Expected change (pts)", "± MC error"]
     head += [f"Over the {other['label']} (pts)"] if other else []
-    head += ["SD reduction (pts)", "k-hat", "Last observed", "Last recorded"]
+    head += ["SD reduction (pts)", "k-hat", "Last observed", "Last recorded", "Reviewed through"]
     rows = []
     for r in o["ranking"]:
         khat = f"{r['khat_median']:.2f}" if r["khat_median"] is not None else "—"
@@ -288,6 +299,7 @@ def ranking_table(view: dict[str, Any], o: dict[str, Any]) -> html.Table:
                     html.Td(khat, className="num", title=f"largest over the values: {r['khat_max']}"),
                     html.Td(observed),
                     html.Td((r["last_recorded"] or "")[:10]),
+                    _reviewed_cell(r.get("reviewed_through")),
                 ]
             )
         )
