@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from dash.exceptions import PreventUpdate
 
+from dashboard.web import ids
 from indicators.errors import BadInput
 from tests.dashboard_support import plain, text_of
 
@@ -318,10 +319,26 @@ def test_editing_callbacks_refuse_anonymous_callers_on_the_server(make_app: Any,
         assert "Only a logged-in editor may retract observations" in text_of(message)
         message, _ = plain(ui.ind.edit_observation)(1, 0, [obs_id], "value", "2", "typo", "mini", 0, action="correct")
         assert "Only a logged-in editor may correct observations" in text_of(message)
+        message, _ = plain(ui.ind.mark_reviewed)(1, "exercises", "2021-06-30", "mini", 0)
+        assert "Only a logged-in editor may mark series reviewed" in text_of(message)
         assert "Only a logged-in editor may start a fit" in text_of(plain(ui.overview.refit_refusal)(1))
         with pytest.raises(PreventUpdate):
             plain(ui.overview.request_fit)(1, None, trigger="overview-refit")
     assert store.snapshot() == before
+    assert store.reviews("mini") == {}
+    # every callback that changes the observations (it bumps the shell's version) was sent above
+    assert ui.client.get("/", base_url=LOCAL).status_code == 200  # Dash fills its callback map
+    writers = {
+        cb["callback"].__name__
+        for cb in ui.app.callback_map.values()
+        if any(o.component_id == ids.OBS_VERSION for o in _outputs(cb))
+    }
+    assert writers == {"add_observation", "upload_csv", "edit_observation", "mark_reviewed"}
+
+
+def _outputs(callback: dict[str, Any]) -> list[Any]:
+    out = callback["output"]
+    return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
 def test_the_background_refit_cannot_be_started_without_an_editor(make_app: Any, store: Any) -> None:

@@ -24,6 +24,7 @@ class Inputs:
     observations: pd.DataFrame  # in effect at the end of the run's as-of date
     stale_records: int  # records recorded after the run was created
     store: Any = None  # the store (scenarios, explanations, backtests); None: those say so
+    stale: dict[str, Any] | None = None  # dashboard.services.reviews.stale_view as of the run's as-of date
 
 
 def paragraph(text: str) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from dashboard.report.blocks import (
     subheading,
     table,
 )
-from dashboard.services import views
+from dashboard.services import reviews, views
 from dashboard.services.forecasts import previous_ok_run
 from dashboard.services.runs import forecast_of
 from indicators.errors import BadInput
@@ -105,15 +105,18 @@ def gather(
     previous_run = previous_ok_run(store.runs(case_id), run["id"])
     previous = views.load_forecast(previous_run)
     run_as_of = date.fromisoformat(str(forecast["as_of"])[:10])
+    loaded = store.get_case(case_id)
+    observations = store.observations(case_id, as_of=run_as_of)
     inputs = Inputs(
-        case=store.get_case(case_id),
+        case=loaded,
         run=run,
         forecast=forecast,
         previous_run=previous_run,
         previous=previous,
-        observations=store.observations(case_id, as_of=run_as_of),
+        observations=observations,
         stale_records=views.records_since(store.history(case_id), run),
         store=store,
+        stale=reviews.judge_staleness(loaded.case, observations, store.reviews(case_id, as_of=run_as_of), on=run_as_of),
     )
     return assemble(inputs, sections=sections)
 
@@ -224,6 +227,24 @@ def _failing_notice(inputs: Inputs) -> dict[str, Any] | None:
     return None
 
 
+def _stale_series(inputs: Inputs) -> dict[str, Any] | None:
+    """The stale-series warning as of the run's as-of date: the Overview's and Indicators page's
+    notice (:func:`dashboard.services.reviews.stale_notice`), with one line per series."""
+    notice_ = reviews.stale_notice(inputs.stale) if inputs.stale else None
+    if notice_ is None:
+        return None
+    return group(
+        [
+            notice(
+                f"{notice_['headline']} {notice_['explanation']} "
+                "(`harbinger observe reviewed ID --through DATE`, or Mark reviewed on the Indicators page.)",
+                "alert",
+            ),
+            bullet_list(notice_["lines"]),
+        ]
+    )
+
+
 def summary_section(inputs: Inputs) -> dict[str, Any]:
     """Every outcome: probability with its 90% interval at each horizon, change, status."""
     fc = inputs.forecast
@@ -277,6 +298,7 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
         "Summary",
         [
             _failing_notice(inputs),
+            _stale_series(inputs),
             paragraph(
                 f"Probability that each outcome happens within the horizon after {fc['as_of']}: the "
                 "posterior mean in bold, with its 90% credible interval beneath (“90%: low – high”; the "

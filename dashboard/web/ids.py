@@ -35,12 +35,21 @@ OV_PROGRESS_BOX = FIT_PROGRESS_BOX  # shown while a fit runs
 OV_FIT_MESSAGE = "overview-fit-message"  # result or failure of the last fit
 OV_AUTOFIT = "overview-autofit"  # dcc.Store: set once to start a first fit
 OV_FAST_UPDATE = "overview-fast-update"  # fast update (PSIS) of the current run by newer records
+OV_STALE = "overview-stale"  # the stale-series warning (series not reviewed for too long)
 
 # ---------------------------------------------------------------- Indicators (pages/indicators.py)
 IND_SELECT = "indicators-select"  # dcc.Dropdown (multi): charts shown
 IND_CHARTS = "indicators-charts"
 IND_TABLE = "indicators-table"  # dash_table.DataTable of observations
 IND_TABLE_NOTE = "indicators-table-note"
+IND_STALE = "indicators-stale"  # the stale-series warning (series not reviewed for too long)
+
+REVIEW_PANEL = "review-panel"  # the "Mark a series reviewed" form (section; also its #anchor)
+REVIEW_INDICATOR = "review-indicator"  # dcc.Dropdown: the open-coverage series
+REVIEW_THROUGH = "review-through"  # reviewed-through date (text, YYYY-MM-DD; default today)
+REVIEW_BUTTON = "review-button"  # "Mark reviewed"
+REVIEW_MESSAGE = "review-message"
+REVIEW_TABLE = "review-table"  # every open-coverage series and its reviewed-through date
 
 ADD_INDICATOR = "add-indicator"
 ADD_INDICATOR_LIST = "add-indicator-list"  # html.Datalist of indicator ids

@@ -3,8 +3,11 @@
 Charts show the latest run's expected band per grid cell, the modelled observations (markers
 sized and shaded by the model's probability that a report is genuine), surprise flags, and
 observations recorded since the run. The table lists the observations in effect with their
-sources, filterable and sortable. Below it: the add form, a CSV upload (the format of
+sources, filterable and sortable. Below it: the open-coverage series with their reviewed-through
+dates and the "Mark reviewed" form, the add form, a CSV upload (the format of
 ``harbinger observe import``, all or nothing) and correction / retraction of the selected row.
+Above the charts, a red notice names every series not reviewed for longer than the stale limit
+(:mod:`dashboard.services.reviews`); the Overview shows the same notice (:func:`stale_notice`).
 Every change goes through :class:`indicators.store.Store` (validated, audited, nothing
 overwritten) under the acting user: the logged-in editor, or on a loopback server without
 accounts ``HARBINGER_USER`` or the OS user. Each change is refused on the server unless
@@ -24,10 +27,10 @@ from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures
-from dashboard.services import views
+from dashboard.services import reviews, views
 from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_run
-from dashboard.web import auth, ids
+from dashboard.web import auth, cases, ids
 from indicators.errors import BadInput
 from indicators.observations import (
     DEFAULT_CREDIBILITY,
@@ -87,6 +90,7 @@ def layout(**_kwargs: Any) -> html.Div:
                     ),
                 ],
             ),
+            html.Div(id=ids.IND_STALE),
             html.Div(id=ids.IND_CHARTS, className="charts"),
             html.Section(
                 className="card section",
@@ -96,6 +100,7 @@ def layout(**_kwargs: Any) -> html.Div:
                     _observations_table(),
                 ],
             ),
+            review_panel(),
             html.Div(
                 className="forms",
                 children=[
@@ -232,6 +237,50 @@ def add_form() -> html.Section:
             ),
             html.Button("Add observation", id=ids.ADD_BUTTON, n_clicks=0, className="btn btn-primary"),
             html.Div(id=ids.ADD_MESSAGE, role="status"),
+        ],
+    )
+
+
+def review_panel() -> html.Section:
+    """The open-coverage series, their reviewed-through dates, and the "Mark reviewed" form."""
+    return html.Section(
+        className="card section form review-panel",
+        id=ids.REVIEW_PANEL,
+        children=[
+            html.H2("Reviewed series"),
+            html.P(
+                "An events series without a coverage end counts a quarter without a recorded event as zero "
+                "only up to the date someone last checked its record complete (its newest observation, or "
+                "a review). Later quarters are missing to the model. After checking a source, mark the "
+                "series reviewed through the last day it covers.",
+                className="muted",
+            ),
+            html.Div(id=ids.REVIEW_TABLE),
+            html.Div(
+                className="form-grid",
+                children=[
+                    _field(
+                        "Series reviewed",
+                        ids.REVIEW_INDICATOR,
+                        dcc.Dropdown(
+                            id=ids.REVIEW_INDICATOR,
+                            options=[],
+                            value=None,
+                            placeholder="choose a series",
+                            clearable=True,
+                            className="dropdown",
+                        ),
+                    ),
+                    _field(
+                        "Reviewed through",
+                        ids.REVIEW_THROUGH,
+                        _text(ids.REVIEW_THROUGH, "YYYY-MM-DD", value=reviews.today().isoformat()),
+                        "last day the record is complete",
+                    ),
+                ],
+            ),
+            html.Button("Mark reviewed", id=ids.REVIEW_BUTTON, n_clicks=0, className="btn btn-primary"),
+            html.Div(id=ids.REVIEW_MESSAGE, role="status"),
         ],
     )
 
@@ -465,6 +514,96 @@ def add_observation(
     except BadInput as exc:
         return _alert("Observation not added:", views.form_errors(exc)), no_update
     return _ok(f"Added observation {new_id}."), (version or 0) + 1
+
+
+# ---------------------------------------------------------------------------- reviewed series
+
+
+def stale_notice(case_id: str, *, link: bool = False, view: dict[str, Any] | None = None) -> html.Div | None:
+    """The red notice naming each series not reviewed for longer than the stale limit, as of
+    now (:func:`dashboard.services.reviews.stale_notice` of ``view``, by default read from the
+    store); ``None`` when none is. ``link``: end with a link to this page (the Overview's copy)."""
+    notice = reviews.stale_notice(view or reviews.stale_view(views.get_store(), case_id))
+    if notice is None:
+        return None
+    children: list[Any] = [
+        html.Strong(notice["headline"]),
+        " ",
+        notice["explanation"],
+        html.Ul([html.Li(line) for line in notice["lines"]]),
+    ]
+    if link:
+        children.append(
+            html.A("Mark series reviewed on the Indicators page", href=cases.with_case("/indicators", case_id))
+        )
+    return html.Div(children, className="notice notice-alert stale-series", role="alert")
+
+
+def review_table(rows: list[dict[str, Any]]) -> Any:
+    """The open-coverage series of :func:`dashboard.services.reviews.review_rows`."""
+    if not rows:
+        return html.P("This case has no open-coverage series.", className="muted")
+    head = html.Thead(
+        html.Tr([html.Th("Series"), html.Th("Reviewed through"), html.Th("Last checked"), html.Th("Status")])
+    )
+    body = html.Tbody(
+        [
+            html.Tr(
+                [
+                    html.Td([r["name"], " ", html.Code(r["indicator"], className="muted")]),
+                    html.Td(r["reviewed_through"], className="num"),
+                    html.Td(r["ago"]),
+                    html.Td(html.Span("stale", className="label-alert") if r["stale"] else "up to date"),
+                ],
+                className="stale" if r["stale"] else "",
+            )
+            for r in rows
+        ]
+    )
+    return html.Table([head, body], className="table review-table")
+
+
+@dash.callback(
+    Output(ids.IND_STALE, "children"),
+    Output(ids.REVIEW_TABLE, "children"),
+    Output(ids.REVIEW_INDICATOR, "options"),
+    Input(ids.OBS_VERSION, "data"),
+    Input(ids.RUN_STATE, "data"),
+    State(ids.CASE, "data"),
+)
+def render_reviews(_version: Any, _state: Any, case_id: str) -> tuple[Any, Any, list[dict[str, str]]]:
+    """The stale-series notice, the reviewed-series table and the form's series, as of now."""
+    view = reviews.stale_view(views.get_store(), case_id)
+    return stale_notice(case_id, view=view), review_table(reviews.review_rows(view)), reviews.review_choices(view)
+
+
+@dash.callback(
+    Output(ids.REVIEW_MESSAGE, "children"),
+    Output(ids.OBS_VERSION, "data", allow_duplicate=True),
+    Input(ids.REVIEW_BUTTON, "n_clicks"),
+    State(ids.REVIEW_INDICATOR, "value"),
+    State(ids.REVIEW_THROUGH, "value"),
+    State(ids.CASE, "data"),
+    State(ids.OBS_VERSION, "data"),
+    prevent_initial_call=True,
+)
+def mark_reviewed(
+    n_clicks: int | None, indicator: Any, through: Any, case_id: str, version: int | None
+) -> tuple[Any, Any]:
+    """Record that the chosen series' record is complete through the date given (a review
+    record, under the acting editor), or say in one sentence why not (nothing recorded then)."""
+    if not n_clicks:
+        raise PreventUpdate
+    try:
+        actor = auth.require_editor("mark series reviewed")
+    except auth.NotAllowed as exc:
+        return _refused(exc), no_update
+    try:
+        done = reviews.mark_reviewed(views.get_store(), case_id, indicator, through, actor=actor)
+    except BadInput as exc:
+        message = html.Div([html.Strong("Not recorded: "), _sentence(str(exc))], className="notice notice-alert")
+        return message, no_update
+    return _ok(done), (version or 0) + 1
 
 
 # ---------------------------------------------------------------------------- upload

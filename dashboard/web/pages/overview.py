@@ -8,7 +8,9 @@ When the case has no ok run, or records were made since the current one, and no 
 opening the Overview starts a fit the same way (:func:`autofit_trigger`); meanwhile a fast update
 (the current run reweighted by the new records, :mod:`dashboard.services.updates`) is shown, labelled.
 A run fitted on an earlier version of the case (or with another model version) is still shown, under
-a red notice that says so and offers Refit (:mod:`dashboard.services.forecasts`).
+a red notice that says so and offers Refit (:mod:`dashboard.services.forecasts`). Series not
+reviewed for longer than the stale limit are named in a red notice above the cards, the same as the
+Indicators page's (:func:`dashboard.web.pages.indicators.stale_notice`), with a link to its form.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dashboard import figures
 from dashboard.services import views
 from dashboard.services.forecasts import RunForecast, current_run, load_forecast, previous_ok_run
 from dashboard.web import auth, ids, panels
+from dashboard.web.pages.indicators import stale_notice
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Harbinger · Overview")
@@ -81,6 +84,7 @@ def layout(**_kwargs: Any) -> html.Div:
             ),
             html.Div(id=ids.OV_FIT_MESSAGE, role="status"),
             html.Div(id=ids.OV_FAST_UPDATE, className="fast-update", role="status"),
+            html.Div(id=ids.OV_STALE),
             html.Div(id=ids.OV_CONTENT, children=first_content(_kwargs.get("case"))),
             *panels.overview_sections(),  # "Why it moved" and alerts
             dcc.Store(id=ids.OV_AUTOFIT),
@@ -119,6 +123,17 @@ def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[lis
 def render_overview(horizon: int | None, state: dict | None, case_id: str) -> list[Any]:
     """Outcome cards of the latest run at ``horizon``, or what to do when there is no run."""
     return overview_content(horizon, case_id)
+
+
+@dash.callback(
+    Output(ids.OV_STALE, "children"),
+    Input(ids.RUN_STATE, "data"),
+    Input(ids.OBS_VERSION, "data"),
+    State(ids.CASE, "data"),
+)
+def render_stale(_state: Any, _version: Any, case_id: str) -> Any:
+    """The stale-series notice (series not reviewed for longer than the stale limit), as of now."""
+    return stale_notice(case_id, link=True)
 
 
 def first_content(case: str | None = None) -> list[Any] | None:
