@@ -240,10 +240,10 @@ def test_run_fit_refuses_a_second_concurrent_fit(pages, nt_store):
 def test_refit_uses_the_injectable_fit_function(pages, nt_store, monkeypatch):
     fit = FakeFit()
     monkeypatch.setattr(pages.overview, "FIT_FUNCTION", fit)
-    result = plain(pages.overview.refit)(lambda *_: None, {"at": 1.0, "reason": "refit"}, CASE)
+    result = plain(pages.overview.refit)({"at": 1.0, "reason": "refit"}, CASE)
     assert result["status"] == "ok" and len(fit.calls) == 1
     with pytest.raises(PreventUpdate):
-        plain(pages.overview.refit)(lambda *_: None, None, CASE)
+        plain(pages.overview.refit)(None, CASE)
 
 
 # ---------------------------------------------------------------------------- shell
@@ -253,7 +253,7 @@ def test_run_bar_names_the_run_and_flags_failed_diagnostics_and_staleness(nt_sto
     bad = sample_forecast()
     bad["diagnostics"].update(ok=False, problems=["12 divergent transitions"])
     run_id = register_fake_run(nt_store, CASE, bad)
-    state = shell.poll_run_state(0, None, 0, CASE, None)
+    state = shell.poll_run_state(0, 0, CASE, None)
     assert state["latest"] == run_id
     bar = text_of(shell.render_run_bar(state, CASE))
     assert run_id in bar and "2025-12-15" in bar
@@ -262,16 +262,16 @@ def test_run_bar_names_the_run_and_flags_failed_diagnostics_and_staleness(nt_sto
     nt_store.add_observations(
         CASE, [{"indicator": "leader_summit", "date": "2025-12-01", "value": 1, "source": "test"}], actor="tester"
     )
-    bar = text_of(shell.render_run_bar(shell.poll_run_state(1, None, 0, CASE, state), CASE))
+    bar = text_of(shell.render_run_bar(shell.poll_run_state(1, 0, CASE, state), CASE))
     assert "Stale: 1 observation recorded since this run" in bar
 
 
 def test_poll_run_state_updates_only_on_change(nt_store):
-    state = shell.poll_run_state(0, None, 0, CASE, None)
+    state = shell.poll_run_state(0, 0, CASE, None)
     assert state == {"case": CASE, "latest": None, "running": [], "n_records": 174}
-    assert shell.poll_run_state(1, None, 0, CASE, state) is no_update
+    assert shell.poll_run_state(1, 0, CASE, state) is no_update
     register_fake_run(nt_store, CASE)
-    assert shell.poll_run_state(2, None, 0, CASE, state)["latest"] is not None
+    assert shell.poll_run_state(2, 0, CASE, state)["latest"] is not None
 
 
 def test_poll_run_state_fails_a_fit_whose_process_died(nt_store):
@@ -291,13 +291,13 @@ def test_poll_run_state_fails_a_fit_whose_process_died(nt_store):
         model_version="m1",
         settings={"draws": 100, "seed": 1},
     )
-    assert shell.poll_run_state(0, None, 0, CASE, None)["running"] == [run_id]  # this process: alive
+    assert shell.poll_run_state(0, 0, CASE, None)["running"] == [run_id]  # this process: alive
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
     with nt_store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id = :id"), {"pid": int(gone.stdout), "id": run_id})
-    state = shell.poll_run_state(1, None, 0, CASE, None)
+    state = shell.poll_run_state(1, 0, CASE, None)
     assert state["running"] == []
     run = nt_store.get_run(run_id)
     assert (run["status"], run["error"]) == ("failed", "interrupted")

@@ -214,29 +214,33 @@ def test_a_running_fit_shows_its_stage_and_an_estimate_from_the_last_fit(pages):
         assert "Tuning the sampler" in info["text"] and "attempt 2 of 2" in info["text"]
         assert "left (the last fit took 5 min)" in info["text"]
         # the shell's bar on every page: shown, with the text, polling while the fit runs
-        shown = pages.app.render_fit_progress(1, {"running": [run_id]}, None, None, CASE, None)
+        shown = pages.app.render_fit_progress(1, {"running": [run_id]}, None, CASE)
         assert shown == ("progress-box fit-progress", "30", info["text"], False)
     finally:
         store.fail_run(run_id, "test over")
-    assert pages.app.render_fit_progress(2, {"running": []}, None, None, CASE, None)[0].endswith("hidden")
+    assert pages.app.render_fit_progress(2, {"running": []}, None, CASE)[0].endswith("hidden")
 
 
-def test_a_fit_asked_for_here_shows_until_it_answers_whichever_input_fired(pages):
-    """Asked for, not recorded yet: "Starting the fit…" on every re-render (a poll, the run state,
-    several inputs at once), then the job's own message; hidden once the job has answered."""
+def test_a_fit_asked_for_here_shows_as_starting_until_its_run_is_recorded(pages):
+    """Asked for, no run recorded yet: "Starting the fit…" on every re-render (a poll, the run
+    state, several inputs at once); then the run's own progress; hidden once the run has ended. An
+    old request, or one an earlier run answered, shows nothing."""
+    store = pages.store
     render = pages.app.render_fit_progress
     asked = {"at": time.time(), "reason": "first fit"}
     for tick in (1, 2, 3):  # polls while the fit's process starts
-        box, percent, text, stop_polling = render(tick, {"running": []}, None, asked, CASE, None, None)
+        box, percent, text, stop_polling = render(tick, {"running": []}, asked, CASE)
         assert not box.endswith("hidden") and text == "Starting the fit…" and not stop_polling
-    box, percent, text, _ = render(4, {"running": []}, "Building the model", asked, CASE, "5", None)
-    assert (box.endswith("hidden"), percent, text) == (False, "5", "Building the model")
-    older = {"status": "failed", "at": asked["at"] - 60}  # an earlier fit's answer does not end this one
-    assert not render(5, {"running": []}, None, asked, CASE, None, older)[0].endswith("hidden")
-    answered = {"status": "failed", "at": asked["at"] + 1}
-    assert render(6, {"running": []}, None, asked, CASE, None, answered)[0].endswith("hidden")
-    forgotten = {"at": asked["at"] - pages.app.PENDING_SECONDS - 1}
-    assert render(7, {"running": []}, None, forgotten, CASE, None, None)[0].endswith("hidden")
+    run_id = _running(store)  # the fit's process records its run
+    try:
+        box, _, text, _ = render(4, {"running": [run_id]}, asked, CASE)
+        assert not box.endswith("hidden") and text != "Starting the fit…"
+    finally:
+        store.fail_run(run_id, "test over")
+    assert render(5, {"running": []}, asked, CASE)[0].endswith("hidden")  # its run ended
+    forgotten = {"at": time.time() - pages.app.PENDING_SECONDS - 1}
+    assert render(6, {"running": []}, forgotten, CASE)[0].endswith("hidden")
+    assert render(7, {"running": []}, None, CASE)[0].endswith("hidden")
 
 
 def test_during_the_first_fit_the_overview_says_it_is_fitting_and_refit_is_disabled(pages):

@@ -90,7 +90,6 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
     app.callback(
         Output(ids.RUN_STATE, "data"),
         Input(ids.POLL, "n_intervals"),
-        Input(ids.FIT_RESULT, "data"),
         Input(ids.OBS_VERSION, "data"),
         Input(ids.CASE, "data"),
         State(ids.RUN_STATE, "data"),
@@ -103,11 +102,8 @@ def create_app(case_id: str | None = None, *, host: str | None = None) -> Dash:
         Output(ids.FIT_POLL, "disabled"),
         Input(ids.FIT_POLL, "n_intervals"),
         Input(ids.RUN_STATE, "data"),
-        Input(ids.FIT_FEED, "children"),
         Input(ids.FIT_REQUEST, "data"),
         State(ids.CASE, "data"),
-        State(ids.FIT_FEED, "title"),
-        State(ids.FIT_RESULT, "data"),
     )(render_fit_progress)
     return app
 
@@ -213,7 +209,6 @@ def shell(*, case_id: str, case_name: str, options: list[dict[str, Any]] | None 
             ),
             html.Div(id=ids.RUN_BAR, className="runbar"),
             dcc.Interval(id=ids.FIT_POLL, interval=FIT_POLL_MS, disabled=True),
-            html.Div(id=ids.FIT_FEED, hidden=True),
             html.Div(
                 id=ids.FIT_PROGRESS_BOX,
                 className=PROGRESS_HIDDEN,
@@ -259,9 +254,14 @@ def pick_case(picked: str | None, pathname: str | None, current: str | None) -> 
     return cases.with_case(pathname or "/", picked)
 
 
-def poll_run_state(_n: Any, _fit: Any, _obs: Any, case_id: str, previous: dict | None) -> Any:
+def poll_run_state(_n: Any, _obs: Any, case_id: str, previous: dict | None) -> Any:
     """Re-read the case's run state; update the shared store only when something changed (a
-    change of case is a change)."""
+    change of case is a change).
+
+    Nothing here listens to the background fit's output (``ids.FIT_RESULT``):
+    Dash holds back a callback while any of its inputs or states is an output of a callback still
+    running, and everything downstream of it, so the run bar and the fit's own bar would freeze for
+    as long as the fit runs. The store says when a fit starts and ends; the poll reads it."""
     state = {"case": case_id, **views.run_state(views.get_store(), case_id)}
     return no_update if state == previous else state
 
@@ -277,43 +277,45 @@ def render_run_bar(state: dict | None, case_id: str) -> list[Any]:
     return run_bar_children(summary, running=running)
 
 
-def render_fit_progress(
-    _n: Any, state: dict | None, feed: Any, request: Any, case_id: str, feed_percent: Any, result: Any = None
-) -> tuple[str, str, str, bool]:
+def render_fit_progress(_n: Any, state: dict | None, request: Any, case_id: str) -> tuple[str, str, str, bool]:
     """The running fit's bar on every page: stage, percent and an estimate from the last fit
     (:func:`dashboard.services.progress.fit_progress`, read from the store and the run's progress
     file, so a fit started anywhere shows). Re-read every :data:`FIT_POLL_MS` while one runs.
 
-    A fit asked for from this browser (``ids.FIT_REQUEST``) whose run is not recorded yet shows at
-    once, with the background job's own message once it has one (``ids.FIT_FEED``), until the job
-    answers (``ids.FIT_RESULT`` newer than the request) or :data:`PENDING_SECONDS` pass. The bar is
-    decided from these states, never from which input fired: Dash may report several at once.
+    A fit asked for from this browser (``ids.FIT_REQUEST``) shows at once as starting, until its
+    process records its run (then the run's own progress shows) or :data:`PENDING_SECONDS` pass.
+    The bar is decided from the store and the request, never from which input fired (Dash may
+    report several at once), and never from the background fit's outputs (see
+    :func:`poll_run_state`).
     """
     from dashboard.services.progress import fit_progress
 
-    info = fit_progress(views.get_store(), case_id)
+    store = views.get_store()
+    info = fit_progress(store, case_id)
     if info is not None:
         return PROGRESS_SHOWN, str(info["percent"]), info["text"], False
-    if _pending(request, result):
-        return PROGRESS_SHOWN, str(feed_percent or "0"), str(feed or "Starting the fit…"), False
+    if _pending(store, case_id, request):
+        return PROGRESS_SHOWN, "0", "Starting the fit…", False
     return PROGRESS_HIDDEN, "0", "", True
 
 
-#: How long a fit asked for from this browser shows as starting without its run being recorded
-#: (a loaded machine takes a minute or more to start the fit's process).
-PENDING_SECONDS = 15 * 60
+#: How long a fit asked for from this browser shows as starting while no run of it is recorded (a
+#: loaded machine takes a minute or more to start the fit's process; a fit refused before it
+#: records a run says why in the Overview's fit message).
+PENDING_SECONDS = 10 * 60
 
 
-def _pending(request: Any, result: Any, *, now: float | None = None) -> bool:
-    """Whether this browser asked for a fit that has not answered yet."""
+def _pending(store: Any, case_id: str, request: Any, *, now: float | None = None) -> bool:
+    """Whether this browser asked for a fit whose run is not recorded yet."""
     import time
 
     if not isinstance(request, dict) or not isinstance(request.get("at"), (int, float)):
         return False
     asked = float(request["at"])
-    if isinstance(result, dict) and isinstance(result.get("at"), (int, float)) and float(result["at"]) >= asked:
+    if (time.time() if now is None else now) - asked >= PENDING_SECONDS:
         return False
-    return (time.time() if now is None else now) - asked < PENDING_SECONDS
+    newest = store.runs(case_id, limit=1)
+    return not (newest and newest[0]["created_at"].timestamp() >= asked - 1.0)
 
 
 def warm_caches(case_id: str) -> None:

@@ -22,7 +22,6 @@ FIT_PROGRESS_BOX = "shell-fit-progress-box"  # the running fit's bar, on every p
 FIT_PROGRESS = "shell-fit-progress"  # html.Progress
 FIT_PROGRESS_LABEL = "shell-fit-progress-label"  # stage, percent and estimate
 FIT_POLL = "shell-fit-poll"  # dcc.Interval: re-reads the bar while a fit runs
-FIT_FEED = "shell-fit-feed"  # hidden: progress of a fit started from this browser
 URL = "shell-url"  # dcc.Location
 
 # ---------------------------------------------------------------- Overview (pages/overview.py)

@@ -515,18 +515,21 @@ def refit_refusal(n_clicks: int | None) -> Any:
     Input(ids.FIT_REQUEST, "data"),
     State(ids.CASE, "data"),
     background=True,
-    # the shell's bar reads the store; this browser's own fit also nudges it at once (ids.FIT_FEED)
-    progress=[Output(ids.FIT_FEED, "title"), Output(ids.FIT_FEED, "children")],
-    progress_default=["0", ""],
+    # No progress outputs: the fit records its stages with its run, and the shell's bar reads them
+    # from the store (dashboard.web.app.render_fit_progress), on every page and in every browser.
     running=[(Output(ids.OV_REFIT, "disabled"), True, False), (Output(ids.OV_CONTENT, "className"), "fitting", "")],
     prevent_initial_call=True,
     interval=1000,
 )
-def refit(set_progress: Callable[[Any], None], request: dict | None, case_id: str) -> dict[str, Any]:
+def refit(request: dict | None, case_id: str) -> dict[str, Any]:
     """Background callback: run the requested fit (see :func:`run_fit`)."""
     if not request:
         raise PreventUpdate
-    return run_fit(set_progress, case_id)
+    return run_fit(_no_progress, case_id)
+
+
+def _no_progress(_update: Any) -> None:
+    """The fit's stages go to its run's progress file, not to this browser."""
 
 
 @dash.callback(Output(ids.OV_FIT_MESSAGE, "children"), Input(ids.FIT_RESULT, "data"))
