@@ -432,7 +432,8 @@ def _driver() -> Callable[..., float]:
     name = f"harbinger_fused_kernel_{digest.hexdigest()[:16]}"
     header = "import numpy as np\n\nfrom models.density import (\n"
     header += "".join(f"    {n},\n" for n in _KERNEL_COMMON) + ")\n"
-    header += "".join(f"from {fam.__module__} import kernel as kernel_{k}\n" for k, fam in enumerate(FAMILIES))
+    for k, fam in enumerate(FAMILIES):
+        header += f"from {fam.kernel.py_func.__module__} import {fam.kernel.py_func.__name__} as kernel_{k}\n"
     text = header + "\n\n" + source
     folder = Path(os.environ.get("NUMBA_CACHE_DIR") or platformdirs.user_cache_dir("harbinger")) / "kernels"
     file = folder / f"{name}.py"
