@@ -15,6 +15,7 @@ from models.design import build_design
 from models.families import FAMILIES, NAMES, family, row_logliks
 from models.forecast import Draws
 from models.likelihood import NUMPY
+from models.model import build_model
 from models.predictive import predictive_samples
 from models.simulate import _FAMILY_CYCLE, simulate_observations, synthetic_case
 
@@ -52,20 +53,14 @@ def _design_and_draws(n_draws: int = 30):
     design = build_design(case, frame, as_of=date(2016, 12, 31))
     rng = np.random.default_rng(1)
     fam = design.family_indicators
-    n_cut = int(max(design.constants["ordinal_levels"].max(initial=2) - 1, 1))
-    shapes = {
-        "count_alpha": (len(fam["count"]),),
-        "continuous_sigma": (len(fam["continuous"]),),
-        "proportion_kappa": (len(fam["proportion"]),),
-    }
+    # Each family's parameters with the shapes the model gives them, positive and increasing
+    # along their last axis (dispersions, scales and precisions are positive, cutpoints ordered).
+    model = build_model(design)
     params: dict = {"families": [k for k, v in fam.items() if v]}
     for f in FAMILIES:
-        for key in f.draw_params:
-            if key == "ordinal_cut":
-                steps = rng.gamma(4.0, 0.4, (n_draws, len(fam["ordinal"]), n_cut))
-                params[key] = np.cumsum(steps, axis=-1) - 1.0
-            else:
-                params[key] = rng.gamma(5.0, 2.0, (n_draws, *shapes[key]))
+        for key, name in f.draw_params.items():
+            shape = tuple(int(n) for n in model[name].shape.eval())
+            params[key] = np.cumsum(rng.gamma(5.0, 0.5, (n_draws, *shape)), axis=-1)
     K, T, I, O = 2, design.grid.n_cells, len(case.indicators), len(case.outcomes)
     draws = Draws(
         chains=2,
