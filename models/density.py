@@ -17,6 +17,12 @@ agree at the model's initial point and two jittered starting points (:func:`disa
 few milliseconds). Where they do not (a case shape the tests never saw, an edit made on one side
 only), ``models.fit`` logs a warning and samples with the generated density: a slower fit of the
 right posterior, never a fast fit of a different one.
+
+The kernel is written per family: each module of :mod:`models.families` holds its rows' part (a
+numba function, ``Family.kernel``), and this module holds the common parts (the priors of the
+factors, loadings and hazards, the factor paths, the linear predictor, the outcomes and the way
+back through them) and the driver that calls the families' parts in the registry's order
+(:func:`kernel_source`, generated once per process from :data:`models.families.FAMILIES`).
 """
 
 from __future__ import annotations
@@ -31,76 +37,33 @@ import numba
 import numpy as np
 import pymc as pm
 
-from models.design import FAMILIES, Design
-from models.elicitation import hazard_prior
-from models.likelihood import ORDINAL_EDGE, PROPORTION_EPS, STIRLING_COEFFICIENTS, STIRLING_FROM
-from models.model import (
-    CONTINUOUS_SIGMA_SCALE,
-    DISPERSION_MAX,
-    FAMILY_INTERCEPT_SD,
-    LOADING_SCALE,
-    ORDINAL_FIRST_CUT_SCALE,
-    ORDINAL_GAP_SCALE,
-    OVERDISPERSION_SCALE,
-    PERSISTENCE_PRIOR,
-    PROPORTION_KAPPA_PRIOR,
-    effect_positions,
-    loading_structure,
-)
+from models.design import Design
+from models.elicitation import PERSISTENCE_PRIOR, hazard_prior
+from models.families import FAMILIES
+from models.families.numerics import LOG_2PI, bernoulli_logit, log_sigmoid, normal, sigmoid
+from models.model import LOADING_SCALE, effect_positions, loading_structure
 
-#: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
-VALUE_VARIABLES = (
-    "persistence_logodds__",
-    "innovation",
-    "loading_unfolded",
-    "loading_free",
-    "count_intercept_offset",
-    "count_overdispersion_unfolded",
-    "binary_intercept",
-    "continuous_intercept",
-    "continuous_sigma_log__",
-    "proportion_intercept",
-    "proportion_kappa_log__",
-    "ordinal_cut_raw",
-    "hazard_intercept",
-    "hazard_effect_log_or",
+#: The value variables every model has before and after the families' own.
+_HEAD = (
+    ("persistence_logodds__", None),
+    ("innovation", 1.0),
+    ("loading_unfolded", LOADING_SCALE),
+    ("loading_free", LOADING_SCALE),
 )
-(
-    PERSISTENCE,
-    INNOVATION,
-    LOADING_UNFOLDED,
-    LOADING_FREE,
-    COUNT_OFFSET,
-    COUNT_OVERDISPERSION,
-    BINARY_INTERCEPT,
-    CONTINUOUS_INTERCEPT,
-    CONTINUOUS_SIGMA,
-    PROPORTION_INTERCEPT,
-    PROPORTION_KAPPA,
-    ORDINAL_CUT_RAW,
-    HAZARD_INTERCEPT,
-    EFFECT_LOG_OR,
-) = range(len(VALUE_VARIABLES))
+_TAIL = (("hazard_intercept", None), ("hazard_effect_log_or", None))
+_VARIABLES = _HEAD + tuple(v for fam in FAMILIES for v in fam.value_variables) + _TAIL
+#: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
+VALUE_VARIABLES = tuple(name for name, _ in _VARIABLES)
+#: The sd of each value variable's Normal(0, sd) prior; 0 where the prior is another (the
+#: persistence's and the hazards' are written below, the families' others by their kernels).
+NORMAL_SD = np.array([sd or 0.0 for _, sd in _VARIABLES])
+PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE = range(4)
+HAZARD_INTERCEPT, EFFECT_LOG_OR = len(VALUE_VARIABLES) - 2, len(VALUE_VARIABLES) - 1
 
 #: The per-row arrays of every family, in the order the kernel takes them.
 ROW_FIELDS = ("indicator", "local", "cells", "weights", "y", "log_w", "log_1mw", "lp_spurious", "mask")
-#: The other data containers the kernel reads.
-OTHER_DATA = (
-    "count_log_y_factorial",
-    "count_log_rate_centre",
-    "ordinal_levels",
-    "outcome_at_risk",
-    "outcome_event",
-    "centring_weight",
-)
-
-BINARY_INTERCEPT_SD, CONTINUOUS_INTERCEPT_SD, PROPORTION_INTERCEPT_SD = (
-    FAMILY_INTERCEPT_SD["binary"],
-    FAMILY_INTERCEPT_SD["continuous"],
-    FAMILY_INTERCEPT_SD["proportion"],
-)
-KAPPA_SHAPE, KAPPA_RATE = PROPORTION_KAPPA_PRIOR
-LOG_2PI = math.log(2.0 * math.pi)
+#: The data containers the common part of the kernel reads.
+OTHER_DATA = ("outcome_at_risk", "outcome_event", "centring_weight")
 
 #: The fused and the generated log density may differ by this much at a check point: PyMC's Beta
 #: normalising constant differs from the kernel's log-beta by about 1.4e-6 per factor, and
@@ -120,19 +83,23 @@ class Structure:
 
     offsets: np.ndarray  # (len(VALUE_VARIABLES),) start of each value variable in x, -1 if absent
     ends: np.ndarray  # (len(VALUE_VARIABLES),) where each ends (its start + its size)
-    sizes: np.ndarray  # (I, K, O, T, n_cut)
+    sizes: np.ndarray  # (I, K, O, T)
+    normal_sd: np.ndarray  # NORMAL_SD
     loading_signed: np.ndarray  # (n, 2) indicator, factor of each signed loading
     loading_sign: np.ndarray  # (n,) its sign
     loading_free: np.ndarray  # (m, 2)
     effect_at: np.ndarray  # (n, 2) outcome, factor of each hazard effect
     effect_mean: np.ndarray  # (n,) its prior mean (log odds ratio per factor sd)
     effect_sd: np.ndarray  # (n,) its prior sd
-    family_columns: tuple[np.ndarray, ...]  # indicator index of each family's parameter slots
     hazard_mean: np.ndarray  # (O,) prior mean of each outcome's hazard intercept
     hazard_sd: np.ndarray  # (O,) its prior sd
+    family_at: tuple[np.ndarray, ...]  # per family: offsets of its value variables
+    family_ends: tuple[np.ndarray, ...]  # per family: their ends
+    family_columns: tuple[np.ndarray, ...]  # per family: the case's index of each of its indicators
 
     def arrays(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+        """The arguments of the kernel's common part, in order."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("family_"))
 
 
 def structure(design: Design, model: pm.Model) -> Structure:
@@ -153,192 +120,83 @@ def structure(design: Design, model: pm.Model) -> Structure:
     prior = hazard_prior(design.case)
     e_at = effect_positions(design)
     index = {iid: i for i, iid in enumerate(design.indicator_ids)}
-    columns = tuple(np.array([index[i] for i in design.family_indicators[f]], dtype=np.int64) for f in FAMILIES)
-    n_cut = int(max(design.ordinal_levels.max(initial=2) - 1, 1))
 
     def signed(p, s):
         at = np.argwhere((p == 1) & (s != 0)).astype(np.int64)
         return at, s[at[:, 0], at[:, 1]].astype(np.float64), np.argwhere((p == 1) & (s == 0)).astype(np.int64)
+
+    def positions(fam):
+        return np.array([VALUE_VARIABLES.index(name) for name, _ in fam.value_variables], dtype=np.int64)
 
     ls, lsign, lf = signed(present, sign)
     return Structure(
         offsets=offsets,
         ends=ends,
         sizes=np.array(
-            [present.shape[0], present.shape[1], len(design.case.outcomes), design.grid.n_cells, n_cut], dtype=np.int64
+            [present.shape[0], present.shape[1], len(design.case.outcomes), design.grid.n_cells], dtype=np.int64
         ),
+        normal_sd=NORMAL_SD,
         loading_signed=ls.reshape(-1, 2),
         loading_sign=lsign,
         loading_free=lf.reshape(-1, 2),
         effect_at=e_at,
         effect_mean=prior.effect_mean[e_at[:, 0], e_at[:, 1]].astype(np.float64),
         effect_sd=prior.effect_sd[e_at[:, 0], e_at[:, 1]].astype(np.float64),
-        family_columns=columns,
         hazard_mean=prior.intercept_mean.astype(np.float64),
         hazard_sd=prior.intercept_sd.astype(np.float64),
+        family_at=tuple(offsets[positions(f)] for f in FAMILIES),
+        family_ends=tuple(ends[positions(f)] for f in FAMILIES),
+        family_columns=tuple(
+            np.array([index[i] for i in design.family_indicators[f.name]], dtype=np.int64) for f in FAMILIES
+        ),
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# Scalar helpers
-
-
-@numba.njit(cache=True, inline="always")
-def _log_sigmoid(x):
-    """log(1 / (1 + exp(-x))), without overflow."""
-    if x >= 0:
-        return -math.log1p(math.exp(-x))
-    return x - math.log1p(math.exp(x))
-
-
-@numba.njit(cache=True, inline="always")
-def _sigmoid(x):
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+# The kernel's common part
 
 
 @numba.njit(cache=True, error_model="numpy")
-def digamma(x):
-    """The digamma function for x > 0: the recurrence up to 10, then the asymptotic series
-    (error below 1e-14 there)."""
-    acc = 0.0
-    while x < 10.0:
-        acc -= 1.0 / x
-        x += 1.0
-    f = 1.0 / (x * x)
-    tail = f * (
-        -1.0 / 12
-        + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132 + f * (691.0 / 32760 - f / 12.0)))))
-    )
-    return acc + math.log(x) - 0.5 / x + tail
-
-
-@numba.njit(cache=True, inline="always")
-def _mixture(lp, log_w, log_1mw, lp_spurious):
-    """log(w p + (1 - w) q) and the genuine component's share of it (d out / d lp), from one
-    exp and one log1p."""
-    a, b = log_w + lp, log_1mw + lp_spurious
-    if a == -np.inf and b == -np.inf:
-        return -np.inf, 0.0
-    d = a - b
-    if d > 0:
-        e = math.exp(-d)
-        return a + math.log1p(e), 1.0 / (1.0 + e)
-    e = math.exp(d)
-    return b + math.log1p(e), e / (1.0 + e)
-
-
-@numba.njit(cache=True, inline="always")
-def _bernoulli_logit(y, x):
-    """y log sigmoid(x) + (1 - y) log sigmoid(-x) and its derivative y - sigmoid(x), from one exp
-    and one log1p."""
-    e = math.exp(-abs(x))
-    tail = math.log1p(e)
-    if x >= 0:
-        return -tail - (1.0 - y) * x, y - 1.0 / (1.0 + e)
-    return y * x - tail, y - e / (1.0 + e)
-
-
-@numba.njit(cache=True, inline="always")
-def _normal(x, mu, sd, log_norm):
-    """Normal(mu, sd) log density and its derivative; ``log_norm`` is log(sd) + log(2 pi) / 2."""
-    z = (x - mu) / sd
-    return -0.5 * z * z - log_norm, -z / sd
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _stirling_remainder(x):
-    """models.likelihood.stirling_remainder at x (>= STIRLING_FROM) and its derivative."""
-    inv2 = 1.0 / (x * x)
-    acc, d_acc = 0.0, 0.0
-    for k in range(len(STIRLING_COEFFICIENTS) - 1, -1, -1):
-        acc = STIRLING_COEFFICIENTS[k] + inv2 * acc
-        d_acc = (2 * k + 1) * STIRLING_COEFFICIENTS[k] + inv2 * d_acc
-    return acc / x, -d_acc * inv2
-
-
-# ---------------------------------------------------------------------------------------------
-# The kernel
-
-
-@numba.njit(cache=True)
-def _rows_eta_bar(eta, cells, weights, r, i):
-    acc = 0.0
-    for s in range(cells.shape[1]):
-        acc += weights[r, s] * eta[cells[r, s], i]
-    return acc
-
-
-@numba.njit(cache=True)
-def _spread(g_eta, cells, weights, r, i, g):
-    for s in range(cells.shape[1]):
-        g_eta[cells[r, s], i] += g * weights[r, s]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def logp_and_grad(
+def _priors_and_paths(
     x,
     grad,
     offsets,
     ends,
     sizes,
+    normal_sd,
     loading_signed,
     loading_sign,
     loading_free,
     effect_at,
     effect_mean,
     effect_sd,
-    columns,
     hazard_mean,
     hazard_sd,
-    count,
-    binary,
-    continuous,
-    proportion,
-    ordinal,
-    count_log_y_factorial,
-    count_log_rate_centre,
-    ordinal_levels,
-    outcome_at_risk,
-    outcome_event,
-    centring_weight,
 ):
-    """The model's log density at ``x`` (nutpie's flat unconstrained vector); its gradient is
-    written into ``grad``. Each family's rows come as a tuple in :data:`ROW_FIELDS` order."""
-    n_ind, n_fac, n_out, n_cells, n_cut = sizes[0], sizes[1], sizes[2], sizes[3], sizes[4]
+    """Zeroes ``grad``; the log density of the priors on every Normal coordinate, the hazards and
+    the persistences, with their gradient; the factor paths, loadings and hazard effects."""
+    n_ind, n_fac, n_out, n_cells = sizes[0], sizes[1], sizes[2], sizes[3]
     grad[:] = 0.0
     logp = 0.0
 
-    # Priors on every Normal coordinate (innovations, unfolded loadings and effects, intercepts).
-    normals = (
-        (INNOVATION, 0.0, 1.0),
-        (LOADING_UNFOLDED, 0.0, LOADING_SCALE),
-        (LOADING_FREE, 0.0, LOADING_SCALE),
-        (COUNT_OFFSET, 0.0, 1.0),
-        (COUNT_OVERDISPERSION, 0.0, OVERDISPERSION_SCALE),
-        (BINARY_INTERCEPT, 0.0, BINARY_INTERCEPT_SD),
-        (CONTINUOUS_INTERCEPT, 0.0, CONTINUOUS_INTERCEPT_SD),
-        (PROPORTION_INTERCEPT, 0.0, PROPORTION_INTERCEPT_SD),
-        (ORDINAL_CUT_RAW, 0.0, 1.0),
-    )
-    for v, mu, sd in normals:
-        if offsets[v] < 0:
+    # Priors on every Normal coordinate (innovations, unfolded loadings, the families' own).
+    for v in range(normal_sd.shape[0]):
+        sd = normal_sd[v]
+        if sd <= 0.0 or offsets[v] < 0:
             continue
         log_norm = math.log(sd) + 0.5 * LOG_2PI
         for j in range(offsets[v], ends[v]):
-            lp, g = _normal(x[j], mu, sd, log_norm)
+            lp, g = normal(x[j], 0.0, sd, log_norm)
             logp += lp
             grad[j] += g
     h_at = offsets[HAZARD_INTERCEPT]
     for o in range(n_out):
-        lp, g = _normal(x[h_at + o], hazard_mean[o], hazard_sd[o], math.log(hazard_sd[o]) + 0.5 * LOG_2PI)
+        lp, g = normal(x[h_at + o], hazard_mean[o], hazard_sd[o], math.log(hazard_sd[o]) + 0.5 * LOG_2PI)
         logp += lp
         grad[h_at + o] += g
     b_at = offsets[EFFECT_LOG_OR]
     for n in range(effect_at.shape[0]):
-        lp, g = _normal(x[b_at + n], effect_mean[n], effect_sd[n], math.log(effect_sd[n]) + 0.5 * LOG_2PI)
+        lp, g = normal(x[b_at + n], effect_mean[n], effect_sd[n], math.log(effect_sd[n]) + 0.5 * LOG_2PI)
         logp += lp
         grad[b_at + n] += g
 
@@ -349,8 +207,8 @@ def logp_and_grad(
     phi = np.empty(n_fac)
     for k in range(n_fac):
         u = x[p_at + k]
-        phi[k] = _sigmoid(u)
-        logp += a_prior * _log_sigmoid(u) + b_prior * _log_sigmoid(-u) - log_beta
+        phi[k] = sigmoid(u)
+        logp += a_prior * log_sigmoid(u) + b_prior * log_sigmoid(-u) - log_beta
         grad[p_at + k] += a_prior * (1.0 - phi[k]) - b_prior * phi[k]
 
     # Factor paths: f[k, 0] = e[k, 0]; f[k, t] = phi f[k, t-1] + sqrt(1 - phi^2) e[k, t].
@@ -360,7 +218,7 @@ def logp_and_grad(
     f = np.empty((n_fac, n_cells))
     scale, d_scale = np.empty(n_fac), np.empty(n_fac)  # sqrt(1 - phi^2) and its derivative in u
     for k in range(n_fac):
-        q = _sigmoid(-x[p_at + k])
+        q = sigmoid(-x[p_at + k])
         scale[k] = math.sqrt(q * (1.0 + phi[k]))
         d_scale[k] = -phi[k] * phi[k] * math.sqrt(q / (1.0 + phi[k]))
         s = scale[k]
@@ -368,7 +226,7 @@ def logp_and_grad(
         for t in range(1, n_cells):
             f[k, t] = phi[k] * f[k, t - 1] + s * x[e_at + k * n_cells + t]
 
-    # Loadings, hazard effects and the indicators' base intercepts.
+    # Loadings and hazard effects.
     loading = np.zeros((n_ind, n_fac))
     for n in range(loading_signed.shape[0]):
         loading[loading_signed[n, 0], loading_signed[n, 1]] = loading_sign[n] * abs(x[offsets[LOADING_UNFOLDED] + n])
@@ -377,15 +235,28 @@ def logp_and_grad(
     effect = np.zeros((n_out, n_fac))
     for n in range(effect_at.shape[0]):
         effect[effect_at[n, 0], effect_at[n, 1]] = x[b_at + n]
-    base = np.zeros(n_ind)
-    for j in range(columns[0].shape[0]):
-        base[columns[0][j]] = count_log_rate_centre[j] + x[offsets[COUNT_OFFSET] + j]
-    for fam, var in ((1, BINARY_INTERCEPT), (2, CONTINUOUS_INTERCEPT), (3, PROPORTION_INTERCEPT)):
-        for j in range(columns[fam].shape[0]):
-            base[columns[fam][j]] = x[offsets[var] + j]
+    return logp, phi, f, scale, d_scale, loading, effect
 
-    # eta[t, i] = intercept[i] + sum_k loading[i, k] f[k, t], the intercept centred on each
-    # indicator's record.
+
+@numba.njit(cache=True)
+def _set_base(base, x, at, columns):
+    """A family's sampled intercepts into the indicators' base intercepts."""
+    for j in range(columns.shape[0]):
+        base[columns[j]] = x[at + j]
+
+
+@numba.njit(cache=True)
+def _set_base_centred(base, x, at, columns, centre):
+    """:func:`_set_base` for intercepts sampled as offsets from a centre."""
+    for j in range(columns.shape[0]):
+        base[columns[j]] = centre[j] + x[at + j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _linear_predictor(base, loading, f, centring_weight):
+    """eta[t, i] = intercept[i] + sum_k loading[i, k] f[k, t], the intercept centred on each
+    indicator's record; and the factors' mean over each indicator's record, (I, K)."""
+    n_ind, n_fac, n_cells = loading.shape[0], loading.shape[1], f.shape[1]
     factor_mean = centring_weight @ f.T  # (I, K)
     intercept = base.copy()
     for i in range(n_ind):
@@ -395,184 +266,37 @@ def logp_and_grad(
     for t in range(n_cells):
         for i in range(n_ind):
             eta[t, i] += intercept[i]
-    g_eta = np.zeros((n_cells, n_ind))
+    return factor_mean, eta
 
-    # Count rows: negative binomial on the covered cells' summed rate, mixed with a spurious report,
-    # in the form of models.likelihood.count_loglik (no difference of large numbers as the
-    # dispersion alpha = 1 / (z^2 + 1 / DISPERSION_MAX) grows towards a Poisson count).
-    ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = count
-    n_count = columns[0].shape[0]
-    if n_count:
-        d_at = offsets[COUNT_OVERDISPERSION]
-        alpha, d_alpha = np.empty(n_count), np.empty(n_count)  # alpha and d alpha / d z
-        # Per indicator: Stirling's remainder and its derivative, or log Gamma and digamma.
-        at_alpha, d_at_alpha = np.empty(n_count), np.empty(n_count)
-        for j in range(n_count):
-            z = x[d_at + j]
-            alpha[j] = 1.0 / (z * z + 1.0 / DISPERSION_MAX)
-            d_alpha[j] = -2.0 * z * alpha[j] * alpha[j]
-            if alpha[j] >= STIRLING_FROM:
-                at_alpha[j], d_at_alpha[j] = _stirling_remainder(alpha[j])
-            else:
-                at_alpha[j], d_at_alpha[j] = math.lgamma(alpha[j]), digamma(alpha[j])
-        rate = np.exp(eta)
-        for r in range(y.shape[0]):
-            if mask[r] == 0:
-                continue
-            i, j = ind[r], local[r]
-            mu = 0.0
-            for s in range(cells.shape[1]):
-                mu += weights[r, s] * rate[cells[r, s], i]
-            inside = 1e-9 <= mu <= 1e9
-            mu = min(max(mu, 1e-9), 1e9)
-            a, n = alpha[j], y[r]
-            # excess = log Gamma(n + a) - log Gamma(a) - n log a and its derivative in a: for the
-            # small whole counts most rows hold, as the sum of log(1 + k / a) it is (most rows
-            # count nothing); else from Stirling's series or log Gammas, as count_loglik does.
-            if n == 0:
-                excess, d_excess = 0.0, 0.0
-            elif n <= 16 and n == math.floor(n):
-                prod, d_excess = 1.0, 0.0
-                for step in range(1, int(n)):
-                    prod *= 1.0 + step / a
-                    d_excess -= step / (a * (a + step))
-                excess = math.log(prod)
-            elif a >= STIRLING_FROM:
-                rem, d_rem = _stirling_remainder(a + n)
-                log_ratio = math.log1p(n / a)
-                excess = (a + n - 0.5) * log_ratio - n + rem - at_alpha[j]
-                d_excess = log_ratio - (a + n - 0.5) * n / (a * (a + n)) + d_rem - d_at_alpha[j]
-            else:
-                excess = math.lgamma(n + a) - at_alpha[j] - n * math.log(a)
-                d_excess = digamma(n + a) - d_at_alpha[j] - n / a
-            log_ratio = math.log1p(mu / a)
-            lp = excess - count_log_y_factorial[r] - (a + n) * log_ratio
-            if n != 0:
-                lp += n * math.log(mu)
-            total, share = _mixture(lp, log_w[r], log_1mw[r], lp_spurious[r])
-            logp += mask[r] * total
-            g = mask[r] * share
-            if inside:
-                d_mu = g * (n / mu - (a + n) / (a + mu))
-                for s in range(cells.shape[1]):
-                    c = cells[r, s]
-                    g_eta[c, i] += d_mu * weights[r, s] * rate[c, i]
-            d_a = d_excess - log_ratio + (a + n) * mu / (a * (a + mu))
-            grad[d_at + j] += g * d_a * d_alpha[j]
 
-    # Binary rows: Bernoulli on the covered cells' mean eta.
-    ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = binary
-    if columns[1].shape[0]:
-        for r in range(y.shape[0]):
-            if mask[r] == 0:
-                continue
-            i = ind[r]
-            lp, d_eta = _bernoulli_logit(y[r], _rows_eta_bar(eta, cells, weights, r, i))
-            total, share = _mixture(lp, log_w[r], log_1mw[r], lp_spurious[r])
-            logp += mask[r] * total
-            _spread(g_eta, cells, weights, r, i, mask[r] * share * d_eta)
-
-    # Continuous rows: Normal around the mean eta, sd per indicator (log scale sampled).
-    ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = continuous
-    if columns[2].shape[0]:
-        s_at = offsets[CONTINUOUS_SIGMA]
-        for j in range(columns[2].shape[0]):  # HalfNormal on sigma = exp(u), Jacobian included
-            z = math.exp(x[s_at + j]) / CONTINUOUS_SIGMA_SCALE
-            logp += 0.5 * math.log(2.0 / math.pi) - math.log(CONTINUOUS_SIGMA_SCALE) - 0.5 * z * z + x[s_at + j]
-            grad[s_at + j] += 1.0 - z * z
-        for r in range(y.shape[0]):
-            if mask[r] == 0:
-                continue
-            i, j = ind[r], local[r]
-            sigma = math.exp(x[s_at + j])
-            e = _rows_eta_bar(eta, cells, weights, r, i)
-            z = (y[r] - e) / sigma
-            lp = -0.5 * z * z - math.log(sigma) - 0.5 * LOG_2PI
-            total, share = _mixture(lp, log_w[r], log_1mw[r], lp_spurious[r])
-            logp += mask[r] * total
-            g = mask[r] * share
-            _spread(g_eta, cells, weights, r, i, g * z / sigma)
-            grad[s_at + j] += g * (z * z - 1.0)
-
-    # Proportion rows: Beta with mean sigmoid(mean eta) and precision kappa (log scale sampled).
-    ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = proportion
-    if columns[3].shape[0]:
-        k_at = offsets[PROPORTION_KAPPA]
-        for j in range(columns[3].shape[0]):  # Gamma on kappa = exp(u), Jacobian included
-            u = x[k_at + j]
-            logp += (
-                KAPPA_SHAPE * math.log(KAPPA_RATE)
-                - math.lgamma(KAPPA_SHAPE)
-                + KAPPA_SHAPE * u
-                - KAPPA_RATE * math.exp(u)
-            )
-            grad[k_at + j] += KAPPA_SHAPE - KAPPA_RATE * math.exp(u)
-        for r in range(y.shape[0]):
-            if mask[r] == 0:
-                continue
-            i, j = ind[r], local[r]
-            kappa = math.exp(x[k_at + j])
-            e = _rows_eta_bar(eta, cells, weights, r, i)
-            m = _sigmoid(e)
-            a, b = m * kappa, (1.0 - m) * kappa
-            yc = min(max(y[r], PROPORTION_EPS), 1.0 - PROPORTION_EPS)
-            log_y, log_1my = math.log(yc), math.log(1.0 - yc)
-            lp = math.lgamma(kappa) - math.lgamma(a) - math.lgamma(b) + (a - 1.0) * log_y + (b - 1.0) * log_1my
-            total, share = _mixture(lp, log_w[r], log_1mw[r], lp_spurious[r])
-            logp += mask[r] * total
-            g = mask[r] * share
-            d_a, d_b = log_y - digamma(a), log_1my - digamma(b)
-            _spread(g_eta, cells, weights, r, i, g * (d_a - d_b) * kappa * m * (1.0 - m))
-            grad[k_at + j] += g * kappa * (digamma(kappa) + m * d_a + (1.0 - m) * d_b)
-
-    # Ordinal rows: ordered logistic on the mean eta; cutpoints = cumsum(s0 raw_0, exp(s raw_j)).
-    ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = ordinal
-    n_ord = columns[4].shape[0]
-    if n_ord:
-        c_at = offsets[ORDINAL_CUT_RAW]
-        cut = np.empty((n_ord, n_cut))
-        for j in range(n_ord):
-            acc = 0.0
-            for c in range(n_cut):
-                raw = x[c_at + j * n_cut + c]
-                acc += ORDINAL_FIRST_CUT_SCALE * raw if c == 0 else math.exp(ORDINAL_GAP_SCALE * raw)
-                cut[j, c] = acc
-        g_cut = np.zeros((n_ord, n_cut))
-        for r in range(y.shape[0]):
-            if mask[r] == 0:
-                continue
-            i, j = ind[r], local[r]
-            level = int(y[r])
-            lo, hi = min(max(level - 1, 0), n_cut - 1), min(max(level, 0), n_cut - 1)
-            lo_edge, hi_edge = level <= 0, level >= ordinal_levels[j] - 1
-            c_lo = -ORDINAL_EDGE if lo_edge else cut[j, lo]
-            c_hi = ORDINAL_EDGE if hi_edge else cut[j, hi]
-            e = _rows_eta_bar(eta, cells, weights, r, i)
-            s_hi, s_lo = _sigmoid(c_hi - e), _sigmoid(c_lo - e)
-            p = s_hi - s_lo
-            inside = 1e-12 <= p <= 1.0
-            p = min(max(p, 1e-12), 1.0)
-            total, share = _mixture(math.log(p), log_w[r], log_1mw[r], lp_spurious[r])
-            logp += mask[r] * total
-            if not inside:
-                continue
-            g = mask[r] * share / p
-            d_hi, d_lo = s_hi * (1.0 - s_hi), s_lo * (1.0 - s_lo)
-            _spread(g_eta, cells, weights, r, i, g * (d_lo - d_hi))
-            if not hi_edge:
-                g_cut[j, hi] += g * d_hi
-            if not lo_edge:
-                g_cut[j, lo] -= g * d_lo
-        for j in range(n_ord):
-            acc = 0.0
-            for c in range(n_cut - 1, -1, -1):  # back through the cumulative sum
-                acc += g_cut[j, c]
-                raw = x[c_at + j * n_cut + c]
-                grad[c_at + j * n_cut + c] += (
-                    ORDINAL_FIRST_CUT_SCALE * acc
-                    if c == 0
-                    else ORDINAL_GAP_SCALE * math.exp(ORDINAL_GAP_SCALE * raw) * acc
-                )
+@numba.njit(cache=True, error_model="numpy")
+def _outcomes_and_back(
+    logp,
+    x,
+    grad,
+    offsets,
+    sizes,
+    loading_signed,
+    loading_sign,
+    loading_free,
+    effect_at,
+    phi,
+    f,
+    scale,
+    d_scale,
+    loading,
+    effect,
+    factor_mean,
+    g_eta,
+    outcome_at_risk,
+    outcome_event,
+    centring_weight,
+):
+    """The outcomes' log likelihood, then the gradient back through eta to the loadings and the
+    factor paths; returns the log density and the gradient of the indicators' intercepts."""
+    n_ind, n_fac, n_out, n_cells = sizes[0], sizes[1], sizes[2], sizes[3]
+    h_at, b_at = offsets[HAZARD_INTERCEPT], offsets[EFFECT_LOG_OR]
+    p_at, e_at = offsets[PERSISTENCE], offsets[INNOVATION]
 
     # Outcomes: Bernoulli per at-risk quarter on logit hazard = h0[o] + sum_k effect[o, k] f[k, t].
     g_f = np.zeros((n_fac, n_cells))
@@ -584,7 +308,7 @@ def logp_and_grad(
             xh = x[h_at + o]
             for k in range(n_fac):
                 xh += effect[o, k] * f[k, t]
-            lp, d_xh = _bernoulli_logit(outcome_event[o, t], xh)
+            lp, d_xh = bernoulli_logit(outcome_event[o, t], xh)
             logp += outcome_at_risk[o, t] * lp
             g = outcome_at_risk[o, t] * d_xh
             grad[h_at + o] += g
@@ -600,11 +324,6 @@ def logp_and_grad(
         for k in range(n_fac):
             g_loading[i, k] -= g_intercept[i] * factor_mean[i, k]
     g_f -= ((g_intercept[:, None] * loading).T) @ centring_weight
-    for j in range(columns[0].shape[0]):
-        grad[offsets[COUNT_OFFSET] + j] += g_intercept[columns[0][j]]
-    for fam, var in ((1, BINARY_INTERCEPT), (2, CONTINUOUS_INTERCEPT), (3, PROPORTION_INTERCEPT)):
-        for j in range(columns[fam].shape[0]):
-            grad[offsets[var] + j] += g_intercept[columns[fam][j]]
     for n in range(loading_signed.shape[0]):
         z = x[offsets[LOADING_UNFOLDED] + n]
         grad[offsets[LOADING_UNFOLDED] + n] += (
@@ -627,11 +346,125 @@ def logp_and_grad(
         adj = g_f[k, 0] + phi[k] * adj
         grad[e_at + k * n_cells] += adj
         grad[p_at + k] += g_phi * phi[k] * (1.0 - phi[k]) + g_scale * d_scale[k]
-    return logp
+    return logp, g_intercept
+
+
+@numba.njit(cache=True)
+def _intercept_grad(grad, g_intercept, at, columns):
+    """The gradient of a family's sampled intercepts."""
+    for j in range(columns.shape[0]):
+        grad[at + j] += g_intercept[columns[j]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver: the common part and each family's, in the registry's order
+
+_COMMON = tuple(f.name for f in dataclasses.fields(Structure) if not f.name.startswith("family_"))
+#: The common part's functions the driver calls.
+_KERNEL_COMMON = (
+    "_priors_and_paths",
+    "_set_base",
+    "_set_base_centred",
+    "_linear_predictor",
+    "_outcomes_and_back",
+    "_intercept_grad",
+)
+
+
+def kernel_source() -> str:
+    """The source of :func:`logp_and_grad`, from the registry: each family's argument is the tuple
+    ``(rows, data, at, ends, columns, centre)`` (:func:`kernel_arguments`)."""
+    families = [f"family_{k}" for k in range(len(FAMILIES))]
+    lines = [
+        f"def logp_and_grad(x, grad, {', '.join(_COMMON)}, {', '.join(families)}, {', '.join(OTHER_DATA)}):",
+        f"    logp, phi, f, scale, d_scale, loading, effect = _priors_and_paths(x, grad, {', '.join(_COMMON)})",
+        "    base = np.zeros(sizes[0])",
+    ]
+    intercepts = []
+    for k, fam in enumerate(FAMILIES):
+        if fam.intercept_variable is None:
+            continue
+        at = f"family_{k}[2][{[name for name, _ in fam.value_variables].index(fam.intercept_variable)}]"
+        intercepts.append((at, f"family_{k}[4]"))
+        centre = f", family_{k}[5]" if fam.intercept_centre else ""
+        lines.append(f"    _set_base{'_centred' if centre else ''}(base, x, {at}, family_{k}[4]{centre})")
+    lines += [
+        "    factor_mean, eta = _linear_predictor(base, loading, f, centring_weight)",
+        "    g_eta = np.zeros((sizes[3], sizes[0]))",
+    ]
+    for k in range(len(FAMILIES)):
+        p = f"family_{k}"
+        lines.append(f"    logp = kernel_{k}(logp, x, grad, {p}[2], {p}[3], {p}[4], eta, g_eta, {p}[0], {p}[1])")
+    lines += [
+        "    logp, g_intercept = _outcomes_and_back(logp, x, grad, offsets, sizes, loading_signed, loading_sign,"
+        " loading_free, effect_at, phi, f, scale, d_scale, loading, effect, factor_mean, g_eta, outcome_at_risk,"
+        " outcome_event, centring_weight)",
+    ]
+    lines += [f"    _intercept_grad(grad, g_intercept, {at}, {columns})" for at, columns in intercepts]
+    lines.append("    return logp")
+    return "\n".join(lines) + "\n"
+
+
+def _driver() -> Callable[..., float]:
+    """:func:`kernel_source` compiled, from a file numba can cache it by.
+
+    numba caches only functions with a source file, and a cached function carries the code of
+    those it calls, which numba does not check for changes. So the source is written once to a
+    file named by its hash and that of every module whose code it carries (this one and the
+    families'), in the user's cache directory: an edit to any of them is a new file, compiled
+    afresh; otherwise each process loads the compiled driver (about 2.5 s of compilation saved).
+    """
+    import hashlib
+    import importlib.util
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import platformdirs
+
+    import models.families
+
+    source = kernel_source()
+    digest = hashlib.sha256(source.encode())
+    for path in sorted([Path(__file__), *Path(models.families.__file__).parent.glob("*.py")]):
+        digest.update(path.read_bytes())
+    name = f"harbinger_fused_kernel_{digest.hexdigest()[:16]}"
+    header = "import numpy as np\n\nfrom models.density import (\n"
+    header += "".join(f"    {n},\n" for n in _KERNEL_COMMON) + ")\n"
+    for k, fam in enumerate(FAMILIES):
+        header += f"from {fam.kernel.py_func.__module__} import {fam.kernel.py_func.__name__} as kernel_{k}\n"
+    text = header + "\n\n" + source
+    folder = Path(os.environ.get("NUMBA_CACHE_DIR") or platformdirs.user_cache_dir("harbinger")) / "kernels"
+    file = folder / f"{name}.py"
+    try:
+        if not file.exists() or file.read_text() != text:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as out:
+                out.write(text)
+            os.replace(out.name, file)
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return numba.njit(cache=True, error_model="numpy")(module.logp_and_grad)
+    except OSError as e:  # no writable cache directory: compile in memory, every process
+        log.info("the fused kernel is compiled without a cache (%s)", e)
+        scope = {"np": np, **{n: globals()[n] for n in _KERNEL_COMMON}}
+        scope.update({f"kernel_{k}": fam.kernel for k, fam in enumerate(FAMILIES)})
+        exec(compile(source, "<fused density kernel>", "exec"), scope)
+        return numba.njit(error_model="numpy")(scope["logp_and_grad"])
+
+
+#: The model's log density at ``x`` (nutpie's flat unconstrained vector); its gradient is written
+#: into ``grad``. Arguments after ``x`` and ``grad``: :func:`kernel_arguments`.
+logp_and_grad = _driver()
 
 
 # ---------------------------------------------------------------------------------------------
 # Handing the kernel to nutpie
+
+_NOTHING = np.zeros(0)
 
 
 def _row_names(family: str) -> list[str]:
@@ -642,8 +475,23 @@ def kernel_arguments(design: Design, model: pm.Model, data: dict[str, np.ndarray
     """The kernel's arguments after ``x`` and ``grad``, from a design's data (for tests and the
     benchmark; the sampler passes nutpie's data containers instead, see :func:`fuse`)."""
     data = design.data() if data is None else data
-    families = tuple(tuple(np.ascontiguousarray(data[n]) for n in _row_names(f)) for f in FAMILIES)
-    return (*structure(design, model).arrays(), *families, *(np.ascontiguousarray(data[n]) for n in OTHER_DATA))
+    at = structure(design, model)
+
+    def array(name: str) -> np.ndarray:
+        return np.ascontiguousarray(data[name])
+
+    families = tuple(
+        (
+            tuple(array(n) for n in _row_names(fam.name)),
+            tuple(array(n) for n in fam.kernel_data),
+            at.family_at[k],
+            at.family_ends[k],
+            at.family_columns[k],
+            array(fam.intercept_centre) if fam.intercept_centre else _NOTHING,
+        )
+        for k, fam in enumerate(FAMILIES)
+    )
+    return (*at.arrays(), *families, *(array(n) for n in OTHER_DATA))
 
 
 def fuse(compiled, design: Design, model: pm.Model):
@@ -657,10 +505,9 @@ def fuse(compiled, design: Design, model: pm.Model):
 
     shared = list(compiled.shared_data)
     design_data = design.data()
-    constants = {"np": np, "logp_and_grad": logp_and_grad}
-    for n, value in zip(
-        ("structure_" + f.name for f in dataclasses.fields(Structure)), structure(design, model).arrays()
-    ):
+    at = structure(design, model)
+    constants = {"np": np, "logp_and_grad": logp_and_grad, "nothing": _NOTHING}
+    for n, value in zip(("structure_" + n for n in _COMMON), at.arrays()):
         constants[n] = value
 
     def ref(name: str) -> str:
@@ -669,13 +516,24 @@ def fuse(compiled, design: Design, model: pm.Model):
         constants["fixed_" + name] = np.ascontiguousarray(design_data[name])
         return "fixed_" + name
 
-    struct_args = ", ".join("structure_" + f.name for f in dataclasses.fields(Structure))
-    family_args = ", ".join("(" + ", ".join(ref(n) for n in _row_names(f)) + ",)" for f in FAMILIES)
+    def tuple_of(items: list[str]) -> str:
+        return "(" + "".join(item + ", " for item in items) + ")"
+
+    family_args = []
+    for k, fam in enumerate(FAMILIES):
+        for part in ("at", "ends", "columns"):
+            constants[f"family_{k}_{part}"] = getattr(at, f"family_{part}")[k]
+        centre = ref(fam.intercept_centre) if fam.intercept_centre else "nothing"
+        family_args.append(
+            f"({tuple_of([ref(n) for n in _row_names(fam.name)])}, {tuple_of([ref(n) for n in fam.kernel_data])}, "
+            f"family_{k}_at, family_{k}_ends, family_{k}_columns, {centre})"
+        )
+    struct_args = ", ".join("structure_" + n for n in _COMMON)
     other_args = ", ".join(ref(n) for n in OTHER_DATA)
     source = (
         f"def fused(x, {', '.join(shared)}):\n"
         f"    grad = np.empty_like(x)\n"
-        f"    logp = logp_and_grad(x, grad, {struct_args}, {family_args}, {other_args})\n"
+        f"    logp = logp_and_grad(x, grad, {struct_args}, {', '.join(family_args)}, {other_args})\n"
         f"    return logp, grad\n"
     )
     exec(compile(source, "<fused density>", "exec"), constants)

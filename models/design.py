@@ -33,13 +33,11 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from indicators.case import Case
 from indicators.reviews import reviewed_through
+from models.families import FAMILIES
 from models.grid import Grid, to_date
-
-FAMILIES = ("count", "binary", "continuous", "proportion", "ordinal")
 
 #: Probability that a report from a source of this Admiralty reliability grade is genuine.
 #: F ("reliability cannot be judged") sits below C: an unknown source is trusted less than a
@@ -49,10 +47,6 @@ RELIABILITY_GENUINE = {"A": 0.99, "B": 0.95, "C": 0.85, "D": 0.7, "E": 0.35, "F"
 CREDIBILITY_FACTOR = {1: 1.0, 2: 0.97, 3: 0.9, 4: 0.65, 5: 0.35, 6: 0.8}
 #: Trust in "nothing was recorded in this cell" for an events indicator.
 ABSENCE_GENUINE = 0.99
-#: Over-dispersion of the spurious-report count distribution (negative binomial alpha).
-SPURIOUS_ALPHA = 0.5
-#: Standard deviation of the spurious-report distribution of a standardised continuous value.
-SPURIOUS_SD = 3.0
 
 
 def genuine_probability(reliability: str, credibility: int) -> float:
@@ -114,10 +108,11 @@ class Design:
     as_of: date
     families: dict[str, FamilyRows]
     family_indicators: dict[str, list[str]]
-    ordinal_levels: np.ndarray  # (n_ordinal,) number of levels of each ordinal indicator
-    count_log_rate_centre: np.ndarray  # (n_count,) log mean count per cell, the intercept's centre
-    continuous_centre: np.ndarray  # (n_continuous,) mean used to standardise
-    continuous_scale: np.ndarray  # (n_continuous,) sd used to standardise
+    constants: dict[str, np.ndarray]
+    """The families' constants from the data at hand, by name, one entry per indicator of the
+    family (``Family.prepare``): e.g. ``count_log_rate_centre`` (the log mean count per cell, the
+    intercept's centre), ``continuous_centre`` and ``continuous_scale`` (the mean and sd the
+    values are standardised by), ``ordinal_levels`` (the number of levels)."""
     outcome_at_risk: np.ndarray  # (O, T) 1 where the outcome could happen and had not yet
     outcome_event: np.ndarray  # (O, T) 1 in the cell where it happened
     centring_weight: np.ndarray  # (I, T) each indicator's record: weights over cells, summing to 1
@@ -148,9 +143,8 @@ class Design:
         out: dict[str, np.ndarray] = {}
         for rows in self.families.values():
             out.update(rows.arrays())
-        out["count_log_y_factorial"] = special.gammaln(self.families["count"].y + 1.0)
-        out["count_log_rate_centre"] = self.count_log_rate_centre
-        out["ordinal_levels"] = self.ordinal_levels
+        for fam in FAMILIES:
+            out.update(fam.extra_data(self.constants, self.families[fam.name]))
         out["outcome_at_risk"] = self.outcome_at_risk
         out["outcome_event"] = self.outcome_event
         out["centring_weight"] = self.centring_weight
@@ -177,11 +171,6 @@ def observations_hash(frame: pd.DataFrame, reviewed: Mapping[str, date] | None =
     canon["end"] = pd.to_datetime(canon["end"]).dt.strftime("%Y-%m-%d")
     canon = canon.sort_values(["indicator", "date", "id"])
     return hashlib.sha256((canon.to_csv(index=False) + extra).encode()).hexdigest()[:16]
-
-
-def _nb_logpmf(y: float, mu: float, alpha: float) -> float:
-    n, p = alpha, alpha / (alpha + mu)
-    return float(stats.nbinom.logpmf(int(round(y)), n, p))
 
 
 @dataclass
@@ -367,15 +356,15 @@ def build_design(
 
     reviewed = {k: min(to_date(v), as_of) for k, v in (reviewed or {}).items()}
     through = reviewed_through(case, frame, reviewed)
-    fam_inds: dict[str, list[str]] = {f: [i.id for i in case.indicators if i.family == f] for f in FAMILIES}
-    rows: dict[str, list[_Row]] = {f: [] for f in FAMILIES}
+    fam_inds: dict[str, list[str]] = {f.name: [i.id for i in case.indicators if i.family == f.name] for f in FAMILIES}
+    rows: dict[str, list[_Row]] = {f.name: [] for f in FAMILIES}
     for ind in case.indicators:
         i = index[ind.id]
         obs = frame[frame["indicator"] == ind.id] if not frame.empty else frame
         if ind.aggregation == "events":
             assert ind.coverage_start is not None
             end = ind.coverage_end if ind.coverage_end is not None else through.get(ind.id)
-            rows["count"].extend(_event_rows(grid, i, ind.coverage_start, end, obs))
+            rows[ind.family].extend(_event_rows(grid, i, ind.coverage_start, end, obs))
             continue
         for rec in obs.itertuples(index=False):
             d0, d1 = to_date(rec.date), to_date(rec.end)
@@ -385,62 +374,31 @@ def build_design(
             w = genuine_probability(rec.reliability, rec.credibility)
             rows[ind.family].append(_Row(i, cells, weights, float(rec.value), w, d0, d1, (int(rec.id),)))
 
-    # Centring constants and standardisation, from the data at hand.
-    count_centre = np.zeros(len(fam_inds["count"]))
-    for k, iid in enumerate(fam_inds["count"]):
-        rs = [r for r in rows["count"] if r.indicator == index[iid]]
-        total = sum(r.y for r in rs)
-        exposure = sum(float(r.weights.sum()) for r in rs)
-        count_centre[k] = np.log(max(total / exposure, 0.05)) if exposure > 0 else np.log(0.5)
-    cont_centre = np.zeros(len(fam_inds["continuous"]))
-    cont_scale = np.ones(len(fam_inds["continuous"]))
-    for k, iid in enumerate(fam_inds["continuous"]):
-        vals = np.array([r.y for r in rows["continuous"] if r.indicator == index[iid]])
-        if len(vals):
-            cont_centre[k] = vals.mean()
-        if len(vals) > 1 and vals.std() > 0:
-            cont_scale[k] = vals.std()
-        for r in rows["continuous"]:
-            if r.indicator == index[iid]:
-                r.y = (r.y - cont_centre[k]) / cont_scale[k]
-    levels = np.array([len(case.indicator(i).levels or []) for i in fam_inds["ordinal"]], dtype=np.int64)
+    # Each family's constants (centres, standardisation) from the data at hand.
+    constants: dict[str, np.ndarray] = {}
+    for fam in FAMILIES:
+        constants.update(fam.prepare(case, fam_inds[fam.name], index, rows[fam.name]))
 
     families = {}
     table = []
     for fam in FAMILIES:
-        local_of = {index[iid]: k for k, iid in enumerate(fam_inds[fam])}
-        spurious = []
-        for r in rows[fam]:
-            if fam == "count":
-                scale = np.exp(count_centre[local_of[r.indicator]]) * float(r.weights.sum())
-                spurious.append(_nb_logpmf(r.y, max(scale, 0.05), SPURIOUS_ALPHA))
-            elif fam == "binary":
-                spurious.append(np.log(0.5))
-            elif fam == "continuous":
-                spurious.append(float(stats.norm.logpdf(r.y, 0.0, SPURIOUS_SD)))
-            elif fam == "proportion":
-                spurious.append(0.0)  # uniform on (0, 1)
-            else:
-                spurious.append(-np.log(levels[local_of[r.indicator]]))
-        families[fam] = _pad(rows[fam], fam, local_of, spurious)
-        for j, r in enumerate(rows[fam]):
+        name = fam.name
+        local_of = {index[iid]: k for k, iid in enumerate(fam_inds[name])}
+        spurious = [fam.spurious(r.y, float(r.weights.sum()), local_of[r.indicator], constants) for r in rows[name]]
+        families[name] = _pad(rows[name], name, local_of, spurious)
+        for j, r in enumerate(rows[name]):
             table.append(
                 {
-                    "family": fam,
+                    "family": name,
                     "row": j,
                     "indicator": case.indicators[r.indicator].id,
                     "start": pd.Timestamp(r.start),
                     "end": pd.Timestamp(r.end),
-                    "value": float(r.y),
+                    "value": fam.to_unit(float(r.y), constants, local_of[r.indicator]),
                     "genuine": r.w,
                     "observation_ids": list(r.ids),
                 }
             )
-    if fam_inds["continuous"]:
-        for rec in table:
-            if rec["family"] == "continuous":
-                k = fam_inds["continuous"].index(rec["indicator"])
-                rec["value"] = rec["value"] * cont_scale[k] + cont_centre[k]
 
     O, T = len(case.outcomes), grid.n_cells
     at_risk = np.zeros((O, T))
@@ -460,10 +418,7 @@ def build_design(
         as_of=as_of,
         families=families,
         family_indicators=fam_inds,
-        ordinal_levels=levels,
-        count_log_rate_centre=count_centre,
-        continuous_centre=cont_centre,
-        continuous_scale=cont_scale,
+        constants=constants,
         outcome_at_risk=at_risk,
         outcome_event=event,
         rows=pd.DataFrame(

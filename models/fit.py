@@ -23,6 +23,7 @@ import pymc as pm
 
 from models import convergence, density
 from models.design import Design
+from models.families import FAMILIES
 from models.model import build_model
 from models.settings import DENSITIES, DENSITY_ENV, FitSettings, default_density  # noqa: F401 - the fit's interface
 
@@ -51,10 +52,7 @@ MONITORED = (
     "intercept",
     "hazard_intercept",
     "hazard_effect",
-    "count_dispersion",
-    "continuous_sigma",
-    "proportion_kappa",
-    "ordinal_cut",
+    *(name for family in FAMILIES for name in family.monitored),
 )
 
 

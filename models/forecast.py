@@ -17,12 +17,13 @@ from typing import Any
 import arviz as az
 import numpy as np
 import xarray as xr
-from scipy import special, stats
+from scipy import stats
 
 from models.design import Design
 from models.elicitation import driven_by_prior, hazard_prior, moved_line
+from models.families import FAMILIES, family, row_logliks
 from models.grid import CELLS_PER_YEAR
-from models.likelihood import NUMPY, row_logliks
+from models.likelihood import NUMPY
 
 PATHS_PER_DRAW = 16
 #: Draws behind each indicator's expected level, predictive bands and PIT (thinned evenly).
@@ -79,14 +80,10 @@ def draws_of(design: Design, idata: az.InferenceData) -> Draws:
 
     fam = design.family_indicators
     params: dict[str, Any] = {"families": [k for k, v in fam.items() if v]}
-    for key, name in (
-        ("count_alpha", "count_dispersion"),
-        ("continuous_sigma", "continuous_sigma"),
-        ("proportion_kappa", "proportion_kappa"),
-        ("ordinal_cut", "ordinal_cut"),
-    ):
-        if name in post:
-            params[key] = flat(name)
+    for f in FAMILIES:
+        for key, name in f.draw_params.items():
+            if name in post:
+                params[key] = flat(name)
     return Draws(
         chains=post.sizes["chain"],
         factor_state=flat("factor_state"),
@@ -210,24 +207,15 @@ def factor_summaries(design: Design, draws: Draws) -> list[dict]:
     return out
 
 
-def _expected_level(design: Design, draws: Draws, family: str, local: int, eta: np.ndarray) -> np.ndarray:
+def _expected_level(design: Design, draws: Draws, name: str, local: int, eta: np.ndarray) -> np.ndarray:
     """Expected observed value per cell from the linear predictor (D, T')."""
-    if family == "count":
-        return np.exp(eta)
-    if family in ("binary", "proportion"):
-        return special.expit(eta)
-    if family == "continuous":
-        return eta * design.continuous_scale[local] + design.continuous_centre[local]
-    cut = draws.params["ordinal_cut"][:, local, :]  # (D, C)
-    n_levels = int(design.ordinal_levels[local])
-    cdf = special.expit(cut[:, None, : n_levels - 1] - eta[..., None])  # P(Y <= k), k < L-1
-    return (1.0 - cdf).sum(axis=-1)  # E[Y] = sum_k P(Y > k)
+    return family(name).expected_level(design.constants, draws, local, eta)
 
 
 def _predictive_rows(
     design: Design,
     draws: Draws,
-    family: str,
+    name: str,
     rng: np.random.Generator,
     eta_all: np.ndarray,
     loo_weights: np.ndarray,
@@ -235,7 +223,7 @@ def _predictive_rows(
 ) -> list[dict]:
     """Predictive quantiles and leave-one-out PIT of each real row of one family, with the
     Pareto k-hat of the row's leave-one-out importance weights (``khat``, one per row)."""
-    rows = design.families[family]
+    rows = design.families[name]
     n = rows.n_rows
     if n == 0:
         return []
@@ -243,63 +231,13 @@ def _predictive_rows(
     eta_rows = eta_all[:, cells, ind[:, None]]  # (D, n, S)
     y = rows.y[:n]
     local = rows.local[:n]
-    if family == "count":
-        mu = np.clip((w * np.exp(eta_rows)).sum(-1), 1e-9, None)
-        alpha = draws.params["count_alpha"][:, local]
-        p = alpha / (alpha + mu)
-        sim = rng.negative_binomial(alpha, p)
-        below = stats.nbinom.cdf(y - 1, alpha, p)
-        at = stats.nbinom.pmf(y, alpha, p)
-        pit_d = below + 0.5 * at
-        lower_d, upper_d = below + at, 1.0 - below
-    else:
-        m = (w * eta_rows).sum(-1)
-        if family == "binary":
-            pr = special.expit(m)
-            sim = (rng.random(pr.shape) < pr).astype(float)
-            pit_d = np.where(y > 0.5, (1 - pr) + 0.5 * pr, 0.5 * (1 - pr))
-            lower_d = np.where(y > 0.5, 1.0, 1 - pr)
-            upper_d = np.where(y > 0.5, pr, 1.0)
-        elif family == "continuous":
-            s = draws.params["continuous_sigma"][:, local]
-            sim = m + s * rng.standard_normal(m.shape)
-            pit_d = lower_d = stats.norm.cdf(y, m, s)
-            upper_d = 1.0 - pit_d
-        elif family == "proportion":
-            kap = draws.params["proportion_kappa"][:, local]
-            mean = special.expit(m)
-            a, b = mean * kap, (1 - mean) * kap
-            sim = rng.beta(a, b)
-            pit_d = lower_d = stats.beta.cdf(np.clip(y, 1e-4, 1 - 1e-4), a, b)
-            upper_d = 1.0 - pit_d
-        else:
-            cut = draws.params["ordinal_cut"][:, local, :]  # (D, n, C)
-            levels = design.ordinal_levels[local]
-            cdf = special.expit(cut - m[..., None])
-            k = np.arange(cut.shape[-1])
-            cdf = np.where(k[None, None, :] < (levels[None, :, None] - 1), cdf, 1.0)
-            cdf_full = np.concatenate([cdf, np.ones(cdf.shape[:-1] + (1,))], axis=-1)
-            u = rng.random(m.shape)
-            sim = (u[..., None] > cdf_full).sum(-1).astype(float)
-            yi = y.astype(int)
-            upper = np.take_along_axis(cdf_full, yi[None, :, None].repeat(cdf_full.shape[0], 0), -1)[..., 0]
-            lower = np.where(
-                yi > 0,
-                np.take_along_axis(cdf_full, np.clip(yi - 1, 0, None)[None, :, None].repeat(cdf_full.shape[0], 0), -1)[
-                    ..., 0
-                ],
-                0.0,
-            )
-            pit_d = lower + 0.5 * (upper - lower)
-            lower_d, upper_d = upper, 1.0 - lower
+    fam = family(name)
+    sim, pit_d, lower_d, upper_d = fam.predictive(design.constants, draws, local, y, w, eta_rows, rng)
     pit = (loo_weights[:, :n] * pit_d).sum(0)
     p_at_most = (loo_weights[:, :n] * lower_d).sum(0)  # P(Y <= y), leave-one-out
     p_at_least = (loo_weights[:, :n] * upper_d).sum(0)  # P(Y >= y)
-    q = np.quantile(sim, [0.05, 0.5, 0.95], axis=0)
-    if family == "continuous":
-        c = design.continuous_scale[local]
-        q = q * c + design.continuous_centre[local]
-    table = design.rows[design.rows["family"] == family].reset_index(drop=True)
+    q = fam.to_unit(np.quantile(sim, [0.05, 0.5, 0.95], axis=0), design.constants, local)
+    table = design.rows[design.rows["family"] == name].reset_index(drop=True)
     out = []
     for j in range(n):
         rec = table.iloc[j]

@@ -31,6 +31,10 @@ Statistical model (every case)::
 
 The identification: factors have unit stationary variance (scale) and each has an anchor
 indicator whose loading is positive (sign).
+
+Each indicator family's intercepts, parameters, priors and likelihood are in its module of
+:mod:`models.families`; this module builds what every case shares and asks each family for its
+part.
 """
 
 from __future__ import annotations
@@ -41,32 +45,11 @@ import pytensor.tensor as pt
 
 from models.design import Design
 from models.elicitation import PERSISTENCE_PRIOR, hazard_prior
-from models.likelihood import pytensor_ops, row_logliks
+from models.families import FAMILIES, row_logliks
+from models.likelihood import pytensor_ops
 from models.version import MODEL_VERSION  # noqa: F401 - re-exported: the version of this model
 
 LOADING_SCALE = 1.0
-#: Prior scale of a count series' over-dispersion 1 / sqrt(alpha), HalfNormal: the share by which
-#: a count varies beyond its rate (variance mu + (mu / sqrt(alpha))^2). This is the prior the Stan
-#: team recommends for a negative binomial: its mode is the Poisson series, and over-dispersion
-#: shrinks towards it unless the data ask for more. Scale 0.3 puts the median at 0.20 (dispersion
-#: 25) and the 97.5% point at 0.67 (dispersion 2.2). Why this scale: on log alpha a Poisson-like
-#: series (the ASDF scrambles: hundreds a year, near Poisson around their factor) has a flat tail
-#: with no end, down which chains drift apart; on this scale it sits within a few tenths of zero,
-#: which the sampler crosses like any other point (sampled unfolded, as the loadings are). The
-#: scale matters because the factor states' posterior width grows with the over-dispersion (a
-#: funnel): a wider prior (0.5) spreads the China scrambles' over-dispersion further up it and
-#: mixes worse at today's date (benchmarks/README.md, Convergence).
-OVERDISPERSION_SCALE = 0.3
-#: alpha = 1 / (overdispersion^2 + 1 / DISPERSION_MAX): finite at zero over-dispersion (the
-#: initial point), where the negative binomial equals the Poisson to twelve digits anyway.
-DISPERSION_MAX = 1e12
-#: Prior sd of the binary, continuous and proportion indicators' intercepts.
-FAMILY_INTERCEPT_SD = {"binary": 1.5, "continuous": 1.0, "proportion": 1.5}
-CONTINUOUS_SIGMA_SCALE = 1.0  # HalfNormal
-PROPORTION_KAPPA_PRIOR = (2.0, 0.1)  # Gamma(shape, rate)
-#: Ordinal cutpoints: the first is ORDINAL_FIRST_CUT_SCALE * raw, each gap exp(ORDINAL_GAP_SCALE * raw).
-ORDINAL_FIRST_CUT_SCALE = 1.5
-ORDINAL_GAP_SCALE = 0.5
 
 
 def quarterly_hazard(annual: float) -> float:
@@ -147,19 +130,15 @@ def ar1_paths(persistence, innovation, n_cells: int):
 
 
 def coords(design: Design) -> dict[str, list[str]]:
-    fam = design.family_indicators
-    n_cut = int(max(design.ordinal_levels.max(initial=2) - 1, 1))
-    return {
+    out = {
         "factor": design.factor_ids,
         "period": design.grid.labels,
         "indicator": design.indicator_ids,
         "outcome": design.outcome_ids,
-        "count_indicator": fam["count"],
-        "continuous_indicator": fam["continuous"],
-        "proportion_indicator": fam["proportion"],
-        "ordinal_indicator": fam["ordinal"],
-        "cut": [f"c{k}" for k in range(n_cut)],
     }
+    for family in FAMILIES:
+        out.update(family.coords(design))
+    return out
 
 
 def build_model(design: Design) -> pm.Model:
@@ -183,39 +162,17 @@ def build_model(design: Design) -> pm.Model:
 
         intercept = pt.zeros(len(index))
         params: dict = {"families": [k for k, v in fam.items() if v]}
-        if fam["count"]:
-            z = pm.Normal("count_intercept_offset", 0.0, 1.0, dims="count_indicator")
-            idx = [index[i] for i in fam["count"]]
-            intercept = pt.set_subtensor(intercept[idx], data["count_log_rate_centre"] + z)
-            over = pm.Normal("count_overdispersion_unfolded", 0.0, OVERDISPERSION_SCALE, dims="count_indicator")
-            params["count_alpha"] = pm.Deterministic(
-                "count_dispersion", 1.0 / (over * over + 1.0 / DISPERSION_MAX), dims="count_indicator"
-            )
-        for family, sd in FAMILY_INTERCEPT_SD.items():
-            if fam[family]:
-                dim = "indicator" if family == "binary" else f"{family}_indicator"
-                dim_vals = fam[family]
-                b = pm.Normal(
-                    f"{family}_intercept", 0.0, sd, shape=len(dim_vals), dims=None if family == "binary" else dim
-                )
-                intercept = pt.set_subtensor(intercept[[index[i] for i in dim_vals]], b)
-        if fam["continuous"]:
-            params["continuous_sigma"] = pm.HalfNormal(
-                "continuous_sigma", CONTINUOUS_SIGMA_SCALE, dims="continuous_indicator"
-            )
-        if fam["proportion"]:
-            params["proportion_kappa"] = pm.Gamma(
-                "proportion_kappa", *PROPORTION_KAPPA_PRIOR, dims="proportion_indicator"
-            )
-        if fam["ordinal"]:
-            raw = pm.Normal("ordinal_cut_raw", 0.0, 1.0, dims=("ordinal_indicator", "cut"))
-            first = raw[:, :1] * ORDINAL_FIRST_CUT_SCALE
-            gaps = pt.exp(ORDINAL_GAP_SCALE * raw[:, 1:])
-            params["ordinal_cut"] = pm.Deterministic(
-                "ordinal_cut",
-                pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1),
-                dims=("ordinal_indicator", "cut"),
-            )
+        # Every family's intercepts first, then their other parameters: the model's free
+        # variables, and so the sampler's coordinates, come in this order.
+        for family in FAMILIES:
+            if fam[family.name]:
+                values, created = family.pymc_intercept(data, fam[family.name])
+                params.update(created)
+                if values is not None:
+                    intercept = pt.set_subtensor(intercept[[index[i] for i in fam[family.name]]], values)
+        for family in FAMILIES:
+            if fam[family.name]:
+                params.update(family.pymc_parameters(data, design))
         # The sampled intercepts are each indicator's level at its factors' average over the
         # indicator's own record; the intercept of eta subtracts that average back out. Same
         # model, but intercepts no longer trade off against the factors' overall level.

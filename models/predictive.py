@@ -4,8 +4,8 @@ A fit as of an origin date has posterior draws of every parameter and of the lat
 the origin's quarter. An observation after the origin (a quarter's count of events, a fiscal-year
 total, a coded statement) is predicted by continuing each draw's factor paths past the origin
 with :func:`models.forecast.future_paths` (the draw's own AR(1)), forming the linear predictor on
-the cells the observation covers, and drawing a value from the indicator family's likelihood
-(the genuine-report component of :mod:`models.likelihood`: the forecast is of the indicator
+the cells the observation covers, and drawing a value from the genuine-report component of its
+family's likelihood (``Family.sample``, :mod:`models.families`: the forecast is of the indicator
 itself, not of a possibly spurious report about it). Rows that straddle the origin (a fiscal
 year that began before it) use the posterior factor states for their cells up to the origin.
 
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from indicators.case import Case
 from models.design import Design, build_design
+from models.families import family
 from models.forecast import Draws, future_paths, outcome_probabilities
 from models.grid import CELLS_PER_YEAR, Grid, to_date
 
@@ -110,30 +110,7 @@ def predictive_samples(
         local = design.family_indicators[fam].index(rec.indicator)
         f = paths[..., cells]  # (D, P, K, S)
         eta = draws.intercept[:, i, None, None] + np.einsum("dk,dpks->dps", draws.loading[:, i, :], f)
-        if fam == "count":
-            mu = np.clip((w * np.exp(eta)).sum(-1), 1e-9, 1e9)
-            alpha = draws.params["count_alpha"][:, local][:, None]
-            y = rng.negative_binomial(alpha, alpha / (alpha + mu)).astype(float)
-        else:
-            m = (w / w.sum() * eta).sum(-1)  # level families: mean predictor over the period
-            if fam == "binary":
-                y = (rng.random(m.shape) < special.expit(m)).astype(float)
-            elif fam == "continuous":
-                s = draws.params["continuous_sigma"][:, local][:, None]
-                z = m + s * rng.standard_normal(m.shape)
-                y = z * design.continuous_scale[local] + design.continuous_centre[local]
-            elif fam == "proportion":
-                kappa = draws.params["proportion_kappa"][:, local][:, None]
-                mean = special.expit(m)
-                y = rng.beta(np.maximum(mean * kappa, 1e-6), np.maximum((1 - mean) * kappa, 1e-6))
-            elif fam == "ordinal":
-                levels = int(design.ordinal_levels[local])
-                cut = draws.params["ordinal_cut"][:, local, : levels - 1]  # (D, L-1)
-                cdf = special.expit(cut[:, None, :] - m[..., None])  # P(Y <= k)
-                u = rng.random(m.shape)
-                y = (u[..., None] > cdf).sum(-1).astype(float)
-            else:  # pragma: no cover - the case schema allows no other family
-                raise ValueError(f"unknown family {fam!r}")
+        y = family(fam).sample(design.constants, draws, local, w, eta, rng)
         out[j] = y.reshape(-1)
     return out
 

@@ -11,7 +11,7 @@ The weights are Pareto-smoothed (PSIS, Vehtari et al. 2024; ``arviz.psislw``) an
 shape k-hat says whether the estimate can be trusted: above :data:`KHAT_MAX` (0.7) the new
 posterior is too far from the old one and a refit is needed instead.
 
-Two kinds of rows, both evaluated with :func:`models.likelihood.row_logliks` on NumPy arrays:
+Two kinds of rows, both evaluated with :func:`models.families.row_logliks` on NumPy arrays:
 
 - **Rows within the run's data window** (the period ends on or before the run's as-of date):
   the run's design is rebuilt from the changed observations with the design machinery
@@ -51,18 +51,11 @@ from typing import Any
 import arviz as az
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from indicators.case import Case
 from indicators.errors import BadInput
-from models.design import (
-    SPURIOUS_ALPHA,
-    SPURIOUS_SD,
-    Design,
-    build_design,
-    capacity,
-    genuine_probability,
-)
+from models.design import Design, build_design, capacity, genuine_probability
+from models.families import FAMILIES, NAMES, row_logliks
 from models.forecast import (
     PATHS_PER_DRAW,
     QUANTILES,
@@ -72,13 +65,12 @@ from models.forecast import (
     outcome_path_probabilities,
 )
 from models.grid import CELLS_PER_YEAR, to_date
-from models.likelihood import NUMPY, row_logliks
+from models.likelihood import NUMPY
 
 #: Pareto k-hat above which reweighting is not trusted (Vehtari et al. 2024).
 KHAT_MAX = 0.7
 #: Draws per chunk when evaluating likelihoods (bounds memory on large runs).
 CHUNK = 400
-FAMILIES = ("count", "binary", "continuous", "proportion", "ordinal")
 FRAME_COLUMNS = ["id", "indicator", "date", "end", "value", "reliability", "credibility"]
 
 
@@ -123,27 +115,10 @@ def rebuild(design: Design, observations: pd.DataFrame) -> Design:
     row that did not change has exactly the same likelihood in both designs.
     """
     new = build_design(design.case, observations, as_of=design.as_of, reviewed=design.reviewed)
-    cont = new.families["continuous"]
-    n = cont.n_rows
-    if n:
-        loc = cont.local[:n]
-        raw = cont.y[:n] * new.continuous_scale[loc] + new.continuous_centre[loc]
-        cont.y[:n] = (raw - design.continuous_centre[loc]) / design.continuous_scale[loc]
-        cont.lp_spurious[:n] = stats.norm.logpdf(cont.y[:n], 0.0, SPURIOUS_SD)
-    count = new.families["count"]
-    n = count.n_rows
-    if n:
-        loc = count.local[:n]
-        scale = np.maximum(np.exp(design.count_log_rate_centre[loc]) * count.weights[:n].sum(axis=1), 0.05)
-        count.lp_spurious[:n] = _nb_logpmf(count.y[:n], scale)
-    new.count_log_rate_centre = design.count_log_rate_centre.copy()
-    new.continuous_centre = design.continuous_centre.copy()
-    new.continuous_scale = design.continuous_scale.copy()
+    for fam in FAMILIES:
+        fam.rebase(new.families[fam.name], new.constants, design.constants)
+    new.constants = {name: value.copy() for name, value in design.constants.items()}
     return new
-
-
-def _nb_logpmf(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    return stats.nbinom.logpmf(np.round(y).astype(int), SPURIOUS_ALPHA, SPURIOUS_ALPHA / (SPURIOUS_ALPHA + mu))
 
 
 def _params_slice(params: dict[str, Any], sub: slice | np.ndarray, repeat: int = 1) -> dict[str, Any]:
@@ -208,7 +183,7 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
     case, grid = design.case, design.grid
     as_of = design.as_of
     index = {ind.id: k for k, ind in enumerate(case.indicators)}
-    raw: dict[str, list[dict[str, Any]]] = {f: [] for f in FAMILIES}
+    raw: dict[str, list[dict[str, Any]]] = {f: [] for f in NAMES}
     table: list[dict[str, Any]] = []
     grouped: dict[tuple[str, int], dict[str, Any]] = {}
     for rec in frame.itertuples(index=False):
@@ -238,7 +213,7 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
                 g["ids"].append(int(rec.id))
                 continue
             cells, weights = grid.coverage(lo, d1)
-            raw["count"].append(
+            raw[ind.family].append(
                 dict(
                     indicator=rec.indicator,
                     cells=cells,
@@ -268,7 +243,7 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
         )
     for (iid, c), g in grouped.items():
         exposure = ((g["end"] - g["start"]).days + 1) / grid.cell_days(c)
-        raw["count"].append(
+        raw[case.indicator(iid).family].append(
             dict(
                 indicator=iid,
                 cells=np.array([c]),
@@ -284,9 +259,12 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
     all_cells = sorted({int(c) for rows in raw.values() for r in rows for c in r["cells"]})
     cells = np.asarray(all_cells, dtype=np.int64)
     position = {c: k for k, c in enumerate(all_cells)}
-    data: dict[str, np.ndarray] = {"ordinal_levels": design.ordinal_levels}
+    data: dict[str, np.ndarray] = {}
+    for family in FAMILIES:
+        data.update(family.future_data(design.constants))
     fam_arrays: dict[str, dict[str, np.ndarray]] = {}
-    for fam in FAMILIES:
+    for family in FAMILIES:
+        fam = family.name
         rows = raw[fam]
         n = len(rows)
         span = max([len(r["cells"]) for r in rows] + [1])
@@ -311,20 +289,10 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
             arr["cells"][j, :k] = [position[int(c)] for c in r["cells"]]
             arr["abs_cells"][j, :k] = r["cells"]
             arr["weights"][j, :k] = r["weights"]
-            y = r["y"]
-            if fam == "continuous":
-                y = (y - design.continuous_centre[loc]) / design.continuous_scale[loc]
+            y = family.standardise(r["y"], design.constants, loc)
             arr["y"][j] = y
             arr["log_w"][j], arr["log_1mw"][j] = np.log(r["w"]), np.log1p(-r["w"])
-            if fam == "count":
-                mu = max(float(np.exp(design.count_log_rate_centre[loc]) * r["weights"].sum()), 0.05)
-                arr["lp_spurious"][j] = float(_nb_logpmf(np.array([y]), np.array([mu]))[0])
-            elif fam == "binary":
-                arr["lp_spurious"][j] = np.log(0.5)
-            elif fam == "continuous":
-                arr["lp_spurious"][j] = float(stats.norm.logpdf(y, 0.0, SPURIOUS_SD))
-            elif fam == "ordinal":
-                arr["lp_spurious"][j] = -np.log(design.ordinal_levels[loc])
+            arr["lp_spurious"][j] = family.spurious(y, float(r["weights"].sum()), loc, design.constants)
             table.append(
                 {
                     "family": fam,
@@ -743,17 +711,12 @@ def extended_design(design: Design, observations: pd.DataFrame, extra: pd.DataFr
     changes: dict[str, Any] = {"grid": grid, "families": families}
     for f in dataclasses.fields(new):
         value = getattr(new, f.name)
-        if (
-            isinstance(value, np.ndarray)
-            and value.ndim >= 1
-            and value.shape[-1] == T_old
-            and f.name not in ("ordinal_levels", "count_log_rate_centre", "continuous_centre", "continuous_scale")
-        ):
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[-1] == T_old:
             pad = [(0, 0)] * (value.ndim - 1) + [(0, T - T_old)]
             changes[f.name] = np.pad(value, pad)
     table = rows.table.copy()
     if not table.empty:
-        offsets = {fam: new.families[fam].n_rows for fam in FAMILIES}
+        offsets = {fam: new.families[fam].n_rows for fam in NAMES}
         table["row"] = table["row"] + table["family"].map(offsets)
     changes["rows"] = pd.concat([new.rows, table], ignore_index=True)
     return dataclasses.replace(new, **changes)

@@ -8,15 +8,19 @@ loadings and intercepts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from indicators.case import Case
+from models.families import FAMILIES, family
 from models.grid import Grid
 
-_FAMILY_CYCLE = ("count_events", "count_total", "continuous", "binary", "ordinal", "proportion")
+#: Each kind of synthetic indicator and its family (``Family.synthetic``), and the order a
+#: synthetic case cycles through them.
+_KINDS = {kind: fam for fam in FAMILIES for kind in fam.synthetic}
+_FAMILY_CYCLE = tuple(sorted(_KINDS, key=lambda kind: _KINDS[kind].synthetic[kind]))
 
 
 def synthetic_case(
@@ -45,19 +49,7 @@ def synthetic_case(
             "unit": "unit",
             "loadings": {factors[j % n_factors]: "positive"},
         }
-        if kind == "count_events":
-            ind |= {"family": "count", "aggregation": "events", "coverage_start": start}
-        elif kind == "count_total":
-            ind |= {"family": "count", "aggregation": "total"}
-        elif kind == "ordinal":
-            ind |= {
-                "family": "ordinal",
-                "aggregation": "level",
-                "levels": ["low", "mid", "high"],
-                "coding": "synthetic tercile",
-            }
-        else:
-            ind |= {"family": kind, "aggregation": "level"}
+        ind |= _KINDS[kind].synthetic_indicator(kind, start)
         indicators.append(ind)
     return Case.model_validate(
         {
@@ -96,6 +88,18 @@ def synthetic_case(
 
 
 @dataclass
+class Simulation:
+    """What a family's ``simulate`` needs besides its indicator: the grid, the as-of date, the
+    case, the number of quarters simulated and the level observations per quarter."""
+
+    grid: Grid
+    as_of: date
+    case: Case
+    n_cells: int
+    per_cell: int
+
+
+@dataclass
 class Truth:
     persistence: np.ndarray  # (K,)
     factor_state: np.ndarray  # (K, T)
@@ -123,47 +127,13 @@ def simulate_observations(
     loading = np.zeros((I, K))
     intercept = np.zeros(I)
     rows = []
+    sim = Simulation(grid=grid, as_of=as_of, case=case, n_cells=T, per_cell=per_cell)
     for i, ind in enumerate(case.indicators):
         for fac, sign in ind.loadings.items():
             mag = rng.uniform(0.5, 1.2)
             loading[i, fid[fac]] = -mag if sign == "negative" else mag
         eta = loading[i] @ f
-        if ind.family == "count":
-            intercept[i] = rng.uniform(0.0, 1.5) if ind.aggregation == "total" else rng.uniform(-1.0, 0.0)
-            rate = np.exp(intercept[i] + eta)
-            alpha = 20.0
-            if ind.aggregation == "events":
-                for t in range(T):
-                    n = rng.negative_binomial(alpha, alpha / (alpha + rate[t]))
-                    if n:
-                        d = grid.cell_start(t) + timedelta(days=40)
-                        if d <= as_of:
-                            rows.append((ind.id, d, None, float(n)))
-            else:
-                for y0 in range(case.start.year, as_of.year):
-                    first, last = date(y0, 1, 1), date(y0, 12, 31)
-                    cells = [grid.cell_of(first) + q for q in range(4)]
-                    mu = rate[cells].sum()
-                    rows.append((ind.id, first, last, float(rng.negative_binomial(alpha, alpha / (alpha + mu)))))
-            continue
-        intercept[i] = rng.uniform(-0.5, 0.5)
-        for t in range(T):
-            for _ in range(per_cell):
-                d = grid.cell_start(t) + timedelta(days=int(rng.integers(0, 80)))
-                if d > as_of:
-                    continue
-                e = intercept[i] + eta[t]
-                if ind.family == "binary":
-                    v = float(rng.random() < 1 / (1 + np.exp(-e)))
-                elif ind.family == "continuous":
-                    v = float(e + 0.5 * rng.normal())
-                elif ind.family == "proportion":
-                    m = 1 / (1 + np.exp(-e))
-                    v = float(np.clip(rng.beta(m * 30, (1 - m) * 30), 0.001, 0.999))
-                else:
-                    v = float(np.digitize(e + rng.logistic(), [-0.7, 0.7]))
-                    intercept[i] = 0.0
-                rows.append((ind.id, d, None, v))
+        rows.extend(family(ind.family).simulate(ind, eta, intercept, i, rng, sim))
     frame = pd.DataFrame(rows, columns=["indicator", "date", "end", "value"])
     frame["date"] = pd.to_datetime(frame["date"])
     frame["end"] = pd.to_datetime(frame["end"]).fillna(frame["date"])

@@ -91,13 +91,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 from scipy.fft import next_fast_len
 
-from models.design import SPURIOUS_ALPHA, SPURIOUS_SD, Design
+from models.design import Design
+from models.families import family, row_logliks
 from models.forecast import Draws
 from models.grid import CELLS_PER_YEAR
-from models.likelihood import NUMPY, PROPORTION_EPS, row_logliks
+from models.likelihood import NUMPY
 from models.reweight import KHAT_MAX, Conditioner, FutureRows, future_rows, psis
 from models.watchlist import PERIODS, PLAUSIBLE, TRIPWIRE_PERIOD, WATCH_VERSION, Period, _r, target_key
 
@@ -117,7 +117,6 @@ PREDICTIVE_DRAWS = 4000
 UNRELIABLE_SHARE = 0.5
 #: Draws per chunk when evaluating likelihoods on (draw, path) pairs (bounds memory).
 CHUNK_DRAWS = 1000
-INTEGER_FAMILIES = ("count", "binary", "ordinal")
 
 
 # ---------------------------------------------------------------------------- batched PSIS
@@ -320,21 +319,14 @@ def _pair_eta(draws: Draws, paths: np.ndarray, as_of_cell: int, i: int, cells: n
     return out
 
 
-FAMILY_PARAMS = {
-    "count": "count_alpha",
-    "continuous": "continuous_sigma",
-    "proportion": "proportion_kappa",
-    "ordinal": "ordinal_cut",
-}
-
-
 def candidate_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: FutureRows) -> np.ndarray:
     """Log-likelihood of each row of ``rows`` (all of one indicator and family, sharing cells)
     on every (draw, path) pair: (G, D, P), with the model's own likelihood
-    (:func:`models.likelihood.row_logliks`) on the indicator's linear predictor only.
+    (:func:`models.families.row_logliks`) on the indicator's linear predictor only.
 
     Counts, the bulk of most cases, take a shortcut that gives the same numbers for a fraction
-    of the work (:func:`_count_logliks`); the tests hold the two equal.
+    of the work (:func:`_count_logliks`, an optimisation of that family alone: any family takes
+    the general path); the tests hold the two equal.
     """
     if str(rows.table["family"].iloc[0]) == "count":
         return _count_logliks(design, draws, paths, rows)
@@ -351,13 +343,13 @@ def _generic_logliks(design: Design, draws: Draws, paths: np.ndarray, rows: Futu
     data[f"{fam}_indicator"] = np.zeros(G, dtype=np.int64)  # eta below holds this indicator only
     a = design.grid.as_of_cell
     out = np.empty((G, D, P))
-    key = FAMILY_PARAMS.get(fam)
+    keys = tuple(family(fam).draw_params)
     for s in range(0, D, CHUNK_DRAWS):
         sub = slice(s, min(s + CHUNK_DRAWS, D))
         eta = _pair_eta(draws, paths, a, i, rows.cells, sub)
         n = eta.shape[0]
         params: dict[str, Any] = {"families": [fam]}
-        if key is not None:
+        for key in keys:
             params[key] = np.repeat(draws.params[key][sub], P, axis=0)
         ll = row_logliks(NUMPY, params, eta.reshape(n * P, -1, 1), data, batched=True)[fam]  # (n P, G)
         out[:, sub, :] = ll.T.reshape(G, n, P)
@@ -443,42 +435,13 @@ def sample_predictive(
         f = draws.factor_state[d, :, c] if c <= a else paths[d, p, :, c - a - 1]
         eta[:, k] = draws.intercept[d, i] + np.einsum("mk,mk->m", draws.loading[d, i, :], f)
     genuine = rng.random(n) < trust
-    if fam == "count":
-        mu = np.clip((weights * np.exp(eta)).sum(axis=1), 1e-9, 1e9)
-        alpha = draws.params["count_alpha"][d, local]
-        y = rng.poisson(rng.gamma(alpha, mu / alpha)).astype(float)
-        mu_s = max(float(np.exp(design.count_log_rate_centre[local]) * weights.sum()), 0.05)
-        spurious = rng.poisson(rng.gamma(SPURIOUS_ALPHA, mu_s / SPURIOUS_ALPHA, size=n)).astype(float)
-        return np.where(genuine, y, spurious)
-    m = (weights / weights.sum() * eta).sum(axis=1)
-    if fam == "binary":
-        y = (rng.random(n) < special.expit(m)).astype(float)
-        spurious = (rng.random(n) < 0.5).astype(float)
-    elif fam == "continuous":
-        z = np.where(
-            genuine,
-            m + draws.params["continuous_sigma"][d, local] * rng.standard_normal(n),
-            SPURIOUS_SD * rng.standard_normal(n),
-        )
-        return z * design.continuous_scale[local] + design.continuous_centre[local]
-    elif fam == "proportion":
-        kappa = draws.params["proportion_kappa"][d, local]
-        mean = special.expit(m)
-        y = rng.beta(np.maximum(mean * kappa, 1e-6), np.maximum((1 - mean) * kappa, 1e-6))
-        spurious = rng.random(n)
-    else:  # ordinal
-        levels = int(design.ordinal_levels[local])
-        cut = draws.params["ordinal_cut"][d, local, : levels - 1]
-        cdf = special.expit(cut - m[:, None])
-        y = (rng.random(n)[:, None] > cdf).sum(axis=1).astype(float)
-        spurious = rng.integers(levels, size=n).astype(float)
-    return np.where(genuine, y, spurious)
+    return family(fam).sample_report(design.constants, draws, d, local, weights, eta, genuine, rng)
 
 
 def value_grid(design: Design, indicator: str, samples: np.ndarray) -> tuple[np.ndarray, bool]:
     """The values to reweight on, and whether they are every integer of the plausible range.
 
-    Integer families (counts, binary, ordinal): every integer between the :data:`PLAUSIBLE`
+    Integer families (``Family.integer``): every integer between the :data:`PLAUSIBLE`
     quantiles of ``samples`` when that is at most :data:`GRID_MAX` values (the probability beyond
     is reported as ``tail_mass``); else :data:`QUANTILE_VALUES` quantiles of
     ``samples`` over the plausible range (rounded for integer families); the number of those
@@ -487,22 +450,17 @@ def value_grid(design: Design, indicator: str, samples: np.ndarray) -> tuple[np.
     """
     ind = design.case.indicator(indicator)
     lo_q, hi_q = np.quantile(samples, PLAUSIBLE)
-    integer = ind.family in INTEGER_FAMILIES
+    fam = family(ind.family)
+    integer = fam.integer
     if integer:
-        lo, hi = int(np.floor(lo_q)), int(np.ceil(hi_q))
-        if ind.family == "binary":
-            lo, hi = 0, 1
-        elif ind.family == "ordinal":
-            lo, hi = max(lo, 0), min(hi, len(ind.levels or []) - 1)
+        lo, hi = fam.value_bounds(ind, int(np.floor(lo_q)), int(np.ceil(hi_q)))
         if hi - lo + 1 <= GRID_MAX:
             return np.arange(lo, hi + 1, dtype=float), True
     probs = np.linspace(PLAUSIBLE[0], PLAUSIBLE[1], QUANTILE_VALUES)
     values = np.quantile(samples, probs)
     if integer:
         values = np.round(values)
-    if ind.family == "proportion":
-        values = np.clip(values, PROPORTION_EPS, 1 - PROPORTION_EPS)
-    return np.unique(values), False
+    return np.unique(fam.clip_values(values)), False
 
 
 # ---------------------------------------------------------------------------- the computation
