@@ -36,15 +36,26 @@ Baselines (fitted on exactly the information the model had at the origin)
     draw from the empirical distribution of every value recorded so far.
 Skill
     ``1 - CRPS_model / CRPS_baseline`` (positive: the model beats the baseline); undefined
-    (``None``) when the baseline scored exactly zero. Across count indicators of very different
-    scales (hundreds of scrambles a year, a summit or two), "on average" means: each indicator's
-    mean CRPS divided by its climatology CRPS, averaged over the indicators, for the model and for
-    persistence; the count skill is ``1 - model / persistence`` of those averages.
+    (``None``) when the baseline scored exactly zero. Across indicators of very different scales
+    (hundreds of scrambles a year, a summit or two) there are three summaries, each against
+    persistence and against climatology, over every held-out row and per family:
+
+    - *mean of ratios* (:func:`mean_of_ratios_skill`; the count target's figure): each indicator's
+      mean CRPS divided by its climatology CRPS, averaged over the indicators, for the model and
+      for persistence; skill ``1 - model / persistence`` of those averages (against climatology
+      ``1 - model``). Every indicator weighs the same, so one indicator with a tiny climatology
+      CRPS can dominate it.
+    - *pooled* (:func:`pooled_skill`): ``1 - sum(CRPS_model) / sum(CRPS_baseline)`` over the rows.
+      Every row is one term, so a small-scale indicator cannot dominate it; large-scale series
+      weigh most.
+    - *median* (:func:`median_skill`): the median over indicators of each one's skill, with the
+      number of indicators; one outlier indicator cannot move it.
 Outcomes
     The probability, at each origin, that an outcome not yet resolved resolves within one year,
     against whether it did: Brier score ``(p - y)^2`` and log score ``-log p(y)`` (natural log,
     lower is better; ``p`` clipped to ``[1e-9, 1 - 1e-9]``), with the case's elicited annual base
-    rate as the reference forecast.
+    rate as the reference forecast: skill against it per outcome and pooled over every outcome's
+    forecasts (:func:`outcome_skill`).
 """
 
 from __future__ import annotations
@@ -407,6 +418,141 @@ def score_origin(forecast: Any, case: Any, *, seed: int = 0) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- skill across indicators
+
+#: The baselines every held-out row is scored against, with the row key of each one's CRPS.
+BASELINES = {"persistence": "crps_persistence", "climatology": "crps_climatology"}
+
+
+def pooled_skill(crps: Sequence[float], baseline: Sequence[float]) -> float | None:
+    """Pooled CRPS skill of a set of held-out rows: ``1 - sum(crps) / sum(baseline)``.
+
+    Every row is one term of each sum, whatever its indicator (rows weigh equally, not
+    indicators), and no indicator is divided by its own baseline: an indicator whose baseline scored almost nothing (a series that stayed at zero,
+    a persistence that happened to be exact) adds almost nothing to either sum, so it cannot
+    dominate the figure as it can the mean of ratios. The terms keep their indicators' units, so
+    rows of large-scale series (hundreds of scrambles a year) weigh more than a summit count's:
+    read it per family and beside the median. Undefined (None) without rows or when the
+    baseline's sum is 0.
+    """
+    m, b = np.asarray(crps, dtype=float), np.asarray(baseline, dtype=float)
+    return skill(float(m.sum()), float(b.sum())) if len(m) else None
+
+
+def median_skill(crps: Sequence[float], baseline: Sequence[float]) -> tuple[float | None, int]:
+    """Median over indicators of ``1 - crps / baseline`` (each an indicator's mean CRPS), and how
+    many indicators it is over (those whose baseline CRPS is above 0).
+
+    Each indicator counts once and only the middle of their skills matters, so one outlier
+    indicator (a tiny baseline CRPS makes its ratio huge) cannot move it. None without indicators.
+    """
+    skills = [s for m, b in zip(crps, baseline, strict=True) if (s := skill(m, b)) is not None]
+    return (float(np.median(skills)) if skills else None), len(skills)
+
+
+def mean_of_ratios_skill(
+    crps: Sequence[float], persistence: Sequence[float], climatology: Sequence[float]
+) -> dict[str, Any]:
+    """The mean-of-ratios skill over indicators (each argument: one mean CRPS per indicator).
+
+    Each indicator's CRPS is divided by its climatology CRPS, which makes series of very different
+    scales comparable, and the ratios are averaged over the indicators whose climatology CRPS is
+    above 0: ``model = mean(crps / climatology)``, ``persistence = mean(persistence /
+    climatology)``; skill against climatology ``1 - model``, against persistence
+    ``1 - model / persistence``. Each indicator weighs the same, which is why one indicator with
+    a tiny climatology CRPS (a huge ratio) can dominate it; :func:`pooled_skill` and
+    :func:`median_skill` do not have that weakness. Returns ``n_indicators``,
+    ``model_relative_to_climatology``, ``persistence_relative_to_climatology``,
+    ``skill_persistence`` and ``skill_climatology`` (None where undefined).
+    """
+    kept = [(m, p, c) for m, p, c in zip(crps, persistence, climatology, strict=True) if c and c > 0]
+    model = _mean(m / c for m, _, c in kept)
+    pers = _mean(p / c for _, p, c in kept)
+    return {
+        "n_indicators": len(kept),
+        "model_relative_to_climatology": model,
+        "persistence_relative_to_climatology": pers,
+        "skill_persistence": skill(model, pers),
+        "skill_climatology": None if model is None else 1.0 - model,
+    }
+
+
+def _complete(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Rows that carry all three CRPS values (the same rows enter every figure)."""
+    keys = ("crps", *BASELINES.values())
+    return [r for r in rows if all(r.get(k) is not None and math.isfinite(float(r[k])) for k in keys)]
+
+
+def _indicator_means(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each indicator's mean CRPS of the model and of each baseline, over its complete rows."""
+    by_ind: dict[str, list[Mapping[str, Any]]] = {}
+    for r in _complete(rows):
+        by_ind.setdefault(r["indicator"], []).append(r)
+    keys = ("crps", *BASELINES.values())
+    return {i: {k: float(np.mean([float(r[k]) for r in mine])) for k in keys} for i, mine in by_ind.items()}
+
+
+def skill_group(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The three skill figures of a set of held-out rows against each baseline.
+
+    Returns ``{"n_indicators", "n_rows", "mean_of_ratios_n", "persistence": {...},
+    "climatology": {...}}``, each baseline with ``mean_of_ratios`` (:func:`mean_of_ratios_skill`,
+    over ``mean_of_ratios_n`` indicators), ``pooled`` (:func:`pooled_skill`), ``median`` and
+    ``median_n`` (:func:`median_skill`).
+    """
+    rows = _complete(rows)
+    per_ind = list(_indicator_means(rows).values())
+    means = {k: [m[k] for m in per_ind] for k in ("crps", *BASELINES.values())}
+    ratios = mean_of_ratios_skill(means["crps"], means["crps_persistence"], means["crps_climatology"])
+    out: dict[str, Any] = {
+        "n_indicators": len(per_ind),
+        "n_rows": len(rows),
+        "mean_of_ratios_n": ratios["n_indicators"],
+    }
+    for name, key in BASELINES.items():
+        median, n_median = median_skill(means["crps"], means[key])
+        out[name] = {
+            "mean_of_ratios": _r(ratios[f"skill_{name}"]),
+            "pooled": _r(pooled_skill([r["crps"] for r in rows], [r[key] for r in rows])),
+            "median": _r(median),
+            "median_n": n_median,
+        }
+    return out
+
+
+def skill_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`skill_group` over every held-out row (``all``) and per family (``families``)."""
+    families = sorted({r["family"] for r in rows})
+    return {
+        "all": skill_group(rows),
+        "families": {f: skill_group(r for r in rows if r["family"] == f) for f in families},
+    }
+
+
+def outcome_skill(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Pooled skill of every scored outcome forecast against the case's elicited annual base rate.
+
+    ``brier``: ``1 - sum(Brier) / sum(Brier of the base rate)`` over every (outcome, origin)
+    forecast; ``log_score`` the same with log scores. Pooled for the reason :func:`pooled_skill`
+    gives; Brier and log scores share one scale across outcomes, so here no outcome outweighs
+    another by its unit. ``outcomes``: :func:`summarise`'s outcome entries.
+    """
+    p, y, base = [], [], []
+    for o in outcomes:
+        for f in o.get("probabilities", []):
+            if f.get("at_risk") and f.get("p") is not None:
+                p.append(float(f["p"]))
+                y.append(1.0 if f["happened"] else 0.0)
+                base.append(float(o["base_rate"]))
+    if not p:
+        return {"n_forecasts": 0, "brier": None, "log_score": None}
+    return {
+        "n_forecasts": len(p),
+        "brier": _r(pooled_skill(brier(p, y), brier(base, y))),
+        "log_score": _r(pooled_skill(log_score(p, y), log_score(base, y))),
+    }
+
+
 # ---------------------------------------------------------------------------- across origins
 
 
@@ -508,6 +654,7 @@ def summarise(
             ],
         }
         entry["skill_brier_base_rate"] = _r(skill(entry["brier"], entry["brier_base_rate"]))
+        entry["skill_log_score_base_rate"] = _r(skill(entry["log_score"], entry["log_score_base_rate"]))
         out_out.append(entry)
 
     summary = _overall(rows, ind_out, origins, out_out)
@@ -516,18 +663,17 @@ def summarise(
 
 def _overall(rows: list[dict], ind_out: list[dict], origins: list[dict], out_out: list[dict]) -> dict[str, Any]:
     counts = [r for r in rows if r["family"] == "count"]
-    scaled = [i for i in ind_out if i["family"] == "count" and i["n"] and i["crps_climatology"]]
-    model_scaled = _mean(i["crps"] / i["crps_climatology"] for i in scaled)
-    pers_scaled = _mean(i["crps_persistence"] / i["crps_climatology"] for i in scaled)
+    means = [m for m in _indicator_means(counts).values() if m["crps_climatology"] > 0]
+    ratios = mean_of_ratios_skill(*([m[k] for m in means] for k in ("crps", *BASELINES.values())))
     count_summary = {
-        "n_indicators": len(scaled),
+        "n_indicators": ratios["n_indicators"],
         "n_rows": len(counts),
-        "crps_relative_to_climatology": _r(model_scaled),
-        "crps_persistence_relative_to_climatology": _r(pers_scaled),
-        "skill_persistence": _r(skill(model_scaled, pers_scaled)),
-        "skill_climatology": _r(None if model_scaled is None else 1.0 - model_scaled),
-        "n_better_than_persistence": sum(1 for i in scaled if i["crps"] < i["crps_persistence"]),
-        "n_better_than_climatology": sum(1 for i in scaled if i["crps"] < i["crps_climatology"]),
+        "crps_relative_to_climatology": _r(ratios["model_relative_to_climatology"]),
+        "crps_persistence_relative_to_climatology": _r(ratios["persistence_relative_to_climatology"]),
+        "skill_persistence": _r(ratios["skill_persistence"]),
+        "skill_climatology": _r(ratios["skill_climatology"]),
+        "n_better_than_persistence": sum(1 for m in means if m["crps"] < m["crps_persistence"]),
+        "n_better_than_climatology": sum(1 for m in means if m["crps"] < m["crps_climatology"]),
         "coverage_50": _r(np.mean([r["covered_50"] for r in counts])) if counts else None,
         "coverage_90": _r(np.mean([r["covered_90"] for r in counts])) if counts else None,
     }
@@ -550,6 +696,7 @@ def _overall(rows: list[dict], ind_out: list[dict], origins: list[dict], out_out
         "coverage_50_band": [_r(x) for x in binomial_band(0.5, n)] if n else None,
         "coverage_90_band": [_r(x) for x in binomial_band(0.9, n)] if n else None,
         "count": count_summary,
+        "skill": skill_summary(rows) | {"outcomes": outcome_skill(out_out)},
         "pit_histogram": pit_histogram(pit),
         "pit_band": [_r(x * n, 1) for x in binomial_band(1.0 / PIT_BINS, n)] if n else None,
         "reliability_indicators": reliability_bins([e[0] for e in events], [e[1] for e in events]),

@@ -163,3 +163,23 @@ def save_sample_backtest(home: Path) -> Path:
     from dashboard.services.backtests import save
 
     return save(home, sample_backtest())
+
+
+def old_backtest(*, rows: bool = True) -> dict[str, Any]:
+    """:func:`sample_backtest` as a backtest saved before the robust skill figures existed: no
+    ``summary.skill`` and no outcome ``skill_log_score_base_rate``; ``rows=False`` also drops the
+    per-row scores they could be computed from."""
+    doc = sample_backtest()
+    del doc["summary"]["skill"]
+    for o in doc["outcomes"]:
+        del o["skill_log_score_base_rate"]
+    if not rows:
+        for o in doc["origins"]:
+            del o["rows"]
+    return doc
+
+
+def save_old_backtest(home: Path, *, rows: bool = True) -> Path:
+    from dashboard.services.backtests import save
+
+    return save(home, old_backtest(rows=rows))

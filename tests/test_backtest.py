@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from models import backtest as bt
-from tests.backtest_support import sample_backtest, save_sample_backtest
+from tests.backtest_support import old_backtest, sample_backtest, save_old_backtest, save_sample_backtest
 from tests.dashboard_support import text_of
 from tests.fits import fit_args
 from tests.fits import harbinger as _run
@@ -187,6 +187,112 @@ def test_summary_of_known_rows() -> None:
     assert [p["happened"] for p in hard["probabilities"]] == [False, True]
 
 
+# ---------------------------------------------------------------------------- skill across indicators
+
+
+def _rows(indicator: str, family: str, crps: float, pers: float, clim: float) -> list[dict[str, Any]]:
+    row = {"indicator": indicator, "family": family, "crps": crps, "crps_persistence": pers, "crps_climatology": clim}
+    return [dict(row), dict(row)]
+
+
+def _misleading_rows() -> list[dict[str, Any]]:
+    """Two rows each of: a large count series the model scores at half climatology's CRPS, a tiny
+    one (climatology CRPS 0.01) it scores ten times worse, and a continuous one it halves. The
+    mean of ratios says the model is far worse than both baselines; pooled, it is better."""
+    return [
+        *_rows("big", "count", 10.0, 12.0, 20.0),
+        *_rows("tiny", "count", 0.1, 0.02, 0.01),
+        *_rows("level", "continuous", 1.0, 1.0, 2.0),
+    ]
+
+
+def test_pooled_and_median_skill_are_not_swung_by_one_tiny_baseline() -> None:
+    g = bt.skill_group(_misleading_rows())
+    assert (g["n_indicators"], g["n_rows"], g["mean_of_ratios_n"]) == (3, 6, 3)
+    clim, pers = g["climatology"], g["persistence"]
+    # model / climatology per indicator: 0.5, 10, 0.5 (mean 11/3); summed CRPS: 22.2 against 44.02
+    assert clim["mean_of_ratios"] == pytest.approx(1 - 11 / 3, abs=1e-4)  # -2.667
+    assert clim["pooled"] == pytest.approx(1 - 22.2 / 44.02, abs=1e-4)  # +0.496
+    assert clim["median"] == pytest.approx(0.5) and clim["median_n"] == 3  # of 0.5, -9, 0.5
+    # persistence / climatology: 0.6, 2, 0.5 (mean 3.1/3); persistence's summed CRPS 26.04
+    assert pers["mean_of_ratios"] == pytest.approx(1 - 11 / 3.1, abs=1e-4)  # -2.548
+    assert pers["pooled"] == pytest.approx(1 - 22.2 / 26.04, abs=1e-4)  # +0.147
+    assert pers["median"] == pytest.approx(0.0) and pers["median_n"] == 3  # of 1/6, -4, 0
+    assert clim["mean_of_ratios"] < 0 < clim["pooled"] and pers["mean_of_ratios"] < 0 < pers["pooled"]
+
+
+def test_skill_per_family_and_the_count_target_share_one_mean_of_ratios() -> None:
+    extra = dict(value=1.0, covered_50=True, covered_90=True, pit_covered_50=True, pit_covered_90=True, pit=0.5)
+    rows = [dict(r, p_positive=0.5, **extra) for r in _misleading_rows()]
+    doc = bt.summarise(
+        [{"origin": 2020, "rows": rows, "outcomes": []}],
+        indicators=[{"id": i, "family": f} for i, f in (("big", "count"), ("tiny", "count"), ("level", "continuous"))],
+        outcomes=[],
+    )
+    fam = doc["summary"]["skill"]["families"]
+    assert set(fam) == {"count", "continuous"} and doc["summary"]["skill"]["all"]["n_rows"] == 6
+    count = fam["count"]
+    assert count["climatology"]["mean_of_ratios"] == pytest.approx(1 - 10.5 / 2, abs=1e-4)  # -4.25
+    assert count["climatology"]["pooled"] == pytest.approx(1 - 20.2 / 40.02, abs=1e-4)  # +0.495
+    assert count["persistence"]["mean_of_ratios"] == pytest.approx(1 - 5.25 / 1.3, abs=1e-4)  # -3.038
+    assert count["persistence"]["pooled"] == pytest.approx(1 - 20.2 / 24.04, abs=1e-4)  # +0.160
+    assert count["persistence"]["median"] == pytest.approx((1 / 6 - 4) / 2, abs=1e-4)
+    assert fam["continuous"]["persistence"]["pooled"] == 0.0 and fam["continuous"]["climatology"]["median"] == 0.5
+    # today's count figure is the same mean of ratios
+    assert doc["summary"]["count"]["skill_persistence"] == count["persistence"]["mean_of_ratios"]
+    assert doc["summary"]["count"]["skill_climatology"] == count["climatology"]["mean_of_ratios"]
+
+
+def test_pooled_and_median_skill_are_undefined_without_a_baseline() -> None:
+    assert bt.pooled_skill([], []) is None
+    assert bt.pooled_skill([0.5], [0.0]) is None
+    median, n = bt.median_skill([1.0, 2.0, 3.0], [0.0, 4.0, 2.0])  # skills -, 0.5, -0.5
+    assert median == pytest.approx(0.0) and n == 2
+    assert bt.median_skill([], []) == (None, 0)
+
+
+def test_outcome_skill_against_the_elicited_base_rate() -> None:
+    outcomes = [
+        {
+            "base_rate": 0.1,
+            "probabilities": [
+                {"at_risk": True, "happened": False, "p": 0.2},
+                {"at_risk": True, "happened": True, "p": 0.5},
+                {"at_risk": False, "happened": False, "p": None},
+            ],
+        },
+        {"base_rate": 0.02, "probabilities": [{"at_risk": True, "happened": False, "p": 0.01}]},
+    ]
+    got = bt.outcome_skill(outcomes)
+    assert got["n_forecasts"] == 3
+    assert got["brier"] == pytest.approx(1 - (0.04 + 0.25 + 0.0001) / (0.01 + 0.81 + 0.0004), abs=1e-4)
+    model = -np.log(0.8) - np.log(0.5) - np.log(0.99)
+    base = -np.log(0.9) - np.log(0.1) - np.log(0.98)
+    assert got["log_score"] == pytest.approx(1 - model / base, abs=1e-4)
+    assert bt.outcome_skill([]) == {"n_forecasts": 0, "brier": None, "log_score": None}
+    hard = next(o for o in sample_backtest()["outcomes"] if o["id"] == "japan_hardline_shift")
+    log_model, log_base = (-np.log(0.95) - np.log(0.2)) / 2, (-np.log(0.95) - np.log(0.05)) / 2
+    assert hard["skill_log_score_base_rate"] == pytest.approx(1 - log_model / log_base, abs=1e-3)
+
+
+def test_an_old_backtest_gets_its_skill_from_its_saved_rows() -> None:
+    from dashboard.services.backtests import skill_rows, with_skill
+
+    new, old = sample_backtest(), with_skill(old_backtest())
+    assert old["summary"]["skill"].pop("from_saved_rows") is True
+    assert old["summary"]["skill"] == new["summary"]["skill"]
+    assert [o["skill_log_score_base_rate"] for o in old["outcomes"]] == pytest.approx(
+        [o["skill_log_score_base_rate"] for o in new["outcomes"]], abs=1e-3
+    )
+    bare = with_skill(old_backtest(rows=False))
+    assert "skill" not in bare["summary"] and skill_rows(bare) == []
+    # the sample's count indicators: +0.19 as a mean of ratios, -0.75 pooled (1 - 21.3 / 12.2)
+    count = {r["summary"]: r for r in skill_rows(new) if r["group"] == "count indicators"}
+    assert count["mean of ratios"]["persistence"] == pytest.approx(0.1923)
+    assert count["pooled"]["persistence"] == pytest.approx(1 - 21.3 / 12.2, abs=1e-4)
+    assert count["median"]["over"] == "2 indicators" and count["pooled"]["over"] == "4 rows"
+
+
 # ---------------------------------------------------------------------------- predictive sampler
 
 
@@ -325,6 +431,38 @@ def test_latest_prints_the_newest_saved_backtest(cli, harbinger_home) -> None:
     assert "target coverage_90: met" in table.stdout
 
 
+def test_latest_json_has_the_robust_skill(cli, harbinger_home) -> None:
+    assert cli("init").exit_code == 0
+    save_sample_backtest(harbinger_home)
+    doc = json.loads(cli("backtest", "--latest", "--format", "json").stdout)
+    skill = doc["summary"]["skill"]
+    assert skill["families"]["count"]["persistence"]["pooled"] == pytest.approx(1 - 21.3 / 12.2, abs=1e-4)
+    assert skill["all"]["climatology"]["median_n"] == 3 and "from_saved_rows" not in skill
+    assert skill["outcomes"]["n_forecasts"] == 4 and skill["outcomes"]["brier"] is not None
+    assert all("skill_log_score_base_rate" in o and "skill_brier_base_rate" in o for o in doc["outcomes"])
+
+
+def test_latest_shows_an_old_backtest_with_skill_from_its_rows(cli, harbinger_home) -> None:
+    assert cli("init").exit_code == 0
+    save_old_backtest(harbinger_home)
+    doc = json.loads(cli("backtest", "--latest", "--format", "json").stdout)
+    assert doc["summary"]["skill"]["from_saved_rows"] is True
+    assert doc["summary"]["skill"]["families"]["count"]["persistence"]["pooled"] == pytest.approx(-0.7459)
+    table = cli("backtest", "--latest")
+    assert table.exit_code == 0, table.stderr
+    assert "count indicators    pooled          -0.746" in table.stdout
+    assert "computed now from the saved per-row scores" in table.stdout
+    assert "brier_skill_vs_elicited" in table.stdout and "pooled over 4 forecasts" in table.stdout
+
+
+def test_latest_shows_an_old_backtest_without_rows(cli, harbinger_home) -> None:
+    assert cli("init").exit_code == 0
+    save_old_backtest(harbinger_home, rows=False)
+    res = cli("backtest", "--latest")
+    assert res.exit_code == 0, res.stderr
+    assert "— (this backtest holds no per-row scores" in res.stdout and "leader_summit" in res.stdout
+
+
 # ---------------------------------------------------------------------------- page and figures
 
 
@@ -388,6 +526,43 @@ def test_page_shows_scores_targets_and_labels_failed_diagnostics(backtest_page, 
     assert "leader_summit" in text and "+0.41" in text  # skill vs persistence 1 - 1.3/2.2
     assert "0.321" in text  # Brier of japan_hardline_shift
     assert "not scored" in text  # indicators with no held-out rows say so
+    assert "Skill against baselines: mean of ratios / pooled / median" in text
+    assert "Brier skill vs elicited base rate" in text and "Skill against the elicited base rate, pooled" in text
+
+
+def test_page_shows_the_skill_of_an_old_backtest(backtest_page, harbinger_home) -> None:
+    save_old_backtest(harbinger_home)
+    render = getattr(backtest_page.render_backtest, "__wrapped__", backtest_page.render_backtest)
+    page = render(None, "northern_territories")
+    table = _find(page, backtest_page.SKILL_TABLE)
+    rows = [[text_of(td) for td in tr.children] for tr in table.children[1].children]
+    count = {r[1]: r for r in rows if r[0] == "count indicators"}
+    assert count["mean of ratios"][2:] == ["+0.19", "+0.34", "2 indicators"]
+    assert count["pooled"][2:] == ["-0.75", "+0.49", "4 rows"]
+    assert count["median"][2:] == ["-0.30", "+0.34", "2 indicators"]
+    text = text_of(page)
+    assert "Computed now from the saved per-row scores" in text
+    assert "one outlier indicator cannot move it" in text and "can swing it" in text
+    assert "+0.29" in text  # japan_hardline_shift's Brier skill against its elicited base rate
+
+
+def test_page_shows_dashes_for_an_old_backtest_without_rows(backtest_page, harbinger_home) -> None:
+    save_old_backtest(harbinger_home, rows=False)
+    render = getattr(backtest_page.render_backtest, "__wrapped__", backtest_page.render_backtest)
+    page = render(None, "northern_territories")
+    rows = [[text_of(td) for td in tr.children] for tr in _find(page, backtest_page.SKILL_TABLE).children[1].children]
+    assert rows == [["all indicators", "—", "—", "—", "—"]]
+    assert "no per-row scores" in text_of(page) and "leader_summit" in text_of(page)
+
+
+def _find(component: Any, id_: str) -> Any:
+    """The component with id ``id_`` in a tree of Dash components."""
+    if isinstance(component, (list, tuple)):
+        return next((f for c in component if (f := _find(c, id_)) is not None), None)
+    if getattr(component, "id", None) == id_:
+        return component
+    children = getattr(component, "children", None)
+    return None if children is None or isinstance(children, str) else _find(children, id_)
 
 
 # ---------------------------------------------------------------------------- a tiny real backtest

@@ -23,7 +23,7 @@ from unittest import mock
 
 import pytest
 
-from tests.backtest_support import sample_backtest, save_sample_backtest
+from tests.backtest_support import sample_backtest, save_old_backtest, save_sample_backtest
 from tests.clock import fixed_clock
 from tests.dashboard_support import register_fake_run, sample_forecast
 from tests.fits import CASE, copy_home, harbinger_json
@@ -230,6 +230,44 @@ def test_a_saved_backtest_appears_for_a_fake_run(cli: Any, harbinger_home: Path)
     part = section_html(html_text, "track-record")
     assert "leader_summit" in part and 'data-crps="0.4333"' in part and 'data-brier="0.32125"' in part
     assert "MET: count indicators: lower CRPS than persistence" in part
+    store.close()
+
+
+def test_the_track_record_shows_the_skill_three_ways(cli: Any, harbinger_home: Path) -> None:
+    from dashboard import report
+
+    store = _shipped(cli)
+    register_fake_run(store, CASE)
+    save_sample_backtest(harbinger_home)
+    part = section_html(report.render(report.build(store, CASE), "html").decode(), "track-record")
+    skill = {(c["group"], c["summary"]): c for c in cells(part, "backtest-skill")}
+    assert float(skill["count indicators", "mean of ratios"]["persistence"]) == 0.1923
+    assert float(skill["count indicators", "pooled"]["persistence"]) == -0.7459
+    assert float(skill["all indicators", "median"]["climatology"]) == 0.5
+    assert skill["count indicators", "pooled"]["text"] == "-0.746"
+    assert "Skill against baselines: mean of ratios / pooled / median" in part
+    assert "one outlier indicator cannot move it" in part and "Computed from the saved per-row" not in part
+    outcome = {c["outcome"]: c for c in cells(part, "backtest-outcome-skill")}
+    assert float(outcome["japan_hardline_shift"]["skill-brier"]) == 0.2901
+    assert "Skill vs elicited base rate" in part and "Pooled over all 4 outcome forecasts" in part
+    store.close()
+
+
+@pytest.mark.parametrize("rows", [True, False])
+def test_an_old_backtest_still_shows_in_the_track_record(cli: Any, harbinger_home: Path, rows: bool) -> None:
+    from dashboard import report
+
+    store = _shipped(cli)
+    register_fake_run(store, CASE)
+    save_old_backtest(harbinger_home, rows=rows)
+    part = section_html(report.render(report.build(store, CASE), "html").decode(), "track-record")
+    assert "leader_summit" in part and 'data-brier="0.32125"' in part
+    skill = {(c["group"], c["summary"]): c for c in cells(part, "backtest-skill")}
+    if rows:
+        assert float(skill["count indicators", "pooled"]["persistence"]) == -0.7459
+        assert "Computed from the saved per-row scores" in part
+    else:
+        assert not skill and "Mean of ratios, pooled and median skill: — (this backtest holds no per-row" in part
     store.close()
 
 

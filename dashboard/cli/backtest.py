@@ -61,6 +61,39 @@ def _fmt(x: Any, pct: bool = False) -> Any:
     return f"{100 * x:.0f}%" if pct else round(float(x), 3)
 
 
+def _dash(x: Any) -> str:
+    return "—" if x is None else f"{x:+.3f}"
+
+
+def print_skill(doc: dict[str, Any]) -> None:
+    """The skill against the baselines by summary (mean of ratios, pooled, median), each explained."""
+    from dashboard.services.backtests import SKILL_ADVICE, SKILL_SUMMARIES, skill_rows
+
+    rows = skill_rows(doc)
+    click.echo("skill against baselines (1 - model CRPS / baseline CRPS; above 0: the model is better):")
+    if not rows:
+        click.echo("  — (this backtest holds no per-row scores to compute it from)")
+    else:
+        emit(
+            [
+                {
+                    "indicators": r["group"],
+                    "summary": r["summary"],
+                    "vs_persistence": _dash(r["persistence"]),
+                    "vs_climatology": _dash(r["climatology"]),
+                    "over": r["over"],
+                }
+                for r in rows
+            ],
+            "table",
+        )
+        if (doc["summary"].get("skill") or {}).get("from_saved_rows"):
+            click.echo("(computed now from the saved per-row scores: the backtest was saved before these figures)")
+    for _, label, meaning in SKILL_SUMMARIES:
+        click.echo(f"  {label}: {meaning}")
+    click.echo(f"  {SKILL_ADVICE}")
+
+
 def print_tables(doc: dict[str, Any]) -> None:
     s = doc["settings"]
     origins = [o["origin"] for o in doc["origins"]]
@@ -97,6 +130,8 @@ def print_tables(doc: dict[str, Any]) -> None:
         "table",
     )
     click.echo("")
+    print_skill(doc)
+    click.echo("")
     emit(
         [
             {
@@ -107,10 +142,18 @@ def print_tables(doc: dict[str, Any]) -> None:
                 "brier_base_rate": o["brier_base_rate"],
                 "log_score": o["log_score"],
                 "log_score_base_rate": o["log_score_base_rate"],
+                "brier_skill_vs_elicited": _fmt(o.get("skill_brier_base_rate")),
+                "log_skill_vs_elicited": _fmt(o.get("skill_log_score_base_rate")),
             }
             for o in doc["outcomes"]
         ],
         "table",
+    )
+    pooled = ((doc["summary"].get("skill") or {}).get("outcomes")) or {}
+    click.echo(
+        f"outcomes against the elicited base rate, pooled over {pooled.get('n_forecasts', '—')} forecasts: "
+        f"Brier skill {_dash(pooled.get('brier'))}, log-score skill {_dash(pooled.get('log_score'))} "
+        "(base rate: the case's elicited annual probability; skill above 0: the model beats it)"
     )
     click.echo("")
     summ = doc["summary"]

@@ -627,8 +627,14 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
                         f"{_band(summary.get('coverage_50_band'))}; randomised {_share(summary.get('coverage_50_randomised'))})"
                     ),
                 ),
-                ("Count indicators: skill against persistence", _num(count.get("skill_persistence"), "+.3f")),
-                ("Count indicators: skill against climatology", _num(count.get("skill_climatology"), "+.3f")),
+                (
+                    "Count indicators: skill against persistence (mean of ratios)",
+                    _num(count.get("skill_persistence"), "+.3f"),
+                ),
+                (
+                    "Count indicators: skill against climatology (mean of ratios)",
+                    _num(count.get("skill_climatology"), "+.3f"),
+                ),
                 (
                     "Count indicators better than persistence",
                     f"{count.get('n_better_than_persistence', '—')} of {count.get('n_indicators', '—')}",
@@ -636,6 +642,7 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
             ]
         )
     )
+    blocks.extend(_skill_blocks(doc))
     blocks.append(
         chart(
             charts.pit_histogram(doc),
@@ -659,6 +666,16 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
                 cell(_num(o.get("brier"), ".4f"), cls="num backtest-brier", data=data),
                 cell(_num(o.get("log_score"), ".4f"), cls="num"),
                 cell(_num(o.get("brier_base_rate"), ".4f"), _num(o.get("log_score_base_rate"), ".4f"), cls="num"),
+                cell(
+                    _num(o.get("skill_brier_base_rate"), "+.2f"),
+                    _num(o.get("skill_log_score_base_rate"), "+.2f"),
+                    cls="num backtest-outcome-skill",
+                    data=_data(
+                        outcome=o["id"],
+                        skill_brier=o.get("skill_brier_base_rate"),
+                        skill_log_score=o.get("skill_log_score_base_rate"),
+                    ),
+                ),
                 cell(o.get("resolution_date") or "open"),
             ]
         )
@@ -668,7 +685,9 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
                 "Each origin's probability that the outcome happens within the following year, "
                 "scored on what happened: Brier score (squared error, lower is better) and log "
                 "score (minus the log probability of what happened, lower is better), beside the "
-                "same scores of the case's elicited base rate."
+                "same scores of the case's elicited base rate, and the skill against that elicited base "
+                "rate (1 − model score ÷ base-rate score; above 0: the model beat the stated base rate). "
+                + _outcome_skill_sentence(doc)
             )
         )
         blocks.append(
@@ -679,6 +698,7 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
                     ("Brier", "num"),
                     ("Log score", "num"),
                     ("Base rate: Brier / log", "num"),
+                    ("Skill vs elicited base rate: Brier / log", "num"),
                     ("Resolved", ""),
                 ],
                 orows,
@@ -699,6 +719,65 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
     else:
         blocks.append(paragraph("No outcome was at risk in a scored window, so no outcome score exists."))
     return blocks
+
+
+def _skill_blocks(doc: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """The skill against the baselines as a mean of ratios, pooled and as a median, each explained."""
+    from dashboard.services.backtests import SKILL_ADVICE, SKILL_SUMMARIES, skill_rows
+
+    blocks: list[dict[str, Any] | None] = [subheading("Skill against baselines: mean of ratios / pooled / median")]
+    rows = skill_rows(doc)
+    if not rows:
+        blocks.append(paragraph("Mean of ratios, pooled and median skill: — (this backtest holds no per-row scores)."))
+        return blocks
+    blocks.append(
+        table(
+            [
+                ("Indicators", ""),
+                ("Summary", ""),
+                ("vs persistence", "num"),
+                ("vs climatology", "num"),
+                ("Over", "num"),
+            ],
+            [
+                [
+                    cell(r["group"]),
+                    cell(r["summary"]),
+                    cell(
+                        _num(r["persistence"], "+.3f"),
+                        cls="num backtest-skill",
+                        data=_data(
+                            group=r["group"],
+                            summary=r["summary"],
+                            persistence=r["persistence"],
+                            climatology=r["climatology"],
+                        ),
+                    ),
+                    cell(_num(r["climatology"], "+.3f"), cls="num"),
+                    cell(r["over"], cls="num"),
+                ]
+                for r in rows
+            ],
+            id="backtest-skill",
+            caption="Skill = 1 − model CRPS ÷ baseline CRPS, summarised three ways (above 0: the model is better)",
+            fixed=True,
+        )
+    )
+    notes = [f"{label.capitalize()}: {meaning}" for _, label, meaning in SKILL_SUMMARIES]
+    if ((doc.get("summary") or {}).get("skill") or {}).get("from_saved_rows"):
+        notes.append("Computed from the saved per-row scores: this backtest was saved before these figures.")
+    blocks.append(bullet_list(notes))
+    blocks.append(paragraph(SKILL_ADVICE))
+    return blocks
+
+
+def _outcome_skill_sentence(doc: dict[str, Any]) -> str:
+    pooled = ((doc.get("summary") or {}).get("skill") or {}).get("outcomes") or {}
+    return (
+        f"Pooled over all {pooled.get('n_forecasts', '—')} outcome forecasts, the skill against the elicited "
+        f"base rate is {_num(pooled.get('brier'), '+.2f')} (Brier) and {_num(pooled.get('log_score'), '+.2f')} "
+        "(log score)."
+    )
 
 
 def _band(band: Any) -> str:

@@ -112,15 +112,107 @@ def saved_backtests(home: Path, case_id: str) -> list[Path]:
 
 
 def latest_backtest(home: Path, case_id: str) -> dict[str, Any] | None:
-    """The newest saved backtest of a case (with its ``file``), or None."""
+    """The newest saved backtest of a case (with its ``file``), or None; its skill figures are
+    completed by :func:`with_skill` when it was saved before they existed."""
     for path in saved_backtests(home, case_id):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         doc["file"] = str(path)
-        return doc
+        return with_skill(doc)
     return None
+
+
+#: What each summary of the skill across indicators is, in a line an analyst can act on; the
+#: definitions are in :mod:`models.backtest`. Shown by the Backtest page, the CLI and the report.
+SKILL_SUMMARIES = (
+    (
+        "mean_of_ratios",
+        "mean of ratios",
+        "each indicator's CRPS as a share of its climatology CRPS, averaged over indicators: every indicator "
+        "counts the same, so one indicator with a tiny climatology CRPS can swing it (the count target's figure).",
+    ),
+    (
+        "pooled",
+        "pooled",
+        "the model's CRPS summed over every held-out row against the baseline's sum: one small-scale indicator "
+        "cannot swing it, but the largest-scale series (scrambles) weigh most.",
+    ),
+    (
+        "median",
+        "median",
+        "the middle indicator's skill: one outlier indicator cannot move it; it says whether most indicators "
+        "beat the baseline, not by how much overall.",
+    ),
+)
+SKILL_ADVICE = (
+    "When they disagree in sign, one indicator (or one large-scale series) is driving the mean of ratios "
+    "(or the pooled figure): look at the per-indicator table before trusting either."
+)
+
+
+def with_skill(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with the skill figures of :func:`models.backtest.summarise` that it lacks, computed
+    from its saved per-row and per-outcome scores (a backtest saved before those figures existed);
+    ``summary.skill.from_saved_rows`` is then true. A document without rows gets none (the front
+    ends show "—"); a malformed one is returned as it is, for its reader to report."""
+    from models.backtest import outcome_skill, skill, skill_summary
+
+    summary = doc.get("summary")
+    outcomes = doc.get("outcomes")
+    origins = doc.get("origins")
+    if not isinstance(summary, dict) or not isinstance(outcomes, list) or not isinstance(origins, list):
+        return doc
+    for o in outcomes:
+        if isinstance(o, dict) and "skill_log_score_base_rate" not in o:
+            value = skill(o.get("log_score"), o.get("log_score_base_rate"))
+            o["skill_log_score_base_rate"] = None if value is None else round(value, 4)
+    if "skill" not in summary:
+        rows = [r for o in origins if isinstance(o, dict) for r in o.get("rows") or [] if isinstance(r, dict)]
+        if rows:
+            summary["skill"] = skill_summary(rows) | {
+                "outcomes": outcome_skill([o for o in outcomes if isinstance(o, dict)]),
+                "from_saved_rows": True,
+            }
+    return doc
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def skill_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The skill against each baseline by summary, over all indicators then per family: one dict per
+    (group, summary) with ``group``, ``summary`` (its label), ``persistence``, ``climatology`` and
+    ``over`` (how many indicators or rows it is over); [] when the document has no skill figures."""
+    skill = (doc.get("summary") or {}).get("skill")
+    if not skill:
+        return []
+    groups = [("all indicators", skill.get("all") or {})]
+    groups += [(f"{family} indicators", g) for family, g in sorted((skill.get("families") or {}).items())]
+    out = []
+    for name, g in groups:
+        pers, clim = g.get("persistence") or {}, g.get("climatology") or {}
+        for key, label, _ in SKILL_SUMMARIES:
+            if key == "pooled":
+                over = _count(g.get("n_rows", 0), "row")
+            elif key == "median" and pers.get("median_n") != clim.get("median_n"):
+                over = f"{pers.get('median_n', 0)} / {clim.get('median_n', 0)} indicators"
+            elif key == "median":
+                over = _count(pers.get("median_n", 0), "indicator")
+            else:
+                over = _count(g.get("mean_of_ratios_n", g.get("n_indicators", 0)), "indicator")
+            out.append(
+                {
+                    "group": name,
+                    "summary": label,
+                    "persistence": pers.get(key),
+                    "climatology": clim.get(key),
+                    "over": over,
+                }
+            )
+    return out
 
 
 def save(home: Path, doc: dict[str, Any]) -> Path:
@@ -214,6 +306,7 @@ def run_backtest(
                          "mean_value", "origins", "pit"}],
          "outcomes": [{"id", "question", "resolution_date", "n", "events", "brier", "log_score",
                        "brier_base_rate", "log_score_base_rate", "base_rate", "skill_brier_base_rate",
+                       "skill_log_score_base_rate",
                        "probabilities": [{"origin", "as_of", "at_risk", "happened", "p", "p_05", "p_95"}]}],
          "summary": {"n_origins", "n_rows", "coverage_50", "coverage_90", "coverage_50_randomised",
                      "coverage_90_randomised", "coverage_50_band", "coverage_90_band",
@@ -221,12 +314,19 @@ def run_backtest(
                                "crps_persistence_relative_to_climatology", "skill_persistence",
                                "skill_climatology", "n_better_than_persistence",
                                "n_better_than_climatology", "coverage_50", "coverage_90"},
+                     "skill": {"all": GROUP, "families": {family: GROUP},
+                               "outcomes": {"n_forecasts", "brier", "log_score"} (pooled skill
+                               against the elicited base rate),
+                               "from_saved_rows" (only when completed on reading: :func:`with_skill`)},
                      "pit_histogram": {"edges", "counts"},
                      "pit_band", "reliability_indicators": [...], "reliability_outcomes": [...],
                      "origins_failing_diagnostics": [...]},
          "targets": [{"id", "target", "value", "met", "detail"}]}
 
-    Every score is defined in :mod:`models.backtest`.
+    where ``GROUP`` is ``{"n_indicators", "n_rows", "mean_of_ratios_n", "persistence": SKILLS,
+    "climatology": SKILLS}``
+    and ``SKILLS`` is ``{"mean_of_ratios", "pooled", "median", "median_n"}``; each outcome also
+    has ``skill_log_score_base_rate``. Every score is defined in :mod:`models.backtest`.
     """
     from models.backtest import summarise
     from models.model import MODEL_VERSION

@@ -28,6 +28,10 @@ def test_backtest_page_shows_the_saved_scores(page, server, console):
 
         outcome = page.locator(f"#{ids.BT_OUTCOMES} tr", has_text="japan_hardline_shift")
         assert "0.321" in outcome.inner_text()
+        skill = page.locator("#backtest-skill tr", has_text="count indicators")
+        pooled = [c.strip() for c in skill.filter(has_text="pooled").locator("td").all_inner_texts()]
+        assert pooled == ["count indicators", "pooled", "-0.75", "+0.49", "4 rows"]
+        assert "Brier skill vs elicited base rate" in page.locator(f"#{ids.BT_OUTCOMES}").inner_text()
         targets = page.locator(f"#{ids.BT_TARGETS}").inner_text()
         assert "Met:" in targets and "measured 0.800" in targets
         assert "Sampler diagnostics failed for origins 2021" in page.locator(f"#{ids.BT_CONTENT}").inner_text()

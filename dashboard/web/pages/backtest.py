@@ -1,9 +1,11 @@
 """Backtest: how good were past forecasts? Scores of the latest saved backtest of the case.
 
 Reads the newest file under ``HARBINGER_HOME/backtests/`` (written by ``harbinger backtest``);
-never fits anything. Shows the targets (met or missed, with the measured value), scores per
-indicator and per outcome against the baselines, the PIT histogram, the reliability diagram and
-each outcome's probability across origins with its resolution marked.
+never fits anything. Shows the targets (met or missed, with the measured value), the skill against
+the baselines summarised three ways (mean of ratios, pooled, median; each explained), scores per
+indicator and per outcome against the baselines (outcomes against the elicited base rate), the
+PIT histogram, the reliability diagram and each outcome's probability across origins with its
+resolution marked.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ dash.register_page(__name__, path="/backtest", name="Backtest", order=4, title="
 
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
 RUN_HINT = "harbinger backtest --origins 2014..2024 --jobs 2"
+#: The skill table's id: this page's own, like its graphs' ids.
+SKILL_TABLE = "backtest-skill"
 
 
 def layout(**_kwargs: Any) -> html.Div:
@@ -72,6 +76,7 @@ def content(doc: Mapping[str, Any] | None) -> list[Any]:
                 html.P(coverage_text(doc["summary"]), className="muted"),
             ],
         ),
+        skill_section(doc),
         html.Section(
             className="card section",
             children=[
@@ -96,10 +101,12 @@ def content(doc: Mapping[str, Any] | None) -> list[Any]:
                 html.P(
                     "At each origin, the probability that each unresolved outcome resolves within the next year, "
                     "scored against what happened: Brier score and log score (lower is better), beside the "
-                    "same scores of the case's elicited base rate.",
+                    "same scores of the case's elicited base rate. Skill against the elicited base rate = 1 − "
+                    "model score / base-rate score (positive: the model beat the analyst's stated base rate).",
                     className="muted",
                 ),
                 outcome_table(doc),
+                html.P(outcome_skill_text(doc), className="muted"),
             ],
         ),
         html.Div(
@@ -295,8 +302,81 @@ def indicator_table(doc: Mapping[str, Any]) -> html.Table:
     )
 
 
+def skill_section(doc: Mapping[str, Any]) -> html.Section:
+    """The skill against each baseline as a mean of ratios, pooled and as a median, each explained."""
+    from dashboard.services.backtests import SKILL_ADVICE, SKILL_SUMMARIES, skill_rows
+
+    rows = skill_rows(dict(doc))
+    head = ["Indicators", "Summary", "Skill vs persistence", "Skill vs climatology", "Over"]
+    if rows:
+        body = [
+            html.Tr(
+                [
+                    html.Td(r["group"]),
+                    html.Td(r["summary"]),
+                    _skill(r["persistence"]),
+                    _skill(r["climatology"]),
+                    html.Td(r["over"], className="num"),
+                ]
+            )
+            for r in rows
+        ]
+    else:
+        body = [html.Tr([html.Td("all indicators"), *[html.Td("—", className="num") for _ in head[1:]]])]
+    notes: list[Any] = [
+        html.Li([html.Strong(f"{label.capitalize()}: "), meaning]) for _, label, meaning in SKILL_SUMMARIES
+    ]
+    if ((doc.get("summary") or {}).get("skill") or {}).get("from_saved_rows"):
+        notes.append(
+            html.Li("Computed now from the saved per-row scores: this backtest was saved before these figures.")
+        )
+    elif not rows:
+        notes.append(html.Li("This backtest holds no per-row scores to compute these figures from."))
+    return html.Section(
+        className="card section",
+        children=[
+            html.H2("Skill against baselines: mean of ratios / pooled / median"),
+            html.P(
+                "Skill = 1 − model CRPS / baseline CRPS (positive: the model is better), summarised three ways "
+                "over the held-out observations of all indicators and of each family.",
+                className="muted",
+            ),
+            html.Table(
+                className="table",
+                id=SKILL_TABLE,
+                children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+            ),
+            html.Ul(notes, className="muted small"),
+            html.P(SKILL_ADVICE, className="muted small"),
+        ],
+    )
+
+
+def outcome_skill_text(doc: Mapping[str, Any]) -> str:
+    pooled = ((doc.get("summary") or {}).get("skill") or {}).get("outcomes") or {}
+
+    def signed(x: Any) -> str:
+        return "—" if x is None else f"{x:+.2f}"
+
+    return (
+        f"Skill against the elicited base rate, pooled over all {pooled.get('n_forecasts', '—')} outcome forecasts "
+        f"(1 − summed model score / summed base-rate score): Brier {signed(pooled.get('brier'))}, "
+        f"log score {signed(pooled.get('log_score'))}."
+    )
+
+
 def outcome_table(doc: Mapping[str, Any]) -> html.Table:
-    head = ["Outcome", "Forecasts", "Happened", "Brier", "Brier (base rate)", "Log score", "Log score (base rate)"]
+    head = [
+        "Outcome",
+        "Forecasts",
+        "Happened",
+        "Brier",
+        "Brier (base rate)",
+        "Log score",
+        "Log score (base rate)",
+        "Brier skill vs elicited base rate",
+        "Log-score skill vs elicited base rate",
+    ]
     body = []
     for o in doc["outcomes"]:
         body.append(
@@ -309,6 +389,8 @@ def outcome_table(doc: Mapping[str, Any]) -> html.Table:
                     html.Td(_num(o["brier_base_rate"]), className="num"),
                     html.Td(_num(o["log_score"]), className="num"),
                     html.Td(_num(o["log_score_base_rate"]), className="num"),
+                    _skill(o.get("skill_brier_base_rate")),
+                    _skill(o.get("skill_log_score_base_rate")),
                 ]
             )
         )
