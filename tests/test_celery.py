@@ -4,8 +4,8 @@ The module builds what the README's "Team deployment" section describes, on this
 store (the scratch PostgreSQL database when HARBINGER_TEST_POSTGRES_URL is set, else SQLite), a
 Redis server (HARBINGER_TEST_REDIS_URL, a scratch database: it is flushed), one ``harbinger
 worker`` and the dashboard under gunicorn with two worker processes (``dashboard.web.wsgi:server``),
-all sharing one HARBINGER_HOME. A headless Chromium logs in as an editor and presses Refit on the
-Overview, which starts a fit through Dash's CeleryManager; the fit (PyMC, 60 draws, on the
+all sharing one HARBINGER_HOME. A headless Chromium logs in as an editor and opens the Overview,
+whose first fit starts by itself through Dash's CeleryManager; the fit (PyMC, 60 draws, on the
 mini case) runs in the worker and is recorded as an ok run. Then a worker whose fits fail, and a
 worker killed in the middle of a fit: both end as failed runs while the good run stays current.
 
@@ -271,11 +271,11 @@ def _run_bar_id(page: Any) -> str | None:
 
 @pytest.fixture(scope="module")
 def first_fit(team: Team, browser: Any) -> dict[str, Any]:
-    """Open the Overview of a case with no run and press Refit: the fit runs on the worker."""
+    """Open the Overview of a case with no run as an editor: the first fit starts by itself (the
+    Overview's first-fit trigger, Refit disabled meanwhile) and runs on the worker."""
     from dashboard.web import ids
 
     page = _editor_page(browser, team)
-    page.get_by_role("button", name="Refit").click()
     team.wait_in_page(
         page,
         f"() => {{ const el = document.querySelector('#{ids.RUN_BAR} .run-id'); "
