@@ -4,7 +4,7 @@ and the dashboard can read the defaults cheaply)."""
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 #: nutpie's log densities (see ``FitSettings.density``).
@@ -63,6 +63,12 @@ class FitSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def retried(self) -> FitSettings:
+        """The settings of the automatic retry after a fit fails its diagnostics: twice the tuning
+        steps (a failing fit has most often not finished adapting to a slow direction) and the next
+        seed (a fresh start, not the same chains again)."""
+        return replace(self, tune=2 * self.tune, seed=self.seed + 1)
 
 
 __all__ = ["DENSITIES", "DENSITY_ENV", "FitSettings", "default_density"]

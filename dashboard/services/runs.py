@@ -99,9 +99,7 @@ def fit_case(
     for attempt in range(1, total + 1):
         say = progress
         if attempt > 1:
-            from dataclasses import replace
-
-            fit_settings = replace(fit_settings, tune=2 * fit_settings.tune, seed=fit_settings.seed + 1)
+            fit_settings = fit_settings.retried()
             failed = store.get_run(run_id)["diagnostics"].get("problems") or ["diagnostics failed"]
             note = (
                 f"attempt {attempt} of {total} ({'; '.join(failed)} in the last attempt; now "
