@@ -17,6 +17,8 @@ Schema (see ``data/cases/northern_territories.yaml`` for a full example)::
     scenarios:   [{id, name, description, source,
                    observations: [{indicator, months_ahead, span_months, value,
                                    reliability, credibility, note}]}]
+    priors:      {name: number}                    optional: the model's structural priors this
+                                                   case sets (:data:`PRIOR_OVERRIDES`)
 
 ``docs/case-file.md`` documents every field. Validation reports every problem of a file at once
 (:func:`check_case`), each with its line: field errors, unknown keys (with the nearest known
@@ -46,6 +48,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -234,6 +237,39 @@ class Scenario(_Strict):
     observations: list[HypotheticalObservation] = Field(min_length=1)
 
 
+#: The model's structural priors a case may set (``priors:``), each a number in its range
+#: (above the first, at most the second). The names are those of ``models.priors.PriorConfig``,
+#: which documents each; this package sits below ``models`` and cannot read it, so
+#: ``tests/test_priors.py`` holds the two lists together. Numerical guards and the source-grade
+#: tables are not listed: they are the model's, not a case's, to choose.
+PRIOR_OVERRIDES: dict[str, tuple[float, float]] = {
+    "persistence_alpha": (0.0, 1000.0),
+    "persistence_beta": (0.0, 1000.0),
+    "loading_scale": (0.0, 10.0),
+    "count_intercept_sd": (0.0, 10.0),
+    "count_overdispersion_scale": (0.0, 10.0),
+    "count_spurious_alpha": (0.0, 100.0),
+    "binary_intercept_sd": (0.0, 10.0),
+    "continuous_intercept_sd": (0.0, 10.0),
+    "continuous_sigma_scale": (0.0, 10.0),
+    "continuous_spurious_sd": (0.0, 100.0),
+    "proportion_intercept_sd": (0.0, 10.0),
+    "proportion_kappa_shape": (0.0, 1000.0),
+    "proportion_kappa_rate": (0.0, 1000.0),
+    "ordinal_first_cut_scale": (0.0, 10.0),
+    "ordinal_gap_scale": (0.0, 10.0),
+    "absence_genuine": (0.0, 0.999),
+}
+
+#: The ``priors:`` mapping of a case: every name of :data:`PRIOR_OVERRIDES`, optional, a number
+#: (not a string or a boolean) in its range; any other name is an unknown key.
+Priors = create_model(
+    "Priors",
+    __base__=_Strict,
+    **{name: (float | None, Field(None, gt=lo, le=hi, strict=True)) for name, (lo, hi) in PRIOR_OVERRIDES.items()},
+)
+
+
 class Case(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
@@ -243,6 +279,8 @@ class Case(_Strict):
     indicators: list[Indicator] = Field(min_length=1)
     outcomes: list[Outcome] = Field(min_length=1)
     scenarios: list[Scenario] = Field(default_factory=list)
+    priors: Priors | None = None  # type: ignore[valid-type]
+    """Structural priors of the model this case sets (``models.priors.priors_for``)."""
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Case:
@@ -730,6 +768,7 @@ _SHOWN_VALUES = {
     "resolved",
     "start",
     "observations",
+    "priors",
 }
 
 
@@ -742,6 +781,8 @@ def _shown(field: str, value: Any) -> str:
         return f"resolved {value.get('date')}"
     if field == "observations" and isinstance(value, list):
         return f"{len(value)} hypothetical observation(s)"
+    if field == "priors" and isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {v:g}" for k, v in value.items() if v is not None) + "}"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
     if isinstance(value, list):

@@ -23,6 +23,11 @@ numba function, ``Family.kernel``), and this module holds the common parts (the 
 factors, loadings and hazards, the factor paths, the linear predictor, the outcomes and the way
 back through them) and the driver that calls the families' parts in the registry's order
 (:func:`kernel_source`, generated once per process from :data:`models.families.FAMILIES`).
+
+The prior constants (:class:`models.priors.PriorConfig`) are arguments of the kernel, not
+constants compiled into it: the Normal priors' sds, the persistence's Beta and each family's
+``kernel_priors`` come from the design's config, so a case that overrides a prior is sampled by
+the same compiled kernel, and the kernel and the PyMC graph read each number from one place.
 """
 
 from __future__ import annotations
@@ -38,25 +43,34 @@ import numpy as np
 import pymc as pm
 
 from models.design import Design
-from models.elicitation import PERSISTENCE_PRIOR, hazard_prior
+from models.elicitation import hazard_prior
 from models.families import FAMILIES
 from models.families.numerics import LOG_2PI, bernoulli_logit, log_sigmoid, normal, sigmoid
-from models.model import LOADING_SCALE, effect_positions, loading_structure
+from models.model import effect_positions, loading_structure
+from models.priors import PriorConfig
 
-#: The value variables every model has before and after the families' own.
+#: The value variables every model has before and after the families' own, each with the sd of
+#: its Normal(0, sd) prior as ``Family.value_variables`` gives it (a PriorConfig field, a fixed
+#: number, or None).
 _HEAD = (
     ("persistence_logodds__", None),
     ("innovation", 1.0),
-    ("loading_unfolded", LOADING_SCALE),
-    ("loading_free", LOADING_SCALE),
+    ("loading_unfolded", "loading_scale"),
+    ("loading_free", "loading_scale"),
 )
 _TAIL = (("hazard_intercept", None), ("hazard_effect_log_or", None))
 _VARIABLES = _HEAD + tuple(v for fam in FAMILIES for v in fam.value_variables) + _TAIL
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = tuple(name for name, _ in _VARIABLES)
-#: The sd of each value variable's Normal(0, sd) prior; 0 where the prior is another (the
-#: persistence's and the hazards' are written below, the families' others by their kernels).
-NORMAL_SD = np.array([sd or 0.0 for _, sd in _VARIABLES])
+
+
+def normal_sd(priors: PriorConfig) -> np.ndarray:
+    """The sd of each value variable's Normal(0, sd) prior under ``priors``; 0 where the prior is
+    another (the persistence's and the hazards' are written below, the families' others by their
+    kernels)."""
+    return np.array([priors.value(sd) or 0.0 for _, sd in _VARIABLES], dtype=np.float64)
+
+
 PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE = range(4)
 HAZARD_INTERCEPT, EFFECT_LOG_OR = len(VALUE_VARIABLES) - 2, len(VALUE_VARIABLES) - 1
 
@@ -84,7 +98,7 @@ class Structure:
     offsets: np.ndarray  # (len(VALUE_VARIABLES),) start of each value variable in x, -1 if absent
     ends: np.ndarray  # (len(VALUE_VARIABLES),) where each ends (its start + its size)
     sizes: np.ndarray  # (I, K, O, T)
-    normal_sd: np.ndarray  # NORMAL_SD
+    normal_sd: np.ndarray  # normal_sd(the design's priors)
     loading_signed: np.ndarray  # (n, 2) indicator, factor of each signed loading
     loading_sign: np.ndarray  # (n,) its sign
     loading_free: np.ndarray  # (m, 2)
@@ -93,9 +107,11 @@ class Structure:
     effect_sd: np.ndarray  # (n,) its prior sd
     hazard_mean: np.ndarray  # (O,) prior mean of each outcome's hazard intercept
     hazard_sd: np.ndarray  # (O,) its prior sd
+    persistence_prior: np.ndarray  # (2,) the persistence's Beta(a, b)
     family_at: tuple[np.ndarray, ...]  # per family: offsets of its value variables
     family_ends: tuple[np.ndarray, ...]  # per family: their ends
     family_columns: tuple[np.ndarray, ...]  # per family: the case's index of each of its indicators
+    family_priors: tuple[np.ndarray, ...]  # per family: the values of its kernel_priors
 
     def arrays(self) -> tuple:
         """The arguments of the kernel's common part, in order."""
@@ -135,7 +151,7 @@ def structure(design: Design, model: pm.Model) -> Structure:
         sizes=np.array(
             [present.shape[0], present.shape[1], len(design.case.outcomes), design.grid.n_cells], dtype=np.int64
         ),
-        normal_sd=NORMAL_SD,
+        normal_sd=normal_sd(design.priors),
         loading_signed=ls.reshape(-1, 2),
         loading_sign=lsign,
         loading_free=lf.reshape(-1, 2),
@@ -144,11 +160,13 @@ def structure(design: Design, model: pm.Model) -> Structure:
         effect_sd=prior.effect_sd[e_at[:, 0], e_at[:, 1]].astype(np.float64),
         hazard_mean=prior.intercept_mean.astype(np.float64),
         hazard_sd=prior.intercept_sd.astype(np.float64),
+        persistence_prior=np.array(design.priors.persistence, dtype=np.float64),
         family_at=tuple(offsets[positions(f)] for f in FAMILIES),
         family_ends=tuple(ends[positions(f)] for f in FAMILIES),
         family_columns=tuple(
             np.array([index[i] for i in design.family_indicators[f.name]], dtype=np.int64) for f in FAMILIES
         ),
+        family_priors=tuple(np.array(design.priors.values(f.kernel_priors), dtype=np.float64) for f in FAMILIES),
     )
 
 
@@ -172,6 +190,7 @@ def _priors_and_paths(
     effect_sd,
     hazard_mean,
     hazard_sd,
+    persistence_prior,
 ):
     """Zeroes ``grad``; the log density of the priors on every Normal coordinate, the hazards and
     the persistences, with their gradient; the factor paths, loadings and hazard effects."""
@@ -201,7 +220,7 @@ def _priors_and_paths(
         grad[b_at + n] += g
 
     # Persistence: Beta(a, b) on the log-odds scale, Jacobian included.
-    a_prior, b_prior = PERSISTENCE_PRIOR
+    a_prior, b_prior = persistence_prior[0], persistence_prior[1]
     log_beta = math.lgamma(a_prior) + math.lgamma(b_prior) - math.lgamma(a_prior + b_prior)
     p_at = offsets[PERSISTENCE]
     phi = np.empty(n_fac)
@@ -373,7 +392,7 @@ _KERNEL_COMMON = (
 
 def kernel_source() -> str:
     """The source of :func:`logp_and_grad`, from the registry: each family's argument is the tuple
-    ``(rows, data, at, ends, columns, centre)`` (:func:`kernel_arguments`)."""
+    ``(rows, data, at, ends, columns, centre, priors)`` (:func:`kernel_arguments`)."""
     families = [f"family_{k}" for k in range(len(FAMILIES))]
     lines = [
         f"def logp_and_grad(x, grad, {', '.join(_COMMON)}, {', '.join(families)}, {', '.join(OTHER_DATA)}):",
@@ -394,7 +413,9 @@ def kernel_source() -> str:
     ]
     for k in range(len(FAMILIES)):
         p = f"family_{k}"
-        lines.append(f"    logp = kernel_{k}(logp, x, grad, {p}[2], {p}[3], {p}[4], eta, g_eta, {p}[0], {p}[1])")
+        lines.append(
+            f"    logp = kernel_{k}(logp, x, grad, {p}[2], {p}[3], {p}[4], eta, g_eta, {p}[0], {p}[1], {p}[6])"
+        )
     lines += [
         "    logp, g_intercept = _outcomes_and_back(logp, x, grad, offsets, sizes, loading_signed, loading_sign,"
         " loading_free, effect_at, phi, f, scale, d_scale, loading, effect, factor_mean, g_eta, outcome_at_risk,"
@@ -488,6 +509,7 @@ def kernel_arguments(design: Design, model: pm.Model, data: dict[str, np.ndarray
             at.family_ends[k],
             at.family_columns[k],
             array(fam.intercept_centre) if fam.intercept_centre else _NOTHING,
+            at.family_priors[k],
         )
         for k, fam in enumerate(FAMILIES)
     )
@@ -521,12 +543,12 @@ def fuse(compiled, design: Design, model: pm.Model):
 
     family_args = []
     for k, fam in enumerate(FAMILIES):
-        for part in ("at", "ends", "columns"):
+        for part in ("at", "ends", "columns", "priors"):
             constants[f"family_{k}_{part}"] = getattr(at, f"family_{part}")[k]
         centre = ref(fam.intercept_centre) if fam.intercept_centre else "nothing"
         family_args.append(
             f"({tuple_of([ref(n) for n in _row_names(fam.name)])}, {tuple_of([ref(n) for n in fam.kernel_data])}, "
-            f"family_{k}_at, family_{k}_ends, family_{k}_columns, {centre})"
+            f"family_{k}_at, family_{k}_ends, family_{k}_columns, {centre}, family_{k}_priors)"
         )
     struct_args = ", ".join("structure_" + n for n in _COMMON)
     other_args = ", ".join(ref(n) for n in OTHER_DATA)

@@ -38,21 +38,13 @@ from indicators.case import Case
 from indicators.reviews import reviewed_through
 from models.families import FAMILIES
 from models.grid import Grid, to_date
-
-#: Probability that a report from a source of this Admiralty reliability grade is genuine.
-#: F ("reliability cannot be judged") sits below C: an unknown source is trusted less than a
-#: fairly reliable one, but more than one known to be unreliable (E).
-RELIABILITY_GENUINE = {"A": 0.99, "B": 0.95, "C": 0.85, "D": 0.7, "E": 0.35, "F": 0.6}
-#: Multiplier for the information's credibility (1 confirmed … 5 improbable, 6 cannot be judged).
-CREDIBILITY_FACTOR = {1: 1.0, 2: 0.97, 3: 0.9, 4: 0.65, 5: 0.35, 6: 0.8}
-#: Trust in "nothing was recorded in this cell" for an events indicator.
-ABSENCE_GENUINE = 0.99
+from models.priors import DEFAULT_PRIORS, PriorConfig, priors_for
 
 
-def genuine_probability(reliability: str, credibility: int) -> float:
-    """Probability that a report is genuine, from its reliability grade and credibility."""
-    w = RELIABILITY_GENUINE[str(reliability)] * CREDIBILITY_FACTOR[int(credibility)]
-    return float(np.clip(w, 0.02, 0.995))
+def genuine_probability(reliability: str, credibility: int, priors: PriorConfig = DEFAULT_PRIORS) -> float:
+    """Probability that a report is genuine, from its reliability grade and credibility (the
+    measurement model's tables are prior constants, :class:`models.priors.PriorConfig`)."""
+    return float(priors.genuine(reliability, credibility))
 
 
 def capacity(n: int, minimum: int = 16) -> int:
@@ -125,6 +117,9 @@ class Design:
     :func:`reviewed_through`); later quarters are missing."""
     reviewed: dict[str, date] = field(default_factory=dict)
     """The review records the design was built with (indicator -> reviewed-through date)."""
+    priors: PriorConfig = DEFAULT_PRIORS
+    """The structural priors the model is built with: the defaults with the case's overrides
+    (:func:`models.priors.priors_for`)."""
 
     @property
     def indicator_ids(self) -> list[str]:
@@ -151,12 +146,15 @@ class Design:
         return out
 
     def shape_key(self) -> tuple:
-        """Everything that fixes the compiled graph: the case's structure and array shapes."""
-        return (
-            self.case.model_dump_json(exclude={"scenarios", "name", "description"}),
+        """Everything that fixes the compiled graph: the case's structure, array shapes and
+        priors (the priors' digest only when they are not the defaults, so a default case keeps
+        the key it had before priors were configurable)."""
+        key: tuple = (
+            self.case.model_dump_json(exclude={"scenarios", "name", "description", "priors"}),
             self.grid.n_cells,
             tuple((k, v.shape) for k, v in sorted(self.data().items())),
         )
+        return key if self.priors == DEFAULT_PRIORS else (*key, self.priors.digest())
 
 
 def observations_hash(frame: pd.DataFrame, reviewed: Mapping[str, date] | None = None) -> str:
@@ -192,7 +190,14 @@ class _Row:
 SLIVER = 0.5
 
 
-def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | None, obs: pd.DataFrame) -> list[_Row]:
+def _event_rows(
+    grid: Grid,
+    i: int,
+    coverage_start: date,
+    coverage_end: date | None,
+    obs: pd.DataFrame,
+    priors: PriorConfig = DEFAULT_PRIORS,
+) -> list[_Row]:
     """The rows of an events indicator over its window ``coverage_start``..``coverage_end``
     (clipped to the grid and the as-of date; ``coverage_end`` None: an empty window).
 
@@ -224,7 +229,7 @@ def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | N
     points: list[tuple[int, float, float, int, date]] = []
     for rec in obs.itertuples(index=False):
         d0, d1 = to_date(rec.date), to_date(rec.end)
-        g = genuine_probability(rec.reliability, rec.credibility)
+        g = genuine_probability(rec.reliability, rec.credibility, priors)
         a, b = grid.cell_of(d0), grid.cell_of(d1)
         if a != b:
             if b >= c0 and a <= c1:
@@ -277,7 +282,7 @@ def _event_rows(grid: Grid, i: int, coverage_start: date, coverage_end: date | N
         lo = max(first, grid.cell_start(cs[0]))
         hi = min(last, grid.cell_end(cs[-1]))
         weights = np.array([exposure(c) for c in cs])
-        w = float(np.mean(trust[u])) if trust[u] else ABSENCE_GENUINE
+        w = float(np.mean(trust[u])) if trust[u] else priors.absence_genuine
         rows.append(_Row(i, np.array(cs), weights, counts[u], w, lo, hi, tuple(sorted(ids[u]))))
     return rows
 
@@ -335,6 +340,7 @@ def build_design(
     indicator's window past its newest observation (:func:`reviewed_through`).
     """
     as_of = to_date(as_of)
+    priors = priors_for(case)
     grid = Grid.for_case(case.start, as_of)
     index = {ind.id: k for k, ind in enumerate(case.indicators)}
     frame = observations.copy()
@@ -364,14 +370,14 @@ def build_design(
         if ind.aggregation == "events":
             assert ind.coverage_start is not None
             end = ind.coverage_end if ind.coverage_end is not None else through.get(ind.id)
-            rows[ind.family].extend(_event_rows(grid, i, ind.coverage_start, end, obs))
+            rows[ind.family].extend(_event_rows(grid, i, ind.coverage_start, end, obs, priors))
             continue
         for rec in obs.itertuples(index=False):
             d0, d1 = to_date(rec.date), to_date(rec.end)
             cells, weights = grid.coverage(d0, d1)
             if ind.aggregation == "level":
                 weights = weights / weights.sum()
-            w = genuine_probability(rec.reliability, rec.credibility)
+            w = genuine_probability(rec.reliability, rec.credibility, priors)
             rows[ind.family].append(_Row(i, cells, weights, float(rec.value), w, d0, d1, (int(rec.id),)))
 
     # Each family's constants (centres, standardisation) from the data at hand.
@@ -384,7 +390,9 @@ def build_design(
     for fam in FAMILIES:
         name = fam.name
         local_of = {index[iid]: k for k, iid in enumerate(fam_inds[name])}
-        spurious = [fam.spurious(r.y, float(r.weights.sum()), local_of[r.indicator], constants) for r in rows[name]]
+        spurious = [
+            fam.spurious(r.y, float(r.weights.sum()), local_of[r.indicator], constants, priors) for r in rows[name]
+        ]
         families[name] = _pad(rows[name], name, local_of, spurious)
         for j, r in enumerate(rows[name]):
             table.append(
@@ -429,4 +437,5 @@ def build_design(
         n_observations=n_obs,
         reviewed_through=through,
         reviewed=reviewed,
+        priors=priors,
     )

@@ -24,6 +24,8 @@ Schema
                    ...},                # and every other sampler option of models.fit.FitSettings
       "density": "fused" | "pytensor" | null,   # optional (older files lack it): the log density
                                         # nutpie sampled with; null for PyMC's sampler
+      "priors": {"hash": str, "overrides": [str, ...],   # optional (older files lack it): the
+                 "values": {name: float | {key: float}}},  # structural priors the run was fitted with
       "diagnostics": {"max_rhat": float, "min_ess_bulk": float, "min_ess_tail": float,
                       "divergences": int, "min_bfmi": float | null, "ok": bool,
                       "problems": [str, ...],
@@ -69,6 +71,11 @@ What the keys mean:
   parameters against their priors.
 - ``excluded``: observations the design left out, with why (after the as-of date, before the
   case starts, indicator not in the case).
+- ``priors``: the structural prior constants of the fit (:class:`models.priors.PriorConfig`,
+  every field by name), their hash, and the names the case overrode. A file without it is read
+  as fitted with the defaults only when its model version is one whose every run had them
+  (:data:`models.priors.DEFAULTS_OF_VERSIONS`); otherwise its priors are "not recorded"
+  (:meth:`ForecastDocument.prior_record`).
 
 Numbers are rounded when written and a non-finite summary is ``null``. Optional keys are absent,
 not ``null``, when a file does not carry them, and :meth:`ForecastDocument.to_json_dict` leaves
@@ -88,6 +95,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_serializer
+
+from models.priors import DEFAULT_PRIORS, DEFAULTS_OF_VERSIONS
+from models.priors import record as prior_record
 
 #: The version of the schema this module reads and writes. A file without ``schema_version``
 #: has schema 1; a file with a newer one is refused (written by a newer Harbinger).
@@ -119,6 +129,26 @@ class Settings(_Part):
     seed: int
     sampler: str
     """"nutpie" or "pymc"."""
+
+
+class Priors(_Part):
+    """The structural priors a run was fitted with (:func:`models.priors.record`)."""
+
+    hash: str
+    """:meth:`models.priors.PriorConfig.digest` of the values."""
+    overrides: tuple[str, ...]
+    """The names whose values differ from the defaults (the case's ``priors:``)."""
+    values: dict[str, float | dict[str, float]]
+    """Every prior constant by name (:meth:`models.priors.PriorConfig.as_dict`)."""
+
+
+class RecordedPriors(_Part):
+    """What a document says of its priors (:meth:`ForecastDocument.prior_record`): the record,
+    and whether the file held it or it is the defaults its model version was fitted with."""
+
+    priors: Priors
+    source: str
+    """"recorded" (the file holds it) or "defaults of model <version>" (read from the version)."""
 
 
 class Diagnostics(_Part):
@@ -343,6 +373,8 @@ class ForecastDocument(_Part):
     density: str | None = None
     """The log density nutpie sampled with, "fused" or "pytensor" (:mod:`models.fit`); null for
     PyMC's sampler (optional: older files lack it)."""
+    priors: Priors | None = None
+    """The structural priors of the fit (optional: older files lack it; see :meth:`prior_record`)."""
     diagnostics: Diagnostics
     outcomes: tuple[Outcome, ...]
     factors: tuple[Factor, ...]
@@ -423,6 +455,18 @@ class ForecastDocument(_Part):
 
     def hazard_of(self, outcome_id: str) -> tuple[Hazard, ...]:
         return tuple(r for r in self.hazard if r.outcome == outcome_id)
+
+    def prior_record(self) -> RecordedPriors | None:
+        """The priors the run was fitted with: the file's record, else the defaults when every
+        run of its model version had them (:data:`models.priors.DEFAULTS_OF_VERSIONS`), else
+        ``None`` (not recorded)."""
+        if self.priors is not None:
+            return RecordedPriors(priors=self.priors, source="recorded")
+        if self.model_version in DEFAULTS_OF_VERSIONS:
+            return RecordedPriors(
+                priors=Priors(**prior_record(DEFAULT_PRIORS)), source=f"defaults of model {self.model_version}"
+            )
+        return None
 
     # -------------------------------------------------------------- identity and staleness
 

@@ -10,7 +10,8 @@ sd as a 90% range (``effect_sizes``, or the sign's default). The hazard prior is
 
 The intercept is calibrated so that the *prior-predictive* 1-year probability of the outcome,
 with the factors varying as the model lets them (independent stationary AR(1) paths with unit
-variance, persistence ~ the model's Beta prior) and the effects drawn from their prior, has its
+variance, persistence ~ the model's Beta prior, ``persistence_alpha`` and ``persistence_beta`` of
+the case's :class:`models.priors.PriorConfig`) and the effects drawn from their prior, has its
 5% and 95% quantiles at the elicited range's ends (within :data:`TOLERANCE` on the log-odds
 scale). When the effects' spread alone is wider than the range, the intercept sd sits at
 :data:`INTERCEPT_SD_FLOOR`, its mean centres the range, and the calibration says so (``fits`` is
@@ -28,10 +29,8 @@ import numpy as np
 from scipy import special
 
 from indicators.case import Case
+from models.priors import DEFAULT_PRIORS, priors_for
 
-#: The model's persistence prior, Beta(a, b) on the quarterly AR(1) coefficient (models.model
-#: imports it from here, so the calibration and the model share one constant).
-PERSISTENCE_PRIOR = (18.0, 2.0)
 N_DRAWS = 4000
 SEED = 18_2026
 QUARTERS = 40  # the 10-year horizon
@@ -83,9 +82,9 @@ class HazardPrior:
         return [dict(s) for s in self.summary]
 
 
-def _factor_paths(n_factors: int, rng: np.random.Generator) -> np.ndarray:
-    """(N, K, QUARTERS) stationary unit-variance AR(1) paths, persistence drawn from its prior."""
-    phi = rng.beta(*PERSISTENCE_PRIOR, size=(N_DRAWS, n_factors))
+def _factor_paths(n_factors: int, rng: np.random.Generator, persistence: tuple[float, float]) -> np.ndarray:
+    """(N, K, QUARTERS) stationary unit-variance AR(1) paths, persistence drawn from its Beta prior."""
+    phi = rng.beta(*persistence, size=(N_DRAWS, n_factors))
     e = rng.standard_normal((N_DRAWS, n_factors, QUARTERS))
     f = np.empty_like(e)
     f[:, :, 0] = e[:, :, 0]
@@ -101,13 +100,21 @@ def _probabilities(logit_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return -np.expm1(log_survive[:, 3]), -np.expm1(log_survive[:, -1])
 
 
-def prior_predictive(intercept_mean, intercept_sd, effect_mean, effect_sd, n_factors: int, seed: int = SEED):
+def prior_predictive(
+    intercept_mean,
+    intercept_sd,
+    effect_mean,
+    effect_sd,
+    n_factors: int,
+    seed: int = SEED,
+    persistence: tuple[float, float] = DEFAULT_PRIORS.persistence,
+):
     """Draws of the 1-year and 10-year probability under a hazard prior, for one outcome.
 
     ``effect_*`` are (K,) arrays (sd 0 and mean 0 where absent; a callable ``effect_mean`` draws
     the effects itself, for priors that are not Normal)."""
     rng = np.random.default_rng(seed)
-    f = _factor_paths(n_factors, rng)
+    f = _factor_paths(n_factors, rng, persistence)
     z = rng.standard_normal(N_DRAWS)
     if callable(effect_mean):
         beta = effect_mean(rng)
@@ -169,6 +176,7 @@ def _build(case: Case) -> HazardPrior:
     e_mean, e_sd = np.zeros((O, K)), np.zeros((O, K))
     i_mean, i_sd = np.zeros(O), np.zeros(O)
     summary = []
+    persistence = priors_for(case).persistence
     for o, outcome in enumerate(case.outcomes):
         effects = []
         for f in outcome.effects:
@@ -189,7 +197,7 @@ def _build(case: Case) -> HazardPrior:
                 }
             )
         rng = np.random.default_rng(SEED + o)
-        f_paths = _factor_paths(K, rng)
+        f_paths = _factor_paths(K, rng, persistence)
         z = rng.standard_normal(N_DRAWS)
         beta = e_mean[o] + e_sd[o] * rng.standard_normal((N_DRAWS, K))
         linear = np.einsum("nk,nkt->nt", beta, f_paths)
@@ -233,6 +241,7 @@ def hazard_prior(case: Case) -> HazardPrior:
         [
             [o.model_dump(mode="json", exclude={"resolved", "question", "resolution_criteria"}) for o in case.outcomes],
             case.factor_ids,
+            priors_for(case).persistence,
         ],
         sort_keys=True,
     )

@@ -32,6 +32,10 @@ Statistical model (every case)::
 The identification: factors have unit stationary variance (scale) and each has an anchor
 indicator whose loading is positive (sign).
 
+The numbers above are the defaults of the structural priors, :class:`models.priors.PriorConfig`
+(which says why each has its value); the model reads them from the config its design was built
+with (``Design.priors``: the defaults with the case's ``priors:`` overrides).
+
 Each indicator family's intercepts, parameters, priors and likelihood are in its module of
 :mod:`models.families`; this module builds what every case shares and asks each family for its
 part.
@@ -44,12 +48,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from models.design import Design
-from models.elicitation import PERSISTENCE_PRIOR, hazard_prior
+from models.elicitation import hazard_prior
 from models.families import FAMILIES, row_logliks
 from models.likelihood import pytensor_ops
 from models.version import MODEL_VERSION  # noqa: F401 - re-exported: the version of this model
-
-LOADING_SCALE = 1.0
 
 
 def quarterly_hazard(annual: float) -> float:
@@ -150,15 +152,16 @@ def build_model(design: Design) -> pm.Model:
     index = {iid: i for i, iid in enumerate(design.indicator_ids)}
     ops = pytensor_ops()
     T = design.grid.n_cells
+    priors = design.priors
     with pm.Model(coords=coords(design)) as model:
         data = {name: pm.Data(name, value) for name, value in design.data().items()}
 
-        persistence = pm.Beta("persistence", *PERSISTENCE_PRIOR, dims="factor")
+        persistence = pm.Beta("persistence", *priors.persistence, dims="factor")
         innovation = pm.Normal("innovation", 0.0, 1.0, dims=("factor", "period"))
         f = pm.Deterministic("factor_state", ar1_paths(persistence, innovation, T), dims=("factor", "period"))
 
         present, sign = loading_structure(design)
-        loading = _signed_matrix("loading", present, sign, LOADING_SCALE, ("indicator", "factor"))
+        loading = _signed_matrix("loading", present, sign, priors.loading_scale, ("indicator", "factor"))
 
         intercept = pt.zeros(len(index))
         params: dict = {"families": [k for k, v in fam.items() if v]}
@@ -166,7 +169,7 @@ def build_model(design: Design) -> pm.Model:
         # variables, and so the sampler's coordinates, come in this order.
         for family in FAMILIES:
             if fam[family.name]:
-                values, created = family.pymc_intercept(data, fam[family.name])
+                values, created = family.pymc_intercept(data, fam[family.name], priors)
                 params.update(created)
                 if values is not None:
                     intercept = pt.set_subtensor(intercept[[index[i] for i in fam[family.name]]], values)

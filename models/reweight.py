@@ -116,7 +116,7 @@ def rebuild(design: Design, observations: pd.DataFrame) -> Design:
     """
     new = build_design(design.case, observations, as_of=design.as_of, reviewed=design.reviewed)
     for fam in FAMILIES:
-        fam.rebase(new.families[fam.name], new.constants, design.constants)
+        fam.rebase(new.families[fam.name], new.constants, design.constants, new.priors)
     new.constants = {name: value.copy() for name, value in design.constants.items()}
     return new
 
@@ -191,7 +191,7 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
             raise BadInput(f"indicator '{rec.indicator}' is not in case '{case.id}'.")
         ind = case.indicator(rec.indicator)
         d0, d1 = to_date(rec.date), to_date(rec.end)
-        w = genuine_probability(rec.reliability, int(rec.credibility))
+        w = genuine_probability(rec.reliability, int(rec.credibility), design.priors)
         if ind.aggregation == "events":
             lo = max(d0, as_of + timedelta(days=1))
             if d1 == d0:
@@ -292,7 +292,7 @@ def future_rows(design: Design, frame: pd.DataFrame) -> FutureRows:
             y = family.standardise(r["y"], design.constants, loc)
             arr["y"][j] = y
             arr["log_w"][j], arr["log_1mw"][j] = np.log(r["w"]), np.log1p(-r["w"])
-            arr["lp_spurious"][j] = family.spurious(y, float(r["weights"].sum()), loc, design.constants)
+            arr["lp_spurious"][j] = family.spurious(y, float(r["weights"].sum()), loc, design.constants, design.priors)
             table.append(
                 {
                     "family": fam,

@@ -5,7 +5,7 @@ A run directory holds:
 ``posterior.nc``
     The ArviZ InferenceData (netCDF). Its ``posterior`` attributes carry the run's identity:
     ``case_id``, ``case_hash``, ``data_hash``, ``n_observations``, ``as_of``, ``model_version``,
-    ``settings`` (JSON) and ``run_id``. :func:`load_posterior` refuses a file whose case hash
+    ``settings`` (JSON), ``priors`` (JSON: the structural priors' record) and ``run_id``. :func:`load_posterior` refuses a file whose case hash
     differs from the case it is loaded against.
 
 ``forecast.json``
@@ -33,8 +33,12 @@ from models.forecast import (
     outcome_forecasts,
 )
 from models.model import MODEL_VERSION
+from models.priors import record
 
 POSTERIOR_FILE = "posterior.nc"
+#: The forecast's keys a posterior file carries in its attributes: the run's identity.
+POSTERIOR_ATTRS = ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations")
+POSTERIOR_ATTRS += ("settings", "priors")
 
 
 class RunMismatch(ValueError):
@@ -62,6 +66,7 @@ def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) ->
     return {
         **ident,
         "density": idata.posterior.attrs.get("density"),
+        "priors": record(design.priors),
         "diagnostics": diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1),
         "outcomes": outcomes,
         "factors": factor_summaries(design, draws),
@@ -97,9 +102,7 @@ def save_run(directory: Path, idata: az.InferenceData, forecast: dict[str, Any])
     keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
     slim = az.InferenceData(**{g: idata[g] for g in keep})
     attrs = {
-        k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
-        for k, v in forecast.items()
-        if k in ("case", "run_id", "as_of", "model_version", "case_hash", "data_hash", "n_observations", "settings")
+        k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in forecast.items() if k in POSTERIOR_ATTRS
     }
     slim.posterior.attrs.update(attrs)
     tmp = directory / (POSTERIOR_FILE + ".tmp")

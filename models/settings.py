@@ -25,7 +25,7 @@ def default_density() -> str:
 class FitSettings:
     #: 2500 draws after 2000 tuning steps: the longer chains ride out the occasional slow stretch
     #: in the funnel the large-count scramble series form with their over-dispersion
-    #: (models.families.count.OVERDISPERSION_SCALE). How often fits at these settings pass every check of
+    #: (models.priors.PriorConfig.count_overdispersion_scale). How often fits at these settings pass every check of
     #: :func:`diagnostics`, over seeds, at today's date and at backtest origins, is
     #: benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
     draws: int = 2500

@@ -435,7 +435,7 @@ def sample_predictive(
         f = draws.factor_state[d, :, c] if c <= a else paths[d, p, :, c - a - 1]
         eta[:, k] = draws.intercept[d, i] + np.einsum("mk,mk->m", draws.loading[d, i, :], f)
     genuine = rng.random(n) < trust
-    return family(fam).sample_report(design.constants, draws, d, local, weights, eta, genuine, rng)
+    return family(fam).sample_report(design.constants, draws, d, local, weights, eta, genuine, rng, design.priors)
 
 
 def value_grid(design: Design, indicator: str, samples: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -479,6 +479,32 @@ def test_model_page_shows_diagnostics_and_figures(pages, nt_store):
     assert "Largest R-hat" in text_of(content)
 
 
+def test_model_page_shows_the_runs_structural_priors(pages, nt_store):
+    from models.priors import DEFAULT_PRIORS, record
+
+    forecast = sample_forecast()
+    forecast["priors"] = record(DEFAULT_PRIORS.replace(persistence_alpha=8.0, loading_scale=0.5))
+    register_fake_run(nt_store, CASE, forecast)
+    content = plain(pages.model.render_model)(None, CASE)
+    (table,) = find(content, lambda c: getattr(c, "id", None) == "priors-table")
+    rows = {text_of(r.children[0]).split(" ")[0]: r for r in find(table, lambda c: type(c).__name__ == "Tr")[1:]}
+    assert set(rows) == set(DEFAULT_PRIORS.as_dict())
+    assert "Beta(8, 2)" in text_of(rows["persistence_alpha"]) and "set by the case" in text_of(rows["loading_scale"])
+    assert "set by the case" not in text_of(rows["count_overdispersion_scale"])
+    assert "HalfNormal(0.3)" in text_of(rows["count_overdispersion_scale"])
+    section_text = text_of(find(content, lambda c: getattr(c, "id", None) == "model-priors"))
+    assert "Structural priors" in section_text and "persistence_alpha, loading_scale" in section_text
+
+
+def test_a_run_without_recorded_priors_shows_its_versions_defaults_or_says_not_recorded(pages, nt_store):
+    register_fake_run(nt_store, CASE)  # the sample records no priors; the run is of this model version
+    content = plain(pages.model.render_model)(None, CASE)
+    section_text = text_of(find(content, lambda c: getattr(c, "id", None) == "model-priors"))
+    assert "records no priors" in section_text and "Beta(18, 2)" in section_text
+    old = views.prior_rows(sample_forecast())  # model "harbinger-model 0.1.0"
+    assert old["rows"] == [] and old["note"].startswith("Not recorded")
+
+
 def test_model_page_flags_failed_diagnostics(pages, nt_store):
     bad = sample_forecast()
     bad["diagnostics"].update(ok=False, max_rhat=1.2, problems=[])

@@ -22,9 +22,11 @@ def _shipped_design():
     return build_design(load_case(shipped_case_path()).case, shipped_frame(), as_of=date(2025, 12, 31))
 
 
-def _all_families_design():
-    """Every indicator family, signed and free loadings, raising, lowering and free effects."""
+def _all_families_design(priors: dict | None = None):
+    """Every indicator family, signed and free loadings, raising, lowering and free effects (and
+    the case's ``priors`` overrides, when given)."""
     spec = synthetic_case(n_factors=2, n_indicators=7).model_dump()
+    spec["priors"] = priors
     spec["indicators"][2]["loadings"] = {"factor_0": "free", "factor_1": "negative"}  # continuous
     spec["indicators"][5]["loadings"] = {"factor_1": "free"}  # proportion
     spec["outcomes"][0]["effects"] = {"factor_0": "raises", "factor_1": "lowers"}
@@ -52,11 +54,19 @@ def _points(model, n: int, seed: int):
 
 
 @pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)
-@pytest.mark.parametrize("which", ["shipped", "all_families"])
+@pytest.mark.parametrize("which", ["shipped", "all_families", "overridden_priors"])
 def test_fused_density_equals_the_pymc_model(which: str) -> None:
-    design = _shipped_design() if which == "shipped" else _all_families_design()
+    if which == "shipped":
+        design = _shipped_design()
+    else:
+        from tests.test_priors import OVERRIDES
+
+        design = _all_families_design(OVERRIDES if which == "overridden_priors" else None)
+        # every prior a case may set is set, so each reaches the kernel as it reaches the graph
+        changed = design.priors.differences(_all_families_design().priors)
+        assert set(changed) == (set(OVERRIDES) if which == "overridden_priors" else set())
     model = build_model(design)
-    if which == "all_families":
+    if which != "shipped":
         assert set(density.VALUE_VARIABLES) - {model.rvs_to_values[rv].name for rv in model.free_RVs} == set()
     arguments = density.kernel_arguments(design, model)
     pymc_logp, pymc_grad = model.compile_logp(), model.compile_dlogp()
@@ -74,6 +84,11 @@ def test_fused_density_equals_the_pymc_model(which: str) -> None:
     np.testing.assert_allclose(values, references, atol=1e-5 * len(design.factor_ids), rtol=0)
     np.testing.assert_allclose(np.diff(values), np.diff(references), atol=1e-8, rtol=0)
     assert np.ptp(values) > 1.0
+    if which == "overridden_priors":  # the same points under the default priors give other values
+        default = _all_families_design()
+        arguments = density.kernel_arguments(default, build_model(default))
+        for value, (flat, _) in zip(values, _points(model, 4, seed=11), strict=True):
+            assert abs(density.logp_and_grad(flat, np.empty_like(flat), *arguments) - value) > 1e-3
 
 
 @pytest.mark.fit  # compiles the model's log density and gradient (PyTensor)

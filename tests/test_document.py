@@ -88,6 +88,30 @@ def test_the_document_names_every_key_the_writer_writes(written: dict[str, Any])
     assert all(o.model_fields_set == set(type(o).model_fields) for o in doc.outcomes)
 
 
+def test_the_writer_records_the_runs_priors(written: dict[str, Any]) -> None:
+    from models.priors import DEFAULT_PRIORS, PriorConfig
+
+    record = ForecastDocument.model_validate(written).prior_record()
+    assert record is not None and record.source == "recorded"
+    assert record.priors.overrides == ()
+    assert record.priors.hash == DEFAULT_PRIORS.digest()
+    assert PriorConfig.from_dict(record.priors.values) == DEFAULT_PRIORS
+    assert written["priors"]["values"]["persistence_alpha"] == 18.0
+
+
+def test_a_file_without_priors_reads_as_its_versions_defaults_or_as_not_recorded() -> None:
+    from models.priors import DEFAULT_PRIORS, DEFAULTS_OF_VERSIONS
+
+    older = sample_forecast()
+    assert "priors" not in older and older["model_version"] not in DEFAULTS_OF_VERSIONS
+    assert parse_forecast(json.dumps(older)).prior_record() is None
+    older["model_version"] = sorted(DEFAULTS_OF_VERSIONS)[0]
+    record = parse_forecast(json.dumps(older)).prior_record()
+    assert record is not None and record.source == f"defaults of model {older['model_version']}"
+    assert record.priors.hash == DEFAULT_PRIORS.digest()
+    assert "priors" not in parse_forecast(json.dumps(older)).to_json_dict()  # nothing written that was not read
+
+
 def test_an_older_file_without_the_newer_keys_round_trips_byte_for_byte() -> None:
     text = SAMPLE_FORECAST.read_text(encoding="utf-8")
     doc = parse_forecast(text, path=SAMPLE_FORECAST)
@@ -246,7 +270,8 @@ def test_a_run_of_another_model_version_is_stale(tmp_path: Path) -> None:
 def test_the_json_schema_describes_the_file() -> None:
     schema = forecast_json_schema()
     assert schema["x-schema-version"] == SCHEMA_VERSION
-    assert set(schema["required"]) == set(ForecastDocument.model_fields) - OPTIONAL_TOP - {"excluded", "density"}
+    optional = {"excluded", "density", "priors"}
+    assert set(schema["required"]) == set(ForecastDocument.model_fields) - OPTIONAL_TOP - optional
     assert schema["$defs"]["Settings"]["additionalProperties"] is True
     assert schema["$defs"]["Outcome"]["additionalProperties"] is False
     json.dumps(schema)

@@ -368,3 +368,14 @@ def test_long_sources_and_notes_are_cut_in_the_tables(report_of: Any, cli: Any, 
     row = next(r for r in rows if r[-2]["text"].startswith("https://example.org/"))
     assert len(row[-2]["text"]) == SOURCE_CHARS and row[-2]["text"].endswith("…")
     assert len(row[-1]["text"]) == NOTE_CHARS and row[-1]["text"].endswith("…")
+
+
+def test_the_methods_list_the_runs_structural_priors(report_of: Any) -> None:
+    from models.priors import DEFAULT_PRIORS
+
+    content = report_of(1)
+    methods = next(s for s in content["sections"] if s["id"] == "sec-methods")
+    (priors,) = [t for t in tables(content) if t["id"] == "priors-table"]
+    assert priors in methods["blocks"]
+    assert [row[0]["text"] for row in priors["rows"]] == list(DEFAULT_PRIORS.as_dict())
+    assert any(row[1]["text"] == "persistence ~ Beta(18, 2)" for row in priors["rows"])

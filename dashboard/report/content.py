@@ -612,15 +612,20 @@ def diagnostics_section(inputs: Inputs) -> dict[str, Any]:
 
 
 def methods_section(inputs: Inputs) -> dict[str, Any]:
-    from models.design import CREDIBILITY_FACTOR, RELIABILITY_GENUINE
+    from models.priors import DEFAULT_PRIORS
 
     case = inputs.case.case
+    priors = views.prior_rows(inputs.forecast)
+    # The measurement model's tables as the run had them (the defaults when it recorded none).
+    recorded = {r["name"]: r["value"] for r in priors["rows"]}
+    defaults = views.describe_priors(DEFAULT_PRIORS.as_dict())
+    table_of = {r["name"]: r["value"] for r in defaults} | recorded
     families: dict[str, int] = {}
     for ind in case.indicators:
         families[ind.family] = families.get(ind.family, 0) + 1
     fam_text = ", ".join(f"{n} {fam}" for fam, n in families.items())
-    rel = ", ".join(f"{g} {p:g}" for g, p in RELIABILITY_GENUINE.items())
-    cred = ", ".join(f"{g}: {p:g}" for g, p in CREDIBILITY_FACTOR.items())
+    rel = table_of["reliability_genuine"]
+    cred = table_of["credibility_factor"]
     factor_names = "; ".join(f.name for f in case.factors)
     return section(
         "methods",
@@ -661,6 +666,23 @@ def methods_section(inputs: Inputs) -> dict[str, Any]:
                 "observation is flagged as a surprise when it lies outside the central 95% of its "
                 "leave-one-out (Pareto-smoothed importance sampling) posterior predictive distribution."
             ),
+            subheading("Structural priors"),
+            paragraph(
+                "The model's prior constants besides the elicited hazard priors (what each means and why it has "
+                "its value: the Model page and models/priors.py); a case file may set some of them (priors:). "
+                + priors["note"]
+            ),
+            table(
+                [("Name", "", 34), ("Prior", "")],
+                [
+                    [cell(r["name"], *(["set by the case"] if r["overridden"] else [])), cell(r["distribution"])]
+                    for r in priors["rows"]
+                ],
+                id="priors-table",
+                caption="Structural priors of this run",
+            )
+            if priors["rows"]
+            else None,
         ],
     )
 

@@ -16,7 +16,7 @@ netCDF
     The run's posterior (``posterior.nc``: the ``posterior`` and ``sample_stats`` groups) with
     the run's identity in the ``posterior`` group's attributes: ``case``, ``run_id``, ``as_of``,
     ``model_version``, ``case_hash``, ``data_hash``, ``n_observations``, ``settings`` (JSON),
-    ``diagnostics_ok`` (0/1), ``diagnostics`` (JSON), ``exported_at``, ``exported_by``.
+    ``priors`` (JSON, the structural priors; runs that record them), ``diagnostics_ok`` (0/1), ``diagnostics`` (JSON), ``exported_at``, ``exported_by``.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from dashboard.services import forecasts
 from dashboard.services.forecasts import RunForecast, current_run
 from indicators.errors import BadInput, RowErrors
 from models.document import Diagnostics, ForecastDocument, IndicatorSummary
+from models.priors import describe as describe_priors
 
 T = TypeVar("T")
 
@@ -509,6 +510,32 @@ def elicitation_rows(forecast: ForecastDocument | Mapping[str, Any]) -> list[dic
             }
         )
     return rows
+
+
+def prior_rows(forecast: ForecastDocument | Mapping[str, Any]) -> dict[str, Any]:
+    """The structural priors a run was fitted with, for the Model page and the report:
+    ``{"rows": [{name, distribution, value, meaning, overridden, overridable}], "note": str}``.
+    A run whose file records none has the defaults of its model version when that version fitted
+    every run with them, else no rows and a note saying they were not recorded."""
+    doc = _document(forecast)
+    record = doc.prior_record()
+    if record is None:
+        return {
+            "rows": [],
+            "note": f"Not recorded: this run (model {doc.model_version}) was fitted before runs recorded "
+            "their priors; refit to record them.",
+        }
+    priors = record.priors
+    rows = describe_priors(priors.values, priors.overrides)
+    if record.source == "recorded":
+        note = f"As recorded with the run (priors hash {priors.hash})."
+    else:
+        note = (
+            f"The run's file records no priors; every run of model {doc.model_version} was fitted with these defaults."
+        )
+    set_by_case = ", ".join(priors.overrides)
+    note += f" Set by the case file: {set_by_case}." if set_by_case else " All are the model's defaults."
+    return {"rows": rows, "note": note}
 
 
 def fmt_prob(p: float | None) -> str:

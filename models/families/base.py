@@ -35,28 +35,31 @@ class Family:
     #: Posterior variables whose convergence every run reports (``models.fit.MONITORED``).
     monitored: tuple[str, ...] = ()
     #: The model's value variables (sampler coordinates) of the family, in the kernel's order,
-    #: each with the sd of its Normal(0, sd) prior, or None for a prior the family's kernel writes.
-    value_variables: tuple[tuple[str, float | None], ...] = ()
+    #: each with the sd of its Normal(0, sd) prior: the name of a field of
+    #: :class:`models.priors.PriorConfig`, a fixed number (a non-centred coordinate's unit sd), or
+    #: None for a prior the family's kernel writes.
+    value_variables: tuple[tuple[str, str | float | None], ...] = ()
     #: The value variable of its indicators' intercepts (one of :attr:`value_variables`), if any,
     #: and the data container the intercept is centred on (added to the variable), if any.
     intercept_variable: str | None = None
     intercept_centre: str | None = None
     #: Data containers besides its rows that its kernel reads, in the kernel's order.
     kernel_data: tuple[str, ...] = ()
-    #: Prior sd of its indicators' intercepts, Normal(0, sd) (None: the family samples none, or
-    #: samples them its own way in :meth:`pymc_intercept`).
-    intercept_sd: float | None = None
+    #: Prior constants (fields of :class:`models.priors.PriorConfig`) its kernel reads, in the
+    #: order of its ``priors`` array.
+    kernel_priors: tuple[str, ...] = ()
     #: The model dimension of its per-indicator variables (None: they are indexed by shape only).
     dim: str | None = None
     #: Kinds of synthetic indicators of the family (``models.simulate``), each with its place in
     #: the cycle of kinds a synthetic case goes through.
     synthetic: dict[str, int] = {}
     #: Its part of the fused kernel (:mod:`models.density`): a numba function
-    #: ``kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data) -> logp`` that adds its
-    #: rows' (and its parameters' non-Normal priors') log density to ``logp``, its gradient to
-    #: ``grad`` (its own coordinates, ``at[v]:ends[v]`` for its v-th value variable) and to
-    #: ``g_eta`` (the linear predictor's), reading its rows (``ROW_FIELDS``) and its
-    #: :attr:`kernel_data`; ``columns`` are its indicators' positions in the case.
+    #: ``kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data, priors) -> logp`` that
+    #: adds its rows' (and its parameters' non-Normal priors') log density to ``logp``, its
+    #: gradient to ``grad`` (its own coordinates, ``at[v]:ends[v]`` for its v-th value variable)
+    #: and to ``g_eta`` (the linear predictor's), reading its rows (``ROW_FIELDS``), its
+    #: :attr:`kernel_data` and the values of its :attr:`kernel_priors` (a float array);
+    #: ``columns`` are its indicators' positions in the case.
     kernel: Callable[..., float] | None = None
 
     # ---------------------------------------------------------------- design
@@ -66,9 +69,10 @@ class Family:
         rescaled here), by name; they become ``Design.constants``."""
         return {}
 
-    def spurious(self, y: float, exposure: float, local: int, constants: dict[str, Any]) -> float:
+    def spurious(self, y: float, exposure: float, local: int, constants: dict[str, Any], priors: Any) -> float:
         """Log density of value ``y`` under the spurious-report distribution (a report that does
-        not measure the indicator); ``exposure`` is the row's summed cell weights."""
+        not measure the indicator); ``exposure`` is the row's summed cell weights, ``priors`` the
+        design's :class:`models.priors.PriorConfig`."""
         raise NotImplementedError
 
     def standardise(self, y: float, constants: dict[str, Any], local: int) -> float:
@@ -87,7 +91,7 @@ class Family:
         """The data containers its log-likelihood reads for rows built outside a design."""
         return {}
 
-    def rebase(self, rows: Any, constants: dict[str, Any], to: dict[str, Any]) -> None:
+    def rebase(self, rows: Any, constants: dict[str, Any], to: dict[str, Any], priors: Any) -> None:
         """Put a rebuilt design's rows (``FamilyRows``, built with ``constants``) on the scales of
         another design's constants ``to`` (``models.reweight.rebuild``)."""
 
@@ -97,19 +101,21 @@ class Family:
         """The model's coordinates the family adds."""
         return {self.dim: design.family_indicators[self.name]} if self.dim else {}
 
-    def pymc_intercept(self, data: dict[str, Any], indicators: list[str]) -> tuple[Any, dict[str, Any]]:
+    def pymc_intercept(self, data: dict[str, Any], indicators: list[str], priors: Any) -> tuple[Any, dict[str, Any]]:
         """Its indicators' intercepts as a PyMC tensor (None when it has none) and the parameters
         created with them. Called for every family before :meth:`pymc_parameters`: the model's
-        free variables come in this order, which is the sampler's coordinates' order."""
-        if self.intercept_sd is None:
+        free variables come in this order, which is the sampler's coordinates' order. By default
+        :attr:`intercept_variable`, Normal(0, its sd in :attr:`value_variables`)."""
+        if self.intercept_variable is None:
             return None, {}
         import pymc as pm
 
-        b = pm.Normal(f"{self.name}_intercept", 0.0, self.intercept_sd, shape=len(indicators), dims=self.dim)
+        sd = priors.value(dict(self.value_variables)[self.intercept_variable])
+        b = pm.Normal(self.intercept_variable, 0.0, sd, shape=len(indicators), dims=self.dim)
         return b, {}
 
     def pymc_parameters(self, data: dict[str, Any], design: Any) -> dict[str, Any]:
-        """Its other parameters, by their ``draw_params`` keys."""
+        """Its other parameters, by their ``draw_params`` keys (their priors from ``design.priors``)."""
         return {}
 
     def genuine_loglik(
@@ -177,11 +183,12 @@ class Family:
         eta: np.ndarray,
         genuine: np.ndarray,
         rng: np.random.Generator,
+        priors: Any,
     ) -> np.ndarray:
         """Draws of a report of one row, in the indicator's unit: draws ``d``' linear predictor on
         its cells ``eta`` (n, S); the genuine-report distribution where ``genuine``, else the
         spurious-report one (``models.watch``)."""
-        return self.report_level(constants, draws, d, local, period_mean(weights, eta), genuine, rng)
+        return self.report_level(constants, draws, d, local, period_mean(weights, eta), genuine, rng, priors)
 
     def report_level(
         self,
@@ -192,6 +199,7 @@ class Family:
         m: np.ndarray,
         genuine: np.ndarray,
         rng: np.random.Generator,
+        priors: Any,
     ) -> np.ndarray:
         """:meth:`sample_report` of a level family, from the averaged linear predictor ``m`` (n,)."""
         raise NotImplementedError

@@ -11,12 +11,9 @@ from models.families.base import Family
 from models.families.numerics import bernoulli_logit, mixture, rows_eta_bar, spread
 from models.likelihood import level_mean
 
-#: Prior sd of the intercepts (Normal).
-INTERCEPT_SD = 1.5
-
 
 @numba.njit(cache=True, error_model="numpy")
-def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
+def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data, priors):
     """The binary rows' part of the fused kernel (see ``Family.kernel``)."""
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = rows
     if columns.shape[0]:
@@ -34,13 +31,12 @@ def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
 class Binary(Family):
     name = "binary"
     integer = True
-    value_variables = (("binary_intercept", INTERCEPT_SD),)
+    value_variables = (("binary_intercept", "binary_intercept_sd"),)
     intercept_variable = "binary_intercept"
-    intercept_sd = INTERCEPT_SD
     synthetic = {"binary": 3}
     kernel = staticmethod(kernel)
 
-    def spurious(self, y, exposure, local, constants):
+    def spurious(self, y, exposure, local, constants, priors):
         return np.log(0.5)
 
     def genuine_loglik(self, ops, params, eta, data, gather, take):
@@ -60,7 +56,7 @@ class Binary(Family):
     def sample_level(self, constants, draws, local, m, rng):
         return (rng.random(m.shape) < special.expit(m)).astype(float)
 
-    def report_level(self, constants, draws, d, local, m, genuine, rng):
+    def report_level(self, constants, draws, d, local, m, genuine, rng, priors):
         n = len(d)
         y = (rng.random(n) < special.expit(m)).astype(float)
         spurious = (rng.random(n) < 0.5).astype(float)

@@ -1,7 +1,8 @@
 """Continuous indicators: a Normal around the linear predictor averaged over the row's cells, on
 values standardised per indicator (``continuous_centre``, ``continuous_scale``: the mean and sd
-of the indicator's values in the design), with sd ``sigma ~ HalfNormal(1)`` per indicator; a
-spurious report is a Normal(0, :data:`SPURIOUS_SD`) on the standardised scale."""
+of the indicator's values in the design), with sd ``sigma ~ HalfNormal(continuous_sigma_scale)``
+per indicator; a spurious report is a Normal(0, ``continuous_spurious_sd``) on the standardised
+scale (prior constants of :class:`models.priors.PriorConfig`)."""
 
 from __future__ import annotations
 
@@ -16,24 +17,18 @@ from models.families.base import Family
 from models.families.numerics import LOG_2PI, mixture, rows_eta_bar, spread
 from models.likelihood import level_mean
 
-#: Prior sd of the intercepts (Normal).
-INTERCEPT_SD = 1.0
-#: Prior scale of sigma (HalfNormal).
-SIGMA_SCALE = 1.0
-#: Standard deviation of the spurious-report distribution of a standardised value.
-SPURIOUS_SD = 3.0
-
 
 @numba.njit(cache=True, error_model="numpy")
-def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
+def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data, priors):
     """The continuous rows' part of the fused kernel (see ``Family.kernel``): Normal around the
     mean eta, sd per indicator (log scale sampled)."""
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = rows
     if columns.shape[0]:
         s_at = at[1]
+        sigma_scale = priors[0]
         for j in range(columns.shape[0]):  # HalfNormal on sigma = exp(u), Jacobian included
-            z = math.exp(x[s_at + j]) / SIGMA_SCALE
-            logp += 0.5 * math.log(2.0 / math.pi) - math.log(SIGMA_SCALE) - 0.5 * z * z + x[s_at + j]
+            z = math.exp(x[s_at + j]) / sigma_scale
+            logp += 0.5 * math.log(2.0 / math.pi) - math.log(sigma_scale) - 0.5 * z * z + x[s_at + j]
             grad[s_at + j] += 1.0 - z * z
         for r in range(y.shape[0]):
             if mask[r] == 0:
@@ -55,9 +50,9 @@ class Continuous(Family):
     name = "continuous"
     draw_params = {"continuous_sigma": "continuous_sigma"}
     monitored = ("continuous_sigma",)
-    value_variables = (("continuous_intercept", INTERCEPT_SD), ("continuous_sigma_log__", None))
+    value_variables = (("continuous_intercept", "continuous_intercept_sd"), ("continuous_sigma_log__", None))
     intercept_variable = "continuous_intercept"
-    intercept_sd = INTERCEPT_SD
+    kernel_priors = ("continuous_sigma_scale",)
     dim = "continuous_indicator"
     synthetic = {"continuous": 2}
     kernel = staticmethod(kernel)
@@ -78,8 +73,8 @@ class Continuous(Family):
                     r.y = (r.y - centre[k]) / scale[k]
         return {"continuous_centre": centre, "continuous_scale": scale}
 
-    def spurious(self, y, exposure, local, constants):
-        return float(stats.norm.logpdf(y, 0.0, SPURIOUS_SD))
+    def spurious(self, y, exposure, local, constants, priors):
+        return float(stats.norm.logpdf(y, 0.0, priors.continuous_spurious_sd))
 
     def standardise(self, y, constants, local):
         return (y - constants["continuous_centre"][local]) / constants["continuous_scale"][local]
@@ -87,18 +82,20 @@ class Continuous(Family):
     def to_unit(self, v, constants, local):
         return v * constants["continuous_scale"][local] + constants["continuous_centre"][local]
 
-    def rebase(self, rows: Any, constants: dict[str, Any], to: dict[str, Any]) -> None:
+    def rebase(self, rows: Any, constants: dict[str, Any], to: dict[str, Any], priors: Any) -> None:
         n = rows.n_rows
         if n:
             loc = rows.local[:n]
             raw = rows.y[:n] * constants["continuous_scale"][loc] + constants["continuous_centre"][loc]
             rows.y[:n] = (raw - to["continuous_centre"][loc]) / to["continuous_scale"][loc]
-            rows.lp_spurious[:n] = stats.norm.logpdf(rows.y[:n], 0.0, SPURIOUS_SD)
+            rows.lp_spurious[:n] = stats.norm.logpdf(rows.y[:n], 0.0, priors.continuous_spurious_sd)
 
     def pymc_parameters(self, data, design):
         import pymc as pm
 
-        return {"continuous_sigma": pm.HalfNormal("continuous_sigma", SIGMA_SCALE, dims=self.dim)}
+        return {
+            "continuous_sigma": pm.HalfNormal("continuous_sigma", design.priors.continuous_sigma_scale, dims=self.dim)
+        }
 
     def genuine_loglik(self, ops, params, eta, data, gather, take):
         eta_bar = level_mean(gather(eta), data["continuous_weights"])
@@ -119,12 +116,12 @@ class Continuous(Family):
         s = draws.params["continuous_sigma"][:, local][:, None]
         return self.to_unit(m + s * rng.standard_normal(m.shape), constants, local)
 
-    def report_level(self, constants, draws, d, local, m, genuine, rng):
+    def report_level(self, constants, draws, d, local, m, genuine, rng, priors):
         n = len(d)
         z = np.where(
             genuine,
             m + draws.params["continuous_sigma"][d, local] * rng.standard_normal(n),
-            SPURIOUS_SD * rng.standard_normal(n),
+            priors.continuous_spurious_sd * rng.standard_normal(n),
         )
         return self.to_unit(z, constants, local)
 

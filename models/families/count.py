@@ -3,10 +3,11 @@
 ``events`` indicators give one row per quarter of their coverage (zero where nothing was
 recorded), ``total`` indicators one row per observation over its period (``models.design``). The
 row's mean is ``sum over covered cells of weight * exp(eta)``, its dispersion ``alpha`` per
-indicator (variance ``mu + mu^2 / alpha``), with ``1 / sqrt(alpha) ~ HalfNormal(0.3)`` sampled as
-``|Normal(0, 0.3)|``. The intercept is sampled as an offset from the indicator's log mean count per
-cell (``count_log_rate_centre``). A spurious report is a negative binomial with dispersion
-:data:`SPURIOUS_ALPHA` around that mean.
+indicator (variance ``mu + mu^2 / alpha``), with ``1 / sqrt(alpha) ~ HalfNormal(count_overdispersion_scale)``
+sampled as ``|Normal(0, count_overdispersion_scale)|``. The intercept is sampled as an offset from
+the indicator's log mean count per cell (``count_log_rate_centre``). A spurious report is a
+negative binomial with dispersion ``count_spurious_alpha`` around that mean. The prior constants
+are fields of :class:`models.priors.PriorConfig`, which says why each has its value.
 """
 
 from __future__ import annotations
@@ -23,23 +24,11 @@ from models.families.base import Family
 from models.families.numerics import digamma, mixture
 from models.likelihood import Ops
 
-#: Prior scale of a count series' over-dispersion 1 / sqrt(alpha), HalfNormal: the share by which
-#: a count varies beyond its rate (variance mu + (mu / sqrt(alpha))^2). This is the prior the Stan
-#: team recommends for a negative binomial: its mode is the Poisson series, and over-dispersion
-#: shrinks towards it unless the data ask for more. Scale 0.3 puts the median at 0.20 (dispersion
-#: 25) and the 97.5% point at 0.67 (dispersion 2.2). Why this scale: on log alpha a Poisson-like
-#: series (the ASDF scrambles: hundreds a year, near Poisson around their factor) has a flat tail
-#: with no end, down which chains drift apart; on this scale it sits within a few tenths of zero,
-#: which the sampler crosses like any other point (sampled unfolded, as the loadings are). The
-#: scale matters because the factor states' posterior width grows with the over-dispersion (a
-#: funnel): a wider prior (0.5) spreads the China scrambles' over-dispersion further up it and
-#: mixes worse at today's date (benchmarks/README.md, Convergence).
-OVERDISPERSION_SCALE = 0.3
-#: alpha = 1 / (overdispersion^2 + 1 / DISPERSION_MAX): finite at zero over-dispersion (the
-#: initial point), where the negative binomial equals the Poisson to twelve digits anyway.
-DISPERSION_MAX = 1e12
-#: Over-dispersion of the spurious-report count distribution (negative binomial alpha).
-SPURIOUS_ALPHA = 0.5
+# Why the over-dispersion is sampled on 1 / sqrt(alpha) (models.priors, count_overdispersion_scale):
+# on log alpha a Poisson-like series (the ASDF scrambles: hundreds a year, near Poisson around
+# their factor) has a flat tail with no end, down which chains drift apart; on this scale it sits
+# within a few tenths of zero, which the sampler crosses like any other point (sampled unfolded,
+# as the loadings are).
 #: From this dispersion up, log Gamma(a + y) - log Gamma(a) - y log(a) is computed from Stirling's
 #: series (its remainder after the x^-9 term is below 2e-14 there) instead of as a difference of
 #: log Gammas, which loses every digit as the dispersion grows towards a Poisson count.
@@ -117,13 +106,14 @@ def _stirling_remainder(x):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
+def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data, priors):
     """The count rows' part of the fused kernel (see ``Family.kernel``): negative binomial on the
     covered cells' summed rate, mixed with a spurious report, in the form of :func:`count_loglik`
-    (no difference of large numbers as the dispersion alpha = 1 / (z^2 + 1 / DISPERSION_MAX)
+    (no difference of large numbers as the dispersion alpha = 1 / (z^2 + 1 / dispersion_max)
     grows towards a Poisson count)."""
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = rows
     (count_log_y_factorial,) = data
+    dispersion_max = priors[0]
     n_count = columns.shape[0]
     if n_count:
         d_at = at[1]
@@ -132,7 +122,7 @@ def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
         at_alpha, d_at_alpha = np.empty(n_count), np.empty(n_count)
         for j in range(n_count):
             z = x[d_at + j]
-            alpha[j] = 1.0 / (z * z + 1.0 / DISPERSION_MAX)
+            alpha[j] = 1.0 / (z * z + 1.0 / dispersion_max)
             d_alpha[j] = -2.0 * z * alpha[j] * alpha[j]
             if alpha[j] >= STIRLING_FROM:
                 at_alpha[j], d_at_alpha[j] = _stirling_remainder(alpha[j])
@@ -191,10 +181,14 @@ class Count(Family):
     integer = True
     draw_params = {"count_alpha": "count_dispersion"}
     monitored = ("count_dispersion",)
-    value_variables = (("count_intercept_offset", 1.0), ("count_overdispersion_unfolded", OVERDISPERSION_SCALE))
+    value_variables = (
+        ("count_intercept_offset", "count_intercept_sd"),
+        ("count_overdispersion_unfolded", "count_overdispersion_scale"),
+    )
     intercept_variable = "count_intercept_offset"
     intercept_centre = "count_log_rate_centre"
     kernel_data = ("count_log_y_factorial",)
+    kernel_priors = ("count_dispersion_max",)
     dim = "count_indicator"
     synthetic = {"count_events": 0, "count_total": 1}
     kernel = staticmethod(kernel)
@@ -209,9 +203,9 @@ class Count(Family):
             centre[k] = np.log(max(total / exposure, 0.05)) if exposure > 0 else np.log(0.5)
         return {"count_log_rate_centre": centre}
 
-    def spurious(self, y: float, exposure: float, local: int, constants: dict[str, Any]) -> float:
+    def spurious(self, y: float, exposure: float, local: int, constants: dict[str, Any], priors: Any) -> float:
         scale = np.exp(constants["count_log_rate_centre"][local]) * exposure
-        return nb_logpmf(y, max(scale, 0.05), SPURIOUS_ALPHA)
+        return nb_logpmf(y, max(scale, 0.05), priors.count_spurious_alpha)
 
     def extra_data(self, constants: dict[str, Any], rows: Any) -> dict[str, np.ndarray]:
         return {
@@ -219,21 +213,22 @@ class Count(Family):
             "count_log_rate_centre": constants["count_log_rate_centre"],
         }
 
-    def rebase(self, rows: Any, constants: dict[str, Any], to: dict[str, Any]) -> None:
+    def rebase(self, rows: Any, constants: dict[str, Any], to: dict[str, Any], priors: Any) -> None:
         n = rows.n_rows
         if n:
             loc = rows.local[:n]
             scale = np.maximum(np.exp(to["count_log_rate_centre"][loc]) * rows.weights[:n].sum(axis=1), 0.05)
-            rows.lp_spurious[:n] = stats.nbinom.logpmf(
-                np.round(rows.y[:n]).astype(int), SPURIOUS_ALPHA, SPURIOUS_ALPHA / (SPURIOUS_ALPHA + scale)
-            )
+            a = priors.count_spurious_alpha
+            rows.lp_spurious[:n] = stats.nbinom.logpmf(np.round(rows.y[:n]).astype(int), a, a / (a + scale))
 
-    def pymc_intercept(self, data: dict[str, Any], indicators: list[str]) -> tuple[Any, dict[str, Any]]:
+    def pymc_intercept(self, data: dict[str, Any], indicators: list[str], priors: Any) -> tuple[Any, dict[str, Any]]:
         import pymc as pm
 
-        z = pm.Normal("count_intercept_offset", 0.0, 1.0, dims=self.dim)
-        over = pm.Normal("count_overdispersion_unfolded", 0.0, OVERDISPERSION_SCALE, dims=self.dim)
-        alpha = pm.Deterministic("count_dispersion", 1.0 / (over * over + 1.0 / DISPERSION_MAX), dims=self.dim)
+        z = pm.Normal("count_intercept_offset", 0.0, priors.count_intercept_sd, dims=self.dim)
+        over = pm.Normal("count_overdispersion_unfolded", 0.0, priors.count_overdispersion_scale, dims=self.dim)
+        alpha = pm.Deterministic(
+            "count_dispersion", 1.0 / (over * over + 1.0 / priors.count_dispersion_max), dims=self.dim
+        )
         return data["count_log_rate_centre"] + z, {"count_alpha": alpha}
 
     def genuine_loglik(self, ops, params, eta, data, gather, take):
@@ -266,12 +261,13 @@ class Count(Family):
         alpha = draws.params["count_alpha"][:, local][:, None]
         return rng.negative_binomial(alpha, alpha / (alpha + mu)).astype(float)
 
-    def sample_report(self, constants, draws, d, local, weights, eta, genuine, rng):
+    def sample_report(self, constants, draws, d, local, weights, eta, genuine, rng, priors):
         mu = np.clip((weights * np.exp(eta)).sum(axis=1), 1e-9, 1e9)
         alpha = draws.params["count_alpha"][d, local]
         y = rng.poisson(rng.gamma(alpha, mu / alpha)).astype(float)
         mu_s = max(float(np.exp(constants["count_log_rate_centre"][local]) * weights.sum()), 0.05)
-        spurious = rng.poisson(rng.gamma(SPURIOUS_ALPHA, mu_s / SPURIOUS_ALPHA, size=len(d))).astype(float)
+        a = priors.count_spurious_alpha
+        spurious = rng.poisson(rng.gamma(a, mu_s / a, size=len(d))).astype(float)
         return np.where(genuine, y, spurious)
 
     def synthetic_indicator(self, kind: str, start: Any) -> dict[str, Any]:

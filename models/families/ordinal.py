@@ -1,7 +1,8 @@
 """Ordinal indicators: an ordered logistic on the linear predictor averaged over the row's cells,
 ``P(level k) = sigmoid(c_k - eta) - sigmoid(c_{k-1} - eta)``, with cutpoints per indicator
-``cumsum(1.5 raw_0, exp(0.5 raw_1), ...)``, ``raw ~ Normal(0, 1)``, and no intercept (the
-cutpoints carry the level). A spurious report is uniform over the levels."""
+``cumsum(s0 raw_0, exp(s raw_1), ...)``, ``raw ~ Normal(0, 1)`` (``s0`` and ``s`` are
+``ordinal_first_cut_scale`` and ``ordinal_gap_scale`` of :class:`models.priors.PriorConfig`),
+and no intercept (the cutpoints carry the level). A spurious report is uniform over the levels."""
 
 from __future__ import annotations
 
@@ -17,18 +18,16 @@ from models.families.numerics import mixture, rows_eta_bar, sigmoid, spread
 from models.likelihood import level_mean
 
 ORDINAL_EDGE = 30.0  # stands in for -inf / +inf at the ends of the ordinal scale
-#: Ordinal cutpoints: the first is FIRST_CUT_SCALE * raw, each gap exp(GAP_SCALE * raw).
-FIRST_CUT_SCALE = 1.5
-GAP_SCALE = 0.5
 
 
 @numba.njit(cache=True, error_model="numpy")
-def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
+def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data, priors):
     """The ordinal rows' part of the fused kernel (see ``Family.kernel``): ordered logistic on the
     mean eta; cutpoints = cumsum(s0 raw_0, exp(s raw_j))."""
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = rows
     (ordinal_levels,) = data
     n_ord = columns.shape[0]
+    first_cut_scale, gap_scale = priors[0], priors[1]
     if n_ord:
         c_at = at[0]
         n_cut = (ends[0] - at[0]) // n_ord
@@ -37,7 +36,7 @@ def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
             acc = 0.0
             for c in range(n_cut):
                 raw = x[c_at + j * n_cut + c]
-                acc += FIRST_CUT_SCALE * raw if c == 0 else math.exp(GAP_SCALE * raw)
+                acc += first_cut_scale * raw if c == 0 else math.exp(gap_scale * raw)
                 cut[j, c] = acc
         g_cut = np.zeros((n_ord, n_cut))
         for r in range(y.shape[0]):
@@ -71,7 +70,7 @@ def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
                 acc += g_cut[j, c]
                 raw = x[c_at + j * n_cut + c]
                 grad[c_at + j * n_cut + c] += (
-                    FIRST_CUT_SCALE * acc if c == 0 else GAP_SCALE * math.exp(GAP_SCALE * raw) * acc
+                    first_cut_scale * acc if c == 0 else gap_scale * math.exp(gap_scale * raw) * acc
                 )
     return logp
 
@@ -83,6 +82,7 @@ class Ordinal(Family):
     monitored = ("ordinal_cut",)
     value_variables = (("ordinal_cut_raw", 1.0),)
     kernel_data = ("ordinal_levels",)
+    kernel_priors = ("ordinal_first_cut_scale", "ordinal_gap_scale")
     dim = "ordinal_indicator"
     synthetic = {"ordinal": 4}
     kernel = staticmethod(kernel)
@@ -91,7 +91,7 @@ class Ordinal(Family):
         """``ordinal_levels``: the number of levels of each indicator."""
         return {"ordinal_levels": np.array([len(case.indicator(i).levels or []) for i in indicators], dtype=np.int64)}
 
-    def spurious(self, y, exposure, local, constants):
+    def spurious(self, y, exposure, local, constants, priors):
         return -np.log(constants["ordinal_levels"][local])
 
     def extra_data(self, constants, rows):
@@ -109,8 +109,8 @@ class Ordinal(Family):
         import pytensor.tensor as pt
 
         raw = pm.Normal("ordinal_cut_raw", 0.0, 1.0, dims=(self.dim, "cut"))
-        first = raw[:, :1] * FIRST_CUT_SCALE
-        gaps = pt.exp(GAP_SCALE * raw[:, 1:])
+        first = raw[:, :1] * design.priors.ordinal_first_cut_scale
+        gaps = pt.exp(design.priors.ordinal_gap_scale * raw[:, 1:])
         cut = pm.Deterministic(
             "ordinal_cut", pt.cumsum(pt.concatenate([first, gaps], axis=1), axis=1), dims=(self.dim, "cut")
         )
@@ -162,7 +162,7 @@ class Ordinal(Family):
         u = rng.random(m.shape)
         return (u[..., None] > cdf).sum(-1).astype(float)
 
-    def report_level(self, constants, draws, d, local, m, genuine, rng):
+    def report_level(self, constants, draws, d, local, m, genuine, rng, priors):
         n = len(d)
         levels = int(constants["ordinal_levels"][local])
         cut = draws.params["ordinal_cut"][d, local, : levels - 1]

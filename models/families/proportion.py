@@ -1,5 +1,6 @@
 """Proportions: a Beta with mean the logistic of the linear predictor averaged over the row's
-cells and precision ``kappa ~ Gamma(2, 0.1)`` per indicator; values are held within
+cells and precision ``kappa ~ Gamma(proportion_kappa_shape, proportion_kappa_rate)`` per indicator
+(prior constants of :class:`models.priors.PriorConfig`); values are held within
 :data:`PROPORTION_EPS` of 0 and 1. A spurious report is uniform on (0, 1)."""
 
 from __future__ import annotations
@@ -15,28 +16,25 @@ from models.families.numerics import digamma, mixture, rows_eta_bar, sigmoid, sp
 from models.likelihood import level_mean
 
 PROPORTION_EPS = 1e-4
-#: Prior sd of the intercepts (Normal).
-INTERCEPT_SD = 1.5
-KAPPA_PRIOR = (2.0, 0.1)  # Gamma(shape, rate)
-KAPPA_SHAPE, KAPPA_RATE = KAPPA_PRIOR
 
 
 @numba.njit(cache=True, error_model="numpy")
-def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data):
+def kernel(logp, x, grad, at, ends, columns, eta, g_eta, rows, data, priors):
     """The proportion rows' part of the fused kernel (see ``Family.kernel``): Beta with mean
     sigmoid(mean eta) and precision kappa (log scale sampled)."""
     ind, local, cells, weights, y, log_w, log_1mw, lp_spurious, mask = rows
     if columns.shape[0]:
         k_at = at[1]
+        kappa_shape, kappa_rate = priors[0], priors[1]
         for j in range(columns.shape[0]):  # Gamma on kappa = exp(u), Jacobian included
             u = x[k_at + j]
             logp += (
-                KAPPA_SHAPE * math.log(KAPPA_RATE)
-                - math.lgamma(KAPPA_SHAPE)
-                + KAPPA_SHAPE * u
-                - KAPPA_RATE * math.exp(u)
+                kappa_shape * math.log(kappa_rate)
+                - math.lgamma(kappa_shape)
+                + kappa_shape * u
+                - kappa_rate * math.exp(u)
             )
-            grad[k_at + j] += KAPPA_SHAPE - KAPPA_RATE * math.exp(u)
+            grad[k_at + j] += kappa_shape - kappa_rate * math.exp(u)
         for r in range(y.shape[0]):
             if mask[r] == 0:
                 continue
@@ -61,20 +59,21 @@ class Proportion(Family):
     name = "proportion"
     draw_params = {"proportion_kappa": "proportion_kappa"}
     monitored = ("proportion_kappa",)
-    value_variables = (("proportion_intercept", INTERCEPT_SD), ("proportion_kappa_log__", None))
+    value_variables = (("proportion_intercept", "proportion_intercept_sd"), ("proportion_kappa_log__", None))
     intercept_variable = "proportion_intercept"
-    intercept_sd = INTERCEPT_SD
+    kernel_priors = ("proportion_kappa_shape", "proportion_kappa_rate")
     dim = "proportion_indicator"
     synthetic = {"proportion": 5}
     kernel = staticmethod(kernel)
 
-    def spurious(self, y, exposure, local, constants):
+    def spurious(self, y, exposure, local, constants, priors):
         return 0.0  # uniform on (0, 1)
 
     def pymc_parameters(self, data, design):
         import pymc as pm
 
-        return {"proportion_kappa": pm.Gamma("proportion_kappa", *KAPPA_PRIOR, dims=self.dim)}
+        shape, rate = design.priors.proportion_kappa_shape, design.priors.proportion_kappa_rate
+        return {"proportion_kappa": pm.Gamma("proportion_kappa", shape, rate, dims=self.dim)}
 
     def genuine_loglik(self, ops, params, eta, data, gather, take):
         kappa = take(params["proportion_kappa"], data["proportion_local"])
@@ -105,7 +104,7 @@ class Proportion(Family):
         mean = special.expit(m)
         return rng.beta(np.maximum(mean * kappa, 1e-6), np.maximum((1 - mean) * kappa, 1e-6))
 
-    def report_level(self, constants, draws, d, local, m, genuine, rng):
+    def report_level(self, constants, draws, d, local, m, genuine, rng, priors):
         kappa = draws.params["proportion_kappa"][d, local]
         mean = special.expit(m)
         y = rng.beta(np.maximum(mean * kappa, 1e-6), np.maximum((1 - mean) * kappa, 1e-6))

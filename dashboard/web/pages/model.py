@@ -122,7 +122,54 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
             ]
         ),
         elicitation_section(views.elicitation_rows(forecast.document)),
+        priors_section(views.prior_rows(forecast.document)),
     ]
+
+
+def priors_section(priors: dict[str, Any]) -> html.Section:
+    """The structural priors the run was fitted with (:func:`dashboard.services.views.prior_rows`):
+    name, distribution, value and meaning, the ones the case set marked."""
+    rows = priors["rows"]
+    body = [
+        html.Tr(
+            className="prior-row overridden" if r["overridden"] else "prior-row",
+            children=[
+                html.Td(
+                    [
+                        html.Code(r["name"]),
+                        html.Span(" set by the case", className="badge") if r["overridden"] else None,
+                    ]
+                ),
+                html.Td(r["distribution"]),
+                html.Td(r["value"], className="num"),
+                html.Td(r["meaning"], className="small muted"),
+            ],
+        )
+        for r in rows
+    ]
+    head = ["Name", "Distribution", "Value", "Meaning"]
+    return html.Section(
+        className="card section",
+        id="model-priors",
+        children=[
+            html.H2("Structural priors"),
+            html.P(
+                [
+                    "The model's prior constants besides the elicited hazard priors above (models/priors.py; a "
+                    "case may set some under priors:, docs/case-file.md). ",
+                    priors["note"],
+                ],
+                className="muted",
+            ),
+            html.Table(
+                className="table",
+                id="priors-table",
+                children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+            )
+            if rows
+            else None,
+        ],
+    )
 
 
 def elicitation_section(rows: list[dict[str, Any]]) -> html.Section:
