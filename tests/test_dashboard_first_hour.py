@@ -134,6 +134,13 @@ def test_a_problem_no_row_names_gets_its_own_row():
     assert rows[-1]["check"] == "Something new went wrong" and rows[-1]["status"] == "outside"
 
 
+def test_a_one_chain_run_has_no_r_hat_and_the_table_does_not_call_it_ok():
+    """R-hat compares chains: with one chain it is NaN, shown as not computed, never as a pass."""
+    diag = dict(FAILED_PARAM_ESS, max_rhat=float("nan"), problems=["bulk ESS 50 below 400"])
+    row = next(r for r in views.diagnostics_rows(diag) if r["check"] == "Largest R-hat")
+    assert row["value"] == "— (one chain)" and row["status"] == "not reported"
+
+
 # ---------------------------------------------------------------------------- 2. progress
 
 

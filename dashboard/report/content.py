@@ -652,9 +652,10 @@ def methods_section(inputs: Inputs) -> dict[str, Any]:
                 "confirmed one."
             ),
             paragraph(
-                "Each outcome has a quarterly hazard whose log-odds are linear in the factors, with the "
-                "prior centred on the case's elicited annual base rate and the effect signs from the case "
-                "file. A resolved outcome contributes its event; an open one is censored at the as-of date. "
+                "Each outcome has a quarterly hazard whose log-odds are linear in the factors. Each "
+                "effect's prior is fitted to the odds ratio range the case file elicits, and the hazard's "
+                "intercept is calibrated so that the prior alone, with the factors varying as the model "
+                "lets them, gives the elicited range of the 1-year probability. A resolved outcome contributes its event; an open one is censored at the as-of date. "
                 "The forecast continues every posterior draw's factors into the future along simulated "
                 "paths and averages the probability that the outcome happens within each horizon, so the "
                 "intervals carry both parameter and future uncertainty."

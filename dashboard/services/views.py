@@ -24,6 +24,7 @@ Definitions used on every page
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -379,6 +380,17 @@ def diagnostics_rows(diag: Diagnostics | Mapping[str, Any] | None) -> list[dict[
             )
         value = _diag_value(diag, key)
         problem = problem_for(key)
+        if key == "max_rhat" and value is not None and math.isnan(float(value)):
+            # R-hat compares chains: a one-chain run has none, which is not a pass
+            rows.append(
+                {
+                    "check": label,
+                    "value": "— (one chain)",
+                    "threshold": rule,
+                    "status": "outside" if problem else "not reported",
+                }
+            )
+            continue
         if value is None:
             rows.append(
                 {
