@@ -106,23 +106,9 @@ READABLE_FIRST = date(1677, 9, 22)
 READABLE_LAST = date(2262, 4, 10)
 """The days every reader can hold (pandas nanosecond timestamps end 1677-09-21 and 2262-04-11)."""
 
-HISTORY_COLUMNS = [
-    "id",
-    "kind",
-    "supersedes",
-    "original_id",
-    "indicator",
-    "date",
-    "end",
-    "value",
-    "source",
-    "reliability",
-    "credibility",
-    "note",
-    "recorded_at",
-    "recorded_by",
-    "reason",
-]
+HISTORY_COLUMNS = ["id", "kind", "supersedes", *OBSERVATION_COLUMNS[1:], "reason"]
+"""Every record: an observation's columns with what kind of record it is, the record it replaces
+and the reason given for a correction or retraction."""
 
 metadata = sa.MetaData(
     naming_convention={
