@@ -889,6 +889,23 @@ class Store:
         with self._read() as conn:
             return self._n_records(conn, case_id)
 
+    def n_reviews(self, case_id: str) -> int:
+        """How many review records the case has."""
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(reviews).where(reviews.c.case_id == case_id)
+            ).scalar_one()
+
+    def reviews_since(self, case_id: str, when: datetime) -> int:
+        """How many review records were recorded after ``when`` (aware, or naive UTC)."""
+        after = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(sa.func.count())
+                .select_from(reviews)
+                .where(reviews.c.case_id == case_id, reviews.c.recorded_at > after)
+            ).scalar_one()
+
     @staticmethod
     def _n_records(conn: Connection, case_id: str) -> int:
         return conn.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import sys
 import time
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -110,6 +111,14 @@ def test_a_refit_is_requested_when_records_were_made_since_the_run(pages, nt_sto
     nt_store.add_observations(
         CASE, [{"indicator": "leader_summit", "date": "2025-06-01", "value": 1, "source": "test"}], actor="tester"
     )
+    assert isinstance(plain(pages.overview.autofit_trigger)(CASE), float)
+    # A review recorded after the run asks for a refit as well.
+    time.sleep(0.01)
+    register_fake_run(nt_store, CASE)
+    with pytest.raises(PreventUpdate):
+        plain(pages.overview.autofit_trigger)(CASE)
+    time.sleep(0.01)
+    nt_store.add_review(CASE, "leader_summit", date(2025, 12, 31), actor="tester")
     assert isinstance(plain(pages.overview.autofit_trigger)(CASE), float)
     monkeypatch.setenv("HARBINGER_AUTO_REFIT", "0")
     with pytest.raises(PreventUpdate):
@@ -263,12 +272,18 @@ def test_run_bar_names_the_run_and_flags_failed_diagnostics_and_staleness(nt_sto
         CASE, [{"indicator": "leader_summit", "date": "2025-12-01", "value": 1, "source": "test"}], actor="tester"
     )
     bar = text_of(shell.render_run_bar(shell.poll_run_state(1, 0, CASE, state), CASE))
-    assert "Stale: 1 observation recorded since this run" in bar
+    assert "Stale: 1 record made since this run" in bar
+    # A review changes which quarters the fit reads as observed, so it makes the run stale too.
+    time.sleep(0.01)
+    nt_store.add_review(CASE, "leader_summit", date(2025, 12, 31), actor="tester")
+    state = shell.poll_run_state(2, 0, CASE, state)
+    assert state["n_reviews"] == 1
+    assert "Stale: 2 records made since this run" in text_of(shell.render_run_bar(state, CASE))
 
 
 def test_poll_run_state_updates_only_on_change(nt_store):
     state = shell.poll_run_state(0, 0, CASE, None)
-    assert state == {"case": CASE, "latest": None, "running": [], "n_records": 174}
+    assert state == {"case": CASE, "latest": None, "running": [], "n_records": 174, "n_reviews": 0}
     assert shell.poll_run_state(1, 0, CASE, state) is no_update
     register_fake_run(nt_store, CASE)
     assert shell.poll_run_state(2, 0, CASE, state)["latest"] is not None

@@ -283,7 +283,7 @@ def test_run_summary_labels_failed_diagnostics_and_staleness(tmp_path):
     assert summary["diagnostics_ok"] is False
     assert summary["warnings"] == [
         "Diagnostics failed: R-hat 1.08 > 1.01; 12 divergent transitions — do not treat as a clean forecast",
-        "Stale: 3 observations recorded since this run",
+        "Stale: 3 records made since this run",
     ]
     good_run = _run(tmp_path, sample_forecast())
     for forecast in (load_forecast(None, good_run), views.load_forecast(good_run)):  # typed, and the report's dict

@@ -200,13 +200,17 @@ def observations_now(store: Any, case_id: str) -> pd.DataFrame:
 
 
 def stale_records(store: Any, case_id: str, run: Mapping[str, Any] | None) -> int:
-    """:func:`records_since` the run, counted once per number of records."""
-    if run is None:
+    """How many records the run has not seen: observations, corrections and retractions
+    (:func:`records_since`) and reviews (a review turns quarters after it from missing into
+    observed zeros or back, so the fit's data changed too) recorded after the run was created.
+    Counted once per number of records and reviews."""
+    if run is None or run.get("created_at") is None:
         return 0
-    n = store.n_records(case_id)
+    key = ("stale", store.url, case_id, run["id"], _iso(run.get("created_at")))
+    key += (store.n_records(case_id), store.n_reviews(case_id))
     return cached(
-        ("stale", store.url, case_id, run["id"], _iso(run.get("created_at")), n),
-        lambda: records_since(store.history(case_id), run),
+        key,
+        lambda: records_since(store.history(case_id), run) + store.reviews_since(case_id, _created(run)),
     )
 
 
@@ -226,10 +230,13 @@ def records_since(history: pd.DataFrame, run: Mapping[str, Any] | None) -> int:
     """How many records (of any kind) were recorded after ``run`` was created."""
     if run is None or history is None or history.empty or run.get("created_at") is None:
         return 0
+    return int((history["recorded_at"] > _created(run)).sum())
+
+
+def _created(run: Mapping[str, Any]) -> pd.Timestamp:
+    """When ``run`` was created, as an aware UTC timestamp (the store keeps naive UTC)."""
     created = pd.Timestamp(run["created_at"])
-    if created.tzinfo is None:
-        created = created.tz_localize("UTC")
-    return int((history["recorded_at"] > created).sum())
+    return created.tz_localize("UTC") if created.tzinfo is None else created
 
 
 def run_state(store: Any, case_id: str) -> dict[str, Any]:
@@ -244,6 +251,7 @@ def run_state(store: Any, case_id: str) -> dict[str, Any]:
         "latest": latest["id"] if latest else None,
         "running": [r["id"] for r in running],
         "n_records": int(store.n_records(case_id)),
+        "n_reviews": int(store.n_reviews(case_id)),
     }
 
 
@@ -260,7 +268,7 @@ def run_summary(
     version or another model version; ``None`` when it does). ``warnings`` holds the red labels:
     failed diagnostics ("Diagnostics failed: ... — do not treat as a clean forecast"), the stale
     case ("Run ... was fitted on a different version of case ...; refit the case.") and staleness
-    ("Stale: N observations recorded since this run").
+    ("Stale: N records made since this run": observations, corrections, retractions and reviews).
     """
     if run is None:
         return {
@@ -290,8 +298,8 @@ def run_summary(
     if stale_case:
         warnings.append(stale_case)
     if stale_records > 0:
-        noun = "observation" if stale_records == 1 else "observations"
-        warnings.append(f"Stale: {stale_records} {noun} recorded since this run")
+        noun = "record" if stale_records == 1 else "records"
+        warnings.append(f"Stale: {stale_records} {noun} made since this run")
     return {
         "exists": True,
         "run_id": run["id"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 CASE = "shell-case"  # dcc.Store: the case id the page shows (from ?case=, dashboard/web/cases.py)
 CASE_PICKER = "shell-case-picker"  # dcc.Dropdown in the top bar: every loaded case
 CASE_NAV = "shell-case-nav"  # dcc.Location (refresh): loads the page for the picked case
-RUN_STATE = "shell-run-state"  # dcc.Store: {"latest", "running", "n_records"} of the case
+RUN_STATE = "shell-run-state"  # dcc.Store: {"latest", "running", "n_records", "n_reviews"} of the case
 FIT_REQUEST = "shell-fit-request"  # dcc.Store: set to start a background fit
 FIT_RESULT = "shell-fit-result"  # dcc.Store: outcome of the last background fit
 OBS_VERSION = "shell-obs-version"  # dcc.Store: bumped whenever observations change here

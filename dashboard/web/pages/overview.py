@@ -381,7 +381,7 @@ def autofit_trigger(case_id: str) -> float:
         return time.time()
     # Records made since the run: the fast update is shown at once and the refit starts behind it
     # (HARBINGER_AUTO_REFIT=0 turns this off; Refit then starts it).
-    if auto_refit() and views.records_since(store.history(case_id), run) > 0:
+    if auto_refit() and views.stale_records(store, case_id, run) > 0:
         return time.time()
     raise PreventUpdate
 

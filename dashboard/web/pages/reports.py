@@ -159,7 +159,7 @@ def show_run(run_id: str | None, case_id: str) -> list[Any]:
             )
         ]
     forecast = load_forecast(store, run)
-    summary = views.run_summary(run, forecast, stale_records=views.records_since(store.history(case_id), run))
+    summary = views.run_summary(run, forecast, stale_records=views.stale_records(store, case_id, run))
     rows = [
         ("Run id", run["id"]),
         ("As of", summary["as_of"]),
