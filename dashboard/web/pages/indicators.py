@@ -31,6 +31,7 @@ from dashboard.services import reviews, views
 from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_run
 from dashboard.web import auth, cases, ids
+from dashboard.web.layout import control, page_head
 from indicators.errors import BadInput
 from indicators.observations import (
     DEFAULT_CREDIBILITY,
@@ -67,28 +68,15 @@ def layout(**_kwargs: Any) -> html.Div:
     return html.Div(
         className="indicators",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Indicators"),
-                    html.Div(
-                        className="controls",
-                        children=[
-                            html.Div(
-                                className="control control-wide",
-                                children=[
-                                    html.Label("Charts shown", htmlFor=ids.IND_SELECT, className="control-label"),
-                                    dcc.Dropdown(
-                                        id=ids.IND_SELECT,
-                                        multi=True,
-                                        placeholder="Choose indicators to chart",
-                                        className="dropdown",
-                                    ),
-                                ],
-                            ),
-                        ],
+            page_head(
+                "Indicators",
+                control(
+                    "Charts shown",
+                    dcc.Dropdown(
+                        id=ids.IND_SELECT, multi=True, placeholder="Choose indicators to chart", className="dropdown"
                     ),
-                ],
+                    wide=True,
+                ),
             ),
             html.Div(id=ids.IND_STALE),
             html.Div(id=ids.IND_CHARTS, className="charts"),

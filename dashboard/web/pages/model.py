@@ -12,6 +12,7 @@ from dashboard.services import views
 from dashboard.services.forecasts import RunForecast, load_forecast
 from dashboard.services.runs import current_run
 from dashboard.web import ids
+from dashboard.web.layout import page_head
 from models.document import Diagnostics
 
 dash.register_page(__name__, path="/model", name="Model", order=2, title="Harbinger · Model")
@@ -23,7 +24,7 @@ def layout(**_kwargs: Any) -> html.Div:
     return html.Div(
         className="model",
         children=[
-            html.Div(className="page-head", children=[html.H1("Model")]),
+            page_head("Model"),
             html.Div(id=ids.MODEL_CONTENT),
         ],
     )

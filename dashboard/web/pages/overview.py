@@ -28,6 +28,7 @@ from dashboard import figures
 from dashboard.services import views
 from dashboard.services.forecasts import RunForecast, current_run, load_forecast, previous_ok_run
 from dashboard.web import auth, ids, panels
+from dashboard.web.layout import control, horizon_options, page_head
 from dashboard.web.pages.indicators import stale_notice
 from indicators.errors import BadInput
 
@@ -45,42 +46,30 @@ def layout(**_kwargs: Any) -> html.Div:
     return html.Div(
         className="overview",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Overview"),
-                    html.Div(
-                        className="controls",
-                        children=[
-                            html.Div(
-                                className="control",
-                                children=[
-                                    html.Label("Horizon", htmlFor=ids.OV_HORIZON, className="control-label"),
-                                    dcc.RadioItems(
-                                        id=ids.OV_HORIZON,
-                                        options=_horizon_options(DEFAULT_HORIZONS),
-                                        value=DEFAULT_HORIZONS[0],
-                                        inline=True,
-                                        className="segmented",
-                                    ),
-                                ],
-                            ),
-                            html.Div(
-                                className="control refit",
-                                children=[
-                                    # disabled while any fit of the case runs (refit_enabled); its bar is the shell's
-                                    html.Button(
-                                        "Refit",
-                                        id=ids.OV_REFIT,
-                                        n_clicks=0,
-                                        className="btn btn-primary",
-                                        title="Fit the model to the observations recorded now (runs in the background)",
-                                    ),
-                                ],
-                            ),
-                        ],
+            page_head(
+                "Overview",
+                control(
+                    "Horizon",
+                    dcc.RadioItems(
+                        id=ids.OV_HORIZON,
+                        options=horizon_options(DEFAULT_HORIZONS),
+                        value=DEFAULT_HORIZONS[0],
+                        inline=True,
+                        className="segmented",
                     ),
-                ],
+                ),
+                # disabled while any fit of the case runs (refit_enabled); its bar is the shell's
+                control(
+                    None,
+                    html.Button(
+                        "Refit",
+                        id=ids.OV_REFIT,
+                        n_clicks=0,
+                        className="btn btn-primary",
+                        title="Fit the model to the observations recorded now (runs in the background)",
+                    ),
+                    extra_class="refit",
+                ),
             ),
             html.Div(id=ids.OV_FIT_MESSAGE, role="status"),
             html.Div(id=ids.OV_FAST_UPDATE, className="fast-update", role="status"),
@@ -90,10 +79,6 @@ def layout(**_kwargs: Any) -> html.Div:
             dcc.Store(id=ids.OV_AUTOFIT),
         ],
     )
-
-
-def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
-    return [{"label": f"{h} year" if h == 1 else f"{h} years", "value": h} for h in hs]
 
 
 # ---------------------------------------------------------------------------- content
@@ -111,7 +96,7 @@ def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[lis
     store = views.get_store()
     forecast = load_forecast(store, current_run(store, case_id))
     hs = views.horizons(forecast.document if forecast else None) or DEFAULT_HORIZONS
-    return _horizon_options(hs), current if current in hs else hs[0]
+    return horizon_options(hs), current if current in hs else hs[0]
 
 
 @dash.callback(

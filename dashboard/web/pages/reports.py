@@ -19,6 +19,7 @@ from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_runs
 from dashboard.web import ids
+from dashboard.web.layout import page_head
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/reports", name="Reports", order=5, title="Harbinger · Reports")
@@ -57,7 +58,7 @@ def layout(**_kwargs: Any) -> html.Div:
     return html.Div(
         className="reports",
         children=[
-            html.Div(className="page-head", children=[html.H1("Reports")]),
+            page_head("Reports"),
             html.Section(
                 className="card section",
                 children=[

@@ -22,6 +22,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import figures
 from dashboard.services import views
 from dashboard.web import auth, ids
+from dashboard.web.layout import control, page_head
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/scenarios", name="Scenarios", order=3, title="Harbinger · Scenarios")
@@ -85,28 +86,18 @@ def layout(**_kwargs: Any) -> html.Div:
     return html.Div(
         className="scenarios",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Scenarios"),
-                    html.Div(
-                        className="controls",
-                        children=[
-                            html.Div(
-                                className="control control-wide",
-                                children=[
-                                    html.Label("Scenario", htmlFor=ids.SC_SELECT, className="control-label"),
-                                    dcc.Dropdown(
-                                        id=ids.SC_SELECT,
-                                        placeholder="Choose a scenario, or build one below",
-                                        className="dropdown",
-                                        clearable=True,
-                                    ),
-                                ],
-                            ),
-                        ],
+            page_head(
+                "Scenarios",
+                control(
+                    "Scenario",
+                    dcc.Dropdown(
+                        id=ids.SC_SELECT,
+                        placeholder="Choose a scenario, or build one below",
+                        className="dropdown",
+                        clearable=True,
                     ),
-                ],
+                    wide=True,
+                ),
             ),
             html.Div(id=ids.SC_DESCRIPTION, className="muted"),
             html.Section(

@@ -18,6 +18,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard.services import views
 from dashboard.web import ids
+from dashboard.web.layout import control, horizon_options, page_head, years_label
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/watch", name="Watch list", order=6, title="Harbinger · Watch list")
@@ -50,84 +51,56 @@ def _outcome_options(case_id: str | None) -> tuple[list[dict[str, Any]], str | N
     return options, first.id if first else None, list(first.horizons) if first else [1]
 
 
-def _horizon_options(hs: list[int]) -> list[dict[str, Any]]:
-    return [{"label": f"{h} year" if h == 1 else f"{h} years", "value": h} for h in hs]
-
-
 def layout(**_kwargs: Any) -> html.Div:
     case_id = _case_id(_kwargs.get("case"))
     options, outcome, horizons = _outcome_options(case_id)
     return html.Div(
         className="watch",
         children=[
-            html.Div(
-                className="page-head",
-                children=[
-                    html.H1("Watch list"),
-                    html.Div(
-                        className="controls",
-                        children=[
-                            html.Div(
-                                className="control",
-                                children=[
-                                    html.Label("Outcome", htmlFor=ids.WL_OUTCOME, className="control-label"),
-                                    dcc.Dropdown(
-                                        id=ids.WL_OUTCOME,
-                                        options=options,
-                                        value=outcome,
-                                        clearable=False,
-                                        className="dropdown",
-                                        style={"minWidth": "260px"},
-                                    ),
-                                ],
-                            ),
-                            html.Div(
-                                className="control",
-                                children=[
-                                    html.Label("Horizon", htmlFor=ids.WL_HORIZON, className="control-label"),
-                                    dcc.RadioItems(
-                                        id=ids.WL_HORIZON,
-                                        options=_horizon_options(horizons),
-                                        value=horizons[0],
-                                        inline=True,
-                                        className="segmented",
-                                    ),
-                                ],
-                            ),
-                            html.Div(
-                                className="control",
-                                children=[
-                                    html.Label(
-                                        "Value of a report over the", htmlFor=ids.WL_PERIOD, className="control-label"
-                                    ),
-                                    dcc.RadioItems(
-                                        id=ids.WL_PERIOD,
-                                        options=PERIOD_OPTIONS,
-                                        value="next_quarter",
-                                        inline=True,
-                                        className="segmented",
-                                    ),
-                                ],
-                            ),
-                            html.Div(
-                                className="control",
-                                children=[
-                                    html.Label(
-                                        "Tripwire threshold (%)", htmlFor=ids.WL_THRESHOLD, className="control-label"
-                                    ),
-                                    dcc.Input(
-                                        id=ids.WL_THRESHOLD,
-                                        type="text",
-                                        className="input",
-                                        placeholder="default",
-                                        debounce=True,
-                                        style={"width": "110px"},
-                                    ),
-                                ],
-                            ),
-                        ],
+            page_head(
+                "Watch list",
+                control(
+                    "Outcome",
+                    dcc.Dropdown(
+                        id=ids.WL_OUTCOME,
+                        options=options,
+                        value=outcome,
+                        clearable=False,
+                        className="dropdown",
+                        style={"minWidth": "260px"},
                     ),
-                ],
+                ),
+                control(
+                    "Horizon",
+                    dcc.RadioItems(
+                        id=ids.WL_HORIZON,
+                        options=horizon_options(horizons),
+                        value=horizons[0],
+                        inline=True,
+                        className="segmented",
+                    ),
+                ),
+                control(
+                    "Value of a report over the",
+                    dcc.RadioItems(
+                        id=ids.WL_PERIOD,
+                        options=PERIOD_OPTIONS,
+                        value="next_quarter",
+                        inline=True,
+                        className="segmented",
+                    ),
+                ),
+                control(
+                    "Tripwire threshold (%)",
+                    dcc.Input(
+                        id=ids.WL_THRESHOLD,
+                        type="text",
+                        className="input",
+                        placeholder="default",
+                        debounce=True,
+                        style={"width": "110px"},
+                    ),
+                ),
             ),
             html.Div(
                 id=ids.WL_CONTENT,
@@ -152,7 +125,7 @@ def horizon_choices(outcome: str | None, current: int | None, case_id: str) -> t
         hs = list(case.outcome(outcome).horizons) if outcome else [1]
     except Exception:  # noqa: BLE001 - unknown outcome: keep a harmless default
         hs = [1]
-    return _horizon_options(hs), current if current in hs else hs[0]
+    return horizon_options(hs), current if current in hs else hs[0]
 
 
 @dash.callback(
@@ -311,7 +284,7 @@ def ranking_table(view: dict[str, Any], o: dict[str, Any]) -> html.Table:
 
 
 def outcome_sections(view: dict[str, Any], o: dict[str, Any]) -> list[Any]:
-    years = "1 year" if o["years"] == 1 else f"{o['years']} years"
+    years = years_label(o["years"])
     return [
         html.Section(
             className="card section",
@@ -377,7 +350,7 @@ def alert_section(view: dict[str, Any]) -> html.Section | None:
         return None
     blocks = []
     for a in view["alerts"]:
-        years = "1 year" if a["years"] == 1 else f"{a['years']} years"
+        years = years_label(a["years"])
         blocks.append(
             html.H3(
                 f"Alert {a['id']}: {a['outcome'].replace('_', ' ')} within {years}, {a['kind']} "
