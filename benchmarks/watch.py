@@ -15,7 +15,7 @@ repeat starts cold (no run context held in memory). Only a fit that passed its s
 counts: with a failing one the script says so and prints no figure (exit 1). With ``--home`` (no
 fit in this process) one untimed computation first loads the libraries and the posterior file as
 the fit would have. The default fit is
-Harbinger's (nutpie, 2500 draws after 2000 tuning steps, two chains; HARBINGER_* variables and
+Harbinger's (nutpie, 4000 draws after 2000 tuning steps, two chains; HARBINGER_* variables and
 the options below change it), as of today, on the shipped observations. The last line printed is
 one JSON object.
 """

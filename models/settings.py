@@ -23,12 +23,14 @@ def default_density() -> str:
 
 @dataclass(frozen=True)
 class FitSettings:
-    #: 2500 draws after 2000 tuning steps: the longer chains ride out the occasional slow stretch
-    #: in the funnel the large-count scramble series form with their over-dispersion
-    #: (models.priors.PriorConfig.count_overdispersion_scale). How often fits at these settings pass every check of
+    #: 4000 draws after 2000 tuning steps. The slowest-mixing quantities (the large-count scramble
+    #: series' over-dispersion, which forms a funnel with the factor states; a few factor states
+    #: in quarters with little data) reach an ESS of a few hundred in 5000 draws, where R-hat's
+    #: own noise (its sd is about 1.6 / ESS) crosses the 1.01 line by chance; 8000 draws keep
+    #: their ESS well above it. How often fits at these settings pass every check of
     #: :func:`diagnostics`, over seeds, at today's date and at backtest origins, is
     #: benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
-    draws: int = 2500
+    draws: int = 4000
     tune: int = 2000
     chains: int = 2
     seed: int = 20101101
