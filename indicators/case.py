@@ -19,6 +19,11 @@ Schema (see ``data/cases/northern_territories.yaml`` for a full example)::
                                    reliability, credibility, note}]}]
     priors:      {name: number}                    optional: the model's structural priors this
                                                    case sets (:data:`PRIOR_OVERRIDES`)
+    cross_effects: [{from_factor, to_factor, effect: raises|lowers, size?: [low, high], rationale}]
+                                                   optional: lagged effects between factors (the
+                                                   state of from_factor in quarter t-1 moves
+                                                   to_factor in quarter t); no self-loops, no
+                                                   pair twice, no cycles (:class:`CrossEffect`)
 
 ``docs/case-file.md`` documents every field. Validation reports every problem of a file at once
 (:func:`check_case`), each with its line: field errors, unknown keys (with the nearest known
@@ -173,6 +178,43 @@ class EffectSize(_Strict):
         return v
 
 
+#: A cross effect stated by its sign alone is read as this 90% range of its size (the shift of
+#: the affected factor's quarterly shock, in units of that shock's sd, per sd of the other
+#: factor's state the quarter before; docs/case-file.md, "Cross effects").
+DEFAULT_CROSS_EFFECT_SIZE: dict[str, tuple[float, float]] = {
+    "raises": (0.05, 0.5),
+    "lowers": (-0.5, -0.05),
+}
+
+
+class CrossEffect(_Strict):
+    """A lagged effect of one factor on another: ``from_factor``'s state in quarter t-1 moves
+    ``to_factor``'s in quarter t, in the direction ``effect``; ``size`` is the 90% range of the
+    effect (``models.model``'s ``cross_effect``: the shift of ``to_factor``'s quarterly shock, in
+    units of that shock's sd, per sd of ``from_factor``), the sign's default when left out."""
+
+    from_factor: str = Field(pattern=ID_PATTERN)
+    to_factor: str = Field(pattern=ID_PATTERN)
+    effect: Literal["raises", "lowers"]
+    size: tuple[float, float] | None = None
+    rationale: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _size(self) -> CrossEffect:
+        if self.size is not None:
+            low, high = self.size
+            if not low < high:
+                raise ValueError("size must be [low, high] with low < high")
+            if (self.effect == "raises" and high <= 0) or (self.effect == "lowers" and low >= 0):
+                raise ValueError(f"size {low:g}..{high:g} contradicts '{self.effect}'")
+        return self
+
+    @property
+    def size_range(self) -> tuple[float, float]:
+        """The 90% range of the effect's size (stated, or the sign's default)."""
+        return self.size if self.size is not None else DEFAULT_CROSS_EFFECT_SIZE[self.effect]
+
+
 class Resolution(_Strict):
     date: date
     evidence: str
@@ -281,6 +323,9 @@ class Case(_Strict):
     scenarios: list[Scenario] = Field(default_factory=list)
     priors: Priors | None = None  # type: ignore[valid-type]
     """Structural priors of the model this case sets (``models.priors.priors_for``)."""
+    cross_effects: list[CrossEffect] = Field(default_factory=list)
+    """Lagged effects between factors (``models.model``: the factors' VAR(1) has these entries
+    off its diagonal and no others)."""
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Case:
@@ -486,6 +531,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
             out.append(
                 (("outcomes", k, "resolved", "date"), f"outcome '{o.get('id')}' resolved before the case starts")
             )
+    out += _cross_effect_problems(data, factor_ids)
     for k, sc in _items(data, "scenarios"):
         for j, h in _items(sc, "observations"):
             name = h.get("indicator")
@@ -505,6 +551,60 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
                     f"scenario '{sc.get('id')}': value {value:g} for '{name}' is outside {bounds[0]:g}..{bounds[1]:g}"
                 )
                 out.append((("scenarios", k, "observations", j, "value"), message))
+    return out
+
+
+def _cross_effect_problems(data: Mapping[str, Any], factor_ids: set[Any]) -> list[Problem]:
+    """The cross effects' rules: both factors exist, no factor on itself, no pair twice, and no
+    cycle (the effects form a directed acyclic graph, so the VAR's transition matrix is
+    triangular up to an ordering of the factors and its eigenvalues are the persistences: the
+    factors stay stationary whatever the effects' sizes)."""
+    out: list[Problem] = []
+    edges: dict[Any, set[Any]] = {}
+    seen: set[tuple[Any, Any]] = set()
+    for k, e in _items(data, "cross_effects"):
+        source, target = e.get("from_factor"), e.get("to_factor")
+        bad = False
+        for key, fid in (("from_factor", source), ("to_factor", target)):
+            if isinstance(fid, str) and fid not in factor_ids:
+                out.append((("cross_effects", k, key), f"cross effect names unknown factor '{fid}' in {key}"))
+                bad = True
+        if not isinstance(source, str) or not isinstance(target, str) or bad:
+            continue
+        if source == target:
+            out.append(
+                (
+                    ("cross_effects", k, "to_factor"),
+                    f"cross effect of '{source}' on itself: a factor's own persistence is already in the model",
+                )
+            )
+            continue
+        if (source, target) in seen:
+            out.append((("cross_effects", k), f"cross effect of '{source}' on '{target}' is declared twice"))
+            continue
+        seen.add((source, target))
+
+        def reaches(a: Any, b: Any) -> bool:
+            stack, visited = [a], set()
+            while stack:
+                node = stack.pop()
+                if node == b:
+                    return True
+                if node not in visited:
+                    visited.add(node)
+                    stack.extend(edges.get(node, ()))
+            return False
+
+        if reaches(target, source):
+            out.append(
+                (
+                    ("cross_effects", k),
+                    f"cross effect of '{source}' on '{target}' closes a cycle of cross effects "
+                    f"('{target}' already acts on '{source}'); cycles could make the factors non-stationary",
+                )
+            )
+            continue
+        edges.setdefault(source, set()).add(target)
     return out
 
 
@@ -769,6 +869,7 @@ _SHOWN_VALUES = {
     "start",
     "observations",
     "priors",
+    "cross_effects",
 }
 
 
@@ -781,6 +882,8 @@ def _shown(field: str, value: Any) -> str:
         return f"resolved {value.get('date')}"
     if field == "observations" and isinstance(value, list):
         return f"{len(value)} hypothetical observation(s)"
+    if field == "cross_effects" and isinstance(value, list):
+        return "[" + ", ".join(f"{e.get('from_factor')} {e.get('effect')} {e.get('to_factor')}" for e in value) + "]"
     if field == "priors" and isinstance(value, Mapping):
         return "{" + ", ".join(f"{k}: {v:g}" for k, v in value.items() if v is not None) + "}"
     if isinstance(value, Mapping):
@@ -815,6 +918,11 @@ def case_changes(old: Case, new: Case) -> list[str]:
             {k: v for k, v in after.items() if not isinstance(v, list)},
         )
     ]
+    if before.get("cross_effects", []) != after.get("cross_effects", []):
+        lines.append(
+            f"case cross_effects {_shown('cross_effects', before.get('cross_effects', []))} → "
+            f"{_shown('cross_effects', after.get('cross_effects', []))}"
+        )
     for key, kind in (
         ("factors", "factor"),
         ("indicators", "indicator"),

@@ -46,7 +46,7 @@ from models.design import Design
 from models.elicitation import hazard_prior
 from models.families import FAMILIES
 from models.families.numerics import LOG_2PI, bernoulli_logit, log_sigmoid, normal, sigmoid
-from models.model import effect_positions, loading_structure
+from models.model import cross_effect_prior, effect_positions, loading_structure
 from models.priors import PriorConfig
 
 #: The value variables every model has before and after the families' own, each with the sd of
@@ -58,7 +58,7 @@ _HEAD = (
     ("loading_unfolded", "loading_scale"),
     ("loading_free", "loading_scale"),
 )
-_TAIL = (("hazard_intercept", None), ("hazard_effect_log_or", None))
+_TAIL = (("hazard_intercept", None), ("hazard_effect_log_or", None), ("cross_effect", None))
 _VARIABLES = _HEAD + tuple(v for fam in FAMILIES for v in fam.value_variables) + _TAIL
 #: The model's value variables, in the order of the kernel's offsets (absent ones have offset -1).
 VALUE_VARIABLES = tuple(name for name, _ in _VARIABLES)
@@ -72,7 +72,7 @@ def normal_sd(priors: PriorConfig) -> np.ndarray:
 
 
 PERSISTENCE, INNOVATION, LOADING_UNFOLDED, LOADING_FREE = range(4)
-HAZARD_INTERCEPT, EFFECT_LOG_OR = len(VALUE_VARIABLES) - 2, len(VALUE_VARIABLES) - 1
+HAZARD_INTERCEPT, EFFECT_LOG_OR, CROSS_EFFECT = (len(VALUE_VARIABLES) - k for k in (3, 2, 1))
 
 #: The per-row arrays of every family, in the order the kernel takes them.
 ROW_FIELDS = ("indicator", "local", "cells", "weights", "y", "log_w", "log_1mw", "lp_spurious", "mask")
@@ -108,6 +108,9 @@ class Structure:
     hazard_mean: np.ndarray  # (O,) prior mean of each outcome's hazard intercept
     hazard_sd: np.ndarray  # (O,) its prior sd
     persistence_prior: np.ndarray  # (2,) the persistence's Beta(a, b)
+    cross_at: np.ndarray  # (n, 2) to, from factor of each declared cross effect (n = 0: none)
+    cross_mean: np.ndarray  # (n,) its prior mean
+    cross_sd: np.ndarray  # (n,) its prior sd
     family_at: tuple[np.ndarray, ...]  # per family: offsets of its value variables
     family_ends: tuple[np.ndarray, ...]  # per family: their ends
     family_columns: tuple[np.ndarray, ...]  # per family: the case's index of each of its indicators
@@ -145,6 +148,7 @@ def structure(design: Design, model: pm.Model) -> Structure:
         return np.array([VALUE_VARIABLES.index(name) for name, _ in fam.value_variables], dtype=np.int64)
 
     ls, lsign, lf = signed(present, sign)
+    cross_at, cross_mean, cross_sd = cross_effect_prior(design.case)
     return Structure(
         offsets=offsets,
         ends=ends,
@@ -161,6 +165,9 @@ def structure(design: Design, model: pm.Model) -> Structure:
         hazard_mean=prior.intercept_mean.astype(np.float64),
         hazard_sd=prior.intercept_sd.astype(np.float64),
         persistence_prior=np.array(design.priors.persistence, dtype=np.float64),
+        cross_at=cross_at,
+        cross_mean=cross_mean,
+        cross_sd=cross_sd,
         family_at=tuple(offsets[positions(f)] for f in FAMILIES),
         family_ends=tuple(ends[positions(f)] for f in FAMILIES),
         family_columns=tuple(
@@ -191,9 +198,14 @@ def _priors_and_paths(
     hazard_mean,
     hazard_sd,
     persistence_prior,
+    cross_at,
+    cross_mean,
+    cross_sd,
 ):
-    """Zeroes ``grad``; the log density of the priors on every Normal coordinate, the hazards and
-    the persistences, with their gradient; the factor paths, loadings and hazard effects."""
+    """Zeroes ``grad``; the log density of the priors on every Normal coordinate, the hazards,
+    the cross effects and the persistences, with their gradient; the factor paths (AR(1), or the
+    VAR(1) of ``models.model.var1_paths`` when the case declares cross effects), loadings and
+    hazard effects. Returns also each factor's shock scale and the ``Q`` it is divided by."""
     n_ind, n_fac, n_out, n_cells = sizes[0], sizes[1], sizes[2], sizes[3]
     grad[:] = 0.0
     logp = 0.0
@@ -218,6 +230,12 @@ def _priors_and_paths(
         lp, g = normal(x[b_at + n], effect_mean[n], effect_sd[n], math.log(effect_sd[n]) + 0.5 * LOG_2PI)
         logp += lp
         grad[b_at + n] += g
+    c_at = offsets[CROSS_EFFECT]
+    n_cross = cross_at.shape[0]
+    for n in range(n_cross):
+        lp, g = normal(x[c_at + n], cross_mean[n], cross_sd[n], math.log(cross_sd[n]) + 0.5 * LOG_2PI)
+        logp += lp
+        grad[c_at + n] += g
 
     # Persistence: Beta(a, b) on the log-odds scale, Jacobian included.
     a_prior, b_prior = persistence_prior[0], persistence_prior[1]
@@ -240,10 +258,31 @@ def _priors_and_paths(
         q = sigmoid(-x[p_at + k])
         scale[k] = math.sqrt(q * (1.0 + phi[k]))
         d_scale[k] = -phi[k] * phi[k] * math.sqrt(q / (1.0 + phi[k]))
-        s = scale[k]
-        f[k, 0] = x[e_at + k * n_cells]
+    # With cross effects: shock[k] = scale[k] / sqrt(q[k]), q[k] = 1 + sum_j c^2 (1 + ab) / (1 - ab).
+    q = np.ones(n_fac)
+    for n in range(n_cross):
+        ab = phi[cross_at[n, 0]] * phi[cross_at[n, 1]]
+        q[cross_at[n, 0]] += x[c_at + n] ** 2 * (1.0 + ab) / (1.0 - ab)
+    shock = np.empty(n_fac)
+    for k in range(n_fac):
+        shock[k] = scale[k] / math.sqrt(q[k]) if n_cross > 0 else scale[k]
+    if n_cross == 0:
+        for k in range(n_fac):
+            s = scale[k]
+            f[k, 0] = x[e_at + k * n_cells]
+            for t in range(1, n_cells):
+                f[k, t] = phi[k] * f[k, t - 1] + s * x[e_at + k * n_cells + t]
+    else:
+        # f[k, t] = phi f[k, t-1] + shock[k] (e[k, t] + sum_j c[k, j] f[j, t-1])
+        for k in range(n_fac):
+            f[k, 0] = x[e_at + k * n_cells]
         for t in range(1, n_cells):
-            f[k, t] = phi[k] * f[k, t - 1] + s * x[e_at + k * n_cells + t]
+            for k in range(n_fac):
+                f[k, t] = x[e_at + k * n_cells + t]
+            for n in range(n_cross):
+                f[cross_at[n, 0], t] += x[c_at + n] * f[cross_at[n, 1], t - 1]
+            for k in range(n_fac):
+                f[k, t] = phi[k] * f[k, t - 1] + shock[k] * f[k, t]
 
     # Loadings and hazard effects.
     loading = np.zeros((n_ind, n_fac))
@@ -254,7 +293,7 @@ def _priors_and_paths(
     effect = np.zeros((n_out, n_fac))
     for n in range(effect_at.shape[0]):
         effect[effect_at[n, 0], effect_at[n, 1]] = x[b_at + n]
-    return logp, phi, f, scale, d_scale, loading, effect
+    return logp, phi, f, scale, d_scale, loading, effect, shock, q
 
 
 @numba.njit(cache=True)
@@ -310,6 +349,9 @@ def _outcomes_and_back(
     outcome_at_risk,
     outcome_event,
     centring_weight,
+    cross_at,
+    shock,
+    q,
 ):
     """The outcomes' log likelihood, then the gradient back through eta to the loadings and the
     factor paths; returns the log density and the gradient of the indicators' intercepts."""
@@ -353,6 +395,9 @@ def _outcomes_and_back(
     for n in range(effect_at.shape[0]):
         grad[b_at + n] += g_effect[effect_at[n, 0], effect_at[n, 1]]
 
+    if cross_at.shape[0] > 0:
+        _var1_back(x, grad, offsets, cross_at, phi, f, scale, d_scale, shock, q, g_f)
+        return logp, g_intercept
     # Back through the AR(1) recursion: adj[t] = g_f[t] + phi adj[t+1].
     for k in range(n_fac):
         adj, g_phi, g_scale = 0.0, 0.0, 0.0
@@ -366,6 +411,55 @@ def _outcomes_and_back(
         grad[e_at + k * n_cells] += adj
         grad[p_at + k] += g_phi * phi[k] * (1.0 - phi[k]) + g_scale * d_scale[k]
     return logp, g_intercept
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _var1_back(x, grad, offsets, cross_at, phi, f, scale, d_scale, shock, q, g_f):
+    """The gradient back through the VAR(1) paths (``models.model.var1_paths``): the adjoint
+    ``adj[t] = g_f[t] + A' adj[t+1]``, then through ``A = diag(phi) + diag(shock) C`` and
+    ``shock = scale / sqrt(q)`` to the persistences' log-odds and the cross effects."""
+    n_fac, n_cells = f.shape[0], f.shape[1]
+    n_cross = cross_at.shape[0]
+    p_at, e_at, c_at = offsets[PERSISTENCE], offsets[INNOVATION], offsets[CROSS_EFFECT]
+    adj = np.zeros(n_fac)
+    new = np.empty(n_fac)
+    g_phi = np.zeros(n_fac)  # through A's diagonal
+    g_shock = np.zeros(n_fac)
+    g_cross = np.zeros(n_cross)
+    for t in range(n_cells - 1, -1, -1):
+        for k in range(n_fac):
+            new[k] = g_f[k, t] + phi[k] * adj[k]
+        for n in range(n_cross):
+            new[cross_at[n, 1]] += shock[cross_at[n, 0]] * x[c_at + n] * adj[cross_at[n, 0]]
+        adj[:] = new
+        if t == 0:
+            for k in range(n_fac):
+                grad[e_at + k * n_cells] += adj[k]
+            break
+        for k in range(n_fac):
+            e = x[e_at + k * n_cells + t]
+            grad[e_at + k * n_cells + t] += shock[k] * adj[k]
+            g_phi[k] += adj[k] * f[k, t - 1]
+            g_shock[k] += adj[k] * e
+        for n in range(n_cross):
+            w = adj[cross_at[n, 0]] * f[cross_at[n, 1], t - 1]
+            g_cross[n] += shock[cross_at[n, 0]] * w
+            g_shock[cross_at[n, 0]] += x[c_at + n] * w
+    # shock = scale * q^(-1/2): through scale (the own persistence) and q.
+    g_q = np.empty(n_fac)
+    for k in range(n_fac):
+        root = math.sqrt(q[k])
+        g_q[k] = -0.5 * g_shock[k] * scale[k] / (q[k] * root)
+        grad[p_at + k] += g_phi[k] * phi[k] * (1.0 - phi[k]) + g_shock[k] * d_scale[k] / root
+    # q[to] = 1 + sum c^2 (1 + ab) / (1 - ab), a = phi[to], b = phi[from].
+    for n in range(n_cross):
+        to, fr = cross_at[n, 0], cross_at[n, 1]
+        c, a, b = x[c_at + n], phi[to], phi[fr]
+        den = 1.0 - a * b
+        grad[c_at + n] += g_cross[n] + g_q[to] * 2.0 * c * (1.0 + a * b) / den
+        d_ratio = 2.0 / (den * den)  # d/da of (1 + ab) / (1 - ab) is 2b / (1 - ab)^2
+        grad[p_at + to] += g_q[to] * c * c * d_ratio * b * a * (1.0 - a)
+        grad[p_at + fr] += g_q[to] * c * c * d_ratio * a * b * (1.0 - b)
 
 
 @numba.njit(cache=True)
@@ -386,6 +480,7 @@ _KERNEL_COMMON = (
     "_set_base_centred",
     "_linear_predictor",
     "_outcomes_and_back",
+    "_var1_back",
     "_intercept_grad",
 )
 
@@ -396,7 +491,7 @@ def kernel_source() -> str:
     families = [f"family_{k}" for k in range(len(FAMILIES))]
     lines = [
         f"def logp_and_grad(x, grad, {', '.join(_COMMON)}, {', '.join(families)}, {', '.join(OTHER_DATA)}):",
-        f"    logp, phi, f, scale, d_scale, loading, effect = _priors_and_paths(x, grad, {', '.join(_COMMON)})",
+        f"    logp, phi, f, scale, d_scale, loading, effect, shock, q = _priors_and_paths(x, grad, {', '.join(_COMMON)})",
         "    base = np.zeros(sizes[0])",
     ]
     intercepts = []
@@ -419,7 +514,7 @@ def kernel_source() -> str:
     lines += [
         "    logp, g_intercept = _outcomes_and_back(logp, x, grad, offsets, sizes, loading_signed, loading_sign,"
         " loading_free, effect_at, phi, f, scale, d_scale, loading, effect, factor_mean, g_eta, outcome_at_risk,"
-        " outcome_event, centring_weight)",
+        " outcome_event, centring_weight, cross_at, shock, q)",
     ]
     lines += [f"    _intercept_grad(grad, g_intercept, {at}, {columns})" for at, columns in intercepts]
     lines.append("    return logp")

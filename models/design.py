@@ -148,9 +148,13 @@ class Design:
     def shape_key(self) -> tuple:
         """Everything that fixes the compiled graph: the case's structure, array shapes and
         priors (the priors' digest only when they are not the defaults, so a default case keeps
-        the key it had before priors were configurable)."""
+        the key it had before priors were configurable; the cross effects only when the case
+        declares some, for the same reason)."""
+        left_out = {"scenarios", "name", "description", "priors"}
+        if not self.case.cross_effects:
+            left_out.add("cross_effects")
         key: tuple = (
-            self.case.model_dump_json(exclude={"scenarios", "name", "description", "priors"}),
+            self.case.model_dump_json(exclude=left_out),
             self.grid.n_cells,
             tuple((k, v.shape) for k, v in sorted(self.data().items())),
         )

@@ -49,6 +49,9 @@ Schema
       "hazard": [{"outcome": str, "parameter": str, "prior_mean", "prior_sd", "post_mean",
                   "post_p05", "post_p95": float | null}],
       "excluded": [{"observation_id": int, "reason": str}],   # optional (older files lack it)
+      "cross_effects": [{"from_factor": str, "to_factor": str, "effect": "raises" | "lowers",
+                         "rationale": str, "prior_low", "prior_high", "post_mean", "post_p05",
+                         "post_p95": float | null}],   # optional: only when the case declares some
       "created_at": str | null          # optional: not in the file; the store's row puts it in
     }
 
@@ -71,6 +74,9 @@ What the keys mean:
   parameters against their priors.
 - ``excluded``: observations the design left out, with why (after the as-of date, before the
   case starts, indicator not in the case).
+- ``cross_effects``: each lagged effect between factors the case declares (model 1.7.0 on), its
+  declared 90% range and rationale against its posterior (:func:`models.forecast.cross_effect_summaries`);
+  absent when the case declares none.
 - ``priors``: the structural prior constants of the fit (:class:`models.priors.PriorConfig`,
   every field by name), their hash, and the names the case overrode. A file without it is read
   as fitted with the defaults only when its model version is one whose every run had them
@@ -340,6 +346,20 @@ class Hazard(_Part):
     post_p95: float | None
 
 
+class CrossEffect(_Part):
+    """A declared lagged effect between factors, its declared range against its posterior."""
+
+    from_factor: str
+    to_factor: str
+    effect: str
+    rationale: str
+    prior_low: float | None
+    prior_high: float | None
+    post_mean: float | None
+    post_p05: float | None
+    post_p95: float | None
+
+
 class Excluded(_Part):
     """An observation the run's design left out."""
 
@@ -383,6 +403,9 @@ class ForecastDocument(_Part):
     hazard: tuple[Hazard, ...]
     excluded: tuple[Excluded, ...] | None = None
     """Observations the design left out (optional: older files lack it)."""
+    cross_effects: tuple[CrossEffect, ...] | None = None
+    """The case's declared cross effects with their posteriors (optional: absent when it declares
+    none, and in files of models before 1.7.0)."""
     created_at: datetime | None = None
     """When the run was created (UTC): put in from the store's run row, never in the file."""
 

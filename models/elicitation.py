@@ -11,7 +11,9 @@ sd as a 90% range (``effect_sizes``, or the sign's default). The hazard prior is
 The intercept is calibrated so that the *prior-predictive* 1-year probability of the outcome,
 with the factors varying as the model lets them (independent stationary AR(1) paths with unit
 variance, persistence ~ the model's Beta prior, ``persistence_alpha`` and ``persistence_beta`` of
-the case's :class:`models.priors.PriorConfig`) and the effects drawn from their prior, has its
+the case's :class:`models.priors.PriorConfig`; a case's cross effects are left out: they keep each
+factor's variance at one, so they change the calibration little) and the effects drawn from their
+prior, has its
 5% and 95% quantiles at the elicited range's ends (within :data:`TOLERANCE` on the log-odds
 scale). When the effects' spread alone is wider than the range, the intercept sd sits at
 :data:`INTERCEPT_SD_FLOOR`, its mean centres the range, and the calibration says so (``fits`` is

@@ -52,6 +52,7 @@ MONITORED = (
     "intercept",
     "hazard_intercept",
     "hazard_effect",
+    "cross_effect",  # only in a case that declares cross effects
     *(name for family in FAMILIES for name in family.monitored),
 )
 

@@ -48,6 +48,11 @@ class Draws:
     hazard_intercept: np.ndarray  # (D, O)
     hazard_effect: np.ndarray  # (D, O, K)
     params: dict[str, Any]
+    #: (D, K, K) and (D, K): the VAR(1)'s transition matrix and shock scales
+    #: (``models.model.var1_paths``) when the case declares cross effects, else None (AR(1)s).
+    transition: np.ndarray | None = None
+    shock_scale: np.ndarray | None = None
+    cross_effect: np.ndarray | None = None  # (D, n) the case's cross effects, in its order
 
     @property
     def n(self) -> int:
@@ -93,15 +98,29 @@ def draws_of(design: Design, idata: az.InferenceData) -> Draws:
         hazard_intercept=flat("hazard_intercept"),
         hazard_effect=flat("hazard_effect"),
         params=params,
+        transition=flat("factor_transition") if "factor_transition" in post else None,
+        shock_scale=flat("factor_shock_scale") if "factor_shock_scale" in post else None,
+        cross_effect=flat("cross_effect") if "cross_effect" in post else None,
     )
 
 
 def future_paths(
     draws: Draws, start_cell: int, n_cells: int, *, paths: int = PATHS_PER_DRAW, seed: int = 0
 ) -> np.ndarray:
-    """Factor paths after ``start_cell``, (D, P, K, n_cells), continuing each draw's AR(1)."""
+    """Factor paths after ``start_cell``, (D, P, K, n_cells), continuing each draw's AR(1) (or its
+    VAR(1), when the case declares cross effects: a scenario's news about one factor then moves
+    the factors it acts on in the quarters after)."""
     rng = np.random.default_rng(seed)
     D, K = draws.persistence.shape
+    if draws.transition is not None:
+        a = draws.transition[:, None]  # (D, 1, K, K)
+        g = draws.shock_scale[:, None, :]
+        out = np.empty((D, paths, K, n_cells))
+        f = np.broadcast_to(draws.factor_state[:, None, :, start_cell], (D, paths, K))
+        for t in range(n_cells):
+            f = np.matmul(a, f[..., None])[..., 0] + g * rng.standard_normal((D, paths, K))
+            out[..., t] = f
+        return out
     phi = draws.persistence[:, None, :]
     scale = np.sqrt(1 - phi**2)
     out = np.empty((D, paths, K, n_cells))
@@ -340,6 +359,29 @@ def loading_summaries(design: Design, draws: Draws) -> list[dict]:
                     "p95": _r(np.quantile(x, 0.95), 3),
                 }
             )
+    return out
+
+
+def cross_effect_summaries(design: Design, draws: Draws) -> list[dict]:
+    """Each cross effect the case declares: its declared 90% range (the prior's) and rationale,
+    with its posterior mean and 90% interval (``models.model.var1_paths`` gives its unit)."""
+    out = []
+    for n, e in enumerate(design.case.cross_effects):
+        x = draws.cross_effect[:, n] if draws.cross_effect is not None else np.full(1, np.nan)
+        low, high = e.size_range
+        out.append(
+            {
+                "from_factor": e.from_factor,
+                "to_factor": e.to_factor,
+                "effect": e.effect,
+                "rationale": e.rationale,
+                "prior_low": _r(low, 3),
+                "prior_high": _r(high, 3),
+                "post_mean": _r(x.mean(), 3),
+                "post_p05": _r(np.quantile(x, 0.05), 3),
+                "post_p95": _r(np.quantile(x, 0.95), 3),
+            }
+        )
     return out
 
 

@@ -6,6 +6,16 @@ Statistical model (every case)::
     factor_state[k, 0]  = innovation[k, 0]                      (stationary AR(1), unit variance)
     innovation          ~ Normal(0, 1)                          (non-centred)
     persistence         ~ Beta(18, 2)                           (quarterly, mean 0.9)
+
+    with cross effects declared by the case (``cross_effects``; a VAR(1) with those entries only):
+
+    factor_state[k, t]  = persistence[k] * factor_state[k, t-1]
+                          + shock_scale[k] * (innovation[k, t] + sum_j cross_effect[k, j] * factor_state[j, t-1])
+    shock_scale[k]      = sqrt(1 - persistence[k]^2) / sqrt(1 + sum_j cross_effect[k, j]^2 * R(k, j)),
+    R(k, j)             = (1 + persistence[k] persistence[j]) / (1 - persistence[k] persistence[j])
+    cross_effect[k, j]  ~ Normal(m, s), the maximum-entropy Normal on the case's 90% range of the
+                          effect (or its sign's default); 0 where the case declares none
+                          (see :func:`var1_paths` for the normalisation and stationarity)
     eta[t, i]           = intercept[i] + sum_k loading[i, k] * factor_state[k, t]
     intercept[i]        = level[i] - sum_k loading[i, k] * mean over indicator i's record of factor_state[k]
                           (the prior is on level[i]: the indicator's typical value over its record)
@@ -131,6 +141,70 @@ def ar1_paths(persistence, innovation, n_cells: int):
     return path
 
 
+#: z such that a Normal's central 90% lies within mean +/- z sd (the elicited ranges are 90%).
+Z90 = 1.6448536269514722
+
+
+def cross_effect_prior(case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The case's declared cross effects: ``(at, mean, sd)`` with ``at`` (n, 2) the (to, from)
+    factor of each, in the case's order, and the Normal prior of each: the maximum-entropy
+    distribution with 90% of its mass on the declared range (or the sign's default range,
+    ``indicators.case.DEFAULT_CROSS_EFFECT_SIZE``) is the Normal centred on it with sd
+    ``(high - low) / (2 * 1.645)`` (the same rule the hazard effects' odds-ratio ranges follow,
+    :mod:`models.elicitation`). Empty arrays when the case declares none."""
+    fid = {f: k for k, f in enumerate(case.factor_ids)}
+    effects = case.cross_effects
+    at = np.array([[fid[e.to_factor], fid[e.from_factor]] for e in effects], dtype=np.int64).reshape(-1, 2)
+    lo = np.array([e.size_range[0] for e in effects], dtype=np.float64)
+    hi = np.array([e.size_range[1] for e in effects], dtype=np.float64)
+    return at, (lo + hi) / 2.0, (hi - lo) / (2.0 * Z90)
+
+
+def var1_paths(persistence, cross, at: np.ndarray, innovation, n_cells: int):
+    """Stationary VAR(1) paths from standard-normal innovations, (K, T), with the transition
+    matrix and the shock scales: ``f[t] = A f[t-1] + g * e[t]``, ``f[0] = e[0]``, where
+    ``A = diag(persistence) + diag(g) C`` and ``C[k, j]`` is the declared cross effect of factor j
+    on factor k (zero elsewhere).
+
+    **The effect's unit.** ``cross_effect[k, j]`` shifts factor k's quarterly shock by that many
+    of its own shock sds per sd of factor j's state the quarter before, so its size reads the
+    same whatever the factors' persistences (``A[k, j] = g[k] * cross_effect[k, j]``).
+
+    **Unit variance.** ``g[k] = sqrt(1 - phi_k^2) / sqrt(Q_k)`` with ``Q_k = 1 + sum_j c_kj^2
+    (1 + phi_k phi_j) / (1 - phi_k phi_j)``: the sum in ``Q_k`` is the variance that unit-variance
+    AR(1) parents, independent of each other, add to factor k's shock sum, so dividing by
+    ``sqrt(Q_k)`` keeps factor k's stationary variance at exactly 1 when its parents have no
+    parents of their own (the shipped case's structure: both effects act on military pressure)
+    and close to 1 otherwise. The factors' scale, which identifies the loadings and the hazard
+    effects (per factor sd), keeps its meaning; ``Q_k >= 1``, so every value of the effects is
+    valid (no constraint for the sampler to meet).
+
+    **Stationarity.** The case cannot declare a cycle of cross effects
+    (``indicators.case``), so ``A`` is triangular up to an ordering of the factors and its
+    eigenvalues are the persistences, all below 1: the VAR is stationary for every draw.
+
+    **The first quarter.** ``f[0] = e[0]``: unit variances and no correlation, the stationary
+    covariance's diagonal (its off-diagonal, solving the Lyapunov equation ``S = A S A' + G G'``,
+    is small for effects of the declared sizes and is left out, as the AR(1) model starts each
+    factor from its stationary marginal).
+
+    The recursion is unrolled by doubling as in :func:`ar1_paths`, with matrix powers.
+    """
+    n_factors = innovation.shape[0]
+    raw = pt.set_subtensor(pt.zeros((n_factors, n_factors))[at[:, 0], at[:, 1]], cross)
+    ab = persistence[at[:, 0]] * persistence[at[:, 1]]
+    q = pt.inc_subtensor(pt.ones(n_factors)[at[:, 0]], cross**2 * (1.0 + ab) / (1.0 - ab))
+    shock = pt.sqrt(1.0 - persistence**2) / pt.sqrt(q)
+    transition = pt.diag(persistence) + shock[:, None] * raw
+    first = np.r_[1.0, np.zeros(n_cells - 1)][None, :]
+    path = innovation * (shock[:, None] * (1.0 - first) + first)
+    a_d, d = transition, 1
+    while d < n_cells:
+        path = path + pt.dot(a_d, pt.concatenate([pt.zeros((n_factors, d)), path[:, :-d]], axis=1))
+        a_d, d = pt.dot(a_d, a_d), 2 * d
+    return path, transition, shock
+
+
 def coords(design: Design) -> dict[str, list[str]]:
     out = {
         "factor": design.factor_ids,
@@ -138,6 +212,8 @@ def coords(design: Design) -> dict[str, list[str]]:
         "indicator": design.indicator_ids,
         "outcome": design.outcome_ids,
     }
+    if design.case.cross_effects:
+        out["factor_from"] = design.factor_ids
     for family in FAMILIES:
         out.update(family.coords(design))
     return out
@@ -157,8 +233,17 @@ def build_model(design: Design) -> pm.Model:
         data = {name: pm.Data(name, value) for name, value in design.data().items()}
 
         persistence = pm.Beta("persistence", *priors.persistence, dims="factor")
+        cross_at, cross_mean, cross_sd = cross_effect_prior(case)
+        if len(cross_at):
+            cross = pm.Normal("cross_effect", cross_mean, cross_sd, shape=len(cross_at))
         innovation = pm.Normal("innovation", 0.0, 1.0, dims=("factor", "period"))
-        f = pm.Deterministic("factor_state", ar1_paths(persistence, innovation, T), dims=("factor", "period"))
+        if len(cross_at):
+            paths, transition, shock = var1_paths(persistence, cross, cross_at, innovation, T)
+            pm.Deterministic("factor_transition", transition, dims=("factor", "factor_from"))
+            pm.Deterministic("factor_shock_scale", shock, dims="factor")
+            f = pm.Deterministic("factor_state", paths, dims=("factor", "period"))
+        else:  # no cross effects: the independent AR(1)s, the same graph as before they existed
+            f = pm.Deterministic("factor_state", ar1_paths(persistence, innovation, T), dims=("factor", "period"))
 
         present, sign = loading_structure(design)
         loading = _signed_matrix("loading", present, sign, priors.loading_scale, ("indicator", "factor"))

@@ -255,7 +255,7 @@ DEFAULT_PRIORS = PriorConfig()
 #: override a prior, and the constants were today's), so a ``forecast.json`` of one of them that
 #: records no priors is read as having these. A version whose defaults differ from today's is not
 #: listed: its runs without a record read as "not recorded".
-DEFAULTS_OF_VERSIONS = frozenset({"1.6.0"})
+DEFAULTS_OF_VERSIONS = frozenset({"1.6.0", "1.7.0"})  # 1.7.0 added cross effects, no prior constant
 
 
 def priors_for(case: Case) -> PriorConfig:

@@ -25,6 +25,7 @@ from models.design import Design
 from models.document import FORECAST_FILE
 from models.fit import FitSettings, Progress, diagnostics, sample
 from models.forecast import (
+    cross_effect_summaries,
     draws_of,
     factor_summaries,
     hazard_summaries,
@@ -63,6 +64,9 @@ def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) ->
     seed = int(ident["settings"]["seed"])
     draws = draws_of(design, idata)
     outcomes, prob = outcome_forecasts(design, draws, seed=seed)
+    # Only when the case declares cross effects: a case without them writes the file it wrote
+    # before they existed.
+    cross = {"cross_effects": cross_effect_summaries(design, draws)} if design.case.cross_effects else {}
     return {
         **ident,
         "density": idata.posterior.attrs.get("density"),
@@ -73,6 +77,7 @@ def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) ->
         "indicators": indicator_summaries(design, draws, seed=seed),
         "loadings": loading_summaries(design, draws),
         "hazard": hazard_summaries(design, draws),
+        **cross,
         "excluded": [{"observation_id": i, "reason": r} for i, r in design.excluded],
     }
 

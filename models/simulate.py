@@ -106,14 +106,40 @@ class Truth:
     loading: np.ndarray  # (I, K)
     intercept: np.ndarray  # (I,)
     grid: Grid
+    cross_effect: np.ndarray | None = None  # (n,) the case's cross effects, in its order; None if none
+
+
+def var1_transition(case: Case, persistence: np.ndarray, cross_effect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The transition matrix and shock scales of the model's VAR(1) (``models.model.var1_paths``)
+    for these persistences and cross effects, in NumPy."""
+    fid = {x: k for k, x in enumerate(case.factor_ids)}
+    K = len(fid)
+    raw, q = np.zeros((K, K)), np.ones(K)
+    for e, c in zip(case.cross_effects, cross_effect, strict=True):
+        to, fr = fid[e.to_factor], fid[e.from_factor]
+        raw[to, fr] = c
+        ab = persistence[to] * persistence[fr]
+        q[to] += c**2 * (1 + ab) / (1 - ab)
+    shock = np.sqrt(1 - persistence**2) / np.sqrt(q)
+    return np.diag(persistence) + shock[:, None] * raw, shock
 
 
 def simulate_observations(
-    case: Case, *, as_of: date, seed: int = 0, per_cell: int = 1, reliability: str = "B", credibility: int = 2
+    case: Case,
+    *,
+    as_of: date,
+    seed: int = 0,
+    per_cell: int = 1,
+    reliability: str = "B",
+    credibility: int = 2,
+    cross_effect: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, Truth]:
     """Observations of every indicator drawn from the model with random true parameters.
 
     ``per_cell`` repeats level observations that many times per quarter (to scale the data up).
+    When the case declares cross effects the factors follow the model's VAR(1) with the true
+    effects ``cross_effect`` (in the case's order; the middle of each declared range when not
+    given); otherwise independent AR(1)s, drawn exactly as before cross effects existed.
     """
     rng = np.random.default_rng(seed)
     grid = Grid.for_case(case.start, as_of, pad_to=1)
@@ -121,8 +147,17 @@ def simulate_observations(
     phi = rng.uniform(0.8, 0.97, K)
     f = np.zeros((K, T))
     f[:, 0] = rng.normal(size=K)
-    for t in range(1, T):
-        f[:, t] = phi * f[:, t - 1] + np.sqrt(1 - phi**2) * rng.normal(size=K)
+    if case.cross_effects:
+        if cross_effect is None:
+            cross_effect = np.array([np.mean(e.size_range) for e in case.cross_effects])
+        cross_effect = np.asarray(cross_effect, dtype=float)
+        transition, shock = var1_transition(case, phi, cross_effect)
+        for t in range(1, T):
+            f[:, t] = transition @ f[:, t - 1] + shock * rng.normal(size=K)
+    else:
+        cross_effect = None
+        for t in range(1, T):
+            f[:, t] = phi * f[:, t - 1] + np.sqrt(1 - phi**2) * rng.normal(size=K)
     fid = {x: k for k, x in enumerate(case.factor_ids)}
     loading = np.zeros((I, K))
     intercept = np.zeros(I)
@@ -142,4 +177,4 @@ def simulate_observations(
     frame["credibility"] = credibility
     frame["source"] = "simulated"
     frame["note"] = ""
-    return frame, Truth(phi, f, loading, intercept, grid)
+    return frame, Truth(phi, f, loading, intercept, grid, cross_effect)

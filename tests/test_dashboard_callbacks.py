@@ -538,3 +538,26 @@ def test_user_text_is_rendered_as_text(pages):
         assert "dangerously" not in source and "DangerouslySetInnerHTML" not in source
         assert 'presentation": "markdown' not in source
     assert isinstance(html.Div("<script>"), html.Div)
+
+
+def test_model_page_shows_the_declared_cross_effects(pages):
+    """The case's cross effects with their posteriors (tests/test_cross_effects.py writes them)."""
+    from models.document import CrossEffect
+
+    cross_effects_section = pages.model.cross_effects_section
+
+    assert cross_effects_section(None) is None and cross_effects_section(()) is None
+    effect = CrossEffect(
+        from_factor="diplomatic_engagement",
+        to_factor="military_pressure",
+        effect="lowers",
+        rationale="securitisation",
+        prior_low=-0.5,
+        prior_high=-0.05,
+        post_mean=-0.31,
+        post_p05=-0.52,
+        post_p95=-0.1,
+    )
+    section = cross_effects_section((effect,))
+    text = str(section.to_plotly_json())
+    assert "model-cross-effects" in text and "-0.31" in text and "-0.52 to -0.10" in text and "securitisation" in text

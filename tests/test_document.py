@@ -81,7 +81,8 @@ def test_the_writers_document_round_trips_to_the_same_json(written: dict[str, An
 
 def test_the_document_names_every_key_the_writer_writes(written: dict[str, Any]) -> None:
     doc = ForecastDocument.model_validate(written)
-    assert doc.model_fields_set == set(ForecastDocument.model_fields) - OPTIONAL_TOP
+    # cross_effects: only for a case that declares some (tests/test_cross_effects.py)
+    assert doc.model_fields_set == set(ForecastDocument.model_fields) - OPTIONAL_TOP - {"cross_effects"}
     assert doc.excluded and all(e.reason for e in doc.excluded)
     rows = [row for _, row in doc.rows()]
     assert rows and all(r.model_fields_set == set(type(r).model_fields) for r in rows)
@@ -270,7 +271,7 @@ def test_a_run_of_another_model_version_is_stale(tmp_path: Path) -> None:
 def test_the_json_schema_describes_the_file() -> None:
     schema = forecast_json_schema()
     assert schema["x-schema-version"] == SCHEMA_VERSION
-    optional = {"excluded", "density", "priors"}
+    optional = {"excluded", "density", "priors", "cross_effects"}
     assert set(schema["required"]) == set(ForecastDocument.model_fields) - OPTIONAL_TOP - optional
     assert schema["$defs"]["Settings"]["additionalProperties"] is True
     assert schema["$defs"]["Outcome"]["additionalProperties"] is False

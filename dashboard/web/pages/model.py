@@ -123,8 +123,53 @@ def render_model(_state: Any, case_id: str) -> list[Any]:
             ]
         ),
         elicitation_section(views.elicitation_rows(forecast.document)),
+        cross_effects_section(forecast.document.cross_effects),
         priors_section(views.prior_rows(forecast.document)),
     ]
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "–" if low is None or high is None else f"{low:+.2f} to {high:+.2f}"
+
+
+def cross_effects_section(effects: Any) -> html.Section | None:
+    """The case's declared lagged effects between factors (``forecast.json``'s ``cross_effects``):
+    each with its declared 90% range, its posterior and its rationale; nothing when the case
+    declares none (the factors are then independent)."""
+    if not effects:
+        return None
+    head = ["Effect", "Declared 90% range", "Posterior mean", "Posterior 90%", "Rationale"]
+    body = [
+        html.Tr(
+            className="cross-effect-row",
+            children=[
+                html.Td([html.Code(e.from_factor), f" (quarter t−1) {e.effect} ", html.Code(e.to_factor)]),
+                html.Td(_interval(e.prior_low, e.prior_high), className="num"),
+                html.Td("–" if e.post_mean is None else f"{e.post_mean:+.2f}", className="num"),
+                html.Td(_interval(e.post_p05, e.post_p95), className="num"),
+                html.Td(e.rationale, className="small muted"),
+            ],
+        )
+        for e in effects
+    ]
+    return html.Section(
+        className="card section",
+        id="model-cross-effects",
+        children=[
+            html.H2("Cross effects between factors"),
+            html.P(
+                "Lagged effects the case declares (the factors' VAR(1) has only these entries besides "
+                "the persistences): how far one standard deviation of the first factor shifts the "
+                "second's next quarterly shock, in units of that shock's standard deviation.",
+                className="muted",
+            ),
+            html.Table(
+                className="table",
+                id="cross-effects-table",
+                children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+            ),
+        ],
+    )
 
 
 def priors_section(priors: dict[str, Any]) -> html.Section:
