@@ -60,7 +60,33 @@ from pydantic import (
 
 from indicators.errors import BadInput
 
-Family = Literal["count", "binary", "continuous", "proportion", "ordinal"]
+
+@dataclass(frozen=True)
+class FamilyRules:
+    """What a case may say of an indicator of one likelihood family: how its observations
+    aggregate, the natural range of its values, and whether they are whole numbers. The family's
+    model (design, likelihood, kernel) is its module in ``models.families``; this package sits
+    below ``models`` and keeps only these rules, which ``tests/test_families.py`` holds equal to
+    the registry's."""
+
+    aggregations: tuple[str, ...]
+    low: float
+    #: None: the ordinal family's top level, ``len(levels) - 1``.
+    high: float | None
+    integer: bool
+
+
+_INF = float("inf")
+#: The case schema's likelihood families, one entry each, in ``models.families.FAMILIES``' order.
+FAMILY_RULES: dict[str, FamilyRules] = {
+    "count": FamilyRules(("events", "total"), 0.0, _INF, integer=True),
+    "binary": FamilyRules(("level",), 0.0, 1.0, integer=True),
+    "continuous": FamilyRules(("level",), -_INF, _INF, integer=False),
+    "proportion": FamilyRules(("level",), 0.0, 1.0, integer=False),
+    "ordinal": FamilyRules(("level",), 0.0, None, integer=True),
+}
+FAMILIES: tuple[str, ...] = tuple(FAMILY_RULES)
+Family = Literal[FAMILIES]  # type: ignore[valid-type]  # the names of FAMILY_RULES
 Aggregation = Literal["events", "total", "level"]
 Sign = Literal["positive", "negative", "free"]
 Effect = Literal["raises", "lowers", "free"]
@@ -123,7 +149,7 @@ class Indicator(_Strict):
 
     @property
     def integer_valued(self) -> bool:
-        return self.family in ("count", "binary", "ordinal")
+        return FAMILY_RULES[self.family].integer
 
 
 #: A base rate stated as a point (``annual`` alone) is read as the 90% range from a quarter of it
@@ -369,16 +395,7 @@ class Case(_Strict):
 #: A problem found in case data: where (the path of keys and list positions) and what.
 Problem = tuple[tuple[Any, ...], str]
 
-FAMILIES: tuple[str, ...] = typing.get_args(Family)
 AGGREGATIONS: tuple[str, ...] = typing.get_args(Aggregation)
-#: The aggregations each family allows.
-ALLOWED_AGGREGATIONS: dict[str, tuple[str, ...]] = {
-    "count": ("events", "total"),
-    "binary": ("level",),
-    "continuous": ("level",),
-    "proportion": ("level",),
-    "ordinal": ("level",),
-}
 
 
 def _collecting(info: ValidationInfo) -> bool:
@@ -410,13 +427,9 @@ def _number(value: Any) -> float | None:
 
 def value_range(family: str, levels: list[str] | None, lo: float | None, hi: float | None) -> tuple[float, float]:
     """Valid values (inclusive) of an indicator of ``family`` with the case's ``min``/``max``."""
-    low, high = {
-        "count": (0.0, float("inf")),
-        "binary": (0.0, 1.0),
-        "proportion": (0.0, 1.0),
-        "continuous": (float("-inf"), float("inf")),
-        "ordinal": (0.0, float(len(levels or [1]) - 1)),
-    }[family]
+    rules = FAMILY_RULES[family]
+    low = rules.low
+    high = rules.high if rules.high is not None else float(len(levels or [1]) - 1)
     if lo is not None:
         low = max(low, lo)
     if hi is not None:
@@ -439,8 +452,8 @@ def indicator_problems(ind: Mapping[str, Any]) -> list[Problem]:
             out.append((("coding",), "an ordinal indicator needs 'coding', the rule for its levels"))
     elif family is not None and levels is not None:
         out.append((("levels",), "'levels' is only for ordinal indicators"))
-    if family and aggregation and aggregation not in ALLOWED_AGGREGATIONS[family]:
-        allowed = " or ".join(f"'{a}'" for a in ALLOWED_AGGREGATIONS[family])
+    if family and aggregation and aggregation not in FAMILY_RULES[family].aggregations:
+        allowed = " or ".join(f"'{a}'" for a in FAMILY_RULES[family].aggregations)
         out.append((("aggregation",), f"a {family} indicator aggregates as {allowed}, not '{aggregation}'"))
     start, end = _as_date(ind.get("coverage_start")), _as_date(ind.get("coverage_end"))
     if aggregation == "events" and ind.get("coverage_start") is None:

@@ -9,8 +9,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from indicators.case import ALLOWED_AGGREGATIONS
 from indicators.case import FAMILIES as SCHEMA_FAMILIES
+from indicators.case import FAMILY_RULES
 from models.design import build_design
 from models.families import FAMILIES, NAMES, family, row_logliks
 from models.forecast import Draws
@@ -24,7 +24,8 @@ def test_the_registry_is_the_case_schemas_families() -> None:
     assert NAMES == SCHEMA_FAMILIES
     for fam in FAMILIES:
         assert family(fam.name) is fam
-        assert fam.aggregations == ALLOWED_AGGREGATIONS[fam.name]
+        assert fam.aggregations == FAMILY_RULES[fam.name].aggregations
+        assert fam.integer == FAMILY_RULES[fam.name].integer
     for ind in synthetic_case(n_indicators=len(_FAMILY_CYCLE)).indicators:
         assert family(ind.family).integer == ind.integer_valued
     with pytest.raises(ValueError, match="unknown indicator family"):
