@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from dashboard.report import cache as report_cache
 from dashboard.report.blocks import (
     Inputs,
     bullet_list,
@@ -86,21 +87,25 @@ def scenario_documents(inputs: Inputs) -> tuple[list[dict[str, Any]], str | None
     run (None when they could)."""
     from dashboard.services import analysis as sa
     from indicators.errors import BadInput
-    from models.scenarios import ScenarioSpec
 
     case = inputs.case.case
-    specs = [ScenarioSpec.from_case(s) for s in case.scenarios]
-    if not specs:
+    if not case.scenarios:
         return [], "The case file defines no scenarios, so there is nothing to compare with the baseline."
     if inputs.store is None:
         return [], "Scenarios cannot be computed for this report: it was built without access to the store."
-    docs = []
-    for spec in specs:
-        try:
-            docs.append(sa.run_scenario(inputs.store, case.id, spec, run_id=inputs.run["id"], refit=False))
-        except (sa.AnalysisUnavailable, BadInput) as exc:
-            return [], f"Scenarios cannot be computed for this run: {_failure_text(exc)}"
-    return docs, None
+
+    def run_all() -> list[dict[str, Any]]:
+        from models.scenarios import ScenarioSpec
+
+        return [
+            sa.run_scenario(inputs.store, case.id, ScenarioSpec.from_case(s), run_id=inputs.run["id"], refit=False)
+            for s in case.scenarios
+        ]
+
+    try:
+        return report_cache.analysis(inputs, "scenarios", run_all), None
+    except (sa.AnalysisUnavailable, BadInput) as exc:
+        return [], f"Scenarios cannot be computed for this run: {_failure_text(exc)}"
 
 
 def scenario_section(inputs: Inputs) -> dict[str, Any]:
@@ -378,8 +383,12 @@ def _explain_document(inputs: Inputs) -> dict[str, Any]:
 
     if inputs.store is None:
         raise sa.AnalysisUnavailable("the report was built without access to the store.")
-    return sa.explain_runs(
-        inputs.store, inputs.case.case.id, from_run=inputs.previous_run["id"], to_run=inputs.run["id"], refit=False
+    return report_cache.analysis(
+        inputs,
+        "explain",
+        lambda: sa.explain_runs(
+            inputs.store, inputs.case.case.id, from_run=inputs.previous_run["id"], to_run=inputs.run["id"], refit=False
+        ),
     )
 
 
@@ -504,8 +513,6 @@ def track_record_section(inputs: Inputs) -> dict[str, Any]:
 
 
 def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, Any] | None]:
-    from dashboard.report import charts
-
     summary = doc.get("summary") or {}
     origins = [o["origin"] for o in doc.get("origins", [])]
     settings = doc.get("settings") or {}
@@ -645,7 +652,7 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
     blocks.extend(_skill_blocks(doc))
     blocks.append(
         chart(
-            charts.pit_histogram(doc),
+            report_cache.chart(inputs.run, "pit_histogram", doc),
             "PIT histogram of the held-out observations: a calibrated "
             "forecast gives a flat histogram (dashed line, grey 95% band); a U shape means intervals "
             "too narrow, a hump too wide, a slope a bias.",
@@ -709,7 +716,7 @@ def _track_record_blocks(inputs: Inputs, doc: dict[str, Any]) -> list[dict[str, 
         )
         blocks.append(
             chart(
-                charts.probability_over_origins(doc),
+                report_cache.chart(inputs.run, "probability_over_origins", doc),
                 "P(outcome within a year) at each origin with "
                 "its 90% interval; red stars where it happened within that year, the red dotted line "
                 "at the resolution date.",

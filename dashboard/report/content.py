@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.report import analysis
+from dashboard.report import cache as report_cache
 from dashboard.report.blocks import (
     Inputs,
     bullet_list,
@@ -317,9 +318,7 @@ def summary_section(inputs: Inputs) -> dict[str, Any]:
 
 
 def horizon_section(inputs: Inputs) -> dict[str, Any] | None:
-    from dashboard.report import charts
-
-    svg = charts.horizon_curves(inputs.forecast)
+    svg = report_cache.chart(inputs.run, "horizon_curves", inputs.forecast)
     if svg is None:
         return None
     return section(
@@ -341,9 +340,7 @@ def horizon_section(inputs: Inputs) -> dict[str, Any] | None:
 
 
 def factor_section(inputs: Inputs) -> dict[str, Any] | None:
-    from dashboard.report import charts
-
-    svg = charts.factor_paths(inputs.forecast)
+    svg = report_cache.chart(inputs.run, "factor_paths", inputs.forecast)
     if svg is None:
         return None
     return section(
@@ -366,8 +363,6 @@ def factor_section(inputs: Inputs) -> dict[str, Any] | None:
 
 
 def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
-    from dashboard.report import charts
-
     case = inputs.case.case
     blocks: list[dict[str, Any] | None] = [
         paragraph(
@@ -378,7 +373,7 @@ def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
             "thinks likely spurious; red rings mark surprises (outside the central 95% of the predictive "
             "distribution). What each indicator measures is in the appendix."
         ),
-        chart(charts.indicator_legend(), "", size="wide"),
+        chart(report_cache.chart(inputs.run, "indicator_legend"), "", size="wide"),
     ]
     width, height = SMALL_CHART
     for ind in inputs.forecast.get("indicators", []):
@@ -386,8 +381,15 @@ def indicator_section(inputs: Inputs) -> dict[str, Any] | None:
             name = case.indicator(ind["id"]).name
         except KeyError:
             name = ind.get("name", ind["id"])
-        svg = charts.indicator_chart(
-            ind, as_of=inputs.forecast["as_of"], years=RECENT_YEARS, width=width, height=height, legend=False
+        svg = report_cache.chart(
+            inputs.run,
+            "indicator_chart",
+            ind,
+            as_of=inputs.forecast["as_of"],
+            years=RECENT_YEARS,
+            width=width,
+            height=height,
+            legend=False,
         )
         n_surprise = sum(1 for r in ind.get("rows", []) if r.get("surprise"))
         n_obs = len({i for r in ind.get("rows", []) for i in r.get("observation_ids", [])})
