@@ -3,11 +3,12 @@
 A fit as of an origin date has posterior draws of every parameter and of the latent factors up to
 the origin's quarter. An observation after the origin (a quarter's count of events, a fiscal-year
 total, a coded statement) is predicted by continuing each draw's factor paths past the origin
-with :func:`models.forecast.future_paths` (the draw's own AR(1)), forming the linear predictor on
-the cells the observation covers, and drawing a value from the genuine-report component of its
-family's likelihood (``Family.sample``, :mod:`models.families`: the forecast is of the indicator
-itself, not of a possibly spurious report about it). Rows that straddle the origin (a fiscal
-year that began before it) use the posterior factor states for their cells up to the origin.
+with :func:`models.forecast.future_paths` (the draw's own AR(1), or its VAR(1) when the case
+declares cross effects), forming the linear predictor on the cells the observation covers, and
+drawing a value from the genuine-report component of its family's likelihood (``Family.sample``,
+:mod:`models.families`: the forecast is of the indicator itself, not of a possibly spurious
+report about it). Rows that straddle the origin (a fiscal year that began before it) use the
+posterior factor states for their cells up to the origin.
 
 Nothing here touches the database: the caller passes observation frames as
 :meth:`indicators.store.Store.observations` returns them.
