@@ -225,3 +225,54 @@ def probability_figure(doc: Mapping[str, Any], *, outcome_id: str, height: int =
 
 def _shift(day: str, days: int) -> str:
     return date.fromordinal(date.fromisoformat(day).toordinal() + days).isoformat()
+
+
+def sbc_figure(doc: Mapping[str, Any], *, columns: int = 4, row_height: int = 150) -> go.Figure:
+    """Simulation-based calibration: one rank histogram per quantity of the study's document
+    (:mod:`models.sbc`), with each bin's binomial band shaded and the uniform count dashed behind
+    the bars. A quantity whose χ² test rejects at 1% or whose ECDF leaves its simultaneous band is
+    drawn in the alert colour.
+
+    Traces: one bar trace per quantity (in the document's order), named after it. Shapes: per
+    quantity a rectangle (the band, ``y0``-``y1``) and a dashed line (the uniform count), both
+    below the bars.
+    """
+    from plotly.subplots import make_subplots
+
+    quantities = list(doc["quantities"].items())
+    rows = max(1, -(-len(quantities) // columns))
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[name for name, _ in quantities],
+        horizontal_spacing=0.04,
+        vertical_spacing=0.5 / rows,
+    )
+    bins = int(doc["bins"])
+    for k, (name, q) in enumerate(quantities):
+        row, col = k // columns + 1, k % columns + 1
+        lo, hi = q["bin_band"]
+        expected = q["n"] / bins
+        calibrated = q["chi2_p"] >= 0.01 and q["ecdf_in_band"]
+        span = {"x0": -0.5, "x1": bins - 0.5, "layer": "below", "row": row, "col": col}
+        fig.add_shape(type="rect", y0=lo, y1=hi, fillcolor=_rgba(MUTED, 0.2), line=dict(width=0), **span)
+        fig.add_shape(type="line", y0=expected, y1=expected, line=dict(color=CLIMATOLOGY, dash="dash", width=1), **span)
+        fig.add_bar(
+            x=list(range(bins)),
+            y=q["histogram"],
+            name=name,
+            marker_color=_rgba(MODEL if calibrated else ALERT, 0.85),
+            hovertemplate=(
+                f"{name}<br>ranks in bin %{{x}}: %{{y}}<br>χ² p = {q['chi2_p']:.3f}; ECDF "
+                f"{'inside' if q['ecdf_in_band'] else 'outside'} its band<extra></extra>"
+            ),
+            row=row,
+            col=col,
+        )
+        fig.update_yaxes(range=[0, max(max(q["histogram"]), hi) * 1.15], row=row, col=col)
+    _base_layout(fig, height=rows * row_height + 40)
+    fig.update_layout(showlegend=False, bargap=0.1, margin=dict(t=36))
+    fig.update_annotations(font=dict(size=10))
+    fig.update_xaxes(showticklabels=False, gridcolor=GRID)
+    fig.update_yaxes(tickfont=dict(size=9))
+    return fig

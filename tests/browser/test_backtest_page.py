@@ -50,3 +50,32 @@ def test_backtest_page_shows_the_saved_scores(page, server, console):
         assert not console.errors, console.errors
     finally:
         path.unlink()
+
+
+def test_backtest_page_shows_the_latest_calibration_study(page, server, console):
+    """The rank histograms of a study saved in the home (a rerun) replace the shipped study's."""
+    import json
+
+    from dashboard.services.calibration import home_result_path
+    from tests.sbc_support import sample_study
+
+    doc = sample_study(60, seed=0, names=("loading ind_0/factor_0", "persistence factor_0"))
+    doc |= {"recorded": "2026-12-05", "model_version": "9.9.9"}
+    path = home_result_path(server.home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    try:
+        page.goto(server.url + "/backtest")
+        page.wait_for_selector("#backtest-sbc-ranks .main-svg")
+        page.wait_for_load_state("networkidle")
+        summary = page.locator("#backtest-sbc-summary").inner_text()
+        assert "2 quantities: 1 rejected by the χ² test at 1%, 1 with an ECDF outside" in summary
+        assert "Study of 2026-12-05, model 9.9.9; 1 model compile(s)" in summary
+        graph = page.locator("#backtest-sbc-ranks").inner_text()
+        assert "loading ind_0/factor_0" in graph and "persistence factor_0" in graph
+        assert page.locator("#backtest-sbc-ranks .barlayer .trace").count() == 2
+        page.locator("#backtest-sbc").scroll_into_view_if_needed()
+        screenshot(page, "backtest_sbc")
+        assert not console.errors, console.errors
+    finally:
+        path.unlink()

@@ -5,7 +5,9 @@ never fits anything. Shows the targets (met or missed, with the measured value),
 the baselines summarised three ways (mean of ratios, pooled, median; each explained), scores per
 indicator and per outcome against the baselines (outcomes against the elicited base rate), the
 PIT histogram, the reliability diagram and each outcome's probability across origins with its
-resolution marked.
+resolution marked. Below, with or without a backtest, the rank histograms of the model's latest
+simulation-based calibration study (:mod:`dashboard.services.calibration`: a rerun in
+``HARBINGER_HOME/calibration/`` or the shipped result).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sel
 RUN_HINT = "harbinger backtest --origins 2014..2024 --jobs 2"
 #: The skill table's id: this page's own, like its graphs' ids.
 SKILL_TABLE = "backtest-skill"
+#: The simulation-based calibration section and its graph.
+SBC_SECTION = "backtest-sbc"
+SBC_GRAPH = "backtest-sbc-ranks"
+SBC_HINT = "python benchmarks/sbc.py --reps 100 --out $HARBINGER_HOME/calibration/sbc.json"
 
 
 def layout(**_kwargs: Any) -> html.Div:
@@ -40,11 +46,59 @@ def layout(**_kwargs: Any) -> html.Div:
 
 @dash.callback(Output(ids.BT_CONTENT, "children"), Input(ids.RUN_STATE, "data"), State(ids.CASE, "data"))
 def render_backtest(_state: Any, case_id: str) -> list[Any]:
-    """The latest saved backtest of the case, or how to run one."""
+    """The latest saved backtest of the case, or how to run one; then the model's latest
+    simulation-based calibration study."""
     from dashboard.services.backtests import latest_backtest
+    from dashboard.services.calibration import latest_sbc
 
     store = views.get_store()
-    return content(latest_backtest(store.home, case_id))
+    return [*content(latest_backtest(store.home, case_id)), sbc_section(latest_sbc(store.home))]
+
+
+def sbc_section(doc: Mapping[str, Any] | None) -> html.Section:
+    """The rank histograms of the latest simulation-based calibration study (None: none found)."""
+    head = html.H2("Simulation-based calibration of the fit")
+    if doc is None:
+        return html.Section(
+            className="card section",
+            id=SBC_SECTION,
+            children=[head, html.P("No calibration study found. Run one:"), html.Pre(html.Code(SBC_HINT))],
+        )
+    s = doc.get("settings", {})
+    quantities = doc["quantities"].values()
+    rejected = sum(q["chi2_p"] < 0.01 for q in quantities)
+    outside = sum(not q["ecdf_in_band"] for q in quantities)
+    return html.Section(
+        className="card section",
+        id=SBC_SECTION,
+        children=[
+            head,
+            html.P(
+                f"Does the fit recover the posterior? {doc['replications']} times, every parameter was drawn from "
+                "the model's own prior, data for a small synthetic case (two factors, six indicators, two outcomes, "
+                f"{(doc.get('case') or {}).get('quarters', '—')} quarters) simulated from it, and the model fitted "
+                f"as in production ({', '.join(doc.get('densities', []))} density, {s.get('chains')} chains × "
+                f"{s.get('draws')} draws after {s.get('tune')} tuning steps). Each histogram counts where the "
+                f"truth ranked among {doc['rank_draws']} posterior draws (in {doc['bins']} bins): flat within the "
+                "grey band (each bin's binomial band) around the dashed uniform count when the fit is calibrated; "
+                "U-shaped when the posterior is too narrow; a hump when too wide; a slope when biased.",
+                className="muted",
+            ),
+            html.P(
+                f"{len(doc['quantities'])} quantities: {rejected} rejected by the χ² test at 1%, {outside} with an "
+                f"ECDF outside its simultaneous {doc.get('band_prob', 0.99):.0%} band (red). "
+                f"Study of {doc.get('recorded', '—')}, model {doc.get('model_version', '—')}; "
+                f"{doc.get('compiles', '—')} model compile(s) for all fits.",
+                id=f"{SBC_SECTION}-summary",
+            ),
+            dcc.Graph(figure=bf.sbc_figure(doc), config=GRAPH_CONFIG, id=SBC_GRAPH),
+            html.P(
+                f"Rerun it with: {SBC_HINT} (its result then replaces this one). Method and caveats: "
+                "benchmarks/README.md, section sbc.py.",
+                className="muted small",
+            ),
+        ],
+    )
 
 
 def content(doc: Mapping[str, Any] | None) -> list[Any]:
