@@ -379,3 +379,31 @@ def test_the_methods_list_the_runs_structural_priors(report_of: Any) -> None:
     assert priors in methods["blocks"]
     assert [row[0]["text"] for row in priors["rows"]] == list(DEFAULT_PRIORS.as_dict())
     assert any(row[1]["text"] == "persistence ~ Beta(18, 2)" for row in priors["rows"])
+
+
+def test_the_methods_state_the_declared_cross_effects_with_their_posteriors() -> None:
+    from types import SimpleNamespace
+
+    from dashboard.report.content import methods_section
+    from indicators.case import load_case, shipped_case_path
+
+    fc = shipped_forecast()
+    inputs = SimpleNamespace(case=load_case(shipped_case_path()), forecast=fc)
+    texts = [b.get("text", "") for b in methods_section(inputs)["blocks"]]
+    assert not any("vector autoregression" in t for t in texts)  # a forecast without cross effects
+    fc["cross_effects"] = [
+        {
+            "from_factor": "china_alignment",
+            "to_factor": "military_pressure",
+            "effect": "raises",
+            "rationale": "The China card.",
+            "prior_low": 0.05,
+            "prior_high": 0.5,
+            "post_mean": 0.233,
+            "post_p05": 0.008,
+            "post_p95": 0.46,
+        }
+    ]
+    (text,) = [t for t in (b.get("text", "") for b in methods_section(inputs)["blocks"]) if "autoregression" in t]
+    assert "china alignment raises military pressure (declared 90% range +0.05 to +0.50" in text
+    assert "posterior mean +0.23, 90% interval +0.01 to +0.46" in text

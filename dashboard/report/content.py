@@ -640,6 +640,7 @@ def methods_section(inputs: Inputs) -> dict[str, Any]:
                 "quarter (a stationary autoregressive process with persistence near 0.9 per quarter); each "
                 "has an anchor indicator whose loading is fixed positive, which fixes what “higher” means."
             ),
+            _cross_effects_paragraph(inputs.forecast.get("cross_effects")),
             paragraph(
                 f"{len(case.indicators)} indicators ({fam_text}) reflect the factors through loadings whose "
                 "signs the case file states. Counts are negative binomial; a total over a period (such as a "
@@ -687,6 +688,30 @@ def methods_section(inputs: Inputs) -> dict[str, Any]:
             if priors["rows"]
             else None,
         ],
+    )
+
+
+def _cross_effects_paragraph(effects: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The case's lagged effects between factors, each with its declared range and posterior
+    (``forecast.json``'s ``cross_effects``); nothing when the case declares none."""
+    if not effects:
+        return None
+
+    def one(e: dict[str, Any]) -> str:
+        declared = f"declared 90% range {analysis._num(e.get('prior_low'), '+.2f')} to {analysis._num(e.get('prior_high'), '+.2f')}"
+        posterior = (
+            f"posterior mean {analysis._num(e.get('post_mean'), '+.2f')}, 90% interval "
+            f"{analysis._num(e.get('post_p05'), '+.2f')} to {analysis._num(e.get('post_p95'), '+.2f')}"
+        )
+        name = f"{e['from_factor'].replace('_', ' ')} {e['effect']} {e['to_factor'].replace('_', ' ')}"
+        return f"{name} ({declared}; {posterior})"
+
+    return paragraph(
+        "Where the case declares it, one factor's level in a quarter shifts another's shock in the next "
+        "(a first-order vector autoregression with only the declared entries; each affected factor's "
+        "shocks are scaled so its variance stays one, in units of that shock's standard deviation per "
+        "standard deviation of the source): " + "; ".join(one(e) for e in effects) + ". Scenarios and "
+        "forecasts propagate through these effects."
     )
 
 
