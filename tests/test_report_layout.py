@@ -407,3 +407,36 @@ def test_the_methods_state_the_declared_cross_effects_with_their_posteriors() ->
     (text,) = [t for t in (b.get("text", "") for b in methods_section(inputs)["blocks"]) if "autoregression" in t]
     assert "china alignment raises military pressure (declared 90% range +0.05 to +0.50" in text
     assert "posterior mean +0.23, 90% interval +0.01 to +0.46" in text
+
+
+def test_the_report_shows_elicited_prior_and_posterior_with_the_prior_driven_label() -> None:
+    from types import SimpleNamespace
+
+    from dashboard.report.content import SECTIONS, elicitation_section, methods_section
+
+    fc = shipped_forecast()
+    inputs = SimpleNamespace(forecast=fc)
+    assert elicitation_section(inputs) is None  # a run that recorded no elicitation
+    fc["outcomes"][0]["elicitation"] = {
+        "elicited": {"annual": 0.003, "range_10y": [0.007, 0.114], "range": [0.00075, 0.012]},
+        "prior_predictive": {"10": {"mean": 0.042, "p05": 0.010, "p95": 0.100}},
+        "posterior": {"10": {"mean": 0.033, "p05": 0.009, "p95": 0.076}},
+        "sensitivity": {"10": {"prior": 0.126, "likelihood": 0.013}},
+        "headline_years": 10,
+        "driven_by_prior": True,
+        "moved": "The data lowered the 10-year probability from 4.2% (elicitation alone) to 3.3%.",
+    }
+    part = elicitation_section(inputs)
+    (tab,) = [b for b in part["blocks"] if b["kind"] == "table"]
+    (row,) = tab["rows"]
+    assert [c["text"] for c in row] == [
+        fc["outcomes"][0]["id"],
+        "0.7% – 11%",
+        "4.2% (1.0% – 10%)",
+        "3.3% (0.9% – 7.6%)",
+        "prior 0.126, likelihood 0.013",
+    ]
+    assert row[0]["lines"] == ["driven by the prior"]
+    (moved,) = [b for b in part["blocks"] if b["kind"] == "list"]
+    assert moved["items"] == [f"{fc['outcomes'][0]['id']}: {fc['outcomes'][0]['elicitation']['moved']}"]
+    assert SECTIONS.index(elicitation_section) < SECTIONS.index(methods_section)

@@ -613,6 +613,53 @@ def diagnostics_section(inputs: Inputs) -> dict[str, Any]:
     )
 
 
+def elicitation_section(inputs: Inputs) -> dict[str, Any] | None:
+    """Per open outcome, the elicited range, the prior's own prediction and the posterior side by
+    side, with the "driven by the prior" label and the sentence on how far the data moved it (the
+    rows of the Model page, :func:`dashboard.services.views.elicitation_rows`); nothing for a run
+    that recorded no elicitation."""
+    rows = views.elicitation_rows(inputs.forecast)
+    if not rows:
+        return None
+    years = rows[0]["years"]
+    return section(
+        "elicitation",
+        "Elicitation, prior and data",
+        [
+            paragraph(
+                f"Probability within {years} years: the case's elicited 90% range, the prior's own prediction "
+                "(mean and 90% interval, with the factors varying as the model lets them) and the posterior. "
+                "Power-scaling sensitivity above 0.05 to the prior and below it to the likelihood marks a "
+                "forecast driven by the prior: read it as the case's judgement more than as evidence."
+            ),
+            table(
+                [
+                    ("Outcome", "", 28),
+                    ("Elicited range", ""),
+                    ("Prior alone", ""),
+                    ("With the data", ""),
+                    ("Sensitivity", ""),
+                ],
+                [
+                    [
+                        cell(r["outcome"], *(["driven by the prior"] if r["driven_by_prior"] else [])),
+                        cell(r["elicited"]),
+                        cell(r["prior"]),
+                        cell(r["posterior"]),
+                        cell(r["sensitivity"]),
+                    ]
+                    for r in rows
+                ],
+                id="elicitation-table",
+                caption=f"Elicited, prior-predictive and posterior probability within {years} years",
+            ),
+            bullet_list([f"{r['outcome']}: {r['moved']}" for r in rows if r["moved"]])
+            if any(r["moved"] for r in rows)
+            else None,
+        ],
+    )
+
+
 def methods_section(inputs: Inputs) -> dict[str, Any]:
     from models.priors import DEFAULT_PRIORS
 
@@ -847,6 +894,7 @@ SECTIONS: tuple[Callable[[Inputs], dict[str, Any] | None], ...] = (
     analysis.watch_section,
     analysis.track_record_section,
     diagnostics_section,
+    elicitation_section,
     methods_section,
     observations_section,
     indicator_definitions_section,
