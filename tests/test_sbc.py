@@ -278,3 +278,17 @@ def test_the_production_fit_is_calibrated_on_draws_from_its_prior() -> None:
         if q["chi2_p"] < 0.001 or not loose["ecdf_in_band"]:
             failing[name] = (q["chi2_p"], q["histogram"])
     assert not failing, failing
+
+
+def test_the_backtest_page_says_how_many_fits_of_the_study_failed_the_convergence_checks() -> None:
+    from dashboard.services.calibration import convergence_text
+
+    records = [fit_record(r, {"persistence f": r % (L + 1)}) for r in range(8)]
+    records[0] |= {"rhat_max": 1.05, "divergences": 3}
+    records[1] |= {"rhat_max": 1.02}
+    doc = sbc.summarise(records)
+    assert convergence_text(doc) == (
+        "Of the 8 fits, 2 had an R-hat above 1.01 and 1 had divergent transitions (3 in all); "
+        "every fit's ranks are counted."
+    )
+    assert convergence_text({"replications": 8}) == ""  # a study that recorded neither

@@ -10,6 +10,7 @@ Reading the document needs no sampler: it holds the ranks, their histograms, ban
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,18 @@ def latest_sbc(home: Path | None) -> dict[str, Any] | None:
             doc["file"] = str(path)
             return doc
     return None
+
+
+def convergence_text(doc: Mapping[str, Any]) -> str:
+    """How many of the study's fits would fail the production convergence checks (R-hat above
+    1.01, divergent transitions): every fit's ranks count in the histograms, so a reader weighs the
+    calibration against how well the study's chains mixed. Empty for a study that recorded neither."""
+    rhat, divergent = doc.get("fits_rhat_over_1_01"), doc.get("fits_with_divergences")
+    if rhat is None and divergent is None:
+        return ""
+    parts = []
+    if rhat is not None:
+        parts.append(f"{rhat} had an R-hat above 1.01")
+    if divergent is not None:
+        parts.append(f"{divergent} had divergent transitions ({doc.get('divergences', '—')} in all)")
+    return f"Of the {doc['replications']} fits, {' and '.join(parts)}; every fit's ranks are counted."

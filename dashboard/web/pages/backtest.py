@@ -64,6 +64,8 @@ def sbc_section(doc: Mapping[str, Any] | None) -> html.Section:
             id=SBC_SECTION,
             children=[head, html.P("No calibration study found. Run one:"), html.Pre(html.Code(SBC_HINT))],
         )
+    from dashboard.services.calibration import convergence_text
+
     s = doc.get("settings", {})
     quantities = doc["quantities"].values()
     rejected = sum(q["chi2_p"] < 0.01 for q in quantities)
@@ -77,8 +79,8 @@ def sbc_section(doc: Mapping[str, Any] | None) -> html.Section:
                 f"Does the fit recover the posterior? {doc['replications']} times, every parameter was drawn from "
                 "the model's own prior, data for a small synthetic case (two factors, six indicators, two outcomes, "
                 f"{(doc.get('case') or {}).get('quarters', '—')} quarters) simulated from it, and the model fitted "
-                f"as in production ({', '.join(doc.get('densities', []))} density, {s.get('chains')} chains × "
-                f"{s.get('draws')} draws after {s.get('tune')} tuning steps). Each histogram counts where the "
+                f"with the production sampler ({', '.join(doc.get('densities', []))} density) and {s.get('chains')} "
+                f"chains × {s.get('draws')} draws after {s.get('tune')} tuning steps. Each histogram counts where the "
                 f"truth ranked among {doc['rank_draws']} posterior draws (in {doc['bins']} bins): flat within the "
                 "grey band (each bin's binomial band) around the dashed uniform count when the fit is calibrated; "
                 "U-shaped when the posterior is too narrow; a hump when too wide; a slope when biased.",
@@ -88,7 +90,7 @@ def sbc_section(doc: Mapping[str, Any] | None) -> html.Section:
                 f"{len(doc['quantities'])} quantities: {rejected} rejected by the χ² test at 1%, {outside} with an "
                 f"ECDF outside its simultaneous {doc.get('band_prob', 0.99):.0%} band (red). "
                 f"Study of {doc.get('recorded', '—')}, model {doc.get('model_version', '—')}; "
-                f"{doc.get('compiles', '—')} model compile(s) for all fits.",
+                f"{doc.get('compiles', '—')} model compile(s) for all fits. {convergence_text(doc)}",
                 id=f"{SBC_SECTION}-summary",
             ),
             dcc.Graph(figure=bf.sbc_figure(doc), config=GRAPH_CONFIG, id=SBC_GRAPH),
