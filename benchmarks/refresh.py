@@ -117,15 +117,14 @@ def _diag(design, idata) -> dict:
     return {k: d[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "min_bfmi", "ok", "problems")}
 
 
-def _evaluation_us(nutpie_models: dict, design) -> dict[str, float]:
+def _evaluation_us(nutpie_models: dict) -> dict[str, float]:
     """Microseconds per log density and gradient evaluation of each of nutpie's compiled models:
     the compiled C callback nutpie calls, timed from here at the same point (median of 5 batches
     of 2000 calls; a ctypes call adds about a microsecond to each)."""
     from models.density import c_call
 
     out = {}
-    for name, compiled in nutpie_models.items():
-        model = compiled.with_data(**{k: v for k, v in design.data().items() if k in compiled.shared_data})
+    for name, model in nutpie_models.items():
         x = np.ascontiguousarray(model.initial_point_func(1), dtype=np.float64)
         grad, logp = np.empty_like(x), np.empty(1)
         call, args = c_call(model, x, grad, logp)
@@ -295,7 +294,8 @@ def side_by_side(args: argparse.Namespace) -> dict:
     gen_s, idata_g = _timed(lambda: fit.sample(d1, generated, progress=_listening), args.repeats)
     ess_g, diag_g = _min_ess(d1, idata_g), _diag(d1, idata_g)
     _line("warm refit sampling, generated density", gen_s, ess_g, diag_g)
-    per_eval = _evaluation_us(fit.compiled_for(d1, "nutpie").nutpie_models, d1)
+    built = fit.compiled_for(d1, "nutpie")
+    per_eval = _evaluation_us({name: built.nutpie_model(d1, name) for name in ("fused", "pytensor")})
     print(
         f"  one log density and gradient: fused {per_eval['fused']:.1f} us, generated {per_eval['pytensor']:.1f} us "
         f"({per_eval['pytensor'] / per_eval['fused']:.2f}x)"

@@ -4,19 +4,18 @@
 into some 240 small compiled operations, each with its own loop and output array, and on the
 shipped case one evaluation takes about 0.2 ms, most of it spent between operations rather than
 in arithmetic. This module writes the same density and its reverse-mode gradient by hand as a
-few loops over the rows, the factor paths and the outcome quarters, and hands it to nutpie in
-place of the generated function (:func:`fuse`). Everything else nutpie does with the PyMC model
-is unchanged: the same unconstrained coordinates, initial points, data containers (``with_data``)
-and the generated function that expands a draw into the model's deterministics.
+few loops over the rows, the factor paths and the outcome quarters; :mod:`models.compiled` hands
+it to nutpie (with the model's own unconstrained coordinates and initial points) without
+compiling the PyMC graph at all.
 
 The kernel is the model, written a second time, so it is held to the PyMC graph twice: the tests
 compare its log density and gradient with PyMC's at random points, on the shipped case and on a
 synthetic case with every indicator family (a model change that is not made here too fails them);
-and every process checks, when it compiles a model, that the kernel and the generated function
-agree at the model's initial point and two jittered starting points (:func:`disagreement`, a
-few milliseconds). Where they do not (a case shape the tests never saw, an edit made on one side
-only), ``models.fit`` logs a warning and samples with the generated density: a slower fit of the
-right posterior, never a fast fit of a different one.
+and every process checks, when it builds a model, that the kernel and PyMC's graph agree at the
+model's initial point and two jittered starting points (:func:`disagreement`, against
+:func:`reference`, a second or two). Where they do not (a case shape the tests never saw, an edit
+made on one side only), ``models.fit`` logs a warning and samples with PyTensor's generated
+density: a slower fit of the right posterior, never a fast fit of a different one.
 
 The kernel is written per family: each module of :mod:`models.families` holds its rows' part (a
 numba function, ``Family.kernel``), and this module holds the common parts (the priors of the
@@ -42,6 +41,7 @@ import numba
 import numpy as np
 import pymc as pm
 
+from models import kernel_cache
 from models.design import Design
 from models.elicitation import hazard_prior
 from models.families import FAMILIES
@@ -522,54 +522,26 @@ def kernel_source() -> str:
 
 
 def _driver() -> Callable[..., float]:
-    """:func:`kernel_source` compiled, from a file numba can cache it by.
-
-    numba caches only functions with a source file, and a cached function carries the code of
-    those it calls, which numba does not check for changes. So the source is written once to a
-    file named by its hash and that of every module whose code it carries (this one and the
-    families'), in the user's cache directory: an edit to any of them is a new file, compiled
-    afresh; otherwise each process loads the compiled driver (about 2.5 s of compilation saved).
-    """
-    import hashlib
-    import importlib.util
-    import os
-    import sys
-    import tempfile
+    """:func:`kernel_source` compiled, from a file numba caches it by (:mod:`models.kernel_cache`;
+    the file's name carries this module's and the families' code, which the compiled driver
+    carries): each process loads the compiled driver instead of compiling it (about 2.5 s)."""
     from pathlib import Path
-
-    import platformdirs
 
     import models.families
 
     source = kernel_source()
-    digest = hashlib.sha256(source.encode())
-    for path in sorted([Path(__file__), *Path(models.families.__file__).parent.glob("*.py")]):
-        digest.update(path.read_bytes())
-    name = f"harbinger_fused_kernel_{digest.hexdigest()[:16]}"
     header = "import numpy as np\n\nfrom models.density import (\n"
     header += "".join(f"    {n},\n" for n in _KERNEL_COMMON) + ")\n"
     for k, fam in enumerate(FAMILIES):
         header += f"from {fam.kernel.py_func.__module__} import {fam.kernel.py_func.__name__} as kernel_{k}\n"
-    text = header + "\n\n" + source
-    folder = Path(os.environ.get("NUMBA_CACHE_DIR") or platformdirs.user_cache_dir("harbinger")) / "kernels"
-    file = folder / f"{name}.py"
-    try:
-        if not file.exists() or file.read_text() != text:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as out:
-                out.write(text)
-            os.replace(out.name, file)
-        spec = importlib.util.spec_from_file_location(name, file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+    carried = [Path(__file__), *Path(models.families.__file__).parent.glob("*.py")]
+    module = kernel_cache.generated_module("harbinger_fused_kernel", header + "\n\n" + source, carried)
+    if module is not None:
         return numba.njit(cache=True, error_model="numpy")(module.logp_and_grad)
-    except OSError as e:  # no writable cache directory: compile in memory, every process
-        log.info("the fused kernel is compiled without a cache (%s)", e)
-        scope = {"np": np, **{n: globals()[n] for n in _KERNEL_COMMON}}
-        scope.update({f"kernel_{k}": fam.kernel for k, fam in enumerate(FAMILIES)})
-        exec(compile(source, "<fused density kernel>", "exec"), scope)
-        return numba.njit(error_model="numpy")(scope["logp_and_grad"])
+    scope = {"np": np, **{n: globals()[n] for n in _KERNEL_COMMON}}
+    scope.update({f"kernel_{k}": fam.kernel for k, fam in enumerate(FAMILIES)})
+    exec(compile(source, "<fused density kernel>", "exec"), scope)
+    return numba.njit(error_model="numpy")(scope["logp_and_grad"])
 
 
 #: The model's log density at ``x`` (nutpie's flat unconstrained vector); its gradient is written
@@ -588,8 +560,9 @@ def _row_names(family: str) -> list[str]:
 
 
 def kernel_arguments(design: Design, model: pm.Model, data: dict[str, np.ndarray] | None = None) -> tuple:
-    """The kernel's arguments after ``x`` and ``grad``, from a design's data (for tests and the
-    benchmark; the sampler passes nutpie's data containers instead, see :func:`fuse`)."""
+    """The kernel's arguments after ``x`` and ``grad``, from a design's data (``data``, the
+    design's own by default): the callback nutpie calls (:mod:`models.compiled`) finds each array
+    by address."""
     data = design.data() if data is None else data
     at = structure(design, model)
 
@@ -609,54 +582,6 @@ def kernel_arguments(design: Design, model: pm.Model, data: dict[str, np.ndarray
         for k, fam in enumerate(FAMILIES)
     )
     return (*at.arrays(), *families, *(array(n) for n in OTHER_DATA))
-
-
-def fuse(compiled, design: Design, model: pm.Model):
-    """nutpie's compiled PyMC model with its log density and gradient replaced by the kernel.
-
-    The kernel reads the data from nutpie's own containers (the same pointers ``with_data``
-    updates); containers PyTensor pruned from the graph (families the case does not use) are
-    fixed at the design's values, which the kernel never reads.
-    """
-    from nutpie.compile_pymc import _make_c_logp_func
-
-    shared = list(compiled.shared_data)
-    design_data = design.data()
-    at = structure(design, model)
-    constants = {"np": np, "logp_and_grad": logp_and_grad, "nothing": _NOTHING}
-    for n, value in zip(("structure_" + n for n in _COMMON), at.arrays()):
-        constants[n] = value
-
-    def ref(name: str) -> str:
-        if name in shared:
-            return name
-        constants["fixed_" + name] = np.ascontiguousarray(design_data[name])
-        return "fixed_" + name
-
-    def tuple_of(items: list[str]) -> str:
-        return "(" + "".join(item + ", " for item in items) + ")"
-
-    family_args = []
-    for k, fam in enumerate(FAMILIES):
-        for part in ("at", "ends", "columns", "priors"):
-            constants[f"family_{k}_{part}"] = getattr(at, f"family_{part}")[k]
-        centre = ref(fam.intercept_centre) if fam.intercept_centre else "nothing"
-        family_args.append(
-            f"({tuple_of([ref(n) for n in _row_names(fam.name)])}, {tuple_of([ref(n) for n in fam.kernel_data])}, "
-            f"family_{k}_at, family_{k}_ends, family_{k}_columns, {centre}, family_{k}_priors)"
-        )
-    struct_args = ", ".join("structure_" + n for n in _COMMON)
-    other_args = ", ".join(ref(n) for n in OTHER_DATA)
-    source = (
-        f"def fused(x, {', '.join(shared)}):\n"
-        f"    grad = np.empty_like(x)\n"
-        f"    logp = logp_and_grad(x, grad, {struct_args}, {', '.join(family_args)}, {other_args})\n"
-        f"    return logp, grad\n"
-    )
-    exec(compile(source, "<fused density>", "exec"), constants)
-    inner = numba.njit(constants["fused"])
-    raw, signature = _make_c_logp_func(compiled.n_dim, inner, compiled.user_data, shared, compiled.shared_data)
-    return dataclasses.replace(compiled, compiled_logp_func=numba.cfunc(signature)(raw))
 
 
 def c_call(compiled, x: np.ndarray, grad: np.ndarray, logp: np.ndarray) -> tuple[Callable[..., int], tuple]:
@@ -700,9 +625,10 @@ def _coordinate(offsets: np.ndarray, ends: np.ndarray, index: int) -> str:
     return f"x[{index}]"
 
 
-def check_points(compiled, model: pm.Model) -> list[tuple[str, np.ndarray]]:
+def check_points(initial_point_func: Callable, model: pm.Model) -> list[tuple[str, np.ndarray]]:
     """The points :func:`disagreement` checks: the model's initial point (flattened in nutpie's
-    order) and nutpie's jittered starting points for :data:`GUARD_JITTER_SEEDS`."""
+    order) and nutpie's jittered starting points (``initial_point_func``) for
+    :data:`GUARD_JITTER_SEEDS`."""
     start = model.initial_point()
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     points = [("the initial point", np.concatenate([np.ravel(start[n]) for n in names]).astype(np.float64))]
@@ -710,26 +636,76 @@ def check_points(compiled, model: pm.Model) -> list[tuple[str, np.ndarray]]:
         points.append(
             (
                 f"a jittered starting point (seed {seed})",
-                np.ascontiguousarray(compiled.initial_point_func(seed), dtype=np.float64),
+                np.ascontiguousarray(initial_point_func(seed), dtype=np.float64),
             )
         )
     return points
 
 
-def disagreement(fused, generated, design: Design, model: pm.Model) -> str | None:
-    """None when nutpie's fused and generated log densities (:func:`fuse`'s result and its
-    input) give the same value and gradient at :func:`check_points` with the design's data; else
-    what differs, in words."""
-    data = {k: v for k, v in design.data().items() if k in generated.shared_data}
-    fused_at, generated_at = evaluator(fused.with_data(**data)), evaluator(generated.with_data(**data))
+def reference(model: pm.Model) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """PyMC's log density and gradient of ``model`` at its containers' current data, as a function
+    of nutpie's flat vector, evaluated by PyTensor's Python backend on the graph as PyMC states it
+    (no rewrites): nothing to compile, a couple of seconds to build, and slow per call (fine for a
+    few check points). NumPy's ufuncs take at most 32 operands, inputs and output, so the
+    gradient's wide sums and products are split into ones of 16 terms."""
+    import pytensor
+    import pytensor.scalar as ps
+    from pytensor.compile.mode import Mode
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+    from pytensor.tensor.elemwise import Elemwise
+
+    WIDEST = 32  # noqa: N806 - NumPy's limit on a ufunc's inputs and outputs together
+
+    @node_rewriter([Elemwise])
+    def narrow(fgraph, node):
+        if len(node.inputs) < WIDEST or not isinstance(node.op.scalar_op, ps.Add | ps.Mul):
+            return None
+        terms = list(node.inputs)
+        while len(terms) >= WIDEST:
+            terms = [
+                node.op(*terms[k : k + 16]) if len(terms[k : k + 16]) > 1 else terms[k]
+                for k in range(0, len(terms), 16)
+            ]
+        return [node.op(*terms)]
+
+    start = model.initial_point()
+    values = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    shapes = [start[v.name].shape for v in values]
+    bounds = np.cumsum([0, *(int(np.prod(s)) for s in shapes)])
+    outputs = pytensor.graph.rewrite_graph([model.logp(), model.dlogp()], custom_rewrite=in2out(narrow))
+    with model:
+        function = pm.pytensorf.compile(values, outputs, mode=Mode(linker="py", optimizer=None))
+
+    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
+        parts = [x[a:b].reshape(s) for s, a, b in zip(shapes, bounds[:-1], bounds[1:], strict=True)]
+        value, grad = function(*parts)
+        if not np.isfinite(value):
+            raise FloatingPointError("the model's log density is not finite at this point")
+        return float(value), np.asarray(grad, dtype=np.float64)
+
+    return evaluate
+
+
+def disagreement(
+    fused: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    design: Design,
+    model: pm.Model,
+    initial_point_func: Callable,
+) -> str | None:
+    """None when the fused log density (``fused``, e.g. :func:`evaluator` of the model nutpie
+    samples) and PyMC's (:func:`reference`) give the same value and gradient at
+    :func:`check_points` with the design's data; else what differs, in words."""
+    with model:
+        pm.set_data(design.data())
+    generated_at = reference(model)
     at = structure(design, model)
-    for where, x in check_points(generated, model):
+    for where, x in check_points(initial_point_func, model):
         try:
             expected, expected_grad = generated_at(x)
         except FloatingPointError:
             continue  # no reference at this point
         try:
-            value, grad = fused_at(x)
+            value, grad = fused(x)
         except FloatingPointError:
             return f"the fused log density is not finite at {where}, where the model's is {expected:.6g}"
         if not abs(value - expected) <= GUARD_LOGP_TOLERANCE:

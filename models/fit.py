@@ -1,10 +1,10 @@
 """Sampling a design's posterior, and the diagnostics every run carries.
 
 Two samplers: ``nutpie`` (the default: NUTS in compiled numba code, several times the effective
-samples per second of PyMC's own sampler on this model; its compile is slow, so the compiled
-model is kept per process and reused with new data) and ``pymc`` (``pm.sample``; PyTensor's C
-compile is cached on disk, so a one-off process starts sooner). Both run the same PyMC model;
-nutpie evaluates its log density with the fused kernel of :mod:`models.density` by default.
+samples per second of PyMC's own sampler on this model) and ``pymc`` (``pm.sample``). Both run
+the same PyMC model; nutpie evaluates its log density with the fused kernel of
+:mod:`models.density` by default, through :mod:`models.compiled`, whose compiled code is cached on
+disk and shared by every design, so a new process or a new design's shape starts in seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
-from models import convergence, density
+from models import compiled, convergence, density
 from models.design import Design
 from models.families import FAMILIES
 from models.model import build_model
@@ -58,35 +58,60 @@ MONITORED = (
 
 
 class _Compiled:
-    """A built (and, for nutpie, compiled) model, reused while the design's shapes hold.
+    """A built model and what nutpie needs to sample it, reused while the design's structure holds.
 
-    The fused density is checked against the generated one as soon as both exist
-    (:func:`models.density.disagreement`); if they differ, ``fused_problem`` says how, a warning
-    is logged, and fits asking for the fused density sample with the generated one instead.
+    With nutpie, the fused density needs no compile of the PyMC graph (:mod:`models.compiled`):
+    its callback is shared by every structure and cached on disk. It is checked against PyMC's own
+    log density as soon as the model is built (:func:`models.density.disagreement`); if they
+    differ, ``fused_problem`` says how, a warning is logged, and fits asking for the fused density
+    sample with PyTensor's generated one instead, which nutpie compiles from the PyMC graph when a
+    fit first asks for it.
     """
 
     def __init__(self, design: Design, sampler: str):
         self.model = build_model(design)
         self.sampler = sampler
-        self.nutpie_models: dict[str, Any] = {}
         self.fused_problem: str | None = None
+        self._lock = threading.Lock()
+        self._generated: Any = None
+        self._expansion: compiled.Expansion | None = None
         if sampler == "nutpie":
-            import nutpie
-
-            generated = nutpie.compile_pymc_model(self.model)
-            fused = density.fuse(generated, design, self.model)
-            self.fused_problem = density.disagreement(fused, generated, design, self.model)
+            self.initial_point_func = compiled.initial_point_function(self.model)
+            fused = density.evaluator(compiled.fused_model(design, self.model, self.initial_point_func))
+            self.fused_problem = density.disagreement(fused, design, self.model, self.initial_point_func)
             if self.fused_problem:
                 log.warning(
                     "the fused log density disagrees with the PyMC model (%s); this process samples "
                     "with PyTensor's generated density instead (slower, same posterior)",
                     self.fused_problem,
                 )
-            self.nutpie_models = {"pytensor": generated, "fused": generated if self.fused_problem else fused}
 
     def density_used(self, requested: str) -> str:
         """The density a fit asking for ``requested`` samples with."""
         return "pytensor" if requested == "fused" and self.fused_problem else requested
+
+    def nutpie_model(self, design: Design, density_used: str, report: Progress | None = None) -> Any:
+        """The model nutpie samples for ``design`` (of this structure) with ``density_used``;
+        ``report`` hears when PyTensor's density is compiled for it (a minute or more)."""
+        data = design.data()
+        if density_used == "fused":
+            return compiled.fused_model(design, self.model, self.initial_point_func, data)
+        with self._lock:
+            if self._generated is None:
+                import nutpie
+
+                if report is not None:
+                    report(0.01, "compiling PyTensor's density for nutpie")
+                self._generated = nutpie.compile_pymc_model(self.model)
+        known = self._generated.shared_data
+        return self._generated.with_data(**{k: v for k, v in data.items() if k in known})
+
+    def expanded(self, idata: az.InferenceData, design: Design) -> az.InferenceData:
+        """nutpie's draws of the fused model with the model's other variables computed."""
+        with self._lock:
+            if self._expansion is None:
+                self._expansion = compiled.Expansion(self.model)
+        return compiled.expanded(idata, self._expansion, design.data())
 
 
 _CACHE: dict[tuple, _Compiled] = {}
@@ -128,16 +153,14 @@ def sample(
     settings = FitSettings() if settings is None else settings
     report = progress or (lambda f, m: None)
     report(0.0, "building the model")
-    compiled = compiled_for(design, settings.sampler)
+    built = compiled_for(design, settings.sampler)
     data = design.data()
     total = settings.chains * (settings.draws + settings.tune)
     if settings.sampler == "nutpie":
         import nutpie
 
-        used = compiled.density_used(settings.density)
-        compiled_model = compiled.nutpie_models[used]
-        known = compiled_model.shared_data
-        nm = compiled_model.with_data(**{k: v for k, v in data.items() if k in known})
+        used = built.density_used(settings.density)
+        nm = built.nutpie_model(design, used, report)
         report(
             0.02,
             "sampling"
@@ -174,9 +197,12 @@ def sample(
             except Exception:  # noqa: BLE001 - progress is best effort; the sample itself is not
                 pass
         idata = sampler.wait()
+        if used == "fused":
+            report(0.985, "computing the model's variables from the draws")
+            idata = built.expanded(idata, design)
         idata.posterior.attrs["density"] = used
     else:
-        with compiled.model:
+        with built.model:
             pm.set_data(data)
             counter = {"n": 0}
 

@@ -84,18 +84,26 @@ def run_root(factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _forbid_fits(request: pytest.FixtureRequest) -> Any:
-    """With ``--forbid-fits``: PyMC's and nutpie's samplers and nutpie's compile raise instead."""
+    """With ``--forbid-fits``: PyMC's and nutpie's samplers, nutpie's compile and the fused
+    density's (models.compiled) raise instead."""
     if not request.config.getoption("--forbid-fits"):
         yield
         return
     import nutpie
     import pymc
 
+    from models import compiled
+
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("this test samples or compiles a model: mark it 'fit' (the fast tier runs no fits)")
 
     with pytest.MonkeyPatch.context() as mp:
-        for module, name in ((nutpie, "sample"), (nutpie, "compile_pymc_model"), (pymc, "sample")):
+        for module, name in (
+            (nutpie, "sample"),
+            (nutpie, "compile_pymc_model"),
+            (pymc, "sample"),
+            (compiled, "fused_model"),
+        ):
             mp.setattr(module, name, refuse)
         yield
 

@@ -167,9 +167,10 @@ def test_fused_density_stays_finite_as_persistence_nears_one() -> None:
 @pytest.mark.slow
 @pytest.mark.fit
 def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
-    """The wiring: the C callback nutpie samples with (``density.fuse``) reads the data set by
-    ``with_data`` and equals PyMC's log density and gradient; the generated one does too. One
-    nutpie compile of the shipped case, then a short fused fit that really samples."""
+    """The wiring: the C callback nutpie samples with (``models.compiled``) reads the data of the
+    design it was built for and equals PyMC's log density and gradient; so does the generated
+    density of the fall-back (one nutpie compile of the shipped case). Then a short fused fit
+    that really samples."""
     from models.fit import FitSettings, compiled_for, sample
 
     design = _shipped_design()
@@ -180,15 +181,15 @@ def test_nutpie_calls_the_fused_density_with_the_data_it_was_given() -> None:
         .assign(id=10**6, date=np.datetime64("2025-11-01"), end=np.datetime64("2025-11-01"), value=3.0)
     )
     after = build_design(design.case, pd.concat([frame, extra]), as_of=date(2025, 12, 31))
+    assert after.shape_key() == design.shape_key() and after.data_hash != design.data_hash
     compiled = compiled_for(design, "nutpie")
-    assert compiled.fused_problem is None  # the compile-time check found the two densities equal
+    assert compiled.fused_problem is None  # the check when the model was built found the two densities equal
     model = compiled.model
     with model:
         pm.set_data(after.data())
     pymc_logp, pymc_grad = model.compile_logp(), model.compile_dlogp()
-    for name, nutpie_model in compiled.nutpie_models.items():
-        given = nutpie_model.with_data(**{k: v for k, v in after.data().items() if k in nutpie_model.shared_data})
-        evaluate = density.evaluator(given)
+    for name in ("fused", "pytensor"):
+        evaluate = density.evaluator(compiled.nutpie_model(after, name))
         for flat, point in _points(model, 2, seed=8):
             logp, grad = evaluate(flat)
             np.testing.assert_allclose(grad, pymc_grad(point), rtol=1e-7, atol=1e-7, err_msg=name)

@@ -278,8 +278,11 @@ def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seco
         def wait(self) -> az.InferenceData:
             return az.from_dict(posterior={"x": np.zeros((2, 100))})
 
-    model = SimpleNamespace(shared_data={}, with_data=lambda **_: "model with data")
-    compiled = SimpleNamespace(nutpie_models={"fused": model}, density_used=lambda requested: requested)
+    compiled = SimpleNamespace(
+        nutpie_model=lambda design, used, report: "model with data",
+        density_used=lambda requested: requested,
+        expanded=lambda idata, design: idata,
+    )
     monkeypatch.setattr(fit, "compiled_for", lambda design, sampler: compiled)
     monkeypatch.setattr(fit, "PROGRESS_EVERY_S", 0.5)
     design = SimpleNamespace(data=dict)

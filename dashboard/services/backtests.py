@@ -10,8 +10,8 @@ origins are one per year from the fifth calendar year of the case (four full yea
 to the last year whose scored window has ended by today.
 
 Origins run in separate processes (``concurrent.futures`` with the ``spawn`` start method; each
-process builds and compiles its own model, so a process pays one compile per distinct array
-shape), ``jobs`` at a time; ``jobs=1`` runs in this process and reports sampling progress.
+process builds its own model, a few seconds per distinct array shape, and loads the compiled
+density from the disk cache all processes share, :mod:`models.compiled`), ``jobs`` at a time; ``jobs=1`` runs in this process and reports sampling progress.
 With a ``broker`` (the team's ``HARBINGER_REDIS_URL``), each origin is instead a Celery task
 (:mod:`dashboard.services.tasks`) run by whichever ``harbinger worker`` is free: the worker reads
 the case and the observations from its own store (the same database and ``HARBINGER_HOME``, as
