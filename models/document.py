@@ -29,7 +29,8 @@ Schema
       "diagnostics": {"max_rhat": float, "min_ess_bulk": float, "min_ess_tail": float,
                       "divergences": int, "min_bfmi": float | null, "ok": bool,
                       "problems": [str, ...],
-                      "failing": [str, ...]},          # optional (older files lack it)
+                      "failing": [str, ...],           # optional (older files lack it)
+                      "min_param_ess": float},         # optional (older files lack it)
       "outcomes": [{"id": str, "question": str, "resolved": bool,
                     "resolution_date": "YYYY-MM-DD" | null,
                     "horizons": [{"years": int, "p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
@@ -175,6 +176,9 @@ class Diagnostics(_Part):
     """Each limit the run misses, in words."""
     failing: tuple[str, ...] | None = None
     """The quantities missing a limit, worst first, with their R-hat and ESS (optional)."""
+    min_param_ess: float | None = None
+    """Smallest bulk or tail ESS of the model parameters and the factor states through the as-of
+    quarter (optional: older files lack it)."""
 
 
 # ---------------------------------------------------------------------------- outcomes

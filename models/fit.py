@@ -349,4 +349,5 @@ def _diagnostics(
         "ok": not problems,
         "problems": problems,
         "failing": [text for _, text in sorted(failing, reverse=True)[:FAILING_SHOWN]],
+        "min_param_ess": round(min_param_ess, 1),
     }

@@ -118,6 +118,15 @@ def test_the_diagnostics_table_shows_the_check_that_failed():
     assert bulk["status"] == "ok" and "outcome probabilities" in bulk["check"]
 
 
+def test_a_passing_run_shows_the_smallest_ess_of_its_parameters():
+    passing = FAILED_PARAM_ESS | {"ok": True, "problems": [], "failing": [], "min_param_ess": 1234.4}
+    row = next(r for r in views.diagnostics_rows(passing) if r["check"].startswith("Smallest ESS of parameters"))
+    assert (row["value"], row["status"]) == ("1234", "ok")
+    older = {k: v for k, v in passing.items() if k != "min_param_ess"}  # a run recorded before the key existed
+    row = next(r for r in views.diagnostics_rows(older) if r["check"].startswith("Smallest ESS of parameters"))
+    assert (row["value"], row["status"]) == ("—", "ok")
+
+
 def test_the_model_page_marks_the_failed_row_and_names_the_failing_quantities(pages):
     model = pages.model
     table = model.diagnostics_table(views.diagnostics_rows(FAILED_PARAM_ESS))

@@ -357,7 +357,7 @@ def diagnostics_rows(diag: Diagnostics | Mapping[str, Any] | None) -> list[dict[
 
     The run's own check decides: a row whose check is among the run's ``problems`` is
     ``"outside"`` (with the problem's words as its value when the document has no number for it,
-    as for the ESS of parameters and factor states), every other ``"ok"``; a failed run without a
+    as older runs lack the ESS of parameters and factor states), every other ``"ok"``; a failed run without a
     list of problems is judged by the usual thresholds (:data:`DIAGNOSTIC_RULES`). A problem no
     row names gets a row of its own. Status is ``"ok"``, ``"outside"`` or ``"not reported"``.
     """
@@ -378,10 +378,15 @@ def diagnostics_rows(diag: Diagnostics | Mapping[str, Any] | None) -> list[dict[
             param = problem_for("min_param_ess")
             number = re.search(r"ESS (\d+(?:\.\d+)?)", param or "")
             limit = re.search(r"below (\d+)", param or "")
+            recorded = _diag_value(diag, "min_param_ess")
+            if recorded is not None and not math.isnan(float(recorded)):
+                shown = f"{float(recorded):.0f}"
+            else:
+                shown = number.group(1) if number else ("—" if param is None else param)
             rows.append(
                 {
                     "check": "Smallest ESS of parameters and factor states",
-                    "value": number.group(1) if number else ("—" if param is None else param),
+                    "value": shown,
                     "threshold": f"≥ {limit.group(1)}" if limit else "≥ 100 per chain",
                     "status": "outside" if param else ("ok" if judged else "not reported"),
                 }
