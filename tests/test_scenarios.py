@@ -50,6 +50,29 @@ def _run(runs: Any, spec_obs: list[dict[str, Any]], name: str, **kw: Any) -> dic
         store.close()
 
 
+def test_the_scenario_table_signs_its_changes_and_writes_small_probabilities_as_the_pages_do() -> None:
+    from dashboard.services.analysis import scenario_table
+
+    def probability(mean: float) -> dict[str, float]:
+        return {"p_mean": mean, "p_05": mean / 4, "p_95": mean * 3}
+
+    result = {
+        "outcome": "escalation",
+        "years": 1,
+        "baseline": probability(0.0004),
+        "scenario": probability(0.0008),
+        "difference": {"pp": 0.04, "low_pp": 0.01, "high_pp": 0.07},
+        "method": "reweighting",
+        "khat": 0.2,
+        "reliable": True,
+    }
+    (row,) = scenario_table({"results": [result]})
+    assert row["baseline"] == "<0.1%" and row["baseline_90"] == "<0.1%–0.1%"
+    assert row["change_pts"] == "+0.04" and row["change_mc90"] == "+0.01..+0.07"
+    (row,) = scenario_table({"results": [result | {"difference": {"pp": -1.5, "low_pp": -2.0, "high_pp": -1.0}}]})
+    assert row["change_pts"] == "-1.50"
+
+
 def test_strongly_diagnostic_scenario_moves_the_relevant_outcome_only(synthetic_home: Any) -> None:
     doc = _run(synthetic_home, HIGH_F0, "high factor_0", refit=False)
     assert doc["method"] == "reweighting" and doc["reliable"] and doc["khat"] <= 0.7

@@ -27,6 +27,7 @@ from typing import Any
 
 from dashboard.services.context import as_date
 from dashboard.services.forecasts import current_run, previous_ok_run, read_run
+from dashboard.services.views import fmt_prob
 from indicators import alerts as alert_store
 from indicators.errors import BadInput
 from models.document import ForecastDocument, ForecastUnreadable
@@ -229,11 +230,11 @@ def scenario_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "outcome": r["outcome"],
                 "years": r["years"],
-                "baseline": _pct(b["p_mean"]),
-                "baseline_90": f"{_pct(b['p_05'])}–{_pct(b['p_95'])}",
-                "scenario": _pct(s["p_mean"]),
-                "scenario_90": f"{_pct(s['p_05'])}–{_pct(s['p_95'])}",
-                "change_pts": d["pp"],
+                "baseline": fmt_prob(b["p_mean"]),
+                "baseline_90": f"{fmt_prob(b['p_05'])}–{fmt_prob(b['p_95'])}",
+                "scenario": fmt_prob(s["p_mean"]),
+                "scenario_90": f"{fmt_prob(s['p_05'])}–{fmt_prob(s['p_95'])}",
+                "change_pts": f"{d['pp']:+.2f}",
                 "change_mc90": f"{d['low_pp']:+.2f}..{d['high_pp']:+.2f}",
                 "method": r["method"],
                 "khat": r["khat"],
@@ -241,10 +242,6 @@ def scenario_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _pct(p: float | None) -> str:
-    return "—" if p is None else f"{100 * p:.1f}%"
 
 
 # ---------------------------------------------------------------------------- explanations
