@@ -5,7 +5,8 @@
 - parameter recovery: on data simulated from the model with known factors and loadings, the 90%
   credible intervals cover the truth at close to the nominal rate.
 
-PyMC's own sampler is used (its compiled code is cached on disk), with fixed seeds.
+The grading test fits on the production path (nutpie with the fused density), the recovery test
+with PyMC's own sampler; both with fixed seeds.
 """
 
 from __future__ import annotations
@@ -34,13 +35,22 @@ def _p_one_year(case, frame, settings: FitSettings) -> float:
 
 
 def test_a_grade_f_report_moves_the_outcome_less_than_the_same_report_graded_a() -> None:
-    case = synthetic_case(n_factors=1, n_indicators=3, families=("count_events", "binary", "continuous"), n_outcomes=1)
-    frame, truth = simulate_observations(case, as_of=AS_OF, seed=11)
-    settings = FitSettings(draws=400, tune=400, chains=2, seed=3, sampler="pymc")
-    # The report: 25 events of the anchor indicator (which raises the outcome) in the last
-    # quarter, far above its usual rate.
+    # A strong elicited effect of the factor on the outcome (odds ratio 2-4 per sd), so that what the
+    # report does to the factor shows in the outcome well above the Monte Carlo error of three fits.
+    case = synthetic_case(
+        n_factors=1,
+        n_indicators=3,
+        families=("count_events", "binary", "continuous"),
+        n_outcomes=1,
+        effect_odds_ratio=(2.0, 4.0),
+    )
+    frame, _ = simulate_observations(case, as_of=AS_OF, seed=11)
+    settings = FitSettings(draws=500, tune=500, chains=2, seed=3, sampler="nutpie")
+    # The report: 8 events of the anchor indicator (which raises the outcome) in the last quarter,
+    # far above its usual rate. Not a hundred: a report that far out is one the model's mixture
+    # (genuine or not) takes for a false one even when graded A, and it moves nothing either way.
     usual = frame.loc[frame.indicator == "ind_0", "value"].sum() / (AS_OF.year - case.start.year) / 4
-    assert usual < 5
+    assert usual < 1
     report = pd.DataFrame(
         [
             {
@@ -48,7 +58,7 @@ def test_a_grade_f_report_moves_the_outcome_less_than_the_same_report_graded_a()
                 "indicator": "ind_0",
                 "date": pd.Timestamp("2020-11-15"),
                 "end": pd.Timestamp("2020-11-15"),
-                "value": 25.0,
+                "value": 8.0,
                 "source": "test report",
                 "note": "",
                 "reliability": "A",
@@ -63,8 +73,7 @@ def test_a_grade_f_report_moves_the_outcome_less_than_the_same_report_graded_a()
     p_a = _p_one_year(case, pd.concat([frame, report], ignore_index=True), settings)
     p_f = _p_one_year(case, pd.concat([frame, graded_f], ignore_index=True), settings)
 
-    assert p_a > p_base, (p_base, p_a)
-    assert abs(p_f - p_base) < abs(p_a - p_base), (p_base, p_a, p_f)
+    assert p_a > p_base + 0.02, (p_base, p_a)  # a clear move: from about 5% to about 10%
     assert abs(p_f - p_base) < 0.5 * abs(p_a - p_base), (p_base, p_a, p_f)
 
 
