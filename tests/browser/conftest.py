@@ -179,3 +179,15 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def choose(page: Any, dropdown: str, text: str | None = None) -> None:
+    """Pick an option of the Dash dropdown ``#dropdown`` as a user does: open it and click the option
+    (the first, or the one showing ``text``). The dropdown is first scrolled to the middle of the
+    window, so that its list opens inside the viewport whatever stands above it on the page."""
+    box = page.locator(f"#{dropdown}")
+    box.evaluate("el => el.scrollIntoView({block: 'center'})")
+    box.click()
+    options = page.locator(".dash-dropdown-options [role=option]")
+    option = options.filter(has_text=text).first if text else options.first
+    option.click()

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from dashboard.web import ids
-from tests.browser.conftest import CASE, LAPTOP, ROOT, screenshot
+from tests.browser.conftest import CASE, LAPTOP, ROOT, choose, screenshot
 from tests.fits import fit_env
 from tests.live_server import MINI_CASE, MINI_OBSERVATIONS, free_port, harbinger, harbinger_env
 
@@ -227,8 +227,7 @@ def test_polish_alert_buttons_table_filter_and_note_duplicate_label_and_pdf_busy
     tab.locator(f"#{ids.OV_CONTENT} .outcome-card").first.wait_for()
     tab.get_by_label("Alert horizon (years)").fill("5")
     tab.get_by_label("Alert threshold").fill("20")
-    tab.locator(f"#{ids.OV_ALERT_OUTCOME}").click()
-    tab.locator(f"#{ids.OV_ALERT_OUTCOME} [role=option], .dash-dropdown-options [role=option]").first.click()
+    choose(tab, ids.OV_ALERT_OUTCOME)
     tab.get_by_role("button", name="Add alert").click()
     tab.locator("#alert-edit-ok").wait_for()
     assert tab.get_by_label("Alert id to remove").count() == 0

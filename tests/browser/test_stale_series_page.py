@@ -11,7 +11,7 @@ from datetime import date
 
 from dashboard.web import ids
 from indicators.observations import today
-from tests.browser.conftest import CASE, screenshot
+from tests.browser.conftest import CASE, choose, screenshot
 
 SERIES = "china_russia_joint_naval_patrol"  # no other browser test records anything of it
 NAME = "China–Russia joint naval patrol"
@@ -40,8 +40,7 @@ def test_the_stale_warning_names_a_series_until_it_is_marked_reviewed(page, serv
     page.locator(f"#{ids.REVIEW_TABLE} tr", has_text=NAME).get_by_text("stale").wait_for()
     screenshot(page, "stale-series-warning")
 
-    page.locator(f"#{ids.REVIEW_INDICATOR}").click()
-    page.locator(".dash-dropdown-options [role=option], [role=option]", has_text=NAME).first.click()
+    choose(page, ids.REVIEW_INDICATOR, NAME)
     assert page.get_by_label("Reviewed through", exact=True).input_value() == today().isoformat()
     page.get_by_role("button", name="Mark reviewed").click()
     page.locator(f"#{ids.REVIEW_MESSAGE}").get_by_text(f"Recorded: {NAME} reviewed through {today()}.").wait_for()
