@@ -120,6 +120,8 @@ def test_progress_counts_the_draws_nutpie_has_made_as_its_public_inspect_does() 
             if g in partial.groups()
         )
         assert counted > 0
-        assert counted == by_inspect
+        # a chain may finish the draw it was on after pause(): inspect, read second, may hold one
+        # more per chain, never fewer
+        assert counted <= by_inspect <= counted + 2, (counted, by_inspect)
     finally:
         sampler.cancel()
