@@ -425,6 +425,23 @@ def scaling(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def converged_speedups(out: dict) -> tuple[float | None, float | None]:
+    """The refresh's and its sampling's ESS/s over plain ``pm.sample()``'s, computed only when both
+    warm fits passed their diagnostics (a ratio of unconverged fits' ESS means nothing); None
+    otherwise, or without (a), and the reason is printed."""
+    pymc = out.get("pymc")
+    if pymc is None:
+        return None, None
+    failed = [
+        name for name, part in (("pm.sample()", pymc), ("Harbinger", out["harbinger"])) if not part["diagnostics"]["ok"]
+    ]
+    if failed:
+        print(f"no ESS/s ratio: the warm fit of {' and '.join(failed)} failed its diagnostics")
+        return None, None
+    h = out["harbinger"]
+    return round(h["ess_per_s"] / pymc["ess_per_s"], 2), round(h["sampling_ess_per_s"] / pymc["ess_per_s"], 2)
+
+
 def main() -> None:
     args = _args()
     if not args.keep_compile_cache and not args.scaling_one:
@@ -442,15 +459,12 @@ def main() -> None:
         return
     out = side_by_side(args)
     out["scaling"] = [] if args.skip_scaling else scaling(args)
+    speedup, sampling_speedup = converged_speedups(out)
     summary = {
         "refresh_s": out["harbinger"]["warm_s"],
-        "speedup_vs_pymc": round(out["harbinger"]["ess_per_s"] / out["pymc"]["ess_per_s"], 2)
-        if "pymc" in out
-        else None,
+        "speedup_vs_pymc": speedup,
         # sampling alone on both sides (pm.sample() computes no forecast; the refresh above does)
-        "sampling_speedup_vs_pymc": (
-            round(out["harbinger"]["sampling_ess_per_s"] / out["pymc"]["ess_per_s"], 2) if "pymc" in out else None
-        ),
+        "sampling_speedup_vs_pymc": sampling_speedup,
         "fast_update_s": out["fast_update"]["seconds"],
         "fast_update_khat": out["fast_update"]["khat"],
         "fast_update_max_z": out["fast_update"]["max_z_vs_refit"],

@@ -570,7 +570,8 @@ def _find(component: Any, id_: str) -> Any:
 
 @pytest.mark.fit
 def test_tiny_real_backtest_of_the_shipped_case(tmp_path: Path) -> None:
-    """Its own fits: one per origin (a backtest refits the case as of each origin, two at once)."""
+    """Its own fits: one per origin (a backtest refits the case as of each origin, two at once),
+    tiny ones on the production path (nutpie with the fused density)."""
     home = tmp_path / "bt"
     assert _run(home, "init").returncode == 0
     res = _run(
@@ -578,7 +579,7 @@ def test_tiny_real_backtest_of_the_shipped_case(tmp_path: Path) -> None:
         "backtest",
         "--origins",
         "2016..2017",
-        *fit_args(attempts=None),
+        *fit_args(attempts=None, sampler="nutpie"),
         "--jobs",
         "2",
         "--format",

@@ -36,16 +36,19 @@ from tests.test_celery import (  # noqa: F401 - team is the fixture these tests 
 )
 
 ORIGINS = "2019,2020"
-#: tests/fits.py's tiny fit with one chain: the origins' settings, passed by the backtest command.
+#: tests/fits.py's tiny fit with one chain: the origins' settings, passed by the backtest command
+#: (PyMC's sampler: slow enough that a worker can be killed in the middle of an origin).
 TINY = fit_env(TINY_SETTINGS | {"chains": 1})
+#: The same on the production path (nutpie with the fused density), where nothing is timed.
+TINY_NUTPIE = fit_env(TINY_SETTINGS | {"chains": 1, "sampler": "nutpie"})
 BACKTEST_TIMEOUT_S = 1500
 TASK_RECEIVED = re.compile(r"Task harbinger\.backtest_origin\[([0-9a-f-]+)\] received")
 
 
-def _backtest(team: Team, *args: str) -> subprocess.Popen:
+def _backtest(team: Team, *args: str, settings: dict[str, str] = TINY) -> subprocess.Popen:
     return subprocess.Popen(
         [HARBINGER, "backtest", "--origins", ORIGINS, "--format", "json", *args],
-        env={**team.env, **TINY},
+        env={**team.env, **settings},
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -98,7 +101,7 @@ def _data(origin: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.fit
 def test_a_backtest_runs_its_origins_on_the_celery_worker(team: Team) -> None:
     worker_pid = team.worker.pid
-    doc, err = _finish(team, _backtest(team))
+    doc, err = _finish(team, _backtest(team, settings=TINY_NUTPIE))
     assert "sending 2 origin(s) to the harbinger workers on Redis" in err
     assert "2 of 2 origins" in err  # progress, as the origins ended
     assert [o["origin"] for o in doc["origins"]] == [2019, 2020] and doc["failed_origins"] == []
@@ -113,10 +116,10 @@ def test_a_backtest_runs_its_origins_on_the_celery_worker(team: Team) -> None:
         "draws": 60,
         "tune": 60,
         "chains": 1,
-        "sampler": "pymc",
+        "sampler": "nutpie",
     }
 
-    local, _ = _finish(team, _backtest(team, "--local", "--jobs", "1"))
+    local, _ = _finish(team, _backtest(team, "--local", "--jobs", "1", settings=TINY_NUTPIE))
     assert local["settings"]["executor"] == "local" and local["settings"]["workers"] == []
     assert _shape(doc) == _shape(local)
     assert [_data(o) for o in doc["origins"]] == [_data(o) for o in local["origins"]]

@@ -22,11 +22,11 @@ def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> N
             sys.executable,
             str(ROOT / "benchmarks" / "refresh.py"),
             "--draws",
-            "100",
+            "50",
             "--tune",
-            "100",
+            "50",
             "--pymc-draws",
-            "100",
+            "10",
             "--skip-scaling",
             "--keep-compile-cache",
         ],
@@ -47,7 +47,14 @@ def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> N
         "recompiles_on_new_data",
         "scaling",
     }
-    assert summary["refresh_s"] > 0 and summary["speedup_vs_pymc"] > 0
+    assert summary["refresh_s"] > 0
+    # the ESS/s ratio is computed only from two warm fits that passed their diagnostics
+    both_ok = summary["pymc"]["diagnostics"]["ok"] and summary["harbinger"]["diagnostics"]["ok"]
+    if both_ok:
+        assert summary["speedup_vs_pymc"] > 0 and summary["sampling_speedup_vs_pymc"] > 0
+    else:
+        assert summary["speedup_vs_pymc"] is None and summary["sampling_speedup_vs_pymc"] is None
+        assert any(line.startswith("no ESS/s ratio: the warm fit of") for line in lines)
     assert summary["recompiles_on_new_data"] == 0
     assert summary["fast_update_s"] > 0 and summary["fast_update_khat"] is not None
     assert any(line.startswith("(a) plain pm.sample()") for line in lines)

@@ -11,11 +11,12 @@ from datetime import date
 import numpy as np
 import pytest
 
-from models import fit
+from models import density, fit
 from models import model as model_module
 from models.design import build_design
 from models.fit import FitSettings
 from models.simulate import simulate_observations, synthetic_case
+from tests.test_density import _points
 
 AS_OF = date(2016, 12, 31)
 TINY = {"draws": 30, "tune": 30, "chains": 2, "seed": 5}
@@ -39,7 +40,8 @@ def test_a_fused_density_that_disagrees_with_the_model_is_not_sampled(
     fresh_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The graph gets a wider prior on the hazard intercepts than the kernel was written with:
-    the compile-time check catches it, warns, and the fit samples the graph's density."""
+    the compile-time check catches it, warns, and the fit samples the graph's density, whose
+    log density and gradient with the design's data are the graph's."""
     calibrated = model_module.hazard_prior
     monkeypatch.setattr(
         model_module,
@@ -57,6 +59,14 @@ def test_a_fused_density_that_disagrees_with_the_model_is_not_sampled(
     assert idata.posterior.attrs["density"] == "pytensor"
     assert any("fused one disagreed" in m for m in messages), messages
     assert np.isfinite(idata.posterior["hazard_intercept"].values).all()
+    # what was sampled is the graph's density, with this design's data
+    compiled = fit.compiled_for(design, "nutpie")
+    evaluate = density.evaluator(compiled.nutpie_model(design, "pytensor"))
+    logp, dlogp = compiled.model.compile_logp(), compiled.model.compile_dlogp()
+    for flat, point in _points(compiled.model, 2, seed=8):
+        value, grad = evaluate(flat)
+        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-7, atol=1e-7)
+        assert value == pytest.approx(float(logp(point)), abs=1e-4)
 
 
 def test_the_density_comes_from_the_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
