@@ -18,19 +18,21 @@ prior, has its
 scale). When the effects' spread alone is wider than the range, the intercept sd sits at
 :data:`INTERCEPT_SD_FLOOR`, its mean centres the range, and the calibration says so (``fits`` is
 False) instead of pretending. Deterministic: a fixed-seed Monte Carlo of :data:`N_DRAWS` prior
-draws, vectorised, run once per case (cached) in a few tens of milliseconds; the constants are part
-of each run's record (``forecast.json``, ``elicitation``).
+draws, vectorised, run once per case and code version and kept on disk (:func:`hazard_prior`); the
+constants are part of each run's record (``forecast.json``, ``elicitation``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import special
 
 from indicators.case import Case
+from models import kernel_cache
 from models.priors import DEFAULT_PRIORS, priors_for
 
 N_DRAWS = 4000
@@ -235,10 +237,24 @@ def _build(case: Case) -> HazardPrior:
 
 
 _CACHE: dict[str, HazardPrior] = {}
+#: Arrays of :class:`HazardPrior`, by field name (the rest is ``summary``).
+_ARRAYS = ("intercept_mean", "intercept_sd", "effect_mean", "effect_sd", "present")
+
+
+def _stored(prior: HazardPrior) -> dict:
+    return {**{name: getattr(prior, name).tolist() for name in _ARRAYS}, "summary": list(prior.summary)}
+
+
+def _library_versions() -> str:
+    from importlib import metadata
+
+    return " ".join(f"{name} {metadata.version(name)}" for name in ("numpy", "scipy", "preliz"))
 
 
 def hazard_prior(case: Case) -> HazardPrior:
-    """The case's calibrated hazard prior (computed once per case and cached)."""
+    """The case's calibrated hazard prior: computed once per case and code version (a few
+    seconds), then read from the on-disk cache (:func:`models.kernel_cache.stored_json`) by every
+    later process, and kept in memory for this one."""
     key = json.dumps(
         [
             [o.model_dump(mode="json", exclude={"resolved", "question", "resolution_criteria"}) for o in case.outcomes],
@@ -248,7 +264,16 @@ def hazard_prior(case: Case) -> HazardPrior:
         sort_keys=True,
     )
     if key not in _CACHE:
-        _CACHE[key] = _build(case)
+        stored = kernel_cache.stored_json(
+            "hazard_prior",
+            f"{key} {_library_versions()}",
+            [Path(__file__)],
+            lambda: _stored(_build(case)),
+        )
+        _CACHE[key] = HazardPrior(
+            **{name: np.asarray(stored[name], dtype=float) for name in _ARRAYS},
+            summary=tuple(stored["summary"]),
+        )
     return _CACHE[key]
 
 

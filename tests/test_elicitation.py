@@ -47,13 +47,34 @@ def test_a_synthetic_case_with_stated_ranges_and_odds_ratios() -> None:
     assert prior.present[1].tolist() == [0.0, 0.0, 1.0]
 
 
-def test_the_calibration_is_deterministic() -> None:
-    case = load_case(shipped_case_path()).case
-    a = hazard_prior(case).record()
+def test_the_calibration_is_deterministic_and_later_processes_read_it_from_disk(tmp_path, monkeypatch) -> None:
     from models import elicitation
 
-    elicitation._CACHE.clear()
-    assert hazard_prior(case).record() == a
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(elicitation, "_CACHE", {})
+    case = load_case(shipped_case_path()).case
+    first = hazard_prior(case)
+    (stored,) = (tmp_path / "results").glob("hazard_prior_*.json")
+    # computing again gives the same constants, bit for bit (what the stored file holds)
+    again = elicitation._build(case)
+    for name in elicitation._ARRAYS:
+        assert np.array_equal(getattr(again, name), getattr(first, name)), name
+    assert list(again.summary) == list(first.summary)
+
+    # a new process (an empty memory cache) reads the file and computes nothing
+    monkeypatch.setattr(elicitation, "_CACHE", {})
+    monkeypatch.setattr(elicitation, "_build", lambda case: pytest.fail("the calibration was computed again"))
+    read = hazard_prior(case)
+    assert read.record() == first.record()
+    assert np.array_equal(read.intercept_mean, first.intercept_mean)
+
+    # another elicitation is another entry, computed (here: refused, since _build is patched)
+    spec = case.model_dump()
+    spec["outcomes"][0]["base_rate"]["annual"] = spec["outcomes"][0]["base_rate"]["annual"] * 1.5
+    changed = Case.model_validate(spec)
+    with pytest.raises(pytest.fail.Exception, match="computed again"):
+        hazard_prior(changed)
+    assert [p.name for p in (tmp_path / "results").glob("*.json")] == [stored.name]
 
 
 def test_a_base_rate_point_reads_as_the_default_range_and_bad_ranges_are_refused() -> None:
