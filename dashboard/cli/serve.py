@@ -74,10 +74,13 @@ def register(main: click.Group) -> None:
         if stale:
             click.echo(f"marked interrupted fits as failed: {', '.join(stale)}")
 
-        from dashboard.web.app import create_app, start_warming
+        from dashboard.services.runs import current_run
+        from dashboard.web.app import create_app, start_preparing
 
         app = create_app(case_id, host=host)
-        start_warming(case_id)  # builds the latest run's pages in the background, for a fast first visit
+        latest = current_run(store, case_id)
+        # the current run's pages, posterior and report content, built in the background
+        start_preparing(case_id, latest["id"] if latest else None)
         others = [c for c in store.case_ids() if c != case_id]
         also = f"; also {', '.join(f'{c} (?case={c})' for c in others)}" if others else ""
         click.echo(f"Harbinger dashboard for case '{case_id}'{also} on http://{host}:{port}/ (Ctrl+C to stop)")

@@ -24,6 +24,7 @@ a sampler.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from pathlib import Path
@@ -263,6 +264,8 @@ def poll_run_state(_n: Any, _obs: Any, case_id: str, previous: dict | None) -> A
     running, and everything downstream of it, so the run bar and the fit's own bar would freeze for
     as long as the fit runs. The store says when a fit starts and ends; the poll reads it."""
     state = {"case": case_id, **views.run_state(views.get_store(), case_id)}
+    if state["latest"] and not state["running"]:
+        start_preparing(case_id, state["latest"])
     return no_update if state == previous else state
 
 
@@ -344,9 +347,62 @@ def warm_caches(case_id: str) -> None:
         logging.getLogger(__name__).warning("building the pages ahead of the first visit failed: %s", exc)
 
 
-def start_warming(case_id: str) -> threading.Thread:
-    """:func:`warm_caches` in a background thread (``harbinger serve`` starts it with the server)."""
-    thread = threading.Thread(target=warm_caches, args=(case_id,), name="harbinger-warm-caches", daemon=True)
+def prepare_run(case_id: str, run_id: str | None) -> None:
+    """Compute ahead, in this server process, what users ask of the case's current run, so they
+    do not wait for it: first the pages (:func:`warm_caches`), then the run's posterior and its
+    reweighting baseline held in memory (:func:`dashboard.services.analysis.run_context`: the
+    fast update after the next observation reads no file), then the report's costly content in
+    the run directory (:func:`dashboard.report.build`, kept by :mod:`dashboard.report.cache`: the
+    run's first HTML or PDF report, from any process, reads it). Errors are only logged: each
+    piece is built again, and reported, when it is asked for."""
+    log = logging.getLogger(__name__)
+    warm_caches(case_id)
+    if run_id is None:
+        return
+    try:
+        from dashboard import report
+        from dashboard.services.analysis import AnalysisUnavailable, run_context
+
+        store = views.get_store()
+        run = store.get_run(run_id)
+        if run is None or run.get("status") != "ok" or not run.get("path"):
+            return
+        try:
+            run_context(store, case_id, run)
+        except AnalysisUnavailable as exc:  # e.g. no saved posterior: nothing to hold
+            log.info("run %s is not held in memory: %s", run_id, exc)
+        # one server process prepares the report; the others (gunicorn's workers) leave it
+        with (Path(run["path"]) / ".preparing-report").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return
+            report.build(store, case_id, run_id=run_id, fmt="html")
+    except Exception as exc:  # noqa: BLE001 - only a head start; a report or update computes it on demand
+        log.warning("preparing run %s ahead of its use failed: %s", run_id, exc)
+
+
+#: Case id -> the run id last prepared (or being prepared) by this process.
+_PREPARED: dict[str, str | None] = {}
+_PREPARED_LOCK = threading.Lock()
+
+
+def start_preparing(case_id: str, run_id: str | None) -> threading.Thread | None:
+    """:func:`prepare_run` in a background thread, once per case and current run: ``harbinger
+    serve`` calls it at start, and the run-state poll (:func:`poll_run_state`) whenever a new run
+    becomes current, wherever it was fitted. ``HARBINGER_PREPARE_RUNS=0`` limits it to the pages
+    (for a server whose cores are better left to fits). None when that run is already prepared."""
+    import os
+
+    with _PREPARED_LOCK:
+        if case_id in _PREPARED and _PREPARED[case_id] == run_id:
+            return None
+        _PREPARED[case_id] = run_id
+    if os.environ.get("HARBINGER_PREPARE_RUNS", "1").strip() == "0":
+        target, args = warm_caches, (case_id,)
+    else:
+        target, args = prepare_run, (case_id, run_id)
+    thread = threading.Thread(target=target, args=args, name="harbinger-prepare-run", daemon=True)
     thread.start()
     return thread
 
