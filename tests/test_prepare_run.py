@@ -4,6 +4,7 @@ the report's costly content in the run directory, so the run's first report comp
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def test_each_current_run_is_prepared_once_and_the_setting_keeps_it_to_the_pages
     monkeypatch.setattr(app, "prepare_run", lambda case, run: calls.append(("run", case, run)))
     monkeypatch.setattr(app, "warm_caches", lambda case: calls.append(("pages", case)))
     monkeypatch.setattr(app, "_PREPARED", {})
+    monkeypatch.setattr(app, "_SERVING", threading.Event())
     monkeypatch.delenv("HARBINGER_PREPARE_RUNS", raising=False)
     app.start_preparing("c", "r1").join()
     assert app.start_preparing("c", "r1") is None  # already prepared (or being prepared)
@@ -68,6 +70,12 @@ def test_the_run_state_poll_prepares_a_new_current_run_once_no_fit_runs(monkeypa
     monkeypatch.setattr(views, "get_store", lambda: None)
     state = {"latest": "r2", "running": ["r3"], "n_records": 1, "n_reviews": 0}
     monkeypatch.setattr(views, "run_state", lambda store, case: dict(state))
+    monkeypatch.setattr(app, "_SERVING", threading.Event())
+    state["running"] = []
+    app.poll_run_state(0, None, "c", None)
+    assert asked == []  # not a serving process (e.g. this test): nothing starts
+    app._SERVING.set()
+    state["running"] = ["r3"]
     app.poll_run_state(1, None, "c", None)
     assert asked == []  # a fit is running: the cores are its
     state["running"] = []

@@ -264,7 +264,7 @@ def poll_run_state(_n: Any, _obs: Any, case_id: str, previous: dict | None) -> A
     running, and everything downstream of it, so the run bar and the fit's own bar would freeze for
     as long as the fit runs. The store says when a fit starts and ends; the poll reads it."""
     state = {"case": case_id, **views.run_state(views.get_store(), case_id)}
-    if state["latest"] and not state["running"]:
+    if _SERVING.is_set() and state["latest"] and not state["running"]:
         start_preparing(case_id, state["latest"])
     return no_update if state == previous else state
 
@@ -349,16 +349,21 @@ def warm_caches(case_id: str) -> None:
 
 def prepare_run(case_id: str, run_id: str | None) -> None:
     """Compute ahead, in this server process, what users ask of the case's current run, so they
-    do not wait for it: first the pages (:func:`warm_caches`), then the run's posterior and its
-    reweighting baseline held in memory (:func:`dashboard.services.analysis.run_context`: the
-    fast update after the next observation reads no file), then the report's costly content in
-    the run directory (:func:`dashboard.report.build`, kept by :mod:`dashboard.report.cache`: the
-    run's first HTML or PDF report, from any process, reads it). Errors are only logged: each
-    piece is built again, and reported, when it is asked for."""
-    log = logging.getLogger(__name__)
+    do not wait for it: first the pages (:func:`warm_caches`), then :func:`prepare_run_content`.
+    Errors are only logged: each piece is built again, and reported, when it is asked for."""
     warm_caches(case_id)
-    if run_id is None:
-        return
+    if run_id is not None:
+        prepare_run_content(case_id, run_id)
+
+
+def prepare_run_content(case_id: str, run_id: str) -> None:
+    """The run's posterior and its reweighting baseline held in memory
+    (:func:`dashboard.services.analysis.run_context`: the fast update after the next observation
+    reads no file), then the report's costly content in the run directory
+    (:func:`dashboard.report.build`, kept by :mod:`dashboard.report.cache`: the run's first HTML
+    or PDF report, from any process, reads it). One server process prepares a run's report;
+    the others (gunicorn's workers) leave it. Errors are only logged."""
+    log = logging.getLogger(__name__)
     try:
         from dashboard import report
         from dashboard.services.analysis import AnalysisUnavailable, run_context
@@ -371,7 +376,6 @@ def prepare_run(case_id: str, run_id: str | None) -> None:
             run_context(store, case_id, run)
         except AnalysisUnavailable as exc:  # e.g. no saved posterior: nothing to hold
             log.info("run %s is not held in memory: %s", run_id, exc)
-        # one server process prepares the report; the others (gunicorn's workers) leave it
         with (Path(run["path"]) / ".preparing-report").open("a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -385,15 +389,20 @@ def prepare_run(case_id: str, run_id: str | None) -> None:
 #: Case id -> the run id last prepared (or being prepared) by this process.
 _PREPARED: dict[str, str | None] = {}
 _PREPARED_LOCK = threading.Lock()
+#: Set in a process that serves the dashboard (:func:`start_preparing` at its start): only there
+#: does the run-state poll prepare new runs (a test calling the poll starts no thread).
+_SERVING = threading.Event()
 
 
 def start_preparing(case_id: str, run_id: str | None) -> threading.Thread | None:
     """:func:`prepare_run` in a background thread, once per case and current run: ``harbinger
     serve`` calls it at start, and the run-state poll (:func:`poll_run_state`) whenever a new run
-    becomes current, wherever it was fitted. ``HARBINGER_PREPARE_RUNS=0`` limits it to the pages
+    becomes current, wherever it was fitted (only once this process started preparing, i.e.
+    serves the dashboard). ``HARBINGER_PREPARE_RUNS=0`` limits it to the pages
     (for a server whose cores are better left to fits). None when that run is already prepared."""
     import os
 
+    _SERVING.set()
     with _PREPARED_LOCK:
         if case_id in _PREPARED and _PREPARED[case_id] == run_id:
             return None

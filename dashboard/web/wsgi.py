@@ -51,6 +51,12 @@ def create_server(case: str | None = None) -> Any:
             "reachable by others; add one with 'harbinger user add NAME --role editor' first."
         )
     app = create_app(case or os.environ.get(CASE_ENV) or None)
+    from dashboard.services.runs import current_run
+    from dashboard.web.app import start_preparing
+
+    case_id = app.server.config["HARBINGER_CASE"]
+    latest = current_run(store, case_id)
+    start_preparing(case_id, latest["id"] if latest else None)  # as `harbinger serve` does
     return app.server
 
 
