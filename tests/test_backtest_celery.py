@@ -36,11 +36,10 @@ from tests.test_celery import (  # noqa: F401 - team is the fixture these tests 
 )
 
 ORIGINS = "2019,2020"
-#: tests/fits.py's tiny fit with one chain: the origins' settings, passed by the backtest command
-#: (PyMC's sampler: slow enough that a worker can be killed in the middle of an origin).
+#: tests/fits.py's tiny fit with one chain: the origins' settings, passed by the backtest command.
 TINY = fit_env(TINY_SETTINGS | {"chains": 1})
-#: The same on the production path (nutpie with the fused density), where nothing is timed.
-TINY_NUTPIE = fit_env(TINY_SETTINGS | {"chains": 1, "sampler": "nutpie"})
+#: The same with PyMC's sampler: an origin slow enough that its worker can be killed in the middle.
+SLOW = fit_env(TINY_SETTINGS | {"chains": 1, "sampler": "pymc"})
 BACKTEST_TIMEOUT_S = 1500
 TASK_RECEIVED = re.compile(r"Task harbinger\.backtest_origin\[([0-9a-f-]+)\] received")
 
@@ -101,7 +100,7 @@ def _data(origin: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.fit
 def test_a_backtest_runs_its_origins_on_the_celery_worker(team: Team) -> None:
     worker_pid = team.worker.pid
-    doc, err = _finish(team, _backtest(team, settings=TINY_NUTPIE))
+    doc, err = _finish(team, _backtest(team))
     assert "sending 2 origin(s) to the harbinger workers on Redis" in err
     assert "2 of 2 origins" in err  # progress, as the origins ended
     assert [o["origin"] for o in doc["origins"]] == [2019, 2020] and doc["failed_origins"] == []
@@ -119,7 +118,7 @@ def test_a_backtest_runs_its_origins_on_the_celery_worker(team: Team) -> None:
         "sampler": "nutpie",
     }
 
-    local, _ = _finish(team, _backtest(team, "--local", "--jobs", "1", settings=TINY_NUTPIE))
+    local, _ = _finish(team, _backtest(team, "--local", "--jobs", "1"))
     assert local["settings"]["executor"] == "local" and local["settings"]["workers"] == []
     assert _shape(doc) == _shape(local)
     assert [_data(o) for o in doc["origins"]] == [_data(o) for o in local["origins"]]
@@ -140,7 +139,7 @@ def test_an_origin_lost_with_its_worker_is_reported_and_the_other_still_runs(tea
     app = celery_app(team.env["HARBINGER_REDIS_URL"])
     first_worker = team.worker
     log_before = team.worker_output()
-    proc = _backtest(team)
+    proc = _backtest(team, settings=SLOW)
     task_id = _wait(
         lambda: (TASK_RECEIVED.findall(team.worker_output()[len(log_before) :]) or [None])[0],
         120,

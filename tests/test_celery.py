@@ -331,7 +331,8 @@ def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: 
     from dashboard.web import ids
 
     _stop(team.worker)
-    team.start_worker(HARBINGER_CHAINS="0")  # a misconfigured worker: its fits raise inside the sampler
+    # a misconfigured worker: its fits raise inside PyMC's sampler
+    team.start_worker(HARBINGER_CHAINS="0", HARBINGER_SAMPLER="pymc")
     page = _editor_page(browser, team)
     page.locator(f"#{ids.RUN_BAR} .run-id").wait_for()
     page.get_by_role("button", name="Refit").click()
