@@ -37,7 +37,7 @@ def test_every_row_has_its_key_and_a_failed_fit_counts_as_no_timing(latency: Mod
     rows = {
         "warm_refit_s": {"value": 12.5, "ok": True, "note": "min ESS 3000"},
         "cold_process_fit_s": {"value": 20.0, "ok": False, "note": "diagnostics FAILED: R-hat 1.02 above 1.01"},
-        "pdf_report_s": {"value": 14.0, "cached_s": 6.0, "ok": True, "note": ""},
+        "pdf_report_s": {"value": 14.0, "unprepared_s": 18.0, "ok": True, "note": ""},
         "pymc_ess_ratio": {"value": 16.9, "ok": True, "note": ""},
     }
     summary = latency.summarise(rows)
