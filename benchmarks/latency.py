@@ -222,8 +222,11 @@ def _fit_row(home: Path, env: dict[str, str], label: str) -> dict[str, Any]:
     store.close()
     ok = res.returncode == 0 and bool(runs) and bool(runs[0].get("diagnostics_ok"))
     note = (f"{len(runs)} attempt(s)" if runs else "no run recorded") + f", CPU {res.cpu_s:.0f} s"
-    if runs and not ok:
-        note += "; diagnostics FAILED: " + "; ".join((runs[0].get("diagnostics") or {}).get("problems") or [])
+    attempts = sorted(runs, key=lambda r: r["created_at"])
+    for n, run in enumerate(attempts, start=1):  # what failed, attempt by attempt (a retry may pass)
+        if not run.get("diagnostics_ok"):
+            problems = "; ".join((run.get("diagnostics") or {}).get("problems") or [run.get("status", "")])
+            note += f"; attempt {n} diagnostics FAILED: {problems}"
     print(f"  {label}: {seconds:.1f} s ({note})", flush=True)
     return {
         "value": round(seconds, 2),
