@@ -28,6 +28,8 @@ def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> N
             "--pymc-draws",
             "10",
             "--skip-scaling",
+            # the generated density's compile and sampling are tests/test_density_guard.py's
+            "--skip-generated",
             "--keep-compile-cache",
         ],
         capture_output=True,
@@ -59,7 +61,6 @@ def test_refresh_benchmark_prints_its_figures_and_json_line(tmp_path: Path) -> N
     assert summary["fast_update_s"] > 0 and summary["fast_update_khat"] is not None
     assert any(line.startswith("(a) plain pm.sample()") for line in lines)
     assert any(line.startswith("(c) fast update") for line in lines)
-    # the fused density against PyTensor's generated one, per evaluation and per refit
-    evaluation = summary["harbinger"]["evaluation_us"]
-    assert set(evaluation) == {"fused", "pytensor"} and min(evaluation.values()) > 0
-    assert summary["harbinger"]["generated_density"]["warm_sampling_s"] > 0
+    # the fused density's cost per evaluation; the generated one's refit is left out
+    assert summary["harbinger"]["evaluation_us"]["fused"] > 0
+    assert "generated_density" not in summary["harbinger"]
