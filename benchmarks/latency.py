@@ -296,7 +296,7 @@ def report_rows(args: argparse.Namespace, rows: list[str], home: Path) -> dict[s
             if good:
                 shutil.rmtree(Path(good[0]["path"]) / CACHE_DIR, ignore_errors=True)
                 prepare = [sys.executable, "-c", PREPARE, case_id, good[0]["id"]]
-                p_s, p_r = _run(prepare, env)  # what the dashboard's server does in the background
+                _, p_r = _run(prepare, env)  # what the dashboard's server does in the background
                 ok = ok and p_r.returncode == 0
             s2, r2 = _run(cmd, env)
             ok = ok and r1.returncode == 0 and r2.returncode == 0
