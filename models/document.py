@@ -30,7 +30,9 @@ Schema
                       "divergences": int, "min_bfmi": float | null, "ok": bool,
                       "problems": [str, ...],
                       "failing": [str, ...],           # optional (older files lack it)
-                      "min_param_ess": float},         # optional (older files lack it)
+                      "min_param_ess": float,          # optional (older files lack it)
+                      "draws": int},                   # optional (older files lack it): kept
+                                                       # draws per chain (fewer on an early stop)
       "outcomes": [{"id": str, "question": str, "resolved": bool,
                     "resolution_date": "YYYY-MM-DD" | null,
                     "horizons": [{"years": int, "p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
@@ -179,6 +181,9 @@ class Diagnostics(_Part):
     min_param_ess: float | None = None
     """Smallest bulk or tail ESS of the model parameters and the factor states through the as-of
     quarter (optional: older files lack it)."""
+    draws: int | None = None
+    """Kept draws per chain (optional: older files lack it). Fewer than the settings' ``draws``
+    when the fit stopped early, having converged (``FitSettings.min_draws``)."""
 
 
 # ---------------------------------------------------------------------------- outcomes

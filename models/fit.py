@@ -24,6 +24,7 @@ import pymc as pm
 from models import compiled, convergence, density
 from models.design import Design
 from models.families import FAMILIES
+from models.forecast import draws_of, outcome_forecasts
 from models.model import build_model
 from models.settings import DENSITIES, DENSITY_ENV, FitSettings, default_density  # noqa: F401 - the fit's interface
 
@@ -39,8 +40,19 @@ BFMI_MIN = 0.3
 #: The quantities failing R-hat or ESS that a run names (the worst first).
 FAILING_SHOWN = 8
 
-#: Seconds between readings of a running sampler's progress (:func:`_draws_done`).
+#: Seconds between readings of a running sampler's draws (:func:`_rows_per_chain`; only when
+#: someone listens to the progress or the fit may stop early), and between progress reports.
+READ_EVERY_S = 1.0
 PROGRESS_EVERY_S = 3.0
+
+#: A fit stops early (``FitSettings.min_draws``) only when its draws so far reach this many times
+#: every ESS limit of :func:`diagnostics` (and pass its other checks). An ESS estimated from a
+#: thousand or two correlated draws is itself uncertain, and a fit that looks several times
+#: would otherwise stop at the first look where chance put the estimate over the line; at 1.5
+#: times the limit, an estimate a third too high still leaves the quantity above it.
+EARLY_STOP_ESS_MARGIN = 1.5
+#: Draws per chain between two looks of an early-stopping fit, at least (see :class:`Checkpoints`).
+CHECK_EVERY = 500
 
 #: Parameters whose convergence is reported, besides the factor states through the as-of quarter
 #: (the innovations are the sampler's coordinates for those states and are judged through them).
@@ -142,34 +154,12 @@ def _mass_matrix_options(settings: FitSettings) -> dict[str, Any]:
     return {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix, **windows}
 
 
-def _draws_done(sampler: Any) -> int:
-    """Draws (warm-up and kept, all chains) a running nutpie sampler has made so far.
-
-    They are counted on nutpie's raw Arrow trace, one row per draw and chain. Its public
-    ``inspect()`` converts the whole trace to ArviZ on every reading: at the default settings that
-    takes about as long as the interval between readings and competes with the chains for the
-    cores. The raw trace is nutpie's internal interface, so where it is not there (another nutpie
-    version) the count falls back to ``inspect()``.
-    """
-    raw = getattr(sampler, "_sampler", None)
-    results = raw.inspect() if raw is not None and hasattr(raw, "inspect") else None
-    if results is not None and hasattr(results, "get_arrow_trace") and results.is_arrow():
-        _, stat_batches = results.get_arrow_trace()
-        return int(sum(batch.num_rows for batch in stat_batches))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # arviz complains about chains with no draws yet
-        partial = sampler.inspect()
-    per_chain = sum(
-        int(partial[g].sizes.get("draw", 0)) for g in ("warmup_posterior", "posterior") if g in partial.groups()
-    )
-    return per_chain * int(partial.posterior.sizes.get("chain", 1))
-
-
 def sample(
     design: Design, settings: FitSettings | None = None, *, progress: Progress | None = None
 ) -> az.InferenceData:
-    """Sample the posterior of ``design``; ``progress(fraction, message)`` is called as it goes
-    (every :data:`PROGRESS_EVERY_S` seconds while nutpie samples; never read without a listener).
+    """Sample the posterior of ``design``, with nutpie until it has converged (``settings.min_draws``,
+    :class:`Checkpoints`) or made ``settings.draws``; ``progress(fraction, message)`` is called as
+    it goes (every :data:`PROGRESS_EVERY_S` seconds while nutpie samples).
     The posterior's ``density`` attribute names the log density nutpie sampled with."""
     settings = FitSettings() if settings is None else settings
     report = progress or (lambda f, m: None)
@@ -178,8 +168,6 @@ def sample(
     data = design.data()
     total = settings.chains * (settings.draws + settings.tune)
     if settings.sampler == "nutpie":
-        import nutpie
-
         used = built.density_used(settings.density)
         nm = built.nutpie_model(design, used, report)
         report(
@@ -188,29 +176,7 @@ def sample(
             if used == settings.density
             else "sampling with PyTensor's density: the fused one disagreed with the model",
         )
-        sampler = nutpie.sample(
-            nm,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=min(settings.chains, 2),
-            seed=settings.seed,
-            progress_bar=False,
-            blocking=False,
-            **_mass_matrix_options(settings),
-        )
-        read_at = time.monotonic()
-        while not _finished(sampler):
-            time.sleep(0.25)
-            if progress is None or time.monotonic() - read_at < PROGRESS_EVERY_S:
-                continue
-            read_at = time.monotonic()
-            try:
-                done = _draws_done(sampler)
-                report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
-            except Exception:  # noqa: BLE001 - progress is best effort; the sample itself is not
-                pass
-        idata = sampler.wait()
+        idata = _nutpie_draws(nm, design, settings, built, used, progress)
         if used == "fused":
             report(0.985, "computing the model's variables from the draws")
             idata = built.expanded(idata, design)
@@ -240,6 +206,154 @@ def sample(
     return idata
 
 
+def _nutpie_draws(
+    nm: Any,
+    design: Design,
+    settings: FitSettings,
+    built: _Compiled,
+    used: str,
+    progress: Progress | None,
+) -> az.InferenceData:
+    """nutpie's draws of ``nm``, stopped early once converged (:class:`Checkpoints`), with the
+    progress read from the running sampler."""
+    import nutpie
+
+    report = progress or (lambda f, m: None)
+    total = settings.chains * (settings.draws + settings.tune)
+    sampler = nutpie.sample(
+        nm,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=min(settings.chains, 2),
+        seed=settings.seed,
+        progress_bar=False,
+        blocking=False,
+        **_mass_matrix_options(settings),
+    )
+    looks = Checkpoints(design, settings, built, used)
+    read_at = reported_at = time.monotonic()
+    kept = None
+    while not _finished(sampler):
+        time.sleep(0.25)
+        now = time.monotonic()
+        if (progress is None and looks.at is None) or now - read_at < READ_EVERY_S:
+            continue
+        read_at = now
+        try:
+            rows = _rows_per_chain(sampler)
+        except Exception:  # noqa: BLE001 - a reading is best effort; the sample itself is not
+            continue
+        if looks.due(rows) and looks.converged(sampler, report):
+            kept = looks.at
+            idata = _first_draws(sampler.abort(), kept)
+            break
+        if progress is not None and now - reported_at >= PROGRESS_EVERY_S:
+            reported_at = now
+            done = sum(rows)
+            report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
+    if kept is None:
+        idata = sampler.wait()
+    return idata
+
+
+class Checkpoints:
+    """When a running nutpie fit looks at its draws so far, and whether they have converged.
+
+    The first look is after ``settings.min_draws`` draws per chain. A look that fails sets the
+    next where the smallest ESS it saw, growing in proportion to the draws, would reach the
+    margin (:data:`EARLY_STOP_ESS_MARGIN`), but one to two :data:`CHECK_EVERY` later (an ESS
+    estimated from a thousand draws is too noisy to plan further on: a tail ESS can halve between
+    two looks and recover by the next). A run with divergent transitions is not looked at again
+    (they do not go away; the run is judged at its end). No look at or beyond
+    ``settings.draws``: the end is the ordinary one.
+    A look costs a second or two of one core (the draws' expansion, the outcome probabilities
+    and :func:`diagnostics`, as the run's summary computes them), while the chains go on.
+    """
+
+    def __init__(self, design: Design, settings: FitSettings, built: _Compiled, used: str):
+        self.design, self.settings, self.built, self.used = design, settings, built, used
+        on = settings.sampler == "nutpie" and 0 < settings.min_draws < settings.draws
+        self.at: int | None = settings.min_draws if on else None
+        self.looks: list[dict[str, Any]] = []
+
+    def due(self, rows: list[int]) -> bool:
+        """Whether every chain has made the draws of the next look (``rows``: each chain's rows,
+        warm-up included, :func:`_rows_per_chain`)."""
+        if self.at is None:
+            return False
+        return len(rows) == self.settings.chains and min(rows) >= self.settings.tune + self.at
+
+    def converged(self, sampler: Any, report: Progress) -> bool:
+        """Whether the first ``self.at`` draws of each chain pass :func:`diagnostics` with the
+        margin; if not, the next look is set (or none)."""
+        n = self.at
+        idata = _first_draws(sampler.inspect(), n)
+        if self.used == "fused":
+            idata = self.built.expanded(idata, self.design)
+        diag = diagnostics(
+            idata,
+            outcome_probability=outcome_forecasts(self.design, draws_of(self.design, idata), seed=self.settings.seed)[
+                1
+            ],
+            observed_periods=self.design.grid.as_of_cell + 1,
+            ess_margin=EARLY_STOP_ESS_MARGIN,
+        )
+        self.looks.append({"draws": n, "ok": diag["ok"], "problems": diag["problems"]})
+        log.info("look at %d draws per chain: %s", n, "; ".join(diag["problems"]) or "converged")
+        if diag["ok"]:
+            report(0.98, f"sampling: converged after {n} draws per chain, stopping early")
+            return True
+        self.at = self._next(n, diag)
+        return False
+
+    def _next(self, n: int, diag: dict[str, Any]) -> int | None:
+        if diag["divergences"]:
+            return None
+        chains = self.settings.chains
+        needs = [
+            (EARLY_STOP_ESS_MARGIN * ESS_PER_CHAIN_MIN * chains, diag["min_param_ess"]),
+            (EARLY_STOP_ESS_MARGIN * ESS_MIN, diag["min_ess_bulk"]),
+            (EARLY_STOP_ESS_MARGIN * ESS_MIN, diag["min_ess_tail"]),
+        ]
+        short = max((need / seen for need, seen in needs if np.isfinite(seen) and seen > 0), default=1.0)
+        projected = CHECK_EVERY * int(np.ceil(n * short / CHECK_EVERY))
+        at = min(max(n + CHECK_EVERY, projected), n + 2 * CHECK_EVERY)
+        return at if at < self.settings.draws else None
+
+
+def _first_draws(idata: az.InferenceData, n: int) -> az.InferenceData:
+    """The first ``n`` kept draws of each chain (the warm-up as it is)."""
+    groups = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
+    return idata.isel(draw=slice(0, n), groups=groups)
+
+
+def _rows_per_chain(sampler: Any) -> list[int]:
+    """Rows (warm-up and kept draws) each chain of a running nutpie sampler has made so far.
+
+    They are counted on nutpie's raw Arrow trace, one row per draw. Its public ``inspect()``
+    converts the whole trace to ArviZ on every reading: at the default settings that takes about
+    as long as the interval between progress readings and competes with the chains for the
+    cores. The raw trace is nutpie's internal interface, so where it is not there (another nutpie
+    version) the rows are counted on ``inspect()``'s draws (nutpie pads a chain that is behind
+    with NaN).
+    """
+    raw = getattr(sampler, "_sampler", None)
+    results = raw.inspect() if raw is not None and hasattr(raw, "inspect") else None
+    if results is not None and hasattr(results, "get_arrow_trace") and results.is_arrow():
+        _, stat_batches = results.get_arrow_trace()
+        return [int(batch.num_rows) for batch in stat_batches]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # arviz complains about chains with no draws yet
+        partial = sampler.inspect()
+    rows = np.zeros(int(partial.posterior.sizes.get("chain", 1)), dtype=int)
+    for group in ("warmup_posterior", "posterior"):
+        if group in partial.groups() and partial[group].data_vars:
+            first = next(iter(partial[group].data_vars.values())).transpose("chain", "draw", ...).values
+            rows += np.isfinite(first.reshape(first.shape[0], first.shape[1], -1)[:, :, 0]).sum(axis=1)
+    return rows.tolist()
+
+
 def _finished(sampler: Any) -> bool:
     try:
         return bool(sampler.is_finished)
@@ -248,7 +362,11 @@ def _finished(sampler: Any) -> bool:
 
 
 def diagnostics(
-    idata: az.InferenceData, *, outcome_probability: Any | None = None, observed_periods: int | None = None
+    idata: az.InferenceData,
+    *,
+    outcome_probability: Any | None = None,
+    observed_periods: int | None = None,
+    ess_margin: float = 1.0,
 ) -> dict[str, Any]:
     """R-hat, bulk/tail ESS, divergences and E-BFMI, with ``ok`` and the problems in words.
 
@@ -266,11 +384,14 @@ def diagnostics(
     the forecast reads those quarters through the outcome probabilities. Judging some 250
     innovations separately would multiply R-hat's chance fluctuations (a run failing on one
     innovation while every factor state it drives is fine).
+
+    ``ess_margin`` multiplies both ESS limits (an early-stopping fit's look, :class:`Checkpoints`).
+    ``draws`` is the number of kept draws per chain judged.
     """
     with warnings.catch_warnings():
         # Entries fixed at zero have no variance: arviz warns about dividing by it (and gives NaN).
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _diagnostics(idata, outcome_probability, observed_periods)
+        return _diagnostics(idata, outcome_probability, observed_periods, ess_margin)
 
 
 def _quantities(arrays: Any) -> tuple[np.ndarray, list[str]]:
@@ -308,7 +429,7 @@ def _extreme(pick: Callable[[np.ndarray], Any], values: np.ndarray) -> float:
 
 
 def _diagnostics(
-    idata: az.InferenceData, outcome_probability: Any | None, observed_periods: int | None
+    idata: az.InferenceData, outcome_probability: Any | None, observed_periods: int | None, ess_margin: float
 ) -> dict[str, Any]:
     post = idata.posterior
     names = [n for n in MONITORED if n in post]
@@ -322,7 +443,8 @@ def _diagnostics(
     params = {name: values[spread] for name, values in params.items()}
     max_rhat = _extreme(np.max, params["r_hat"])
     min_param_ess = min(_extreme(np.min, params["ess_bulk"]), _extreme(np.min, params["ess_tail"]))
-    param_ess_min = ESS_PER_CHAIN_MIN * post.sizes["chain"]
+    param_ess_min = ess_margin * ESS_PER_CHAIN_MIN * post.sizes["chain"]
+    ess_min = ess_margin * ESS_MIN
     failing = _failing([n for n, keep in zip(names, spread) if keep], params, param_ess_min)
     if outcome_probability is not None and outcome_probability.sizes.get("outcome_horizon", 0):
         prob_draws, prob_names = _quantities([outcome_probability.rename("outcome_probability")])
@@ -330,7 +452,7 @@ def _diagnostics(
         max_rhat = max(max_rhat, _extreme(np.max, probs["r_hat"]))
         min_bulk = _extreme(np.min, probs["ess_bulk"])
         min_tail = _extreme(np.min, probs["ess_tail"])
-        failing += _failing(prob_names, probs, ESS_MIN)
+        failing += _failing(prob_names, probs, ess_min)
     else:
         min_bulk = _extreme(np.min, params["ess_bulk"])
         min_tail = _extreme(np.min, params["ess_tail"])
@@ -344,12 +466,12 @@ def _diagnostics(
     problems = []
     if max_rhat > RHAT_MAX:
         problems.append(f"R-hat {max_rhat:.3f} above {RHAT_MAX}")
-    if min_bulk < ESS_MIN:
-        problems.append(f"bulk ESS {min_bulk:.0f} below {ESS_MIN}")
-    if min_tail < ESS_MIN:
-        problems.append(f"tail ESS {min_tail:.0f} below {ESS_MIN}")
+    if min_bulk < ess_min:
+        problems.append(f"bulk ESS {min_bulk:.0f} below {ess_min:.0f}")
+    if min_tail < ess_min:
+        problems.append(f"tail ESS {min_tail:.0f} below {ess_min:.0f}")
     if min_param_ess < param_ess_min:
-        problems.append(f"a parameter's or factor state's ESS {min_param_ess:.0f} below {param_ess_min}")
+        problems.append(f"a parameter's or factor state's ESS {min_param_ess:.0f} below {param_ess_min:.0f}")
     if divergences:
         problems.append(f"{divergences} divergent transitions")
     if np.isfinite(min_bfmi) and min_bfmi < BFMI_MIN:
@@ -364,4 +486,5 @@ def _diagnostics(
         "problems": problems,
         "failing": [text for _, text in sorted(failing, reverse=True)[:FAILING_SHOWN]],
         "min_param_ess": round(min_param_ess, 1),
+        "draws": int(post.sizes["draw"]),
     }

@@ -35,6 +35,13 @@ class FitSettings:
     chains: int = 2
     seed: int = 20101101
     sampler: str = "nutpie"
+    #: A nutpie fit stops before ``draws`` as soon as its draws so far pass every check of
+    #: :func:`models.fit.diagnostics` with room to spare (each ESS limit times
+    #: ``models.fit.EARLY_STOP_ESS_MARGIN``). It first looks after ``min_draws`` draws per chain,
+    #: then whenever the ESS it saw says the limits may be met (``models.fit.Checkpoints``). A fit
+    #: that does not pass early runs to ``draws`` and is judged there by the usual limits, with the
+    #: draws it would have made had it never looked. 0 turns the early stop off.
+    min_draws: int = 1000
     #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
     #: variances. On the shipped case the variance estimate gives more ESS per draw than the

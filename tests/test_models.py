@@ -251,13 +251,14 @@ def test_fit_settings_load_without_the_sampler() -> None:
     assert out[0] == "[]"
     from models.settings import FitSettings
 
-    assert out[1] == str({k: getattr(FitSettings(), k) for k in ("draws", "tune", "chains", "seed", "sampler")})
+    keys = ("draws", "tune", "chains", "seed", "sampler", "min_draws")
+    assert out[1] == str({k: getattr(FitSettings(), k) for k in keys})
 
 
 def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seconds(monkeypatch) -> None:
     """Reading nutpie's progress copies the trace so far on the sampling cores: without a
-    listener it is never read, with one at most every ``PROGRESS_EVERY_S`` seconds, and the
-    listener hears how many draws are done."""
+    listener (and no early stop: these settings are too short for one) it is never read, with
+    one at most every ``READ_EVERY_S`` seconds, and the listener hears how many draws are done."""
     import time
     from types import SimpleNamespace
 
@@ -289,6 +290,7 @@ def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seco
     )
     monkeypatch.setattr(fit, "compiled_for", lambda design, sampler: compiled)
     monkeypatch.setattr(fit, "PROGRESS_EVERY_S", 0.5)
+    monkeypatch.setattr(fit, "READ_EVERY_S", 0.5)
     design = SimpleNamespace(data=dict)
     settings = fit.FitSettings(draws=100, tune=100)
     runs: list[Running] = []

@@ -42,6 +42,14 @@ def register(main: click.Group) -> None:
         help=f"Posterior draws per chain (default {DEFAULT_SETTINGS['draws']}).",
     )
     @click.option(
+        "--min-draws",
+        "min_draws",
+        type=click.IntRange(0, 100000),
+        default=None,
+        help="Draws per chain after which the fit may stop early, as soon as it passes its diagnostics "
+        f"with room to spare (default {DEFAULT_SETTINGS['min_draws']}; 0: always sample --draws).",
+    )
+    @click.option(
         "--tune",
         type=click.IntRange(10, 100000),
         default=None,
@@ -70,6 +78,7 @@ def register(main: click.Group) -> None:
         env: Env,
         as_of: str | None,
         draws: int | None,
+        min_draws: int | None,
         tune: int | None,
         chains: int | None,
         seed: int | None,
@@ -92,6 +101,7 @@ def register(main: click.Group) -> None:
                 as_of=day,
                 progress=_progress_printer(),
                 draws=draws,
+                min_draws=min_draws,
                 tune=tune,
                 chains=chains,
                 seed=seed,
@@ -104,9 +114,10 @@ def register(main: click.Group) -> None:
         run = env.store.get_run(run_id)
         diag = run["diagnostics"]
         status = "diagnostics ok" if run["diagnostics_ok"] else "DIAGNOSTICS FAILED: " + "; ".join(diag["problems"])
+        kept = f", {diag['draws']} draws per chain" if diag.get("draws") else ""
         click.echo(
             f"run {run_id} (as of {run['as_of']}): max R-hat {diag['max_rhat']}, "
-            f"min bulk ESS {diag['min_ess_bulk']}, {diag['divergences']} divergences — {status}"
+            f"min bulk ESS {diag['min_ess_bulk']}, {diag['divergences']} divergences{kept} — {status}"
         )
         from dashboard.cli.reviews import warn_stale
 

@@ -29,7 +29,9 @@ Progress = Callable[[float, str], None]
 
 #: The fit settings the environment may override (``HARBINGER_DRAWS``, ...), at the model's
 #: defaults (:class:`models.settings.FitSettings`, their one definition).
-DEFAULT_SETTINGS = {key: getattr(FitSettings(), key) for key in ("draws", "tune", "chains", "seed", "sampler")}
+DEFAULT_SETTINGS = {
+    key: getattr(FitSettings(), key) for key in ("draws", "tune", "chains", "seed", "sampler", "min_draws")
+}
 
 #: How many fits one request may run: a fit that fails its diagnostics is tried once more with
 #: twice the tuning steps and the next seed (``HARBINGER_FIT_ATTEMPTS`` or ``attempts=`` overrides).
@@ -48,7 +50,8 @@ class FitFailed(RuntimeError):
 
 
 def default_settings() -> dict[str, Any]:
-    """Sampler settings: the defaults, overridden by HARBINGER_DRAWS, _TUNE, _CHAINS, _SEED, _SAMPLER."""
+    """Sampler settings: the defaults, overridden by HARBINGER_DRAWS, _MIN_DRAWS, _TUNE, _CHAINS, _SEED,
+    _SAMPLER."""
     out = dict(DEFAULT_SETTINGS)
     for key in out:
         env = os.environ.get(f"HARBINGER_{key.upper()}")

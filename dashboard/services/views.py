@@ -326,7 +326,8 @@ def diagnostics_problems(diag: Diagnostics | Mapping[str, Any] | None) -> str:
 
 
 def diagnostics_text(diag: Diagnostics | Mapping[str, Any] | None) -> str:
-    """One line: R-hat, smallest ESS, divergences, E-BFMI."""
+    """One line: R-hat, smallest ESS, divergences, E-BFMI and the draws kept per chain (fewer than
+    the settings' when the fit stopped early, having converged)."""
     parts = []
     if (rhat := _diag_value(diag, "max_rhat")) is not None:
         parts.append(f"R-hat ≤ {float(rhat):.3f}")
@@ -337,6 +338,8 @@ def diagnostics_text(diag: Diagnostics | Mapping[str, Any] | None) -> str:
         parts.append(f"{int(divergences)} divergences")
     if (bfmi := _diag_value(diag, "min_bfmi")) is not None:
         parts.append(f"E-BFMI ≥ {_num(bfmi, 2)}")
+    if (draws := _diag_value(diag, "draws")) is not None:
+        parts.append(f"{int(draws)} draws per chain")
     return ", ".join(parts)
 
 
