@@ -19,7 +19,7 @@ Rows (JSON key, target):
 ``warm_refit_s`` (15 s)
     In one process (as the dashboard's server): a fit, one new observation, then the refit,
     timed (:func:`dashboard.services.runs.fit_case`: sampling, the forecast's summaries, the run
-    recorded, the watch list); the compiled model is reused.
+    recorded; the watch list is the server's to prepare); the compiled model is reused.
 ``scenario_refit_s`` (30 s)
     In that process: the case's first scenario fitted again with its hypothetical observations
     (:func:`models.scenarios.refit_scenario`, what a scenario whose reweighting is unreliable
@@ -368,7 +368,7 @@ def warm_process(home: Path, rows: list[str], pymc_draws: int | None) -> None:
     ctx = sa.run_context(store, case_id, run)
     design = ctx.conditioner.design
     ess = _min_ess(design, load_posterior(Path(run["path"])))
-    note = f"min ESS {ess['min']:.0f}, {ess['min'] / refit_s:.1f} ESS/s (sampling, summaries, run recorded, watch list)"
+    note = f"min ESS {ess['min']:.0f}, {ess['min'] / refit_s:.1f} ESS/s (sampling, summaries, run recorded)"
     if not ok:
         note += "; diagnostics FAILED: " + "; ".join(run["diagnostics"].get("problems") or [])
     print(f"  warm refit: {refit_s:.1f} s ({note})", flush=True)

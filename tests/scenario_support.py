@@ -75,16 +75,20 @@ def _as_json(f: Fitted) -> dict[str, Any]:
 
 
 def _build_in(home: Path) -> Fitted:
-    old = os.environ.get("HARBINGER_HOME")
-    os.environ["HARBINGER_HOME"] = str(home)
+    """The store in ``home``; its fits compute their watch lists as they end
+    (``HARBINGER_WATCH_AFTER_FIT=1``, what tests/test_watch_fits.py reads)."""
+    changed = {"HARBINGER_HOME": str(home), "HARBINGER_WATCH_AFTER_FIT": "1"}
+    old = {name: os.environ.get(name) for name in changed}
+    os.environ.update(changed)
     try:
         with fixed_clock(datetime.combine(AS_OF, time(12))):
             return _build(home)
     finally:
-        if old is None:
-            os.environ.pop("HARBINGER_HOME", None)
-        else:
-            os.environ["HARBINGER_HOME"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _build(home: Path) -> Fitted:

@@ -1,6 +1,7 @@
 """The dashboard's server prepares a new current run ahead of its use
 (:func:`dashboard.web.app.prepare_run`): its posterior held in memory for the fast update, and
-the report's costly content in the run directory, so the run's first report computes nothing."""
+its watch list and the report's costly content in the run directory, so the Watch page and the
+run's first report compute nothing."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def test_a_prepared_run_holds_its_posterior_and_its_first_report_computes_nothin
 ) -> None:
     from dashboard import report
     from dashboard.report import cache
-    from dashboard.services import analysis, views
+    from dashboard.services import analysis, views, watch
     from dashboard.services.runs import current_run
 
     views.forget_stores()
     store = views.get_store()
     run = current_run(store, CASE)
+    assert watch.read_cached(run) is None  # a fit leaves the watch list to the server
     monkeypatch.setattr(analysis, "_CONTEXTS", {})
     pages: list[str] = []  # the pages' own warm-up needs a Dash app: tests/browser serve one
     monkeypatch.setattr(app, "warm_caches", pages.append)
@@ -33,6 +35,7 @@ def test_a_prepared_run_holds_its_posterior_and_its_first_report_computes_nothin
     assert pages == [CASE]
     assert run["id"] in analysis._CONTEXTS  # the fast update reads no file
     assert list((Path(run["path"]) / cache.CACHE_DIR).iterdir())
+    assert watch.read_cached(run)["run_id"] == run["id"]
 
     original = cache.cached
 

@@ -2,7 +2,8 @@
 known: outcome_0's hazard rises with factor_0 and outcome_1's with factor_1, each not at all with
 the other factor; ind_0, ind_2 and ind_4 reflect factor_0, ind_1, ind_3 and ind_5 factor_1.
 
-- The list is computed at the end of each fit (dashboard.services.runs.fit_case) and cached.
+- With ``HARBINGER_WATCH_AFTER_FIT=1`` (as these fits are made), the list is computed at the end
+  of each fit (dashboard.services.runs.fit_case) and cached.
 - The indicators of an outcome's factor are worth more than those of the other factor (noise for
   it). On these small fits (the outcomes never happened, so their effects are learned from the
   elicited priors and the few data) that shows clearly for outcome_1; the sharper check of one
@@ -31,7 +32,7 @@ def shared(synthetic_runs: Any) -> Any:
     store.close()
 
 
-def test_the_watch_list_is_computed_at_the_end_of_the_fit(shared: dict[str, Any]) -> None:
+def test_the_watch_list_is_computed_at_the_end_of_the_fit_when_asked(shared: dict[str, Any]) -> None:
     from dashboard.services.runs import current_run
     from dashboard.services.watch import read_cached
 

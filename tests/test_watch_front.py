@@ -146,13 +146,19 @@ def test_a_document_of_another_run_or_version_is_not_used(home: dict[str, Any]) 
     assert read_cached(run) is None and status(run) == "missing"
 
 
-def test_after_fit_never_raises_and_can_be_turned_off(home: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake run has no posterior: the computation after a fit fails, quietly, and says why."""
+def test_after_fit_is_off_unless_turned_on_and_never_raises(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off by default (the dashboard's server prepares the watch list). Turned on, the fake run
+    has no posterior: the computation after a fit fails, quietly, and says why."""
     from dashboard.services import watch as ws
 
     store, run_id = home["store"], home["run_id"]
     home["path"].unlink()
     run = store.get_run(run_id)
+    monkeypatch.delenv(ws.AFTER_FIT_SWITCH, raising=False)
+    ws.after_fit(store, CASE, run_id)
+    assert ws.status(run) == "missing"
     monkeypatch.setenv(ws.AFTER_FIT_SWITCH, "0")
     ws.after_fit(store, CASE, run_id)
     assert ws.status(run) == "missing"

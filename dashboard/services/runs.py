@@ -116,8 +116,9 @@ def fit_case(
         )
         if store.get_run(run_id)["diagnostics_ok"]:
             break
-    # The watch list of the run the views now show, cached beside its posterior; a few
-    # seconds, never raises (dashboard.services.watch.after_fit).
+    # With HARBINGER_WATCH_AFTER_FIT=1, the watch list of the run the views now show, cached
+    # beside its posterior; a few seconds, never raises (dashboard.services.watch.after_fit).
+    # Otherwise the dashboard's server computes it when it prepares the run.
     from dashboard.services.watch import after_fit
 
     after_fit(store, case_id, run_id, progress=progress)

@@ -4,15 +4,16 @@ next-quarter observation would trip a warning (tripwires); the computation is
 
 Computed once per run and kept in the run's directory as ``watch.json`` (:data:`WATCH_FILE`):
 
-- right after each fit: :func:`after_fit`, called at the end of
-  :func:`dashboard.services.runs.fit_case`, computes it for the run the views now show, in the
-  fit's own process (a background job for the dashboard, so no page waits). It runs there rather
-  than in a thread left behind because Dash ends a background job's process as soon as its
-  callback returns, and a command's process would have to wait for the thread anyway. The
-  computation takes a few seconds (``benchmarks/watch.py``); ``HARBINGER_WATCH_AFTER_FIT=0``
-  turns it off (the document is then computed on first demand);
-- on demand when a run has none: :func:`watch_document` (the command line: computes and waits) or
-  :func:`start_background` (the page and the API: a thread in the server, while they say so).
+- when the dashboard's server prepares a run that has become current
+  (:func:`dashboard.web.app.prepare_run_content`, in the background once no fit runs), through
+  :func:`prepared`. The computation takes a few seconds (``benchmarks/watch.py``), which a fit
+  leaves to the server rather than adding them to the wait for its forecast;
+- at the end of each fit (:func:`after_fit`, called by :func:`dashboard.services.runs.fit_case`)
+  when ``HARBINGER_WATCH_AFTER_FIT=1``, for someone who fits from the command line and reads the
+  watch list or reports without a server;
+- on demand when a run has none: :func:`watch_document` (the command line and the report:
+  computes and waits) or :func:`start_background` (the page and the API: a thread in the server,
+  while they say so).
 
 Readers take the cached document and derive what they show with :func:`watch_view`: the ranking
 of indicators for an outcome and horizon and the tripwires at a threshold (from the document's
@@ -44,7 +45,7 @@ from indicators.errors import BadInput
 Progress = Callable[[float, str], None]
 
 WATCH_FILE = "watch.json"
-#: Set to 0 (or "off") to skip computing the watch list after each fit.
+#: Set to 1 (or "on") to compute the watch list at the end of each fit (:func:`after_fit`).
 AFTER_FIT_SWITCH = "HARBINGER_WATCH_AFTER_FIT"
 #: Options named in bad-input messages, by front end.
 CLI_OPTIONS = {"outcome": "--outcome", "horizon": "--horizon", "threshold": "--threshold", "period": "--period"}
@@ -174,11 +175,11 @@ def start_background(store: Any, case_id: str, run: dict[str, Any]) -> bool:
 
 
 def after_fit(store: Any, case_id: str, run_id: str, *, progress: Progress | None = None) -> None:
-    """Compute the watch list of ``run_id`` when it is the run the views now show (a fit that
-    failed its diagnostics while a passing run exists is not), unless ``HARBINGER_WATCH_AFTER_FIT``
-    is 0. Never raises: a fit's result does not depend on it, and a missing document is computed
+    """Compute the watch list of ``run_id`` when ``HARBINGER_WATCH_AFTER_FIT`` is 1 and it is the
+    run the views now show (a fit that failed its diagnostics while a passing run exists is not).
+    Never raises: a fit's result does not depend on it, and a missing document is computed
     on first demand."""
-    if os.environ.get(AFTER_FIT_SWITCH, "1").strip().lower() in ("0", "off", "no", "false"):
+    if os.environ.get(AFTER_FIT_SWITCH, "0").strip().lower() not in ("1", "on", "yes", "true"):
         return
     try:
         run = current_run(store, case_id)
@@ -189,6 +190,17 @@ def after_fit(store: Any, case_id: str, run_id: str, *, progress: Progress | Non
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("the watch list of run %s was not computed after its fit: %s", run_id, exc)
         _fail(run_id, exc)
+
+
+def prepared(store: Any, case_id: str, run: dict[str, Any]) -> None:
+    """The run's document cached, computed in a thread of this process unless it is cached
+    already; waits for it (or for the same computation started by a page). Never raises: a
+    failure is kept for :func:`status` and logged, and the page or report tries again."""
+    if start_background(store, case_id, run):
+        with _LOCK:
+            thread = _RUNNING.get(run["id"])
+        if thread is not None:
+            thread.join()
 
 
 def _fail(run_id: str, exc: Exception) -> None:
@@ -509,6 +521,7 @@ __all__ = [
     "compute",
     "current_view",
     "last_seen",
+    "prepared",
     "ranking_table",
     "read_cached",
     "report_section",

@@ -359,13 +359,15 @@ def prepare_run(case_id: str, run_id: str | None) -> None:
 def prepare_run_content(case_id: str, run_id: str) -> None:
     """The run's posterior and its reweighting baseline held in memory
     (:func:`dashboard.services.analysis.run_context`: the fast update after the next observation
-    reads no file), then the report's costly content in the run directory
-    (:func:`dashboard.report.build`, kept by :mod:`dashboard.report.cache`: the run's first HTML
-    or PDF report, from any process, reads it). One server process prepares a run's report;
-    the others (gunicorn's workers) leave it. Errors are only logged."""
+    reads no file), then its watch list and the report's costly content in the run directory
+    (:func:`dashboard.services.watch.prepared`; :func:`dashboard.report.build`, kept by
+    :mod:`dashboard.report.cache`: the Watch page and the run's first HTML or PDF report, from
+    any process, read them). One server process prepares a run's watch list and report; the
+    others (gunicorn's workers) leave them. Errors are only logged."""
     log = logging.getLogger(__name__)
     try:
         from dashboard import report
+        from dashboard.services import watch
         from dashboard.services.analysis import AnalysisUnavailable, run_context
 
         store = views.get_store()
@@ -381,6 +383,7 @@ def prepare_run_content(case_id: str, run_id: str) -> None:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 return
+            watch.prepared(store, case_id, run)
             report.build(store, case_id, run_id=run_id, fmt="html")
     except Exception as exc:  # noqa: BLE001 - only a head start; a report or update computes it on demand
         log.warning("preparing run %s ahead of its use failed: %s", run_id, exc)

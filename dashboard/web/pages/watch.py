@@ -1,10 +1,11 @@
 """Watch list: which indicator to collect next, and which next-quarter observation would trip a
 warning.
 
-Reads the current run's cached watch list (``watch.json``, computed after each fit by
-:mod:`dashboard.services.watch`), so it opens at once; when a run has none yet (a fit made with
-the computation turned off, or by an older version) it is computed in a thread of the server and
-the page re-reads every few seconds until it is there. Nothing here reweights or fits: ranking and
+Reads the current run's cached watch list (``watch.json``, computed by
+:mod:`dashboard.services.watch` when the server prepares a new run), so it opens at once; when a
+run has none yet (the page opened before the server got to it, or a server that does not prepare
+runs) it is computed in a thread of the server and the page re-reads every few seconds until it
+is there. Nothing here reweights or fits: ranking and
 tripwires at any outcome, horizon and threshold are read from the document's curves.
 """
 
