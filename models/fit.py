@@ -67,6 +67,25 @@ MONITORED = (
 )
 
 
+#: What a fit is judged by: ``judge(idata, ess_margin)`` is :func:`diagnostics` of the draws with
+#: the outcome probabilities the caller reports, every ESS limit times ``ess_margin``.
+Judge = Callable[[az.InferenceData, float], dict[str, Any]]
+
+
+def run_judge(design: Design, seed: int) -> Judge:
+    """How a run of ``design`` is judged (:func:`models.runs.summarise` records the same): its
+    parameters and factor states through the as-of quarter, and its outcome probabilities
+    (:func:`models.forecast.outcome_forecasts` with the run's ``seed``)."""
+
+    def judge(idata: az.InferenceData, ess_margin: float = 1.0) -> dict[str, Any]:
+        prob = outcome_forecasts(design, draws_of(design, idata), seed=seed)[1]
+        return diagnostics(
+            idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1, ess_margin=ess_margin
+        )
+
+    return judge
+
+
 class _Compiled:
     """A built model and what nutpie needs to sample it, reused while the design's structure holds.
 
@@ -155,11 +174,16 @@ def _mass_matrix_options(settings: FitSettings) -> dict[str, Any]:
 
 
 def sample(
-    design: Design, settings: FitSettings | None = None, *, progress: Progress | None = None
+    design: Design,
+    settings: FitSettings | None = None,
+    *,
+    progress: Progress | None = None,
+    judge: Judge | None = None,
 ) -> az.InferenceData:
     """Sample the posterior of ``design``, with nutpie until it has converged (``settings.min_draws``,
-    :class:`Checkpoints`) or made ``settings.draws``; ``progress(fraction, message)`` is called as
-    it goes (every :data:`PROGRESS_EVERY_S` seconds while nutpie samples).
+    :class:`Checkpoints`, by ``judge``: the caller's own, default :func:`run_judge`) or made
+    ``settings.draws``; ``progress(fraction, message)`` is called as it goes (every
+    :data:`PROGRESS_EVERY_S` seconds while nutpie samples).
     The posterior's ``density`` attribute names the log density nutpie sampled with."""
     settings = FitSettings() if settings is None else settings
     report = progress or (lambda f, m: None)
@@ -176,7 +200,8 @@ def sample(
             if used == settings.density
             else "sampling with PyTensor's density: the fused one disagreed with the model",
         )
-        idata = _nutpie_draws(nm, design, settings, built, used, progress)
+        judge = judge or run_judge(design, settings.seed)
+        idata = _nutpie_draws(nm, settings, Checkpoints(design, settings, built, used, judge), progress)
         if used == "fused":
             report(0.985, "computing the model's variables from the draws")
             idata = built.expanded(idata, design)
@@ -206,14 +231,7 @@ def sample(
     return idata
 
 
-def _nutpie_draws(
-    nm: Any,
-    design: Design,
-    settings: FitSettings,
-    built: _Compiled,
-    used: str,
-    progress: Progress | None,
-) -> az.InferenceData:
+def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: Progress | None) -> az.InferenceData:
     """nutpie's draws of ``nm``, stopped early once converged (:class:`Checkpoints`), with the
     progress read from the running sampler."""
     import nutpie
@@ -231,7 +249,6 @@ def _nutpie_draws(
         blocking=False,
         **_mass_matrix_options(settings),
     )
-    looks = Checkpoints(design, settings, built, used)
     read_at = reported_at = time.monotonic()
     kept = None
     while not _finished(sampler):
@@ -267,12 +284,13 @@ class Checkpoints:
     two looks and recover by the next). A run with divergent transitions is not looked at again
     (they do not go away; the run is judged at its end). No look at or beyond
     ``settings.draws``: the end is the ordinary one.
-    A look costs a second or two of one core (the draws' expansion, the outcome probabilities
-    and :func:`diagnostics`, as the run's summary computes them), while the chains go on.
+    The judge is the caller's (:func:`run_judge` for a run), so a fit that stops early passes the
+    check its caller then makes. A look costs a second or two of one core (the draws'
+    expansion, the outcome probabilities and :func:`diagnostics`), while the chains go on.
     """
 
-    def __init__(self, design: Design, settings: FitSettings, built: _Compiled, used: str):
-        self.design, self.settings, self.built, self.used = design, settings, built, used
+    def __init__(self, design: Design, settings: FitSettings, built: _Compiled, used: str, judge: Judge):
+        self.design, self.settings, self.built, self.used, self.judge = design, settings, built, used, judge
         on = settings.sampler == "nutpie" and 0 < settings.min_draws < settings.draws
         self.at: int | None = settings.min_draws if on else None
         self.looks: list[dict[str, Any]] = []
@@ -285,20 +303,13 @@ class Checkpoints:
         return len(rows) == self.settings.chains and min(rows) >= self.settings.tune + self.at
 
     def converged(self, sampler: Any, report: Progress) -> bool:
-        """Whether the first ``self.at`` draws of each chain pass :func:`diagnostics` with the
-        margin; if not, the next look is set (or none)."""
+        """Whether the first ``self.at`` draws of each chain pass the fit's judge with the margin;
+        if not, the next look is set (or none)."""
         n = self.at
         idata = _first_draws(sampler.inspect(), n)
         if self.used == "fused":
             idata = self.built.expanded(idata, self.design)
-        diag = diagnostics(
-            idata,
-            outcome_probability=outcome_forecasts(self.design, draws_of(self.design, idata), seed=self.settings.seed)[
-                1
-            ],
-            observed_periods=self.design.grid.as_of_cell + 1,
-            ess_margin=EARLY_STOP_ESS_MARGIN,
-        )
+        diag = self.judge(idata, EARLY_STOP_ESS_MARGIN)
         self.looks.append({"draws": n, "ok": diag["ok"], "problems": diag["problems"]})
         log.info("look at %d draws per chain: %s", n, "; ".join(diag["problems"]) or "converged")
         if diag["ok"]:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from indicators.case import HypotheticalObservation, Scenario
 from models.design import Design
@@ -238,9 +239,22 @@ def refit_scenario(
         raise ValueError("a refit needs the observations the run was fitted on")
     hypo = hypothetical_frame(spec.observations, design.as_of)
     ext = extended_design(design, conditioner.observations, hypo)
-    idata = sample(ext, settings, progress=progress)
-    draws = draws_of(ext, idata)
-    result = forecast_extended(ext, draws, seed=conditioner.seed, paths=conditioner.n_paths)
+
+    def forecast(idata: Any) -> Reweighted:
+        return forecast_extended(ext, draws_of(ext, idata), seed=conditioner.seed, paths=conditioner.n_paths)
+
+    def judge(idata: Any, ess_margin: float = 1.0) -> dict[str, Any]:
+        # the refit is judged by the probabilities it reports, its parameters and every factor
+        # state of its grid (which reaches the quarters of its hypothetical observations)
+        return diagnostics(
+            idata,
+            outcome_probability=per_draw_probabilities(forecast(idata)),
+            observed_periods=ext.grid.n_cells,
+            ess_margin=ess_margin,
+        )
+
+    idata = sample(ext, settings, progress=progress, judge=judge)
+    result = forecast(idata)
     baseline = conditioner.baseline()
     rows = compare(baseline, result, method="refit", common=False)
     return ScenarioResult(
@@ -252,8 +266,20 @@ def refit_scenario(
         outcomes=result.outcomes,
         baseline=baseline.outcomes,
         reweighting_khat=reweighting_khat,
-        diagnostics=diagnostics(idata),
+        diagnostics=judge(idata),
         hypothetical=_records(hypo),
+    )
+
+
+def per_draw_probabilities(forecast: Reweighted) -> xr.DataArray:
+    """Each draw's probability of each outcome by each horizon of an unweighted forecast, as
+    (chain, draw, outcome_horizon), the form :func:`models.fit.diagnostics` judges."""
+    names = [f"{outcome}@{years}y" for outcome, years in forecast.per_draw]
+    grids = [p.reshape(int(chains), -1) for p, _, chains in forecast.per_draw.values()]
+    return xr.DataArray(
+        np.stack(grids, axis=-1) if grids else np.zeros((1, 0, 0)),
+        dims=("chain", "draw", "outcome_horizon"),
+        coords={"outcome_horizon": names},
     )
 
 

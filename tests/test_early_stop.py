@@ -15,7 +15,7 @@ from models.fit import CHECK_EVERY, EARLY_STOP_ESS_MARGIN, Checkpoints, FitSetti
 
 def _looks(**settings: object) -> Checkpoints:
     """The look schedule of a fit with ``settings`` (it needs no design until it looks)."""
-    return Checkpoints(None, FitSettings(**settings), None, "fused")  # type: ignore[arg-type]
+    return Checkpoints(None, FitSettings(**settings), None, "fused", None)  # type: ignore[arg-type]
 
 
 def _seen(param: float = 1000.0, bulk: float = 2000.0, tail: float = 2000.0, divergences: int = 0) -> dict:
