@@ -160,16 +160,45 @@ def _r(x: Any, nd: int = 4) -> Any:
     return None if not np.isfinite(x) else round(float(x), nd)
 
 
-def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[list[dict], xr.DataArray]:
-    """Per outcome and horizon: mean, quantiles, MCSE and ESS of P(outcome by horizon)."""
-    case = design.case
-    max_h = max(h for o in case.outcomes for h in o.horizons)
+def _probabilities(design: Design, draws: Draws, seed: int) -> np.ndarray:
+    """P(outcome by each quarter after the as-of quarter), (D, O, H*4), over simulated paths."""
+    max_h = max(h for o in design.case.outcomes for h in o.horizons)
     paths = future_paths(draws, design.grid.as_of_cell, max_h * CELLS_PER_YEAR, seed=seed)
-    prob = outcome_probabilities(design, draws, paths)  # (D, O, H*4)
+    return outcome_probabilities(design, draws, paths)
+
+
+def _is_resolved(design: Design, outcome: Any) -> bool:
+    return outcome.resolved is not None and outcome.resolved.date <= design.as_of
+
+
+def _monitored(design: Design, draws: Draws, prob: np.ndarray) -> xr.DataArray:
+    """Each open outcome's probability by each of its horizons, (chain, draw, outcome_horizon)."""
     chains = draws.chains
-    out, monitored = [], {}
-    for o, outcome in enumerate(case.outcomes):
-        resolved = outcome.resolved is not None and outcome.resolved.date <= design.as_of
+    monitored = {
+        f"{outcome.id}@{h}y": prob[:, o, h * CELLS_PER_YEAR - 1].reshape(chains, -1)
+        for o, outcome in enumerate(design.case.outcomes)
+        if not _is_resolved(design, outcome)
+        for h in outcome.horizons
+    }
+    names = list(monitored)
+    arr = np.stack([monitored[n] for n in names], axis=-1) if names else np.zeros((chains, draws.n // chains, 0))
+    return xr.DataArray(arr, dims=("chain", "draw", "outcome_horizon"), coords={"outcome_horizon": names})
+
+
+def outcome_probability_draws(design: Design, draws: Draws, *, seed: int = 0) -> xr.DataArray:
+    """The outcome probabilities of :func:`outcome_forecasts` per draw, without their summaries
+    (what a fit's diagnostics judge, :func:`models.fit.run_judge`)."""
+    return _monitored(design, draws, _probabilities(design, draws, seed))
+
+
+def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[list[dict], xr.DataArray]:
+    """Per outcome and horizon: mean, quantiles, MCSE and ESS of P(outcome by horizon), and the
+    probabilities per draw (:func:`outcome_probability_draws`)."""
+    prob = _probabilities(design, draws, seed)  # (D, O, H*4)
+    chains = draws.chains
+    out = []
+    for o, outcome in enumerate(design.case.outcomes):
+        resolved = _is_resolved(design, outcome)
         entry: dict[str, Any] = {
             "id": outcome.id,
             "question": outcome.question,
@@ -192,15 +221,11 @@ def outcome_forecasts(design: Design, draws: Draws, *, seed: int = 0) -> tuple[l
                         "ess": _r(float(np.ravel(az.ess(grid))[0]), 1),
                     }
                 )
-                monitored[f"{outcome.id}@{h}y"] = grid
             entry["elicitation"] = elicitation_of(
                 design, draws, o, {h: prob[:, o, h * CELLS_PER_YEAR - 1] for h in outcome.horizons}
             )
         out.append(entry)
-    names = list(monitored)
-    arr = np.stack([monitored[n] for n in names], axis=-1) if names else np.zeros((chains, draws.n // chains, 0))
-    da = xr.DataArray(arr, dims=("chain", "draw", "outcome_horizon"), coords={"outcome_horizon": names})
-    return out, da
+    return out, _monitored(design, draws, prob)
 
 
 def factor_summaries(design: Design, draws: Draws) -> list[dict]:
