@@ -53,11 +53,6 @@ PROGRESS_EVERY_S = 3.0
 EARLY_STOP_ESS_MARGIN = 1.5
 #: Draws per chain between two looks of an early-stopping fit, at least (see :class:`Checkpoints`).
 CHECK_EVERY = 500
-#: A look also stops a fit that cannot pass: when an ESS, grown in proportion to the draws, would
-#: stay below this fraction of its limit at the fit's ``draws`` (ESS grows about linearly with
-#: the draws of a chain that mixes, so twice short at the end is not a near miss). The fit is
-#: judged on the draws it has, fails, and is retried that much sooner.
-HOPELESS_FRACTION = 0.5
 
 #: Parameters whose convergence is reported, besides the factor states through the as-of quarter
 #: (the innovations are the sampler's coordinates for those states and are judged through them).
@@ -266,7 +261,7 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
             rows = _rows_per_chain(sampler)
         except Exception:  # noqa: BLE001 - a reading is best effort; the sample itself is not
             continue
-        if looks.due(rows) and looks.verdict(sampler, report):
+        if looks.due(rows) and looks.converged(sampler, report):
             kept = looks.at
             idata = _first_draws(sampler.abort(), kept)
             break
@@ -282,8 +277,7 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
 class Checkpoints:
     """When a running nutpie fit looks at its draws so far, and whether they have converged.
 
-    The first look is after ``settings.min_draws`` draws per chain. A look that shows the fit
-    cannot pass by its end stops it too (:data:`HOPELESS_FRACTION`). A look that fails sets the
+    The first look is after ``settings.min_draws`` draws per chain. A look that fails sets the
     next where the smallest ESS it saw, growing in proportion to the draws, would reach the
     margin (:data:`EARLY_STOP_ESS_MARGIN`), but one to two :data:`CHECK_EVERY` later (an ESS
     estimated from a thousand draws is too noisy to plan further on: a tail ESS can halve between
@@ -308,10 +302,13 @@ class Checkpoints:
             return False
         return len(rows) == self.settings.chains and min(rows) >= self.settings.tune + self.at
 
-    def verdict(self, sampler: Any, report: Progress) -> str | None:
-        """Look at the first ``self.at`` draws of each chain: "converged" when they pass the
-        fit's judge with the margin, "hopeless" when an ESS cannot reach its limit by the end
-        (:meth:`_hopeless`); either stops the fit there. None: the next look is set (or none)."""
+    def converged(self, sampler: Any, report: Progress) -> bool:
+        """Whether the first ``self.at`` draws of each chain pass the fit's judge with the margin;
+        if not, the next look is set (or none).
+
+        A look never stops a fit as failing, however short its ESS: early in a fit whose chains
+        have not yet mixed, the ESS grows faster than the draws, and a fit stopped then would have
+        passed at its end."""
         n = self.at
         idata = _first_draws(sampler.inspect(), n)
         if self.used == "fused":
@@ -321,24 +318,9 @@ class Checkpoints:
         log.info("look at %d draws per chain: %s", n, "; ".join(diag["problems"]) or "converged")
         if diag["ok"]:
             report(0.98, f"sampling: converged after {n} draws per chain, stopping early")
-            return "converged"
-        if self._hopeless(n, diag):
-            report(0.98, f"sampling: stopping after {n} draws per chain, too slow to converge by {self.settings.draws}")
-            return "hopeless"
+            return True
         self.at = self._next(n, diag)
-        return None
-
-    def _hopeless(self, n: int, diag: dict[str, Any]) -> bool:
-        """Whether an ESS, grown in proportion to the draws, would stay below
-        :data:`HOPELESS_FRACTION` of its limit at ``settings.draws``: the fit would fail there,
-        and stopping now lets its retry start that much sooner."""
-        limits = [
-            (ESS_PER_CHAIN_MIN * self.settings.chains, diag["min_param_ess"]),
-            (ESS_MIN, diag["min_ess_bulk"]),
-            (ESS_MIN, diag["min_ess_tail"]),
-        ]
-        grown = self.settings.draws / n
-        return any(np.isfinite(seen) and seen * grown < HOPELESS_FRACTION * limit for limit, seen in limits)
+        return False
 
     def _next(self, n: int, diag: dict[str, Any]) -> int | None:
         if diag["divergences"]:

@@ -38,10 +38,9 @@ class FitSettings:
     #: A nutpie fit stops before ``draws`` as soon as its draws so far pass every check of
     #: :func:`models.fit.diagnostics` with room to spare (each ESS limit times
     #: ``models.fit.EARLY_STOP_ESS_MARGIN``). It first looks after ``min_draws`` draws per chain,
-    #: then whenever the ESS it saw says the limits may be met (``models.fit.Checkpoints``). A look
-    #: that shows an ESS could not reach half its limit by ``draws`` stops the fit too: it fails,
-    #: and is retried sooner. Any other fit runs to ``draws`` and is judged there by the usual
-    #: limits, with the draws it would have made had it never looked. 0 turns the early stop off.
+    #: then whenever the ESS it saw says the limits may be met (``models.fit.Checkpoints``). A fit
+    #: that does not pass early runs to ``draws`` and is judged there by the usual limits, with the
+    #: draws it would have made had it never looked. 0 turns the early stop off.
     min_draws: int = 1000
     #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'

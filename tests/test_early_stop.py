@@ -63,17 +63,6 @@ def test_a_failed_look_sets_the_next_where_the_ess_may_reach_the_margin() -> Non
     assert looks._next(3500, _seen(param=0.9 * need)) is None
 
 
-def test_a_look_stops_a_fit_whose_ess_could_not_reach_half_its_limit_by_the_end() -> None:
-    looks = _looks(draws=4000, min_draws=1000)
-    # 40 at 1000 draws: 160 at 4000, short of the parameters' 200 but not by half: go on
-    assert not looks._hopeless(1000, _seen(param=40))
-    # 20 at 1000 draws: 80 at 4000, under half of 200: stop (the fit fails, and is retried)
-    assert looks._hopeless(1000, _seen(param=20))
-    assert looks._hopeless(2000, _seen(tail=90))  # an outcome probability's: 180 < 400 / 2
-    assert not looks._hopeless(2000, _seen(tail=110))
-    assert not looks._hopeless(1000, _seen(param=float("nan")))  # nothing judged, nothing concluded
-
-
 def test_the_margin_raises_every_ess_limit() -> None:
     """Diagnostics that pass at the usual limits fail a look's: ESS between 1 and 1.5 times."""
     rng = np.random.default_rng(3)
