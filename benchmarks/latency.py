@@ -223,6 +223,9 @@ def _fit_row(home: Path, env: dict[str, str], label: str) -> dict[str, Any]:
     ok = res.returncode == 0 and bool(runs) and bool(runs[0].get("diagnostics_ok"))
     note = (f"{len(runs)} attempt(s)" if runs else "no run recorded") + f", CPU {res.cpu_s:.0f} s"
     attempts = sorted(runs, key=lambda r: r["created_at"])
+    kept = [str((r.get("diagnostics") or {}).get("draws", "?")) for r in attempts]
+    if kept:
+        note += f"; draws kept per chain {' then '.join(kept)}"
     for n, run in enumerate(attempts, start=1):  # what failed, attempt by attempt (a retry may pass)
         if not run.get("diagnostics_ok"):
             problems = "; ".join((run.get("diagnostics") or {}).get("problems") or [run.get("status", "")])
@@ -368,7 +371,10 @@ def warm_process(home: Path, rows: list[str], pymc_draws: int | None) -> None:
     ctx = sa.run_context(store, case_id, run)
     design = ctx.conditioner.design
     ess = _min_ess(design, load_posterior(Path(run["path"])))
-    note = f"min ESS {ess['min']:.0f}, {ess['min'] / refit_s:.1f} ESS/s (sampling, summaries, run recorded)"
+    note = (
+        f"min ESS {ess['min']:.0f}, {ess['min'] / refit_s:.1f} ESS/s (sampling, summaries, run recorded); "
+        f"{run['diagnostics'].get('draws', '?')} draws kept per chain"
+    )
     if not ok:
         note += "; diagnostics FAILED: " + "; ".join(run["diagnostics"].get("problems") or [])
     print(f"  warm refit: {refit_s:.1f} s ({note})", flush=True)
@@ -412,7 +418,7 @@ def warm_process(home: Path, rows: list[str], pymc_draws: int | None) -> None:
         scen_s, result = _timed(lambda: refit_scenario(ctx.conditioner, spec, settings))
         diag = result.as_dict().get("refit_diagnostics") or {}
         scen_ok = bool(diag.get("ok"))
-        note = f"scenario '{spec.id}'" + (
+        note = f"scenario '{spec.id}', {diag.get('draws', '?')} draws kept per chain" + (
             "" if scen_ok else "; diagnostics FAILED: " + "; ".join(diag.get("problems") or [])
         )
         print(f"  scenario refit: {scen_s:.1f} s ({note})", flush=True)
