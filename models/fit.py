@@ -310,10 +310,15 @@ class Checkpoints:
         have not yet mixed, the ESS grows faster than the draws, and a fit stopped then would have
         passed at its end."""
         n = self.at
-        idata = _first_draws(sampler.inspect(), n)
-        if self.used == "fused":
-            idata = self.built.expanded(idata, self.design)
-        diag = self.judge(idata, EARLY_STOP_ESS_MARGIN)
+        try:
+            idata = _first_draws(sampler.inspect(), n)
+            if self.used == "fused":
+                idata = self.built.expanded(idata, self.design)
+            diag = self.judge(idata, EARLY_STOP_ESS_MARGIN)
+        except Exception:  # noqa: BLE001 - a look that fails ends the looks, not the fit
+            log.warning("a look at %d draws per chain failed; the fit runs to its end", n, exc_info=True)
+            self.at = None
+            return False
         self.looks.append({"draws": n, "ok": diag["ok"], "problems": diag["problems"]})
         log.info("look at %d draws per chain: %s", n, "; ".join(diag["problems"]) or "converged")
         if diag["ok"]:

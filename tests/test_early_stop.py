@@ -63,6 +63,16 @@ def test_a_failed_look_sets_the_next_where_the_ess_may_reach_the_margin() -> Non
     assert looks._next(3500, _seen(param=0.9 * need)) is None
 
 
+def test_a_look_that_fails_ends_the_looks_not_the_fit() -> None:
+    class Broken:
+        def inspect(self) -> None:
+            raise RuntimeError("no trace")
+
+    looks = _looks(draws=4000, min_draws=1000)
+    assert looks.converged(Broken(), lambda f, m: None) is False
+    assert looks.at is None and not looks.due([10**6, 10**6])
+
+
 def test_the_margin_raises_every_ess_limit() -> None:
     """Diagnostics that pass at the usual limits fail a look's: ESS between 1 and 1.5 times."""
     rng = np.random.default_rng(3)
