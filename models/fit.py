@@ -261,7 +261,7 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
             rows = _rows_per_chain(sampler)
         except Exception:  # noqa: BLE001 - a reading is best effort; the sample itself is not
             continue
-        if looks.due(rows) and looks.converged(sampler, report):
+        if looks.due(rows) and looks.converged(sampler.inspect, report):
             kept = looks.at
             idata = _first_draws(sampler.abort(), kept)
             break
@@ -271,6 +271,12 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
             report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
     if kept is None:
         idata = sampler.wait()
+        # Looks the chains outran (a fast fit on a loaded machine ends before a look is made) are
+        # made on the finished draws, so where a fit stops depends on its seed and data alone,
+        # never on the machine's load: the same run is the same draws.
+        while looks.at is not None and looks.at < settings.draws:
+            if looks.converged(lambda: idata, report):
+                return _first_draws(idata, looks.at)
     return idata
 
 
@@ -286,7 +292,9 @@ class Checkpoints:
     ``settings.draws``: the end is the ordinary one.
     The judge is the caller's (:func:`run_judge` for a run), so a fit that stops early passes the
     check its caller then makes. A look costs a second or two of one core (the draws'
-    expansion, the outcome probabilities and :func:`diagnostics`), while the chains go on.
+    expansion, the outcome probabilities and :func:`diagnostics`), while the chains go on; looks
+    the chains outran are made on the finished draws, so where a fit stops depends on its seed
+    and data alone.
     """
 
     def __init__(self, design: Design, settings: FitSettings, built: _Compiled, used: str, judge: Judge):
@@ -302,16 +310,17 @@ class Checkpoints:
             return False
         return len(rows) == self.settings.chains and min(rows) >= self.settings.tune + self.at
 
-    def converged(self, sampler: Any, report: Progress) -> bool:
-        """Whether the first ``self.at`` draws of each chain pass the fit's judge with the margin;
-        if not, the next look is set (or none).
+    def converged(self, trace: Callable[[], az.InferenceData], report: Progress) -> bool:
+        """Whether the first ``self.at`` draws of each chain of ``trace()`` (the running sampler's
+        draws so far, or the finished draws) pass the fit's judge with the margin; if not, the next
+        look is set (or none).
 
         A look never stops a fit as failing, however short its ESS: early in a fit whose chains
         have not yet mixed, the ESS grows faster than the draws, and a fit stopped then would have
         passed at its end."""
         n = self.at
         try:
-            idata = _first_draws(sampler.inspect(), n)
+            idata = _first_draws(trace(), n)
             if self.used == "fused":
                 idata = self.built.expanded(idata, self.design)
             diag = self.judge(idata, EARLY_STOP_ESS_MARGIN)

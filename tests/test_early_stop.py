@@ -69,7 +69,7 @@ def test_a_look_that_fails_ends_the_looks_not_the_fit() -> None:
             raise RuntimeError("no trace")
 
     looks = _looks(draws=4000, min_draws=1000)
-    assert looks.converged(Broken(), lambda f, m: None) is False
+    assert looks.converged(Broken().inspect, lambda f, m: None) is False
     assert looks.at is None and not looks.due([10**6, 10**6])
 
 
@@ -123,4 +123,43 @@ def test_a_fit_stops_once_converged_with_the_draws_a_fit_that_never_looked_begin
         np.testing.assert_array_equal(early.posterior[name].values, full.posterior[name].values[:, :kept])
     np.testing.assert_array_equal(
         early.sample_stats["step_size"].values, full.sample_stats["step_size"].values[:, :kept]
+    )
+
+
+def test_looks_the_chains_outran_are_made_on_the_finished_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fit that ends before its looks are made (a fast fit on a loaded machine) stops where the
+    looks would have stopped it: the kept draws depend on the chains alone, not on timing."""
+    import nutpie
+
+    from models import fit
+
+    rng = np.random.default_rng(5)
+    shape = (2, 3000)
+    finished = az.from_dict(
+        posterior={"persistence": rng.normal(size=shape)},
+        sample_stats={"diverging": np.zeros(shape, dtype=bool), "energy": rng.normal(size=shape)},
+    )
+
+    class Done:
+        is_finished = True
+
+        def wait(self) -> az.InferenceData:
+            return finished
+
+    monkeypatch.setattr(nutpie, "sample", lambda *a, **k: Done())
+    seen: list[int] = []
+
+    def judge(idata: az.InferenceData, ess_margin: float = 1.0) -> dict:
+        n = idata.posterior.sizes["draw"]
+        seen.append(n)
+        ok = n >= 2000
+        return {"ok": ok, "problems": [] if ok else ["short"], "divergences": 0} | _seen(param=n / 10)
+
+    settings = FitSettings(draws=3000, tune=1000, min_draws=1000)
+    looks = Checkpoints(None, settings, None, "pytensor", judge)  # type: ignore[arg-type]
+    kept = fit._nutpie_draws(None, settings, looks, None)
+    assert seen == [1000, 2000]  # the schedule of a running fit (Checkpoints._next)
+    assert kept.posterior.sizes["draw"] == 2000
+    np.testing.assert_array_equal(
+        kept.posterior["persistence"].values, finished.posterior["persistence"].values[:, :2000]
     )
