@@ -100,7 +100,9 @@ def _flatten(arguments: tuple) -> tuple[list[np.ndarray], str]:
 
 def _callback_source(leaves: list[np.ndarray], expression: str) -> str:
     """The C callback's source for arguments of this structure (dtype and rank of each array):
-    the table is ``[its length, n_dim, then per array its address and shape]``."""
+    the table is ``[its length, n_dim, then per array its address and shape]``. The last two
+    arrays are the sampler's coordinates' :class:`Whitening` (``x = shift + scale * z``), the
+    others the kernel's arguments."""
     lines = [
         "import numba",
         "import numpy as np",
@@ -122,12 +124,16 @@ def _callback_source(leaves: list[np.ndarray], expression: str) -> str:
         shape = "".join(f"t[{at + 1 + d}], " for d in range(leaf.ndim))
         lines.append(f"    a{i} = numba.carray(address_as_void_pointer(t[{at}]), ({shape}), np.{leaf.dtype.name})")
         at += 1 + leaf.ndim
+    shift, scale = f"a{len(leaves) - 2}", f"a{len(leaves) - 1}"
     lines += [
-        "    x = numba.carray(x_, (n_dim,))",
+        "    z = numba.carray(x_, (n_dim,))",
         "    grad = numba.carray(grad_, (n_dim,))",
-        f"    value = logp_and_grad(x, grad, {expression})",
+        f"    x = {shift} + {scale} * z",
+        "    grad_x = np.empty(n_dim)",
+        f"    value = logp_and_grad(x, grad_x, {expression})",
         "    numba.carray(logp_, (1,))[0] = value",
         "    for i in range(n_dim):",
+        f"        grad[i] = grad_x[i] * {scale}[i]",
         "        if not np.isfinite(grad[i]):",
         "            return 3",
         "    if not np.isfinite(value):",
@@ -177,6 +183,7 @@ class FusedModel(CompiledPyMCModel):
     design's data (``leaves``, kept alive here: the callback reads them by address)."""
 
     leaves: tuple = ()
+    whitening: Whitening | None = None
 
     def with_data(self, **updates: Any) -> FusedModel:
         raise TypeError("a fused model holds one design's data: build another with models.compiled.fused_model")
@@ -205,17 +212,79 @@ def initial_point_function(model: pm.Model) -> Callable[[Any], np.ndarray]:
     return _rv_dict_to_flat_array_wrapper(_wrap_with_lock(point_fn), names=names, shapes=shapes)
 
 
+@dataclass(frozen=True)
+class Whitening:
+    """The coordinates nutpie samples: ``z`` with ``x = shift + scale * z``, ``x`` the model's flat
+    unconstrained vector (nutpie's order). The identity for a fit that knows nothing yet; a
+    refit's comes from an earlier posterior of the same model (:mod:`models.warm_start`), so its
+    sampler starts in coordinates of about unit scale, where a short warm-up finds the mass matrix
+    and step size. The posterior is the same in any such coordinates (the Jacobian is constant);
+    only the sampler's path to it changes.
+
+    ``starts`` (``(m, n_dim)``, x-space, possibly empty) are the points chains start from: each
+    chain takes one by its seed; with none, the model's own initial points (jittered support
+    point)."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def identity(cls, n_dim: int) -> Whitening:
+        return cls(np.zeros(n_dim), np.ones(n_dim), np.zeros((0, n_dim)))
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.starts.size and not self.shift.any() and bool((self.scale == 1.0).all())
+
+    def to_model(self, z: np.ndarray) -> np.ndarray:
+        """The model's coordinates of sampler coordinates ``z`` (``(..., n_dim)``)."""
+        return self.shift + self.scale * z
+
+    def to_sampler(self, x: np.ndarray) -> np.ndarray:
+        """The sampler's coordinates of the model's point ``x`` (``(..., n_dim)``)."""
+        return (x - self.shift) / self.scale
+
+    def initial_point_func(self, model_points: Callable[[Any], np.ndarray]) -> Callable[[Any], np.ndarray]:
+        """nutpie's initial points in sampler coordinates: a start by the chain's seed, else the
+        model's own point."""
+
+        def point(seed: Any) -> np.ndarray:
+            if len(self.starts):
+                x = self.starts[np.random.default_rng(seed).integers(len(self.starts))]
+            else:
+                x = model_points(seed)
+            return np.ascontiguousarray(self.to_sampler(x), dtype=np.float64)
+
+        return point
+
+
+def value_shape_info(model: pm.Model) -> tuple:
+    """nutpie's ``shape_info`` of ``model``: its value variables' names, slices of the flat
+    vector and shapes, in nutpie's order."""
+    names, shapes = _value_variables(model)
+    starts = np.cumsum([0, *(int(np.prod(s)) for s in shapes)])
+    return names, [slice(int(a), int(b)) for a, b in itertools.pairwise(starts)], shapes
+
+
 def fused_model(
-    design: Design, model: pm.Model, initial_point_func: Callable[[Any], np.ndarray], data: dict | None = None
+    design: Design,
+    model: pm.Model,
+    initial_point_func: Callable[[Any], np.ndarray],
+    data: dict | None = None,
+    whitening: Whitening | None = None,
 ) -> FusedModel:
     """The model nutpie samples for ``design`` (with ``data``, the design's by default), built
-    from ``model`` (:func:`models.model.build_model` of a design of the same structure)."""
+    from ``model`` (:func:`models.model.build_model` of a design of the same structure), in the
+    coordinates of ``whitening`` (the model's own by default; nutpie's draws are then in those
+    coordinates: :func:`to_model`)."""
     leaves, expression = _flatten(density.kernel_arguments(design, model, data))
-    names, shapes = _value_variables(model)
-    sizes = [int(np.prod(s)) for s in shapes]
-    starts = np.cumsum([0, *sizes])
-    n_dim = int(starts[-1])
-    shape_info = (names, [slice(int(a), int(b)) for a, b in itertools.pairwise(starts)], shapes)
+    shape_info = value_shape_info(model)
+    names, slices, shapes = shape_info
+    n_dim = slices[-1].stop if slices else 0
+    whitening = Whitening.identity(n_dim) if whitening is None else whitening
+    leaves += [np.ascontiguousarray(whitening.shift, dtype=np.float64)]
+    leaves += [np.ascontiguousarray(whitening.scale, dtype=np.float64)]
     dims, coords = _prepare_dims_and_coords(model, shape_info)
     return FusedModel(
         _n_dim=n_dim,
@@ -224,7 +293,9 @@ def fused_model(
         _shapes=dict(zip(names, shapes, strict=True)),
         compiled_logp_func=callback(leaves, expression),
         compiled_expand_func=_identity,
-        initial_point_func=initial_point_func,
+        initial_point_func=initial_point_func
+        if whitening.is_identity
+        else whitening.initial_point_func(initial_point_func),
         shared_data={},
         user_data=_table(n_dim, leaves),
         n_expanded=n_dim,
@@ -232,7 +303,28 @@ def fused_model(
         logp_func=None,
         expand_func=None,
         leaves=tuple(leaves),
+        whitening=whitening,
     )
+
+
+def to_model(idata: az.InferenceData, fused: FusedModel) -> az.InferenceData:
+    """nutpie's draws of ``fused`` (posterior and warm-up) in the model's coordinates."""
+    w = fused.whitening
+    if w is None or w.is_identity:
+        return idata
+    names, slices, shapes = fused.shape_info
+    out = idata.copy()
+    for group in ("posterior", "warmup_posterior"):
+        if group not in out.groups():
+            continue
+        ds = out[group]
+        lead = (ds.sizes["chain"], ds.sizes["draw"])
+        z = np.concatenate([ds[n].transpose("chain", "draw", ...).values.reshape(*lead, -1) for n in names], axis=-1)
+        x = w.to_model(z)
+        for name, where, shape in zip(names, slices, shapes, strict=True):
+            var = ds[name].transpose("chain", "draw", ...)
+            ds[name] = var.copy(data=x[..., where].reshape(*lead, *shape))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

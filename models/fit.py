@@ -15,11 +15,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import arviz as az
 import numpy as np
 import pymc as pm
+import xarray as xr
 
 from models import compiled, convergence, density
 from models.design import Design
@@ -27,6 +29,7 @@ from models.families import FAMILIES
 from models.forecast import draws_of, outcome_probability_draws
 from models.model import build_model
 from models.settings import DENSITIES, DENSITY_ENV, FitSettings, default_density  # noqa: F401 - the fit's interface
+from models.warm_start import whitening as warm_start_whitening
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
@@ -119,12 +122,16 @@ class _Compiled:
         """The density a fit asking for ``requested`` samples with."""
         return "pytensor" if requested == "fused" and self.fused_problem else requested
 
-    def nutpie_model(self, design: Design, density_used: str, report: Progress | None = None) -> Any:
-        """The model nutpie samples for ``design`` (of this structure) with ``density_used``;
-        ``report`` hears when PyTensor's density is compiled for it (a minute or more)."""
+    def nutpie_model(
+        self, design: Design, density_used: str, report: Progress | None = None, whitening: Any = None
+    ) -> Any:
+        """The model nutpie samples for ``design`` (of this structure) with ``density_used``, the
+        fused one in the coordinates of ``whitening`` (:class:`models.compiled.Whitening`, the
+        model's own when None); ``report`` hears when PyTensor's density is compiled for it (a
+        minute or more)."""
         data = design.data()
         if density_used == "fused":
-            return compiled.fused_model(design, self.model, self.initial_point_func, data)
+            return compiled.fused_model(design, self.model, self.initial_point_func, data, whitening)
         with self._lock:
             if self._generated is None:
                 import nutpie
@@ -179,12 +186,19 @@ def sample(
     *,
     progress: Progress | None = None,
     judge: Judge | None = None,
+    warm_start: xr.Dataset | None = None,
 ) -> az.InferenceData:
     """Sample the posterior of ``design``, with nutpie until it has converged (``settings.min_draws``,
     :class:`Checkpoints`, by ``judge``: the caller's own, default :func:`run_judge`) or made
     ``settings.draws``; ``progress(fraction, message)`` is called as it goes (every
     :data:`PROGRESS_EVERY_S` seconds while nutpie samples).
-    The posterior's ``density`` attribute names the log density nutpie sampled with."""
+
+    ``warm_start``, an earlier posterior of the same model (a run's, with its value variables),
+    starts nutpie with the fused density from it (:mod:`models.warm_start`) after
+    ``settings.warm_tune`` tuning steps instead of ``settings.tune``; without one, or with
+    ``warm_tune`` 0, the fit starts from the prior. The posterior's ``density`` attribute names the
+    log density nutpie sampled with, ``tune`` the tuning steps it took and ``warm_start`` whether
+    it started from an earlier posterior."""
     settings = FitSettings() if settings is None else settings
     report = progress or (lambda f, m: None)
     report(0.0, "building the model")
@@ -193,10 +207,19 @@ def sample(
     total = settings.chains * (settings.draws + settings.tune)
     if settings.sampler == "nutpie":
         used = built.density_used(settings.density)
-        nm = built.nutpie_model(design, used, report)
+        whitening = None
+        if warm_start is not None and used == "fused" and settings.warm_tune > 0:
+            shape_info = compiled.value_shape_info(built.model)
+            try:
+                whitening = warm_start_whitening(warm_start, shape_info, built.model.coords, seed=settings.seed)
+            except Exception:  # noqa: BLE001 - an unreadable earlier posterior: start from the prior
+                log.warning("the earlier posterior could not start this fit; it starts from the prior", exc_info=True)
+        if whitening is not None:  # never more tuning than a fit from the prior would take
+            settings = replace(settings, tune=min(settings.warm_tune, settings.tune))
+        nm = built.nutpie_model(design, used, report, whitening)
         report(
             0.02,
-            "sampling"
+            ("sampling from the previous posterior" if whitening is not None else "sampling")
             if used == settings.density
             else "sampling with PyTensor's density: the fused one disagreed with the model",
         )
@@ -206,6 +229,8 @@ def sample(
             report(0.985, "computing the model's variables from the draws")
             idata = built.expanded(idata, design)
         idata.posterior.attrs["density"] = used
+        idata.posterior.attrs["tune"] = settings.tune
+        idata.posterior.attrs["warm_start"] = int(whitening is not None)
     else:
         with built.model:
             pm.set_data(data)
@@ -249,6 +274,10 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
         blocking=False,
         **_mass_matrix_options(settings),
     )
+
+    def trace() -> az.InferenceData:  # the draws so far, in the model's coordinates
+        return compiled.to_model(sampler.inspect(), nm)
+
     read_at = reported_at = time.monotonic()
     kept = None
     while not _finished(sampler):
@@ -261,16 +290,16 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
             rows = _rows_per_chain(sampler)
         except Exception:  # noqa: BLE001 - a reading is best effort; the sample itself is not
             continue
-        if looks.due(rows) and looks.converged(sampler.inspect, report):
+        if looks.due(rows) and looks.converged(trace, report):
             kept = looks.at
-            idata = _first_draws(sampler.abort(), kept)
+            idata = _first_draws(compiled.to_model(sampler.abort(), nm), kept)
             break
         if progress is not None and now - reported_at >= PROGRESS_EVERY_S:
             reported_at = now
             done = sum(rows)
             report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
     if kept is None:
-        idata = sampler.wait()
+        idata = compiled.to_model(sampler.wait(), nm)
         # Looks the chains outran (a fast fit on a loaded machine ends before a look is made) are
         # made on the finished draws, so where a fit stops depends on its seed and data alone,
         # never on the machine's load: the same run is the same draws.

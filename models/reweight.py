@@ -494,6 +494,9 @@ class Conditioner:
     seed, paths
         Seed and number of simulated future paths per draw; the run's own seed and
         :data:`models.forecast.PATHS_PER_DRAW` reproduce its forecast exactly.
+    posterior
+        The run's posterior (with its value variables), which a refit starts from
+        (:func:`models.fit.sample`'s ``warm_start``); None: a refit starts from the prior.
     """
 
     def __init__(
@@ -504,8 +507,10 @@ class Conditioner:
         observations: pd.DataFrame | None = None,
         seed: int = 0,
         paths: int = PATHS_PER_DRAW,
+        posterior: Any = None,
     ):
         self.design, self.draws = design, draws
+        self.posterior = posterior
         self.observations = observations
         self.seed, self.n_paths = int(seed), int(paths)
         self.horizon_cells = max(h for o in design.case.outcomes for h in o.horizons) * CELLS_PER_YEAR

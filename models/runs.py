@@ -90,9 +90,11 @@ def fit_run(
     run_id: str,
     directory: Path,
     progress: Progress | None = None,
+    warm_start: Any = None,
 ) -> dict[str, Any]:
-    """Sample, summarise and save a run into ``directory``; returns the forecast document."""
-    idata = sample(design, settings, progress=progress)
+    """Sample (from the earlier posterior ``warm_start`` if given: :func:`models.fit.sample`),
+    summarise and save a run into ``directory``; returns the forecast document."""
+    idata = sample(design, settings, progress=progress, warm_start=warm_start)
     if progress:
         progress(0.99, "computing forecasts")
     ident = identity(design, case_hash, settings, run_id)

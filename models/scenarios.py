@@ -228,7 +228,8 @@ def refit_scenario(
 ) -> ScenarioResult:
     """The scenario by fitting the model again with the hypothetical observations as data.
 
-    ``settings`` are :class:`models.fit.FitSettings` (normally the run's own). The baseline is the
+    ``settings`` are :class:`models.fit.FitSettings` (normally the run's own). The refit starts
+    from the run's posterior when the conditioner holds it (``warm_start``). The baseline is the
     run's forecast from its own draws; the difference's Monte Carlo error combines both runs'.
     """
     from models.fit import diagnostics, sample
@@ -253,7 +254,7 @@ def refit_scenario(
             ess_margin=ess_margin,
         )
 
-    idata = sample(ext, settings, progress=progress, judge=judge)
+    idata = sample(ext, settings, progress=progress, judge=judge, warm_start=conditioner.posterior)
     result = forecast(idata)
     baseline = conditioner.baseline()
     rows = compare(baseline, result, method="refit", common=False)

@@ -42,6 +42,12 @@ class FitSettings:
     #: that does not pass early runs to ``draws`` and is judged there by the usual limits, with the
     #: draws it would have made had it never looked. 0 turns the early stop off.
     min_draws: int = 1000
+    #: A refit started from an earlier posterior of the same model (``models.fit.sample``'s
+    #: ``warm_start``: the current run, for a refit after new observations or a scenario's) tunes
+    #: this many steps instead of ``tune``: its coordinates are whitened by that posterior and its
+    #: chains start in it (:mod:`models.warm_start`), so the warm-up has only the step size and the
+    #: mass matrix's last corrections to find. 0 turns warm starts off.
+    warm_tune: int = 500
     #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
     #: variances. On the shipped case the variance estimate gives more ESS per draw than the

@@ -56,6 +56,14 @@ def register(main: click.Group) -> None:
         help=f"Warm-up draws per chain (default {DEFAULT_SETTINGS['tune']}).",
     )
     @click.option(
+        "--warm-tune",
+        "warm_tune",
+        type=click.IntRange(0, 100000),
+        default=None,
+        help="Warm-up draws per chain of a fit that starts from the current run's posterior (within a "
+        f"quarter of its as-of date; default {DEFAULT_SETTINGS['warm_tune']}; 0: always start from the prior).",
+    )
+    @click.option(
         "--chains", type=click.IntRange(1, 16), default=None, help=f"Chains (default {DEFAULT_SETTINGS['chains']})."
     )
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")
@@ -80,6 +88,7 @@ def register(main: click.Group) -> None:
         draws: int | None,
         min_draws: int | None,
         tune: int | None,
+        warm_tune: int | None,
         chains: int | None,
         seed: int | None,
         sampler: str | None,
@@ -103,6 +112,7 @@ def register(main: click.Group) -> None:
                 draws=draws,
                 min_draws=min_draws,
                 tune=tune,
+                warm_tune=warm_tune,
                 chains=chains,
                 seed=seed,
                 sampler=sampler,

@@ -122,7 +122,13 @@ def run_context(store: Any, case_id: str, run: dict[str, Any]) -> RunContext:
             "from the store (data hash differs); refit."
         )
     settings = dict(run.get("settings") or {})
-    conditioner = Conditioner(design, draws_of(design, idata), observations=frame, seed=int(settings.get("seed", 0)))
+    conditioner = Conditioner(
+        design,
+        draws_of(design, idata),
+        observations=frame,
+        seed=int(settings.get("seed", 0)),
+        posterior=idata.posterior,
+    )
     ctx = RunContext(run=run, observations=frame, conditioner=conditioner, settings=settings)
     if len(_CONTEXTS) >= 2:
         _CONTEXTS.pop(next(iter(_CONTEXTS)))

@@ -30,7 +30,7 @@ Progress = Callable[[float, str], None]
 #: The fit settings the environment may override (``HARBINGER_DRAWS``, ...), at the model's
 #: defaults (:class:`models.settings.FitSettings`, their one definition).
 DEFAULT_SETTINGS = {
-    key: getattr(FitSettings(), key) for key in ("draws", "tune", "chains", "seed", "sampler", "min_draws")
+    key: getattr(FitSettings(), key) for key in ("draws", "tune", "chains", "seed", "sampler", "min_draws", "warm_tune")
 }
 
 #: How many fits one request may run: a fit that fails its diagnostics is tried once more with
@@ -50,8 +50,8 @@ class FitFailed(RuntimeError):
 
 
 def default_settings() -> dict[str, Any]:
-    """Sampler settings: the defaults, overridden by HARBINGER_DRAWS, _MIN_DRAWS, _TUNE, _CHAINS, _SEED,
-    _SAMPLER."""
+    """Sampler settings: the defaults, overridden by HARBINGER_DRAWS, _MIN_DRAWS, _TUNE, _WARM_TUNE,
+    _CHAINS, _SEED, _SAMPLER."""
     out = dict(DEFAULT_SETTINGS)
     for key in out:
         env = os.environ.get(f"HARBINGER_{key.upper()}")
@@ -200,6 +200,7 @@ def _fit_once(
             run_id=run_id,
             directory=directory,
             progress=_after_compiling(say),
+            warm_start=earlier_posterior(store, case_id, loaded.hash, as_of) if attempt[0] == 1 else None,
         )
     except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise as FitFailed
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
@@ -213,6 +214,27 @@ def _fit_once(
     store.finish_run(run_id, diagnostics=diag, diagnostics_ok=bool(diag["ok"]), path=str(directory))
     fit_progress.clear(progress_file)
     return run_id
+
+
+def earlier_posterior(store: Any, case_id: str, case_hash: str, as_of: date) -> Any:
+    """The posterior a first attempt starts from (:func:`models.fit.sample`'s ``warm_start``): the
+    current run's, when it was fitted by this model version on this version of the case at an
+    as-of date within :data:`models.warm_start.MAX_DAYS_APART` days; else None (a retry, a first
+    fit and a fit far in the past start from the prior)."""
+    from pathlib import Path
+
+    from models.runs import load_posterior
+    from models.warm_start import MAX_DAYS_APART
+
+    run = current_run(store, case_id)
+    if not run or not run.get("path") or run.get("model_version") != MODEL_VERSION:
+        return None
+    if run.get("case_hash") != case_hash or abs((as_date(run["as_of"]) - as_of).days) > MAX_DAYS_APART:
+        return None
+    try:
+        return load_posterior(Path(run["path"]), case_hash=case_hash).posterior
+    except Exception:  # noqa: BLE001 - no earlier posterior to read: the fit starts from the prior
+        return None
 
 
 def _after_compiling(say: Progress) -> Progress:
