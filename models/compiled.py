@@ -309,7 +309,7 @@ def fused_model(
 
 def to_model(idata: az.InferenceData, fused: FusedModel) -> az.InferenceData:
     """nutpie's draws of ``fused`` (posterior and warm-up) in the model's coordinates."""
-    w = fused.whitening
+    w = getattr(fused, "whitening", None)  # the generated-density fallback samples the model itself
     if w is None or w.is_identity:
         return idata
     names, slices, shapes = fused.shape_info

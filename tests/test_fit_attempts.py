@@ -41,7 +41,15 @@ class ScriptedSampler:
         self.settings: list[Any] = []
 
     def __call__(
-        self, design: Any, settings: Any, *, case_hash: str, run_id: str, directory: Path, progress: Any = None
+        self,
+        design: Any,
+        settings: Any,
+        *,
+        case_hash: str,
+        run_id: str,
+        directory: Path,
+        progress: Any = None,
+        warm_start: Any = None,
     ) -> dict[str, Any]:
         ok = self.passes[len(self.settings)]
         self.settings.append(settings)

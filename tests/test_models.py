@@ -251,7 +251,7 @@ def test_fit_settings_load_without_the_sampler() -> None:
     assert out[0] == "[]"
     from models.settings import FitSettings
 
-    keys = ("draws", "tune", "chains", "seed", "sampler", "min_draws")
+    keys = ("draws", "tune", "chains", "seed", "sampler", "min_draws", "warm_tune")
     assert out[1] == str({k: getattr(FitSettings(), k) for k in keys})
 
 
@@ -284,7 +284,7 @@ def test_sampler_progress_is_read_only_for_a_listener_and_at_most_every_few_seco
             return az.from_dict(posterior={"x": np.zeros((2, 100))})
 
     compiled = SimpleNamespace(
-        nutpie_model=lambda design, used, report: "model with data",
+        nutpie_model=lambda design, used, report, whitening=None: "model with data",
         density_used=lambda requested: requested,
         expanded=lambda idata, design: idata,
     )
