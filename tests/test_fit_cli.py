@@ -104,6 +104,25 @@ def test_fit_as_of_in_the_future_is_bad_input(tmp_path: Path) -> None:
     assert "future" in res.stderr
 
 
+def test_a_setting_from_the_environment_that_is_not_a_number_is_bad_input(tmp_path: Path) -> None:
+    """A sampler setting given by the environment is checked before anything runs, and the
+    message names the variable and its value."""
+    import subprocess
+
+    from tests.fits import HARBINGER
+    from tests.live_server import harbinger_env
+
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    for name, value in (("HARBINGER_WARM_TUNE", "x"), ("HARBINGER_DRAWS", "-5")):
+        env = harbinger_env(home, **{name: value})
+        res = subprocess.run([HARBINGER, "fit"], capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert res.returncode == 2, res.stderr
+        assert f"{name} is '{value}', not a whole number" in res.stderr
+        assert "Traceback" not in res.stderr
+    assert run(home, "forecast").returncode == 2  # no run was recorded
+
+
 def test_failed_fit_keeps_previous_run_and_is_recorded(
     store: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

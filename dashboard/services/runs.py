@@ -54,9 +54,16 @@ def default_settings() -> dict[str, Any]:
     _CHAINS, _SEED, _SAMPLER."""
     out = dict(DEFAULT_SETTINGS)
     for key in out:
-        env = os.environ.get(f"HARBINGER_{key.upper()}")
-        if env:
-            out[key] = env if key == "sampler" else int(env)
+        name = f"HARBINGER_{key.upper()}"
+        env = os.environ.get(name, "").strip()
+        if not env:
+            continue
+        if key == "sampler":
+            out[key] = env
+        elif env.isdigit():
+            out[key] = int(env)
+        else:
+            raise BadInput(f"{name} is {env!r}, not a whole number; unset it or give one, such as {out[key]}.")
     return out
 
 
