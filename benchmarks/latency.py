@@ -212,6 +212,14 @@ def _new_observation(store: Any, case_id: str, days_ago: int) -> None:
     )
 
 
+def _start(diagnostics: dict[str, Any] | None) -> str:
+    """How a fit started: from an earlier run's posterior (a warm start) or from the prior, and
+    its tuning steps (from the run's diagnostics)."""
+    diagnostics = diagnostics or {}
+    how = "warm start" if diagnostics.get("warm_start") else "from the prior"
+    return f"{how}, {diagnostics.get('tune', '?')} tuning steps"
+
+
 def _fit_row(home: Path, env: dict[str, str], label: str) -> dict[str, Any]:
     """Time ``harbinger fit`` in a fresh process; its diagnostics from the runs it recorded."""
     store = _store(home)
@@ -226,6 +234,7 @@ def _fit_row(home: Path, env: dict[str, str], label: str) -> dict[str, Any]:
     kept = [str((r.get("diagnostics") or {}).get("draws", "?")) for r in attempts]
     if kept:
         note += f"; draws kept per chain {' then '.join(kept)}"
+        note += f"; attempt 1 {_start(attempts[0].get('diagnostics'))}"
     for n, run in enumerate(attempts, start=1):  # what failed, attempt by attempt (a retry may pass)
         if not run.get("diagnostics_ok"):
             problems = "; ".join((run.get("diagnostics") or {}).get("problems") or [run.get("status", "")])
@@ -373,7 +382,7 @@ def warm_process(home: Path, rows: list[str], pymc_draws: int | None) -> None:
     ess = _min_ess(design, load_posterior(Path(run["path"])))
     note = (
         f"min ESS {ess['min']:.0f}, {ess['min'] / refit_s:.1f} ESS/s (sampling, summaries, run recorded); "
-        f"{run['diagnostics'].get('draws', '?')} draws kept per chain"
+        f"{run['diagnostics'].get('draws', '?')} draws kept per chain, {_start(run['diagnostics'])}"
     )
     if not ok:
         note += "; diagnostics FAILED: " + "; ".join(run["diagnostics"].get("problems") or [])
@@ -418,7 +427,7 @@ def warm_process(home: Path, rows: list[str], pymc_draws: int | None) -> None:
         scen_s, result = _timed(lambda: refit_scenario(ctx.conditioner, spec, settings))
         diag = result.as_dict().get("refit_diagnostics") or {}
         scen_ok = bool(diag.get("ok"))
-        note = f"scenario '{spec.id}', {diag.get('draws', '?')} draws kept per chain" + (
+        note = f"scenario '{spec.id}', {diag.get('draws', '?')} draws kept per chain, {_start(diag)}" + (
             "" if scen_ok else "; diagnostics FAILED: " + "; ".join(diag.get("problems") or [])
         )
         print(f"  scenario refit: {scen_s:.1f} s ({note})", flush=True)

@@ -31,8 +31,10 @@ Schema
                       "problems": [str, ...],
                       "failing": [str, ...],           # optional (older files lack it)
                       "min_param_ess": float,          # optional (older files lack it)
-                      "draws": int},                   # optional (older files lack it): kept
+                      "draws": int,                    # optional (older files lack it): kept
                                                        # draws per chain (fewer on an early stop)
+                      "tune": int,                     # optional: tuning steps per chain taken
+                      "warm_start": bool},             # optional: started from an earlier posterior
       "outcomes": [{"id": str, "question": str, "resolved": bool,
                     "resolution_date": "YYYY-MM-DD" | null,
                     "horizons": [{"years": int, "p_mean", "p_05", "p_25", "p_50", "p_75", "p_95",
@@ -184,6 +186,10 @@ class Diagnostics(_Part):
     draws: int | None = None
     """Kept draws per chain (optional: older files lack it). Fewer than the settings' ``draws``
     when the fit stopped early, having converged (``FitSettings.min_draws``)."""
+    tune: int | None = None
+    """Tuning steps per chain the fit took (optional: older files lack it)."""
+    warm_start: bool | None = None
+    """Whether the fit started from an earlier run's posterior (optional: older files lack it)."""
 
 
 # ---------------------------------------------------------------------------- outcomes

@@ -545,4 +545,6 @@ def _diagnostics(
         "failing": [text for _, text in sorted(failing, reverse=True)[:FAILING_SHOWN]],
         "min_param_ess": round(min_param_ess, 1),
         "draws": int(post.sizes["draw"]),
+        **({"tune": int(post.attrs["tune"])} if "tune" in post.attrs else {}),
+        **({"warm_start": bool(post.attrs["warm_start"])} if "warm_start" in post.attrs else {}),
     }

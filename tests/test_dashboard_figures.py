@@ -302,6 +302,15 @@ def test_diagnostics_problems_fall_back_to_thresholds():
     assert [r["status"] for r in rows] == ["outside", "ok", "not reported", "not reported", "ok", "not reported"]
 
 
+def test_diagnostics_line_says_a_fit_started_from_an_earlier_posterior():
+    base = {"ok": True, "max_rhat": 1.004, "min_ess_bulk": 900, "min_ess_tail": 800, "divergences": 0, "draws": 2000}
+    cold = views.diagnostics_text({**base, "tune": 2000, "warm_start": False})
+    warm = views.diagnostics_text({**base, "tune": 500, "warm_start": True})
+    assert cold == "R-hat ≤ 1.004, ESS ≥ 800, 0 divergences, 2000 draws per chain"
+    assert warm == cold + ", warm start (500 tuning steps)"
+    assert views.diagnostics_text(base) == cold  # a run recorded before the fields existed
+
+
 def test_records_since_counts_later_records():
     created = datetime(2026, 1, 1, 12, tzinfo=UTC)
     history = pd.DataFrame(

@@ -3,6 +3,7 @@ sampler's coordinates are whitened by it and its density is the model's, unchang
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import arviz as az
@@ -120,15 +121,20 @@ def test_harbinger_fit_starts_from_the_current_run_when_it_is_near(fitted_home, 
 
     from tests.fits import fit_args
 
-    def fit(*extra: str) -> az.InferenceData:
+    def fit(*extra: str) -> tuple[az.InferenceData, dict]:
+        """The new run's posterior and the diagnostics its forecast document (and so every page
+        and report) shows."""
         result = cli("fit", *fit_args(), *extra)
-        run_id = re.search(r"run (r\S+) \(as of", result.output).group(1)
-        return az.from_netcdf(str(fitted_home / "runs" / run_id / "posterior.nc"))
+        run = fitted_home / "runs" / re.search(r"run (r\S+) \(as of", result.output).group(1)
+        diagnostics = json.loads((run / "forecast.json").read_text())["diagnostics"]
+        return az.from_netcdf(str(run / "posterior.nc")), diagnostics
 
-    warm = fit()
+    warm, diagnostics = fit()
     assert warm.posterior.attrs["warm_start"] == 1
     assert warm.posterior.attrs["tune"] == 60  # the tiny fit's --tune, below the default --warm-tune
-    cold = fit("--warm-tune", "0")
+    assert diagnostics["warm_start"] is True and diagnostics["tune"] == 60
+    cold, diagnostics = fit("--warm-tune", "0")
     assert cold.posterior.attrs["warm_start"] == 0
-    far = fit("--as-of", "2024-06-30")
+    assert diagnostics["warm_start"] is False
+    far, _ = fit("--as-of", "2024-06-30")
     assert far.posterior.attrs["warm_start"] == 0

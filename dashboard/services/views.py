@@ -326,8 +326,9 @@ def diagnostics_problems(diag: Diagnostics | Mapping[str, Any] | None) -> str:
 
 
 def diagnostics_text(diag: Diagnostics | Mapping[str, Any] | None) -> str:
-    """One line: R-hat, smallest ESS, divergences, E-BFMI and the draws kept per chain (fewer than
-    the settings' when the fit stopped early, having converged)."""
+    """One line: R-hat, smallest ESS, divergences, E-BFMI, the draws kept per chain (fewer than
+    the settings' when the fit stopped early, having converged) and, for a fit that started from
+    an earlier run's posterior, its tuning steps."""
     parts = []
     if (rhat := _diag_value(diag, "max_rhat")) is not None:
         parts.append(f"R-hat ≤ {float(rhat):.3f}")
@@ -340,6 +341,8 @@ def diagnostics_text(diag: Diagnostics | Mapping[str, Any] | None) -> str:
         parts.append(f"E-BFMI ≥ {_num(bfmi, 2)}")
     if (draws := _diag_value(diag, "draws")) is not None:
         parts.append(f"{int(draws)} draws per chain")
+    if _diag_value(diag, "warm_start") and (tune := _diag_value(diag, "tune")) is not None:
+        parts.append(f"warm start ({int(tune)} tuning steps)")
     return ", ".join(parts)
 
 
