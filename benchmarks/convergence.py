@@ -131,7 +131,12 @@ def fit_as_of(
     store = Store.from_env()
     case_id = store.case_ids()[0]
     case = store.get_case(case_id).case
-    design = build_design(case, store.observations(case_id, as_of=as_of), as_of=as_of)
+    design = build_design(
+        case,
+        store.observations(case_id, as_of=as_of),
+        as_of=as_of,
+        reviewed=store.reviews(case_id, as_of=as_of),
+    )
     t = time.perf_counter()
     compiled_for(design, FitSettings(**sizes).sampler)  # the compile is not part of a fit's seconds
     print(f"  {label:>10}: model compiled in {time.perf_counter() - t:.0f} s", flush=True)

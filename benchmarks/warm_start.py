@@ -6,8 +6,9 @@ Run from the repository root (after ``bash scripts/setup.sh``)::
     .venv/bin/python benchmarks/warm_start.py                         # warm-tune 0 and 500, 6 seeds
     .venv/bin/python benchmarks/warm_start.py --warm-tune 0,250,500,1000 --seeds 4
 
-On the shipped case (a fresh temporary store, as ``harbinger init`` makes it): one default fit as
-of today (the current run), then one new observation, then for each ``--warm-tune`` value and each
+On the shipped case (a fresh temporary store, as ``harbinger init`` makes it; each design built
+as ``harbinger fit`` builds it, from the observations and review records known today): one
+default fit as of today (the current run), then one new observation, then for each ``--warm-tune`` value and each
 seed a refit of the new data with the default ``FitSettings`` at that seed, started from the
 current run's posterior (``models.fit.sample(..., warm_start=...)``, as ``harbinger fit`` and the
 dashboard start a refit) or, for 0, from the prior. Every refit is judged by the run's own
@@ -60,7 +61,12 @@ def main() -> None:
     as_of = date.today()
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
 
-    design = build_design(case, store.observations(case_id, as_of=as_of), as_of=as_of)
+    design = build_design(
+        case,
+        store.observations(case_id, as_of=as_of),
+        as_of=as_of,
+        reviewed=store.reviews(case_id, as_of=as_of),
+    )
     compiled_for(design, "nutpie")
     start = time.perf_counter()
     current = sample(design)
@@ -78,7 +84,12 @@ def main() -> None:
         "credibility": 2,
     }
     store.add_observations(case_id, [new], actor="benchmark")
-    refit = build_design(case, store.observations(case_id, as_of=as_of), as_of=as_of)
+    refit = build_design(
+        case,
+        store.observations(case_id, as_of=as_of),
+        as_of=as_of,
+        reviewed=store.reviews(case_id, as_of=as_of),
+    )
     first = FitSettings().seed
     rows: list[dict[str, Any]] = []
     for warm_tune in values:
