@@ -5,13 +5,15 @@ Run from the repository root (after ``bash scripts/setup.sh``)::
 
     .venv/bin/python benchmarks/warm_start.py                         # warm-tune 0 and 500, 6 seeds
     .venv/bin/python benchmarks/warm_start.py --warm-tune 0,250,500,1000 --seeds 4
+    .venv/bin/python benchmarks/warm_start.py --warm-tune 500 --mass-matrix gradient,variance
 
 On the shipped case (a fresh temporary store, as ``harbinger init`` makes it; each design built
 as ``harbinger fit`` builds it, from the observations and review records known today): one
 default fit as of today (the current run), then one new observation, then for each ``--warm-tune`` value and each
 seed a refit of the new data with the default ``FitSettings`` at that seed, started from the
 current run's posterior (``models.fit.sample(..., warm_start=...)``, as ``harbinger fit`` and the
-dashboard start a refit) or, for 0, from the prior. Every refit is judged by the run's own
+dashboard start a refit; its mass matrix estimated from the gradients, or with ``--mass-matrix``
+from the draws' variances alone) or, for 0, from the prior. Every refit is judged by the run's own
 diagnostics (``models.fit.run_judge``). All fits run in this one process, side by side, after one
 compile: the seconds are sampling and expansion only (what a long-lived server waits for).
 
@@ -41,13 +43,37 @@ sys.path.insert(0, str(ROOT))
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--warm-tune", default="0,500", help="comma-separated tuning steps of a warm start; 0: the prior")
-    p.add_argument("--seeds", type=int, default=6, help="refits per --warm-tune value (default 6)")
+    p.add_argument(
+        "--mass-matrix",
+        default="gradient",
+        help="comma-separated mass-matrix estimates of a warm start: gradient (the default, "
+        "FitSettings.warm_grad_based_mass_matrix) and/or variance (the draws' variances alone)",
+    )
+    p.add_argument("--seeds", type=int, default=6, help="refits per kind (default 6)")
     return p.parse_args()
+
+
+def _kinds(warm_tunes: list[int], estimates: list[str]) -> list[tuple[str, int, bool]]:
+    """Each kind of refit measured: its label, warm-up length (0: from the prior) and whether a
+    warm start's mass matrix is gradient-based. The prior's is labelled "0"; a warm start's by its
+    warm-up, with the estimate when more than one is compared."""
+    kinds = []
+    for warm_tune in warm_tunes:
+        if warm_tune == 0:
+            kinds.append(("0", 0, False))
+            continue
+        for estimate in estimates:
+            label = str(warm_tune) if len(estimates) == 1 else f"{warm_tune} {estimate}"
+            kinds.append((label, warm_tune, estimate == "gradient"))
+    return kinds
 
 
 def main() -> None:
     args = _args()
-    values = [int(v) for v in args.warm_tune.split(",")]
+    estimates = args.mass_matrix.split(",")
+    if not set(estimates) <= {"gradient", "variance"}:
+        sys.exit(f"--mass-matrix: {args.mass_matrix!r}; give gradient, variance or both")
+    kinds = _kinds([int(v) for v in args.warm_tune.split(",")], estimates)
     os.environ["HARBINGER_HOME"] = tempfile.mkdtemp(prefix="harbinger-warm-")
     subprocess.run([str(Path(sys.executable).parent / "harbinger"), "init"], check=True, capture_output=True)
 
@@ -92,19 +118,22 @@ def main() -> None:
     )
     first = FitSettings().seed
     rows: list[dict[str, Any]] = []
-    for warm_tune in values:
+    for label, warm_tune, gradient in kinds:
         for seed in range(first, first + args.seeds):
-            settings = FitSettings(seed=seed, warm_tune=warm_tune)
+            settings = FitSettings(seed=seed, warm_tune=warm_tune, warm_grad_based_mass_matrix=gradient)
             start = time.perf_counter()
             idata = sample(refit, settings, warm_start=current.posterior if warm_tune else None)
             seconds = time.perf_counter() - start
             d = run_judge(refit, seed)(idata, 1.0)
             row = {
+                "refit": label,
                 "warm_tune": warm_tune,
                 "seed": seed,
                 "s": round(seconds, 1),
                 "tune": int(idata.posterior.attrs["tune"]),
                 "draws": int(idata.posterior.sizes["draw"]),
+                "steps_per_draw": round(float(idata.sample_stats["n_steps"].mean()), 1),
+                "step_size": [round(float(v), 4) for v in idata.sample_stats["step_size"].values[:, -1]],
                 "ok": bool(d["ok"]),
                 "max_rhat": d["max_rhat"],
                 "min_param_ess": d["min_param_ess"],
@@ -113,31 +142,32 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
 
-    summary = _summary(rows, values)
+    summary = _summary(rows, [label for label, _, _ in kinds])
     print(
         f"\nRefits after one new observation ({args.seeds} seeds each; load average "
         f"{' '.join(f'{v:.1f}' for v in os.getloadavg())})"
     )
-    print(f"  {'warm-tune':>9}  {'passed':>6}  {'median s':>8}  {'range s':>11}  {'draws':>5}  {'vs prior':>8}")
-    for warm_tune, s in summary.items():
+    print(f"  {'refit':>14}  {'passed':>6}  {'median s':>8}  {'range s':>11}  {'draws':>5}  {'vs prior':>8}")
+    for label, s in summary.items():
         ratio = f"{s['ratio_to_prior']:.2f}" if s["ratio_to_prior"] is not None else "–"
         median = f"{s['median_s']:.1f}" if s["median_s"] is not None else "–"
         span = f"{s['min_s']:.1f}–{s['max_s']:.1f}" if s["median_s"] is not None else "–"
         print(
-            f"  {warm_tune:>9}  {s['passed']:>3}/{s['fits']:<2}  {median:>8}  {span:>11}  "
+            f"  {label:>14}  {s['passed']:>3}/{s['fits']:<2}  {median:>8}  {span:>11}  "
             f"{s['median_draws']:>5}  {ratio:>8}"
         )
     print(json.dumps({"refits": summary, "rows": rows}))
 
 
-def _summary(rows: list[dict[str, Any]], values: list[int]) -> dict[str, dict[str, Any]]:
-    """Per ``warm_tune``: passing refits, the median and range of their seconds, the median draws
-    kept, and the median's ratio to the refit from the prior's (warm_tune 0) when both exist."""
+def _summary(rows: list[dict[str, Any]], labels: list[str]) -> dict[str, dict[str, Any]]:
+    """Per kind of refit (its label, :func:`_kinds`): passing refits, the median and range of their
+    seconds, the median draws kept, and the median's ratio to the refit from the prior's (label
+    "0") when both exist."""
     out: dict[str, dict[str, Any]] = {}
-    for warm_tune in values:
-        mine = [r for r in rows if r["warm_tune"] == warm_tune]
+    for label in labels:
+        mine = [r for r in rows if r["refit"] == label]
         passed = [r["s"] for r in mine if r["ok"]]
-        out[str(warm_tune)] = {
+        out[label] = {
             "fits": len(mine),
             "passed": len(passed),
             "median_s": statistics.median(passed) if passed else None,

@@ -195,7 +195,8 @@ def sample(
 
     ``warm_start``, an earlier posterior of the same model (a run's, with its value variables),
     starts nutpie with the fused density from it (:mod:`models.warm_start`) after
-    ``settings.warm_tune`` tuning steps instead of ``settings.tune``; without one, or with
+    ``settings.warm_tune`` tuning steps instead of ``settings.tune`` (and the mass matrix of
+    ``settings.warm_grad_based_mass_matrix``); without one, or with
     ``warm_tune`` 0, the fit starts from the prior. The posterior's ``density`` attribute names the
     log density nutpie sampled with, ``tune`` the tuning steps it took and ``warm_start`` whether
     it started from an earlier posterior."""
@@ -215,7 +216,11 @@ def sample(
             except Exception:  # noqa: BLE001 - an unreadable earlier posterior: start from the prior
                 log.warning("the earlier posterior could not start this fit; it starts from the prior", exc_info=True)
         if whitening is not None:  # never more tuning than a fit from the prior would take
-            settings = replace(settings, tune=min(settings.warm_tune, settings.tune))
+            settings = replace(
+                settings,
+                tune=min(settings.warm_tune, settings.tune),
+                grad_based_mass_matrix=settings.warm_grad_based_mass_matrix,
+            )
         nm = built.nutpie_model(design, used, report, whitening)
         report(
             0.02,

@@ -48,6 +48,13 @@ class FitSettings:
     #: chains start in it (:mod:`models.warm_start`), so the warm-up has only the step size and the
     #: mass matrix's last corrections to find. 0 turns warm starts off.
     warm_tune: int = 500
+    #: A warm start's mass matrix: False (the default) estimates it from the draws' variances, as
+    #: for a fit from the prior; True from the gradients too (nutpie's own default). In a warm
+    #: start's whitened coordinates the gradient-based estimate reaches about twice the step size
+    #: and its refits are faster, but one in eight of them failed with a chain stuck (R-hat 1.025,
+    #: a parameter's ESS 30), where every refit with the variances passed (benchmarks/README.md,
+    #: warm_start.py): a failed refit costs its retry from the prior, more than the time saved.
+    warm_grad_based_mass_matrix: bool = False
     #: nutpie adapts a diagonal mass matrix. By default (False) it estimates it from the draws'
     #: variances, as PyMC and Stan do; nutpie's own default (True) mixes in the gradients'
     #: variances. On the shipped case the variance estimate gives more ESS per draw than the

@@ -22,14 +22,14 @@ def bench() -> ModuleType:
 
 def test_a_failed_refit_counts_as_no_timing_and_ratios_are_to_the_prior(bench: ModuleType) -> None:
     rows = [
-        {"warm_tune": 0, "s": 40.0, "draws": 3000, "ok": True},
-        {"warm_tune": 0, "s": 30.0, "draws": 2000, "ok": True},
-        {"warm_tune": 0, "s": 5.0, "draws": 4000, "ok": False},  # fast and failed: not a timing
-        {"warm_tune": 500, "s": 14.0, "draws": 2000, "ok": True},
-        {"warm_tune": 500, "s": 21.0, "draws": 2500, "ok": True},
-        {"warm_tune": 500, "s": 60.0, "draws": 4000, "ok": False},
+        {"refit": "0", "s": 40.0, "draws": 3000, "ok": True},
+        {"refit": "0", "s": 30.0, "draws": 2000, "ok": True},
+        {"refit": "0", "s": 5.0, "draws": 4000, "ok": False},  # fast and failed: not a timing
+        {"refit": "500", "s": 14.0, "draws": 2000, "ok": True},
+        {"refit": "500", "s": 21.0, "draws": 2500, "ok": True},
+        {"refit": "500", "s": 60.0, "draws": 4000, "ok": False},
     ]
-    summary = bench._summary(rows, [0, 500])
+    summary = bench._summary(rows, ["0", "500"])
     assert summary["0"] == {
         "fits": 3,
         "passed": 2,
@@ -45,8 +45,17 @@ def test_a_failed_refit_counts_as_no_timing_and_ratios_are_to_the_prior(bench: M
 
 def test_without_a_passing_refit_from_the_prior_there_is_no_ratio(bench: ModuleType) -> None:
     rows = [
-        {"warm_tune": 0, "s": 9.0, "draws": 4000, "ok": False},
-        {"warm_tune": 500, "s": 14.0, "draws": 2000, "ok": True},
+        {"refit": "0", "s": 9.0, "draws": 4000, "ok": False},
+        {"refit": "500", "s": 14.0, "draws": 2000, "ok": True},
     ]
-    summary = bench._summary(rows, [0, 500])
+    summary = bench._summary(rows, ["0", "500"])
     assert summary["0"]["median_s"] is None and summary["500"]["ratio_to_prior"] is None
+
+
+def test_kinds_of_refit_are_labelled_by_warm_up_and_by_estimate_when_both_are_compared(bench: ModuleType) -> None:
+    assert bench._kinds([0, 500], ["gradient"]) == [("0", 0, False), ("500", 500, True)]
+    assert bench._kinds([500, 0], ["gradient", "variance"]) == [
+        ("500 gradient", 500, True),
+        ("500 variance", 500, False),
+        ("0", 0, False),
+    ]
