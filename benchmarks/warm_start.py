@@ -12,8 +12,8 @@ as ``harbinger fit`` builds it, from the observations and review records known t
 default fit as of today (the current run), then one new observation, then for each ``--warm-tune`` value and each
 seed a refit of the new data with the default ``FitSettings`` at that seed, started from the
 current run's posterior (``models.fit.sample(..., warm_start=...)``, as ``harbinger fit`` and the
-dashboard start a refit; its mass matrix estimated from the gradients, or with ``--mass-matrix``
-from the draws' variances alone) or, for 0, from the prior. Every refit is judged by the run's own
+dashboard start a refit; its mass matrix estimated from the draws' variances, or with
+``--mass-matrix`` also from the gradients) or, for 0, from the prior. Every refit is judged by the run's own
 diagnostics (``models.fit.run_judge``). All fits run in this one process, side by side, after one
 compile: the seconds are sampling and expansion only (what a long-lived server waits for).
 
@@ -43,12 +43,8 @@ sys.path.insert(0, str(ROOT))
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--warm-tune", default="0,500", help="comma-separated tuning steps of a warm start; 0: the prior")
-    p.add_argument(
-        "--mass-matrix",
-        default="gradient",
-        help="comma-separated mass-matrix estimates of a warm start: gradient (the default, "
-        "FitSettings.warm_grad_based_mass_matrix) and/or variance (the draws' variances alone)",
-    )
+    estimates = "variance (the draws' variances; the default) and/or gradient (nutpie's gradient-based one)"
+    p.add_argument("--mass-matrix", default="variance", help=f"comma-separated estimates of a warm start: {estimates}")
     p.add_argument("--seeds", type=int, default=6, help="refits per kind (default 6)")
     return p.parse_args()
 

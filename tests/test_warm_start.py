@@ -23,6 +23,22 @@ def _design(as_of: date):
     return build_design(case, frame, as_of=as_of)
 
 
+@pytest.fixture
+def mass_matrices(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each nutpie fit started in the test was asked for the gradient-based mass matrix."""
+    import nutpie
+
+    asked: list[bool] = []
+    sample = nutpie.sample
+
+    def recorded(*args, **kwargs):
+        asked.append(kwargs["use_grad_based_mass_matrix"])
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", recorded)
+    return asked
+
+
 def test_a_whitening_maps_points_both_ways() -> None:
     rng = np.random.default_rng(1)
     w = compiled.Whitening(rng.normal(size=5), rng.uniform(0.1, 3, size=5), np.zeros((0, 5)))
@@ -113,25 +129,14 @@ def test_draws_in_whitened_coordinates_are_returned_in_the_models() -> None:
 
 
 @pytest.mark.fit
-def test_harbinger_fit_starts_from_the_current_run_when_it_is_near(fitted_home, cli, monkeypatch) -> None:
+def test_harbinger_fit_starts_from_the_current_run_when_it_is_near(fitted_home, cli, mass_matrices) -> None:
     """``harbinger fit`` after a run: its first attempt starts from that run's posterior, with the
     warm-up of ``--warm-tune`` (never more than ``--tune``) and the mass matrix of
     ``FitSettings.warm_grad_based_mass_matrix`` (the draws' variances, as a fit from the prior);
     ``--warm-tune 0`` and a fit a year away start from the prior."""
     import re
 
-    import nutpie
-
     from tests.fits import fit_args
-
-    asked: list[bool] = []
-    sample = nutpie.sample
-
-    def recorded(*args, **kwargs):
-        asked.append(kwargs["use_grad_based_mass_matrix"])
-        return sample(*args, **kwargs)
-
-    monkeypatch.setattr(nutpie, "sample", recorded)
 
     def fit(*extra: str) -> tuple[az.InferenceData, dict]:
         """The new run's posterior and the diagnostics its forecast document (and so every page
@@ -150,28 +155,18 @@ def test_harbinger_fit_starts_from_the_current_run_when_it_is_near(fitted_home, 
     assert diagnostics["warm_start"] is False
     far, _ = fit("--as-of", "2024-06-30")
     assert far.posterior.attrs["warm_start"] == 0
-    assert asked == [False, False, False]  # the draws' variances, warm or not
+    assert mass_matrices == [False, False, False]  # the draws' variances, warm or not
 
 
 @pytest.mark.fit
-def test_a_warm_start_estimates_its_mass_matrix_as_its_settings_say(monkeypatch) -> None:
+def test_a_warm_start_estimates_its_mass_matrix_as_its_settings_say(mass_matrices) -> None:
     """``FitSettings.warm_grad_based_mass_matrix`` is the warm start's choice alone: a fit from
     the prior keeps ``grad_based_mass_matrix``."""
-    import nutpie
-
     from models.fit import FitSettings, sample
 
-    asked: list[bool] = []
-    real = nutpie.sample
-
-    def recorded(*args, **kwargs):
-        asked.append(kwargs["use_grad_based_mass_matrix"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(nutpie, "sample", recorded)
     design = _design(date(2016, 12, 31))
     tiny = FitSettings(draws=60, tune=60, min_draws=0, warm_tune=30, warm_grad_based_mass_matrix=True)
     earlier = sample(design, tiny)
     warm = sample(design, tiny, warm_start=earlier.posterior)
     assert warm.posterior.attrs["warm_start"] == 1 and warm.posterior.attrs["tune"] == 30
-    assert asked == [False, True]
+    assert mass_matrices == [False, True]
