@@ -7,6 +7,8 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+#: The samplers a fit can use (see ``FitSettings.sampler``).
+SAMPLERS = ("nutpie", "pymc")
 #: nutpie's log densities (see ``FitSettings.density``).
 DENSITIES = ("fused", "pytensor")
 #: The environment variable naming the density a ``FitSettings`` uses when none is given.
@@ -82,6 +84,8 @@ class FitSettings:
     def __post_init__(self) -> None:
         if self.density not in DENSITIES:
             raise ValueError(f"unknown density {self.density!r}: use one of {', '.join(DENSITIES)}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,4 +97,4 @@ class FitSettings:
         return replace(self, tune=2 * self.tune, seed=self.seed + 1)
 
 
-__all__ = ["DENSITIES", "DENSITY_ENV", "FitSettings", "default_density"]
+__all__ = ["DENSITIES", "DENSITY_ENV", "SAMPLERS", "FitSettings", "default_density"]

@@ -105,8 +105,8 @@ def test_fit_as_of_in_the_future_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_a_setting_from_the_environment_that_is_not_a_number_is_bad_input(tmp_path: Path) -> None:
-    """A sampler setting given by the environment is checked before anything runs, and the
-    message names the variable and its value."""
+    """A sampler setting given by the environment is checked before anything runs (an unknown
+    sampler is not silently PyMC's), and the message names the variable and its value."""
     import subprocess
 
     from tests.fits import HARBINGER
@@ -114,11 +114,16 @@ def test_a_setting_from_the_environment_that_is_not_a_number_is_bad_input(tmp_pa
 
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    for name, value in (("HARBINGER_WARM_TUNE", "x"), ("HARBINGER_DRAWS", "-5")):
+    cases = (
+        ("HARBINGER_WARM_TUNE", "x", "not a whole number"),
+        ("HARBINGER_DRAWS", "-5", "not a whole number"),
+        ("HARBINGER_SAMPLER", "bogus", "not a sampler; unset it or give one of nutpie, pymc"),
+    )
+    for name, value, what in cases:
         env = harbinger_env(home, **{name: value})
         res = subprocess.run([HARBINGER, "fit"], capture_output=True, text=True, env=env, timeout=300, check=False)
         assert res.returncode == 2, res.stderr
-        assert f"{name} is '{value}', not a whole number" in res.stderr
+        assert f"{name} is '{value}', {what}" in res.stderr
         assert "Traceback" not in res.stderr
     assert run(home, "forecast").returncode == 2  # no run was recorded
 

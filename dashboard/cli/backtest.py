@@ -21,6 +21,7 @@ import click
 
 from dashboard.cli.support import DENSITY_OPTION, Env, emit, pass_env
 from dashboard.services.context import Failure
+from dashboard.services.runs import SAMPLERS
 
 FORMATS = ("table", "json")
 
@@ -190,9 +191,7 @@ def register(main: click.Group) -> None:
     )
     @click.option("--chains", type=click.IntRange(1, 16), default=None, help="Chains (default: the fit default).")
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so backtests repeat).")
-    @click.option(
-        "--sampler", type=click.Choice(["nutpie", "pymc"]), default=None, help="Sampler (default: the fit default)."
-    )
+    @click.option("--sampler", type=click.Choice(SAMPLERS), default=None, help="Sampler (default: the fit default).")
     @DENSITY_OPTION
     @click.option(
         "--jobs",

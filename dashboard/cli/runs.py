@@ -10,7 +10,7 @@ import click
 
 from dashboard.cli.support import DENSITY_OPTION, FORMAT_OPTION, Env, emit, pass_env
 from dashboard.services.context import Failure, parse_date_option
-from dashboard.services.runs import DEFAULT_ATTEMPTS, DEFAULT_SETTINGS
+from dashboard.services.runs import DEFAULT_ATTEMPTS, DEFAULT_SETTINGS, SAMPLERS
 
 
 def _progress_printer() -> Any:
@@ -69,7 +69,7 @@ def register(main: click.Group) -> None:
     @click.option("--seed", type=int, default=None, help="Random seed (default fixed, so fits repeat).")
     @click.option(
         "--sampler",
-        type=click.Choice(["nutpie", "pymc"]),
+        type=click.Choice(SAMPLERS),
         default=None,
         help="nutpie (default, fastest) or PyMC's own NUTS.",
     )

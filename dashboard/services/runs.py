@@ -22,7 +22,7 @@ from dashboard.services.context import as_date, today
 from dashboard.services.forecasts import RunForecast, current_run, current_runs, read_run
 from indicators.errors import BadInput
 from models.document import ForecastDocument, ForecastUnreadable
-from models.settings import FitSettings
+from models.settings import SAMPLERS, FitSettings
 from models.version import MODEL_VERSION
 
 Progress = Callable[[float, str], None]
@@ -59,6 +59,8 @@ def default_settings() -> dict[str, Any]:
         if not env:
             continue
         if key == "sampler":
+            if env not in SAMPLERS:
+                raise BadInput(f"{name} is {env!r}, not a sampler; unset it or give one of {', '.join(SAMPLERS)}.")
             out[key] = env
         elif env.isdigit():
             out[key] = int(env)
