@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from models.settings import FitSettings
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.benchmarks import benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bench_convergence", ROOT / "benchmarks" / "convergence.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark("convergence")
 
 
 def _fit(seed: int, ok: bool, *, as_of: str = "today", failing: list[str] | None = None, retry=None) -> dict:

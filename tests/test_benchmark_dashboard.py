@@ -7,13 +7,14 @@ measured with ``python benchmarks/dashboard.py`` on a real fit (see benchmarks/R
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.benchmarks import benchmark
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +25,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def bench() -> Any:
-    spec = importlib.util.spec_from_file_location("harbinger_benchmark_dashboard", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("dashboard")
 
 
 def test_percentiles_interpolate_like_numpy(bench):

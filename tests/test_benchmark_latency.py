@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.benchmarks import benchmark
+
 #: The latency table's rows, one JSON key each (the issue's list), and the ESS/s ratio.
 KEYS = {
     "cold_process_fit_s",
@@ -26,11 +25,7 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def latency() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("latency_benchmark", ROOT / "benchmarks" / "latency.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("latency")
 
 
 def test_every_row_has_its_key_and_a_failed_fit_counts_as_no_timing(latency: ModuleType) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.benchmarks import benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bench_mcse", ROOT / "benchmarks" / "mcse.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark("mcse")
 
 
 def test_figures_recognise_right_and_too_small_mcses() -> None:

@@ -5,17 +5,14 @@ fit (benchmarks/sbc.py runs the full one)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from models import sbc
 from models.forecast import Draws
+from tests.benchmarks import benchmark
 from tests.sbc_support import fit_record, sample_study
 
-ROOT = Path(__file__).resolve().parent.parent
 L = sbc.RANK_DRAWS
 
 
@@ -196,9 +193,7 @@ def test_quantities_name_every_parameter_the_study_ranks(template) -> None:
 
 
 def test_the_benchmark_draws_a_histogram_per_quantity(tmp_path) -> None:
-    spec = importlib.util.spec_from_file_location("bench_sbc", ROOT / "benchmarks" / "sbc.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark("sbc")
     records = [
         fit_record(r, {"loading a/f": r % (L + 1), "P(1y) o": (3 * r) % (L + 1)}, ess={"loading a/f": 300.0})
         for r in range(30)
