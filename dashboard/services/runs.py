@@ -209,7 +209,11 @@ def _fit_once(
             run_id=run_id,
             directory=directory,
             progress=_after_compiling(say),
-            warm_start=earlier_posterior(store, case_id, loaded.hash, as_of) if attempt[0] == 1 else None,
+            warm_start=(
+                earlier_posterior(store, case_id, loaded.hash, as_of)
+                if attempt[0] == 1 and fit_settings.warm_tune > 0
+                else None  # a retry, or warm starts turned off: the earlier posterior is not read
+            ),
         )
     except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise as FitFailed
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
