@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from dash import no_update
 
 from tests.dashboard_support import plain, register_fake_run, text_of
 from tests.watch_support import shipped_watch_doc, write_watch
@@ -339,7 +340,9 @@ def test_the_page_follows_outcome_horizon_and_threshold(page: Any, home: dict[st
     assert "russian military escalation within 3 years" in text and "Above 35% (your threshold" in text
     assert "over the next 4 quarters" in text
     options, value = plain(module.horizon_choices)("peace_treaty", 3, CASE)
-    assert value == 3 and [o["value"] for o in options] == [1, 3, 5, 10]
+    assert value is no_update and [o["value"] for o in options] == [1, 3, 5, 10]
+    options, value = plain(module.horizon_choices)("peace_treaty", 7, CASE)
+    assert value == 1
     body, _ = plain(module.render_watch)(None, "peace_treaty", 1, "next_quarter", "200", 0, CASE)
     assert "Tripwire threshold: threshold 200% must lie strictly between 0 and 100." in text_of(body)
 

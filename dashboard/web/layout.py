@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 from dash import html
 
 
@@ -36,9 +37,21 @@ def horizon_options(horizons: list[int]) -> list[dict[str, Any]]:
     return [{"label": years_label(h), "value": h} for h in horizons]
 
 
+def kept_choice(current: Any, values: list[Any]) -> Any:
+    """The value a callback that refreshes a control's options writes back: nothing
+    (``dash.no_update``) while the chosen value is still among ``values``, else the first of them
+    (None when there are none).
+
+    Writing the chosen value back would undo a choice the user made while the request was under
+    way: the callback read the value when it was sent, and its answer lands after the click."""
+    if current in values:
+        return dash.no_update
+    return values[0] if values else None
+
+
 def years_label(years: int) -> str:
     """ "1 year", "3 years"."""
     return "1 year" if years == 1 else f"{years} years"
 
 
-__all__ = ["control", "horizon_options", "page_head", "years_label"]
+__all__ = ["control", "horizon_options", "kept_choice", "page_head", "years_label"]

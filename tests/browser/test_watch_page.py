@@ -9,6 +9,7 @@ would have left it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -52,4 +53,34 @@ def test_the_watch_list_page(page: Any, server: Any, console: Any) -> None:
     threshold.press("Enter")
     page.get_by_text("Tripwire threshold: threshold 150% must lie strictly between 0 and 100.").wait_for()
     page.wait_for_load_state("networkidle")
+    assert console.errors == []
+
+
+def test_a_horizon_chosen_while_the_page_loads_stays_chosen(page: Any, server: Any, console: Any) -> None:
+    """The page's first request for the outcome's horizons is held back (a loaded server) until
+    the user has chosen a horizon: its answer, landing after the click, keeps the user's choice."""
+    _cache_watch_list(server)
+    held: list[Any] = []
+
+    def hold_horizon_choices(route: Any) -> None:
+        output = json.loads(route.request.post_data or "{}").get("output", "")
+        if not held and output.startswith(f"..{ids.WL_HORIZON}.options"):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"_dash-update-component"), hold_horizon_choices)
+    page.goto(server.url + "/watch")
+    page.locator(f"#{ids.WL_RANKING}").first.wait_for()
+    for _ in range(200):  # the page's first callbacks are sent once its scripts have loaded
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the page did not ask for the outcome's horizons"
+    page.get_by_label("3 years").check()
+    held[0].continue_()
+    page.get_by_role("heading", name=re.compile(r"within 3 years")).wait_for()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_label("3 years").is_checked()
+    assert page.get_by_role("heading", name=re.compile(r"within 1 year")).count() == 0
     assert console.errors == []

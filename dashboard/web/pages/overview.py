@@ -28,7 +28,7 @@ from dashboard import figures
 from dashboard.services import views
 from dashboard.services.forecasts import RunForecast, current_run, load_forecast, previous_ok_run
 from dashboard.web import auth, ids, panels
-from dashboard.web.layout import control, horizon_options, page_head
+from dashboard.web.layout import control, horizon_options, kept_choice, page_head
 from dashboard.web.pages.indicators import stale_notice
 from indicators.errors import BadInput
 
@@ -91,12 +91,12 @@ def layout(**_kwargs: Any) -> html.Div:
     State(ids.OV_HORIZON, "value"),
     State(ids.CASE, "data"),
 )
-def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], int]:
+def horizon_choices(_state: Any, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], Any]:
     """The horizons of the latest run; the chosen one kept when it still exists."""
     store = views.get_store()
     forecast = load_forecast(store, current_run(store, case_id))
     hs = views.horizons(forecast.document if forecast else None) or DEFAULT_HORIZONS
-    return horizon_options(hs), current if current in hs else hs[0]
+    return horizon_options(hs), kept_choice(current, hs)
 
 
 @dash.callback(

@@ -19,7 +19,7 @@ from dashboard.services import views
 from dashboard.services.forecasts import load_forecast
 from dashboard.services.runs import current_runs
 from dashboard.web import ids
-from dashboard.web.layout import page_head
+from dashboard.web.layout import kept_choice, page_head
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/reports", name="Reports", order=5, title="Harbinger · Reports")
@@ -140,11 +140,11 @@ def run_options(store: Any, case_id: str) -> list[dict[str, Any]]:
     State(ids.RP_RUN, "value"),
     State(ids.CASE, "data"),
 )
-def choose_runs(_state: Any, current: str | None, case_id: str) -> tuple[list[dict[str, Any]], str | None]:
+def choose_runs(_state: Any, current: str | None, case_id: str) -> tuple[list[dict[str, Any]], Any]:
     """The runs to choose from; the chosen one kept while it exists, else the current run."""
     options = run_options(views.get_store(), case_id)
     values = [o["value"] for o in options]
-    return options, current if current in values else (values[0] if values else None)
+    return options, kept_choice(current, values)
 
 
 @dash.callback(Output(ids.RP_SUMMARY, "children"), Input(ids.RP_RUN, "value"), State(ids.CASE, "data"))

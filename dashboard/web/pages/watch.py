@@ -19,7 +19,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard.services import views
 from dashboard.web import ids
-from dashboard.web.layout import control, horizon_options, page_head, years_label
+from dashboard.web.layout import control, horizon_options, kept_choice, page_head, years_label
 from indicators.errors import BadInput
 
 dash.register_page(__name__, path="/watch", name="Watch list", order=6, title="Harbinger · Watch list")
@@ -119,14 +119,14 @@ def layout(**_kwargs: Any) -> html.Div:
     State(ids.WL_HORIZON, "value"),
     State(ids.CASE, "data"),
 )
-def horizon_choices(outcome: str | None, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], int]:
-    """The chosen outcome's horizons; the chosen one kept when the outcome has it."""
+def horizon_choices(outcome: str | None, current: int | None, case_id: str) -> tuple[list[dict[str, Any]], Any]:
+    """The chosen outcome's horizons; the chosen one kept (not written back) when the outcome has it."""
     try:
         case = views.get_store().get_case(case_id).case
         hs = list(case.outcome(outcome).horizons) if outcome else [1]
     except Exception:  # noqa: BLE001 - unknown outcome: keep a harmless default
         hs = [1]
-    return horizon_options(hs), current if current in hs else hs[0]
+    return horizon_options(hs), kept_choice(current, hs)
 
 
 @dash.callback(
