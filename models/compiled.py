@@ -13,8 +13,8 @@ containers, and the expansion of a draw into the model's variables. With the fus
 - initial points come from PyMC's ``make_initial_point_fn`` with nutpie's defaults (the support
   point, jittered), flattened in nutpie's order (the model's free variables, each raveled);
 - nutpie stores the unconstrained draws only (an identity expansion), and :class:`Expansion`
-  computes the model's other variables from them afterwards with a PyTensor function compiled by
-  its C backend, whose compiled modules PyTensor caches on disk;
+  computes the model's other variables from them afterwards with the model's graph vectorized
+  over draws and evaluated by PyTensor's Python backend (no compile);
 - the check that the kernel is the model (:func:`models.density.disagreement`) compares it with
   PyMC's log density and gradient evaluated by PyTensor's Python backend (no compile to wait for).
 
@@ -35,6 +35,7 @@ import arviz as az
 import numba
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 import xarray as xr
 from nutpie.compile_pymc import (
     CompiledPyMCModel,
@@ -334,36 +335,61 @@ def to_model(idata: az.InferenceData, fused: FusedModel) -> az.InferenceData:
 class Expansion:
     """The model's variables (its random variables in their own space and its deterministics)
     from the unconstrained draws nutpie stored, as ``pm.sample`` and nutpie's own expansion
-    record them. One C-compiled PyTensor function per model; the data it reads are the model's
-    containers, so it is called with the design's data set (:meth:`posterior`)."""
+    record them.
+
+    One PyTensor function per model, of the model's graph vectorized over draws
+    (``vectorize_graph``: each value variable gains a leading draw dimension) and evaluated by
+    PyTensor's Python backend on the graph as PyMC states it: nothing to compile (a C-compiled
+    function of the same graph took over half a minute on an empty compile cache, a fresh
+    install's wait), and one call evaluates a block of draws with NumPy, as fast as the C function
+    called draw by draw. The data it reads are the model's containers, so it is called with the
+    design's data set (:meth:`posterior`)."""
+
+    #: Draws evaluated per call: bounds the memory of the graph's intermediate arrays.
+    BLOCK = 4096
 
     def __init__(self, model: pm.Model):
+        from pytensor.compile.mode import Mode
+        from pytensor.graph.replace import vectorize_graph
+
         self.model = model
-        names, shapes = _value_variables(model)
+        names, _shapes = _value_variables(model)
         self.value_names = names
         self.outputs = [v for v in model.unobserved_value_vars if v.name not in names]
+        values = [model.rvs_to_values[rv] for rv in model.free_RVs]
+        blocks = [pt.tensor(name=f"{v.name}_draws", dtype=v.dtype, shape=(None, *v.type.shape)) for v in values]
+        vectorized = vectorize_graph(self.outputs, replace=dict(zip(values, blocks, strict=True)))
+        # an output that depends on no value variable (data only) is not vectorized: broadcast
+        self._per_draw = [out.ndim > var.ndim for out, var in zip(vectorized, self.outputs, strict=True)]
         with model:
             self._function = pm.pytensorf.compile(
-                [model.rvs_to_values[rv] for rv in model.free_RVs], self.outputs, on_unused_input="ignore"
+                blocks, vectorized, on_unused_input="ignore", mode=Mode(linker="py", optimizer=None)
             )
         self._lock = threading.Lock()
 
     def posterior(self, posterior: xr.Dataset, data: dict[str, np.ndarray]) -> xr.Dataset:
         """``posterior`` (nutpie's, of the value variables) with the model's other variables."""
         chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        values = [posterior[name].values for name in self.value_names]
+        n = chains * draws
+        arrays = [posterior[name].transpose("chain", "draw", ...).values for name in self.value_names]
+        values = [a.reshape(n, *a.shape[2:]) for a in arrays]
         out: list[np.ndarray] = []
         with self._lock, self.model:
             pm.set_data(data)
-            for c, d in itertools.product(range(chains), range(draws)):
-                results = self._function(*(v[c, d] for v in values))
+            for start in range(0, n, self.BLOCK):
+                block = slice(start, min(start + self.BLOCK, n))
+                results = self._function(*(v[block] for v in values))
                 if not out:
-                    out = [np.empty((chains, draws, *np.shape(r)), dtype=np.asarray(r).dtype) for r in results]
+                    out = [
+                        np.empty((n, *(np.shape(r)[1:] if batched else np.shape(r))), dtype=np.asarray(r).dtype)
+                        for r, batched in zip(results, self._per_draw, strict=True)
+                    ]
                 for o, r in zip(out, results, strict=True):
-                    o[c, d] = r
+                    o[block] = r
         dims = self.model.named_vars_to_dims
         variables = {}
         for var, array in zip(self.outputs, out, strict=True):
+            array = array.reshape(chains, draws, *array.shape[1:])
             names = dims.get(var.name) or tuple(f"{var.name}_dim_{i}" for i in range(array.ndim - 2))
             variables[var.name] = (("chain", "draw", *names), array)
         coords = {name: list(values) for name, values in self.model.coords.items() if values is not None}
