@@ -89,6 +89,40 @@ def run_judge(design: Design, seed: int) -> Judge:
     return judge
 
 
+class Remembered:
+    """A judge (:data:`Judge`) that remembers the last draws it passed.
+
+    A fit that stops early keeps exactly the draws its passing look judged (:class:`Checkpoints`),
+    so its caller's verdict on them (:meth:`verdict`) is that look's, read instead of judged a
+    second time (the outcome probabilities and every convergence statistic again: a second or
+    more at the end of every fit that stops early). Passing with an ESS margin of at least 1 is
+    passing without one, with the same figures: the limits only decide ``ok``, ``problems`` and
+    ``failing``, and a judgement that passed has none of them at any lower limit.
+    """
+
+    def __init__(self, judge: Judge):
+        self._judge = judge
+        self._passed: tuple[xr.Dataset, dict[str, Any]] | None = None
+
+    def __call__(self, idata: az.InferenceData, ess_margin: float = 1.0) -> dict[str, Any]:
+        verdict = self._judge(idata, ess_margin)
+        if verdict["ok"] and ess_margin >= 1.0:
+            self._passed = (idata.posterior, verdict)
+        return verdict
+
+    def passed(self, idata: az.InferenceData) -> dict[str, Any] | None:
+        """The remembered verdict with no margin when ``idata`` are the draws the judge last passed
+        (with the sampler's attributes the fit has since recorded), else None."""
+        if self._passed is not None and self._passed[0] is idata.posterior:
+            return {**self._passed[1], **_sampler_attributes(idata.posterior)}
+        return None
+
+    def verdict(self, idata: az.InferenceData) -> dict[str, Any]:
+        """The judge's verdict on ``idata`` with no margin, remembered (:meth:`passed`) or made."""
+        remembered = self.passed(idata)
+        return remembered if remembered is not None else self._judge(idata, 1.0)
+
+
 class _Compiled:
     """A built model and what nutpie needs to sample it, reused while the design's structure holds.
 
@@ -229,8 +263,9 @@ def sample(
             else "sampling with PyTensor's density: the fused one disagreed with the model",
         )
         judge = judge or run_judge(design, settings.seed)
-        idata = _nutpie_draws(nm, settings, Checkpoints(design, settings, built, used, judge), progress)
-        if used == "fused":
+        looks = Checkpoints(design, settings, built, used, judge)
+        idata = _nutpie_draws(nm, settings, looks, progress)
+        if used == "fused" and idata is not looks.kept:  # a passing look's draws are expanded
             report(0.985, "computing the model's variables from the draws")
             idata = built.expanded(idata, design)
         idata.posterior.attrs["density"] = used
@@ -284,7 +319,6 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
         return compiled.to_model(sampler.inspect(), nm)
 
     read_at = reported_at = time.monotonic()
-    kept = None
     while not _finished(sampler):
         time.sleep(0.25)
         now = time.monotonic()
@@ -296,21 +330,19 @@ def _nutpie_draws(nm: Any, settings: FitSettings, looks: Checkpoints, progress: 
         except Exception:  # noqa: BLE001 - a reading is best effort; the sample itself is not
             continue
         if looks.due(rows) and looks.converged(trace, report):
-            kept = looks.at
-            idata = _first_draws(compiled.to_model(sampler.abort(), nm), kept)
-            break
+            sampler.abort()  # the chains' first draws are those the look judged: it keeps them
+            return looks.kept
         if progress is not None and now - reported_at >= PROGRESS_EVERY_S:
             reported_at = now
             done = sum(rows)
             report(min(0.02 + 0.96 * done / total, 0.98), f"sampling: {done} of {total} draws")
-    if kept is None:
-        idata = compiled.to_model(sampler.wait(), nm)
-        # Looks the chains outran (a fast fit on a loaded machine ends before a look is made) are
-        # made on the finished draws, so where a fit stops depends on its seed and data alone,
-        # never on the machine's load: the same run is the same draws.
-        while looks.at is not None and looks.at < settings.draws:
-            if looks.converged(lambda: idata, report):
-                return _first_draws(idata, looks.at)
+    idata = compiled.to_model(sampler.wait(), nm)
+    # Looks the chains outran (a fast fit on a loaded machine ends before a look is made) are
+    # made on the finished draws, so where a fit stops depends on its seed and data alone,
+    # never on the machine's load: the same run is the same draws.
+    while looks.at is not None and looks.at < settings.draws:
+        if looks.converged(lambda: idata, report):
+            return looks.kept
     return idata
 
 
@@ -336,6 +368,8 @@ class Checkpoints:
         on = settings.sampler == "nutpie" and 0 < settings.min_draws < settings.draws
         self.at: int | None = settings.min_draws if on else None
         self.looks: list[dict[str, Any]] = []
+        #: The draws the passing look judged (expanded, with the fused density): the fit's.
+        self.kept: az.InferenceData | None = None
 
     def due(self, rows: list[int]) -> bool:
         """Whether every chain has made the draws of the next look (``rows``: each chain's rows,
@@ -366,6 +400,7 @@ class Checkpoints:
         log.info("look at %d draws per chain: %s", n, "; ".join(diag["problems"]) or "converged")
         if diag["ok"]:
             report(0.98, f"sampling: converged after {n} draws per chain, stopping early")
+            self.kept = idata
             return True
         self.at = self._next(n, diag)
         return False
@@ -550,6 +585,15 @@ def _diagnostics(
         "failing": [text for _, text in sorted(failing, reverse=True)[:FAILING_SHOWN]],
         "min_param_ess": round(min_param_ess, 1),
         "draws": int(post.sizes["draw"]),
-        **({"tune": int(post.attrs["tune"])} if "tune" in post.attrs else {}),
-        **({"warm_start": bool(post.attrs["warm_start"])} if "warm_start" in post.attrs else {}),
+        **_sampler_attributes(post),
+    }
+
+
+def _sampler_attributes(posterior: xr.Dataset) -> dict[str, Any]:
+    """What a verdict reports of how the draws were made: the tuning steps and whether the fit
+    started from an earlier posterior (:func:`sample` records them on the posterior)."""
+    attrs = posterior.attrs
+    return {
+        **({"tune": int(attrs["tune"])} if "tune" in attrs else {}),
+        **({"warm_start": bool(attrs["warm_start"])} if "warm_start" in attrs else {}),
     }

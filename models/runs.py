@@ -23,7 +23,7 @@ import arviz as az
 
 from models.design import Design
 from models.document import FORECAST_FILE
-from models.fit import FitSettings, Progress, diagnostics, sample
+from models.fit import FitSettings, Progress, Remembered, diagnostics, run_judge, sample
 from models.forecast import (
     cross_effect_summaries,
     draws_of,
@@ -59,8 +59,12 @@ def identity(design: Design, case_hash: str, settings: FitSettings, run_id: str)
     }
 
 
-def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) -> dict[str, Any]:
-    """The forecast document (:mod:`models.document`) of a sampled posterior, as its file holds it."""
+def summarise(
+    design: Design, idata: az.InferenceData, ident: dict[str, Any], *, verdict: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The forecast document (:mod:`models.document`) of a sampled posterior, as its file holds it;
+    its diagnostics are ``verdict`` when given (:func:`models.fit.run_judge`'s on these draws, with
+    the run's seed), else computed."""
     seed = int(ident["settings"]["seed"])
     draws = draws_of(design, idata)
     outcomes, prob = outcome_forecasts(design, draws, seed=seed)
@@ -71,7 +75,9 @@ def summarise(design: Design, idata: az.InferenceData, ident: dict[str, Any]) ->
         **ident,
         "density": idata.posterior.attrs.get("density"),
         "priors": record(design.priors),
-        "diagnostics": diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1),
+        "diagnostics": verdict
+        if verdict is not None
+        else diagnostics(idata, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1),
         "outcomes": outcomes,
         "factors": factor_summaries(design, draws),
         "indicators": indicator_summaries(design, draws, seed=seed),
@@ -93,12 +99,14 @@ def fit_run(
     warm_start: Any = None,
 ) -> dict[str, Any]:
     """Sample (from the earlier posterior ``warm_start`` if given: :func:`models.fit.sample`),
-    summarise and save a run into ``directory``; returns the forecast document."""
-    idata = sample(design, settings, progress=progress, warm_start=warm_start)
+    summarise and save a run into ``directory``; returns the forecast document. A fit that stops
+    early is summarised with the verdict of the look that stopped it (:class:`models.fit.Remembered`)."""
+    judge = Remembered(run_judge(design, settings.seed))
+    idata = sample(design, settings, progress=progress, warm_start=warm_start, judge=judge)
     if progress:
         progress(0.99, "computing forecasts")
     ident = identity(design, case_hash, settings, run_id)
-    forecast = summarise(design, idata, ident)
+    forecast = summarise(design, idata, ident, verdict=judge.passed(idata))
     save_run(directory, idata, forecast)
     return forecast
 

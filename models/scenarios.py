@@ -232,7 +232,7 @@ def refit_scenario(
     from the run's posterior when the conditioner holds it (``warm_start``). The baseline is the
     run's forecast from its own draws; the difference's Monte Carlo error combines both runs'.
     """
-    from models.fit import diagnostics, sample
+    from models.fit import Remembered, diagnostics, sample
     from models.forecast import draws_of
 
     design = conditioner.design
@@ -244,7 +244,7 @@ def refit_scenario(
     def forecast(idata: Any) -> Reweighted:
         return forecast_extended(ext, draws_of(ext, idata), seed=conditioner.seed, paths=conditioner.n_paths)
 
-    def judge(idata: Any, ess_margin: float = 1.0) -> dict[str, Any]:
+    def judged(idata: Any, ess_margin: float = 1.0) -> dict[str, Any]:
         # the refit is judged by the probabilities it reports, its parameters and every factor
         # state of its grid (which reaches the quarters of its hypothetical observations)
         return diagnostics(
@@ -254,6 +254,7 @@ def refit_scenario(
             ess_margin=ess_margin,
         )
 
+    judge = Remembered(judged)  # a refit that stops early is not judged again
     idata = sample(ext, settings, progress=progress, judge=judge, warm_start=conditioner.posterior)
     result = forecast(idata)
     baseline = conditioner.baseline()
@@ -267,7 +268,7 @@ def refit_scenario(
         outcomes=result.outcomes,
         baseline=baseline.outcomes,
         reweighting_khat=reweighting_khat,
-        diagnostics=judge(idata),
+        diagnostics=judge.verdict(idata),
         hypothetical=_records(hypo),
     )
 

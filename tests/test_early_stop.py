@@ -10,7 +10,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from models.fit import CHECK_EVERY, EARLY_STOP_ESS_MARGIN, Checkpoints, FitSettings, diagnostics
+from models.fit import CHECK_EVERY, EARLY_STOP_ESS_MARGIN, Checkpoints, FitSettings, Remembered, diagnostics
 
 
 def _looks(**settings: object) -> Checkpoints:
@@ -107,7 +107,8 @@ def test_a_fit_stops_once_converged_with_the_draws_a_fit_that_never_looked_begin
     design = build_design(store.get_case(case_id).case, store.observations(case_id, as_of=as_of), as_of=as_of)
     settings = FitSettings(draws=3000, tune=1000, min_draws=500, seed=3)
 
-    early = fit.sample(design, settings)
+    judge = Remembered(fit.run_judge(design, settings.seed))
+    early = fit.sample(design, settings, judge=judge)
     kept = early.posterior.sizes["draw"]
     assert settings.min_draws <= kept < settings.draws
     assert kept % CHECK_EVERY == 0  # at a look
@@ -116,6 +117,10 @@ def test_a_fit_stops_once_converged_with_the_draws_a_fit_that_never_looked_begin
         early, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1, ess_margin=EARLY_STOP_ESS_MARGIN
     )
     assert judged["ok"] and judged["draws"] == kept, judged
+    # the verdict the run records is the passing look's, and the same as judging the draws anew
+    again = diagnostics(early, outcome_probability=prob, observed_periods=design.grid.as_of_cell + 1)
+    assert judge.passed(early) == judge.verdict(early) == again
+    assert again["tune"] == settings.tune and again["warm_start"] is False
 
     full = fit.sample(design, replace(settings, min_draws=0))
     assert full.posterior.sizes["draw"] == settings.draws
@@ -163,3 +168,44 @@ def test_looks_the_chains_outran_are_made_on_the_finished_draws(monkeypatch: pyt
     np.testing.assert_array_equal(
         kept.posterior["persistence"].values, finished.posterior["persistence"].values[:, :2000]
     )
+
+
+def _posterior(draws: int, seed: int = 0) -> az.InferenceData:
+    rng = np.random.default_rng(seed)
+    return az.from_dict(posterior={"persistence": rng.normal(size=(2, draws))})
+
+
+def test_a_remembered_judge_reads_the_verdict_of_the_draws_it_passed() -> None:
+    calls: list[float] = []
+
+    def judge(idata: az.InferenceData, ess_margin: float = 1.0) -> dict:
+        calls.append(ess_margin)
+        ok = idata.posterior.sizes["draw"] >= 100
+        return {"ok": ok, "problems": [] if ok else ["short"], "draws": idata.posterior.sizes["draw"]}
+
+    remembered = Remembered(judge)
+    passed = _posterior(100)
+    assert remembered(passed, EARLY_STOP_ESS_MARGIN)["ok"]
+    passed.posterior.attrs.update(tune=500, warm_start=1)  # what the fit records afterwards
+    assert remembered.verdict(passed) == {"ok": True, "problems": [], "draws": 100, "tune": 500, "warm_start": True}
+    assert calls == [EARLY_STOP_ESS_MARGIN]  # not judged again
+
+    other = _posterior(100, seed=1)  # other draws are judged, without a margin
+    assert remembered.passed(other) is None
+    assert remembered.verdict(other)["ok"]
+    assert calls == [EARLY_STOP_ESS_MARGIN, 1.0]
+
+
+def test_a_remembered_judge_judges_again_draws_it_did_not_pass() -> None:
+    calls: list[float] = []
+
+    def judge(idata: az.InferenceData, ess_margin: float = 1.0) -> dict:
+        calls.append(ess_margin)
+        ok = ess_margin <= 1.0  # passes only without the margin
+        return {"ok": ok, "problems": [] if ok else ["short"]}
+
+    remembered = Remembered(judge)
+    draws = _posterior(50)
+    assert not remembered(draws, EARLY_STOP_ESS_MARGIN)["ok"]
+    assert remembered.verdict(draws)["ok"]
+    assert calls == [EARLY_STOP_ESS_MARGIN, 1.0]
