@@ -241,8 +241,16 @@ def refit_scenario(
     hypo = hypothetical_frame(spec.observations, design.as_of)
     ext = extended_design(design, conditioner.observations, hypo)
 
+    last: list[tuple[Any, Reweighted]] = []  # the draws last forecast, and their forecast
+
     def forecast(idata: Any) -> Reweighted:
-        return forecast_extended(ext, draws_of(ext, idata), seed=conditioner.seed, paths=conditioner.n_paths)
+        # once per draws: the judge forecasts the draws it looks at, and a refit keeps those of
+        # its passing look (or the draws it made to the end, which its verdict judges afterwards)
+        if last and last[0][0] is idata.posterior:
+            return last[0][1]
+        result = forecast_extended(ext, draws_of(ext, idata), seed=conditioner.seed, paths=conditioner.n_paths)
+        last[:] = [(idata.posterior, result)]
+        return result
 
     def judged(idata: Any, ess_margin: float = 1.0) -> dict[str, Any]:
         # the refit is judged by the probabilities it reports, its parameters and every factor
