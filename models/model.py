@@ -24,8 +24,10 @@ Statistical model (every case)::
                           magnitude is sampled as |Normal(0, 1)| (the same prior, but the sampler
                           reflects at zero instead of chasing log-magnitude down a long tail)
     count rows          ~ NegBinomial(mean = sum over covered cells of weight * exp(eta), alpha),
-                          1 / sqrt(alpha) ~ HalfNormal(0.3) (sampled as |Normal(0, 0.3)|, so a
-                          Poisson-like series sits near zero instead of far out on log alpha)
+                          1 / alpha = overdispersion^2 + 1 / 100 (every count varies beyond the
+                          Poisson by at least a tenth of its mean), overdispersion ~ HalfNormal(0.3)
+                          (sampled as |Normal(0, 0.3)|, so a Poisson-like series sits near zero
+                          instead of far out on log alpha)
     binary / continuous / proportion / ordinal rows: Bernoulli / Normal / Beta / ordered logistic
                           on eta averaged over the covered cells
     every row           : mixture  w * p(y | genuine) + (1 - w) * p(y | spurious report),

@@ -80,17 +80,23 @@ class PriorConfig:
     )
     count_overdispersion_scale: float = _prior(
         0.3,
-        "1 / sqrt(dispersion) ~ HalfNormal({})",
+        "overdispersion ~ HalfNormal({})",
         "The share by which a count varies beyond its rate, the Stan team's prior for a negative "
-        "binomial: its mode is the Poisson series, median 0.20 (dispersion 25), 97.5% point 0.67 "
-        "(dispersion 2.2). A wider scale (0.5) spreads a Poisson-like series up the funnel the "
-        "factor states form with it and mixes worse (benchmarks/README.md, Convergence).",
+        "binomial: median 0.20 (dispersion 25), 97.5% point 0.67 (dispersion 2.2), added to the "
+        "least over-dispersion every count has (count_dispersion_max). A wider scale (0.5) "
+        "spreads a large-count series up the funnel the factor states form with it and mixes "
+        "worse (benchmarks/README.md, Convergence).",
     )
     count_dispersion_max: float = _prior(
-        1e12,
+        100.0,
         "dispersion = 1 / (overdispersion^2 + 1 / {})",
-        "Keeps the dispersion finite at zero over-dispersion (the initial point), where the "
-        "negative binomial equals the Poisson to twelve digits anyway.",
+        "The least over-dispersion a count has: its sd beyond the Poisson's is at least a tenth "
+        "of its mean (1 / sqrt(100)), because reported events come in clusters (a sortie, a "
+        "patrol, a crisis) rather than one at a time. It matters only for large counts: a "
+        "Poisson fiscal-year total of hundreds of scrambles would pin its factor's path to "
+        "within a few percent, more than a smooth quarterly factor can honestly claim, and "
+        "would form a funnel with the factor states that halves the sampler's step size. Small "
+        "counts are Poisson-like either way (variance mu + mu^2 / 100).",
     )
     count_spurious_alpha: float = _prior(
         0.5,
@@ -255,7 +261,7 @@ DEFAULT_PRIORS = PriorConfig()
 #: override a prior, and the constants were today's), so a ``forecast.json`` of one of them that
 #: records no priors is read as having these. A version whose defaults differ from today's is not
 #: listed: its runs without a record read as "not recorded".
-DEFAULTS_OF_VERSIONS = frozenset({"1.6.0", "1.7.0"})  # 1.7.0 added cross effects, no prior constant
+DEFAULTS_OF_VERSIONS = frozenset({"1.8.0"})  # 1.8.0 set the least over-dispersion of a count
 
 
 def priors_for(case: Case) -> PriorConfig:

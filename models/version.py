@@ -10,4 +10,4 @@ compare versions without importing PyMC.
 
 from __future__ import annotations
 
-MODEL_VERSION = "1.7.0"
+MODEL_VERSION = "1.8.0"

@@ -3,8 +3,10 @@
 ``events`` indicators give one row per quarter of their coverage (zero where nothing was
 recorded), ``total`` indicators one row per observation over its period (``models.design``). The
 row's mean is ``sum over covered cells of weight * exp(eta)``, its dispersion ``alpha`` per
-indicator (variance ``mu + mu^2 / alpha``), with ``1 / sqrt(alpha) ~ HalfNormal(count_overdispersion_scale)``
-sampled as ``|Normal(0, count_overdispersion_scale)|``. The intercept is sampled as an offset from
+indicator (variance ``mu + mu^2 / alpha``), ``1 / alpha = overdispersion^2 + 1 / count_dispersion_max``
+(every count varies beyond the Poisson by at least a tenth of its mean) with
+``overdispersion ~ HalfNormal(count_overdispersion_scale)`` sampled as
+``|Normal(0, count_overdispersion_scale)|``. The intercept is sampled as an offset from
 the indicator's log mean count per cell (``count_log_rate_centre``). A spurious report is a
 negative binomial with dispersion ``count_spurious_alpha`` around that mean. The prior constants
 are fields of :class:`models.priors.PriorConfig`, which says why each has its value.
@@ -28,7 +30,11 @@ from models.likelihood import Ops
 # on log alpha a Poisson-like series (the ASDF scrambles: hundreds a year, near Poisson around
 # their factor) has a flat tail with no end, down which chains drift apart; on this scale it sits
 # within a few tenths of zero, which the sampler crosses like any other point (sampled unfolded,
-# as the loadings are).
+# as the loadings are). Why alpha has a ceiling (models.priors, count_dispersion_max): near zero
+# over-dispersion a large count's row carries up to its mean's worth of information about the
+# factor path (hundreds), against a hundredth of that at an over-dispersion of 0.3, so the
+# posterior's curvature along the factor states changed thirtyfold with one parameter: a funnel
+# that set the sampler's step size. The ceiling caps a row's information at about 100.
 #: From this dispersion up, log Gamma(a + y) - log Gamma(a) - y log(a) is computed from Stirling's
 #: series (its remainder after the x^-9 term is below 2e-14 there) instead of as a difference of
 #: log Gammas, which loses every digit as the dispersion grows towards a Poisson count.
