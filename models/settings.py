@@ -25,13 +25,13 @@ def default_density() -> str:
 
 @dataclass(frozen=True)
 class FitSettings:
-    #: 4000 draws after 2000 tuning steps. The slowest-mixing quantities (the large-count scramble
-    #: series' over-dispersion, which forms a funnel with the factor states; a few factor states
-    #: in quarters with little data) reach an ESS of a few hundred in 5000 draws, where R-hat's
-    #: own noise (its sd is about 1.6 / ESS) crosses the 1.01 line by chance; 8000 draws keep
-    #: their ESS well above it. How often fits at these settings pass every check of
-    #: :func:`diagnostics`, over seeds, at today's date and at backtest origins, is
-    #: benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
+    #: At most 4000 draws after 2000 tuning steps. The slowest-mixing quantities (a few factor
+    #: states in quarters with little data, the tails of the long-horizon outcome probabilities)
+    #: can need thousands of draws before their ESS stands well above the limits, where R-hat's
+    #: own noise (its sd is about 1.6 / ESS) no longer crosses the 1.01 line by chance; a fit
+    #: that gets there sooner stops sooner (``min_draws``). How often fits at these settings
+    #: pass every check of :func:`diagnostics`, over seeds, at today's date and at backtest
+    #: origins, is benchmarks/convergence.py's measurement (benchmarks/README.md, Convergence).
     draws: int = 4000
     tune: int = 2000
     chains: int = 2
