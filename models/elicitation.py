@@ -42,6 +42,12 @@ QUARTERS = 40  # the 10-year horizon
 #: elicited end: 0.1 is a 10% change in the odds of a rare event.
 TOLERANCE = 0.1
 INTERCEPT_SD_FLOOR = 0.05
+#: Bisection steps for the intercept's mean (a bracket 20 log-odds wider than the range: to
+#: within 1e-6) and for its sd (between the floor and 5: to within 2e-6), far inside the
+#: calibration's tolerance and the Monte Carlo quantiles' own noise (about 0.05 log odds at
+#: N_DRAWS draws); each step is one prior-predictive quantile pair.
+MEAN_STEPS = 25
+SD_STEPS = 22
 MASS = 0.9  # the elicited ranges are 90% intervals
 
 
@@ -140,7 +146,7 @@ def _calibrate(linear: np.ndarray, z: np.ndarray, low: float, high: float) -> tu
     def centred(sd: float) -> tuple[float, float]:
         # The interval's centre (on log odds) rises with mu: bisect for the elicited centre.
         a, b = target_lo - 10.0, target_hi + 10.0
-        for _ in range(50):
+        for _ in range(MEAN_STEPS):
             mid = 0.5 * (a + b)
             lo, hi = ends(mid, sd)
             a, b = (mid, b) if lo + hi < target_lo + target_hi else (a, mid)
@@ -153,7 +159,7 @@ def _calibrate(linear: np.ndarray, z: np.ndarray, low: float, high: float) -> tu
     if w >= width:  # the effects alone spread it wider than the range
         return mu, INTERCEPT_SD_FLOOR, w - width <= 2 * TOLERANCE
     a, b = INTERCEPT_SD_FLOOR, 5.0
-    for _ in range(40):  # the width rises with the intercept's sd
+    for _ in range(SD_STEPS):  # the width rises with the intercept's sd
         mid = 0.5 * (a + b)
         a, b = (mid, b) if centred(mid)[1] < width else (a, mid)
     sd = 0.5 * (a + b)
