@@ -322,6 +322,7 @@ def test_a_fit_started_in_the_browser_runs_on_the_celery_worker(team: Team, firs
     assert (Path(run["path"]) / "forecast.json").is_file()
     assert Path(run["path"]).parent == team.home / "runs"  # the shared HARBINGER_HOME
     assert "succeeded" in team.worker_output()  # Celery's own record of the task
+    assert "Terminating" not in team.worker_output()  # reading the result left the pool process alone
 
 
 @pytest.mark.slow
@@ -354,6 +355,7 @@ def test_a_fit_failing_on_the_worker_is_recorded_as_failed(team: Team, browser: 
     assert newest["status"] == "failed" and "ZeroDivisionError" in newest["error"]
     assert newest["id"] in text
     assert _parent_pid(newest["pid"]) == team.worker.pid  # failed in the worker, recorded by it
+    assert "Terminating" not in team.worker_output()
     assert store.latest_run("mini")["id"] == first_fit["run_id"]
     store.close()
 
@@ -431,6 +433,27 @@ def test_the_dashboard_chooses_its_background_manager(store: Any, monkeypatch: p
     assert worker.task_names() and set(manager.func_registry) == {
         n[len("background_callback_") :] for n in worker.task_names()
     }
+
+
+def test_reading_a_result_does_not_terminate_the_job_that_wrote_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminate after the result would kill the worker's pool process if it arrived before the
+    process reported the task done; replacing a running job still terminates it."""
+    from dashboard.web import worker
+
+    manager = worker.background_manager("redis://127.0.0.1:1/0")  # Redis is never contacted here
+    backend = manager.handle.backend
+    stored = {"result-key": b'{"text": "Fit finished"}'}
+    terminated: list[str] = []
+    monkeypatch.setattr(backend, "get", stored.get)
+    monkeypatch.setattr(backend, "delete", lambda key: stored.pop(key, None))
+    monkeypatch.setattr(manager.handle.control, "terminate", terminated.append)
+
+    assert manager.get_result("result-key", "job-1") == {"text": "Fit finished"}
+    assert "result-key" not in stored  # read once, then cleared (no cache_by)
+    assert terminated == []
+    assert manager.get_result("result-key", "job-1") is manager.UNDEFINED
+    manager.terminate_job("job-2")
+    assert terminated == ["job-2"]
 
 
 def test_wsgi_server_refuses_to_start_without_an_editor(store: Any, cli: Any) -> None:

@@ -58,6 +58,17 @@ def background_manager(url: str | None = None) -> Any:
                     self.handle.tasks.unregister(name)
                 return super().make_job_fn(fn, progress, key)
 
+            def get_result(self, key: Any, job: Any) -> Any:
+                """The job's result, leaving the job to end by itself.
+
+                Dash revokes the job with ``terminate=True`` once it has read the result. The job
+                has written that result as its last act; but a revoke that reaches the worker
+                before the pool process has reported the task done still finds the task active
+                and kills the process, so the next fit on that worker would start cold. A job
+                replaced while it runs (the page's ``oldJob``) is still terminated.
+                """
+                return super().get_result(key, None)
+
         _MANAGERS[url] = Manager(celery_app(url), expire=RESULT_EXPIRES)
     return _MANAGERS[url]
 
